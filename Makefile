@@ -1,0 +1,44 @@
+# gomplab build, test and demo targets. `make test` is what CI runs.
+GO       ?= go
+PYTHON   ?= /usr/bin/python3
+BIN      := bin/gomplab
+FUZZTIME ?= 5s
+# Packages that start goroutines run again under the race detector.
+RACE_PKGS = $(shell $(GO) list ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... 2>/dev/null)
+
+.PHONY: build test unit race fuzz bench lint demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gomplab
+
+## test: everything CI checks (vet, unit tests, race, short fuzzing, Jupyter).
+test: build
+	$(GO) vet ./...
+	$(MAKE) unit race fuzz
+	@if [ -x .ci/jupyter ]; then .ci/jupyter; fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+race:
+	@if [ -n "$(RACE_PKGS)" ]; then $(GO) test -race -count=1 $(RACE_PKGS); fi
+
+## fuzz: run every fuzz target for FUZZTIME each.
+fuzz:
+	FUZZTIME=$(FUZZTIME) .ci/fuzz
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+## demo: the main demo, on embedded defaults (no servers to start by hand).
+demo: build
+	./$(BIN) demo
+
+clean:
+	rm -rf bin
