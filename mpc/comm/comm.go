@@ -14,7 +14,10 @@
 // as CrypTen's does.
 package comm
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Comm is one party's end of a connected world of parties.
 //
@@ -41,3 +44,84 @@ type Comm interface {
 
 // ErrClosed is returned by operations on a closed Comm.
 var ErrClosed = errors.New("comm: closed")
+
+// ErrPeerClosed is wrapped by a PeerError when the peer closed its end or
+// its process went away. Test with errors.Is(err, ErrPeerClosed).
+var ErrPeerClosed = errors.New("peer closed the connection")
+
+// PeerError reports a failure on the link to one peer, so that a protocol
+// failing mid-computation can say which party went wrong.
+type PeerError struct {
+	Op   string // "send" or "recv" (or "dial", "accept" while connecting)
+	Peer int    // the other party's rank
+	Err  error
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("comm: %s %s party %d: %v", e.Op, opPrep(e.Op), e.Peer, e.Err)
+}
+
+// Unwrap returns the underlying cause.
+func (e *PeerError) Unwrap() error { return e.Err }
+
+func opPrep(op string) string {
+	switch op {
+	case "recv", "accept":
+		return "from"
+	default:
+		return "to"
+	}
+}
+
+// Flusher is implemented by transports whose Send keeps a reference to the
+// message until a writer goroutine has handed it to the network (the TCP
+// mesh). Use the package-level Flush rather than asserting it directly.
+type Flusher interface {
+	// Flush blocks until every message queued so far for peer `to` has been
+	// written (or the link failed), so the caller may reuse its buffers.
+	Flush(to int) error
+}
+
+// IntoReceiver is implemented by transports that can read a message
+// straight into a caller's buffer, saving an allocation and a copy for
+// large ring tensors. RecvUint64s uses it when available.
+type IntoReceiver interface {
+	// RecvInto reads the next message from `from` into dst. The message must
+	// be exactly len(dst) bytes; otherwise it is consumed and discarded and
+	// the error names both sizes.
+	RecvInto(from int, dst []byte) error
+}
+
+// Flush waits until every message c has queued for peer `to` may no longer
+// be referenced by the transport. Call it before modifying a buffer passed
+// to Send or SendUint64s. It is free on transports that copy at Send.
+func Flush(c Comm, to int) error {
+	if f, ok := c.(Flusher); ok {
+		return f.Flush(to)
+	}
+	return nil
+}
+
+// Parties returns the number of endpoints in c's world: Size(), plus one
+// when a trusted third party is present (detected from c's own rank, or
+// from the transport when it says so).
+func Parties(c Comm) int {
+	if t, ok := c.(interface{ HasTTP() bool }); ok && t.HasTTP() {
+		return c.Size() + 1
+	}
+	if c.Rank() == c.Size() {
+		return c.Size() + 1
+	}
+	return c.Size()
+}
+
+// checkPeer validates a peer rank for a world of n endpoints.
+func checkPeer(self, peer, n int) error {
+	if peer < 0 || peer >= n {
+		return fmt.Errorf("comm: peer rank %d out of range [0,%d)", peer, n)
+	}
+	if peer == self {
+		return fmt.Errorf("comm: party %d cannot message itself", peer)
+	}
+	return nil
+}
