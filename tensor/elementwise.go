@@ -45,7 +45,7 @@ func (op binOp) fn() func(x, y float64) float64 {
 	case opDiv:
 		return func(x, y float64) float64 { return x / y }
 	case opPow:
-		return math.Pow
+		return pow
 	case opMax:
 		// NaN wins, as numpy.maximum.
 		return func(x, y float64) float64 {
@@ -75,6 +75,18 @@ func (op binOp) fn() func(x, y float64) float64 {
 		return func(x, y float64) float64 { return b2f(x != y) }
 	}
 	panic("tensor: unknown binary op")
+}
+
+// pow is math.Pow, except that square roots go through math.Sqrt, which
+// is correctly rounded as C's pow (and so NumPy's) is and math.Pow is not.
+func pow(x, y float64) float64 {
+	switch {
+	case y == 0.5 && x != math.Inf(-1):
+		return math.Sqrt(x)
+	case y == -0.5 && x != math.Inf(-1) && x != 0:
+		return 1 / math.Sqrt(x)
+	}
+	return math.Pow(x, y)
 }
 
 // kernelVV sets out[i] = a[i] op b[i].

@@ -140,18 +140,26 @@ func (t *Tensor) Var(dim int, keepdim bool) *Tensor {
 
 // Max returns the largest value along dim (NaN if the slice holds one);
 // it panics when dim is empty, as numpy.max does.
-func (t *Tensor) Max(dim int, keepdim bool) *Tensor { return t.extreme("Max", dim, keepdim, true, false) }
+func (t *Tensor) Max(dim int, keepdim bool) *Tensor {
+	return t.extreme("Max", dim, keepdim, true, false)
+}
 
 // Min returns the smallest value along dim; it panics when dim is empty.
-func (t *Tensor) Min(dim int, keepdim bool) *Tensor { return t.extreme("Min", dim, keepdim, false, false) }
+func (t *Tensor) Min(dim int, keepdim bool) *Tensor {
+	return t.extreme("Min", dim, keepdim, false, false)
+}
 
 // Argmax returns the index (as a float64 value) of the largest value along
 // dim, the first on ties; it panics when dim is empty.
-func (t *Tensor) Argmax(dim int, keepdim bool) *Tensor { return t.extreme("Argmax", dim, keepdim, true, true) }
+func (t *Tensor) Argmax(dim int, keepdim bool) *Tensor {
+	return t.extreme("Argmax", dim, keepdim, true, true)
+}
 
 // Argmin returns the index (as a float64 value) of the smallest value along
 // dim, the first on ties; it panics when dim is empty.
-func (t *Tensor) Argmin(dim int, keepdim bool) *Tensor { return t.extreme("Argmin", dim, keepdim, false, true) }
+func (t *Tensor) Argmin(dim int, keepdim bool) *Tensor {
+	return t.extreme("Argmin", dim, keepdim, false, true)
+}
 
 func (t *Tensor) extreme(op string, dim int, keepdim, isMax, arg bool) *Tensor {
 	d := t.normDim(op, dim)
