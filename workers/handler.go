@@ -1,0 +1,367 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/gomplab/gomplab/serde"
+)
+
+// Config configures a Handler.
+type Config struct {
+	// WorkerID names the worker in replies, pointers and logs.
+	WorkerID string
+	// Store holds the objects. Required.
+	Store Store
+	// Users authenticates tokens. Required.
+	Users *Users
+	// AccessLog receives one record per request: who did what to which
+	// object, and the outcome; never a value. Nil discards.
+	AccessLog *slog.Logger
+	// Log receives operational messages (refused frames, internal errors).
+	// Nil discards.
+	Log *slog.Logger
+	// Limits bound every decoded message; zero fields take serde's
+	// defaults.
+	Limits serde.Limits
+	// MaxResultElements bounds the result of one op (0: Limits.MaxElements).
+	MaxResultElements int
+	// RequestTimeout caps how long one request may run, whatever deadline
+	// the client asked for (0: one minute).
+	RequestTimeout time.Duration
+	// Dial opens an authenticated client session to a peer worker,
+	// presenting the given grant tokens; used to resolve pointers and to
+	// move objects. Nil refuses such requests.
+	Dial func(ctx context.Context, peer PointerTarget, grants []string) (*Client, error)
+	// MaxAuthFailures closes a session after this many failed
+	// authentications (0: 3).
+	MaxAuthFailures int
+}
+
+// HandlerFunc answers one request. It returns the reply body (encoded with
+// serde.EncodeBody) or an error; errors wrapping this package's sentinels
+// (ErrNotFound, ErrPermission, ...) keep their class on the wire.
+type HandlerFunc func(ctx context.Context, r *Request) (any, error)
+
+// Request is one authenticated request being handled.
+type Request struct {
+	Handler *Handler
+	Session *Session
+	Type    string
+	ID      uint64
+	Body    []byte
+
+	// objects collects ids the request touched, for the access log.
+	objects []string
+	detail  []any
+}
+
+// User returns the authenticated user (for grant sessions, the user who
+// issued the grants).
+func (r *Request) User() *User { return r.Session.user }
+
+// Decode decodes the request body into v under the handler's limits.
+func (r *Request) Decode(v any) error {
+	if err := decodeBody(r.Body, v, r.Handler.cfg.Limits); err != nil {
+		return fmt.Errorf("%w: %s body: %v", ErrBadRequest, r.Type, err)
+	}
+	return nil
+}
+
+// Touch records object ids for the access log.
+func (r *Request) Touch(ids ...string) { r.objects = append(r.objects, ids...) }
+
+// Note adds key/value pairs to the request's access log record; never pass
+// a value of a private object.
+func (r *Request) Note(kv ...any) { r.detail = append(r.detail, kv...) }
+
+// Handler is the protocol core of a worker: it authenticates sessions and
+// answers requests against a Store, with no network of its own. The TCP
+// server and in-process virtual workers both drive it through Sessions.
+type Handler struct {
+	cfg    Config
+	mu     sync.RWMutex
+	routes map[string]HandlerFunc
+
+	grantMu sync.Mutex // serialises grant use counting
+
+	peerMu sync.Mutex
+	peers  map[string]*Client // cached peer sessions by address and grants
+}
+
+// NewHandler returns a Handler with the built-in message types registered.
+func NewHandler(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Users == nil {
+		return nil, errors.New("workers: NewHandler needs a Store and Users")
+	}
+	if cfg.WorkerID == "" {
+		return nil, errors.New("workers: NewHandler needs a WorkerID")
+	}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.AccessLog == nil {
+		cfg.AccessLog = discard
+	}
+	if cfg.Log == nil {
+		cfg.Log = discard
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = time.Minute
+	}
+	if cfg.MaxAuthFailures <= 0 {
+		cfg.MaxAuthFailures = 3
+	}
+	h := &Handler{cfg: cfg, routes: map[string]HandlerFunc{}, peers: map[string]*Client{}}
+	h.Handle(MsgPing, h.ping)
+	h.Handle(MsgPut, h.put)
+	h.Handle(MsgGet, h.get)
+	h.Handle(MsgInfo, h.info)
+	h.Handle(MsgFree, h.free)
+	h.Handle(MsgSearch, h.search)
+	h.Handle(MsgClear, h.clear)
+	h.Handle(MsgOp, h.op)
+	h.Handle(MsgCopy, h.copy)
+	h.Handle(MsgGrant, h.grant)
+	h.Handle(MsgMove, h.move)
+	return h, nil
+}
+
+// Handle registers (or replaces) the function answering msgType; this is
+// how later layers (MPC jobs) add message types.
+func (h *Handler) Handle(msgType string, fn HandlerFunc) {
+	if msgType == MsgAuth || msgType == MsgError || msgType == "" {
+		panic("workers: Handle: reserved message type " + msgType)
+	}
+	h.mu.Lock()
+	h.routes[msgType] = fn
+	h.mu.Unlock()
+}
+
+// Store returns the handler's store, for code running on the worker (MPC
+// parties loading and saving tensors by tag).
+func (h *Handler) Store() Store { return h.cfg.Store }
+
+// WorkerID returns the worker's id.
+func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
+
+// Close drops cached peer sessions.
+func (h *Handler) Close() {
+	h.peerMu.Lock()
+	defer h.peerMu.Unlock()
+	for k, c := range h.peers {
+		c.Close()
+		delete(h.peers, k)
+	}
+}
+
+// Session is the server side of one connection: it authenticates it,
+// enforces increasing request ids, and dispatches requests. A Session
+// handles one frame at a time; it is not safe for concurrent use.
+type Session struct {
+	h        *Handler
+	remote   string
+	user     *User
+	grants   []*Grant
+	lastID   uint64
+	failures int
+}
+
+// NewSession starts a session for a connection from remote (an address,
+// or a label for in-process clients).
+func (h *Handler) NewSession(remote string) *Session {
+	return &Session{h: h, remote: remote}
+}
+
+// User returns the authenticated user, or nil before authentication.
+func (s *Session) User() *User { return s.user }
+
+// viaGrant reports whether the session authenticated with grants.
+func (s *Session) viaGrant() bool { return len(s.grants) > 0 }
+
+// Handle answers one frame. It always returns a reply frame to send back,
+// unless the session must end (too many failed authentications, or a frame
+// whose envelope cannot be read at all after the session is closed), in
+// which case close is true and the reply (if any) should be sent first.
+func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close bool) {
+	h := s.h
+	env, err := decodeEnvelope(frame, h.cfg.Limits)
+	if err != nil {
+		h.refuse(s, "malformed", 0, "", err)
+		if errors.Is(err, ErrVersion) {
+			return h.errorReply(0, "", err), true
+		}
+		return h.errorReply(0, "", err), false
+	}
+	if env.Type == MsgAuth {
+		return s.auth(env)
+	}
+	if s.user == nil {
+		h.refuse(s, "unauthenticated", env.ID, env.Type, nil)
+		return h.errorReply(env.ID, env.Type, fmt.Errorf("%w: authenticate first (send %q with a token)", ErrUnauthenticated, MsgAuth)), false
+	}
+	if env.ID <= s.lastID {
+		err := fmt.Errorf("%w: request id %d is not greater than the previous %d", ErrReplay, env.ID, s.lastID)
+		h.refuse(s, "replay", env.ID, env.Type, err)
+		return h.errorReply(env.ID, env.Type, err), false
+	}
+	s.lastID = env.ID
+
+	h.mu.RLock()
+	fn := h.routes[env.Type]
+	h.mu.RUnlock()
+	if fn == nil {
+		err := badRequest("unknown message type %q", env.Type)
+		h.refuse(s, "unknown type", env.ID, env.Type, err)
+		return h.errorReply(env.ID, env.Type, err), false
+	}
+
+	// The server's own deadline; clients enforce theirs by giving up on
+	// the connection.
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.RequestTimeout)
+	defer cancel()
+	req := &Request{Handler: h, Session: s, Type: env.Type, ID: env.ID, Body: env.Body}
+	start := time.Now()
+	out, err := h.call(ctx, fn, req)
+	var body []byte
+	if err == nil {
+		body, err = encodeBody(out)
+		if err != nil {
+			err = fmt.Errorf("%w: encode %s reply: %v", ErrInternal, env.Type, err)
+		}
+	}
+	h.logAccess(s, req, time.Since(start), err)
+	if err != nil {
+		return h.errorReply(env.ID, env.Type, err), false
+	}
+	b, err := encodeEnvelope(&envelope{Type: env.Type, ID: env.ID, Body: body})
+	if err != nil {
+		return h.errorReply(env.ID, env.Type, fmt.Errorf("%w: %v", ErrInternal, err)), false
+	}
+	return b, false
+}
+
+// call runs fn, turning a panic into an internal error so that one bad
+// request never takes the worker down.
+func (h *Handler) call(ctx context.Context, fn HandlerFunc, req *Request) (out any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.cfg.Log.Error("handler panic", "type", req.Type, "id", req.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			out, err = nil, fmt.Errorf("%w: %s handler failed (see worker log)", ErrInternal, req.Type)
+		}
+	}()
+	out, err = fn(ctx, req)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrDeadline) {
+		err = fmt.Errorf("%w: %v", ErrDeadline, err)
+	}
+	return out, err
+}
+
+func (s *Session) auth(env *envelope) ([]byte, bool) {
+	h := s.h
+	fail := func(err error) ([]byte, bool) {
+		s.failures++
+		h.refuse(s, "auth failed", env.ID, env.Type, err)
+		return h.errorReply(env.ID, env.Type, err), s.failures >= h.cfg.MaxAuthFailures
+	}
+	if s.user != nil {
+		return fail(badRequest("session already authenticated"))
+	}
+	var a AuthRequest
+	if err := decodeBody(env.Body, &a, h.cfg.Limits); err != nil {
+		return fail(badRequest("auth body: %v", err))
+	}
+	switch {
+	case a.Token != "" && a.Grant == "":
+		u, err := h.cfg.Users.Authenticate(a.Token)
+		if err != nil {
+			return fail(fmt.Errorf("%w: %v", ErrUnauthenticated, err))
+		}
+		s.user = u
+	case a.Grant != "" && a.Token == "":
+		u, grants, err := h.useGrants(a.Grant)
+		if err != nil {
+			return fail(err)
+		}
+		s.user, s.grants = u, grants
+	default:
+		return fail(fmt.Errorf("%w: present exactly one of a user token or grant tokens", ErrUnauthenticated))
+	}
+	s.lastID = env.ID
+	rep := AuthReply{Worker: h.cfg.WorkerID, User: s.user.Name}
+	if len(s.grants) > 0 {
+		rep.Grant = s.grants[0].ID
+	}
+	h.cfg.AccessLog.Info("auth", "remote", s.remote, "user", s.user.Name, "grants", grantIDs(s.grants), "outcome", "ok")
+	body, err := encodeBody(rep)
+	if err != nil {
+		return h.errorReply(env.ID, env.Type, err), true
+	}
+	b, err := encodeEnvelope(&envelope{Type: MsgAuth, ID: env.ID, Body: body})
+	if err != nil {
+		return h.errorReply(env.ID, env.Type, err), true
+	}
+	return b, false
+}
+
+func grantIDs(gs []*Grant) []string {
+	var ids []string
+	for _, g := range gs {
+		ids = append(ids, g.ID)
+	}
+	return ids
+}
+
+// errorReply encodes err for the client. Only the error's text goes out:
+// handlers never put values into errors.
+func (h *Handler) errorReply(id uint64, typ string, err error) []byte {
+	body, e := encodeBody(&wireError{Code: codeOf(err), Type: typ, Msg: err.Error()})
+	if e != nil {
+		body = nil
+	}
+	b, e := encodeEnvelope(&envelope{Type: MsgError, ID: id, Body: body})
+	if e != nil {
+		// Unreachable for these plain fields; the client sees a closed
+		// connection rather than a hang.
+		h.cfg.Log.Error("encode error reply", "err", e)
+		return nil
+	}
+	return b
+}
+
+// refuse logs a request refused before reaching a handler.
+func (h *Handler) refuse(s *Session, why string, id uint64, typ string, err error) {
+	user := ""
+	if s.user != nil {
+		user = s.user.Name
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	h.cfg.Log.Warn("refused request", "remote", s.remote, "user", user, "why", why, "type", typ, "id", id, "err", msg)
+	h.cfg.AccessLog.Warn("refused", "remote", s.remote, "user", user, "why", why, "type", typ, "req", id, "err", msg, "outcome", "refused")
+}
+
+func (h *Handler) logAccess(s *Session, r *Request, d time.Duration, err error) {
+	attrs := []any{"remote", s.remote, "user", s.user.Name, "type", r.Type, "req", r.ID, "objects", r.objects, "ms", d.Milliseconds()}
+	if s.viaGrant() {
+		attrs = append(attrs, "grants", grantIDs(s.grants))
+	}
+	attrs = append(attrs, r.detail...)
+	switch {
+	case err == nil:
+		h.cfg.AccessLog.Info("request", append(attrs, "outcome", "ok")...)
+	case errors.Is(err, ErrPermission):
+		h.cfg.AccessLog.Warn("request", append(attrs, "outcome", "denied", "err", err.Error())...)
+	default:
+		h.cfg.AccessLog.Info("request", append(attrs, "outcome", "error", "err", err.Error())...)
+		if errors.Is(err, ErrInternal) {
+			h.cfg.Log.Error("request failed", "type", r.Type, "id", r.ID, "err", err)
+		}
+	}
+}

@@ -1,0 +1,714 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// The built-in request handlers. Access rules, in one place:
+//
+//   - any authenticated user may store objects, search and list metadata,
+//     and compute on any object (private ones included);
+//   - taking a value out (get, move to another worker) needs read access:
+//     the object is not private, or the user has PermReadPrivate, or is
+//     named in its AllowedUsers;
+//   - removing an object (get without keep, free, move, clear) needs
+//     ownership or PermAdmin;
+//   - a grant session may only do what its grants allow, on the objects
+//     they cover, as the user who issued them.
+
+func (h *Handler) ping(_ context.Context, r *Request) (any, error) {
+	all, err := h.cfg.Store.Search()
+	if err != nil {
+		return nil, err
+	}
+	return &PingReply{Worker: h.cfg.WorkerID, User: r.User().Name, Objects: len(all)}, nil
+}
+
+func (h *Handler) put(_ context.Context, r *Request) (any, error) {
+	var p PutRequest
+	if err := r.Decode(&p); err != nil {
+		return nil, err
+	}
+	o := p.Object
+	if o == nil {
+		return nil, badRequest("put without an object")
+	}
+	if o.ID == "" {
+		o.ID = NewID()
+	}
+	r.Touch(o.ID)
+	s := r.Session
+	if s.viaGrant() {
+		g := s.grantFor(GrantPut, o.ID)
+		if g == nil {
+			return nil, denied("grant does not allow storing object %s", o.ID)
+		}
+		o.Provenance.Grant = g.ID
+	} else if o.Provenance.Source == "" {
+		o.Provenance.Source = "send"
+	}
+	if o.Provenance.Source == "" {
+		o.Provenance.Source = "move"
+	}
+	o.Owner = r.User().Name
+	o.Created = time.Now().UnixNano()
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if o.Tensor != nil {
+		r.Note("shape", o.Tensor.Shape())
+	}
+	if err := h.cfg.Store.Put(o); err != nil {
+		return nil, err
+	}
+	return &InfoReply{Info: o.Info()}, nil
+}
+
+// lookup loads an object the session may use.
+func (h *Handler) lookup(r *Request, id, action string) (*Object, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	r.Touch(id)
+	o, err := h.cfg.Store.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Session.viaGrant() && !r.Session.covers(action, o) {
+		return nil, denied("grant does not allow %s on object %s", action, id)
+	}
+	return o, nil
+}
+
+// canRead enforces privacy: may this user see o's value?
+func canRead(u *User, o *Object) error {
+	if !o.Private || u.Has(PermReadPrivate) || slices.Contains(o.AllowedUsers, u.Name) {
+		return nil
+	}
+	what := "is private"
+	if o.Provenance.Source == "op" || o.Provenance.Source == "copy" {
+		what = "is computed from private data"
+	}
+	return denied("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
+}
+
+// canRemove enforces ownership.
+func canRemove(s *Session, o *Object) error {
+	u := s.user
+	if u.Has(PermAdmin) || o.Owner == u.Name {
+		if s.viaGrant() && !s.covers(GrantFree, o) && !s.covers(GrantGet, o) {
+			return denied("grant does not allow removing object %s", o.ID)
+		}
+		return nil
+	}
+	return denied("object %s belongs to user %q; user %q may not remove it (get it with keep, or copy it)", o.ID, o.Owner, u.Name)
+}
+
+func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
+	var g GetRequest
+	if err := r.Decode(&g); err != nil {
+		return nil, err
+	}
+	if g.Reason != "" {
+		r.Note("reason", g.Reason)
+	}
+	o, err := h.lookup(r, g.ID, GrantGet)
+	if err != nil {
+		return nil, err
+	}
+	if !g.Keep {
+		if err := canRemove(r.Session, o); err != nil {
+			return nil, err
+		}
+	}
+	if o.Kind == KindPointer {
+		// Resolve: the value comes from where the pointer points; the
+		// worker there applies its own privacy rules to our grant.
+		var rep GetReply
+		err := h.forward(ctx, r, o.Pointer, MsgGet, &GetRequest{ID: o.Pointer.ID, Keep: g.Keep, Reason: g.Reason}, &rep)
+		if err != nil {
+			return nil, err
+		}
+		if !g.Keep {
+			if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
+		return &rep, nil
+	}
+	if err := canRead(r.User(), o); err != nil {
+		return nil, err
+	}
+	if !g.Keep {
+		// Take, not Delete: two concurrent gets must not both succeed.
+		if o, err = h.cfg.Store.Take(o.ID); err != nil {
+			return nil, err
+		}
+	}
+	return &GetReply{Object: o}, nil
+}
+
+func (h *Handler) info(_ context.Context, r *Request) (any, error) {
+	var q IDRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	o, err := h.lookup(r, q.ID, GrantUse)
+	if err != nil {
+		return nil, err
+	}
+	return &InfoReply{Info: o.Info()}, nil
+}
+
+func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
+	var f FreeRequest
+	if err := r.Decode(&f); err != nil {
+		return nil, err
+	}
+	if len(f.IDs) > 10000 {
+		return nil, badRequest("free of %d ids, at most 10000 at once", len(f.IDs))
+	}
+	var rep FreeReply
+	for _, id := range f.IDs {
+		o, err := h.lookup(r, id, GrantFree)
+		if errors.Is(err, ErrNotFound) {
+			rep.Missing = append(rep.Missing, id)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := canRemove(r.Session, o); err != nil {
+			return nil, err
+		}
+		if err := h.cfg.Store.Delete(id); errors.Is(err, ErrNotFound) {
+			rep.Missing = append(rep.Missing, id)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		rep.Freed++
+		if o.Kind == KindPointer && o.Pointer.Owns {
+			// The pointer object owned its target: release it too,
+			// best effort (the target may already be gone).
+			var fr FreeReply
+			if err := h.forward(ctx, r, o.Pointer, MsgFree, &FreeRequest{IDs: []string{o.Pointer.ID}}, &fr); err != nil {
+				h.cfg.Log.Warn("cascading free failed", "pointer", o.ID, "target", o.Pointer.Worker+":"+o.Pointer.ID, "err", err)
+			}
+		}
+	}
+	return &rep, nil
+}
+
+func (h *Handler) search(_ context.Context, r *Request) (any, error) {
+	var q SearchRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	for _, t := range q.Tags {
+		if err := ValidateTag(t); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+	}
+	r.Note("tags", q.Tags)
+	infos, err := h.cfg.Store.Search(q.Tags...)
+	if err != nil {
+		return nil, err
+	}
+	if r.Session.viaGrant() {
+		infos = slices.DeleteFunc(infos, func(in Info) bool {
+			o := &Object{ID: in.ID, Provenance: in.Provenance}
+			return !r.Session.covers(GrantUse, o)
+		})
+	}
+	if infos == nil {
+		infos = []Info{}
+	}
+	return &SearchReply{Objects: infos}, nil
+}
+
+func (h *Handler) clear(_ context.Context, r *Request) (any, error) {
+	if r.Session.viaGrant() {
+		return nil, denied("a grant cannot clear a worker")
+	}
+	owner := r.User().Name
+	if r.User().Has(PermAdmin) {
+		owner = ""
+	}
+	n, err := h.cfg.Store.Clear(owner)
+	if err != nil {
+		return nil, err
+	}
+	r.Note("deleted", n)
+	return &ClearReply{Deleted: n}, nil
+}
+
+func (h *Handler) maxResult() int {
+	if h.cfg.MaxResultElements > 0 {
+		return h.cfg.MaxResultElements
+	}
+	if h.cfg.Limits.MaxElements > 0 {
+		return h.cfg.Limits.MaxElements
+	}
+	return 1 << 27
+}
+
+func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
+	var q OpRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	spec, ok := LookupOp(q.Op)
+	if !ok {
+		return nil, badRequest("op %q is not allowed (allowed: %s)", q.Op, strings.Join(opNames(), ", "))
+	}
+	r.Note("op", q.Op)
+	if len(q.Args) != spec.Arity {
+		return nil, badRequest("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
+	}
+	if q.ResultID == "" {
+		q.ResultID = NewID()
+	} else if err := ValidateID(q.ResultID); err != nil {
+		return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
+	}
+	objs := make([]*Object, len(q.Args))
+	var inputs []string
+	nobj := 0
+	for i, a := range q.Args {
+		switch {
+		case a.ID != "" && a.Scalar == nil:
+			o, err := h.lookup(r, a.ID, GrantUse)
+			if err != nil {
+				return nil, fmt.Errorf("op %s operand %d: %w", q.Op, i, err)
+			}
+			objs[i] = o
+			inputs = append(inputs, o.ID)
+			nobj++
+		case a.ID == "" && a.Scalar != nil:
+		default:
+			return nil, badRequest("op %s operand %d: give exactly one of an object id or a scalar", q.Op, i)
+		}
+	}
+	if nobj == 0 {
+		return nil, badRequest("op %s: no stored operand (compute on scalars locally)", q.Op)
+	}
+	// Where are the operands? All here, or all behind pointers to one
+	// other worker; mixing is refused, as in PySyft.
+	var target *PointerTarget
+	local := 0
+	for i, o := range objs {
+		if o == nil {
+			continue
+		}
+		switch o.Kind {
+		case KindTensor:
+			local++
+		case KindPointer:
+			if target == nil {
+				target = o.Pointer
+			} else if target.Worker != o.Pointer.Worker || target.Addr != o.Pointer.Addr {
+				return nil, badRequest("op %s: operands point to different workers (%s and %s); move them together first", q.Op, target.Worker, o.Pointer.Worker)
+			}
+		default:
+			return nil, badRequest("op %s operand %d: object %s is a %s, not a tensor", q.Op, i, o.ID, o.Kind)
+		}
+	}
+	if local > 0 && target != nil {
+		return nil, badRequest("op %s: some operands are here and some on worker %s; move them together first", q.Op, target.Worker)
+	}
+	if target != nil {
+		return h.forwardOp(ctx, r, q, objs, inputs)
+	}
+
+	args := make([]*tensor.Tensor, len(q.Args))
+	private := false
+	var allowed []string
+	first := true
+	for i, a := range q.Args {
+		if objs[i] == nil {
+			args[i] = tensor.Scalar(*a.Scalar)
+			continue
+		}
+		args[i] = objs[i].Tensor
+		if objs[i].Private {
+			// A result is as private as its most private input: only
+			// users allowed on every private input may read it.
+			if first {
+				allowed = slices.Clone(objs[i].AllowedUsers)
+				first = false
+			} else {
+				allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(objs[i].AllowedUsers, u) })
+			}
+			private = true
+		}
+	}
+	out, err := runOp(spec, args, q.Params, h.maxResult())
+	if err != nil {
+		if strings.Contains(err.Error(), "exceeds the worker's limit") {
+			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	res := &Object{
+		ID: q.ResultID, Kind: KindTensor, Tensor: out,
+		Private: private, AllowedUsers: allowed,
+		Owner:      r.User().Name,
+		Provenance: Provenance{Source: "op", Op: q.Op, Inputs: inputs, Grant: r.Session.creatingGrant()},
+		Created:    time.Now().UnixNano(),
+	}
+	r.Touch(res.ID)
+	if err := h.cfg.Store.Put(res); err != nil {
+		return nil, err
+	}
+	return &InfoReply{Info: res.Info()}, nil
+}
+
+func opNames() []string {
+	var names []string
+	for _, s := range Ops() {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// forwardOp runs an op whose operands are pointers to one other worker
+// there, and stores here a pointer to the result.
+func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs []*Object, inputs []string) (any, error) {
+	var target *PointerTarget
+	remote := q
+	remote.ResultID = NewID()
+	remote.Args = slices.Clone(q.Args)
+	var grants []string
+	for i, o := range objs {
+		if o == nil {
+			continue
+		}
+		remote.Args[i] = Operand{ID: o.Pointer.ID}
+		if target == nil {
+			c := *o.Pointer
+			target = &c
+		}
+		for _, g := range o.Pointer.Grants {
+			if !slices.Contains(grants, g) {
+				grants = append(grants, g)
+			}
+		}
+	}
+	target.Grants = grants
+	var rep InfoReply
+	if err := h.forward(ctx, r, target, MsgOp, &remote, &rep); err != nil {
+		return nil, err
+	}
+	res := &Object{
+		ID: q.ResultID, Kind: KindPointer,
+		Pointer: &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
+			Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape},
+		Private:    rep.Info.Private,
+		Owner:      r.User().Name,
+		Provenance: Provenance{Source: "op", Op: q.Op, Inputs: inputs, Grant: r.Session.creatingGrant()},
+		Created:    time.Now().UnixNano(),
+	}
+	r.Touch(res.ID)
+	if err := h.cfg.Store.Put(res); err != nil {
+		return nil, err
+	}
+	return &InfoReply{Info: res.Info()}, nil
+}
+
+func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
+	var q CopyRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	o, err := h.lookup(r, q.ID, GrantUse)
+	if err != nil {
+		return nil, err
+	}
+	if q.NewID == "" {
+		q.NewID = NewID()
+	} else if err := ValidateID(q.NewID); err != nil {
+		return nil, fmt.Errorf("%w: new id: %v", ErrBadRequest, err)
+	}
+	c := *o
+	c.ID = q.NewID
+	c.Tags = slices.Clone(o.Tags)
+	c.AllowedUsers = slices.Clone(o.AllowedUsers)
+	c.Owner = r.User().Name
+	c.Provenance = Provenance{Source: "copy", Inputs: []string{o.ID}, Grant: r.Session.creatingGrant()}
+	c.Created = time.Now().UnixNano()
+	if o.Kind == KindPointer {
+		var rep InfoReply
+		if err := h.forward(ctx, r, o.Pointer, MsgCopy, &CopyRequest{ID: o.Pointer.ID}, &rep); err != nil {
+			return nil, err
+		}
+		p := *o.Pointer
+		p.ID, p.Owns = rep.Info.ID, true
+		c.Pointer = &p
+	}
+	// Tensors are immutable once stored, so the copy shares the data.
+	r.Touch(c.ID)
+	if err := h.cfg.Store.Put(&c); err != nil {
+		return nil, err
+	}
+	return &InfoReply{Info: c.Info()}, nil
+}
+
+func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
+	var q GrantRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	if r.Session.viaGrant() {
+		return nil, denied("a grant cannot issue grants")
+	}
+	if len(q.Actions) == 0 {
+		return nil, badRequest("grant without actions")
+	}
+	for _, a := range q.Actions {
+		if !slices.Contains([]string{GrantPut, GrantUse, GrantGet, GrantFree}, a) {
+			return nil, badRequest("unknown grant action %q (known: put, use, get, free)", a)
+		}
+	}
+	if len(q.Objects) > 1000 {
+		return nil, badRequest("grant for %d objects, at most 1000", len(q.Objects))
+	}
+	for _, id := range q.Objects {
+		if err := ValidateID(id); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+	}
+	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{GrantPut}) {
+		return nil, badRequest("a grant other than put must name its objects")
+	}
+	if q.Uses < 0 || q.TTLMillis < 0 {
+		return nil, badRequest("negative uses or ttl")
+	}
+	for _, id := range q.Objects {
+		if slices.Contains(q.Actions, GrantPut) {
+			continue // the object does not exist yet
+		}
+		if _, err := h.lookup(r, id, GrantUse); err != nil {
+			return nil, err
+		}
+	}
+	token := NewToken()
+	g := &Grant{ID: "g-" + NewID(), TokenHash: HashToken(token), User: r.User().Name,
+		Actions: slices.Clone(q.Actions), Objects: slices.Clone(q.Objects), Uses: q.Uses}
+	if q.TTLMillis > 0 {
+		g.Expires = time.Now().Add(time.Duration(q.TTLMillis) * time.Millisecond).UnixNano()
+	}
+	if err := h.cfg.Store.SaveGrant(g); err != nil {
+		return nil, err
+	}
+	r.Note("grant", g.ID, "actions", g.Actions)
+	return &GrantReply{ID: g.ID, Token: token}, nil
+}
+
+func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
+	var q MoveRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	o, err := h.lookup(r, q.ID, GrantGet)
+	if err != nil {
+		return nil, err
+	}
+	if err := canRemove(r.Session, o); err != nil {
+		return nil, err
+	}
+	// Moving releases the value to another worker, where other people
+	// may administer it: the same rule as taking it.
+	if o.Kind != KindPointer {
+		if err := canRead(r.User(), o); err != nil {
+			return nil, err
+		}
+	}
+	if q.Dest.Worker == h.cfg.WorkerID {
+		return &InfoReply{Info: o.Info()}, nil
+	}
+	if len(q.Dest.Grants) == 0 || q.Dest.Addr == "" {
+		return nil, badRequest("move destination needs an address and a put grant")
+	}
+	r.Note("dest", q.Dest.Worker)
+	moved := *o
+	moved.Provenance = Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
+	var rep InfoReply
+	// A fresh session: the grant is one-time, so it must not be cached.
+	c, err := h.dial(ctx, &q.Dest, false)
+	if err != nil {
+		return nil, err
+	}
+	err = c.Call(ctx, MsgPut, &PutRequest{Object: &moved}, &rep)
+	c.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: move %s to %s: %v", ErrPeer, o.ID, q.Dest.Worker, err)
+	}
+	// The destination has the object durably; now drop ours. A crash in
+	// between leaves it on both workers, never on neither.
+	if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// forward sends a request to the worker a pointer object targets, with
+// the grants it carries, and decodes the reply into out.
+func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ string, body, out any) error {
+	r.Note("via", p.Worker)
+	c, err := h.dial(ctx, p, true)
+	if err != nil {
+		return err
+	}
+	if err := c.Call(ctx, typ, body, out); err != nil {
+		var we *Error
+		if errors.As(err, &we) {
+			// The peer answered: pass its verdict on (not found,
+			// permission...) with where it came from.
+			return fmt.Errorf("via pointer to %s:%s: %w", p.Worker, p.ID, err)
+		}
+		h.dropPeer(p)
+		return fmt.Errorf("%w: %s at %s: %v", ErrPeer, p.Worker, p.Addr, err)
+	}
+	return nil
+}
+
+func peerKey(p *PointerTarget) string {
+	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",")
+}
+
+// dial returns a session to a peer, cached by address and grants when
+// cache is set.
+func (h *Handler) dial(ctx context.Context, p *PointerTarget, cache bool) (*Client, error) {
+	if h.cfg.Dial == nil {
+		return nil, fmt.Errorf("%w: this worker cannot reach other workers", ErrPeer)
+	}
+	key := peerKey(p)
+	if cache {
+		h.peerMu.Lock()
+		c := h.peers[key]
+		h.peerMu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+	}
+	c, err := h.cfg.Dial(ctx, *p, p.Grants)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to %s at %s: %v", ErrPeer, p.Worker, p.Addr, err)
+	}
+	if c.Worker() != p.Worker {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s answered as worker %q, expected %q", ErrPeer, p.Addr, c.Worker(), p.Worker)
+	}
+	if cache {
+		h.peerMu.Lock()
+		if old := h.peers[key]; old != nil {
+			h.peerMu.Unlock()
+			c.Close()
+			return old, nil
+		}
+		h.peers[key] = c
+		h.peerMu.Unlock()
+	}
+	return c, nil
+}
+
+func (h *Handler) dropPeer(p *PointerTarget) {
+	key := peerKey(p)
+	h.peerMu.Lock()
+	c := h.peers[key]
+	delete(h.peers, key)
+	h.peerMu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// useGrants authenticates a grant session: every token must name a live
+// grant of the same user; each use is counted.
+func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
+	h.grantMu.Lock()
+	defer h.grantMu.Unlock()
+	var user string
+	var grants []*Grant
+	list := strings.Split(tokens, ",")
+	if len(list) > 64 {
+		return nil, nil, fmt.Errorf("%w: %d grants, at most 64", ErrUnauthenticated, len(list))
+	}
+	now := time.Now().UnixNano()
+	for _, t := range list {
+		g, err := h.cfg.Store.LoadGrant(HashToken(t))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: unknown or used-up grant", ErrUnauthenticated)
+		}
+		if g.Expires != 0 && now > g.Expires {
+			_ = h.cfg.Store.DeleteGrant(g.TokenHash)
+			return nil, nil, fmt.Errorf("%w: grant %s expired", ErrUnauthenticated, g.ID)
+		}
+		if user == "" {
+			user = g.User
+		} else if g.User != user {
+			return nil, nil, fmt.Errorf("%w: grants of different users in one session", ErrUnauthenticated)
+		}
+		grants = append(grants, g)
+	}
+	u, ok := h.cfg.Users.lookup(user)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: the user who issued the grant no longer exists", ErrUnauthenticated)
+	}
+	for _, g := range grants {
+		switch {
+		case g.Uses == 1:
+			if err := h.cfg.Store.DeleteGrant(g.TokenHash); err != nil {
+				return nil, nil, err
+			}
+		case g.Uses > 1:
+			g.Uses--
+			if err := h.cfg.Store.SaveGrant(g); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return u, grants, nil
+}
+
+// grantFor returns a session grant allowing action on object id.
+func (s *Session) grantFor(action, id string) *Grant {
+	for _, g := range s.grants {
+		if g.allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
+			return g
+		}
+	}
+	return nil
+}
+
+// covers reports whether some session grant allows action on o.
+func (s *Session) covers(action string, o *Object) bool {
+	for _, g := range s.grants {
+		if g.allows(action) && g.covers(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// creatingGrant is recorded in the provenance of objects a grant session
+// creates, so the same grants can later use and free them.
+func (s *Session) creatingGrant() string {
+	if len(s.grants) > 0 {
+		return s.grants[0].ID
+	}
+	return ""
+}
+
+// loadFileProvenance describes data loaded from a file.
+func loadFileProvenance(path string) Provenance {
+	return Provenance{Source: "load", File: filepath.Base(path)}
+}
