@@ -1,0 +1,13 @@
+package ring
+
+import "golang.org/x/sys/cpu"
+
+// haveKernel reports whether the AVX-512 micro-kernel may run: VPMULLQ
+// (64-bit lane multiply) needs AVX512DQ.
+var haveKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
+// kernel computes the mr×nr tile c (row stride ldc) += apanel·bpanel over
+// depth kc, with apanel holding mr values per k and bpanel nr per k.
+//
+//go:noescape
+func kernel(kc int, a, b, c *uint64, ldc int)
