@@ -1,0 +1,71 @@
+package provider
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"unsafe"
+)
+
+// SeedSize is the size in bytes of a PRG seed.
+const SeedSize = 32
+
+// Seed is the secret from which a PRG stream is expanded.
+type Seed [SeedSize]byte
+
+// NewSeed returns a fresh seed from the operating system's CSPRNG.
+func NewSeed() Seed {
+	var s Seed
+	if _, err := rand.Read(s[:]); err != nil {
+		panic("provider: crypto/rand failed: " + err.Error())
+	}
+	return s
+}
+
+// Derive returns the seed of a sub-stream named by label, so one agreed
+// seed can feed several independent streams (zero shares, triples, ...).
+func (s Seed) Derive(label string) Seed {
+	h := sha256.New()
+	h.Write(s[:])
+	h.Write([]byte(label))
+	var out Seed
+	h.Sum(out[:0])
+	return out
+}
+
+// PRG expands a seed into a stream of pseudo-random uint64s with AES-128 in
+// counter mode (AES-NI on amd64). Two PRGs built from the same seed produce
+// the same stream; that is how parties share randomness without talking.
+// A PRG is not safe for concurrent use.
+type PRG struct {
+	ctr cipher.Stream
+}
+
+// NewPRG returns the stream of seed s.
+func NewPRG(s Seed) *PRG {
+	block, err := aes.NewCipher(s[:16])
+	if err != nil {
+		panic(err) // 16-byte keys are always valid
+	}
+	var iv [16]byte
+	copy(iv[:], s[16:])
+	return &PRG{ctr: cipher.NewCTR(block, iv[:])}
+}
+
+// Fill overwrites v with the next len(v) values of the stream.
+func (g *PRG) Fill(v []uint64) {
+	if len(v) == 0 {
+		return
+	}
+	clear(v)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*8)
+	g.ctr.XORKeyStream(b, b)
+}
+
+// Uint64s returns the next n values of the stream in a new slice.
+func (g *PRG) Uint64s(n int) []uint64 {
+	v := make([]uint64, n)
+	g.Fill(v)
+	return v
+}

@@ -1,0 +1,47 @@
+package provider
+
+import (
+	"math/bits"
+	"testing"
+)
+
+func TestPRGDeterministicAndBalanced(t *testing.T) {
+	s := Seed{1, 2, 3}
+	a, b := NewPRG(s).Uint64s(1000), NewPRG(s).Uint64s(1000)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("same seed, different stream at %d", i)
+		}
+	}
+	c := NewPRG(s.Derive("x")).Uint64s(1000)
+	same := 0
+	ones := 0
+	for i := range a {
+		if a[i] == c[i] {
+			same++
+		}
+		ones += bits.OnesCount64(c[i])
+	}
+	if same > 0 {
+		t.Fatalf("derived stream repeats the parent %d times", same)
+	}
+	// 64000 fair bits: mean 32000, sd ~126; 6 sd is a generous bound.
+	if ones < 32000-760 || ones > 32000+760 {
+		t.Fatalf("derived stream has %d one bits of 64000", ones)
+	}
+	// Fill continues the stream rather than restarting it.
+	g := NewPRG(s)
+	first, second := g.Uint64s(500), g.Uint64s(500)
+	if first[0] != a[0] || second[0] != a[500] {
+		t.Fatal("stream does not continue across calls")
+	}
+}
+
+func BenchmarkPRG(b *testing.B) {
+	g := NewPRG(Seed{})
+	v := make([]uint64, 1<<20)
+	b.SetBytes(8 << 20)
+	for i := 0; i < b.N; i++ {
+		g.Fill(v)
+	}
+}

@@ -1,0 +1,261 @@
+// Package provider supplies the correlated randomness of the MPC engine:
+// Beaver triples for multiplications, matrix products and convolutions,
+// squares, binary AND triples, wrap counts for truncation with three or
+// more parties, and doubly-authenticated bits (daBits) for converting
+// binary bits to arithmetic shares.
+//
+// Two providers follow CrypTen's threat model, in which parties are
+// semi-honest and the dealer of randomness is trusted:
+//
+//   - TrustedFirstParty: rank 0 is the dealer. Every other party expands
+//     its shares from a seed it shares with rank 0; rank 0 replays those
+//     streams, so it knows every share, and computes its own correction
+//     share (for a triple, c0 = a·b − Σ_{i>0} c_i). No message is sent.
+//     Rank 0 therefore learns the masks, and thereby every opened value's
+//     secret: this provider is for benchmarks and for settings in which
+//     the other parties trust rank 0.
+//   - TrustedThirdParty: a separate process (rank Size() on the
+//     communicator) is the dealer. Every party expands its shares from a
+//     seed shared with the dealer; rank 0 asks the dealer for its
+//     correction shares, one message each way per request. No computing
+//     party learns anything.
+//
+// A request's parts are listed per Kind. Random parts are drawn from the
+// party's stream and are ready when Get returns; derived parts (those
+// that depend on every party's random parts, such as c = a·b) may still
+// be computing on rank 0 and are valid once Shares.Wait returns, so rank
+// 0 computes them while the masked values are on the wire.
+package provider
+
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
+)
+
+// Kind names a type of correlated randomness.
+type Kind uint8
+
+// The kinds of correlated randomness. Parts are listed random first, then
+// derived; "binary" parts are XOR-shared bit vectors packed 64 per word,
+// the others additive shares over Z_2^64.
+const (
+	// Mul: A, B (N each) | C = A∘B. Beaver triple for elementwise products.
+	Mul Kind = iota + 1
+	// Square: R (N) | R2 = R∘R.
+	Square
+	// MatMul: A (Batch·M·K), B (Batch·K·Cols) | C = A·B per batch entry.
+	MatMul
+	// Conv: A (input), B (kernel) | C = conv2d(A, B) for Conv.
+	Conv
+	// And: A, B (N words, binary) | C = A&B (binary).
+	And
+	// Wrap: R (N) | Theta, the number of times Σ_i R_i wraps around 2^64
+	// when the shares R_i are summed as signed 64-bit integers.
+	Wrap
+	// DaBit: RB (⌈N/64⌉ words, binary: N random bits) | RA (N): the same
+	// bits as additive shares of 0 or 1.
+	DaBit
+	// BitMul: RB (⌈N/64⌉ words, binary), A (N) | RA (N), C = A∘RA: a daBit
+	// with a Beaver product of the bit and a random mask, so a product of
+	// an arithmetic value and a binary bit costs one round.
+	BitMul
+	numKinds
+)
+
+var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "wrap", "dabit", "bitmul"}
+
+func (k Kind) String() string {
+	if k > 0 && k < numKinds {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// ConvSpec describes a convolution (see Conv).
+type ConvSpec = ring.ConvSpec
+
+// Request asks for one batch of correlated randomness.
+type Request struct {
+	Kind Kind
+	// N is the element count (Mul, Square, Wrap, DaBit, BitMul) or the
+	// word count (And).
+	N int
+	// Batch, M, K, Cols shape a MatMul request.
+	Batch, M, K, Cols int
+	// Conv shapes a Conv request.
+	Conv ConvSpec
+}
+
+// part describes one part of a request: its length and whether it is
+// XOR-shared.
+type part struct {
+	n      int
+	binary bool
+}
+
+// layout returns the random and derived parts of r.
+func (r Request) layout() (rnd, der []part, err error) {
+	a := func(n int) part { return part{n: n} }
+	b := func(n int) part { return part{n: n, binary: true} }
+	if r.N < 0 || r.Batch < 0 || r.M < 0 || r.K < 0 || r.Cols < 0 {
+		return nil, nil, fmt.Errorf("provider: negative size in %s request %+v", r.Kind, r)
+	}
+	switch r.Kind {
+	case Mul:
+		return []part{a(r.N), a(r.N)}, []part{a(r.N)}, nil
+	case Square:
+		return []part{a(r.N)}, []part{a(r.N)}, nil
+	case MatMul:
+		return []part{a(r.Batch * r.M * r.K), a(r.Batch * r.K * r.Cols)}, []part{a(r.Batch * r.M * r.Cols)}, nil
+	case Conv:
+		if err := r.Conv.Check(); err != nil {
+			return nil, nil, fmt.Errorf("provider: %w", err)
+		}
+		return []part{a(r.Conv.InSize()), a(r.Conv.KernelSize())}, []part{a(r.Conv.OutSize())}, nil
+	case And:
+		return []part{b(r.N), b(r.N)}, []part{b(r.N)}, nil
+	case Wrap:
+		return []part{a(r.N)}, []part{a(r.N)}, nil
+	case DaBit:
+		return []part{b(words(r.N))}, []part{a(r.N)}, nil
+	case BitMul:
+		return []part{b(words(r.N)), a(r.N)}, []part{a(r.N), a(r.N)}, nil
+	}
+	return nil, nil, fmt.Errorf("provider: unknown request kind %d", r.Kind)
+}
+
+func words(bits int) int { return (bits + 63) / 64 }
+
+// Shares is one party's shares of one request: Parts holds the random
+// parts then the derived parts, in the order of the request's Kind.
+type Shares struct {
+	Parts [][]uint64
+	wait  func() error
+	err   error
+	done  bool
+}
+
+// Wait blocks until the derived parts are valid and reports a failure to
+// obtain them (a lost link to the dealer).
+func (s *Shares) Wait() error {
+	if !s.done {
+		s.done = true
+		if s.wait != nil {
+			s.err = s.wait()
+			s.wait = nil
+		}
+	}
+	return s.err
+}
+
+// Provider deals correlated randomness to one party. Every party of a
+// computation must make the same sequence of Get calls: streams stay in
+// step because they are consumed in the same order everywhere.
+type Provider interface {
+	// Get returns this party's shares of r. It panics on a malformed
+	// request (a programming error); failures to reach the dealer are
+	// reported by Shares.Wait.
+	Get(r Request) *Shares
+	// Close releases the provider (and tells a third-party dealer that
+	// this party is done).
+	Close() error
+}
+
+// derive computes the full (reconstructed) values of r's derived parts
+// from every party's random parts: rnd[party][part].
+func derive(r Request, rnd [][][]uint64) [][]uint64 {
+	_, der, _ := r.layout()
+	full := make([][]uint64, len(der))
+	for i, d := range der {
+		full[i] = make([]uint64, d.n)
+	}
+	sum := func(part int) []uint64 {
+		s := append([]uint64(nil), rnd[0][part]...)
+		for p := 1; p < len(rnd); p++ {
+			ring.AddTo(s, rnd[p][part])
+		}
+		return s
+	}
+	xor := func(part int) []uint64 {
+		s := append([]uint64(nil), rnd[0][part]...)
+		for p := 1; p < len(rnd); p++ {
+			ring.XorTo(s, rnd[p][part])
+		}
+		return s
+	}
+	switch r.Kind {
+	case Mul:
+		ring.Mul(full[0], sum(0), sum(1))
+	case Square:
+		s := sum(0)
+		ring.Mul(full[0], s, s)
+	case MatMul:
+		ring.BatchMatMul(full[0], sum(0), sum(1), r.Batch, r.M, r.K, r.Cols)
+	case Conv:
+		ring.Conv2d(full[0], sum(0), sum(1), r.Conv)
+	case And:
+		ring.And(full[0], xor(0), xor(1))
+	case Wrap:
+		wrapCount(full[0], rnd)
+	case DaBit:
+		unpackBits(full[0], xor(0))
+	case BitMul:
+		unpackBits(full[0], xor(0))
+		ring.Mul(full[1], sum(1), full[0])
+	}
+	return full
+}
+
+// wrapCount sets theta[j] to the number of signed 64-bit overflows of
+// Σ_p shares[p][0][j]: (Σ as integers − Σ mod 2^64, as a signed value) / 2^64.
+func wrapCount(theta []uint64, rnd [][][]uint64) {
+	for j := range theta {
+		var acc int64
+		var w int64
+		for p := range rnd {
+			x := int64(rnd[p][0][j])
+			s := acc + x
+			// Signed overflow: operands of equal sign, result of the other.
+			if (acc >= 0) == (x >= 0) && (s >= 0) != (acc >= 0) {
+				if acc >= 0 {
+					w++
+				} else {
+					w--
+				}
+			}
+			acc = s
+		}
+		theta[j] = uint64(w)
+	}
+}
+
+// unpackBits sets dst[j] to bit j of the packed words.
+func unpackBits(dst, packed []uint64) {
+	for j := range dst {
+		dst[j] = packed[j>>6] >> (j & 63) & 1
+	}
+}
+
+// stream draws the parts of requests from one party's PRG.
+func draw(g *PRG, ps []part) [][]uint64 {
+	out := make([][]uint64, len(ps))
+	for i, p := range ps {
+		out[i] = g.Uint64s(p.n)
+	}
+	return out
+}
+
+// correct turns full derived values into the dealer-side party's share:
+// full minus (or XOR) every other party's share.
+func correct(full [][]uint64, der []part, others [][][]uint64) {
+	for i, d := range der {
+		for _, o := range others {
+			if d.binary {
+				ring.XorTo(full[i], o[i])
+			} else {
+				ring.SubFrom(full[i], o[i])
+			}
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package provider
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
+)
+
+// tfpWorld returns the providers of n parties with consistent seeds.
+func tfpWorld(t testing.TB, n int) []Provider {
+	pair := make([]Seed, n)
+	for i := range pair {
+		pair[i] = NewSeed()
+	}
+	ps := make([]Provider, n)
+	for r := 0; r < n; r++ {
+		seeds := []Seed{pair[0]}
+		if r == 0 {
+			seeds = pair
+		} else {
+			seeds = []Seed{pair[r]}
+		}
+		p, err := NewTrustedFirstParty(r, n, seeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps[r] = p
+	}
+	return ps
+}
+
+// reconstruct returns the sum (or XOR) over parties of part i.
+func reconstruct(all []*Shares, i int, binary bool) []uint64 {
+	out := append([]uint64(nil), all[0].Parts[i]...)
+	for _, s := range all[1:] {
+		if binary {
+			ring.XorTo(out, s.Parts[i])
+		} else {
+			ring.AddTo(out, s.Parts[i])
+		}
+	}
+	return out
+}
+
+func eq(t *testing.T, what string, got, want []uint64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: length %d, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: element %d is %d, want %d", what, i, got[i], want[i])
+		}
+	}
+}
+
+func checkRequests(t *testing.T, ps []Provider) {
+	conv := ConvSpec{N: 2, C: 2, H: 5, W: 4, Cout: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1}
+	reqs := []Request{
+		{Kind: Mul, N: 100}, {Kind: Square, N: 33}, {Kind: MatMul, Batch: 2, M: 3, K: 4, Cols: 5},
+		{Kind: Conv, Conv: conv}, {Kind: And, N: 17}, {Kind: Wrap, N: 50}, {Kind: DaBit, N: 130},
+		{Kind: BitMul, N: 70}, {Kind: Mul, N: 5},
+	}
+	for _, r := range reqs {
+		all := make([]*Shares, len(ps))
+		for p, pr := range ps {
+			all[p] = pr.Get(r)
+		}
+		for _, s := range all {
+			if err := s.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := fmt.Sprintf("%d parties %s", len(ps), r.Kind)
+		switch r.Kind {
+		case Mul:
+			a, b, c := reconstruct(all, 0, false), reconstruct(all, 1, false), reconstruct(all, 2, false)
+			want := make([]uint64, len(a))
+			ring.Mul(want, a, b)
+			eq(t, name, c, want)
+		case Square:
+			a, c := reconstruct(all, 0, false), reconstruct(all, 1, false)
+			want := make([]uint64, len(a))
+			ring.Mul(want, a, a)
+			eq(t, name, c, want)
+		case MatMul:
+			a, b, c := reconstruct(all, 0, false), reconstruct(all, 1, false), reconstruct(all, 2, false)
+			want := make([]uint64, len(c))
+			ring.BatchMatMul(want, a, b, r.Batch, r.M, r.K, r.Cols)
+			eq(t, name, c, want)
+		case Conv:
+			a, b, c := reconstruct(all, 0, false), reconstruct(all, 1, false), reconstruct(all, 2, false)
+			want := make([]uint64, len(c))
+			ring.Conv2d(want, a, b, r.Conv)
+			eq(t, name, c, want)
+		case And:
+			a, b, c := reconstruct(all, 0, true), reconstruct(all, 1, true), reconstruct(all, 2, true)
+			want := make([]uint64, len(a))
+			ring.And(want, a, b)
+			eq(t, name, c, want)
+		case Wrap:
+			theta := reconstruct(all, 1, false)
+			for j := range theta {
+				// Recompute with 128-bit-safe big sums.
+				var hi int64
+				var lo uint64
+				for _, s := range all {
+					x := int64(s.Parts[0][j])
+					// Accumulate as a signed 128-bit integer (hi, lo).
+					nlo := lo + uint64(x)
+					carry := int64(0)
+					if nlo < lo {
+						carry = 1
+					}
+					ext := int64(0)
+					if x < 0 {
+						ext = -1
+					}
+					hi += ext + carry
+					lo = nlo
+				}
+				// Signed value of lo; wraps = (total - signed(lo)) / 2^64.
+				want := hi
+				if int64(lo) < 0 {
+					want++
+				}
+				if int64(theta[j]) != want {
+					t.Fatalf("%s: wrap %d is %d, want %d", name, j, int64(theta[j]), want)
+				}
+			}
+		case DaBit, BitMul:
+			rb, ra := reconstruct(all, 0, true), reconstruct(all, len(all[0].Parts)-map[Kind]int{DaBit: 1, BitMul: 2}[r.Kind], false)
+			for j := 0; j < r.N; j++ {
+				if ra[j] != rb[j/64]>>(j%64)&1 {
+					t.Fatalf("%s: bit %d: arithmetic %d, binary %d", name, j, ra[j], rb[j/64]>>(j%64)&1)
+				}
+			}
+			if r.Kind == BitMul {
+				a, c := reconstruct(all, 1, false), reconstruct(all, 3, false)
+				want := make([]uint64, len(a))
+				ring.Mul(want, a, ra)
+				eq(t, name, c, want)
+			}
+		}
+	}
+}
+
+func TestTrustedFirstParty(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4} {
+		ps := tfpWorld(t, n)
+		checkRequests(t, ps)
+		for _, p := range ps {
+			p.Close()
+		}
+	}
+}

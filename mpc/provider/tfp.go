@@ -1,0 +1,87 @@
+package provider
+
+import "fmt"
+
+// TrustedFirstParty is the provider in which rank 0 deals (see the package
+// documentation for what rank 0 learns). It sends no message.
+type TrustedFirstParty struct {
+	rank, size int
+	own        *PRG   // this party's stream (on rank 0, its private one)
+	peers      []*PRG // rank 0 only: replicas of every other party's stream
+	jobs       chan func()
+	quit       chan struct{}
+}
+
+// NewTrustedFirstParty returns the provider of party rank among size
+// parties. seeds[i] is the seed this party shares with party i: on rank 0
+// one per party (seeds[0] seeds rank 0's own stream and must be private to
+// it); on other ranks only seeds[0], shared with rank 0, is used.
+func NewTrustedFirstParty(rank, size int, seeds []Seed) (*TrustedFirstParty, error) {
+	if size < 1 || rank < 0 || rank >= size || len(seeds) < size && rank == 0 || len(seeds) < 1 {
+		return nil, fmt.Errorf("provider: trusted first party for rank %d of %d needs a seed per party, got %d", rank, size, len(seeds))
+	}
+	t := &TrustedFirstParty{rank: rank, size: size, own: NewPRG(seeds[0].Derive("tfp"))}
+	if rank == 0 {
+		t.peers = make([]*PRG, size)
+		for i := 1; i < size; i++ {
+			t.peers[i] = NewPRG(seeds[i].Derive("tfp"))
+		}
+		// One dealer goroutine runs the derivations in request order, so
+		// the replicated streams are consumed in the order the parties
+		// consume them, while rank 0's protocol code goes on.
+		t.jobs = make(chan func(), 64)
+		t.quit = make(chan struct{})
+		go func() {
+			for {
+				select {
+				case job := <-t.jobs:
+					job()
+				case <-t.quit:
+					return
+				}
+			}
+		}()
+	}
+	return t, nil
+}
+
+// Get implements Provider.
+func (t *TrustedFirstParty) Get(r Request) *Shares {
+	rnd, der, err := r.layout()
+	if err != nil {
+		panic(err)
+	}
+	if t.rank != 0 {
+		return &Shares{Parts: append(draw(t.own, rnd), draw(t.own, der)...)}
+	}
+	mine := draw(t.own, rnd)
+	// Parts is sized up front: the dealer goroutine fills the derived
+	// entries while the caller reads the random ones.
+	s := &Shares{Parts: append(mine, make([][]uint64, len(der))...)}
+	mine = s.Parts[:len(rnd)]
+	done := make(chan struct{})
+	t.jobs <- func() {
+		defer close(done)
+		all := make([][][]uint64, t.size)
+		all[0] = mine
+		others := make([][][]uint64, 0, t.size-1)
+		for i := 1; i < t.size; i++ {
+			all[i] = draw(t.peers[i], rnd)
+			others = append(others, draw(t.peers[i], der))
+		}
+		full := derive(r, all)
+		correct(full, der, others)
+		copy(s.Parts[len(rnd):], full)
+	}
+	s.wait = func() error { <-done; return nil }
+	return s
+}
+
+// Close stops rank 0's dealer goroutine.
+func (t *TrustedFirstParty) Close() error {
+	if t.quit != nil {
+		close(t.quit)
+		t.quit = nil
+	}
+	return nil
+}
