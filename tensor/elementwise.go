@@ -173,11 +173,11 @@ func kernelSV(op binOp, out []float64, s float64, b []float64) {
 	}
 }
 
-// binary applies op with NumPy broadcasting. Same shapes and one-element
+// broadcastOp applies op with NumPy broadcasting. Same shapes and one-element
 // operands take direct loops; otherwise dims are coalesced so the inner
 // loop runs over the longest stretch where each operand is either
 // contiguous or constant.
-func binary(op binOp, a, b *Tensor) *Tensor {
+func broadcastOp(op binOp, a, b *Tensor) *Tensor {
 	switch {
 	case SameShape(a.shape, b.shape):
 		out := newTensor(binNames[op], a.shape)
@@ -276,45 +276,45 @@ func (t *Tensor) scalarOp(op binOp, s float64) *Tensor {
 }
 
 // Add returns t + o, broadcasting.
-func (t *Tensor) Add(o *Tensor) *Tensor { return binary(opAdd, t, o) }
+func (t *Tensor) Add(o *Tensor) *Tensor { return broadcastOp(opAdd, t, o) }
 
 // Sub returns t - o, broadcasting.
-func (t *Tensor) Sub(o *Tensor) *Tensor { return binary(opSub, t, o) }
+func (t *Tensor) Sub(o *Tensor) *Tensor { return broadcastOp(opSub, t, o) }
 
 // Mul returns t * o elementwise, broadcasting.
-func (t *Tensor) Mul(o *Tensor) *Tensor { return binary(opMul, t, o) }
+func (t *Tensor) Mul(o *Tensor) *Tensor { return broadcastOp(opMul, t, o) }
 
 // Div returns t / o elementwise, broadcasting (IEEE: x/0 is ±Inf or NaN).
-func (t *Tensor) Div(o *Tensor) *Tensor { return binary(opDiv, t, o) }
+func (t *Tensor) Div(o *Tensor) *Tensor { return broadcastOp(opDiv, t, o) }
 
 // Pow returns t ** o elementwise, broadcasting, with math.Pow's special cases.
-func (t *Tensor) Pow(o *Tensor) *Tensor { return binary(opPow, t, o) }
+func (t *Tensor) Pow(o *Tensor) *Tensor { return broadcastOp(opPow, t, o) }
 
 // Maximum returns the elementwise larger of t and o, broadcasting; NaN
 // propagates, as numpy.maximum.
-func (t *Tensor) Maximum(o *Tensor) *Tensor { return binary(opMax, t, o) }
+func (t *Tensor) Maximum(o *Tensor) *Tensor { return broadcastOp(opMax, t, o) }
 
 // Minimum returns the elementwise smaller of t and o, broadcasting; NaN
 // propagates, as numpy.minimum.
-func (t *Tensor) Minimum(o *Tensor) *Tensor { return binary(opMin, t, o) }
+func (t *Tensor) Minimum(o *Tensor) *Tensor { return broadcastOp(opMin, t, o) }
 
 // Lt returns 1 where t < o and 0 elsewhere, broadcasting.
-func (t *Tensor) Lt(o *Tensor) *Tensor { return binary(opLt, t, o) }
+func (t *Tensor) Lt(o *Tensor) *Tensor { return broadcastOp(opLt, t, o) }
 
 // Le returns 1 where t <= o and 0 elsewhere, broadcasting.
-func (t *Tensor) Le(o *Tensor) *Tensor { return binary(opLe, t, o) }
+func (t *Tensor) Le(o *Tensor) *Tensor { return broadcastOp(opLe, t, o) }
 
 // Gt returns 1 where t > o and 0 elsewhere, broadcasting.
-func (t *Tensor) Gt(o *Tensor) *Tensor { return binary(opGt, t, o) }
+func (t *Tensor) Gt(o *Tensor) *Tensor { return broadcastOp(opGt, t, o) }
 
 // Ge returns 1 where t >= o and 0 elsewhere, broadcasting.
-func (t *Tensor) Ge(o *Tensor) *Tensor { return binary(opGe, t, o) }
+func (t *Tensor) Ge(o *Tensor) *Tensor { return broadcastOp(opGe, t, o) }
 
 // Eq returns 1 where t == o and 0 elsewhere, broadcasting (NaN equals nothing).
-func (t *Tensor) Eq(o *Tensor) *Tensor { return binary(opEq, t, o) }
+func (t *Tensor) Eq(o *Tensor) *Tensor { return broadcastOp(opEq, t, o) }
 
 // Ne returns 1 where t != o and 0 elsewhere, broadcasting.
-func (t *Tensor) Ne(o *Tensor) *Tensor { return binary(opNe, t, o) }
+func (t *Tensor) Ne(o *Tensor) *Tensor { return broadcastOp(opNe, t, o) }
 
 // AddScalar returns t + s.
 func (t *Tensor) AddScalar(s float64) *Tensor { return t.scalarOp(opAdd, s) }
@@ -364,7 +364,7 @@ func (t *Tensor) Log() *Tensor { return t.Apply(math.Log) }
 func (t *Tensor) Sqrt() *Tensor { return t.Apply(math.Sqrt) }
 
 // Square returns t*t elementwise.
-func (t *Tensor) Square() *Tensor { return binary(opMul, t, t) }
+func (t *Tensor) Square() *Tensor { return broadcastOp(opMul, t, t) }
 
 // Reciprocal returns 1/t elementwise.
 func (t *Tensor) Reciprocal() *Tensor {
