@@ -73,14 +73,21 @@ func randVec(r *rand.Rand, n int) []uint64 {
 	return v
 }
 
-// inputs gives party p's vector: deterministic, different per party.
-func inputs(n, length int) [][]uint64 {
+// fixture holds every party's input vector (deterministic, different per
+// party) and the expected reductions, computed once.
+type fixture struct {
+	in       [][]uint64
+	sum, xor []uint64
+}
+
+func newFixture(n, length int) *fixture {
 	r := rand.New(rand.NewPCG(uint64(n), uint64(length)))
-	in := make([][]uint64, n)
-	for p := range in {
-		in[p] = randVec(r, length)
+	f := &fixture{in: make([][]uint64, n)}
+	for p := range f.in {
+		f.in[p] = randVec(r, length)
 	}
-	return in
+	f.sum, f.xor = sum(f.in, false), sum(f.in, true)
+	return f
 }
 
 func byteInput(p, length int) []byte {
@@ -95,7 +102,7 @@ func byteInput(p, length int) []byte {
 // must cost party p of n.
 type collectiveCase struct {
 	name string
-	run  func(c Comm, in [][]uint64) error
+	run  func(c Comm, f *fixture) error
 	cost func(p, n, length int) Counts
 }
 
@@ -133,7 +140,8 @@ func eqVec(what string, got, want []uint64) error {
 const root = 1 // non-zero root rank used by rooted collectives
 
 var collectiveCases = []collectiveCase{
-	{"Exchange", func(c Comm, in [][]uint64) error {
+	{"Exchange", func(c Comm, f *fixture) error {
+		in := f.in
 		mine := append([]uint64(nil), in[c.Rank()]...)
 		out, err := Exchange(c, mine)
 		if err != nil {
@@ -146,27 +154,30 @@ var collectiveCases = []collectiveCase{
 		}
 		return nil
 	}, func(p, n, l int) Counts { return sameCost(n, l) }},
-	{"AllReduce", func(c Comm, in [][]uint64) error {
+	{"AllReduce", func(c Comm, f *fixture) error {
+		in := f.in
 		v := append([]uint64(nil), in[c.Rank()]...)
 		if err := AllReduce(c, v); err != nil {
 			return err
 		}
-		return eqVec("sum", v, sum(in, false))
+		return eqVec("sum", v, f.sum)
 	}, func(p, n, l int) Counts { return sameCost(n, l) }},
-	{"AllReduceXor", func(c Comm, in [][]uint64) error {
+	{"AllReduceXor", func(c Comm, f *fixture) error {
+		in := f.in
 		v := append([]uint64(nil), in[c.Rank()]...)
 		if err := AllReduceXor(c, v); err != nil {
 			return err
 		}
-		return eqVec("xor", v, sum(in, true))
+		return eqVec("xor", v, f.xor)
 	}, func(p, n, l int) Counts { return sameCost(n, l) }},
-	{"Reduce", func(c Comm, in [][]uint64) error {
+	{"Reduce", func(c Comm, f *fixture) error {
+		in := f.in
 		v := append([]uint64(nil), in[c.Rank()]...)
 		if err := Reduce(c, root, v); err != nil {
 			return err
 		}
 		if c.Rank() == root {
-			return eqVec("sum", v, sum(in, false))
+			return eqVec("sum", v, f.sum)
 		}
 		return eqVec("unchanged", v, in[c.Rank()])
 	}, func(p, n, l int) Counts {
@@ -175,7 +186,8 @@ var collectiveCases = []collectiveCase{
 		}
 		return Counts{BytesSent: int64(8 * l), Messages: 1, Rounds: 1}
 	}},
-	{"BroadcastUint64s", func(c Comm, in [][]uint64) error {
+	{"BroadcastUint64s", func(c Comm, f *fixture) error {
+		in := f.in
 		v := append([]uint64(nil), in[c.Rank()]...)
 		if err := BroadcastUint64s(c, root, v); err != nil {
 			return err
@@ -187,7 +199,8 @@ var collectiveCases = []collectiveCase{
 		}
 		return Counts{BytesReceived: int64(8 * l), Rounds: 1}
 	}},
-	{"Broadcast", func(c Comm, in [][]uint64) error {
+	{"Broadcast", func(c Comm, f *fixture) error {
+		in := f.in
 		mine := byteInput(c.Rank(), len(in[0]))
 		got, err := Broadcast(c, root, mine)
 		if err != nil {
@@ -203,7 +216,8 @@ var collectiveCases = []collectiveCase{
 		}
 		return Counts{BytesReceived: int64(l), Rounds: 1}
 	}},
-	{"Gather", func(c Comm, in [][]uint64) error {
+	{"Gather", func(c Comm, f *fixture) error {
+		in := f.in
 		// Party p contributes p+len bytes: lengths may differ.
 		got, err := Gather(c, root, byteInput(c.Rank(), c.Rank()+len(in[0])))
 		if err != nil {
@@ -233,7 +247,8 @@ var collectiveCases = []collectiveCase{
 		}
 		return Counts{BytesSent: int64(p + l), Messages: 1, Rounds: 1}
 	}},
-	{"AllGather", func(c Comm, in [][]uint64) error {
+	{"AllGather", func(c Comm, f *fixture) error {
+		in := f.in
 		got, err := AllGather(c, byteInput(c.Rank(), c.Rank()+len(in[0])))
 		if err != nil {
 			return err
@@ -253,7 +268,7 @@ var collectiveCases = []collectiveCase{
 		}
 		return Counts{BytesSent: int64((n - 1) * (p + l)), BytesReceived: r, Messages: int64(n - 1), Rounds: 1}
 	}},
-	{"Barrier", func(c Comm, in [][]uint64) error { return Barrier(c) },
+	{"Barrier", func(c Comm, f *fixture) error { return Barrier(c) },
 		func(p, n, l int) Counts { return Counts{Messages: int64(n - 1), Rounds: 1} }},
 }
 
@@ -263,18 +278,20 @@ var collectiveCases = []collectiveCase{
 func TestCollectives(t *testing.T) {
 	for _, w := range worlds {
 		for _, n := range []int{2, 3, 4} {
-			for _, length := range []int{0, 1, 1000, 300_000} {
-				if length > 1000 && n == 4 && testing.Short() {
+			// 140k elements (1.1 MB) take the large-message paths: direct
+			// socket writes and reads, concurrent receives from 3+ peers.
+			for _, length := range []int{0, 1, 1000, 140_000} {
+				if length > 1000 && testing.Short() {
 					continue
 				}
 				cs := w.make(t, n, false)
-				in := inputs(n, length)
+				f := newFixture(n, length)
 				for _, cc := range collectiveCases {
 					t.Run(fmt.Sprintf("%s/n=%d/len=%d/%s", w.name, n, length, cc.name), func(t *testing.T) {
 						for _, c := range cs {
 							c.Stats().Reset()
 						}
-						runParties(t, cs, func(c Comm) error { return cc.run(c, in) })
+						runParties(t, cs, func(c Comm) error { return cc.run(c, f) })
 						for p, c := range cs {
 							if got, want := c.Stats().Total(), cc.cost(p, n, length); got != want {
 								t.Errorf("party %d counts %+v, want %+v", p, got, want)

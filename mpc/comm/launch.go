@@ -1,0 +1,188 @@
+package comm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// Environment variables read by EnvConfig, as torch.distributed's env://
+// uses them. MASTER_ADDR may be host:port, or a host with MASTER_PORT.
+const (
+	EnvRank       = "RANK"
+	EnvWorldSize  = "WORLD_SIZE"
+	EnvMasterAddr = "MASTER_ADDR"
+	EnvMasterPort = "MASTER_PORT"
+	EnvJobID      = "JOB_ID"
+	// EnvTTP is "1" when a trusted third party joins as rank WORLD_SIZE.
+	EnvTTP = "GOMPLAB_TTP"
+	// EnvTimeout is the setup timeout as a Go duration ("30s").
+	EnvTimeout = "GOMPLAB_COMM_TIMEOUT"
+	// EnvMasterFD, set for rank 0 only, is the file descriptor of an
+	// inherited, already-bound rendezvous socket (see LocalJob.Prepare).
+	EnvMasterFD = "GOMPLAB_MASTER_FD"
+)
+
+// EnvConfig builds a Config from the environment of a party process. TLS
+// is not configured from the environment: set Config.TLS afterwards.
+func EnvConfig() (Config, error) {
+	var cfg Config
+	atoi := func(name string) (int, error) {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return 0, fmt.Errorf("comm: environment variable %s is not set", name)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("comm: %s=%q: not an integer", name, v)
+		}
+		return n, nil
+	}
+	var err error
+	if cfg.Rank, err = atoi(EnvRank); err != nil {
+		return cfg, err
+	}
+	if cfg.Size, err = atoi(EnvWorldSize); err != nil {
+		return cfg, err
+	}
+	cfg.MasterAddr = os.Getenv(EnvMasterAddr)
+	if port := os.Getenv(EnvMasterPort); port != "" {
+		cfg.MasterAddr = net.JoinHostPort(cfg.MasterAddr, port)
+	}
+	if cfg.MasterAddr == "" {
+		return cfg, fmt.Errorf("comm: environment variable %s is not set", EnvMasterAddr)
+	}
+	cfg.JobID = os.Getenv(EnvJobID)
+	switch v := os.Getenv(EnvTTP); v {
+	case "", "0", "false":
+	case "1", "true":
+		cfg.TTP = true
+	default:
+		return cfg, fmt.Errorf("comm: %s=%q: want 0 or 1", EnvTTP, v)
+	}
+	if v := os.Getenv(EnvTimeout); v != "" {
+		if cfg.Timeout, err = time.ParseDuration(v); err != nil {
+			return cfg, fmt.Errorf("comm: %s=%q: %v", EnvTimeout, v, err)
+		}
+	}
+	if v := os.Getenv(EnvMasterFD); v != "" && cfg.Rank == 0 {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 3 {
+			return cfg, fmt.Errorf("comm: %s=%q: not an inherited descriptor", EnvMasterFD, v)
+		}
+		if cfg.Rendezvous, err = RendezvousFromFile(os.NewFile(uintptr(fd), "rendezvous")); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// DialEnv joins the mesh described by the environment (see EnvConfig).
+func DialEnv(ctx context.Context) (Comm, error) {
+	cfg, err := EnvConfig()
+	if err != nil {
+		return nil, err
+	}
+	return Dial(ctx, cfg)
+}
+
+// LocalJob is what a parent process needs to run one job's parties on
+// loopback, as goroutines or as child processes: a rendezvous socket bound
+// to a free port (so nobody picks ports by hand) and a fresh job id.
+type LocalJob struct {
+	Size    int
+	TTP     bool
+	JobID   string
+	Timeout time.Duration // setup timeout passed to the parties; 0 for the default
+	rv      *Rendezvous
+	files   []*os.File
+}
+
+// NewLocalJob binds a loopback rendezvous for size parties (plus a TTP).
+func NewLocalJob(size int, ttp bool) (*LocalJob, error) {
+	rv, err := LocalRendezvous()
+	if err != nil {
+		return nil, err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	return &LocalJob{Size: size, TTP: ttp, JobID: hex.EncodeToString(id[:]), rv: rv}, nil
+}
+
+// MasterAddr is the rendezvous address the parties dial.
+func (j *LocalJob) MasterAddr() string { return j.rv.Addr() }
+
+// Parties is the number of processes to start: Size, plus one for the TTP.
+func (j *LocalJob) Parties() int {
+	if j.TTP {
+		return j.Size + 1
+	}
+	return j.Size
+}
+
+// Config is the Config of rank, for parties run in this process. Rank 0's
+// Config carries the bound rendezvous.
+func (j *LocalJob) Config(rank int) Config {
+	cfg := Config{Rank: rank, Size: j.Size, TTP: j.TTP, MasterAddr: j.rv.Addr(), JobID: j.JobID, Timeout: j.Timeout}
+	if rank == 0 {
+		cfg.Rendezvous = j.rv
+	}
+	return cfg
+}
+
+// Env is the environment (NAME=value) telling a child process its place in
+// the job; EnvConfig reads it back. Rank 0 also needs the socket, which
+// Prepare passes.
+func (j *LocalJob) Env(rank int) []string {
+	env := []string{
+		EnvRank + "=" + strconv.Itoa(rank),
+		EnvWorldSize + "=" + strconv.Itoa(j.Size),
+		EnvMasterAddr + "=" + j.rv.Addr(),
+		EnvJobID + "=" + j.JobID,
+	}
+	if j.TTP {
+		env = append(env, EnvTTP+"=1")
+	}
+	if j.Timeout > 0 {
+		env = append(env, EnvTimeout+"="+j.Timeout.String())
+	}
+	return env
+}
+
+// Prepare sets up cmd to run as party rank: it appends Env(rank) to cmd's
+// environment (the parent's, when cmd.Env is nil) and, for rank 0, hands
+// over the bound rendezvous socket as an extra file, so the port chosen
+// here is the one rank 0 serves. Call Close once the children started.
+func (j *LocalJob) Prepare(cmd *exec.Cmd, rank int) error {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, j.Env(rank)...)
+	if rank == 0 {
+		f, err := j.rv.File()
+		if err != nil {
+			return err
+		}
+		j.files = append(j.files, f)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes descriptor 3+i
+		cmd.Env = append(cmd.Env, EnvMasterFD+"="+strconv.Itoa(fd))
+	}
+	return nil
+}
+
+// Close releases this process's copies of the rendezvous socket (a rank 0
+// child or goroutine keeps its own).
+func (j *LocalJob) Close() error {
+	for _, f := range j.files {
+		f.Close()
+	}
+	j.files = nil
+	return j.rv.Close()
+}

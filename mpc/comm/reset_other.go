@@ -1,0 +1,5 @@
+//go:build !unix
+
+package comm
+
+func isConnReset(err error) bool { return false }

@@ -1,0 +1,306 @@
+package comm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Wire format of the TCP mesh.
+//
+// Every message, data or control, travels as a frame: an 8-byte
+// little-endian payload length followed by the payload. Data frames carry
+// Send's bytes untouched. Control messages, exchanged only while the mesh is
+// being set up, are frames whose payload is
+//
+//	"GMPC" | version (1 byte) | kind (1 byte) | body
+//
+// with integers as little-endian uint32 and strings as a uint16 length and
+// bytes. Bodies by kind:
+//
+//	hello:  from, to, size, ttp (1 byte), job, addr
+//	table:  count, then count strings (rank r's mesh address at index r)
+//	ok:     empty
+//	reject: reason
+
+const (
+	frameHeaderLen = 8
+	wireVersion    = 1
+	// maxControl bounds a control frame: tables of many parties fit easily.
+	maxControl = 64 << 10
+	// maxJobID and maxAddr bound the strings of a hello.
+	maxJobID = 256
+	maxAddr  = 256
+	// maxParties bounds a world (and a table); MPC jobs have a handful.
+	maxParties = 1 << 12
+	// DefaultMaxMessage is the largest data frame accepted when
+	// Config.MaxMessage is zero: 1 GiB, i.e. 128M ring elements.
+	DefaultMaxMessage = 1 << 30
+)
+
+var wireMagic = [4]byte{'G', 'M', 'P', 'C'}
+
+type ctrlKind byte
+
+const (
+	kindHello ctrlKind = iota + 1
+	kindTable
+	kindOK
+	kindReject
+)
+
+func (k ctrlKind) String() string {
+	switch k {
+	case kindHello:
+		return "hello"
+	case kindTable:
+		return "table"
+	case kindOK:
+		return "ok"
+	case kindReject:
+		return "reject"
+	}
+	return fmt.Sprintf("kind %d", byte(k))
+}
+
+// ctrlMsg is one decoded control message; fields unused by its kind are zero.
+type ctrlMsg struct {
+	Kind     ctrlKind
+	From, To int
+	Size     int // computing parties, TTP excluded
+	TTP      bool
+	Job      string
+	Addr     string   // hello: the sender's mesh listening address, if any
+	Addrs    []string // table
+	Reason   string   // reject
+}
+
+// errBadFrame marks malformed input from the network.
+var errBadFrame = errors.New("malformed message")
+
+// frameLen decodes and bounds a frame header.
+func frameLen(hdr []byte, limit int64) (int64, error) {
+	if len(hdr) < frameHeaderLen {
+		return 0, fmt.Errorf("%w: frame header of %d bytes", errBadFrame, len(hdr))
+	}
+	n := binary.LittleEndian.Uint64(hdr)
+	if n > uint64(limit) {
+		return 0, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", errBadFrame, n, limit)
+	}
+	return int64(n), nil
+}
+
+func putFrameHeader(hdr []byte, n int) { binary.LittleEndian.PutUint64(hdr, uint64(n)) }
+
+// encode returns the control frame (header included) for m.
+func (m *ctrlMsg) encode() []byte {
+	b := make([]byte, frameHeaderLen, 64)
+	b = append(b, wireMagic[:]...)
+	b = append(b, wireVersion, byte(m.Kind))
+	putU32 := func(x int) { b = binary.LittleEndian.AppendUint32(b, uint32(x)) }
+	putStr := func(s string) {
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	switch m.Kind {
+	case kindHello:
+		putU32(m.From)
+		putU32(m.To)
+		putU32(m.Size)
+		if m.TTP {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		putStr(m.Job)
+		putStr(m.Addr)
+	case kindTable:
+		putU32(len(m.Addrs))
+		for _, a := range m.Addrs {
+			putStr(a)
+		}
+	case kindReject:
+		r := m.Reason
+		if len(r) > maxControl/2 {
+			r = r[:maxControl/2]
+		}
+		putStr(r)
+	}
+	putFrameHeader(b, len(b)-frameHeaderLen)
+	return b
+}
+
+// wireReader decodes a control payload, remembering the first error.
+type wireReader struct {
+	b   []byte
+	err error
+}
+
+func (r *wireReader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{errBadFrame}, args...)...)
+	}
+}
+
+func (r *wireReader) bytes(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) < n {
+		r.fail("truncated %s", what)
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *wireReader) u32(what string, max int) int {
+	v := r.bytes(4, what)
+	if v == nil {
+		return 0
+	}
+	x := binary.LittleEndian.Uint32(v)
+	if x > uint32(max) {
+		r.fail("%s %d exceeds %d", what, x, max)
+		return 0
+	}
+	return int(x)
+}
+
+func (r *wireReader) str(what string, max int) string {
+	v := r.bytes(2, what)
+	if v == nil {
+		return ""
+	}
+	n := int(binary.LittleEndian.Uint16(v))
+	if n > max {
+		r.fail("%s of %d bytes exceeds %d", what, n, max)
+		return ""
+	}
+	s := r.bytes(n, what)
+	if s == nil {
+		return ""
+	}
+	return string(s)
+}
+
+// decodeCtrl parses a control payload (frame header removed). It never
+// panics: every length is checked against what remains and its bound.
+func decodeCtrl(p []byte) (ctrlMsg, error) {
+	var m ctrlMsg
+	r := wireReader{b: p}
+	magic := r.bytes(4, "magic")
+	if r.err == nil && string(magic) != string(wireMagic[:]) {
+		return m, fmt.Errorf("%w: not a gomplab mesh peer (magic %q)", errBadFrame, magic)
+	}
+	ver := r.bytes(1, "version")
+	if r.err == nil && ver[0] != wireVersion {
+		return m, fmt.Errorf("%w: protocol version %d, this build speaks %d", errBadFrame, ver[0], wireVersion)
+	}
+	kind := r.bytes(1, "kind")
+	if r.err != nil {
+		return m, r.err
+	}
+	m.Kind = ctrlKind(kind[0])
+	switch m.Kind {
+	case kindHello:
+		m.From = r.u32("rank", maxParties)
+		m.To = r.u32("target rank", maxParties)
+		m.Size = r.u32("world size", maxParties)
+		if t := r.bytes(1, "ttp flag"); t != nil {
+			if t[0] > 1 {
+				r.fail("ttp flag %d", t[0])
+			}
+			m.TTP = t[0] == 1
+		}
+		m.Job = r.str("job id", maxJobID)
+		m.Addr = r.str("address", maxAddr)
+	case kindTable:
+		n := r.u32("table length", maxParties+1)
+		for i := 0; i < n && r.err == nil; i++ {
+			m.Addrs = append(m.Addrs, r.str("address", maxAddr))
+		}
+	case kindOK:
+	case kindReject:
+		m.Reason = r.str("reason", maxControl)
+	default:
+		return m, fmt.Errorf("%w: unknown control message kind %d", errBadFrame, kind[0])
+	}
+	if r.err == nil && len(r.b) > 0 {
+		r.fail("%d trailing bytes after %v", len(r.b), m.Kind)
+	}
+	return m, r.err
+}
+
+// readCtrl reads one control frame from r.
+func readCtrl(r io.Reader) (ctrlMsg, error) {
+	var hdr [frameHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return ctrlMsg{}, err
+	}
+	n, err := frameLen(hdr[:], maxControl)
+	if err != nil {
+		return ctrlMsg{}, err
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return ctrlMsg{}, err
+	}
+	return decodeCtrl(p)
+}
+
+// world describes the job a party belongs to, for checking hellos.
+type worldSpec struct {
+	Size int
+	TTP  bool
+	Job  string
+}
+
+func (w worldSpec) parties() int {
+	if w.TTP {
+		return w.Size + 1
+	}
+	return w.Size
+}
+
+func (w worldSpec) String() string {
+	if w.TTP {
+		return fmt.Sprintf("%d parties + TTP", w.Size)
+	}
+	return fmt.Sprintf("%d parties", w.Size)
+}
+
+// checkHello validates a hello received by party `me`, which accepts ranks
+// in [lo, hi). It returns a reason suitable for a reject message.
+func (w worldSpec) checkHello(m ctrlMsg, me, lo, hi int) error {
+	switch {
+	case m.Kind != kindHello:
+		return fmt.Errorf("expected hello, got %v", m.Kind)
+	case m.Job != w.Job:
+		return fmt.Errorf("job id %q does not match this job %q", m.Job, w.Job)
+	case m.Size != w.Size || m.TTP != w.TTP:
+		got := worldSpec{Size: m.Size, TTP: m.TTP}
+		return fmt.Errorf("world of %v does not match this job's %v", got, w)
+	case m.To != me:
+		return fmt.Errorf("hello addressed to rank %d reached rank %d", m.To, me)
+	case m.From < lo || m.From >= hi:
+		return fmt.Errorf("rank %d may not connect to rank %d (expected ranks %d..%d)", m.From, me, lo, hi-1)
+	}
+	return nil
+}
+
+// rankList formats ranks for error messages, naming the TTP.
+func rankList(ranks []int, size int) string {
+	s := make([]string, len(ranks))
+	for i, r := range ranks {
+		if r == size {
+			s[i] = fmt.Sprintf("%d (TTP)", r)
+		} else {
+			s[i] = fmt.Sprint(r)
+		}
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
