@@ -123,9 +123,9 @@ func TestReadNPYTruncated(t *testing.T) {
 func TestParseNPYHeader(t *testing.T) {
 	good := map[string][]int{
 		"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }": {2, 3},
-		`{"descr":"<f8","fortran_order":False,"shape":()}`:             {},
-		"{'shape': (5,), 'fortran_order': False, 'descr': '<f8'}":      {5},
-		"{'descr': '<f8', 'fortran_order': False, 'shape': (3L, 2L)}":  {3, 2},
+		`{"descr":"<f8","fortran_order":False,"shape":()}`:            {},
+		"{'shape': (5,), 'fortran_order': False, 'descr': '<f8'}":     {5},
+		"{'descr': '<f8', 'fortran_order': False, 'shape': (3L, 2L)}": {3, 2},
 	}
 	for h, shape := range good {
 		got, err := parseNPYHeader(h)
