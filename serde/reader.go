@@ -37,11 +37,19 @@ func (r *reader) left() int { return len(r.b) - r.off }
 // take returns the next n bytes of the input (not copied).
 func (r *reader) take(n int, what string) ([]byte, error) {
 	if n < 0 || n > r.left() {
-		return nil, r.errorf(r.off, ErrTruncated, "%s needs %d bytes, %d left", what, n, r.left())
+		return nil, r.errorf(r.off, ErrTruncated, "%s needs %s, %d left", what, nbytes(n), r.left())
 	}
 	p := r.b[r.off : r.off+n : r.off+n]
 	r.off += n
 	return p, nil
+}
+
+// nbytes says "1 byte" or "n bytes".
+func nbytes(n int) string {
+	if n == 1 {
+		return "1 byte"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
 
 // uintBE reads a big-endian unsigned integer of size 1, 2, 4 or 8 bytes.
@@ -292,7 +300,7 @@ func (r *reader) dict(c byte, at, depth int, build bool) (any, error) {
 			return nil, err
 		}
 		if !msgpcode.IsString(p[0]) {
-			return nil, inPath(r.errorf(kat, ErrMalformed, "map key %d is %s, want string", i, typeName(p[0])), "")
+			return nil, r.errorf(kat, ErrMalformed, "map key %d is %s, want string", i, typeName(p[0]))
 		}
 		k, err := r.str(p[0], true)
 		if err != nil {

@@ -287,7 +287,7 @@ func decodeTensorPayload(p []byte, maxElems int, build bool) (decodedTensor, err
 		return fail(1, ErrLimit, "tensor shape %v has more elements than an int holds", shape)
 	}
 	if numel > maxElems {
-		return fail(1, ErrLimit, "tensor of shape %v has %d elements, over the limit of %d", shape, numel, maxElems)
+		return fail(1, ErrLimit, "tensor of shape %v has %d elements; the element limit leaves room for %d", shape, numel, maxElems)
 	}
 	size := dt.size()
 	have := len(p) - off
