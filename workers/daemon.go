@@ -1,0 +1,177 @@
+package workers
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/gomplab/gomplab/serde"
+)
+
+// DaemonConfig configures a worker daemon.
+type DaemonConfig struct {
+	// Dir is the data directory made by InitDataDir.
+	Dir string
+	// Listen is the TCP address to listen on ("127.0.0.1:7101").
+	Listen string
+	// InsecureLoopback serves plaintext; refused unless Listen is a
+	// loopback address.
+	InsecureLoopback bool
+	// CertFile and KeyFile supply a TLS key pair instead of the one in Dir.
+	CertFile, KeyFile string
+	// Log receives operational logs. Nil discards.
+	Log *slog.Logger
+	// Limits bound decoded requests (zero: serde's defaults).
+	Limits serde.Limits
+	// RequestTimeout caps each request (0: one minute).
+	RequestTimeout time.Duration
+	// StoreWait is how long to wait for the store file lock (0: 1 s).
+	StoreWait time.Duration
+}
+
+// Daemon is a running worker: data directory, bbolt store, handler, and
+// TLS server.
+type Daemon struct {
+	cfg         DaemonConfig
+	dir         *DataDir
+	store       *BoltStore
+	handler     *Handler
+	server      *Server
+	ln          net.Listener
+	accessFile  *os.File
+	fingerprint string
+	done        chan error
+}
+
+// StartDaemon opens the data directory and store and starts serving. It
+// returns once the listener is bound.
+func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.InsecureLoopback {
+		if err := requireLoopback(cfg.Listen); err != nil {
+			return nil, fmt.Errorf("--insecure-loopback: %w", err)
+		}
+	}
+	dir, err := OpenDataDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	users, err := dir.Users()
+	if err != nil {
+		return nil, err
+	}
+	var cert tls.Certificate
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS key pair: %w", err)
+		}
+	} else if cert, err = dir.Certificate(); err != nil {
+		return nil, err
+	}
+	wait := cfg.StoreWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	store, err := OpenBoltStore(dir.StorePath(), wait)
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("%w (is another worker running on %s?)", err, cfg.Dir)
+		}
+		return nil, err
+	}
+	af, err := os.OpenFile(dir.AccessLogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("open access log: %w", err)
+	}
+	d := &Daemon{cfg: cfg, dir: dir, store: store, accessFile: af, done: make(chan error, 1),
+		fingerprint: CertFingerprint(cert.Certificate[0])}
+	d.handler, err = NewHandler(Config{
+		WorkerID:       dir.WorkerID,
+		Store:          store,
+		Users:          users,
+		AccessLog:      slog.New(slog.NewJSONHandler(af, nil)).With("worker", dir.WorkerID),
+		Log:            cfg.Log,
+		Limits:         cfg.Limits,
+		RequestTimeout: cfg.RequestTimeout,
+		Dial:           DialPeer,
+	})
+	if err != nil {
+		d.closeFiles()
+		return nil, err
+	}
+	var tlsCfg *tls.Config
+	if !cfg.InsecureLoopback {
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	}
+	d.server = NewServer(ServerConfig{Handler: d.handler, TLS: tlsCfg, Log: cfg.Log})
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		d.closeFiles()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if err := dir.WriteDaemonInfo(DaemonInfo{Addr: d.ln.Addr().String(), Insecure: cfg.InsecureLoopback, PID: os.Getpid()}); err != nil {
+		cfg.Log.Warn("cannot record daemon address", "err", err)
+	}
+	go func() { d.done <- d.server.Serve(d.ln) }()
+	cfg.Log.Info("worker started", "id", dir.WorkerID, "addr", d.ln.Addr().String(),
+		"tls", !cfg.InsecureLoopback, "fingerprint", d.fingerprint, "data", cfg.Dir)
+	return d, nil
+}
+
+// DialPeer is how a daemon reaches another worker: TLS with the pinned
+// fingerprint the pointer or move destination carries (or loopback
+// plaintext when it says so), authenticated with grant tokens.
+func DialPeer(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+	tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ctx, tr, Credentials{Grants: grants}, ClientOptions{})
+}
+
+// Addr is the address the daemon listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Fingerprint is the daemon's certificate fingerprint.
+func (d *Daemon) Fingerprint() string { return d.fingerprint }
+
+// WorkerID is the daemon's worker id.
+func (d *Daemon) WorkerID() string { return d.dir.WorkerID }
+
+// Handler is the daemon's protocol core (to register more message types).
+func (d *Daemon) Handler() *Handler { return d.handler }
+
+// Done receives Serve's result when the server stops.
+func (d *Daemon) Done() <-chan error { return d.done }
+
+// Shutdown stops accepting, finishes requests in flight (their writes are
+// already committed when they reply), and closes the store. Data
+// acknowledged before Shutdown is on disk either way; Shutdown only makes
+// the exit orderly.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	err := d.server.Shutdown(ctx)
+	d.handler.Close()
+	d.dir.RemoveDaemonInfo()
+	if cerr := d.closeFiles(); err == nil {
+		err = cerr
+	}
+	d.cfg.Log.Info("worker stopped", "id", d.dir.WorkerID)
+	return err
+}
+
+func (d *Daemon) closeFiles() error {
+	err := d.store.Close()
+	d.accessFile.Sync()
+	d.accessFile.Close()
+	return err
+}
