@@ -145,7 +145,9 @@ func (p *Pointer) Transpose(dims ...int) (*Pointer, error) {
 
 // Sum returns a pointer to the sum of p: over dimension dim[0] if given
 // (keepdim keeps it with size 1), else over everything as a 0-d tensor.
-func (p *Pointer) Sum(keepdim bool, dim ...int) (*Pointer, error) { return p.reduce("sum", dim, keepdim) }
+func (p *Pointer) Sum(keepdim bool, dim ...int) (*Pointer, error) {
+	return p.reduce("sum", dim, keepdim)
+}
 
 // Mean is like Sum for the mean.
 func (p *Pointer) Mean(keepdim bool, dim ...int) (*Pointer, error) {
@@ -153,10 +155,14 @@ func (p *Pointer) Mean(keepdim bool, dim ...int) (*Pointer, error) {
 }
 
 // Max is like Sum for the maximum.
-func (p *Pointer) Max(keepdim bool, dim ...int) (*Pointer, error) { return p.reduce("max", dim, keepdim) }
+func (p *Pointer) Max(keepdim bool, dim ...int) (*Pointer, error) {
+	return p.reduce("max", dim, keepdim)
+}
 
 // Min is like Sum for the minimum.
-func (p *Pointer) Min(keepdim bool, dim ...int) (*Pointer, error) { return p.reduce("min", dim, keepdim) }
+func (p *Pointer) Min(keepdim bool, dim ...int) (*Pointer, error) {
+	return p.reduce("min", dim, keepdim)
+}
 
 // Argmax is like Sum for the index of the maximum (flat index when no
 // dimension is given).
