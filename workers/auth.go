@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 )
 
 // User permissions. A user without any may send objects, compute on any
@@ -46,6 +47,10 @@ type Users struct {
 	mu     sync.RWMutex
 	path   string // "" for in-memory tables
 	byName map[string]*User
+	// The file's modification time and when it was last checked: a
+	// running daemon picks up users added by `gomplab worker user add`.
+	mtime   time.Time
+	checked time.Time
 }
 
 // NewUsers returns an empty in-memory user table.
@@ -62,7 +67,10 @@ func LoadUsers(path string) (*Users, error) {
 	if err := json.Unmarshal(b, &list); err != nil {
 		return nil, fmt.Errorf("load users %s: %w", path, err)
 	}
-	u := &Users{path: path, byName: map[string]*User{}}
+	u := &Users{path: path, byName: map[string]*User{}, checked: time.Now()}
+	if fi, err := os.Stat(path); err == nil {
+		u.mtime = fi.ModTime()
+	}
 	for _, x := range list {
 		if err := validUserName(x.Name); err != nil {
 			return nil, fmt.Errorf("load users %s: %w", path, err)
@@ -163,6 +171,7 @@ var errBadToken = errors.New("authentication failed: unknown token")
 // Authenticate returns the user whose token this is. Every stored hash is
 // compared in constant time, so timing does not reveal which one matched.
 func (u *Users) Authenticate(token string) (*User, error) {
+	u.reloadIfChanged()
 	h := HashToken(token)
 	u.mu.RLock()
 	defer u.mu.RUnlock()
@@ -177,6 +186,29 @@ func (u *Users) Authenticate(token string) (*User, error) {
 	}
 	c := *found
 	return &c, nil
+}
+
+// reloadIfChanged re-reads the file, at most once a second, if another
+// process changed it. A file that fails to load keeps the current table.
+func (u *Users) reloadIfChanged() {
+	if u.path == "" {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if time.Since(u.checked) < time.Second {
+		return
+	}
+	u.checked = time.Now()
+	fi, err := os.Stat(u.path)
+	if err != nil || fi.ModTime().Equal(u.mtime) {
+		return
+	}
+	fresh, err := LoadUsers(u.path)
+	if err != nil {
+		return
+	}
+	u.byName, u.mtime = fresh.byName, fresh.mtime
 }
 
 // lookup returns a copy of the named user.

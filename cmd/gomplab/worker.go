@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	rootCmd.AddCommand(workerCmd())
+}
+
+func workerCmd() *cobra.Command {
+	var (
+		id, listen, data, certFile, keyFile, logFormat string
+		insecure                                       bool
+		maxMessage                                     int
+		requestTimeout, shutdownTimeout                time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker daemon that holds data and answers pointer requests",
+		Long: `Run a worker daemon: it holds tensors in a persistent store in its data
+directory and serves authenticated clients over TLS 1.3.
+
+The first run on an empty data directory initialises it (as "gomplab worker
+init" does) and prints the certificate fingerprint and the owner's token.
+SIGTERM or SIGINT stops accepting connections, finishes requests in flight
+and exits; acknowledged writes are already on disk.`,
+		Example: `  gomplab worker init --id alice --data ./alice
+  gomplab worker --id alice --listen 127.0.0.1:7101 --data ./alice`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data == "" {
+				return errors.New("--data is required")
+			}
+			log := newLogger(cmd, logFormat)
+			dir, err := workers.OpenDataDir(data)
+			if err != nil {
+				if id == "" {
+					return err
+				}
+				res, ierr := workers.InitDataDir(data, id, nil)
+				if ierr != nil {
+					return ierr
+				}
+				printInit(cmd, res)
+				dir = res.Dir
+			}
+			if id != "" && id != dir.WorkerID {
+				return fmt.Errorf("data directory %s belongs to worker %q, not %q", data, dir.WorkerID, id)
+			}
+			d, err := workers.StartDaemon(workers.DaemonConfig{
+				Dir: data, Listen: listen, InsecureLoopback: insecure,
+				CertFile: certFile, KeyFile: keyFile, Log: log,
+				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout,
+			})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			select {
+			case <-ctx.Done():
+				log.Info("signal received, shutting down")
+			case err := <-d.Done():
+				log.Error("server stopped", "err", err)
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			return d.Shutdown(sctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&id, "id", "", "worker id (initialises an empty data directory with it)")
+	f.StringVar(&listen, "listen", "127.0.0.1:7101", "address to listen on")
+	f.StringVar(&data, "data", "", "data directory (store, users, keys, access log)")
+	f.BoolVar(&insecure, "insecure-loopback", false, "serve plaintext (loopback addresses only)")
+	f.StringVar(&certFile, "cert", "", "TLS certificate (PEM) instead of the data directory's")
+	f.StringVar(&keyFile, "key", "", "TLS private key (PEM) instead of the data directory's")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.IntVar(&maxMessage, "max-message", 0, "largest request in bytes (0: 1 GiB)")
+	f.DurationVar(&requestTimeout, "request-timeout", time.Minute, "longest time one request may run")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
+	return cmd
+}
+
+func newLogger(cmd *cobra.Command, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+}
+
+func printInit(cmd *cobra.Command, res *workers.InitResult) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "initialised worker %q in %s\n", res.Dir.WorkerID, res.Dir.Path)
+	fmt.Fprintf(out, "fingerprint: %s\n", res.Fingerprint)
+	fmt.Fprintf(out, "owner token: %s\n", res.OwnerToken)
+	fmt.Fprintln(out, "(the owner token is also kept in the data directory; give clients the fingerprint and a user token)")
+}
+
+func workerInitCmd() *cobra.Command {
+	var id, data string
+	var hosts []string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a worker's data directory: TLS key and certificate, owner account",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if id == "" || data == "" {
+				return errors.New("--id and --data are required")
+			}
+			res, err := workers.InitDataDir(data, id, hosts)
+			if err != nil {
+				return err
+			}
+			printInit(cmd, res)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "worker id")
+	cmd.Flags().StringVar(&data, "data", "", "data directory to create")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "extra host names or IPs for the certificate (loopback is always included)")
+	return cmd
+}
+
+func workerLoadCmd() *cobra.Command {
+	var data, file, desc, id string
+	var tags, allow []string
+	var private, header bool
+	cmd := &cobra.Command{
+		Use:   "load",
+		Short: "Load a .npy or .csv file into a worker as its data owner",
+		Long: `Load a tensor from a .npy or .csv file into the worker whose data directory
+is --data, owned by the worker's owner. If the daemon is not running the
+object is written straight into its store; if it is, it is sent to the
+daemon (found through the data directory) with the owner's token.
+
+A --private object can be used in remote computations and MPC jobs, but its
+value, and anything computed from it, is released only to users with the
+read-private permission or named with --allow.`,
+		Example: `  gomplab worker load --data ./alice --tag '#salaries' --file salaries.csv --header --private`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data == "" || file == "" || len(tags) == 0 {
+				return errors.New("--data, --file and at least one --tag are required")
+			}
+			var t *tensor.Tensor
+			var err error
+			switch strings.ToLower(filepath.Ext(file)) {
+			case ".npy":
+				t, err = tensor.LoadNPY(file)
+			case ".csv":
+				t, _, err = tensor.LoadCSV(file, header)
+			default:
+				return fmt.Errorf("load %s: unknown file type (want .npy or .csv)", file)
+			}
+			if err != nil {
+				return fmt.Errorf("load %s: %w", file, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			info, via, err := workers.LoadInto(ctx, data, t, workers.LoadSpec{
+				ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "loaded %s (via %s)\n", info, via)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "", "the worker's data directory")
+	f.StringVar(&file, "file", "", "a .npy or .csv file")
+	f.StringArrayVar(&tags, "tag", nil, "tag (repeatable)")
+	f.StringVar(&desc, "description", "", "description")
+	f.StringVar(&id, "object-id", "", "object id (default: random)")
+	f.BoolVar(&private, "private", false, "mark the data private")
+	f.StringArrayVar(&allow, "allow", nil, "user allowed to read the private value (repeatable)")
+	f.BoolVar(&header, "header", false, "the CSV file has a header line")
+	return cmd
+}
+
+func workerUserCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage a worker's users and tokens"}
+	var data string
+	var readPrivate, admin bool
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Create a user and print its token (a running daemon picks it up within a second)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			users, err := workers.LoadUsers(filepath.Join(data, "users.json"))
+			if err != nil {
+				return err
+			}
+			var perms []string
+			if readPrivate {
+				perms = append(perms, workers.PermReadPrivate)
+			}
+			if admin {
+				perms = append(perms, workers.PermAdmin)
+			}
+			tok, err := users.Add(args[0], perms...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s token: %s\n", args[0], tok)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&data, "data", "", "the worker's data directory")
+	add.Flags().BoolVar(&readPrivate, "read-private", false, "may read private values")
+	add.Flags().BoolVar(&admin, "admin", false, "may do everything")
+	var rmData string
+	rm := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a user; its token stops working",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			users, err := workers.LoadUsers(filepath.Join(rmData, "users.json"))
+			if err != nil {
+				return err
+			}
+			return users.Remove(args[0])
+		},
+	}
+	rm.Flags().StringVar(&rmData, "data", "", "the worker's data directory")
+	var lsData string
+	ls := &cobra.Command{
+		Use:   "list",
+		Short: "List users and permissions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			users, err := workers.LoadUsers(filepath.Join(lsData, "users.json"))
+			if err != nil {
+				return err
+			}
+			for _, u := range users.List() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", u.Name, strings.Join(u.Perms, ","))
+			}
+			return nil
+		},
+	}
+	ls.Flags().StringVar(&lsData, "data", "", "the worker's data directory")
+	cmd.AddCommand(add, rm, ls)
+	return cmd
+}
+
+func workerListCmd() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the objects in a stopped worker's store (metadata only)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := workers.OpenDataDir(data)
+			if err != nil {
+				return err
+			}
+			store, err := workers.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
+			if err != nil {
+				return fmt.Errorf("%w (while the daemon runs, list through a client)", err)
+			}
+			defer store.Close()
+			infos, err := store.Search()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tSHAPE\tTAGS\tPRIVATE\tOWNER\tSOURCE\tDESCRIPTION")
+			for _, in := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%v\t%s\t%s\t%s\n", in.ID, in.Kind, in.Shape,
+					strings.Join(in.Tags, ","), in.Private, in.Owner, in.Provenance.Source, in.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "", "the worker's data directory")
+	return cmd
+}
+
+func workerInfoCmd() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Print a worker's id, certificate fingerprint and daemon address",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := workers.OpenDataDir(data)
+			if err != nil {
+				return err
+			}
+			fp, err := dir.Fingerprint()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "id: %s\nfingerprint: %s\n", dir.WorkerID, fp)
+			if d, err := dir.ReadDaemonInfo(); err == nil {
+				fmt.Fprintf(out, "daemon: %s (pid %d, tls %v)\n", d.Addr, d.PID, !d.Insecure)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "", "the worker's data directory")
+	return cmd
+}

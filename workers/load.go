@@ -1,0 +1,93 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// LoadSpec describes data a data owner loads into a worker.
+type LoadSpec struct {
+	// ID is the object id (fresh when empty).
+	ID          string
+	Tags        []string
+	Description string
+	Private     bool
+	// AllowedUsers may read a private object's value besides users with
+	// PermReadPrivate.
+	AllowedUsers []string
+	// File is recorded (base name only) in the object's provenance.
+	File string
+}
+
+// LoadInto stores t in the worker whose data directory is dir, as its
+// owner, whether or not the worker's daemon is running:
+//
+//   - if the store file is free, it is opened directly and the object is
+//     committed to it (the daemon, started later, finds it there);
+//   - if a running daemon holds the file, LoadInto connects to the address
+//     the daemon recorded in the directory, authenticates with the owner
+//     token kept there, and sends the object like any client would (so it
+//     also appears in the access log).
+//
+// It returns the stored object's metadata and which way it went ("store"
+// or "daemon at ADDR").
+func LoadInto(ctx context.Context, dir string, t *tensor.Tensor, spec LoadSpec) (Info, string, error) {
+	d, err := OpenDataDir(dir)
+	if err != nil {
+		return Info{}, "", err
+	}
+	if spec.ID == "" {
+		spec.ID = NewID()
+	}
+	prov := Provenance{Source: "load"}
+	if spec.File != "" {
+		prov = loadFileProvenance(spec.File)
+	}
+	o := &Object{ID: spec.ID, Kind: KindTensor, Tensor: t, Tags: spec.Tags, Description: spec.Description,
+		Private: spec.Private, AllowedUsers: spec.AllowedUsers, Owner: OwnerUser, Provenance: prov,
+		Created: time.Now().UnixNano()}
+	if err := o.validate(); err != nil {
+		return Info{}, "", err
+	}
+	store, err := OpenBoltStore(d.StorePath(), 100*time.Millisecond)
+	if err == nil {
+		defer store.Close()
+		if err := store.Put(o); err != nil {
+			return Info{}, "", err
+		}
+		return o.Info(), "store", nil
+	}
+	if !errors.Is(err, ErrLocked) {
+		return Info{}, "", err
+	}
+	info, ierr := d.ReadDaemonInfo()
+	if ierr != nil {
+		return Info{}, "", fmt.Errorf("%w, but no running daemon is recorded in %s: %v", err, dir, ierr)
+	}
+	token, err := d.OwnerToken()
+	if err != nil {
+		return Info{}, "", err
+	}
+	fp, err := d.Fingerprint()
+	if err != nil {
+		return Info{}, "", err
+	}
+	tr, err := DialTransport(ctx, info.Addr, DialOptions{Fingerprint: fp, Insecure: info.Insecure})
+	if err != nil {
+		return Info{}, "", fmt.Errorf("the store is held by a daemon, and it cannot be reached: %w", err)
+	}
+	c, err := NewClient(ctx, tr, Credentials{Token: token}, ClientOptions{})
+	if err != nil {
+		return Info{}, "", err
+	}
+	defer c.Close()
+	var rep InfoReply
+	if err := c.Call(ctx, MsgPut, &PutRequest{Object: o}, &rep); err != nil {
+		return Info{}, "", err
+	}
+	return rep.Info, "daemon at " + info.Addr, nil
+}
