@@ -15,11 +15,9 @@ func tfpWorld(t testing.TB, n int) []Provider {
 	}
 	ps := make([]Provider, n)
 	for r := 0; r < n; r++ {
-		seeds := []Seed{pair[0]}
+		seeds := []Seed{pair[r]}
 		if r == 0 {
 			seeds = pair
-		} else {
-			seeds = []Seed{pair[r]}
 		}
 		p, err := NewTrustedFirstParty(r, n, seeds)
 		if err != nil {

@@ -1,0 +1,679 @@
+package mpc
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
+	"github.com/gomplab/gomplab/mpc/provider"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// operand is a normalized argument of a binary operation: exactly one of
+// enc and pub is set (a scalar becomes a 0-D public tensor).
+type operand struct {
+	enc *CrypTensor
+	pub *tensor.Tensor
+}
+
+func (o operand) shape() []int {
+	if o.enc != nil {
+		return o.enc.shape
+	}
+	return o.pub.Shape()
+}
+
+// toOperand accepts *CrypTensor, *tensor.Tensor and Go numbers.
+func toOperand(v any) (operand, error) {
+	switch t := v.(type) {
+	case *CrypTensor:
+		if t == nil {
+			return operand{}, fmt.Errorf("nil *CrypTensor operand")
+		}
+		return operand{enc: t}, nil
+	case *tensor.Tensor:
+		if t == nil {
+			return operand{}, fmt.Errorf("nil *tensor.Tensor operand")
+		}
+		return operand{pub: t}, nil
+	case float64:
+		return operand{pub: tensor.Scalar(t)}, nil
+	case float32:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case int:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case int64:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case int32:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case int16:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case int8:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case uint:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case uint32:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case uint16:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case uint8:
+		return operand{pub: tensor.Scalar(float64(t))}, nil
+	case []float64:
+		return operand{pub: tensor.FromSlice(t)}, nil
+	}
+	return operand{}, fmt.Errorf("unsupported operand type %T (want *mpc.CrypTensor, *tensor.Tensor or a number)", v)
+}
+
+// operands normalizes both arguments of a binary op; at least one must
+// be encrypted, and it supplies the party.
+func operands(op string, a, b any) (*Party, operand, operand) {
+	oa, errA := toOperand(a)
+	ob, errB := toOperand(b)
+	var p *Party
+	if oa.enc != nil {
+		p = oa.enc.p
+	} else if ob.enc != nil {
+		p = ob.enc.p
+	}
+	if p == nil {
+		if errA == nil && errB == nil {
+			errA = fmt.Errorf("no encrypted operand (got %T and %T); use the tensor package for public values", a, b)
+		}
+		if errA == nil {
+			errA = errB
+		}
+		panic(&Error{Rank: -1, Op: op, Err: errA})
+	}
+	if errA != nil {
+		p.fail(op, errA)
+	}
+	if errB != nil {
+		p.fail(op, errB)
+	}
+	if oa.enc != nil && ob.enc != nil && oa.enc.p != ob.enc.p {
+		p.failf(op, "operands belong to different parties")
+	}
+	return p, oa, ob
+}
+
+// broadcast returns the broadcast shape of a and b or fails op.
+func (p *Party) broadcast(op string, a, b []int) []int {
+	s, err := tensor.BroadcastShapes(a, b)
+	if err != nil {
+		p.failf(op, "shapes %v and %v do not broadcast", a, b)
+	}
+	return s
+}
+
+// ---- addition and subtraction ----
+
+// Add returns x + y for y a *CrypTensor, *tensor.Tensor or number.
+func (x *CrypTensor) Add(y any) *CrypTensor { return Add(x, y) }
+
+// Sub returns x − y.
+func (x *CrypTensor) Sub(y any) *CrypTensor { return Sub(x, y) }
+
+// Add returns a + b; either operand may be public, in either order.
+func Add(a, b any) *CrypTensor { return addSub("Add", a, b, false) }
+
+// Sub returns a − b; either operand may be public, in either order.
+func Sub(a, b any) *CrypTensor { return addSub("Sub", a, b, true) }
+
+func addSub(op string, a, b any, sub bool) *CrypTensor {
+	p, oa, ob := operands(op, a, b)
+	shape := p.broadcast(op, oa.shape(), ob.shape())
+	n := numel(shape)
+	out := make([]uint64, n)
+	// Start from a (encrypted share, or public value on rank 0 only).
+	if oa.enc != nil {
+		copy(out, expandTo(oa.enc.share, oa.enc.shape, shape))
+	} else if p.rank == 0 {
+		copy(out, expandTo(p.encodePublic(op, oa.pub), oa.pub.Shape(), shape))
+	}
+	var bv []uint64
+	if ob.enc != nil {
+		bv = expandTo(ob.enc.share, ob.enc.shape, shape)
+	} else if p.rank == 0 {
+		bv = expandTo(p.encodePublic(op, ob.pub), ob.pub.Shape(), shape)
+	}
+	if bv != nil {
+		if sub {
+			ring.SubFrom(out, bv)
+		} else {
+			ring.AddTo(out, bv)
+		}
+	}
+	return p.newCT(shape, out)
+}
+
+// Neg returns −x.
+func (x *CrypTensor) Neg() *CrypTensor {
+	out := make([]uint64, len(x.share))
+	ring.Neg(out, x.share)
+	return x.p.newCT(x.shape, out)
+}
+
+// ---- multiplication ----
+
+// Mul returns x ∘ y (elementwise, broadcasting).
+func (x *CrypTensor) Mul(y any) *CrypTensor { return Mul(x, y) }
+
+// Mul returns a ∘ b elementwise with broadcasting; either operand may be
+// public, in either order. Two encrypted operands cost one round (a
+// Beaver triple: 2·8 bytes per element sent to each other party); a
+// public operand costs nothing with two parties (one round with three or
+// more, for truncation) and nothing at all when it holds only integers.
+func Mul(a, b any) *CrypTensor {
+	p, oa, ob := operands("Mul", a, b)
+	defer p.op("Mul")()
+	if oa.enc == nil {
+		oa, ob = ob, oa
+	}
+	shape := p.broadcast("Mul", oa.shape(), ob.shape())
+	x := expandTo(oa.enc.share, oa.enc.shape, shape)
+	if ob.enc == nil {
+		return p.newCT(shape, p.mulPublic("Mul", x, ob.pub, shape))
+	}
+	y := expandTo(ob.enc.share, ob.enc.shape, shape)
+	z := p.beaverMul(x, y)
+	p.truncate(z, 1<<p.cfg.Precision)
+	return p.newCT(shape, z)
+}
+
+// mulPublic multiplies share x (already of shape) by a public tensor
+// broadcast to shape, truncating unless the tensor is integral.
+func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) []uint64 {
+	out := make([]uint64, len(x))
+	if integral(t) {
+		iv := make([]uint64, t.Size())
+		for i, v := range t.Data() {
+			iv[i] = uint64(int64(v))
+		}
+		ring.Mul(out, x, expandTo(iv, t.Shape(), shape))
+		return out
+	}
+	ring.Mul(out, x, expandTo(p.encodePublic(op, t), t.Shape(), shape))
+	p.truncate(out, 1<<p.cfg.Precision)
+	return out
+}
+
+// beaverMul returns shares of x∘y (not truncated): with a triple
+// (a, b, c = a∘b), the parties open e = x − a and f = y − b in one round
+// and party i sets z_i = c_i + e∘y_i + a_i∘f, whose sum is x∘y.
+func (p *Party) beaverMul(x, y []uint64) []uint64 {
+	n := len(x)
+	s := p.get(provider.Request{Kind: provider.Mul, N: n})
+	a, b := s.Parts[0], s.Parts[1]
+	ef := getScratch(2 * n)
+	defer putScratch(ef)
+	e, f := ef[:n], ef[n:]
+	ring.Sub(e, x, a)
+	ring.Sub(f, y, b)
+	p.openSum("Mul", ef)
+	c := p.wait("Mul", s)[2]
+	z := make([]uint64, n)
+	for i := range z {
+		z[i] = c[i] + e[i]*y[i] + a[i]*f[i]
+	}
+	return z
+}
+
+// Square returns x∘x, at half the bytes of Mul (one opened value).
+func (x *CrypTensor) Square() *CrypTensor {
+	p := x.p
+	defer p.op("Square")()
+	z := p.square(x.share)
+	p.truncate(z, 1<<p.cfg.Precision)
+	return p.newCT(x.shape, z)
+}
+
+// square returns shares of x∘x (not truncated): with (r, r²), open
+// e = x − r and set z_i = r²_i + 2e∘r_i (+ e² on rank 0).
+func (p *Party) square(x []uint64) []uint64 {
+	n := len(x)
+	s := p.get(provider.Request{Kind: provider.Square, N: n})
+	r := s.Parts[0]
+	e := getScratch(n)
+	defer putScratch(e)
+	ring.Sub(e, x, r)
+	p.openSum("Square", e)
+	r2 := p.wait("Square", s)[1]
+	z := make([]uint64, n)
+	if p.rank == 0 {
+		for i := range z {
+			z[i] = r2[i] + 2*e[i]*r[i] + e[i]*e[i]
+		}
+	} else {
+		for i := range z {
+			z[i] = r2[i] + 2*e[i]*r[i]
+		}
+	}
+	return z
+}
+
+// ---- truncation ----
+
+// truncate divides shares of a value by the public positive d in place.
+// Two parties divide their shares locally (rank 0 rounds down, rank 1
+// negates, rounds down and negates back), off by at most one unit and
+// wrong only with probability about |x|/2^63. Three or more parties also
+// correct for the wrap-arounds of the share sum (CrypTen's method): each
+// masks its share with a provider mask r whose wrap count θ_r is shared,
+// sends x_i + r_i to rank 0 (one round), and subtracts the resulting wrap
+// count of x times ⌊2^64/d⌋; off by at most N units, with the same failure
+// probability.
+func (p *Party) truncate(v []uint64, d uint64) {
+	if d == 1 || p.size == 1 {
+		if d != 1 {
+			for i, x := range v {
+				v[i] = uint64(divFloor(int64(x), d))
+			}
+		}
+		return
+	}
+	if p.size == 2 {
+		truncLocal(v, d, p.rank == 0)
+		return
+	}
+	p.truncateWraps(v, d)
+}
+
+// divFloor returns ⌊x/d⌋ for d > 0.
+func divFloor(x int64, d uint64) int64 {
+	if d&(d-1) == 0 {
+		return x >> bits.TrailingZeros64(d)
+	}
+	q := x / int64(d)
+	if x%int64(d) != 0 && x < 0 {
+		q--
+	}
+	return q
+}
+
+func truncLocal(v []uint64, d uint64, first bool) {
+	if d&(d-1) == 0 {
+		sh := uint(bits.TrailingZeros64(d))
+		if first {
+			for i, x := range v {
+				v[i] = uint64(int64(x) >> sh)
+			}
+		} else {
+			for i, x := range v {
+				v[i] = -uint64(int64(-x) >> sh)
+			}
+		}
+		return
+	}
+	if first {
+		for i, x := range v {
+			v[i] = uint64(divFloor(int64(x), d))
+		}
+	} else {
+		for i, x := range v {
+			v[i] = -uint64(divFloor(int64(-x), d))
+		}
+	}
+}
+
+// truncateWraps is the wrap-corrected truncation for three or more parties.
+func (p *Party) truncateWraps(v []uint64, d uint64) {
+	n := len(v)
+	s := p.get(provider.Request{Kind: provider.Wrap, N: n})
+	r := s.Parts[0]
+	z := make([]uint64, n)
+	beta := make([]int64, n)
+	for i := range z {
+		x, ri := int64(v[i]), int64(r[i])
+		sum := x + ri
+		z[i] = uint64(sum)
+		if (x >= 0) == (ri >= 0) && (sum >= 0) != (x >= 0) {
+			if x >= 0 {
+				beta[i] = 1
+			} else {
+				beta[i] = -1
+			}
+		}
+	}
+	// Rank 0 gathers every z_i and counts their wraps.
+	p.Stats().Round()
+	var thetaZ []int64
+	if p.rank == 0 {
+		thetaZ = make([]int64, n)
+		acc := append([]uint64(nil), z...)
+		buf := make([]uint64, n)
+		for q := 1; q < p.size; q++ {
+			if err := recvUint64s(p, q, buf); err != nil {
+				p.fail("truncate", err)
+			}
+			for i := range acc {
+				a, b := int64(acc[i]), int64(buf[i])
+				sum := a + b
+				if (a >= 0) == (b >= 0) && (sum >= 0) != (a >= 0) {
+					if a >= 0 {
+						thetaZ[i]++
+					} else {
+						thetaZ[i]--
+					}
+				}
+				acc[i] = uint64(sum)
+			}
+		}
+	} else if err := sendUint64s(p, 0, z); err != nil {
+		p.fail("truncate", err)
+	}
+	thetaR := p.wait("truncate", s)[1]
+	q := (^uint64(0))/d + boolU64((^uint64(0))%d == d-1) // ⌊2^64/d⌋
+	for i, x := range v {
+		w := uint64(beta[i]) - thetaR[i]
+		if thetaZ != nil {
+			w += uint64(thetaZ[i])
+		}
+		v[i] = uint64(divFloor(int64(x), d)) - w*q
+	}
+}
+
+func boolU64(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ---- division ----
+
+// Div returns x / y. An encrypted y uses Reciprocal; a public integer
+// scalar divides shares exactly (truncation); other public values
+// multiply by their reciprocal.
+func (x *CrypTensor) Div(y any) *CrypTensor { return Div(x, y) }
+
+// Div returns a / b; either may be public.
+func Div(a, b any) *CrypTensor {
+	p, oa, ob := operands("Div", a, b)
+	defer p.op("Div")()
+	if ob.enc != nil {
+		p.failf("Div", "an encrypted divisor is not supported yet")
+	}
+	t := ob.pub
+	if t.Size() == 1 && t.Dims() == 0 {
+		v := t.Item()
+		if v == 0 {
+			p.failf("Div", "division by zero")
+		}
+		if v == math.Trunc(v) && math.Abs(v) < 1<<40 {
+			out := append([]uint64(nil), oa.enc.share...)
+			if v < 0 {
+				ring.Neg(out, out)
+				v = -v
+			}
+			p.truncate(out, uint64(v))
+			return p.newCT(oa.enc.shape, out)
+		}
+		return Mul(oa.enc, 1/v)
+	}
+	for _, v := range t.Data() {
+		if v == 0 {
+			p.failf("Div", "division by a tensor holding zero")
+		}
+	}
+	return Mul(oa.enc, t.Reciprocal())
+}
+
+func operandValue(o operand) any {
+	if o.enc != nil {
+		return o.enc
+	}
+	return o.pub
+}
+
+// ---- reductions ----
+
+// Sum sums over dim d (keepdim keeps it with size 1). Local.
+func (x *CrypTensor) Sum(d int, keepdim bool) *CrypTensor {
+	nd := x.normDim("Sum", d)
+	data, ns := reduceDim(x.share, x.shape, nd)
+	if keepdim {
+		ns = cloneShape(x.shape)
+		ns[nd] = 1
+	}
+	return x.p.newCT(ns, data)
+}
+
+// SumAll sums every element into a 0-D tensor. Local.
+func (x *CrypTensor) SumAll() *CrypTensor {
+	var s uint64
+	for _, v := range x.share {
+		s += v
+	}
+	return x.p.newCT(nil, []uint64{s})
+}
+
+// Mean averages over dim d (division by the public count: exact up to
+// one unit with two parties).
+func (x *CrypTensor) Mean(d int, keepdim bool) *CrypTensor {
+	nd := x.normDim("Mean", d)
+	return x.Sum(nd, keepdim).Div(x.shape[nd])
+}
+
+// MeanAll averages every element.
+func (x *CrypTensor) MeanAll() *CrypTensor { return x.SumAll().Div(len(x.share)) }
+
+// ---- matrix products ----
+
+// MatMul returns x @ y with NumPy semantics (1-D promotion, batched with
+// broadcast batch dims); y may be public.
+func (x *CrypTensor) MatMul(y any) *CrypTensor { return MatMul(x, y) }
+
+// MatMul returns a @ b; either may be public, in either order. Two
+// encrypted operands cost one round: a matrix Beaver triple, opening the
+// masked a and b (their sizes, not the product's, in bytes).
+func MatMul(a, b any) *CrypTensor {
+	p, oa, ob := operands("MatMul", a, b)
+	defer p.op("MatMul")()
+	as, bs := oa.shape(), ob.shape()
+	if len(as) == 0 || len(bs) == 0 {
+		p.failf("MatMul", "scalar operand (shapes %v and %v); use Mul", as, bs)
+	}
+	// 1-D promotion.
+	a2, b2 := cloneShape(as), cloneShape(bs)
+	if len(a2) == 1 {
+		a2 = []int{1, a2[0]}
+	}
+	if len(b2) == 1 {
+		b2 = []int{b2[0], 1}
+	}
+	m, k, k2, n := a2[len(a2)-2], a2[len(a2)-1], b2[len(b2)-2], b2[len(b2)-1]
+	if k != k2 {
+		p.failf("MatMul", "shapes %v and %v: inner dims %d and %d differ", as, bs, k, k2)
+	}
+	batch := p.broadcast("MatMul", a2[:len(a2)-2], b2[:len(b2)-2])
+	nb := numel(batch)
+	av := matOperand(p, oa, a2, append(cloneShape(batch), m, k))
+	bv := matOperand(p, ob, b2, append(cloneShape(batch), k, n))
+	var z []uint64
+	switch {
+	case oa.enc != nil && ob.enc != nil:
+		z = p.beaverMatMul(av, bv, nb, m, k, n)
+		p.truncate(z, 1<<p.cfg.Precision)
+	default:
+		z = make([]uint64, nb*m*n)
+		ring.BatchMatMul(z, av, bv, nb, m, k, n)
+		pub := oa.pub
+		if pub == nil {
+			pub = ob.pub
+		}
+		if !integral(pub) {
+			p.truncate(z, 1<<p.cfg.Precision)
+		}
+	}
+	// Output shape: batch, then m and n unless promoted away.
+	out := cloneShape(batch)
+	if len(as) > 1 {
+		out = append(out, m)
+	}
+	if len(bs) > 1 {
+		out = append(out, n)
+	}
+	return p.newCT(out, z)
+}
+
+// matOperand returns the ring data of an operand viewed as shape view and
+// broadcast to shape full. Public values are encoded (as plain integers
+// when integral, so no truncation follows).
+func matOperand(p *Party, o operand, view, full []int) []uint64 {
+	var data []uint64
+	if o.enc != nil {
+		data = o.enc.share
+	} else if integral(o.pub) {
+		data = make([]uint64, o.pub.Size())
+		for i, v := range o.pub.Data() {
+			data[i] = uint64(int64(v))
+		}
+	} else {
+		data = p.encodePublic("MatMul", o.pub)
+	}
+	return expandTo(data, view, full)
+}
+
+// beaverMatMul returns shares of x@y (batched, not truncated) with a
+// matrix triple: z_i = c_i + e@y_i + a_i@f.
+func (p *Party) beaverMatMul(x, y []uint64, batch, m, k, n int) []uint64 {
+	s := p.get(provider.Request{Kind: provider.MatMul, Batch: batch, M: m, K: k, Cols: n})
+	a, b := s.Parts[0], s.Parts[1]
+	nx, ny := len(x), len(y)
+	ef := getScratch(nx + ny)
+	defer putScratch(ef)
+	e, f := ef[:nx], ef[nx:]
+	ring.Sub(e, x, a)
+	ring.Sub(f, y, b)
+	p.openSum("MatMul", ef)
+	c := p.wait("MatMul", s)[2]
+	z := append([]uint64(nil), c...)
+	for i := 0; i < batch; i++ {
+		zi := z[i*m*n : (i+1)*m*n]
+		ring.MatMulAdd(zi, e[i*m*k:(i+1)*m*k], y[i*k*n:(i+1)*k*n], m, k, n)
+		ring.MatMulAdd(zi, a[i*m*k:(i+1)*m*k], f[i*k*n:(i+1)*k*n], m, k, n)
+	}
+	return z
+}
+
+// Dot returns the inner product of two 1-D tensors as a 0-D tensor.
+func Dot(a, b any) *CrypTensor {
+	p, oa, ob := operands("Dot", a, b)
+	if len(oa.shape()) != 1 || len(ob.shape()) != 1 {
+		p.failf("Dot", "shapes %v and %v are not both 1-D", oa.shape(), ob.shape())
+	}
+	return MatMul(operandValue(oa), operandValue(ob))
+}
+
+// Dot returns the inner product of x and y (both 1-D).
+func (x *CrypTensor) Dot(y any) *CrypTensor { return Dot(x, y) }
+
+// Outer returns the outer product of two 1-D tensors.
+func Outer(a, b any) *CrypTensor {
+	p, oa, ob := operands("Outer", a, b)
+	if len(oa.shape()) != 1 || len(ob.shape()) != 1 {
+		p.failf("Outer", "shapes %v and %v are not both 1-D", oa.shape(), ob.shape())
+	}
+	var ua, ub any
+	if oa.enc != nil {
+		ua = oa.enc.Reshape(-1, 1)
+	} else {
+		ua = oa.pub.Reshape(-1, 1)
+	}
+	if ob.enc != nil {
+		ub = ob.enc.Reshape(1, -1)
+	} else {
+		ub = ob.pub.Reshape(1, -1)
+	}
+	return Mul(ua, ub)
+}
+
+// ---- convolution ----
+
+// Conv2d convolves x (NCHW) with kernel w ((Cout, Cin/groups, KH, KW)),
+// adding bias (nil or (Cout)); w and bias may be public.
+func (x *CrypTensor) Conv2d(w, bias any, opt tensor.ConvOpts) *CrypTensor {
+	return Conv2d(x, w, bias, opt)
+}
+
+// Conv2d convolves x with w as torch.nn.functional.conv2d; x or w (not
+// necessarily both) may be public. Two encrypted operands cost one round:
+// a convolution Beaver triple, opening the masked input and kernel.
+func Conv2d(x, w, bias any, opt tensor.ConvOpts) *CrypTensor {
+	p, ox, ow := operands("Conv2d", x, w)
+	defer p.op("Conv2d")()
+	xs, ws := ox.shape(), ow.shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		p.failf("Conv2d", "input %v and kernel %v must both be 4-D (NCHW, OIHW)", xs, ws)
+	}
+	or1 := func(v int) int {
+		if v == 0 {
+			return 1
+		}
+		return v
+	}
+	spec := ring.ConvSpec{
+		N: xs[0], C: xs[1], H: xs[2], W: xs[3], Cout: ws[0], KH: ws[2], KW: ws[3],
+		StrideH: or1(opt.Stride[0]), StrideW: or1(opt.Stride[1]), PadH: opt.Padding[0], PadW: opt.Padding[1],
+		DilationH: or1(opt.Dilation[0]), DilationW: or1(opt.Dilation[1]), Groups: or1(opt.Groups),
+	}
+	if err := spec.Check(); err != nil {
+		p.fail("Conv2d", err)
+	}
+	if ws[1]*spec.Groups != spec.C {
+		p.failf("Conv2d", "kernel %v expects %d input channels, input %v has %d", ws, ws[1]*spec.Groups, xs, spec.C)
+	}
+	xv := matOperand(p, ox, xs, xs)
+	wv := matOperand(p, ow, ws, ws)
+	var z []uint64
+	if ox.enc != nil && ow.enc != nil {
+		z = p.beaverConv(xv, wv, spec)
+		p.truncate(z, 1<<p.cfg.Precision)
+	} else {
+		z = make([]uint64, spec.OutSize())
+		ring.Conv2d(z, xv, wv, spec)
+		pub := ox.pub
+		if pub == nil {
+			pub = ow.pub
+		}
+		if !integral(pub) {
+			p.truncate(z, 1<<p.cfg.Precision)
+		}
+	}
+	out := p.newCT([]int{spec.N, spec.Cout, spec.OutH(), spec.OutW()}, z)
+	if bias != nil {
+		ob, err := toOperand(bias)
+		if err != nil {
+			p.fail("Conv2d", err)
+		}
+		if bs := ob.shape(); len(bs) != 1 || bs[0] != spec.Cout {
+			p.failf("Conv2d", "bias shape %v, want (%d)", bs, spec.Cout)
+		}
+		if ob.enc != nil {
+			out = out.Add(ob.enc.Reshape(spec.Cout, 1, 1))
+		} else {
+			out = out.Add(ob.pub.Reshape(spec.Cout, 1, 1))
+		}
+	}
+	return out
+}
+
+// beaverConv returns shares of conv(x, w) (not truncated):
+// z_i = c_i + conv(e, w_i) + conv(a_i, f).
+func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
+	s := p.get(provider.Request{Kind: provider.Conv, Conv: spec})
+	a, b := s.Parts[0], s.Parts[1]
+	nx, nw := len(x), len(w)
+	ef := getScratch(nx + nw)
+	defer putScratch(ef)
+	e, f := ef[:nx], ef[nx:]
+	ring.Sub(e, x, a)
+	ring.Sub(f, w, b)
+	p.openSum("Conv2d", ef)
+	c := p.wait("Conv2d", s)[2]
+	z := append([]uint64(nil), c...)
+	ring.Conv2dAdd(z, e, w, spec)
+	ring.Conv2dAdd(z, a, f, spec)
+	return z
+}

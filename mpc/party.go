@@ -1,0 +1,257 @@
+package mpc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/provider"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// Store holds a party's own plaintext tensors by tag (a worker's object
+// store). Party.Load reads the source party's tensor from it.
+type Store interface {
+	Load(tag string) (*tensor.Tensor, error)
+	Save(tag string, t *tensor.Tensor) error
+}
+
+// Party is one participant of an MPC computation: its rank and world
+// size, its communicator, its provider of correlated randomness, the seeds
+// it shares with every other party, and its numeric configuration. A
+// Party is used by one goroutine at a time: parties run the same sequence
+// of operations in lock step.
+type Party struct {
+	rank, size int
+	c          comm.Comm
+	prov       provider.Provider
+	cfg        Config
+	store      Store
+
+	// Zero shares: next is the stream shared with rank+1, prev with
+	// rank-1 (directed, so two parties still get nonzero masks).
+	next, prev *provider.PRG
+}
+
+// Option configures NewParty.
+type Option func(*partyOptions)
+
+type partyOptions struct {
+	cfg      Config
+	store    Store
+	provider func(c comm.Comm, pairSeeds []provider.Seed) (provider.Provider, error)
+}
+
+// WithConfig sets the numeric configuration (zero fields keep defaults).
+func WithConfig(c Config) Option { return func(o *partyOptions) { o.cfg = c } }
+
+// WithStore sets the store Load reads tagged tensors from.
+func WithStore(s Store) Option { return func(o *partyOptions) { o.store = s } }
+
+// WithProvider replaces the default trusted-first-party provider. The
+// function receives the communicator and the seeds agreed with every
+// party (pairSeeds[i] is shared with party i; pairSeeds[rank] is private).
+func WithProvider(f func(c comm.Comm, pairSeeds []provider.Seed) (provider.Provider, error)) Option {
+	return func(o *partyOptions) { o.provider = f }
+}
+
+// TrustedFirstParty is the default provider option: rank 0 deals all
+// correlated randomness from seeds, sending nothing.
+func TrustedFirstParty() Option {
+	return WithProvider(func(c comm.Comm, seeds []provider.Seed) (provider.Provider, error) {
+		return provider.NewTrustedFirstParty(c.Rank(), c.Size(), tfpSeeds(c.Rank(), seeds))
+	})
+}
+
+// tfpSeeds orders pairwise seeds as NewTrustedFirstParty expects: on rank
+// 0 its private seed then one per party, elsewhere the seed shared with 0.
+func tfpSeeds(rank int, pair []provider.Seed) []provider.Seed {
+	if rank == 0 {
+		return pair
+	}
+	return []provider.Seed{pair[0]}
+}
+
+// NewParty sets up this party of the world c connects: it agrees a seed
+// with every other party (one round: each sends a fresh seed to every
+// higher rank) and starts the provider. c must belong to a computing
+// party (not the trusted third party).
+func NewParty(c comm.Comm, opts ...Option) (*Party, error) {
+	o := partyOptions{}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.provider == nil {
+		TrustedFirstParty()(&o)
+	}
+	rank, size := c.Rank(), c.Size()
+	if rank < 0 || rank >= size {
+		return nil, fmt.Errorf("mpc: rank %d is not a computing party of %d", rank, size)
+	}
+	p := &Party{rank: rank, size: size, c: c, cfg: o.cfg.withDefaults(), store: o.store}
+	if p.cfg.Precision > 30 {
+		return nil, fmt.Errorf("mpc: precision %d bits is too high (at most 30: products need twice the bits)", p.cfg.Precision)
+	}
+	seeds, err := agreeSeeds(c)
+	if err != nil {
+		return nil, fmt.Errorf("mpc: party %d: agreeing seeds: %w", rank, err)
+	}
+	if size > 1 {
+		nx, pv := (rank+1)%size, (rank+size-1)%size
+		p.next = provider.NewPRG(seeds[nx].Derive(fmt.Sprintf("zero %d->%d", rank, nx)))
+		p.prev = provider.NewPRG(seeds[pv].Derive(fmt.Sprintf("zero %d->%d", pv, rank)))
+	}
+	if p.prov, err = o.provider(c, seeds); err != nil {
+		return nil, fmt.Errorf("mpc: party %d: starting provider: %w", rank, err)
+	}
+	return p, nil
+}
+
+// agreeSeeds returns one seed per party: seeds[j] shared with party j
+// (chosen by the lower rank), seeds[rank] private. One round.
+func agreeSeeds(c comm.Comm) ([]provider.Seed, error) {
+	rank, size := c.Rank(), c.Size()
+	seeds := make([]provider.Seed, size)
+	seeds[rank] = provider.NewSeed()
+	if size == 1 {
+		return seeds, nil
+	}
+	c.Stats().Round()
+	for j := rank + 1; j < size; j++ {
+		seeds[j] = provider.NewSeed()
+		if err := c.Send(j, seeds[j][:]); err != nil {
+			return nil, err
+		}
+	}
+	for j := 0; j < rank; j++ {
+		m, err := c.Recv(j)
+		if err != nil {
+			return nil, err
+		}
+		if len(m) != provider.SeedSize {
+			return nil, fmt.Errorf("seed from party %d has %d bytes, want %d", j, len(m), provider.SeedSize)
+		}
+		copy(seeds[j][:], m)
+	}
+	for j := rank + 1; j < size; j++ {
+		if err := comm.Flush(c, j); err != nil {
+			return nil, err
+		}
+	}
+	return seeds, nil
+}
+
+// Rank returns this party's rank.
+func (p *Party) Rank() int { return p.rank }
+
+// WorldSize returns the number of computing parties.
+func (p *Party) WorldSize() int { return p.size }
+
+// Config returns the party's numeric configuration (defaults filled in).
+func (p *Party) Config() Config { return p.cfg }
+
+// Stats returns the party's traffic counters (bytes, messages, rounds, in
+// total and per operation).
+func (p *Party) Stats() *comm.Stats { return p.c.Stats() }
+
+// Comm returns the party's communicator.
+func (p *Party) Comm() comm.Comm { return p.c }
+
+// SetStore sets the store Load reads from.
+func (p *Party) SetStore(s Store) { p.store = s }
+
+// Close releases the provider and the communicator.
+func (p *Party) Close() error {
+	return errors.Join(p.prov.Close(), p.c.Close())
+}
+
+// Error is the panic value of an operation that failed: a communication
+// failure or a misuse such as mismatched shapes. Launchers recover it and
+// report it with the rank.
+type Error struct {
+	Rank int    // the party that failed
+	Op   string // the operation, e.g. "Mul"
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("mpc: party %d: %s: %v", e.Rank, e.Op, e.Err) }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// fail panics with an *Error for op.
+func (p *Party) fail(op string, err error) {
+	panic(&Error{Rank: p.rank, Op: op, Err: err})
+}
+
+// failf panics with a formatted *Error for op.
+func (p *Party) failf(op, format string, args ...any) {
+	p.fail(op, fmt.Errorf(format, args...))
+}
+
+// zeroShares returns n fresh additive shares of zero: next − prev summed
+// around the ring of parties telescopes to 0.
+func (p *Party) zeroShares(n int) []uint64 {
+	z := make([]uint64, n)
+	if p.size == 1 {
+		return z
+	}
+	p.next.Fill(z)
+	tmp := getScratch(n)
+	p.prev.Fill(tmp)
+	for i := range z {
+		z[i] -= tmp[i]
+	}
+	putScratch(tmp)
+	return z
+}
+
+// zeroSharesXor returns n fresh XOR shares of zero.
+func (p *Party) zeroSharesXor(n int) []uint64 {
+	z := make([]uint64, n)
+	if p.size == 1 {
+		return z
+	}
+	p.next.Fill(z)
+	tmp := getScratch(n)
+	p.prev.Fill(tmp)
+	for i := range z {
+		z[i] ^= tmp[i]
+	}
+	putScratch(tmp)
+	return z
+}
+
+// get asks the provider for correlated randomness.
+func (p *Party) get(r provider.Request) *provider.Shares { return p.prov.Get(r) }
+
+// wait waits for derived parts, panicking on a provider failure.
+func (p *Party) wait(op string, s *provider.Shares) [][]uint64 {
+	if err := s.Wait(); err != nil {
+		p.fail(op, fmt.Errorf("correlated randomness: %w", err))
+	}
+	return s.Parts
+}
+
+// openSum replaces v by the sum over all parties of their v: one round.
+func (p *Party) openSum(op string, v []uint64) {
+	if p.size == 1 {
+		return
+	}
+	if err := comm.AllReduce(p.c, v); err != nil {
+		p.fail(op, err)
+	}
+}
+
+// openXor replaces v by the XOR over all parties of their v: one round.
+func (p *Party) openXor(op string, v []uint64) {
+	if p.size == 1 {
+		return
+	}
+	if err := comm.AllReduceXor(p.c, v); err != nil {
+		p.fail(op, err)
+	}
+}
+
+// op opens a stats attribution for a user-visible operation.
+func (p *Party) op(name string) func() { return p.c.Stats().Op(name) }
