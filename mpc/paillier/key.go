@@ -46,7 +46,6 @@ const (
 
 var (
 	one = big.NewInt(1)
-	two = big.NewInt(2)
 )
 
 // PublicKey is a Paillier public key. G is always N+1, which lets
