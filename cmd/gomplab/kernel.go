@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/debug"
+
+	"github.com/gomplab/gomplab/kernel"
+	"github.com/gomplab/gomplab/kernel/repl"
+	"github.com/spf13/cobra"
+)
+
+// interpreterStack bounds a cell's goroutine stacks in the interpreter
+// process, so runaway recursion fails in well under a second instead of
+// after a gigabyte.
+const interpreterStack = 256 << 20
+
+func init() {
+	var connFile string
+	var interpreter, verbose bool
+	cmd := &cobra.Command{
+		Use:   "kernel -f CONNECTION_FILE",
+		Short: "Run the Jupyter kernel (started by Jupyter through the kernelspec)",
+		Long: `kernel runs gomplab's Jupyter kernel on the sockets named in the connection
+file Jupyter writes. Install the kernelspec with "gomplab install-kernel".
+Cells run in a child interpreter process; if a cell crashes it, the kernel
+reports the crash and starts a fresh interpreter.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if interpreter {
+				return runInterpreter()
+			}
+			if connFile == "" {
+				return fmt.Errorf("kernel: -f CONNECTION_FILE is required")
+			}
+			ci, err := kernel.ReadConnectionFile(connFile)
+			if err != nil {
+				return err
+			}
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelDebug
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("kernel: locate own binary: %w", err)
+			}
+			return kernel.Run(context.Background(), kernel.Config{
+				Conn:    ci,
+				Version: version,
+				Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+				InterpreterCommand: func() *exec.Cmd {
+					return exec.Command(exe, "kernel", "--interpreter")
+				},
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&connFile, "connection-file", "f", "", "Jupyter connection file")
+	cmd.Flags().BoolVar(&interpreter, "interpreter", false, "run as the kernel's interpreter child (internal)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every dropped or unhandled message")
+	_ = cmd.Flags().MarkHidden("interpreter")
+	rootCmd.AddCommand(cmd)
+}
+
+// runInterpreter is the child side: requests on fd 3, events on fd 4.
+func runInterpreter() error {
+	debug.SetMaxStack(interpreterStack)
+	// The kernel process turns SIGINT into an interrupt request; the child
+	// must not die of one sent to the whole process group.
+	signal.Ignore(os.Interrupt)
+	in := os.NewFile(3, "requests")
+	out := os.NewFile(4, "events")
+	if in == nil || out == nil {
+		return fmt.Errorf("kernel --interpreter must be started by the kernel (fds 3 and 4)")
+	}
+	return repl.Serve(in, out)
+}

@@ -1,0 +1,542 @@
+// Package repl runs notebook cells for the gomplab Jupyter kernel: it keeps
+// one yaegi interpreter whose state (imports, declarations, variables)
+// lives across cells, splits each cell into chunks yaegi can evaluate,
+// turns the last expression into a MIME bundle, reports errors with cell
+// line numbers, and answers completion and inspection requests.
+//
+// The kernel process runs a Session in a child process (see Serve) so that
+// crashes the Go runtime cannot recover from end only the interpreter.
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/traefik/yaegi/interp"
+)
+
+// captureFunc is the interpreted helper a cell's last expression is wrapped
+// in: a variadic call accepts any number of results (f(g()) forwards all of
+// g's results), so the kernel sees every value the expression produced.
+const captureFunc = "gomplabCapture__"
+
+// Options configure a Session.
+type Options struct {
+	// Stdout and Stderr receive cell output; Stdin serves reads from
+	// os.Stdin and fmt.Scan. Nil means discard (or, for Stdin, EOF).
+	Stdout, Stderr io.Writer
+	Stdin          io.Reader
+	// Symbols replaces the default symbol tables (DefaultSymbols).
+	Symbols interp.Exports
+	// Env is the environment cells see through os.Getenv.
+	Env []string
+}
+
+// Session is one interpreter with its cell history. Execute, Complete and
+// Inspect must not be called concurrently; Interrupt may be called at any
+// time from another goroutine.
+type Session struct {
+	it      *interp.Interpreter
+	exports interp.Exports
+	stdout  io.Writer
+	stderr  *frameFilter
+	docs    *docIndex
+
+	// imports maps a cell-visible package name to its import path.
+	imports map[string]string
+	// names are top-level identifiers declared by cells, for completion.
+	names map[string]string
+	// typeSrc holds each declared type's source, to warn on redefinition.
+	typeSrc map[string]string
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   <-chan struct{}
+}
+
+// New returns a Session with the standard library, gomplab's packages and
+// the display package importable.
+func New(opt Options) (*Session, error) {
+	s := &Session{
+		imports: map[string]string{},
+		names:   map[string]string{},
+		typeSrc: map[string]string{},
+		docs:    newDocIndex(),
+	}
+	stdout := opt.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	stderr := opt.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	stdin := opt.Stdin
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	s.stdout = stdout
+	s.stderr = &frameFilter{w: stderr}
+	s.exports = opt.Symbols
+	if s.exports == nil {
+		s.exports = DefaultSymbols(s.sleep)
+	}
+	// Special stdio lets os.Stdout/os.Stderr/os.Stdin inside cells be the
+	// kernel's streams although they are not files.
+	it := interp.New(interp.Options{
+		Stdout: stdout, Stderr: s.stderr, Stdin: stdin,
+		Env: opt.Env, Args: []string{"gomplab-cell"},
+		GoPath: "/nonexistent",
+	})
+	if err := it.Use(s.exports); err != nil {
+		return nil, fmt.Errorf("repl: load symbol tables: %w", err)
+	}
+	if _, err := it.Eval("func " + captureFunc + "(v ...any) []any { return v }"); err != nil {
+		return nil, fmt.Errorf("repl: define capture helper: %w", err)
+	}
+	s.it = it
+	return s, nil
+}
+
+// Interrupt stops the running cell, if any. The cell's Execute returns an
+// "Interrupted" error.
+func (s *Session) Interrupt() {
+	s.mu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
+}
+
+// cellDone returns a channel closed when the running cell is interrupted
+// (never closed when no cell runs), for blocking host calls such as Sleep.
+func (s *Session) cellDone() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// Result is what a successful cell produced as its value.
+type Result struct {
+	// Values are all the results of the cell's last expression, if the last
+	// statement was an expression that produced values.
+	Values []any
+	// HasValue is set when the last statement was an expression with values.
+	HasValue bool
+}
+
+// Execute runs one cell. Chunks run in order; the first error stops the
+// cell and is returned as a CellError with the cell line it names.
+func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel, s.done = cancel, ctx.Done()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.cancel, s.done = nil, nil
+		s.mu.Unlock()
+		cancel()
+	}()
+
+	if strings.HasPrefix(strings.TrimSpace(code), "package ") {
+		_, err := s.eval(ctx, code)
+		if err != nil {
+			return Result{}, s.cellError(err, code, 1)
+		}
+		return Result{}, nil
+	}
+	chunks, _ := SplitCell(code)
+	var res Result
+	for i, c := range chunks {
+		last := i == len(chunks)-1
+		var err error
+		switch c.Kind {
+		case ImportChunk:
+			err = s.evalImports(ctx, c)
+		case DeclChunk:
+			s.warnTypeRedefinition(c)
+			_, err = s.eval(ctx, c.Padded())
+		case StmtChunk:
+			if last {
+				res, err = s.evalLast(ctx, c)
+			} else {
+				_, err = s.eval(ctx, c.Padded())
+			}
+		}
+		if err != nil {
+			return Result{}, s.cellError(err, code, c.Line)
+		}
+		s.recordNames(c)
+	}
+	return res, nil
+}
+
+// eval runs src, stopping stray interpreted goroutines if it was
+// interrupted.
+func (s *Session) eval(ctx context.Context, src string) (reflect.Value, error) {
+	s.stderr.startCell()
+	v, err := s.it.EvalWithContext(ctx, src)
+	if ctx.Err() != nil {
+		// Goroutines started by earlier evaluations keep running after a
+		// cancel; an evaluation under an already cancelled context bumps
+		// the interpreter's run id, which stops them at their next step.
+		stopped, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, _ = s.it.EvalWithContext(stopped, "for {}")
+		return reflect.Value{}, context.Canceled
+	}
+	return v, err
+}
+
+// evalLast runs the cell's final statement chunk, capturing the values of
+// its last statement when that is an expression.
+func (s *Session) evalLast(ctx context.Context, c Chunk) (Result, error) {
+	wrapped, ok := captureLast(c.Src)
+	if !ok {
+		_, err := s.eval(ctx, c.Padded())
+		return Result{}, err
+	}
+	pad := strings.Repeat("\n", c.Line-1)
+	v, err := s.eval(ctx, pad+wrapped)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || isRunError(err) {
+			return Result{}, err
+		}
+		// The expression has no value (a call of a function without
+		// results) or the rewrite confused the compiler: compile errors
+		// happen before anything runs, so run the chunk as written.
+		_, err = s.eval(ctx, c.Padded())
+		return Result{}, err
+	}
+	vals, ok := v.Interface().([]any)
+	if !ok {
+		return Result{}, nil
+	}
+	return Result{Values: vals, HasValue: true}, nil
+}
+
+// isRunError reports whether err happened while running (a panic), as
+// opposed to while compiling.
+func isRunError(err error) bool {
+	var p interp.Panic
+	return errors.As(err, &p)
+}
+
+// captureLast rewrites a statement chunk so that its last statement, if it
+// is an expression worth showing, is passed to the capture helper. It
+// returns false when there is nothing to capture.
+func captureLast(src string) (string, bool) {
+	const prefix = stmtPrefix
+	f, err := parser.ParseFile(token.NewFileSet(), "cell", prefix+src+"\n}", parser.SkipObjectResolution)
+	if err != nil {
+		return "", false
+	}
+	body := f.Decls[0].(*ast.FuncDecl).Body.List
+	if len(body) == 0 {
+		return "", false
+	}
+	es, ok := body[len(body)-1].(*ast.ExprStmt)
+	if !ok || !worthShowing(es.X) {
+		return "", false
+	}
+	start, end := int(es.Pos())-1-len(prefix), int(es.End())-1-len(prefix)
+	if start < 0 || end > len(src) || start > end {
+		return "", false
+	}
+	return src[:start] + captureFunc + "(" + src[start:end] + ")" + src[end:], true
+}
+
+// worthShowing filters out expressions whose values are noise: printing
+// calls (whose byte counts nobody wants to see) and a bare nil.
+func worthShowing(x ast.Expr) bool {
+	switch e := x.(type) {
+	case *ast.Ident:
+		return e.Name != "nil"
+	case *ast.CallExpr:
+		switch fn := e.Fun.(type) {
+		case *ast.Ident:
+			switch fn.Name {
+			case "print", "println", "panic", "close", "delete", "clear", "copy":
+				return false
+			}
+		case *ast.SelectorExpr:
+			if pkg, ok := fn.X.(*ast.Ident); ok {
+				name := fn.Sel.Name
+				switch pkg.Name {
+				case "fmt":
+					return !strings.HasPrefix(name, "Print") && !strings.HasPrefix(name, "Fprint")
+				case "log":
+					return false
+				case "display":
+					return !(name == "Display" || name == "Show" || name == "DisplayWithID" || name == "Update" || name == "ClearOutput")
+				}
+			}
+		}
+	}
+	return true
+}
+
+// evalImports evaluates the import specs of c that are not imported yet:
+// yaegi refuses to import the same package twice, which would otherwise
+// break re-running a cell.
+func (s *Session) evalImports(ctx context.Context, c Chunk) error {
+	f, err := parser.ParseFile(token.NewFileSet(), "cell", declPrefix+c.Src, parser.ImportsOnly|parser.SkipObjectResolution)
+	if err != nil {
+		_, err = s.eval(ctx, c.Padded())
+		return err
+	}
+	fset := token.NewFileSet()
+	tf := fset.AddFile("x", -1, len(declPrefix)+len(c.Src))
+	tf.SetLinesForContent([]byte(declPrefix + c.Src))
+	for _, spec := range f.Imports {
+		path, _ := strconv.Unquote(spec.Path.Value)
+		name := s.packageName(path)
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		if prev, ok := s.imports[name]; ok && prev == path {
+			continue
+		}
+		line := c.Line + tf.Line(spec.Pos()) - 1
+		src := strings.Repeat("\n", line-1) + "import "
+		if spec.Name != nil {
+			src += spec.Name.Name + " "
+		}
+		src += spec.Path.Value
+		if _, err := s.eval(ctx, src); err != nil {
+			return err
+		}
+		if name != "_" && name != "." {
+			s.imports[name] = path
+		}
+	}
+	return nil
+}
+
+// packageName returns the name a package is known by when imported
+// without a name: the last element of its symbol-table key.
+func (s *Session) packageName(path string) string {
+	for k := range s.exports {
+		if strings.HasPrefix(k, path+"/") && !strings.Contains(k[len(path)+1:], "/") {
+			return k[len(path)+1:]
+		}
+	}
+	return path[strings.LastIndex(path, "/")+1:]
+}
+
+// recordNames remembers what a successfully run chunk declared.
+func (s *Session) recordNames(c Chunk) {
+	switch c.Kind {
+	case DeclChunk:
+		f, err := parser.ParseFile(token.NewFileSet(), "cell", declPrefix+c.Src, parser.SkipObjectResolution)
+		if err != nil {
+			return
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					s.names[d.Name.Name] = "func"
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					switch sp := sp.(type) {
+					case *ast.TypeSpec:
+						s.names[sp.Name.Name] = "type"
+						s.typeSrc[sp.Name.Name] = nodeSrc(declPrefix+c.Src, sp)
+					case *ast.ValueSpec:
+						for _, n := range sp.Names {
+							s.names[n.Name] = strings.ToLower(d.Tok.String())
+						}
+					}
+				}
+			}
+		}
+	case StmtChunk:
+		f, err := parser.ParseFile(token.NewFileSet(), "cell", stmtPrefix+c.Src+"\n}", parser.SkipObjectResolution)
+		if err != nil {
+			return
+		}
+		for _, st := range f.Decls[0].(*ast.FuncDecl).Body.List {
+			if as, ok := st.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
+				for _, l := range as.Lhs {
+					if id, ok := l.(*ast.Ident); ok && id.Name != "_" {
+						s.names[id.Name] = "var"
+					}
+				}
+			}
+		}
+	}
+}
+
+// warnTypeRedefinition tells the user when a cell changes a type declared
+// by an earlier cell: yaegi keeps the first definition.
+func (s *Session) warnTypeRedefinition(c Chunk) {
+	f, err := parser.ParseFile(token.NewFileSet(), "cell", declPrefix+c.Src, parser.SkipObjectResolution)
+	if err != nil {
+		return
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.TYPE {
+			continue
+		}
+		for _, sp := range g.Specs {
+			ts := sp.(*ast.TypeSpec)
+			if old, ok := s.typeSrc[ts.Name.Name]; ok && old != nodeSrc(declPrefix+c.Src, ts) {
+				fmt.Fprintf(s.stderr.w, "warning: type %s changed since an earlier cell; the interpreter keeps the first definition of a type, so restart the kernel to use the new one\n", ts.Name.Name)
+			}
+		}
+	}
+}
+
+func nodeSrc(src string, n ast.Node) string {
+	start, end := int(n.Pos())-1, int(n.End())-1
+	if start < 0 || end > len(src) || start > end {
+		return ""
+	}
+	return src[start:end]
+}
+
+var (
+	// posPrefix matches the position yaegi and go/scanner put before
+	// messages: "3:5: msg" or "_.go:3:5: msg".
+	posPrefix = regexp.MustCompile(`^(?:[^\s:]*\.go:)?(\d+):(\d+): `)
+	// missingImport matches yaegi's error for an unknown package.
+	missingImport = regexp.MustCompile(`import "([^"]+)" error: unable to find source related to: "[^"]*"`)
+)
+
+// cellError turns an evaluation error into a Jupyter error naming the cell
+// line, with the offending source line quoted.
+func (s *Session) cellError(err error, code string, chunkLine int) *CellError {
+	lines := strings.Split(code, "\n")
+	quote := func(n int) string {
+		if n < 1 || n > len(lines) {
+			return ""
+		}
+		return fmt.Sprintf("  %4d | %s", n, lines[n-1])
+	}
+	if errors.Is(err, context.Canceled) {
+		return &CellError{Ename: "Interrupted", Evalue: "the cell was interrupted",
+			Traceback: []string{"\x1b[31mInterrupted\x1b[0m: the cell was interrupted"}}
+	}
+	var p interp.Panic
+	if errors.As(err, &p) {
+		val := fmt.Sprint(p.Value)
+		tb := []string{"\x1b[31mpanic\x1b[0m: " + val}
+		for _, f := range s.stderr.takeFrames() {
+			tb = append(tb, fmt.Sprintf("  in %s, cell line %d", f.fn, f.line))
+			if q := quote(f.line); q != "" {
+				tb = append(tb, q)
+			}
+		}
+		ename := "panic"
+		if _, ok := p.Value.(error); ok && strings.HasPrefix(val, "runtime error") {
+			ename = "runtime error"
+		}
+		return &CellError{Ename: ename, Evalue: val, Traceback: tb}
+	}
+	msg := err.Error()
+	if m := missingImport.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("package %q is not available in the gomplab kernel (it can import the standard library, gomplab packages, gomplab/display and gonum.org/v1/plot)", m[1])
+		return &CellError{Ename: "ImportError", Evalue: msg, Traceback: []string{"\x1b[31mImportError\x1b[0m: " + msg}}
+	}
+	// Compile errors may be lists; report each with its cell line.
+	var tb []string
+	first := ""
+	for _, part := range strings.Split(msg, "\n") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		line := 0
+		if m := posPrefix.FindStringSubmatch(part); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			part = part[len(m[0]):]
+		}
+		if line == 0 {
+			line = chunkLine
+		}
+		text := fmt.Sprintf("cell line %d: %s", line, part)
+		if first == "" {
+			first = text
+		}
+		tb = append(tb, "\x1b[31mcompile error\x1b[0m: "+text)
+		if q := quote(line); q != "" {
+			tb = append(tb, q)
+		}
+	}
+	if first == "" {
+		first = msg
+	}
+	return &CellError{Ename: "CompileError", Evalue: first, Traceback: tb}
+}
+
+// frameFilter passes writes through to w, except the lines yaegi prints
+// for each interpreted frame while a panic unwinds ("4:2: panic: main.g(...)"):
+// those become the traceback of the error instead.
+type frameFilter struct {
+	w      io.Writer
+	mu     sync.Mutex
+	frames []frame
+}
+
+type frame struct {
+	line int
+	fn   string
+}
+
+var frameLine = regexp.MustCompile(`^(\d+):(\d+): panic: (.*)\(\.\.\.\)\n?$`)
+
+func (f *frameFilter) Write(p []byte) (int, error) {
+	if m := frameLine.FindSubmatch(p); m != nil {
+		line, _ := strconv.Atoi(string(m[1]))
+		fn := strings.TrimPrefix(string(m[3]), "main.")
+		f.mu.Lock()
+		f.frames = append(f.frames, frame{line: line, fn: fn})
+		f.mu.Unlock()
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+func (f *frameFilter) startCell() {
+	f.mu.Lock()
+	f.frames = nil
+	f.mu.Unlock()
+}
+
+func (f *frameFilter) takeFrames() []frame {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fr := f.frames
+	f.frames = nil
+	return fr
+}
+
+// FormatValues renders a cell's values as the text/plain of its result:
+// a trailing nil error (the usual "value, err" pair) is dropped and the rest
+// are joined with spaces. It returns false when nothing is worth showing.
+func FormatValues(vals []any) ([]any, bool) {
+	if n := len(vals); n > 1 && vals[n-1] == nil {
+		vals = vals[:n-1]
+	}
+	allNil := true
+	for _, v := range vals {
+		if v != nil {
+			allNil = false
+		}
+	}
+	return vals, !allNil && len(vals) > 0
+}

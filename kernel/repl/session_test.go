@@ -1,0 +1,166 @@
+package repl
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestSession(t *testing.T) (*Session, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s, err := New(Options{Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, &out, &errb
+}
+
+func resultText(t *testing.T, res Result) string {
+	t.Helper()
+	b, ok := Bundle(res)
+	if !ok {
+		return ""
+	}
+	return b["text/plain"].(string)
+}
+
+func TestExecuteCells(t *testing.T) {
+	s, out, _ := newTestSession(t)
+	cases := []struct {
+		code, want, stdout string
+	}{
+		{"1+1", "2", ""},
+		{"import \"fmt\"\nx := 40\nfmt.Println(\"hi\")\nx + 2", "42", "hi\n"},
+		{"import \"fmt\"\nfunc f(a int) int { return a * 2 }\nfmt.Println(f(x))", "", "80\n"},
+		{"func f(a int) int { return a * 3 }\nf(x)", "120", ""},
+		{"x := 1\nx", "1", ""},
+		{"import \"strconv\"\nstrconv.Atoi(\"12\")", "12", ""},
+		{"import \"errors\"\nerrors.New(\"bad\")", "bad", ""},
+		{"var y int\n_ = y", "", ""},
+		{"import \"gomplab/display\"\ndisplay.HTML(\"<b>x</b>\")", "<b>x</b>", ""},
+		{"nil", "", ""},
+		{"println(\"p\")", "", "p\n"},
+	}
+	for _, c := range cases {
+		out.Reset()
+		res, cerr := s.Execute(context.Background(), c.code)
+		if cerr != nil {
+			t.Fatalf("%q: %v %q", c.code, cerr, cerr.Traceback)
+		}
+		if got := resultText(t, res); got != c.want {
+			t.Errorf("%q: result %q, want %q", c.code, got, c.want)
+		}
+		if out.String() != c.stdout {
+			t.Errorf("%q: stdout %q, want %q", c.code, out.String(), c.stdout)
+		}
+	}
+}
+
+func TestExecuteErrors(t *testing.T) {
+	s, _, errb := newTestSession(t)
+	cases := []struct {
+		code, ename, inTrace string
+	}{
+		{"func boom() {\n\tpanic(\"boom\")\n}\nboom()", "panic", "cell line 2"},
+		{"x := 1\ny := undefinedThing + x", "CompileError", "cell line 2"},
+		{"import \"no/such/pkg\"", "ImportError", "no/such/pkg"},
+		{"var a []int\na[3] = 1", "panic", "index out of range"},
+	}
+	for _, c := range cases {
+		_, cerr := s.Execute(context.Background(), c.code)
+		if cerr == nil {
+			t.Fatalf("%q: no error", c.code)
+		}
+		if cerr.Ename != c.ename {
+			t.Errorf("%q: ename %q, want %q (%v)", c.code, cerr.Ename, c.ename, cerr)
+		}
+		if tb := strings.Join(cerr.Traceback, "\n") + cerr.Evalue; !strings.Contains(tb, c.inTrace) {
+			t.Errorf("%q: traceback %q lacks %q", c.code, tb, c.inTrace)
+		}
+	}
+	if strings.Contains(errb.String(), "panic:") {
+		t.Errorf("yaegi frame lines leaked to stderr: %q", errb.String())
+	}
+	// The session survives.
+	res, cerr := s.Execute(context.Background(), "2*21")
+	if cerr != nil || resultText(t, res) != "42" {
+		t.Fatalf("after errors: %v %v", res, cerr)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	for _, code := range []string{"for {}", "import \"time\"\ntime.Sleep(time.Hour)", "c := make(chan int)\n<-c"} {
+		s, _, _ := newTestSession(t)
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			s.Interrupt()
+		}()
+		start := time.Now()
+		_, cerr := s.Execute(context.Background(), code)
+		if cerr == nil || cerr.Ename != "Interrupted" {
+			t.Fatalf("%q: got %v, want Interrupted", code, cerr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%q: interrupt took %v", code, d)
+		}
+		res, cerr := s.Execute(context.Background(), "3")
+		if cerr != nil || resultText(t, res) != "3" {
+			t.Fatalf("after interrupt of %q: %v", code, cerr)
+		}
+	}
+}
+
+func TestTypeRedefinitionWarns(t *testing.T) {
+	s, _, errb := newTestSession(t)
+	for _, code := range []string{"type T struct{ A int }", "type T struct{ A int }"} {
+		if _, cerr := s.Execute(context.Background(), code); cerr != nil {
+			t.Fatal(cerr)
+		}
+	}
+	if errb.Len() != 0 {
+		t.Fatalf("identical redefinition warned: %q", errb.String())
+	}
+	_, _ = s.Execute(context.Background(), "type T struct{ B int }")
+	if !strings.Contains(errb.String(), "type T changed") {
+		t.Fatalf("no warning: %q", errb.String())
+	}
+}
+
+func TestCompleteAndInspect(t *testing.T) {
+	s, _, _ := newTestSession(t)
+	if _, cerr := s.Execute(context.Background(), "import \"fmt\"\nimport \"github.com/gomplab/gomplab/tensor\"\nmyVar := tensor.Zeros(2, 3)"); cerr != nil {
+		t.Fatal(cerr)
+	}
+	cases := []struct {
+		code  string
+		want  []string
+		start int
+	}{
+		{"fmt.Print", []string{"Print", "Printf", "Println"}, 4},
+		{"myV", []string{"myVar"}, 0},
+		{"x := myVar.Resh", []string{"Reshape"}, 11},
+		{"import \"encoding/js", []string{"encoding/json"}, 8},
+	}
+	for _, c := range cases {
+		m, start, end := s.Complete(c.code, len(c.code))
+		if strings.Join(m, ",") != strings.Join(c.want, ",") || start != c.start || end != len(c.code) {
+			t.Errorf("complete %q = %v [%d,%d], want %v [%d,%d]", c.code, m, start, end, c.want, c.start, len(c.code))
+		}
+	}
+	for _, c := range []struct{ code, want string }{
+		{"fmt.Println", "Println formats"},
+		{"tensor.Zeros", "func Zeros"},
+		{"myVar", "*tensor.Tensor"},
+	} {
+		data, found := s.Inspect(c.code, len(c.code), 0)
+		if !found || !strings.Contains(data["text/plain"].(string), c.want) {
+			t.Errorf("inspect %q = %v %v, want %q", c.code, found, data, c.want)
+		}
+	}
+	if _, found := s.Inspect("nothingHere", 3, 0); found {
+		t.Errorf("inspect of unknown name found something")
+	}
+}
