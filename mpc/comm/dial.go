@@ -327,15 +327,14 @@ func (s *setup) master() error {
 				addrs[h.From] = h.Addr
 			}
 		case <-s.ctx.Done():
-			err := fmt.Errorf("%s: rendezvous at %s %s: ranks %s never showed up%s",
-				s.me(), rv.Addr(), s.why(), rankList(s.missing(), s.cfg.Size), s.refusedNote())
+			what := fmt.Sprintf("ranks %s never showed up%s", rankList(s.missing(), s.cfg.Size), s.refusedNote())
 			for _, c := range s.conns {
 				if c != nil {
-					reject(c, err.Error())
+					reject(c, fmt.Sprintf("rank 0 %s: %s", s.why(), what))
 				}
 			}
 			s.conns = nil
-			return err
+			return fmt.Errorf("%s: rendezvous at %s %s: %s", s.me(), rv.Addr(), s.why(), what)
 		}
 	}
 	rv.Close()
@@ -406,14 +405,17 @@ func (s *setup) join() error {
 		conn.Close()
 		return fmt.Errorf("%s: register at %s: %w", s.me(), s.cfg.MasterAddr, err)
 	}
+	// Rank 0 times out at about the same moment and then says which ranks
+	// never came: wait a little longer than our own deadline to hear it.
+	conn.SetReadDeadline(s.deadline.Add(min(s.timeout/4, 2*time.Second)))
 	table, err := readCtrl(br)
 	switch {
-	case err != nil && s.ctx.Err() != nil:
+	case err != nil && (s.ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)):
 		err = fmt.Errorf("%s: rendezvous at %s did not complete (%s)", s.me(), s.cfg.MasterAddr, s.why())
 	case err != nil:
 		err = fmt.Errorf("%s: rendezvous at %s: %w", s.me(), s.cfg.MasterAddr, err)
 	case table.Kind == kindReject:
-		err = fmt.Errorf("%s: rendezvous at %s refused us: %s", s.me(), s.cfg.MasterAddr, table.Reason)
+		err = fmt.Errorf("%s: rendezvous at %s failed: %s", s.me(), s.cfg.MasterAddr, table.Reason)
 	case table.Kind != kindTable || len(table.Addrs) != p:
 		err = fmt.Errorf("%s: rendezvous at %s: expected a table of %d addresses, got %v of %d",
 			s.me(), s.cfg.MasterAddr, p, table.Kind, len(table.Addrs))
@@ -423,6 +425,9 @@ func (s *setup) join() error {
 		return err
 	}
 	s.conns[0], s.brs[0] = conn, br
+	if testHookTable != nil {
+		testHookTable(me, table.Addrs)
+	}
 
 	arrivals := make(chan arrival)
 	if ln != nil {
@@ -453,6 +458,10 @@ func (s *setup) join() error {
 	}
 	return nil
 }
+
+// testHookTable, when set by a test, sees each party's table before the
+// mesh forms.
+var testHookTable func(rank int, addrs []string)
 
 // dialPeer opens the link from this party to the higher rank q.
 func (s *setup) dialPeer(q int, addr string) arrival {

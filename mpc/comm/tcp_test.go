@@ -62,7 +62,10 @@ func dialWorld(t testing.TB, n int, ttp bool, tlsFor func(rank int) *tls.Config)
 }
 
 // testCA is a certificate authority made once per test binary.
-var testCA = sync.OnceValues(func() (*x509.Certificate, *ecdsa.PrivateKey) {
+var testCA = sync.OnceValues(func() (*x509.Certificate, *ecdsa.PrivateKey) { return newCA(nil) })
+
+// newCA makes a self-signed certificate authority.
+func newCA(t testing.TB) (*x509.Certificate, *ecdsa.PrivateKey) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err)
@@ -85,7 +88,7 @@ var testCA = sync.OnceValues(func() (*x509.Certificate, *ecdsa.PrivateKey) {
 		panic(err)
 	}
 	return cert, key
-})
+}
 
 // partyCert issues a certificate valid as TLS server and client on
 // 127.0.0.1, signed by ca.

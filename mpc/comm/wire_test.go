@@ -1,0 +1,149 @@
+package comm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestCtrlRoundTrip(t *testing.T) {
+	msgs := []ctrlMsg{
+		{Kind: kindHello, From: 3, To: 1, Size: 4, TTP: true, Job: "job-1", Addr: "10.0.0.2:41234"},
+		{Kind: kindHello},
+		{Kind: kindTable, Addrs: []string{"", "", "127.0.0.1:5000", "[::1]:6000"}},
+		{Kind: kindTable},
+		{Kind: kindOK},
+		{Kind: kindReject, Reason: "rank 0 refused the link: job id mismatch"},
+	}
+	for _, m := range msgs {
+		frame := m.encode()
+		got, err := readCtrl(bytes.NewReader(frame))
+		if err != nil {
+			t.Fatalf("%v: %v", m.Kind, err)
+		}
+		if len(m.Addrs) == 0 {
+			m.Addrs = nil
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("round trip %+v -> %+v", m, got)
+		}
+	}
+}
+
+func TestCtrlDecodeErrors(t *testing.T) {
+	valid := (&ctrlMsg{Kind: kindHello, From: 1, Size: 2, Job: "j", Addr: "a"}).encode()[frameHeaderLen:]
+	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), valid...)) }
+	cases := []struct {
+		name string
+		p    []byte
+		want string
+	}{
+		{"empty", nil, "truncated magic"},
+		{"magic", mutate(func(b []byte) []byte { b[0] = 'X'; return b }), "not a gomplab mesh peer"},
+		{"version", mutate(func(b []byte) []byte { b[4] = 9; return b }), "protocol version 9"},
+		{"kind", mutate(func(b []byte) []byte { b[5] = 77; return b }), "unknown control message kind 77"},
+		{"truncated", valid[:len(valid)-1], "truncated address"},
+		{"trailing", append(append([]byte(nil), valid...), 0), "1 trailing bytes after hello"},
+		{"rank-range", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[6:], 1<<20); return b }), "rank 1048576 exceeds"},
+		{"ttp-flag", mutate(func(b []byte) []byte { b[18] = 2; return b }), "ttp flag 2"},
+		{"long-job", append(append(append([]byte(nil), valid[:19]...), 0xff, 0xff), make([]byte, 10)...), "job id of 65535 bytes exceeds 256"},
+	}
+	for _, tc := range cases {
+		_, err := decodeCtrl(tc.p)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestCheckHello(t *testing.T) {
+	w := worldSpec{Size: 3, TTP: true, Job: "j"}
+	ok := ctrlMsg{Kind: kindHello, From: 1, To: 2, Size: 3, TTP: true, Job: "j"}
+	if err := w.checkHello(ok, 2, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		edit func(*ctrlMsg)
+		want string
+	}{
+		{func(m *ctrlMsg) { m.Kind = kindOK }, "expected hello, got ok"},
+		{func(m *ctrlMsg) { m.Job = "k" }, `job id "k" does not match this job "j"`},
+		{func(m *ctrlMsg) { m.Size = 2 }, "world of 2 parties + TTP does not match this job's 3 parties + TTP"},
+		{func(m *ctrlMsg) { m.TTP = false }, "world of 3 parties does not match"},
+		{func(m *ctrlMsg) { m.To = 0 }, "addressed to rank 0 reached rank 2"},
+		{func(m *ctrlMsg) { m.From = 3 }, "rank 3 may not connect to rank 2 (expected ranks 1..1)"},
+	}
+	for _, tc := range cases {
+		m := ok
+		tc.edit(&m)
+		if err := w.checkHello(m, 2, 1, 2); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v, want %q", err, tc.want)
+		}
+	}
+}
+
+// FuzzDecodeCtrl feeds arbitrary control frames to the setup decoder: it
+// must never panic, and whatever it accepts must re-encode to itself.
+func FuzzDecodeCtrl(f *testing.F) {
+	for _, m := range []ctrlMsg{
+		{Kind: kindHello, From: 1, To: 2, Size: 3, TTP: true, Job: "job", Addr: "127.0.0.1:1"},
+		{Kind: kindTable, Addrs: []string{"", "a:1"}},
+		{Kind: kindOK},
+		{Kind: kindReject, Reason: "no"},
+	} {
+		f.Add(m.encode())
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		m, err := readCtrl(bytes.NewReader(frame))
+		if err != nil {
+			return
+		}
+		if len(m.Reason) > maxControl/2 {
+			return // encode truncates long reasons
+		}
+		again, err := readCtrl(bytes.NewReader(m.encode()))
+		if err != nil {
+			t.Fatalf("re-decode of %+v: %v", m, err)
+		}
+		if !reflect.DeepEqual(again, m) {
+			t.Fatalf("re-decode %+v != %+v", again, m)
+		}
+	})
+}
+
+// FuzzRecvFrames plays arbitrary bytes as a peer's data stream: Recv must
+// return whole frames or an error naming the peer, never panic or hang.
+func FuzzRecvFrames(f *testing.F) {
+	frame := func(p []byte) []byte { return append(binary.LittleEndian.AppendUint64(nil, uint64(len(p))), p...) }
+	f.Add(frame([]byte("hello")))
+	f.Add(append(frame(nil), frame([]byte{1, 2, 3})...))
+	f.Add(binary.LittleEndian.AppendUint64(nil, 1<<40))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		a, b := net.Pipe()
+		c := newTCPComm(0, worldSpec{Size: 2}, []net.Conn{nil, a}, nil, 1<<16, 0)
+		defer c.Close()
+		go func() {
+			b.Write(stream)
+			b.Close()
+		}()
+		var got int
+		for {
+			m, err := c.Recv(1)
+			if err != nil {
+				if !strings.Contains(err.Error(), "party 1") {
+					t.Fatalf("error does not name the peer: %v", err)
+				}
+				break
+			}
+			got += frameHeaderLen + len(m)
+		}
+		if got > len(stream) {
+			t.Fatalf("decoded %d bytes from a %d-byte stream", got, len(stream))
+		}
+	})
+}
