@@ -328,13 +328,19 @@ func (t *Tensor) MulScalar(s float64) *Tensor { return t.scalarOp(opMul, s) }
 // DivScalar returns t / s.
 func (t *Tensor) DivScalar(s float64) *Tensor { return t.scalarOp(opDiv, s) }
 
-// PowScalar returns t ** s elementwise.
+// PowScalar returns t ** s elementwise. Like NumPy's ** with a scalar
+// exponent, exponents 2, 0.5, 1 and -1 go to Square, Sqrt, a copy and
+// Reciprocal, so (-Inf)**0.5 is NaN here where Pow gives +Inf.
 func (t *Tensor) PowScalar(s float64) *Tensor {
 	switch s {
 	case 2:
 		return t.Square()
+	case 0.5:
+		return t.Sqrt()
 	case 1:
 		return t.Clone()
+	case -1:
+		return t.Reciprocal()
 	}
 	return t.scalarOp(opPow, s)
 }

@@ -13,7 +13,11 @@ import (
 // numpyCases mirrors testdata/numpy_cases.json, written by
 // testdata/make_cases.py from NumPy's own results.
 type numpyCases struct {
-	NumPy  string `json:"numpy"`
+	NumPy string `json:"numpy"`
+	Unary struct {
+		Input []string            `json:"input"`
+		Ops   map[string][]string `json:"ops"`
+	} `json:"unary"`
 	Binary []struct {
 		Op    string     `json:"op"`
 		SA    []int      `json:"a"`
@@ -178,6 +182,45 @@ func TestReductionsMatchNumPy(t *testing.T) {
 		want := tc.Want.tensor(t)
 		if !AllClose(got, want, 1e-12, 1e-12) {
 			t.Errorf("%s: got %v %v, NumPy %v %v", name, got.Shape(), got.Data(), want.Shape(), want.Data())
+		}
+	}
+}
+
+func parseFloats(t *testing.T, ss []string) *Tensor {
+	t.Helper()
+	return (&npyResult{Shape: []int{len(ss)}, Values: ss}).tensor(t)
+}
+
+func TestUnaryMatchesNumPy(t *testing.T) {
+	ops := map[string]func(x *Tensor) *Tensor{
+		"neg": (*Tensor).Neg, "abs": (*Tensor).Abs, "exp": (*Tensor).Exp, "log": (*Tensor).Log,
+		"sqrt": (*Tensor).Sqrt, "square": (*Tensor).Square, "reciprocal": (*Tensor).Reciprocal,
+		"tanh": (*Tensor).Tanh, "sigmoid": (*Tensor).Sigmoid, "relu": (*Tensor).Relu, "sign": (*Tensor).Sign,
+		"clip":      func(x *Tensor) *Tensor { return x.Clamp(-1, 1.5) },
+		"pow3":      func(x *Tensor) *Tensor { return x.PowScalar(3) },
+		"powhalf":   func(x *Tensor) *Tensor { return x.PowScalar(0.5) },
+		"subscalar": func(x *Tensor) *Tensor { return x.SubScalar(2.5) },
+		"divscalar": func(x *Tensor) *Tensor { return x.DivScalar(4) },
+	}
+	c := loadNumpyCases(t)
+	x := parseFloats(t, c.Unary.Input)
+	if len(c.Unary.Ops) != len(ops) {
+		t.Fatalf("%d ops in the file, %d here", len(c.Unary.Ops), len(ops))
+	}
+	for name, vals := range c.Unary.Ops {
+		f := ops[name]
+		if f == nil {
+			t.Errorf("unknown op %q", name)
+			continue
+		}
+		want := parseFloats(t, vals)
+		got := f(x)
+		// Go's exp, log and tanh may differ from C's in the last bit.
+		if !AllClose(got, want, 4e-16, 0) {
+			t.Errorf("%s: got %v, NumPy %v", name, got.Data(), want.Data())
+		}
+		if !Equal(x, parseFloats(t, c.Unary.Input)) {
+			t.Fatalf("%s modified its input", name)
 		}
 	}
 }

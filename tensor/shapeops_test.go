@@ -215,3 +215,37 @@ func TestElementwiseLarge(t *testing.T) {
 		}
 	}
 }
+
+func TestCore(t *testing.T) {
+	x := ar(2, 3)
+	c := x.Clone()
+	c.Set(-1, -1, -1)
+	if x.At(1, 2) != 5 || c.At(1, 2) != -1 {
+		t.Error("Clone shares data")
+	}
+	if z := ZerosLike(x); !Equal(z, Zeros(2, 3)) {
+		t.Error("ZerosLike")
+	}
+	if d := MaxAbsDiff(x, c); d != 6 {
+		t.Errorf("MaxAbsDiff = %v", d)
+	}
+	if Scalar(3).Item() != 3 || Full(2, 1, 1).Item() != 2 {
+		t.Error("Item")
+	}
+	for name, f := range map[string]func(){
+		"item":     func() { x.Item() },
+		"at rank":  func() { x.At(1) },
+		"at range": func() { x.At(2, 0) },
+		"dim":      func() { x.Dim(-3) },
+		"zeros":    func() { Zeros(2, -1) },
+		"diff":     func() { MaxAbsDiff(x, ar(3, 2)) },
+		"arange":   func() { Arange(0, 1, 0) },
+	} {
+		if catch(f) == nil {
+			t.Errorf("%s: no panic", name)
+		}
+	}
+	if AllClose(x, ar(3, 2), 1, 1) || AllClose(mk(sh(1), math.NaN()), mk(sh(1), 1), 1, 1) {
+		t.Error("AllClose")
+	}
+}

@@ -95,9 +95,22 @@ for shape, nan in RSHAPES:
                     case["error"] = True
                 reduce.append(case)
 
+# Unary ops on values spanning signs, zero, tiny, huge and non-finite.
+UX = np.array([-np.inf, -750.0, -3.5, -1.0, -0.5, -0.0, 0.0, 1e-300, 0.25, 1.0, 2.0, 10.0, 700.0, np.inf, np.nan])
+with np.errstate(all="ignore"):
+    UNARY = {
+        "neg": -UX, "abs": np.abs(UX), "exp": np.exp(UX), "log": np.log(UX), "sqrt": np.sqrt(UX),
+        "square": np.square(UX), "reciprocal": 1 / UX, "tanh": np.tanh(UX),
+        "sigmoid": 1 / (1 + np.exp(-UX)), "relu": np.where(UX > 0, UX, np.where(np.isnan(UX), UX, 0.0)),
+        "sign": np.sign(UX), "clip": np.clip(UX, -1, 1.5), "pow3": UX ** 3, "powhalf": UX ** 0.5,
+        "subscalar": UX - 2.5, "divscalar": UX / 4,
+    }
+unary = {"input": [repr(float(v)) for v in UX], "ops": {k: [repr(float(v)) for v in r] for k, r in UNARY.items()}}
+
 with open("numpy_cases.json", "w") as fh:
     # One case per line keeps diffs of regenerated files readable.
     fh.write('{"numpy": %s,\n' % json.dumps(np.__version__))
+    fh.write('"unary": %s,\n' % json.dumps(unary))
     for key, cases in [("binary", binary), ("reduce", reduce)]:
         fh.write('"%s": [\n' % key)
         fh.write(",\n".join(json.dumps(c) for c in cases))
