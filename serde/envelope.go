@@ -178,8 +178,11 @@ func kindOf(v any) string {
 }
 
 // EncodeBody encodes a typed message body (usually a struct) with msgpack:
-// exported fields by name or `msgpack:"..."` tag, map keys sorted so equal
-// bodies encode to equal bytes, tensors and *RemoteError as extensions.
+// exported fields by name or `msgpack:"..."` tag, tensors and *RemoteError
+// as extensions, keys of map[string]any, map[string]string and
+// map[string]bool sorted. It fails for a body that DecodeBody would refuse
+// for its shape: map keys that are not strings (struct field names are),
+// or nesting deeper than DefaultLimits.MaxDepth.
 func EncodeBody(v any) (msgpack.RawMessage, error) {
 	var buf bytes.Buffer
 	enc := msgpack.GetEncoder()
@@ -190,6 +193,10 @@ func EncodeBody(v any) (msgpack.RawMessage, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("serde: EncodeBody %T: %w", v, err)
 	}
+	r := newReader("EncodeBody", buf.Bytes(), noLimits)
+	if _, err := r.value(0, false); err != nil {
+		return nil, fmt.Errorf("serde: EncodeBody %T: the encoding would not decode: %w", v, err)
+	}
 	return buf.Bytes(), nil
 }
 
@@ -197,9 +204,10 @@ func EncodeBody(v any) (msgpack.RawMessage, error) {
 // checking raw against lim (msgpack's decoder alone bounds neither nesting
 // nor the sizes it allocates from declared lengths). Fields of v absent from
 // raw keep their values and unknown fields in raw are ignored, so a newer
-// peer may add fields. Fields of type any receive msgpack's loose decoding
-// (int64 or uint64, float64, []any, map[string]any, tensors); for a
-// dynamically typed field use msgpack.RawMessage and Unmarshal it.
+// peer may add fields. Fields of type any receive msgpack's loose decoding,
+// which differs from Unmarshal in details (small non-negative integers may
+// come back as uint64, bytes as string); for a dynamically typed field use
+// msgpack.RawMessage, filled with Marshal and read with Unmarshal.
 func DecodeBody(raw []byte, v any, lim Limits) error {
 	lim = lim.orDefault()
 	const op = "DecodeBody"

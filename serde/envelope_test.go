@@ -186,3 +186,14 @@ func TestDecodeBodyBadInput(t *testing.T) {
 		t.Fatalf("unknown field: %v, n=%d", err, s.N)
 	}
 }
+
+func TestEncodeBodyRefusesWhatDecodeBodyWould(t *testing.T) {
+	type withIntKeys struct{ M map[uint64]int }
+	for _, v := range []any{map[int]string{1: "a"}, withIntKeys{M: map[uint64]int{1: 2}}} {
+		_, err := EncodeBody(v)
+		wantErr(t, err, ErrMalformed, "serde: EncodeBody", "would not decode", "map key 0 is integer, want string")
+	}
+	if _, err := EncodeBody(make(chan int)); err == nil {
+		t.Fatal("EncodeBody of a channel succeeded")
+	}
+}
