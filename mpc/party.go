@@ -206,22 +206,6 @@ func (p *Party) zeroShares(n int) []uint64 {
 	return z
 }
 
-// zeroSharesXor returns n fresh XOR shares of zero.
-func (p *Party) zeroSharesXor(n int) []uint64 {
-	z := make([]uint64, n)
-	if p.size == 1 {
-		return z
-	}
-	p.next.Fill(z)
-	tmp := getScratch(n)
-	p.prev.Fill(tmp)
-	for i := range z {
-		z[i] ^= tmp[i]
-	}
-	putScratch(tmp)
-	return z
-}
-
 // get asks the provider for correlated randomness.
 func (p *Party) get(r provider.Request) *provider.Shares { return p.prov.Get(r) }
 

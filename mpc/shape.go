@@ -66,41 +66,6 @@ func expandTo(data []uint64, from, to []int) []uint64 {
 	return out
 }
 
-// sumToShape sums data of shape from down to the broadcastable shape to:
-// the adjoint of expandTo (used to reduce broadcast gradients and
-// public-operand products).
-func sumToShape(data []uint64, from, to []int) []uint64 {
-	if tensor.SameShape(from, to) {
-		return data
-	}
-	out := make([]uint64, numel(to))
-	st := make([]int, len(from))
-	ts := strides(to)
-	off := len(from) - len(to)
-	for i := range to {
-		if to[i] != 1 {
-			st[off+i] = ts[i]
-		}
-	}
-	idx := make([]int, len(from))
-	for pos, v := range data {
-		dst := 0
-		for d := range idx {
-			dst += idx[d] * st[d]
-		}
-		out[dst] += v
-		_ = pos
-		for d := len(from) - 1; d >= 0; d-- {
-			idx[d]++
-			if idx[d] < from[d] {
-				break
-			}
-			idx[d] = 0
-		}
-	}
-	return out
-}
-
 // permute returns data of shape with dims reordered by perm, and the new
 // shape.
 func permute(data []uint64, shape, perm []int) ([]uint64, []int) {
