@@ -14,8 +14,15 @@
 // errors instead.
 //
 // Operations return new tensors and never modify their receivers, except for
-// the few named as in-place (Set, Fill). Reshape, Flatten, Squeeze and
-// Unsqueeze return tensors that share the receiver's data, as NumPy views do.
+// the few named as in-place (Set, Fill). Reshape, Flatten, FlattenFrom,
+// Squeeze and Unsqueeze return tensors that share the receiver's data, as
+// NumPy views do; every other operation (Transpose, Slice, Index, ...)
+// returns a fresh contiguous copy, so a tensor never needs strides.
+//
+// Matrix products go through gonum's BLAS (MatMul, and Conv2d after an
+// im2col rewrite); String prints like NumPy's str and HTML renders a table
+// for notebooks; ReadNPY/WriteNPY and ReadCSV/WriteCSV move tensors in and
+// out of NumPy's .npy format and CSV, checking every size they read.
 package tensor
 
 import (
