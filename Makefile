@@ -4,7 +4,7 @@ PYTHON   ?= /usr/bin/python3
 BIN      := bin/gomplab
 FUZZTIME ?= 5s
 # Packages that start goroutines run again under the race detector.
-RACE_PKGS = $(shell $(GO) list ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... 2>/dev/null)
+RACE_PKGS = $(shell $(GO) list ./tensor/... ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... 2>/dev/null)
 
 .PHONY: build test unit race fuzz bench lint demo clean
 
