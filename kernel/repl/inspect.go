@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/build"
+	"go/parser"
 	"go/token"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -86,6 +88,7 @@ func (s *Session) Complete(code string, cursor int) (matches []string, start, en
 		}
 		return dedupSorted(out), runeOffset(code, cursor-len(p)), runeOffset(code, cursor)
 	}
+	s.pendingImports = s.importsIn(code[:cursor])
 	chain, cstart := exprBefore(code, cursor)
 	dot := strings.LastIndex(chain, ".")
 	prefix := chain[dot+1:]
@@ -131,6 +134,34 @@ func clampCursor(code string, cursor int) int {
 	return len(code)
 }
 
+// importsIn returns the packages imported by the import declarations in
+// code (name -> path), so completion knows them before the cell runs.
+func (s *Session) importsIn(code string) map[string]string {
+	m := map[string]string{}
+	chunks, _ := SplitCell(code)
+	for _, c := range chunks {
+		if c.Kind != ImportChunk {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "cell", declPrefix+c.Src, parser.ImportsOnly|parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		for _, spec := range f.Imports {
+			path, err := strconv.Unquote(spec.Path.Value)
+			if err != nil {
+				continue
+			}
+			name := s.packageName(path)
+			if spec.Name != nil {
+				name = spec.Name.Name
+			}
+			m[name] = path
+		}
+	}
+	return m
+}
+
 // importPrefix reports whether text ends inside an import path string and
 // returns what is typed of the path so far.
 func importPrefix(text string) (string, bool) {
@@ -151,7 +182,11 @@ func importPrefix(text string) (string, bool) {
 // members lists the exported members of base: a package's symbols, or the
 // methods and fields of a variable's type.
 func (s *Session) members(base string) []string {
-	if path, ok := s.imports[base]; ok {
+	path, ok := s.imports[base]
+	if !ok {
+		path, ok = s.pendingImports[base]
+	}
+	if ok {
 		var out []string
 		for name := range s.exports[path+"/"+s.packageName(path)] {
 			out = append(out, name)

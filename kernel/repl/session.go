@@ -54,6 +54,8 @@ type Session struct {
 
 	// imports maps a cell-visible package name to its import path.
 	imports map[string]string
+	// pendingImports are the imports of the text being completed.
+	pendingImports map[string]string
 	// names are top-level identifiers declared by cells, for completion.
 	names map[string]string
 	// typeSrc holds each declared type's source, to warn on redefinition.

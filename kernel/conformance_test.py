@@ -1,0 +1,324 @@
+"""Conformance tests of the gomplab Jupyter kernel.
+
+Built on jupyter_kernel_test.KernelTests (the samples below drive its
+generic protocol tests) plus tests of what that suite does not cover:
+interrupts, panics, crashes of the interpreter process, badly signed
+messages, state across cells, stdin.
+
+Run (after `gomplab install-kernel --prefix P`):
+    JUPYTER_PATH=P/share/jupyter /usr/bin/python3 -m unittest -v kernel/conformance_test.py
+GOMPLAB_KERNEL_NAME selects another kernelspec name.
+"""
+
+import os
+import queue
+import threading
+import time
+import unittest
+
+import jupyter_kernel_test
+from jupyter_client.utils import run_sync
+from jupyter_kernel_test.msgspec_v5 import validate_message
+
+TIMEOUT = 20
+
+
+class GomplabKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = os.environ.get("GOMPLAB_KERNEL_NAME", "gomplab")
+    language_name = "go"
+    file_extension = ".go"
+
+    code_hello_world = 'import "fmt"\nfmt.Println("hello, world")'
+    code_stderr = 'import (\n\t"fmt"\n\t"os"\n)\nfmt.Fprintln(os.Stderr, "to stderr")'
+
+    completion_samples = [
+        {"text": 'import "strings"\nstrings.ToUp', "matches": ["ToUpper", "ToUpperSpecial"]},
+        {"text": "appe", "matches": ["append"]},
+        {"text": 'import "math"\nmath.Sqr', "matches": ["Sqrt", "Sqrt2", "SqrtE", "SqrtPhi", "SqrtPi"]},
+    ]
+
+    complete_code_samples = [
+        "1+1",
+        "x := 1",
+        'import "fmt"\nfmt.Println(1)',
+        "func f() int {\n\treturn 1\n}",
+        "type P struct{ X, Y float64 }",
+        "",
+    ]
+    incomplete_code_samples = [
+        "func f() {",
+        "for i := 0; i < 3; i++ {",
+        "x := []int{1,",
+        "s := `raw string",
+        "y := 1 +",
+    ]
+    invalid_code_samples = [
+        "x := )",
+        "func f() { }}",
+        "1 + + ]",
+    ]
+
+    code_generate_error = 'panic("deliberate")'
+
+    code_execute_result = [
+        {"code": "1+1", "result": "2"},
+        {"code": "6*7", "result": "42"},
+        {"code": 'import "strings"\nstrings.Repeat("ab", 3)', "result": "ababab"},
+        {"code": 'import "gomplab/display"\ndisplay.HTML("<b>bold</b>")', "mime": "text/html", "result": "<b>bold</b>"},
+    ]
+    code_history_pattern = "6*7"
+    supported_history_operations = ("tail", "range", "search")
+
+    code_display_data = [
+        {"code": 'import "gomplab/display"\ndisplay.Display(display.HTML("<i>x</i>"))', "mime": "text/html"},
+        {"code": 'import "gomplab/display"\ndisplay.Display(display.Markdown("# title"))', "mime": "text/markdown"},
+        {
+            "code": 'import (\n\t"image"\n\t"gomplab/display"\n)\n'
+            "display.Show(image.NewRGBA(image.Rect(0, 0, 4, 4)))",
+            "mime": "image/png",
+        },
+    ]
+    code_clear_output = 'import "gomplab/display"\ndisplay.ClearOutput(false)'
+
+    code_inspect_sample = "fmt.Println"
+
+    # --- helpers -----------------------------------------------------------
+
+    def run_cell(self, code, timeout=TIMEOUT, allow_stdin=False, stdin_hook=None):
+        """Execute code; return (reply, iopub messages excluding status/input)."""
+        self.flush_channels()
+        msg_id = self.kc.execute(code=code, allow_stdin=allow_stdin)
+        outputs = []
+        deadline = time.time() + timeout
+        reply = None
+        idle = False
+        while reply is None or not idle:
+            if time.time() > deadline:
+                self.fail(f"timeout running {code!r}")
+            if allow_stdin and stdin_hook is not None:
+                try:
+                    m = self.kc.get_stdin_msg(timeout=0.05)
+                    stdin_hook(m)
+                except queue.Empty:
+                    pass
+            if reply is None:
+                try:
+                    r = self.kc.get_shell_msg(timeout=0.05)
+                    if r["parent_header"].get("msg_id") == msg_id:
+                        reply = r
+                except queue.Empty:
+                    pass
+            try:
+                m = self.kc.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if m["parent_header"].get("msg_id") != msg_id:
+                continue
+            if m["msg_type"] == "status":
+                idle = m["content"]["execution_state"] == "idle"
+                continue
+            if m["msg_type"] == "execute_input":
+                continue
+            outputs.append(m)
+        return reply, outputs
+
+    def result_text(self, outputs):
+        for m in outputs:
+            if m["msg_type"] == "execute_result":
+                return m["content"]["data"]["text/plain"]
+        return None
+
+    # --- extra tests ---------------------------------------------------------
+
+    def test_inspect_gomplab_package(self):
+        self.run_cell('import "github.com/gomplab/gomplab/tensor"')
+        self.flush_channels()
+        msg_id = self.kc.inspect("tensor.Zeros", cursor_pos=len("tensor.Zeros"))
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        validate_message(reply, "inspect_reply", msg_id)
+        self.assertTrue(reply["content"]["found"])
+        self.assertIn("func Zeros", reply["content"]["data"]["text/plain"])
+
+    def test_kernel_info_fields(self):
+        self.flush_channels()
+        self.kc.kernel_info()
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        c = reply["content"]
+        self.assertEqual(c["status"], "ok")
+        self.assertEqual(c["protocol_version"], "5.3")
+        li = c["language_info"]
+        for key in ("name", "version", "mimetype", "file_extension", "pygments_lexer", "codemirror_mode"):
+            self.assertIn(key, li)
+            self.assertTrue(li[key], key)
+
+    def test_comm_info(self):
+        self.flush_channels()
+        msg_id = self.kc.comm_info()
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        validate_message(reply, "comm_info_reply", msg_id)
+        self.assertEqual(reply["content"]["comms"], {})
+
+    def test_state_persists_across_cells(self):
+        reply, _ = self.run_cell("counter := 41")
+        self.assertEqual(reply["content"]["status"], "ok")
+        reply, _ = self.run_cell("func bump(n int) int { return n + 1 }")
+        self.assertEqual(reply["content"]["status"], "ok")
+        reply, out = self.run_cell("bump(counter)")
+        self.assertEqual(self.result_text(out), "42")
+
+    def test_mixed_declarations_and_statements(self):
+        code = (
+            'import "fmt"\n'
+            "type pair struct{ a, b int }\n"
+            "p := pair{3, 4}\n"
+            "func (q pair) sum() int { return q.a + q.b }\n"
+            'fmt.Println("sum", p.sum())\n'
+            "p.sum() * 2"
+        )
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        text = "".join(m["content"]["text"] for m in out if m["msg_type"] == "stream")
+        self.assertIn("sum 7", text)
+        self.assertEqual(self.result_text(out), "14")
+        # Re-running the same cell (redeclaring everything) works too.
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertEqual(self.result_text(out), "14")
+
+    def test_execution_count_and_silent(self):
+        reply, _ = self.run_cell("1")
+        n = reply["content"]["execution_count"]
+        self.flush_channels()
+        msg_id = self.kc.execute("2", silent=True)
+        r = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(r["parent_header"]["msg_id"], msg_id)
+        reply, _ = self.run_cell("3")
+        self.assertEqual(reply["content"]["execution_count"], n + 1)
+
+    def test_panic_is_reported_and_kernel_survives(self):
+        code = "func explode(n int) {\n\tif n > 0 {\n\t\tpanic(\"too big\")\n\t}\n}\nexplode(3)"
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "error")
+        errs = [m for m in out if m["msg_type"] == "error"]
+        self.assertEqual(len(errs), 1)
+        tb = "\n".join(errs[0]["content"]["traceback"])
+        # yaegi reports each frame at the statement of that function being
+        # run: here the if statement in explode and the call in the cell.
+        self.assertIn("in explode, cell line 2", tb)
+        self.assertIn("cell line 6", tb)
+        self.assertIn("too big", errs[0]["content"]["evalue"])
+        reply, out = self.run_cell("40 + 2")
+        self.assertEqual(self.result_text(out), "42")
+
+    def test_compile_error_names_line(self):
+        reply, out = self.run_cell("a := 1\nb := a + undefinedName\n_ = b")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("cell line 2", reply["content"]["evalue"])
+
+    def test_stream_while_running(self):
+        # Output printed before a pause arrives before the cell ends.
+        self.flush_channels()
+        code = 'import (\n\t"fmt"\n\t"time"\n)\nfmt.Println("early")\ntime.Sleep(1500 * time.Millisecond)\nfmt.Println("late")'
+        msg_id = self.kc.execute(code)
+        first = None
+        start = time.time()
+        while time.time() - start < TIMEOUT:
+            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
+            if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "stream":
+                first = (m["content"]["text"], time.time() - start)
+                break
+        self.assertIsNotNone(first)
+        self.assertIn("early", first[0])
+        self.assertLess(first[1], 1.2, "stdout was held until the cell ended")
+        self.get_non_kernel_info_reply(timeout=TIMEOUT)
+
+    def test_interrupt(self):
+        for code in ("for {}", 'import "time"\ntime.Sleep(time.Hour)'):
+            with self.subTest(code=code):
+                self.flush_channels()
+                msg_id = self.kc.execute(code)
+                time.sleep(0.5)
+                t0 = time.time()
+                self.km.interrupt_kernel()
+                reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+                elapsed = time.time() - t0
+                self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+                self.assertEqual(reply["content"]["status"], "error")
+                self.assertEqual(reply["content"]["ename"], "Interrupted")
+                self.assertLess(elapsed, 1.0, f"interrupt took {elapsed:.2f}s")
+                reply, out = self.run_cell("7 * 6")
+                self.assertEqual(self.result_text(out), "42")
+
+    def test_stdin_input_request(self):
+        code = 'import "fmt"\nvar name string\nfmt.Scanln(&name)\n"hi " + name'
+
+        def answer(m):
+            self.assertEqual(m["msg_type"], "input_request")
+            self.kc.input("gopher")
+
+        reply, out = self.run_cell(code, allow_stdin=True, stdin_hook=answer)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertEqual(self.result_text(out), "hi gopher")
+
+    def test_updatable_display(self):
+        code = (
+            'import "gomplab/display"\n'
+            'display.DisplayWithID("d1", display.Text("one"))\n'
+            'display.Update("d1", display.Text("two"))'
+        )
+        reply, out = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok")
+        kinds = [m["msg_type"] for m in out]
+        self.assertIn("display_data", kinds)
+        self.assertIn("update_display_data", kinds)
+        upd = [m for m in out if m["msg_type"] == "update_display_data"][0]
+        self.assertEqual(upd["content"]["transient"]["display_id"], "d1")
+
+    def test_tensor_renders_html(self):
+        reply, out = self.run_cell('import "github.com/gomplab/gomplab/tensor"\ntensor.Eye(2)')
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        res = [m for m in out if m["msg_type"] == "execute_result"]
+        self.assertEqual(len(res), 1)
+        self.assertIn("text/html", res[0]["content"]["data"])
+        self.assertIn("text/plain", res[0]["content"]["data"])
+
+    def test_badly_signed_message_is_ignored(self):
+        session = self.kc.session
+        shell = self.kc.shell_channel
+        # A message signed with the wrong key must be dropped: no reply.
+        good_key = session.key
+        session.key = b"wrong-key"
+        session.auth = None
+        import hmac
+        import hashlib
+
+        session.auth = hmac.HMAC(b"wrong-key", digestmod=hashlib.sha256)
+        try:
+            msg = session.msg("execute_request", {"code": "1", "silent": False, "store_history": True,
+                                                  "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+            session.send(shell.socket, msg)
+        finally:
+            session.key = good_key
+            session.auth = hmac.HMAC(good_key, digestmod=hashlib.sha256)
+        bad_id = msg["header"]["msg_id"]
+        try:
+            r = self.kc.get_shell_msg(timeout=1.5)
+            self.assertNotEqual(r["parent_header"].get("msg_id"), bad_id, "kernel answered a badly signed message")
+        except queue.Empty:
+            pass
+        # The kernel still answers properly signed requests.
+        reply, out = self.run_cell("2 + 3")
+        self.assertEqual(self.result_text(out), "5")
+
+    def test_zz_goroutine_panic_does_not_kill_kernel(self):
+        # Runs last (alphabetical order): it costs the interpreter its state.
+        reply, out = self.run_cell('go func() { panic("from a goroutine") }()\nimport "time"\ntime.Sleep(2 * time.Second)')
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("from a goroutine", reply["content"]["evalue"])
+        self.assertTrue(self.km.is_alive())
+        reply, out = self.run_cell("10 * 10")
+        self.assertEqual(self.result_text(out), "100")
+
+
+if __name__ == "__main__":
+    unittest.main()
