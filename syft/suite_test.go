@@ -45,7 +45,7 @@ func virtualGrid(t *testing.T) grid {
 
 // startDaemon initialises a data directory with users "me" and "carol"
 // (read-private) and starts a TLS daemon on a free loopback port.
-func startDaemon(t *testing.T, id string) (*workers.Daemon, map[string]string) {
+func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
 	res, err := workers.InitDataDir(dir, id, nil)
