@@ -102,3 +102,27 @@ func BenchmarkNeg1000(b *testing.B) {
 		x.Neg()
 	}
 }
+
+// The single-integer benchmarks give the per-element cost on one core,
+// for comparison with the parallel tensor figures.
+func BenchmarkEncryptInt2048(b *testing.B) {
+	pub := &defaultKey(b).PublicKey
+	for b.Loop() {
+		if _, err := EncryptInt64(pub, -12345); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecryptInt2048(b *testing.B) {
+	priv := defaultKey(b)
+	c, err := EncryptInt64(&priv.PublicKey, -12345)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := priv.Decrypt(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
