@@ -88,7 +88,11 @@ func decodePublicKey(data []byte, minBits int) (*PublicKey, []byte, error) {
 
 // MarshalBinary encodes ct, with its public key, in the package's versioned
 // binary format. The encoding reveals the shape and scale, not the values.
+// Tensors of more than 32 dimensions cannot be encoded.
 func (ct *Tensor) MarshalBinary() ([]byte, error) {
+	if len(ct.shape) > maxDims {
+		return nil, fmt.Errorf("paillier: encode tensor: %d dims, more than the maximum of %d", len(ct.shape), maxDims)
+	}
 	key, err := ct.pub.MarshalBinary()
 	if err != nil {
 		return nil, err

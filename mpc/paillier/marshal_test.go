@@ -67,6 +67,11 @@ func TestTensorMarshalRoundTrip(t *testing.T) {
 		}
 	}
 
+	deep := mustEncrypt(t, priv, []float64{1}, slices.Repeat([]int{1}, maxDims+1)...)
+	if _, err := deep.MarshalBinary(); err == nil || !strings.Contains(err.Error(), "33 dims") {
+		t.Errorf("MarshalBinary of a 33-dim tensor: error = %v", err)
+	}
+
 	// A real-size key through the exported decoder.
 	real := defaultKey(t)
 	ct, err := real.EncryptTensor(tensor.FromSlice([]float64{-1.25, 2.5}), DefaultPrecisionBits)
