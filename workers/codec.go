@@ -35,7 +35,7 @@ func decodeEnvelope(b []byte, lim serde.Limits) (*envelope, error) {
 		var ve *serde.VersionError
 		switch {
 		case errors.As(err, &ve):
-			return nil, fmt.Errorf("%w: message is protocol version %d, this worker speaks %d", ErrVersion, ve.Got, serde.Version)
+			return nil, fmt.Errorf("%w: the peer sent protocol version %d, this build speaks %d (upgrade the older side)", ErrVersion, ve.Got, serde.Version)
 		case errors.Is(err, serde.ErrLimit):
 			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}

@@ -39,12 +39,11 @@ type ServerConfig struct {
 type Server struct {
 	cfg ServerConfig
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[*serverConn]struct{}
-	closing  bool
-	wg       sync.WaitGroup
-	serveErr chan error
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*serverConn]struct{}
+	closing bool
+	wg      sync.WaitGroup
 }
 
 type serverConn struct {
