@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the gomplab command tree in-process.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetErr(&out)
+	rootCmd.SetArgs(args)
+	err := rootCmd.Execute()
+	return out.String(), err
+}
+
+func TestWorkerInitLoadList(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "alice")
+	out, err := runCLI(t, "worker", "init", "--id", "alice", "--data", dir)
+	if err != nil || !strings.Contains(out, "fingerprint: sha256:") || !strings.Contains(out, "owner token: ") {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	csv := filepath.Join(t.TempDir(), "salaries.csv")
+	if err := os.WriteFile(csv, []byte("a,b\n1,2\n3,4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, "worker", "load", "--data", dir, "--tag", "#salaries", "--description", "pay",
+		"--file", csv, "--header", "--private")
+	if err != nil || !strings.Contains(out, "shape=[2 2]") || !strings.Contains(out, "private") || !strings.Contains(out, "via store") {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "worker", "load", "--data", dir, "--tag", "#x", "--file", "data.txt"); err == nil {
+		t.Fatal("load of an unknown file type succeeded")
+	}
+	out, err = runCLI(t, "worker", "list", "--data", dir)
+	if err != nil || !strings.Contains(out, "#salaries") || !strings.Contains(out, "pay") || !strings.Contains(out, "true") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "worker", "user", "add", "carol", "--data", dir, "--read-private")
+	if err != nil || !strings.Contains(out, "user carol token: ") {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "worker", "user", "list", "--data", dir)
+	if err != nil || !strings.Contains(out, "carol\tread-private") || !strings.Contains(out, "owner\tadmin") {
+		t.Fatalf("user list: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "worker", "--id", "bob", "--data", dir, "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "belongs to worker") {
+		t.Fatalf("worker with the wrong id: %v", err)
+	}
+	if _, err := runCLI(t, "worker", "--id", "alice", "--data", dir, "--listen", "10.0.0.1:7101", "--insecure-loopback"); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("insecure on a non-loopback address: %v", err)
+	}
+}
