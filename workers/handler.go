@@ -183,10 +183,11 @@ func (s *Session) User() *User { return s.user }
 // viaGrant reports whether the session authenticated with grants.
 func (s *Session) viaGrant() bool { return len(s.grants) > 0 }
 
-// Handle answers one frame. It always returns a reply frame to send back,
-// unless the session must end (too many failed authentications, or a frame
-// whose envelope cannot be read at all after the session is closed), in
-// which case close is true and the reply (if any) should be sent first.
+// Handle answers one frame and returns the reply frame to send back.
+// close is true when the session must end after that reply: too many
+// failed authentications, or a frame of another protocol version.
+// Malformed, unauthenticated, replayed and unknown requests get an error
+// reply, are logged, and the session goes on.
 func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close bool) {
 	h := s.h
 	env, err := decodeEnvelope(frame, h.cfg.Limits)

@@ -47,16 +47,17 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	r.Touch(o.ID)
 	s := r.Session
 	if s.viaGrant() {
+		// Worker-to-worker: the receiving end of a move.
 		g := s.grantFor(GrantPut, o.ID)
 		if g == nil {
 			return nil, denied("grant does not allow storing object %s", o.ID)
 		}
 		o.Provenance.Grant = g.ID
+		if o.Provenance.Source == "" {
+			o.Provenance.Source = "move"
+		}
 	} else if o.Provenance.Source == "" {
 		o.Provenance.Source = "send"
-	}
-	if o.Provenance.Source == "" {
-		o.Provenance.Source = "move"
 	}
 	o.Owner = r.User().Name
 	o.Created = time.Now().UnixNano()
