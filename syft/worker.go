@@ -16,7 +16,9 @@ type ObjectInfo = workers.Info
 
 // Worker is a place that holds objects: a *VirtualWorker in this process
 // or a *RemoteWorker daemon. The two implementations run the same protocol
-// against the same handler and behave identically.
+// against the same handler and behave identically. The interface is sealed
+// (it has an unexported method): every Worker is one of those two, so that
+// pointers can rely on the protocol underneath.
 type Worker interface {
 	// ID is the worker's id ("bob").
 	ID() string

@@ -206,3 +206,26 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
+
+func TestMoveToUnreachablePeerKeepsObject(t *testing.T) {
+	h, tok, _ := testHandler(t)
+	h.cfg.Dial = func(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+		return nil, errors.New("connection refused")
+	}
+	ctx := context.Background()
+	cl, err := NewClient(ctx, NewSessionTransport(h, "me"), Credentials{Token: tok["me"]}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := &PutRequest{Object: &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1})}}
+	if err := cl.Call(ctx, MsgPut, put, nil); err != nil {
+		t.Fatal(err)
+	}
+	mv := &MoveRequest{ID: "x", Dest: PointerTarget{Worker: "alice", Addr: "127.0.0.1:1", Grants: []string{"t"}}}
+	if err := cl.Call(ctx, MsgMove, mv, nil); !errors.Is(err, ErrPeer) || !strings.Contains(err.Error(), "alice") {
+		t.Fatalf("move to an unreachable worker: %v", err)
+	}
+	if _, err := h.Store().Get("x"); err != nil {
+		t.Fatalf("failed move lost the object: %v", err)
+	}
+}
