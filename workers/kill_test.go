@@ -126,7 +126,15 @@ func TestKill9WhileStreaming(t *testing.T) {
 			}
 		}
 	}()
-	<-killAfter
+	select {
+	case <-killAfter:
+	case r := <-done:
+		proc.Process.Kill()
+		t.Fatalf("streaming failed before the kill: %v", r.err)
+	case <-time.After(2 * time.Minute):
+		proc.Process.Kill()
+		t.Fatal("streaming made no progress")
+	}
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
