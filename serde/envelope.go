@@ -224,10 +224,22 @@ func DecodeBody(raw []byte, v any, lim Limits) error {
 	if err := r.end(); err != nil {
 		return err
 	}
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
-	dec.Reset(bytes.NewReader(raw))
+	return decodeTyped(raw, v)
+}
+
+// decodeTyped runs msgpack's reflective decoder on validated input. That
+// decoder panics on some well-formed input (nil for a time.Time field, in
+// v5.4.1), a bug in it that hostile input must not turn into a crash, so a
+// panic becomes an ErrMalformed error.
+func decodeTyped(raw []byte, v any) (err error) {
+	dec := msgpack.NewDecoder(bytes.NewReader(raw))
 	dec.UseLooseInterfaceDecoding(true)
+	defer func() {
+		if p := recover(); p != nil {
+			err = &DecodeError{Op: "DecodeBody", Kind: ErrMalformed,
+				Msg: fmt.Sprintf("msgpack cannot decode this input into %T: %v", v, p)}
+		}
+	}()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("serde: DecodeBody into %T: %w", v, err)
 	}

@@ -197,3 +197,11 @@ func TestEncodeBodyRefusesWhatDecodeBodyWould(t *testing.T) {
 		t.Fatal("EncodeBody of a channel succeeded")
 	}
 }
+
+func TestDecodeBodyMsgpackPanicIsAnError(t *testing.T) {
+	// msgpack v5.4.1 panics decoding nil into a time.Time field.
+	raw := []byte{0x81, 0xa8, 'd', 'e', 'a', 'd', 'l', 'i', 'n', 'e', 0xc0}
+	var job runJob
+	err := DecodeBody(raw, &job, Limits{})
+	wantErr(t, err, ErrMalformed, "serde: DecodeBody", "msgpack cannot decode this input into *serde.runJob")
+}
