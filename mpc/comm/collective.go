@@ -116,26 +116,44 @@ func recvUint64sFrom(c Comm, me, n int, out [][]uint64) error {
 // sent, indexed by rank (out[Rank()] is data itself). Every party must pass
 // the same length. One round; the core of opening Beaver-masked values.
 func Exchange(c Comm, data []uint64) ([][]uint64, error) {
-	me, n, err := collectiveRank(c, "Exchange")
-	if err != nil {
-		return nil, err
-	}
-	c.Stats().Round()
-	if err := sendAllUint64s(c, me, n, data); err != nil {
-		return nil, err
-	}
-	out := make([][]uint64, n)
+	out := make([][]uint64, c.Size())
 	for p := range out {
-		if p == me {
-			out[p] = data
-		} else {
+		if p != c.Rank() {
 			out[p] = make([]uint64, len(data))
 		}
 	}
-	if err := recvUint64sFrom(c, me, n, out); err != nil {
+	if err := ExchangeInto(c, data, out); err != nil {
 		return nil, err
 	}
-	return out, flushPeers(c, me, n)
+	return out, nil
+}
+
+// ExchangeInto is Exchange receiving into caller-owned buffers, for
+// protocols that open values of the same size again and again: out must
+// have Size() entries, out[p] of len(data) for every other party p
+// (out[Rank()] is set to data).
+func ExchangeInto(c Comm, data []uint64, out [][]uint64) error {
+	me, n, err := collectiveRank(c, "Exchange")
+	if err != nil {
+		return err
+	}
+	if len(out) != n {
+		return fmt.Errorf("comm: Exchange into %d buffers, want %d", len(out), n)
+	}
+	for p := range out {
+		if p != me && len(out[p]) != len(data) {
+			return fmt.Errorf("comm: Exchange buffer for party %d holds %d elements, want %d", p, len(out[p]), len(data))
+		}
+	}
+	c.Stats().Round()
+	if err := sendAllUint64s(c, me, n, data); err != nil {
+		return err
+	}
+	out[me] = data
+	if err := recvUint64sFrom(c, me, n, out); err != nil {
+		return err
+	}
+	return flushPeers(c, me, n)
 }
 
 // scratch recycles the receive buffers of reductions, which for large ring

@@ -2,6 +2,7 @@ package comm
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 )
 
@@ -83,7 +84,7 @@ func (c *memComm) Send(to int, b []byte) error {
 	if c.isClosed() {
 		return ErrClosed
 	}
-	m := make([]byte, len(b))
+	m := getBuf(len(b))
 	copy(m, b)
 	q := c.w.q[to][c.rank]
 	q.mu.Lock()
@@ -140,7 +141,36 @@ func (c *memComm) RecvInto(from int, dst []byte) error {
 			Err: fmt.Errorf("message of %d bytes, expected %d", len(m), len(dst))}
 	}
 	copy(dst, m)
+	putBuf(m)
 	return nil
+}
+
+// Large message buffers are recycled when a message is consumed by
+// RecvInto (Recv hands its buffer to the caller): without it, every large
+// Send copies into freshly faulted-in pages, several times slower than the
+// copy itself. Pools are per power-of-two capacity.
+const poolMin = 64 << 10
+
+var bufPools [64]sync.Pool
+
+func getBuf(n int) []byte {
+	if n < poolMin {
+		return make([]byte, n)
+	}
+	c := bits.Len(uint(n - 1)) // capacity class: 2^c >= n
+	if p, _ := bufPools[c].Get().(*[]byte); p != nil {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+func putBuf(b []byte) {
+	n := cap(b)
+	if n < poolMin || n&(n-1) != 0 {
+		return
+	}
+	b = b[:0]
+	bufPools[bits.Len(uint(n-1))].Put(&b)
 }
 
 // Close marks this party gone: its own pending and later calls fail with

@@ -18,8 +18,17 @@ import (
 // runs childMain instead of the tests, as a child started by a test.
 const childEnv = "GOMPLAB_COMM_TEST_CHILD"
 
+// noInlineEnv makes a test process (and its children) send every message
+// through the writer goroutine, to measure what inline sends save.
+const noInlineEnv = "GOMPLAB_COMM_TEST_NOINLINE"
+
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
+	noInline = os.Getenv(noInlineEnv) != ""
+	switch mode := os.Getenv(childEnv); mode {
+	case "":
+	case "wire":
+		os.Exit(wireChild())
+	default:
 		os.Exit(childMain(mode))
 	}
 	os.Exit(m.Run())

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -37,30 +38,43 @@ type tcpComm struct {
 	wg     sync.WaitGroup // writer goroutines
 }
 
-// link is the connection to one peer: a writer goroutine drains the send
-// queue; Recv reads frames from the socket in the caller's goroutine, so a
-// message reaches its reader with no goroutine hand-off and a ring tensor
-// lands directly in the caller's slice.
+// link is the connection to one peer. Sending: a small message sent while
+// the link is idle is written by Send itself with one non-blocking syscall
+// (no goroutine hand-off: this is what keeps a round close to the wire's
+// latency); anything else, or whatever part the kernel would not take at
+// once, goes to the link's writer goroutine, so Send never waits for the
+// peer to read. Receiving: Recv reads frames from the socket in the
+// caller's goroutine, so a message reaches its reader with no hand-off and
+// a ring tensor lands directly in the caller's slice.
 type link struct {
 	c    *tcpComm
 	peer int
 	conn net.Conn
+	raw  syscall.RawConn // for non-blocking inline writes; nil when unavailable (TLS)
 
 	mu      sync.Mutex
-	work    sync.Cond // writer: queue non-empty or closing
+	work    sync.Cond // writer: something to write, link idle, or closing
 	done    sync.Cond // Flush: progress
 	queue   [][]byte
 	spare   [][]byte
+	busy    bool   // an inline Send or the writer is using the socket
+	rest    []byte // unwritten tail of an inline frame, for the writer
 	queued  uint64 // messages queued so far
 	written uint64 // messages handed to the kernel so far
 	werr    error  // sticky write failure
 	closing bool
+	inline  []byte // frame buffer of inline sends; owned by the busy holder
 
 	rmu  sync.Mutex
 	br   *bufio.Reader
 	rerr error // sticky read failure: the stream is out of step
 	hdr  [frameHeaderLen]byte
 }
+
+// inlineMax is the largest message Send writes itself: copying it next to
+// its header costs less than a goroutine switch, and the kernel buffer
+// nearly always takes it whole.
+const inlineMax = 16 << 10
 
 // newTCPComm wraps established, hello-checked connections (conns[r] to rank
 // r; br[r] the reader already used during setup, or nil).
@@ -76,7 +90,7 @@ func newTCPComm(rank int, w worldSpec, conns []net.Conn, brs []*bufio.Reader, ma
 		if tc, ok := conn.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		l := &link{c: c, peer: r, conn: conn}
+		l := &link{c: c, peer: r, conn: conn, raw: inlineConn(conn)}
 		l.work.L, l.done.L = &l.mu, &l.mu
 		if brs != nil && brs[r] != nil {
 			l.br = brs[r]
@@ -105,7 +119,7 @@ func (c *tcpComm) link(peer int) (*link, error) {
 	return c.peers[peer], nil
 }
 
-// Send queues b for the peer's writer goroutine and returns at once.
+// Send hands b to the link and returns without waiting for the peer.
 func (c *tcpComm) Send(to int, b []byte) error {
 	l, err := c.link(to)
 	if err != nil {
@@ -124,12 +138,49 @@ func (c *tcpComm) Send(to int, b []byte) error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	l.queue = append(l.queue, b)
 	l.queued++
-	l.mu.Unlock()
-	l.work.Signal()
+	if l.raw != nil && !noInline && len(b) <= inlineMax && !l.busy && len(l.queue) == 0 && l.rest == nil {
+		l.busy = true
+		l.mu.Unlock()
+		l.sendInline(b)
+	} else {
+		l.queue = append(l.queue, b)
+		l.mu.Unlock()
+		l.work.Signal()
+	}
 	c.stats.Sent(len(b))
 	return nil
+}
+
+// sendInline writes b's frame with one non-blocking syscall; what the
+// kernel does not take goes to the writer. The caller holds busy.
+func (l *link) sendInline(b []byte) {
+	if cap(l.inline) < frameHeaderLen+inlineMax {
+		l.inline = make([]byte, frameHeaderLen+inlineMax)
+	}
+	frame := l.inline[:frameHeaderLen+len(b)]
+	putFrameHeader(frame, len(b))
+	copy(frame[frameHeaderLen:], b)
+	n, err := tryWrite(l.raw, frame)
+	l.mu.Lock()
+	switch {
+	case err != nil:
+		l.werr = l.c.linkError("send", l.peer, err)
+		l.written, l.queue = l.queued, nil
+	case n == len(frame):
+		l.written++
+	default:
+		l.rest = frame[n:] // l.inline stays untouched until the writer is done
+	}
+	l.busy = false
+	// Wake the writer only if there is something for it: a needless
+	// wake-up is a goroutine switch, the very cost inline sends avoid.
+	wake := l.rest != nil || len(l.queue) > 0 || l.closing
+	l.mu.Unlock()
+	if wake {
+		l.work.Signal()
+	}
+	l.done.Broadcast()
 }
 
 // Flush implements Flusher.
@@ -153,28 +204,36 @@ func (l *link) writeLoop() {
 	var hdr [frameHeaderLen]byte
 	for {
 		l.mu.Lock()
-		for len(l.queue) == 0 && !l.closing {
+		for l.busy || (len(l.queue) == 0 && l.rest == nil && !l.closing) {
 			l.work.Wait()
 		}
-		if len(l.queue) == 0 {
+		if len(l.queue) == 0 && l.rest == nil {
 			l.mu.Unlock()
 			return
 		}
-		batch := l.queue
-		l.queue = l.spare[:0]
+		l.busy = true
+		batch, rest := l.queue, l.rest
+		l.queue, l.rest = l.spare[:0], nil
 		l.mu.Unlock()
 
+		if rest != nil {
+			bw.Write(rest) // errors are sticky in bw and surface at Flush
+		}
 		for i, m := range batch {
 			putFrameHeader(hdr[:], len(m))
-			bw.Write(hdr[:]) // errors are sticky in bw and surface at Flush
+			bw.Write(hdr[:])
 			bw.Write(m)
 			batch[i] = nil
 		}
 		err := bw.Flush()
 
 		l.mu.Lock()
+		l.busy = false
 		l.spare = batch[:0]
 		l.written += uint64(len(batch))
+		if rest != nil {
+			l.written++
+		}
 		if err != nil {
 			l.werr = l.c.linkError("send", l.peer, err)
 			l.written = l.queued // nothing more will be written
@@ -319,3 +378,6 @@ func (c *tcpComm) Close() error {
 	})
 	return nil
 }
+
+// noInline disables inline sends; tests and benchmarks set it to compare.
+var noInline bool
