@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -24,7 +25,12 @@ import (
 //	dilations, ceil_mode, count_include_pad), GlobalAveragePool,
 //	BatchNormalization (epsilon), Flatten (axis), Reshape (shape),
 //	Transpose (perm), Concat (axis), Pad (pads; value), Slice (starts, ends,
-//	axes, steps), Squeeze and Unsqueeze (axes).
+//	axes, steps), Squeeze and Unsqueeze (axes); and for shapes computed at
+//	run time (always plaintext, since shapes are public): Shape, Gather
+//	(axis; plaintext indices as an input, or constant ones as attributes
+//	indices and indices_shape), Cast (float: 0 truncates a plaintext value to
+//	integers), ConstantOfShape (value), and Reshape with the shape as a
+//	second input.
 //
 // pads list all begins, then all ends, as ONNX does.
 type GraphSpec struct {
@@ -267,12 +273,64 @@ func init() {
 			}
 			return x.Reshape(tensor.Numel(sh[:axis]), tensor.Numel(sh[axis:]))
 		}},
-		"Reshape": {minIn: 1, maxIn: 1, check: needInts("shape"), run: func(n *NodeSpec, in []*Variable) *Variable {
-			v, err := NewReshape(n.Ints["shape"]...).Forward(in[0])
+		"Reshape": {minIn: 1, maxIn: 2, check: shapeAttrOrInput, run: func(n *NodeSpec, in []*Variable) *Variable {
+			shape := n.Ints["shape"]
+			if len(in) > 1 {
+				var err error
+				if shape, err = plainInts(in[1], "shape"); err != nil {
+					return &Variable{err: err}
+				}
+			}
+			v, err := NewReshape(shape...).Forward(in[0])
 			if err != nil {
 				return &Variable{err: err}
 			}
 			return v
+		}},
+		"Shape": {minIn: 1, maxIn: 1, run: func(_ *NodeSpec, in []*Variable) *Variable {
+			if in[0].err != nil {
+				return in[0]
+			}
+			sh := in[0].val.dims()
+			f := make([]float64, len(sh))
+			for i, d := range sh {
+				f[i] = float64(d)
+			}
+			return NewVariable(tensor.FromSlice(f))
+		}},
+		"Gather": {minIn: 1, maxIn: 2, check: gatherIndices, run: func(n *NodeSpec, in []*Variable) *Variable {
+			idx := NewVariable(nil)
+			if len(in) > 1 {
+				idx = in[1]
+			} else if sh := n.Ints["indices_shape"]; tensor.Numel(sh) == len(n.Ints["indices"]) {
+				f := make([]float64, len(n.Ints["indices"]))
+				for i, v := range n.Ints["indices"] {
+					f[i] = float64(v)
+				}
+				idx = NewVariable(tensor.MustNew(f, sh...))
+			}
+			return gather(in[0], idx, n.int("axis", 0))
+		}},
+		"Cast": {minIn: 1, maxIn: 1, run: func(n *NodeSpec, in []*Variable) *Variable {
+			x := in[0]
+			if x.err != nil || n.int("float", 1) == 1 {
+				return x
+			}
+			t := x.Tensor()
+			if t == nil {
+				return Errorf("Cast: an encrypted value cannot be cast to an integer type")
+			}
+			return NewVariable(t.Apply(math.Trunc))
+		}},
+		"ConstantOfShape": {minIn: 1, maxIn: 1, run: func(n *NodeSpec, in []*Variable) *Variable {
+			shape, err := plainInts(in[0], "shape")
+			if err != nil {
+				return &Variable{err: err}
+			}
+			if !withinLimit(shape) {
+				return Errorf("ConstantOfShape: shape %v is negative or too large", shape)
+			}
+			return NewVariable(tensor.Full(n.float("value", 0), shape...))
 		}},
 		"Transpose": {minIn: 1, maxIn: 1, run: func(n *NodeSpec, in []*Variable) *Variable {
 			x := in[0]
@@ -304,6 +362,41 @@ func init() {
 
 const maxGraphArity = 4096
 
+// withinLimit reports whether shape is non-negative with at most
+// MaxSpecElements elements: graph operators whose output size comes from
+// attributes (pads, shapes) check it, so a hostile spec cannot exhaust memory.
+func withinLimit(shape []int) bool {
+	n := 1
+	for _, d := range shape {
+		if d < 0 || d > MaxSpecElements {
+			return false
+		}
+		if d > 0 && n > MaxSpecElements/d {
+			return false
+		}
+		n *= d
+	}
+	return true
+}
+
+// paddedWithin checks the size of x padded by the ONNX pads of a 2-D
+// window operator.
+func paddedWithin(x *Variable, pads []int) error {
+	if x.err != nil || len(pads) != 4 {
+		return nil
+	}
+	sh := append([]int(nil), x.val.dims()...)
+	if len(sh) != 4 {
+		return fmt.Errorf("input shape %v, want (N, C, H, W)", sh)
+	}
+	sh[2] += pads[0] + pads[2]
+	sh[3] += pads[1] + pads[3]
+	if !withinLimit(sh) {
+		return fmt.Errorf("pads %v make the input too large", pads)
+	}
+	return nil
+}
+
 func needInts(names ...string) func(n *NodeSpec) error {
 	return func(n *NodeSpec) error {
 		for _, k := range names {
@@ -313,6 +406,85 @@ func needInts(names ...string) func(n *NodeSpec) error {
 		}
 		return nil
 	}
+}
+
+// gatherIndices requires constant indices as attributes (indices, and
+// indices_shape, empty for a scalar) when they are not an input.
+func gatherIndices(n *NodeSpec) error {
+	if len(n.Inputs) > 1 {
+		return nil
+	}
+	idx, ok := n.Ints["indices"]
+	sh, ok2 := n.Ints["indices_shape"]
+	if !ok || !ok2 || len(sh) > 8 || slices.ContainsFunc(sh, func(d int) bool { return d < 0 || d > maxGraphArity }) || tensor.Numel(sh) != len(idx) {
+		return fmt.Errorf("indices %v do not fill indices_shape %v", idx, sh)
+	}
+	return nil
+}
+
+func shapeAttrOrInput(n *NodeSpec) error {
+	if _, ok := n.Ints["shape"]; !ok && len(n.Inputs) < 2 {
+		return fmt.Errorf("no shape attribute or input")
+	}
+	return nil
+}
+
+// plainInts reads a plaintext Variable of integers (a shape or indices,
+// which are public).
+func plainInts(v *Variable, what string) ([]int, error) {
+	if v == nil {
+		return nil, fmt.Errorf("nn: %s: missing", what)
+	}
+	if v.err != nil {
+		return nil, v.err
+	}
+	t := v.Tensor()
+	if t == nil {
+		return nil, fmt.Errorf("nn: %s must be plaintext, not encrypted", what)
+	}
+	out := make([]int, t.Size())
+	for i, f := range t.Data() {
+		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return nil, fmt.Errorf("nn: %s holds %v, not an integer", what, f)
+		}
+		out[i] = int(f)
+	}
+	return out, nil
+}
+
+// gather selects indices (plaintext, any shape) along axis of x, as ONNX
+// Gather: the result's shape is x's with axis replaced by the indices' shape.
+// It is built from slices so it runs on encrypted x too.
+func gather(x, indices *Variable, axis int) *Variable {
+	idx, err := plainInts(indices, "Gather indices")
+	if err != nil {
+		return &Variable{err: err}
+	}
+	if x.err != nil {
+		return x
+	}
+	sh := x.val.dims()
+	a, err := tensor.NormDim(axis, len(sh))
+	if err != nil {
+		return &Variable{err: err}
+	}
+	if len(idx) == 0 {
+		return Errorf("Gather: no indices")
+	}
+	parts := make([]*Variable, len(idx))
+	for i, j := range idx {
+		if j < -sh[a] || j >= sh[a] {
+			return Errorf("Gather: index %d out of range for dim %d of shape %v", j, a, sh)
+		}
+		if j < 0 {
+			j += sh[a]
+		}
+		parts[i] = x.Slice(a, j, j+1, 1)
+	}
+	out := Concat(a, parts...)
+	ishape := indices.val.dims()
+	final := append(append(append([]int(nil), sh[:a]...), ishape...), sh[a+1:]...)
+	return out.Reshape(final...)
 }
 
 func runGemm(n *NodeSpec, in []*Variable) *Variable {
@@ -391,6 +563,9 @@ func windowPads(n *NodeSpec) (sym [2]int, extra [][2]int) {
 
 func runConv(n *NodeSpec, in []*Variable) *Variable {
 	x := in[0]
+	if err := paddedWithin(x, n.Ints["pads"]); err != nil {
+		return &Variable{err: err}
+	}
 	sym, extra := windowPads(n)
 	if extra != nil {
 		x = x.Pad(extra, 0)
@@ -411,6 +586,9 @@ func runConv(n *NodeSpec, in []*Variable) *Variable {
 
 func runPool(n *NodeSpec, in []*Variable) *Variable {
 	x := in[0]
+	if err := paddedWithin(x, n.Ints["pads"]); err != nil {
+		return &Variable{err: err}
+	}
 	sym, extra := windowPads(n)
 	o := tensor.PoolOpts{Kernel: pair(n.Ints["kernel_shape"]), Stride: pair(n.ints("strides", []int{1, 1})),
 		Padding: sym, Dilation: pair(n.ints("dilations", []int{1, 1})), CeilMode: n.int("ceil_mode", 0) != 0,
@@ -459,11 +637,16 @@ func runPad(n *NodeSpec, in []*Variable) *Variable {
 		return Errorf("Pad: %d pads for %d dims", len(p), r)
 	}
 	w := make([][2]int, r)
+	out := append([]int(nil), x.val.dims()...)
 	for i := range w {
 		w[i] = [2]int{p[i], p[r+i]}
-		if p[i] < 0 || p[r+i] < 0 {
-			return Errorf("Pad: negative pads %v are not supported", p)
+		if p[i] < 0 || p[r+i] < 0 || p[i] > MaxSpecElements || p[r+i] > MaxSpecElements {
+			return Errorf("Pad: pads %v negative or too large", p)
 		}
+		out[i] += p[i] + p[r+i]
+	}
+	if !withinLimit(out) {
+		return Errorf("Pad: pads %v make the output too large", p)
 	}
 	return x.Pad(w, n.float("value", 0))
 }
@@ -544,10 +727,52 @@ func squeeze(x *Variable, axes []int, insert bool) *Variable {
 	return x.Reshape(out...)
 }
 
+// EvalNode applies one graph node to its inputs (nil for omitted optional
+// ones): the importer folds constant subgraphs with it, so folding and
+// execution share one implementation of every operator.
+func EvalNode(n *NodeSpec, in []*Variable) (*Variable, error) {
+	if err := checkNode(n, 0); err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
+	}
+	if len(in) != len(n.Inputs) {
+		return nil, fmt.Errorf("nn: %s: %d values for %d inputs", n.label(0), len(in), len(n.Inputs))
+	}
+	out := graphOps[n.Op].run(n, in)
+	if out.err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", n.label(0), out.err)
+	}
+	return out, nil
+}
+
+// checkNode validates a node's operator, arity and attributes.
+func checkNode(n *NodeSpec, i int) error {
+	op, ok := graphOps[n.Op]
+	if !ok {
+		return fmt.Errorf("%s: unsupported operator %q", n.label(i), n.Op)
+	}
+	if len(n.Inputs) < op.minIn || len(n.Inputs) > op.maxIn {
+		return fmt.Errorf("%s: %d inputs, want %d to %d", n.label(i), len(n.Inputs), op.minIn, op.maxIn)
+	}
+	if len(n.Outputs) == 0 {
+		return fmt.Errorf("%s: no outputs", n.label(i))
+	}
+	for k, v := range n.Ints {
+		if len(v) > maxGraphArity {
+			return fmt.Errorf("%s: attribute %q has %d values", n.label(i), k, len(v))
+		}
+	}
+	if op.check != nil {
+		if err := op.check(n); err != nil {
+			return fmt.Errorf("%s: %w", n.label(i), err)
+		}
+	}
+	return nil
+}
+
 // graph validates a GraphSpec and builds its Graph with zero parameters.
 func (b *builder) graph(s *GraphSpec) (*Graph, error) {
-	if len(s.Inputs) == 0 || len(s.Outputs) == 0 {
-		return nil, fmt.Errorf("graph needs inputs and outputs")
+	if len(s.Outputs) == 0 {
+		return nil, fmt.Errorf("graph has no outputs")
 	}
 	if len(s.Nodes) > 1<<20 || len(s.Params) > 1<<20 {
 		return nil, fmt.Errorf("graph too large: %d nodes, %d params", len(s.Nodes), len(s.Params))
@@ -592,29 +817,12 @@ func (b *builder) graph(s *GraphSpec) (*Graph, error) {
 	}
 	for i := range s.Nodes {
 		n := &s.Nodes[i]
-		op, ok := graphOps[n.Op]
-		if !ok {
-			return nil, fmt.Errorf("%s: unsupported operator %q", n.label(i), n.Op)
-		}
-		if len(n.Inputs) < op.minIn || len(n.Inputs) > op.maxIn {
-			return nil, fmt.Errorf("%s: %d inputs, want %d to %d", n.label(i), len(n.Inputs), op.minIn, op.maxIn)
+		if err := checkNode(n, i); err != nil {
+			return nil, err
 		}
 		for j, in := range n.Inputs {
-			if !defined[in] || (in == "" && j < op.minIn) {
+			if !defined[in] || (in == "" && j < graphOps[n.Op].minIn) {
 				return nil, fmt.Errorf("%s: input %q is not defined before use", n.label(i), in)
-			}
-		}
-		if len(n.Outputs) == 0 {
-			return nil, fmt.Errorf("%s: no outputs", n.label(i))
-		}
-		for k, v := range n.Ints {
-			if len(v) > maxGraphArity {
-				return nil, fmt.Errorf("%s: attribute %q has %d values", n.label(i), k, len(v))
-			}
-		}
-		if op.check != nil {
-			if err := op.check(n); err != nil {
-				return nil, fmt.Errorf("%s: %w", n.label(i), err)
 			}
 		}
 		// Only the first output is computed (Dropout's mask and MaxPool's

@@ -341,9 +341,9 @@ func avgPoolPlan(h, w int, opt tensor.PoolOpts) ([][2]int, *tensor.Tensor) {
 		widths[2+i] = [2]int{o.Padding[i], max(0, need-in-o.Padding[i])}
 	}
 	ones := tensor.Ones(1, 1, h, w)
+	avg := tensor.AvgPool2d(ones, opt) // validates the options before anything is padded
 	sums := tensor.Conv2d(ones.Pad(widths, 0), tensor.Ones(1, 1, o.Kernel[0], o.Kernel[1]), nil,
 		tensor.ConvOpts{Stride: o.Stride, Dilation: o.Dilation})
-	avg := tensor.AvgPool2d(ones, opt)
 	if !tensor.SameShape(avg.Shape(), sums.Shape()) {
 		panic(fmt.Errorf("pooling windows %v and %v disagree", avg.Shape(), sums.Shape()))
 	}

@@ -213,5 +213,7 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("tensor %q over the element limit", in.Name)
 			}
 		}
+		// Importing whatever decoded must fail cleanly or succeed.
+		_, _ = Import(m)
 	})
 }

@@ -86,17 +86,34 @@ class Mixed(nn.Module):
         return torch.sigmoid(i).transpose(0, 1)
 
 
-def export(model, name, x, opset):
+class Dynamic(nn.Module):
+    """Exported with a dynamic batch size: x.view(x.size(0), -1) becomes a
+    run-time Shape, Gather, Unsqueeze, Concat, Reshape chain."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, stride=2)
+        self.fc = nn.Linear(12, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        return self.fc(x.view(x.size(0), -1))
+
+
+def export(model, name, x, opset, run_on=None, **kw):
+    """Export model traced on x; store its float64 output on run_on (x by default)."""
     model.eval()
+    kw.setdefault("do_constant_folding", True)
     torch.onnx.export(model, x, name + ".onnx", opset_version=opset,
-                      input_names=["input"], output_names=["output"],
-                      do_constant_folding=True)
+                      input_names=["input"], output_names=["output"], **kw)
+    if run_on is not None:
+        x = run_on
     onnx.checker.check_model(onnx.load(name + ".onnx"))
     with torch.no_grad():
         y = model.double()(x.double()).numpy()
     model.float()
-    np.save(name + "_input.npy", x.double().numpy())
-    np.save(name + "_output.npy", y)
+    np.save(name + "_input.npy", np.ascontiguousarray(x.double().numpy()))
+    np.save(name + "_output.npy", np.ascontiguousarray(y))
     print(name, "opset", opset, "input", tuple(x.shape), "output", y.shape)
 
 
@@ -130,7 +147,7 @@ def crafted():
     onnx.save(model, "crafted.onnx")
     xv = np.arange(6, dtype=np.float64).reshape(2, 3) - 2.5
     np.save("crafted_input.npy", xv)
-    np.save("crafted_output.npy", np.concatenate([xv, c.astype(np.float64)], 0).T)
+    np.save("crafted_output.npy", np.ascontiguousarray(np.concatenate([xv, c.astype(np.float64)], 0).T))
     print("crafted opset 13")
 
 
@@ -142,9 +159,15 @@ def main():
     torch.manual_seed(13)
     mixed = Mixed()
     x = torch.randn(4, 3, 8, 8)
-    export(mixed, "mixed", x, 13)
+    # PRESERVE keeps BatchNormalization nodes: in EVAL mode the exporter folds
+    # them into the convolution's float32 weights, and the float64 reference
+    # would then differ by float32 rounding.
+    export(mixed, "mixed", x, 13, training=torch.onnx.TrainingMode.PRESERVE)
     # The same model at opset 9: Pad takes attributes, Softmax/Flatten rules differ.
-    export(mixed, "mixed_opset9", x, 9)
+    export(mixed, "mixed_opset9", x, 9, training=torch.onnx.TrainingMode.PRESERVE)
+    torch.manual_seed(17)
+    export(Dynamic(), "dynamic", torch.randn(2, 2, 5, 5), 13, run_on=torch.randn(5, 2, 5, 5),
+           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     unsupported()
     crafted()
 
