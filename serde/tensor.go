@@ -110,7 +110,6 @@ func appendTensor(dst []byte, shape []int, data []float64, dt DType) ([]byte, er
 	if n > math.MaxUint32 {
 		return dst, fmt.Errorf("serde: tensor of shape %v takes %d bytes, over the 4 GiB MessagePack extension limit", shape, n)
 	}
-	dst = slices.Grow(dst, 6+n)
 	dst = appendExtHeader(dst, ExtTensor, n)
 	dst = append(dst, h...)
 	return appendData(dst, data, dt), nil
@@ -127,12 +126,15 @@ func appendTensorPayload(dst []byte, shape []int, data []float64) ([]byte, error
 
 // appendData appends data as little-endian dt values.
 func appendData(dst []byte, data []float64, dt DType) []byte {
+	if dt == Float64 && littleEndian {
+		// Unlike make or slices.Grow, append does not zero new memory that
+		// it is about to fill: one pass over the data instead of two.
+		return append(dst, float64Bytes(data)...)
+	}
 	start := len(dst)
 	dst = slices.Grow(dst, len(data)*dt.size())[:start+len(data)*dt.size()]
 	out := dst[start:]
 	switch {
-	case dt == Float64 && littleEndian:
-		copy(out, float64Bytes(data))
 	case dt == Float64:
 		for i, x := range data {
 			binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(x))
@@ -302,29 +304,57 @@ func decodeTensorPayload(p []byte, maxElems int, build bool) (decodedTensor, err
 	if !build {
 		return decodedTensor{numel: numel}, nil
 	}
-	data := make([]float64, numel)
-	src := p[off:]
-	switch {
-	case dt == Float64 && littleEndian:
-		copy(float64Bytes(data), src)
-	case dt == Float64:
-		for i := range data {
-			data[i] = math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:]))
-		}
-	case dt == Float32:
-		for i := range data {
-			data[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:])))
-		}
-	case dt == Int64:
-		for i := range data {
-			data[i] = float64(int64(binary.LittleEndian.Uint64(src[8*i:])))
-		}
-	}
-	t, err := tensor.New(data, shape...)
+	t, err := tensor.New(decodeData(p[off:], numel, dt), shape...)
 	if err != nil {
 		return fail(1, ErrMalformed, "%v", err)
 	}
 	return decodedTensor{tensor: t, numel: numel}, nil
+}
+
+// decodeData converts n little-endian dt values from src to float64s.
+func decodeData(src []byte, n int, dt DType) []float64 {
+	if dt == Float64 && littleEndian {
+		if data := float64sFromLE(src, n); data != nil {
+			return data
+		}
+		data := make([]float64, n)
+		copy(float64Bytes(data), src)
+		return data
+	}
+	data := make([]float64, n)
+	switch dt {
+	case Float64:
+		for i := range data {
+			data[i] = math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:]))
+		}
+	case Float32:
+		for i := range data {
+			data[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:])))
+		}
+	case Int64:
+		for i := range data {
+			data[i] = float64(int64(binary.LittleEndian.Uint64(src[8*i:])))
+		}
+	}
+	return data
+}
+
+// float64sFromLE returns src (little-endian float64s, on a little-endian
+// host) as a new []float64 of n elements, or nil if it cannot do so without
+// zeroing. make would zero the memory before the copy fills it; copying
+// with append skips that pass, and a fresh allocation of 8 bytes or more is
+// 8-byte aligned, which the check below confirms before the bytes are
+// viewed as float64s.
+func float64sFromLE(src []byte, n int) []float64 {
+	if n == 0 {
+		return []float64{}
+	}
+	raw := append([]byte(nil), src[:8*n]...)
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	if uintptr(p)%unsafe.Alignof(float64(0)) != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float64)(p), n)
 }
 
 // readExtPayload reads an n-byte extension payload from d. When d reads
