@@ -12,6 +12,19 @@
 // a party may send to and receive from several peers at once; protocols open
 // rounds with Stats.Round so the count means "sequential network latencies",
 // as CrypTen's does.
+//
+// Transports: NewMemWorld connects parties inside one process (tests,
+// goroutine launchers); Dial joins a TCP mesh after a rendezvous at rank 0,
+// as torch.distributed's env:// does (EnvConfig, LocalJob and DialEnv
+// carry the settings to party processes). On the mesh, small messages are
+// written by Send itself with one non-blocking syscall and everything else
+// by a writer goroutine per peer; Recv reads the socket directly, and
+// RecvUint64s lands ring tensors in the caller's slice without a copy.
+//
+// Buffer ownership: Send and SendUint64s may hand the caller's memory to
+// the network without copying. Do not modify it until Flush(c, to)
+// returns; every collective flushes before it returns, so buffers passed to
+// a collective are free again when it does.
 package comm
 
 import (

@@ -193,7 +193,7 @@ func (s *setup) why() string {
 	if errors.Is(s.ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Sprintf("timed out after %v", s.timeout)
 	}
-	return s.ctx.Err().Error()
+	return "was canceled (" + s.ctx.Err().Error() + ")"
 }
 
 func (s *setup) refusedNote() string {
@@ -434,9 +434,24 @@ func (s *setup) join() error {
 		go s.acceptHellos(ln, arrivals)
 	}
 	dialed := make(chan arrival, p)
+	pending := 0 // dials not yet collected
 	for q := me + 1; q < p; q++ {
+		pending++
 		go func() { dialed <- s.dialPeer(q, table.Addrs[q]) }()
 	}
+	defer func() {
+		// On failure, links still being dialed are closed as they land
+		// (ctx ends when Dial returns, so they land promptly).
+		if pending > 0 && len(s.missing()) > 0 {
+			go func(n int) {
+				for range n {
+					if a := <-dialed; a.conn != nil {
+						a.conn.Close()
+					}
+				}
+			}(pending)
+		}
+	}()
 	for len(s.missing()) > 0 {
 		select {
 		case a := <-arrivals:
@@ -447,6 +462,7 @@ func (s *setup) join() error {
 				}
 			}
 		case a := <-dialed:
+			pending--
 			if a.err != nil {
 				return a.err
 			}
