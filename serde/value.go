@@ -1,7 +1,6 @@
 package serde
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -19,7 +18,7 @@ import (
 // DefaultLimits.MaxDepth (which includes any cyclic value) is an error, as
 // is any type outside that set.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
+	var buf appendWriter
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(&buf)
@@ -27,7 +26,21 @@ func Marshal(v any) ([]byte, error) {
 	if err := m.value(v, 0); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.b, nil
+}
+
+// appendWriter collects msgpack's output with append, which (unlike
+// bytes.Buffer) does not zero the memory a large tensor is about to fill.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
 }
 
 // MarshalError reports a value Marshal cannot encode.
