@@ -11,25 +11,42 @@ import (
 // Model is a network ready to train, evaluate, save and encrypt: a root
 // Module plus the operations PyTorch puts on every nn.Module.
 type Model struct {
-	root Module
+	root     Module
+	training bool
 }
 
 // NewModel wraps m. The model starts in training mode, as PyTorch's do.
 func NewModel(m Module) *Model {
 	m.SetTraining(true)
-	return &Model{root: m}
+	return &Model{root: m, training: true}
 }
 
 // Module returns the root module.
 func (m *Model) Module() Module { return m.root }
 
-// Forward applies the model to x.
+// Forward applies the model to x. In evaluation mode the parameters record
+// no history, as under torch.no_grad: inference then skips the work only
+// gradients need (on encrypted models, the comparisons behind ReLU's mask
+// and max pooling's argmax).
 func (m *Model) Forward(x *Variable) (*Variable, error) {
 	if x == nil {
 		return nil, fmt.Errorf("nn: Forward: nil input")
 	}
 	if x.err != nil {
 		return nil, x.err
+	}
+	if !m.training {
+		ps := m.root.Params()
+		saved := make([]bool, len(ps))
+		for i, p := range ps {
+			saved[i] = p.Var.requiresGrad
+			p.Var.requiresGrad = false
+		}
+		defer func() {
+			for i, p := range ps {
+				p.Var.requiresGrad = saved[i]
+			}
+		}()
 	}
 	return m.root.Forward(x)
 }
@@ -56,10 +73,19 @@ func (m *Model) ZeroGrad() {
 }
 
 // Train puts the model in training mode.
-func (m *Model) Train() { m.root.SetTraining(true) }
+func (m *Model) Train() {
+	m.training = true
+	m.root.SetTraining(true)
+}
 
-// Eval puts the model in evaluation mode.
-func (m *Model) Eval() { m.root.SetTraining(false) }
+// Eval puts the model in evaluation mode (see Forward).
+func (m *Model) Eval() {
+	m.training = false
+	m.root.SetTraining(false)
+}
+
+// Training reports whether the model is in training mode.
+func (m *Model) Training() bool { return m.training }
 
 // Encrypted reports whether the model's parameters are encrypted.
 func (m *Model) Encrypted() bool {

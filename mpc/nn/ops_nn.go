@@ -14,7 +14,7 @@ import (
 func (v *Variable) Relu() *Variable {
 	return apply("Relu", []*Variable{v}, func() (value, func(value) []value) {
 		x := v.val
-		y, mask := x.backend().relu(x)
+		y, mask := x.backend().relu(x, v.requiresGrad)
 		return y, func(g value) []value { return []value{pick(g, mask).mul(g, mask)} }
 	})
 }

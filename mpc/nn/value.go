@@ -40,8 +40,9 @@ type backend interface {
 	flip(a value, dim int) value
 	concat(dim int, vs []value) value
 	expand(a value, shape []int) value
-	// relu returns max(a, 0) and the 0/1 mask of positive elements.
-	relu(a value) (out, mask value)
+	// relu returns max(a, 0) and, if mask is set, the 0/1 mask of positive
+	// elements that its gradient needs.
+	relu(a value, mask bool) (out, m value)
 	sign(a value) value
 	sigmoid(a value) value
 	logSigmoid(a value) value
@@ -137,8 +138,11 @@ func (plainBackend) concat(dim int, vs []value) value {
 	return wrap(tensor.Concat(dim, ts...))
 }
 
-func (plainBackend) relu(a value) (value, value) {
+func (plainBackend) relu(a value, mask bool) (value, value) {
 	t := pt(a)
+	if !mask {
+		return wrap(t.Relu()), nil
+	}
 	return wrap(t.Relu()), wrap(t.Gt(tensor.Scalar(0)))
 }
 

@@ -139,6 +139,7 @@ func TestImportedModelTrains(t *testing.T) {
 	}
 	x := nn.NewVariable(loadNPY(t, "mlp_input.npy"))
 	y := nn.NewVariable(tensor.OneHot(tensor.MustNew([]float64{0, 1, 2, 3, 0, 1, 2, 3}, 8), 4))
+	m.Train() // imported models start in evaluation mode
 	opt := nn.NewSGD(m.Parameters(), 0.5, 0, 0)
 	var first, last float64
 	for i := 0; i < 20; i++ {
