@@ -1,0 +1,95 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// ErrNoParty is the panic value of a party function (mpc.Load,
+// mpc.Rank...) called outside an MPC job, e.g. when a notebook calls the
+// job function directly instead of through syft.RunMultiWorkers.
+var ErrNoParty = errors.New("this function runs only inside an MPC job (pass the function to syft.RunMultiWorkers)")
+
+// PartyFuncs returns the package-level functions of mpc that act on the
+// party running the job, bound to p and its worker's store s. The jail
+// gives each interpreter its own copy (yaegi's Use copies symbol maps), so
+// shipped code reads as the notebook wrote it:
+//
+//	a := mpc.Load("crypten_data", 0)
+//
+// Load, Encrypt and Zeros panic with an *mpc.Error (or a plain error) on
+// failure, as every CrypTensor operation does; the jail reports the panic
+// with the rank and line. With p nil every function panics with
+// ErrNoParty, which is what the notebook kernel binds so that job
+// functions type-check in cells.
+func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
+	need := func() *mpc.Party {
+		if p == nil {
+			panic(ErrNoParty)
+		}
+		return p
+	}
+	return map[string]reflect.Value{
+		// Load secret-shares the tensor that party src holds under tag in
+		// its worker's store; the other parties receive only shares.
+		"Load": reflect.ValueOf(func(tag string, src int) *mpc.CrypTensor {
+			ct, err := need().Load(tag, src)
+			if err != nil {
+				panic(err)
+			}
+			return ct
+		}),
+		// Encrypt secret-shares x, held by party src (every party passes
+		// a tensor of the same shape).
+		"Encrypt": reflect.ValueOf(func(x *tensor.Tensor, src int) *mpc.CrypTensor {
+			return need().Encrypt(x, src)
+		}),
+		// Input secret-shares x from src when the others do not know
+		// its shape (they pass nil).
+		"Input": reflect.ValueOf(func(x *tensor.Tensor, src int) (*mpc.CrypTensor, error) {
+			return need().Input(x, src)
+		}),
+		// Zeros is an encryption of zeros.
+		"Zeros": reflect.ValueOf(func(shape ...int) *mpc.CrypTensor { return need().Zeros(shape...) }),
+		// Rank is this party's rank (the index of its worker in the list
+		// given to RunMultiWorkers).
+		"Rank": reflect.ValueOf(func() int { return need().Rank() }),
+		// WorldSize is the number of parties.
+		"WorldSize": reflect.ValueOf(func() int { return need().WorldSize() }),
+		// Save stores a plaintext tensor under tag in this party's own
+		// worker store.
+		"Save": reflect.ValueOf(func(tag string, x *tensor.Tensor) error {
+			need()
+			if s == nil {
+				return fmt.Errorf("save %q: this party has no store", tag)
+			}
+			if x == nil {
+				return fmt.Errorf("save %q: nil tensor", tag)
+			}
+			return s.Save(tag, x)
+		}),
+		// Default returns the party itself, for APIs that take one
+		// (nn's Model.Encrypt).
+		"Default": reflect.ValueOf(func() *mpc.Party { return need() }),
+		// SetDefault is the host's business.
+		"SetDefault": reflect.ValueOf(func(*mpc.Party) {
+			panic(errors.New("mpc.SetDefault is not available in a job: the worker sets the party"))
+		}),
+	}
+}
+
+// partyBindings overlays PartyFuncs on a copy of the mpc table.
+func partyBindings(table map[string]reflect.Value, p *mpc.Party, s Store) map[string]reflect.Value {
+	out := make(map[string]reflect.Value, len(table)+10)
+	for k, v := range table {
+		out[k] = v
+	}
+	for k, v := range PartyFuncs(p, s) {
+		out[k] = v
+	}
+	return out
+}

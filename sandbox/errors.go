@@ -1,0 +1,119 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Kind classifies why a jailed run failed. Kinds travel on the wire as
+// their string values, so they never change meaning.
+type Kind string
+
+// The kinds of failure.
+const (
+	// KindForbidden: the program imports a package outside the whitelist,
+	// or uses a construct jobs may not use (a go statement); refused
+	// before anything runs.
+	KindForbidden Kind = "forbidden"
+	// KindCompile: the program does not parse or type-check.
+	KindCompile Kind = "compile"
+	// KindArgs: the arguments do not fit the entry function's parameters.
+	KindArgs Kind = "args"
+	// KindPanic: the program panicked (including failed MPC operations,
+	// which panic with *mpc.Error).
+	KindPanic Kind = "panic"
+	// KindError: the program returned a non-nil error.
+	KindError Kind = "error"
+	// KindResult: the returned value cannot be sent back (an encrypted
+	// tensor, a channel, a type of the program's own...).
+	KindResult Kind = "result"
+	// KindTimeout: the run passed its deadline and was stopped.
+	KindTimeout Kind = "timeout"
+	// KindCanceled: the run was cancelled (the job failed elsewhere, or
+	// its submitter gave up).
+	KindCanceled Kind = "canceled"
+	// KindMemory: the party process ran out of its memory limit.
+	KindMemory Kind = "out of memory"
+	// KindCPU: the party process used up its CPU-time limit.
+	KindCPU Kind = "cpu limit"
+	// KindStack: runaway recursion exceeded the party's stack limit.
+	KindStack Kind = "stack overflow"
+	// KindCrash: the party process died without reporting (a runtime
+	// fatal error, a panic in a goroutine).
+	KindCrash Kind = "crash"
+	// KindKilled: the party process was killed by a signal nobody in
+	// gomplab sent (an operator, the kernel's OOM killer).
+	KindKilled Kind = "killed"
+	// KindPeer: another party of the job failed or vanished, so this one
+	// could not go on.
+	KindPeer Kind = "peer failed"
+	// KindSetup: the party could not start (joining the mesh, loading the
+	// job, starting the process).
+	KindSetup Kind = "setup"
+	// KindUnavailable: the worker could not be reached or refused the job.
+	KindUnavailable Kind = "unavailable"
+)
+
+// Error is the failure of one party of a job: which rank on which worker,
+// what kind of failure, where in the shipped source (when known), and the
+// message. Errors never carry the values a party computed on.
+type Error struct {
+	Kind   Kind   `msgpack:"kind"`
+	Rank   int    `msgpack:"rank"`
+	Worker string `msgpack:"worker,omitempty"`
+	// File and Line locate the failure in the source as the user wrote it
+	// (a notebook cell, a Go file); Line is 0 when unknown.
+	File string `msgpack:"file,omitempty"`
+	Line int    `msgpack:"line,omitempty"`
+	Col  int    `msgpack:"col,omitempty"`
+	Msg  string `msgpack:"msg"`
+}
+
+// Error formats the error as "rank 1 (bob): cell[3]:7: panic: ...".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Rank >= 0 {
+		fmt.Fprintf(&b, "rank %d", e.Rank)
+		if e.Worker != "" {
+			fmt.Fprintf(&b, " (%s)", e.Worker)
+		}
+		b.WriteString(": ")
+	} else if e.Worker != "" {
+		fmt.Fprintf(&b, "%s: ", e.Worker)
+	}
+	if e.Line > 0 {
+		b.WriteString(e.File)
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(string(e.Kind))
+	if e.Msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, &Error{Kind: k}) match any *Error of kind k.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Kind == e.Kind && t.Msg == "" && t.Line == 0
+}
+
+// KindOf returns the kind of the first *Error in err's chain, or "".
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return ""
+}
+
+// errorf builds an unplaced *Error of kind k.
+func errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Rank: -1, Msg: fmt.Sprintf(format, args...)}
+}

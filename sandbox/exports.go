@@ -1,0 +1,108 @@
+package sandbox
+
+import (
+	"path"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/gomplab/gomplab/sandbox/internal/pkgsyms"
+	"github.com/gomplab/gomplab/sandbox/symbols"
+	"github.com/traefik/yaegi/interp"
+	"github.com/traefik/yaegi/stdlib"
+)
+
+// deniedSymbols are exported identifiers of whitelisted gomplab packages
+// that reach outside the computation: files, processes, or machinery that
+// only the host may drive. They are left out of the jail's tables (a job
+// using one fails to compile with "undefined"). TestDeniedSymbols checks
+// that every exported function declared in a file that imports os, net,
+// os/exec, syscall or unsafe is listed here or vetted as harmless.
+var deniedSymbols = map[string][]string{
+	TensorPath: {"LoadCSV", "SaveCSV", "LoadNPY", "SaveNPY"},
+	MPCPath: {
+		// Launchers start goroutines and processes of their own.
+		"RunLocal", "RunProcesses", "RegisterParty", "RunChildIfRequested", "ProcessOptions",
+		// A job gets its party from the worker; it cannot make another.
+		"NewParty", "WithProvider", "WithStore", "WithConfig", "TrustedFirstParty",
+	},
+	NNPath: {},
+}
+
+// stdlibRemoved are standard-library identifiers left out of allowed
+// packages. time.AfterFunc would run job code on a goroutine of its own.
+var stdlibRemoved = map[string][]string{
+	"time": {"AfterFunc"},
+}
+
+// key is yaegi's symbol table key for an import path.
+func key(importPath string) string { return importPath + "/" + path.Base(importPath) }
+
+var (
+	baseOnce sync.Once
+	base     interp.Exports
+)
+
+// baseExports returns the jail's shared, read-only tables: the allowed
+// standard packages and gomplab packages, less the removed and denied
+// identifiers. Interpreters copy them on Use, and per-run bindings
+// (the party, the job runtime) are added on top by a second Use.
+func baseExports() interp.Exports {
+	baseOnce.Do(func() {
+		base = interp.Exports{}
+		for _, p := range allowedStdlib {
+			src := stdlib.Symbols[key(p)]
+			if src == nil {
+				continue // not in this yaegi version
+			}
+			base[key(p)] = without(src, stdlibRemoved[p])
+		}
+		for _, p := range allowedGomplab {
+			src := gomplabTable(p)
+			if src == nil {
+				continue // not generated yet: importing it fails to compile
+			}
+			base[key(p)] = without(src, deniedSymbols[p])
+		}
+	})
+	return base
+}
+
+// gomplabTable returns the generated table for a gomplab package: the
+// shared one the notebook kernel also uses, else the jail's own.
+func gomplabTable(importPath string) map[string]reflect.Value {
+	if t := symbols.Symbols[key(importPath)]; t != nil {
+		return t
+	}
+	return pkgsyms.Symbols[key(importPath)]
+}
+
+// without copies t less the names in drop.
+func without(t map[string]reflect.Value, drop []string) map[string]reflect.Value {
+	out := make(map[string]reflect.Value, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	for _, d := range drop {
+		delete(out, d)
+		delete(out, "_"+d)
+	}
+	return out
+}
+
+// JailSymbols lists, for each importable package, the identifiers a job
+// can use (for documentation and the kernel's completion).
+func JailSymbols() map[string][]string {
+	out := map[string][]string{}
+	for k, t := range baseExports() {
+		var names []string
+		for n := range t {
+			if len(n) > 0 && n[0] != '_' {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		out[path.Dir(k)] = names
+	}
+	return out
+}

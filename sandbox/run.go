@@ -1,0 +1,303 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing/fstest"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/traefik/yaegi/interp"
+)
+
+// Store is a party's own worker store, as a job sees it: tensors by tag.
+// It is mpc.Store, so the same value serves the party's Load.
+type Store = mpc.Store
+
+// Env is what one jailed run may touch.
+type Env struct {
+	// Party is the MPC party the job's mpc package functions act on
+	// (mpc.Load, mpc.Encrypt, mpc.Rank...). Nil runs without one: those
+	// functions then panic with a message saying they need a job.
+	Party *mpc.Party
+	// Store is the party's own worker store, for mpc.Save (mpc.Load goes
+	// through the party's store). Nil refuses saves.
+	Store Store
+	// Stdout receives what the program prints (fmt.Print*, println).
+	// Nil discards it.
+	Stdout io.Writer
+	// StopGrace is how long a run that passed its deadline may take to
+	// stop before Run returns anyway (0: one second). Interpreted code
+	// stops at its next step; only a blocking host call takes longer.
+	StopGrace time.Duration
+}
+
+// Run runs p's entry function with args in a fresh restricted interpreter
+// and returns its value. It fails with an *Error: KindForbidden or
+// KindCompile before anything runs, KindArgs when args do not fit the
+// entry's parameters, KindPanic, KindError (the entry returned an error)
+// or KindResult for a value that cannot leave the jail, and KindTimeout or
+// KindCanceled when ctx ends first. The program is stopped when Run
+// returns, except inside a host call that does not return (which Env's
+// owner unblocks, e.g. by closing the party's communicator).
+//
+// In-process runs contain forbidden imports, runaway loops, panics and
+// errors. They cannot contain a huge allocation or runaway recursion,
+// which are fatal to the Go runtime: run untrusted jobs in a child process
+// (RunChild) with resource limits.
+func Run(ctx context.Context, p Program, args []any, env Env) (any, error) {
+	pr, err := prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{pr: pr, entry: p.Entry, env: env, done: make(chan struct{})}
+	return r.exec(ctx, args)
+}
+
+// run is the state of one interpreter's run.
+type run struct {
+	pr    *prepared
+	entry string
+	env   Env
+	it    *interp.Interpreter
+
+	args []reflect.Value
+
+	mu       sync.Mutex
+	returned bool
+	value    any
+	err      error
+
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func (r *run) exec(ctx context.Context, args []any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, r.ctxError(err, false)
+	}
+	stdout := r.env.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	it := interp.New(interp.Options{
+		GoPath:               "/nonexistent",
+		SourcecodeFilesystem: fstest.MapFS{},
+		Stdin:                strings.NewReader(""),
+		Stdout:               stdout,
+		Stderr:               io.Discard,
+		Env:                  []string{},
+		Args:                 []string{"job"},
+	})
+	r.it = it
+	if err := it.Use(baseExports()); err != nil {
+		return nil, errorf(KindSetup, "loading symbol tables: %v", err)
+	}
+	if err := it.Use(r.bindings(ctx)); err != nil {
+		return nil, errorf(KindSetup, "loading job bindings: %v", err)
+	}
+	if _, err := it.EvalWithContext(ctx, r.pr.src); err != nil {
+		return nil, r.evalError(ctx, err, true)
+	}
+	ev, err := it.EvalWithContext(ctx, r.entry)
+	if err != nil {
+		return nil, r.evalError(ctx, err, false)
+	}
+	if err := r.convertArgs(ev, args); err != nil {
+		return nil, err
+	}
+	if _, err := it.EvalWithContext(ctx, entryWrap+"()"); err != nil {
+		return nil, r.evalError(ctx, err, false)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.returned {
+		return nil, errorf(KindCrash, "the entry function did not return")
+	}
+	if r.err != nil {
+		e := errorf(KindError, "%s", r.err.Error())
+		r.place(e)
+		return nil, e
+	}
+	v := normalizeNil(r.value)
+	if err := checkResult(v); err != nil {
+		return nil, errorf(KindResult, "%v", err)
+	}
+	return v, nil
+}
+
+// bindings returns the per-run symbols: the job runtime (arguments,
+// results, statement tracking), the party-bound mpc functions, and a
+// cancellable time.Sleep.
+func (r *run) bindings(ctx context.Context) interp.Exports {
+	job := map[string]reflect.Value{
+		"Arg": reflect.ValueOf(func(i int) any {
+			if i < 0 || i >= len(r.args) || !r.args[i].IsValid() {
+				return nil
+			}
+			return r.args[i].Interface()
+		}),
+		"Return": reflect.ValueOf(func(v any, err error) {
+			r.mu.Lock()
+			r.returned, r.value, r.err = true, v, err
+			r.mu.Unlock()
+		}),
+		"Done": reflect.ValueOf(func() { r.doneOnce.Do(func() { close(r.done) }) }),
+	}
+	ex := interp.Exports{key(jobPkgPath): job}
+	if t := baseExports()[key("time")]; t != nil {
+		tm := make(map[string]reflect.Value, len(t))
+		for k, v := range t {
+			tm[k] = v
+		}
+		tm["Sleep"] = reflect.ValueOf(func(d time.Duration) {
+			tmr := time.NewTimer(d)
+			defer tmr.Stop()
+			select {
+			case <-tmr.C:
+			case <-ctx.Done():
+			}
+		})
+		ex[key("time")] = tm
+	}
+	if m := baseExports()[key(MPCPath)]; m != nil {
+		ex[key(MPCPath)] = partyBindings(m, r.env.Party, r.env.Store)
+	}
+	return ex
+}
+
+// convertArgs converts args to the entry's parameter types (ev is the
+// entry function's value).
+func (r *run) convertArgs(ev reflect.Value, args []any) error {
+	if ev.Kind() != reflect.Func {
+		return errorf(KindCompile, "%s is not a function", r.entry)
+	}
+	ft := ev.Type()
+	n := ft.NumIn()
+	if ft.IsVariadic() {
+		if len(args) < n-1 {
+			return errorf(KindArgs, "%s takes at least %d arguments, got %d", r.entry, n-1, len(args))
+		}
+	} else if len(args) != n {
+		return errorf(KindArgs, "%s takes %d arguments, got %d", r.entry, n, len(args))
+	}
+	r.args = make([]reflect.Value, n)
+	for i := 0; i < n; i++ {
+		t := ft.In(i)
+		var a any
+		if ft.IsVariadic() && i == n-1 {
+			a = append([]any{}, args[n-1:]...)
+		} else {
+			a = args[i]
+		}
+		v, err := convertArg(a, t)
+		if err != nil {
+			return errorf(KindArgs, "argument %d of %s: %v", i+1, r.entry, err)
+		}
+		r.args[i] = v
+	}
+	return nil
+}
+
+// evalError classifies an error from EvalWithContext.
+func (r *run) evalError(ctx context.Context, err error, compiling bool) error {
+	if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return r.ctxError(ctx.Err(), !compiling)
+	}
+	var p interp.Panic
+	if errors.As(err, &p) {
+		e := errorf(KindPanic, "%s", panicMessage(p.Value))
+		r.place(e)
+		return e
+	}
+	if compiling {
+		return compileError(err)
+	}
+	return errorf(KindCompile, "%v", err)
+}
+
+// ctxError reports a run stopped by its context, placed at the statement
+// that was running if the program stopped within the grace period.
+func (r *run) ctxError(err error, started bool) error {
+	k := KindCanceled
+	msg := "the job was cancelled"
+	if errors.Is(err, context.DeadlineExceeded) {
+		k, msg = KindTimeout, "the job passed its deadline and was stopped"
+	}
+	e := errorf(k, "%s", msg)
+	if started {
+		grace := r.env.StopGrace
+		if grace <= 0 {
+			grace = time.Second
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-r.done:
+			r.place(e)
+		case <-t.C:
+			e.Msg += " (still inside a host call)"
+		}
+	}
+	return e
+}
+
+// place sets e's position to the statement that ran last. Call only once
+// the program has stopped (r.done closed) or returned.
+func (r *run) place(e *Error) {
+	v, err := r.it.Eval(lineVar)
+	if err != nil || !v.IsValid() || !v.CanInt() {
+		return
+	}
+	if pos := r.pr.position(int(v.Int())); pos.Line > 0 {
+		e.File, e.Line, e.Col = displayFile(pos.Filename), pos.Line, 0
+	}
+}
+
+// panicMessage renders a panic value from interpreted or host code.
+func panicMessage(v any) string {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	switch x := v.(type) {
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// yaegiPos matches the position prefix of yaegi's compile errors.
+var yaegiPos = regexp.MustCompile(`^(.*?):(\d+):(?:(\d+):)? (.*)$`)
+
+// compileError turns a yaegi compile error into a placed KindCompile
+// *Error. Errors in the appended wrapper mean the arguments' types do not
+// fit.
+func compileError(err error) *Error {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	e := errorf(KindCompile, "%s", msg)
+	if m := yaegiPos.FindStringSubmatch(msg); m != nil {
+		e.File = displayFile(m[1])
+		e.Line, _ = strconv.Atoi(m[2])
+		e.Col, _ = strconv.Atoi(m[3])
+		e.Msg = m[4]
+		if e.File == entryPseudo {
+			e.File, e.Line, e.Col = "", 0, 0
+			e.Msg = "calling the entry function: " + e.Msg
+		}
+	}
+	return e
+}
