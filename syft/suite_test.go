@@ -365,6 +365,21 @@ func TestPrivacy(t *testing.T) {
 				wantTensor(t, got, err, tensor.Scalar(21.875/3))
 			}
 		}
+		// Even a user allowed to read it cannot release a private value
+		// to another worker through a pointer there.
+		carolsMean := must[*syft.Pointer](t)(func() (*syft.Pointer, error) {
+			ps, err := g.bobCarol.Search()
+			for _, ptr := range ps {
+				if ptr.ID() == mean.ID() {
+					return ptr, err
+				}
+			}
+			return nil, errors.New("mean not found")
+		}())
+		viaAlice := p(carolsMean.Send(g.alice))
+		if _, err := viaAlice.GetCopy(); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "another worker") {
+			t.Fatalf("private value through a grant: %v", err)
+		}
 		// The scientist may not delete the owner's data.
 		if err := data.Free(); !errors.Is(err, workers.ErrPermission) {
 			t.Fatalf("free owner's data: %v", err)

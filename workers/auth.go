@@ -47,9 +47,9 @@ type Users struct {
 	mu     sync.RWMutex
 	path   string // "" for in-memory tables
 	byName map[string]*User
-	// The file's modification time and when it was last checked: a
-	// running daemon picks up users added by `gomplab worker user add`.
-	mtime   time.Time
+	// The file as last loaded and when it was last checked: a running
+	// daemon picks up users added by `gomplab worker user add`.
+	loaded  os.FileInfo
 	checked time.Time
 }
 
@@ -69,7 +69,7 @@ func LoadUsers(path string) (*Users, error) {
 	}
 	u := &Users{path: path, byName: map[string]*User{}, checked: time.Now()}
 	if fi, err := os.Stat(path); err == nil {
-		u.mtime = fi.ModTime()
+		u.loaded = fi
 	}
 	for _, x := range list {
 		if err := validUserName(x.Name); err != nil {
@@ -201,14 +201,21 @@ func (u *Users) reloadIfChanged() {
 	}
 	u.checked = time.Now()
 	fi, err := os.Stat(u.path)
-	if err != nil || fi.ModTime().Equal(u.mtime) {
+	if err != nil || sameVersion(fi, u.loaded) {
 		return
 	}
 	fresh, err := LoadUsers(u.path)
 	if err != nil {
 		return
 	}
-	u.byName, u.mtime = fresh.byName, fresh.mtime
+	u.byName, u.loaded = fresh.byName, fresh.loaded
+}
+
+// sameVersion compares file identity (writes replace the file by rename,
+// so each has a new inode), size and modification time: timestamps alone
+// can be too coarse to tell two quick writes apart.
+func sameVersion(a, b os.FileInfo) bool {
+	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // lookup returns a copy of the named user.

@@ -106,7 +106,15 @@ type Info struct {
 	Shape []int `msgpack:"shape,omitempty"`
 	// Target is the worker and id a pointer object refers to.
 	Target string `msgpack:"target,omitempty"`
+	// Preview shows the values of a small non-private tensor (at most
+	// PreviewElements), as PySyft's listings did; never set for private
+	// objects.
+	Preview string `msgpack:"preview,omitempty"`
 }
+
+// PreviewElements is the largest non-private tensor whose values listings
+// show.
+const PreviewElements = 16
 
 // Info returns the object's metadata without its value.
 func (o *Object) Info() Info {
@@ -117,6 +125,9 @@ func (o *Object) Info() Info {
 	}
 	if o.Tensor != nil {
 		in.Shape = o.Tensor.Shape()
+		if !o.Private && o.Tensor.Size() <= PreviewElements {
+			in.Preview = strings.ReplaceAll(o.Tensor.String(), "\n", "")
+		}
 	}
 	if o.Pointer != nil {
 		in.Target = o.Pointer.Worker + ":" + o.Pointer.ID
@@ -140,6 +151,9 @@ func (in Info) String() string {
 	}
 	if in.Private {
 		b.WriteString(" private")
+	}
+	if in.Preview != "" {
+		fmt.Fprintf(&b, ": %s", in.Preview)
 	}
 	return b.String()
 }

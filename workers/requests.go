@@ -148,6 +148,11 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if err := canRead(r.User(), o); err != nil {
 		return nil, err
 	}
+	if o.Private && r.Session.viaGrant() {
+		// A grant is held by another worker, whose other users could
+		// use it: private values are released only to a user directly.
+		return nil, denied("object %s is private: its value is never released to another worker, even for a user allowed to read it (that user may get it directly)", o.ID)
+	}
 	if !g.Keep {
 		// Take, not Delete: two concurrent gets must not both succeed.
 		if o, err = h.cfg.Store.Take(o.ID); err != nil {
