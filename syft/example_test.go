@@ -17,6 +17,8 @@ func Example() {
 
 	x, _ := syft.Send(tensor.FromSlice([]float64{1, 2, 3, 4, 5}), bob)
 	y, _ := syft.Send(tensor.FromSlice([]float64{1, 1, 1, 1, 1}), bob)
+	defer x.Free() // (or let x be garbage collected: it owns its object)
+	defer y.Free()
 	z, _ := x.Add(y) // computed on bob; z is a pointer
 	objs, _ := bob.List()
 	fmt.Println("bob holds", len(objs), "objects")
@@ -78,9 +80,20 @@ func ExampleSearch() {
 	defer bob.Shutdown()
 	defer alice.Shutdown()
 
-	syft.Send(tensor.FromSlice([]float64{1}), bob, syft.WithTags("#mnist", "#train"))
-	syft.Send(tensor.FromSlice([]float64{2}), alice, syft.WithTags("#mnist", "#train"))
-	syft.Send(tensor.FromSlice([]float64{3}), alice, syft.WithTags("#mnist", "#test"))
+	// Data meant to outlive its pointer is kept: a dropped pointer that
+	// owns its object frees it when garbage collected.
+	for _, d := range []struct {
+		w    syft.Worker
+		v    float64
+		tags []string
+	}{
+		{bob, 1, []string{"#mnist", "#train"}},
+		{alice, 2, []string{"#mnist", "#train"}},
+		{alice, 3, []string{"#mnist", "#test"}},
+	} {
+		p, _ := syft.Send(tensor.FromSlice([]float64{d.v}), d.w, syft.WithTags(d.tags...))
+		p.Keep()
+	}
 
 	found, _ := syft.Search([]syft.Worker{bob, alice}, "#mnist", "#train")
 	for _, p := range found {

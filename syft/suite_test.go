@@ -265,9 +265,11 @@ func TestRemoteOps(t *testing.T) {
 func TestSearchAndList(t *testing.T) {
 	runSuite(t, "search", func(t *testing.T, g grid) {
 		p := must[*syft.Pointer](t)
-		p(syft.Send(vec(1), g.bob, syft.WithTags("#fun", "#boston"), syft.WithDescription("one")))
-		p(syft.Send(vec(2), g.bob, syft.WithTags("#fun")))
-		p(syft.Send(vec(3), g.alice, syft.WithTags("#fun", "#boston")))
+		// Keep: these pointers are dropped at once, and owning pointers
+		// free their objects when collected.
+		p(syft.Send(vec(1), g.bob, syft.WithTags("#fun", "#boston"), syft.WithDescription("one"))).Keep()
+		p(syft.Send(vec(2), g.bob, syft.WithTags("#fun"))).Keep()
+		p(syft.Send(vec(3), g.alice, syft.WithTags("#fun", "#boston"))).Keep()
 		for _, c := range []struct {
 			ws   []syft.Worker
 			tags []string
@@ -392,6 +394,9 @@ func TestPrivacy(t *testing.T) {
 		if len(left) != 1 || left[0].Owner != workers.OwnerUser {
 			t.Fatalf("after the scientist's Clear: %v", left)
 		}
+		// Owning pointers free their objects when collected; these must
+		// live to the end of the test.
+		runtime.KeepAlive([]*syft.Pointer{scaled, pp, viaAlice})
 	})
 }
 
@@ -415,7 +420,7 @@ func TestOwnershipAndErrors(t *testing.T) {
 		if _, err := mine.GetCopy(); !errors.Is(err, workers.ErrNotFound) {
 			t.Fatalf("get of a freed object: %v", err)
 		}
-		p(syft.Send(vec(1), g.bob, syft.WithID("fixed-id")))
+		p(syft.Send(vec(1), g.bob, syft.WithID("fixed-id"))).Keep()
 		if _, err := syft.Send(vec(1), g.bob, syft.WithID("fixed-id")); !errors.Is(err, workers.ErrExists) {
 			t.Fatalf("duplicate id: %v", err)
 		}
