@@ -42,6 +42,7 @@ var codes = []struct {
 }{
 	{"not_found", ErrNotFound},
 	{"exists", ErrExists},
+	{"ambiguous", ErrAmbiguous},
 	{"permission", ErrPermission},
 	{"bad_request", ErrBadRequest},
 	{"unauthenticated", ErrUnauthenticated},

@@ -252,3 +252,31 @@ func sortInfos(in []Info) {
 		return in[i].ID < in[j].ID
 	})
 }
+
+// ErrAmbiguous means a tag lookup that needs exactly one object found
+// several.
+var ErrAmbiguous = errors.New("ambiguous tags")
+
+// GetTagged returns the one object carrying all of tags: what code running
+// on a worker (an MPC party's load by tag) needs. No match fails with
+// ErrNotFound and several with ErrAmbiguous, each naming the tags.
+func GetTagged(s Store, tags ...string) (*Object, error) {
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("%w: a tag lookup needs at least one tag", ErrBadRequest)
+	}
+	found, err := s.Search(tags...)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no object tagged %v: %w", tags, ErrNotFound)
+	case 1:
+		return s.Get(found[0].ID)
+	}
+	ids := make([]string, len(found))
+	for i, in := range found {
+		ids[i] = in.ID
+	}
+	return nil, fmt.Errorf("%d objects tagged %v (%v), want exactly one: %w", len(found), tags, ids, ErrAmbiguous)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomplab/gomplab/tensor"
@@ -71,6 +72,15 @@ func TestStores(t *testing.T) {
 				if !slices.Equal(ids(got), c.want) {
 					t.Errorf("Search(%v) = %v, want %v", c.tags, ids(got), c.want)
 				}
+			}
+			if o, err := GetTagged(s, "#y"); err != nil || o.ID != "a" {
+				t.Fatalf("GetTagged(#y) = %v, %v", o, err)
+			}
+			if _, err := GetTagged(s, "#x"); !errors.Is(err, ErrAmbiguous) {
+				t.Fatalf("GetTagged(#x): %v", err)
+			}
+			if _, err := GetTagged(s, "#none"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "#none") {
+				t.Fatalf("GetTagged(#none): %v", err)
 			}
 			o, err := s.Get("a")
 			if err != nil || !tensor.Equal(o.Tensor, tensor.FromSlice([]float64{1, 2, 3})) {
