@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/tensor"
@@ -66,6 +67,26 @@ func (v *Variable) PlainText() (*tensor.Tensor, error) {
 	return t, err
 }
 
+// PlainTextTo reveals v to party dst only (one round; every party must
+// call it): dst gets the tensor and the others nil. A plaintext v is
+// returned as is on every party.
+func (v *Variable) PlainTextTo(dst int) (*tensor.Tensor, error) {
+	if v.err != nil {
+		return nil, v.err
+	}
+	if t := v.Tensor(); t != nil {
+		return t, nil
+	}
+	var t *tensor.Tensor
+	err := guard("PlainTextTo", func() {
+		var e error
+		if t, e = v.CrypTensor().GetPlainTextTo(dst); e != nil {
+			panic(opError{e})
+		}
+	})
+	return t, err
+}
+
 // cryptBackend computes on CrypTensors. Binary operations take any mix of
 // plaintext and encrypted operands (the mpc package treats plaintext ones as
 // public); unary operations handed a plaintext value delegate to the
@@ -111,11 +132,25 @@ func (cryptBackend) neg(a value) value {
 	return pb.neg(a)
 }
 
+// scale multiplies by a public scalar. Encoding s in fixed point would
+// round it (1/100 becomes 655/65536, 0.05% off, which turns a mean of 100
+// ones into 0.99945), so integers multiply exactly and reciprocals of
+// integers divide, which the mpc package does to within one unit.
 func (cryptBackend) scale(a value, s float64) value {
-	if c := enc(a); c != nil {
+	c := enc(a)
+	if c == nil {
+		return pb.scale(a, s)
+	}
+	if s == math.Trunc(s) && math.Abs(s) < 1<<20 {
 		return cv(c.Mul(s))
 	}
-	return pb.scale(a, s)
+	if n := math.Round(1 / s); n != 0 && math.Abs(n) < 1<<30 && math.Abs(s*n-1) < 1e-12 {
+		if n < 0 {
+			return cv(c.Neg().Div(int(-n)))
+		}
+		return cv(c.Div(int(n)))
+	}
+	return cv(c.Mul(s))
 }
 
 func (cryptBackend) shift(a value, s float64) value {

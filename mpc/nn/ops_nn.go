@@ -29,6 +29,23 @@ func (v *Variable) Abs() *Variable {
 	})
 }
 
+// Sign returns 1 where v > 0 and -1 where v < 0 (at 0: 0 on plaintext, 1
+// on encrypted values, CrypTen's convention). It has no gradient (zero
+// almost everywhere), so it records no history: use it for metrics.
+func (v *Variable) Sign() *Variable {
+	return apply("Sign", []*Variable{v}, func() (value, func(value) []value) {
+		return v.val.backend().sign(v.val), nil
+	})
+}
+
+// ArgmaxOneHot marks the first maximum along dim with 1 and everything else
+// with 0 (v's shape), without gradient: for predictions and accuracy.
+func (v *Variable) ArgmaxOneHot(dim int) *Variable {
+	return apply("ArgmaxOneHot", []*Variable{v}, func() (value, func(value) []value) {
+		return v.val.backend().argmaxOneHot(v.val, normDim(dim, v.val)), nil
+	})
+}
+
 // Sigmoid returns 1 / (1 + e^-v).
 func (v *Variable) Sigmoid() *Variable {
 	return unary("Sigmoid", v, func(b backend, a value) value { return b.sigmoid(a) },
