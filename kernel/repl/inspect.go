@@ -18,7 +18,7 @@ import (
 	"github.com/gomplab/gomplab/kernel/internal/godoc"
 )
 
-//go:generate go run ../internal/gendocs -o docs_gen.json github.com/gomplab/gomplab/tensor github.com/gomplab/gomplab/kernel/display
+//go:generate go run ../internal/gendocs -o docs_gen.json github.com/gomplab/gomplab/tensor github.com/gomplab/gomplab/mpc github.com/gomplab/gomplab/mpc/nn github.com/gomplab/gomplab/syft github.com/gomplab/gomplab/kernel/display
 
 //go:embed docs_gen.json
 var embeddedDocs []byte

@@ -9,7 +9,7 @@ package symbols
 
 import "reflect"
 
-//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/tensor
+//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/tensor github.com/gomplab/gomplab/mpc github.com/gomplab/gomplab/mpc/nn github.com/gomplab/gomplab/syft
 
 // Symbols maps "<import path>/<package name>" to the package's exported
 // identifiers, in the form interp.Interpreter.Use expects.
@@ -18,4 +18,7 @@ var Symbols = map[string]map[string]reflect.Value{}
 // Packages lists the import paths covered by Symbols, in go:generate order.
 var Packages = []string{
 	"github.com/gomplab/gomplab/tensor",
+	"github.com/gomplab/gomplab/mpc",
+	"github.com/gomplab/gomplab/mpc/nn",
+	"github.com/gomplab/gomplab/syft",
 }
