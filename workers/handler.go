@@ -128,7 +128,28 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.Handle(MsgCopy, h.copy)
 	h.Handle(MsgGrant, h.grant)
 	h.Handle(MsgMove, h.move)
+	extMu.Lock()
+	exts := append([]func(*Handler){}, extensions...)
+	extMu.Unlock()
+	for _, ext := range exts {
+		ext(h)
+	}
 	return h, nil
+}
+
+var (
+	extMu      sync.Mutex
+	extensions []func(*Handler)
+)
+
+// Extend registers fn to run on every Handler created afterwards, once the
+// built-in message types are in place. Layers above the object store (MPC
+// jobs, federated training) call it from an init function to add their
+// message types with Handle, so daemons and virtual workers alike serve them.
+func Extend(fn func(h *Handler)) {
+	extMu.Lock()
+	extensions = append(extensions, fn)
+	extMu.Unlock()
 }
 
 // Handle registers (or replaces) the function answering msgType; this is
