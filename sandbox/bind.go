@@ -27,7 +27,14 @@ var ErrNoParty = errors.New("this function runs only inside an MPC job (pass the
 // ErrNoParty, which is what the notebook kernel binds so that job
 // functions type-check in cells.
 func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
+	return partyFuncs(func() *mpc.Party { return p }, s)
+}
+
+// partyFuncs binds the functions to whatever party get returns when they
+// are called.
+func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
 	need := func() *mpc.Party {
+		p := get()
 		if p == nil {
 			panic(ErrNoParty)
 		}
@@ -83,12 +90,12 @@ func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
 }
 
 // partyBindings overlays PartyFuncs on a copy of the mpc table.
-func partyBindings(table map[string]reflect.Value, p *mpc.Party, s Store) map[string]reflect.Value {
+func partyBindings(table map[string]reflect.Value, p func() *mpc.Party, s Store) map[string]reflect.Value {
 	out := make(map[string]reflect.Value, len(table)+10)
 	for k, v := range table {
 		out[k] = v
 	}
-	for k, v := range PartyFuncs(p, s) {
+	for k, v := range partyFuncs(p, s) {
 		out[k] = v
 	}
 	return out

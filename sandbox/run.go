@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/traefik/yaegi/interp"
 )
 
@@ -53,12 +54,11 @@ type Env struct {
 // which are fatal to the Go runtime: run untrusted jobs in a child process
 // (RunChild) with resource limits.
 func Run(ctx context.Context, p Program, args []any, env Env) (any, error) {
-	pr, err := prepare(p)
+	r, err := compile(ctx, p, args, env)
 	if err != nil {
 		return nil, err
 	}
-	r := &run{pr: pr, entry: p.Entry, env: env, done: make(chan struct{})}
-	return r.exec(ctx, args)
+	return r.call(ctx)
 }
 
 // run is the state of one interpreter's run.
@@ -79,7 +79,15 @@ type run struct {
 	doneOnce sync.Once
 }
 
-func (r *run) exec(ctx context.Context, args []any) (any, error) {
+// compile prepares p in a fresh interpreter, evaluates its declarations
+// and converts args, without calling the entry. The party in env may be
+// set later (before call): the bindings read it when called.
+func compile(ctx context.Context, p Program, args []any, env Env) (*run, error) {
+	pr, err := prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{pr: pr, entry: p.Entry, env: env, done: make(chan struct{})}
 	if err := ctx.Err(); err != nil {
 		return nil, r.ctxError(err, false)
 	}
@@ -113,7 +121,12 @@ func (r *run) exec(ctx context.Context, args []any) (any, error) {
 	if err := r.convertArgs(ev, args); err != nil {
 		return nil, err
 	}
-	if _, err := it.EvalWithContext(ctx, entryWrap+"()"); err != nil {
+	return r, nil
+}
+
+// call runs the compiled entry once.
+func (r *run) call(ctx context.Context) (any, error) {
+	if _, err := r.it.EvalWithContext(ctx, entryWrap+"()"); err != nil {
 		return nil, r.evalError(ctx, err, false)
 	}
 	r.mu.Lock()
@@ -122,7 +135,11 @@ func (r *run) exec(ctx context.Context, args []any) (any, error) {
 		return nil, errorf(KindCrash, "the entry function did not return")
 	}
 	if r.err != nil {
-		e := errorf(KindError, "%s", r.err.Error())
+		k := KindError
+		if peerFailure(r.err) {
+			k = KindPeer
+		}
+		e := errorf(k, "%s", r.err.Error())
 		r.place(e)
 		return nil, e
 	}
@@ -168,7 +185,7 @@ func (r *run) bindings(ctx context.Context) interp.Exports {
 		ex[key("time")] = tm
 	}
 	if m := baseExports()[key(MPCPath)]; m != nil {
-		ex[key(MPCPath)] = partyBindings(m, r.env.Party, r.env.Store)
+		ex[key(MPCPath)] = partyBindings(m, func() *mpc.Party { return r.env.Party }, r.env.Store)
 	}
 	return ex
 }
@@ -208,12 +225,19 @@ func (r *run) convertArgs(ev reflect.Value, args []any) error {
 
 // evalError classifies an error from EvalWithContext.
 func (r *run) evalError(ctx context.Context, err error, compiling bool) error {
-	if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+	// After the deadline, whatever the program reports (a panic from an
+	// MPC operation whose party was closed to unblock it) is the
+	// deadline's doing.
+	if ctx.Err() != nil {
 		return r.ctxError(ctx.Err(), !compiling)
 	}
 	var p interp.Panic
 	if errors.As(err, &p) {
-		e := errorf(KindPanic, "%s", panicMessage(p.Value))
+		k := KindPanic
+		if peerFailure(p.Value) {
+			k = KindPeer
+		}
+		e := errorf(k, "%s", panicMessage(p.Value))
 		r.place(e)
 		return e
 	}
@@ -259,6 +283,21 @@ func (r *run) place(e *Error) {
 	if pos := r.pr.position(int(v.Int())); pos.Line > 0 {
 		e.File, e.Line, e.Col = displayFile(pos.Filename), pos.Line, 0
 	}
+}
+
+// peerFailure reports whether a panic value is an MPC operation that
+// failed because another party went away (or the party was closed on
+// cancellation).
+func peerFailure(v any) bool {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		v = rv.Interface()
+	}
+	err, ok := v.(error)
+	if !ok {
+		return false
+	}
+	var pe *comm.PeerError
+	return errors.As(err, &pe) || errors.Is(err, comm.ErrClosed) || errors.Is(err, comm.ErrPeerClosed)
 }
 
 // panicMessage renders a panic value from interpreted or host code.

@@ -1,0 +1,216 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/serde"
+)
+
+// Job is one party's part of an MPC job, as the orchestrator sends it to
+// a worker and the worker hands it to the party: who the party is, where
+// the others meet, what to run and for how long.
+type Job struct {
+	// ID names the job; the mesh refuses parties of other jobs.
+	ID        string `msgpack:"id"`
+	Rank      int    `msgpack:"rank"`
+	WorldSize int    `msgpack:"world_size"`
+	// MasterAddr is host:port of rank 0's rendezvous (for rank 0, the
+	// address its worker bound and passes as a listener).
+	MasterAddr string `msgpack:"master_addr"`
+	// Worker is the id of the worker running this party, for errors.
+	Worker  string  `msgpack:"worker,omitempty"`
+	Program Program `msgpack:"program"`
+	// Args is serde.Marshal of the public arguments ([]any).
+	Args []byte `msgpack:"args,omitempty"`
+	// TimeoutMS bounds the whole party, mesh setup included.
+	TimeoutMS int64 `msgpack:"timeout_ms"`
+	// SetupTimeoutMS bounds joining the mesh (0: the whole timeout).
+	SetupTimeoutMS int64 `msgpack:"setup_timeout_ms,omitempty"`
+}
+
+// Timeout is the job's deadline as a duration (0 when unset).
+func (j *Job) Timeout() time.Duration { return time.Duration(j.TimeoutMS) * time.Millisecond }
+
+// validate checks the fields a party relies on.
+func (j *Job) validate() error {
+	switch {
+	case j.WorldSize < 1 || j.WorldSize > 64:
+		return fmt.Errorf("world size %d out of range [1,64]", j.WorldSize)
+	case j.Rank < 0 || j.Rank >= j.WorldSize:
+		return fmt.Errorf("rank %d out of range for %d parties", j.Rank, j.WorldSize)
+	case j.TimeoutMS <= 0:
+		return fmt.Errorf("no timeout set")
+	case j.Program.Entry == "":
+		return fmt.Errorf("no entry function")
+	}
+	return nil
+}
+
+// Result is what one party reports: its value (encoded with
+// serde.Marshal) or its failure, its traffic and what it printed.
+type Result struct {
+	Rank   int    `msgpack:"rank"`
+	Worker string `msgpack:"worker,omitempty"`
+	// Value is serde.Marshal of the returned value (nil on failure).
+	Value []byte `msgpack:"value,omitempty"`
+	Err   *Error `msgpack:"err,omitempty"`
+	// Stats is the party's traffic over the whole job, setup included;
+	// ByOp attributes it to the outermost MPC operations.
+	Stats comm.Counts            `msgpack:"stats"`
+	ByOp  map[string]comm.Counts `msgpack:"by_op,omitempty"`
+	// ElapsedNS is the wall time of the entry function.
+	ElapsedNS int64 `msgpack:"elapsed_ns"`
+	// Output is what the program printed, cut to MaxOutput bytes.
+	Output string `msgpack:"output,omitempty"`
+}
+
+// MaxOutput bounds the printed output a party keeps.
+const MaxOutput = 64 << 10
+
+// boundedBuffer keeps the first max bytes written to it.
+type boundedBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	max  int
+	lost int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.max - b.buf.Len()
+	if room < len(p) {
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		b.lost += len(p) - max(room, 0)
+		return len(p), nil
+	}
+	b.buf.Write(p)
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	if b.lost > 0 {
+		s += fmt.Sprintf("\n[%d more bytes of output dropped]\n", b.lost)
+	}
+	return s
+}
+
+// RunJob runs one party of job in this process (a goroutine party, as
+// virtual workers use): it compiles the program in a jail (so a bad
+// program fails before joining the mesh), joins the mesh (rv is rank 0's
+// bound rendezvous, nil on other ranks), runs the entry function with the
+// party bound to store, and reports. It never panics. The in-process
+// limits of Run apply: use RunChild for untrusted code on a worker.
+func RunJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store) Result {
+	return runJob(ctx, job, rv, store, nil)
+}
+
+// runJob is RunJob with a hook for the child process, which relays
+// printed output as it comes.
+func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, stdout *boundedBuffer) (res Result) {
+	res.Rank, res.Worker = job.Rank, job.Worker
+	fail := func(err error) Result {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = errorf(KindSetup, "%v", err)
+		}
+		e.Rank, e.Worker = job.Rank, job.Worker
+		res.Err = e
+		return res
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res = fail(errorf(KindCrash, "party failed: %v", r))
+		}
+	}()
+	if rv != nil {
+		defer rv.Close()
+	}
+	if err := job.validate(); err != nil {
+		return fail(errorf(KindSetup, "bad job: %v", err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, job.Timeout())
+	defer cancel()
+	var args []any
+	if len(job.Args) > 0 {
+		v, err := serde.Unmarshal(job.Args, serde.Limits{})
+		if err != nil {
+			return fail(errorf(KindArgs, "decoding arguments: %v", err))
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return fail(errorf(KindArgs, "arguments are a %T, not a list", v))
+		}
+		args = list
+	}
+	if stdout == nil {
+		stdout = &boundedBuffer{max: MaxOutput}
+	}
+	r, err := compile(ctx, job.Program, args, Env{Store: store, Stdout: stdout})
+	if err != nil {
+		return fail(err)
+	}
+
+	setupCtx := ctx
+	if job.SetupTimeoutMS > 0 {
+		var c context.CancelFunc
+		setupCtx, c = context.WithTimeout(ctx, time.Duration(job.SetupTimeoutMS)*time.Millisecond)
+		defer c()
+	}
+	cfg := comm.Config{Rank: job.Rank, Size: job.WorldSize, MasterAddr: job.MasterAddr,
+		JobID: job.ID, Rendezvous: rv}
+	if dl, ok := setupCtx.Deadline(); ok {
+		cfg.Timeout = time.Until(dl)
+	}
+	c, err := comm.Dial(setupCtx, cfg)
+	if err != nil {
+		k := KindSetup
+		if ctx.Err() != nil {
+			k = KindTimeout
+		}
+		return fail(errorf(k, "joining the job's parties: %v", err))
+	}
+	p, err := mpc.NewParty(c, mpc.WithStore(store))
+	if err != nil {
+		c.Close()
+		return fail(errorf(KindPeer, "starting the party: %v", err))
+	}
+	// Closing the communicator unblocks a program waiting on a peer when
+	// the deadline passes or the job is cancelled; the party itself is
+	// closed once, here, after the program stopped.
+	var closeOnce sync.Once
+	closeParty := func() { closeOnce.Do(func() { p.Close() }) }
+	defer closeParty()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	r.env.Party = p
+
+	start := time.Now()
+	v, err := r.call(ctx)
+	res.ElapsedNS = int64(time.Since(start))
+	res.Stats, res.ByOp = p.Stats().Total(), p.Stats().ByOp()
+	// Closing at once makes peers still waiting on this party fail fast.
+	closeParty()
+	res.Output = stdout.String()
+	if err != nil {
+		return fail(err)
+	}
+	b, err := serde.Marshal(v)
+	if err != nil {
+		return fail(errorf(KindResult, "%v", err))
+	}
+	res.Value = b
+	return res
+}
