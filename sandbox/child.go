@@ -211,9 +211,9 @@ func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration,
 	}
 	switch {
 	case strings.Contains(stderr, "goroutine stack exceeds"), strings.Contains(stderr, "stack overflow"):
-		return KindStack, fmt.Sprintf("runaway recursion: a goroutine stack passed the %d MiB limit", l.Stack >> 20)
+		return KindStack, fmt.Sprintf("runaway recursion: a goroutine stack passed the %d MiB limit", l.Stack>>20)
 	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"):
-		return KindMemory, fmt.Sprintf("the party ran out of memory (address-space limit %d MiB)", l.AddressSpace >> 20)
+		return KindMemory, fmt.Sprintf("the party ran out of memory (address-space limit %d MiB)", l.AddressSpace>>20)
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
@@ -389,4 +389,3 @@ func (s *pipeStore) Save(tag string, t *tensor.Tensor) error {
 	_, err := s.call(&childMsg{Type: msgSave, Tag: tag, Tensor: t})
 	return err
 }
-
