@@ -30,7 +30,11 @@ type Config struct {
 	// TLS, when set, makes every link (rendezvous included) TLS 1.3 with
 	// mutual authentication: the config must hold this party's certificate,
 	// and RootCAs to verify peers (also used for clients when ClientCAs is
-	// nil). Certificates authenticate membership; ranks come from the hello.
+	// nil). A dialed peer is verified against the host of its address (the
+	// master's host, or the IP a party registered), so certificates need
+	// those IP or DNS names, unless ServerName is set, which every party's
+	// certificate must then carry. Certificates authenticate membership;
+	// ranks come from the hello.
 	TLS *tls.Config
 	// JobID names the computation; the rendezvous and every link refuse a
 	// party of another job.

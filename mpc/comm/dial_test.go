@@ -148,13 +148,12 @@ func TestRendezvousRefusals(t *testing.T) {
 func TestRendezvousDuplicateRank(t *testing.T) {
 	// Rank 2 comes late, so both claimants of rank 1 reach the master
 	// while the rendezvous is still open.
-	job := newJob(t, 3, false, 3*time.Second)
-	cs, errs := dialAll(t, job, []int{0, 1, 1, 2}, func(c *Config) {
+	job := newJob(t, 3, false, 5*time.Second)
+	_, errs := dialAll(t, job, []int{0, 1, 1, 2}, func(c *Config) {
 		if c.Rank == 2 {
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(time.Second)
 		}
 	})
-	_ = cs
 	wantErr(t, "second claimant of rank 1", errs[1], "rank 1 is already connected")
 	for _, r := range []int{0, 2} {
 		if errs[r] != nil {
