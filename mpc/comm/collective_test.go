@@ -515,3 +515,28 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestSingleParty: a world of one party is legal (a degenerate job, or a
+// TTP-less local run); collectives are identities costing one round and
+// no traffic.
+func TestSingleParty(t *testing.T) {
+	for _, w := range worlds {
+		t.Run(w.name, func(t *testing.T) {
+			c := w.make(t, 1, false)[0]
+			v := []uint64{7, 8}
+			if err := AllReduce(c, v); err != nil || v[0] != 7 || v[1] != 8 {
+				t.Fatalf("AllReduce: %v %v", v, err)
+			}
+			out, err := Exchange(c, v)
+			if err != nil || len(out) != 1 || &out[0][0] != &v[0] {
+				t.Fatalf("Exchange: %v %v", out, err)
+			}
+			if err := Barrier(c); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := c.Stats().Total(), (Counts{Rounds: 3}); got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+		})
+	}
+}
