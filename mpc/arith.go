@@ -261,8 +261,8 @@ func (p *Party) square(x []uint64) []uint64 {
 // correct for the wrap-arounds of the share sum (CrypTen's method): each
 // masks its share with a provider mask r whose wrap count θ_r is shared,
 // sends x_i + r_i to rank 0 (one round), and subtracts the resulting wrap
-// count of x times ⌊2^64/d⌋; off by at most N units, with the same failure
-// probability.
+// count of x times ⌊2^64/d⌋; off by at most N units (unbiased for odd N),
+// with the same failure probability.
 func (p *Party) truncate(v []uint64, d uint64) {
 	if d == 1 || p.size == 1 {
 		if d != 1 {
@@ -364,12 +364,20 @@ func (p *Party) truncateWraps(v []uint64, d uint64) {
 	}
 	thetaR := p.wait("truncate", s)[1]
 	q := (^uint64(0))/d + boolU64((^uint64(0))%d == d-1) // ⌊2^64/d⌋
+	// Every share loses its fraction: flooring on even ranks and rounding
+	// up on odd ones keeps the result unbiased (products feed long chains
+	// of squarings in exp, where a bias would compound).
+	odd := p.rank%2 == 1
 	for i, x := range v {
 		w := uint64(beta[i]) - thetaR[i]
 		if thetaZ != nil {
 			w += uint64(thetaZ[i])
 		}
-		v[i] = uint64(divFloor(int64(x), d)) - w*q
+		t := uint64(divFloor(int64(x), d))
+		if odd {
+			t = -uint64(divFloor(-int64(x), d))
+		}
+		v[i] = t - w*q
 	}
 }
 
@@ -392,7 +400,7 @@ func Div(a, b any) *CrypTensor {
 	p, oa, ob := operands("Div", a, b)
 	defer p.op("Div")()
 	if ob.enc != nil {
-		p.failf("Div", "an encrypted divisor is not supported yet")
+		return Mul(operandValue(oa), ob.enc.Reciprocal())
 	}
 	t := ob.pub
 	if t.Size() == 1 && t.Dims() == 0 {

@@ -12,11 +12,11 @@ type Config struct {
 	// ExpSquarings is the number of squarings in exp: exp(x) is computed
 	// as (1 + y + y²/2)^(2^n) with y = x/2^n (default 7).
 	ExpSquarings int
-	// LogDegree is the degree of the polynomial that refines log after
-	// its exp-based range reduction (default 8).
+	// LogDegree is the degree of the Chebyshev polynomial that finishes
+	// log after its exp-based range reduction (default 8).
 	LogDegree int
 	// ReciprocalNewton is the number of Newton steps refining
-	// reciprocal's exp(−log x) estimate (default 1).
+	// reciprocal's exp-based estimate (default 3).
 	ReciprocalNewton int
 	// SqrtNewton is the number of Newton steps of inv_sqrt (default 3).
 	SqrtNewton int
@@ -41,7 +41,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.ExpSquarings, 7)
 	def(&c.LogDegree, 8)
-	def(&c.ReciprocalNewton, 1)
+	def(&c.ReciprocalNewton, 3)
 	def(&c.SqrtNewton, 3)
 	def(&c.SigmoidNewton, 2)
 	def(&c.PairwiseMax, 16)

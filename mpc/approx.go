@@ -1,0 +1,443 @@
+package mpc
+
+import (
+	"math"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
+	"github.com/gomplab/gomplab/mpc/provider"
+)
+
+// Approximations of non-linear functions. Each is a fixed sequence of
+// products, so its cost in rounds and bytes does not depend on the data;
+// docs/mpc.md lists each one's input range and measured error. Products
+// scheduled in the same round share one opening (mulRound).
+
+// mulRound returns the truncated products xs[i]∘ys[i] (ys[i] nil: the
+// square of xs[i]), all opened in one round.
+func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
+	var nm, ns int
+	for i, x := range xs {
+		if ys[i] == nil {
+			ns += len(x)
+		} else {
+			nm += len(x)
+		}
+	}
+	var sm, ss *provider.Shares
+	if nm > 0 {
+		sm = p.get(provider.Request{Kind: provider.Mul, N: nm})
+	}
+	if ns > 0 {
+		ss = p.get(provider.Request{Kind: provider.Square, N: ns})
+	}
+	open := make([]uint64, 2*nm+ns)
+	e, f, es := open[:nm], open[nm:2*nm], open[2*nm:]
+	om, os := 0, 0
+	for i, x := range xs {
+		if ys[i] == nil {
+			ring.Sub(es[os:os+len(x)], x, ss.Parts[0][os:os+len(x)])
+			os += len(x)
+		} else {
+			ring.Sub(e[om:om+len(x)], x, sm.Parts[0][om:om+len(x)])
+			ring.Sub(f[om:om+len(x)], ys[i], sm.Parts[1][om:om+len(x)])
+			om += len(x)
+		}
+	}
+	p.openSum("mul", open)
+	var c, r, r2 []uint64
+	if sm != nil {
+		parts := p.wait("mul", sm)
+		c = parts[2]
+		_ = parts
+	}
+	if ss != nil {
+		parts := p.wait("square", ss)
+		r, r2 = parts[0], parts[1]
+	}
+	all := make([]uint64, nm+ns)
+	outs := make([][]uint64, len(xs))
+	om, os = 0, 0
+	at := 0
+	for i, x := range xs {
+		z := all[at : at+len(x)]
+		at += len(x)
+		if ys[i] == nil {
+			for j := range z {
+				ej := es[os+j]
+				z[j] = r2[os+j] + 2*ej*r[os+j]
+				if p.rank == 0 {
+					z[j] += ej * ej
+				}
+			}
+			os += len(x)
+		} else {
+			a := sm.Parts[0][om:]
+			y := ys[i]
+			for j := range z {
+				z[j] = c[om+j] + e[om+j]*y[j] + a[j]*f[om+j]
+			}
+			om += len(x)
+		}
+		outs[i] = z
+	}
+	p.truncate(all, 1<<p.cfg.Precision)
+	return outs
+}
+
+// mul1 is one truncated product in its own round.
+func (p *Party) mul1(x, y []uint64) []uint64 { return p.mulRound([][]uint64{x}, [][]uint64{y})[0] }
+
+// sq1 is one truncated square in its own round.
+func (p *Party) sq1(x []uint64) []uint64 { return p.mulRound([][]uint64{x}, [][]uint64{nil})[0] }
+
+// term is c·v in a linear combination.
+type term struct {
+	c float64
+	v []uint64
+}
+
+// lin returns Σ c_i·v_i + c0 with public coefficients: each coefficient is
+// encoded once and the sum truncated once (local with two parties).
+func (p *Party) lin(c0 float64, terms ...term) []uint64 {
+	n := len(terms[0].v)
+	out := make([]uint64, n)
+	scale := math.Ldexp(1, int(p.cfg.Precision))
+	for _, t := range terms {
+		m := uint64(int64(math.Round(t.c * scale)))
+		for i, v := range t.v {
+			out[i] += m * v
+		}
+	}
+	p.truncate(out, 1<<p.cfg.Precision)
+	p.addConst(out, c0)
+	return out
+}
+
+// addConst adds the public c to every shared value (rank 0 only).
+func (p *Party) addConst(v []uint64, c float64) {
+	if p.rank != 0 || c == 0 {
+		return
+	}
+	e, err := encodeValue(c, p.cfg.Precision)
+	if err != nil {
+		p.fail("const", err)
+	}
+	for i := range v {
+		v[i] += e
+	}
+}
+
+// Exp returns e^x as (1 + y + y²/2)^(2^n) with y = x/2^n and n =
+// Config.ExpSquarings (7): one round for y², then n squarings. Valid for
+// x in [−240, 10] (beyond 10 the result leaves the fixed-point range;
+// below −243 the base stops shrinking).
+func (x *CrypTensor) Exp() *CrypTensor {
+	defer x.p.op("Exp")()
+	return x.p.newCT(x.shape, x.p.exp(x.share))
+}
+
+func (p *Party) exp(x []uint64) []uint64 {
+	s := p.cfg.ExpSquarings
+	y := append([]uint64(nil), x...)
+	p.truncate(y, 1<<s)
+	y2 := p.square(y) // y², not truncated yet
+	p.truncate(y2, 1<<(p.cfg.Precision+1))
+	b := make([]uint64, len(y))
+	ring.Add(b, y, y2)
+	p.addConst(b, 1)
+	for i := 0; i < s; i++ {
+		b = p.sq1(b)
+	}
+	return b
+}
+
+// logInit is the range reduction of log: y0 = a + b·x + c·exp(−d·x) is
+// within 0.62 of ln x on [0.05, 200] (fitted for the minimax error, with
+// the MPC exp inside), so w = x·exp(−y0) lies in [0.54, 1.85].
+var logInit = struct{ a, b, c, d, wlo, whi float64 }{
+	2.440430271756868, 0.017356286585878553, -4.959972716640859, 0.5573447159460918, 0.54, 1.85,
+}
+
+// Log returns ln x for x in [0.05, 200]: a fitted estimate y0 (one exp),
+// then y0 + ln(x·e^(−y0)) with the last logarithm, of a number in
+// [0.54, 1.85], a Chebyshev polynomial of degree Config.LogDegree.
+func (x *CrypTensor) Log() *CrypTensor {
+	defer x.p.op("Log")()
+	return x.p.newCT(x.shape, x.p.log(x.share))
+}
+
+func (p *Party) log(x []uint64) []uint64 {
+	y0, e2 := p.logReduce(x)
+	w := p.mul1(x, e2)
+	c, h := (logInit.wlo+logInit.whi)/2, (logInit.whi-logInit.wlo)/2
+	t := p.lin(-c/h, term{1 / h, w})
+	coef := chebMonomial(func(t float64) float64 { return math.Log(c + h*t) }, p.cfg.LogDegree)
+	out := p.poly(t, coef)
+	ring.AddTo(out, y0)
+	return out
+}
+
+// logReduce returns y0 ≈ ln x and exp(−y0) ≈ 1/x (two exps).
+func (p *Party) logReduce(x []uint64) (y0, e2 []uint64) {
+	li := logInit
+	e1 := p.exp(p.lin(0, term{-li.d, x}))
+	y0 = p.lin(li.a, term{li.b, x}, term{li.c, e1})
+	neg := make([]uint64, len(y0))
+	ring.Neg(neg, y0)
+	return y0, p.exp(neg)
+}
+
+// poly evaluates Σ coef[k]·t^k with the powers of t computed in
+// ⌈log2 degree⌉ rounds (each round doubles the highest power known).
+func (p *Party) poly(t []uint64, coef []float64) []uint64 {
+	deg := len(coef) - 1
+	pow := make([][]uint64, deg+1)
+	pow[1] = t
+	have := 1
+	for have < deg {
+		var xs, ys [][]uint64
+		var ks []int
+		for k := have + 1; k <= min(2*have, deg); k++ {
+			a, b := have, k-have
+			ks = append(ks, k)
+			xs = append(xs, pow[a])
+			if a == b {
+				ys = append(ys, nil)
+			} else {
+				ys = append(ys, pow[b])
+			}
+		}
+		res := p.mulRound(xs, ys)
+		for i, k := range ks {
+			pow[k] = res[i]
+		}
+		have = min(2*have, deg)
+	}
+	terms := make([]term, 0, deg)
+	for k := 1; k <= deg; k++ {
+		terms = append(terms, term{coef[k], pow[k]})
+	}
+	return p.lin(coef[0], terms...)
+}
+
+// Polynomial returns Σ coef[k]·x^k (coef[0] the constant term), in
+// ⌈log2 degree⌉ rounds.
+func (x *CrypTensor) Polynomial(coef []float64) *CrypTensor {
+	p := x.p
+	defer p.op("Polynomial")()
+	if len(coef) == 0 {
+		return p.newCT(x.shape, make([]uint64, len(x.share)))
+	}
+	if len(coef) == 1 {
+		v := make([]uint64, len(x.share))
+		p.addConst(v, coef[0])
+		return p.newCT(x.shape, v)
+	}
+	return p.newCT(x.shape, p.poly(x.share, coef))
+}
+
+// chebMonomial interpolates f on [−1, 1] at deg+1 Chebyshev nodes and
+// returns the monomial coefficients of the interpolant (near-minimax).
+func chebMonomial(f func(float64) float64, deg int) []float64 {
+	n := deg + 1
+	fx := make([]float64, n)
+	for k := range fx {
+		fx[k] = f(math.Cos(math.Pi * (float64(k) + 0.5) / float64(n)))
+	}
+	cheb := make([]float64, n)
+	for j := range cheb {
+		s := 0.0
+		for k := range fx {
+			s += fx[k] * math.Cos(math.Pi*float64(j)*(float64(k)+0.5)/float64(n))
+		}
+		cheb[j] = 2 * s / float64(n)
+	}
+	cheb[0] /= 2
+	// T_j in the monomial basis by the recurrence T_{j+1} = 2t·T_j − T_{j−1}.
+	out := make([]float64, n)
+	tPrev, tCur := []float64{1}, []float64{0, 1}
+	out[0] += cheb[0]
+	for j := 1; j < n; j++ {
+		for i, c := range tCur {
+			out[i] += cheb[j] * c
+		}
+		next := make([]float64, len(tCur)+1)
+		for i, c := range tCur {
+			next[i+1] += 2 * c
+		}
+		for i, c := range tPrev {
+			next[i] -= c
+		}
+		tPrev, tCur = tCur, next
+	}
+	return out
+}
+
+// Reciprocal returns 1/x for |x| in [0.05, 200] (either sign): the sign
+// and |x| (msb and one round), the estimate e^(−y0) of log's range
+// reduction refined once by a minimax linear step in w = |x|·e^(−y0),
+// then Config.ReciprocalNewton Newton steps r ← r(2 − |x|r), and the
+// sign multiplied back in one round.
+func (x *CrypTensor) Reciprocal() *CrypTensor {
+	p := x.p
+	defer p.op("Reciprocal")()
+	a, b := p.absSign(x.share)
+	r := p.recipPos(a)
+	// r·(1 − 2b) = r − 2·r·b
+	rb := p.mulBits(r, b)
+	for i := range r {
+		r[i] -= 2 * rb[i]
+	}
+	return p.newCT(x.shape, r)
+}
+
+// ReciprocalPositive is Reciprocal for inputs known to be positive: it
+// skips the sign (the inputs of softmax's normalization, for example).
+func (x *CrypTensor) ReciprocalPositive() *CrypTensor {
+	defer x.p.op("Reciprocal")()
+	return x.p.newCT(x.shape, x.p.recipPos(x.share))
+}
+
+func (p *Party) recipPos(a []uint64) []uint64 {
+	_, e2 := p.logReduce(a)
+	w := p.mul1(a, e2)
+	// Minimax linear estimate of 1/w on [l, u]: B(u+l) − B·w with
+	// B = 8/((u+l)² + 4ul), relative error 1 − B·u·l.
+	l, u := logInit.wlo, logInit.whi
+	bb := 8 / ((u+l)*(u+l) + 4*u*l)
+	v := p.lin(bb*(u+l), term{-bb, w})
+	r := p.mul1(e2, v)
+	for i := 0; i < p.cfg.ReciprocalNewton; i++ {
+		r = p.newton(a, r)
+	}
+	return r
+}
+
+// newton is one step r ← r(2 − a·r) toward 1/a (two rounds).
+func (p *Party) newton(a, r []uint64) []uint64 {
+	ar := p.mul1(a, r)
+	two := make([]uint64, len(ar))
+	ring.Neg(two, ar)
+	p.addConst(two, 2)
+	return p.mul1(r, two)
+}
+
+// Sigmoid returns 1/(1+e^−x), computed as 1/(1+e^−|x|) (a number in
+// [1/2, 1]: a minimax linear estimate on [1, 2] and Config.SigmoidNewton
+// Newton steps) reflected to 1 − s for negative x, so no intermediate
+// leaves a small range. Valid for |x| ≤ 240.
+func (x *CrypTensor) Sigmoid() *CrypTensor {
+	defer x.p.op("Sigmoid")()
+	return x.p.newCT(x.shape, x.p.sigmoid(x.share))
+}
+
+func (p *Party) sigmoid(x []uint64) []uint64 {
+	a, b := p.absSign(x)
+	neg := make([]uint64, len(a))
+	ring.Neg(neg, a)
+	e := p.exp(neg)
+	d := append([]uint64(nil), e...)
+	p.addConst(d, 1)
+	// 1/d on [1, 2]: 24/17 − (8/17)·d, relative error at most 1/17.
+	r := p.lin(24.0/17, term{-8.0 / 17, d})
+	for i := 0; i < p.cfg.SigmoidNewton; i++ {
+		r = p.newton(d, r)
+	}
+	// s = r for x ≥ 0, 1 − r for x < 0: r + b·(1 − 2r).
+	one2r := p.lin(1, term{-2, r})
+	sel := p.mulBits(one2r, b)
+	ring.AddTo(r, sel)
+	return r
+}
+
+// Tanh returns tanh(x) = 2·sigmoid(2x) − 1. Valid for |x| ≤ 120.
+func (x *CrypTensor) Tanh() *CrypTensor {
+	p := x.p
+	defer p.op("Tanh")()
+	x2 := make([]uint64, len(x.share))
+	ring.Scale(x2, x.share, 2)
+	s := p.sigmoid(x2)
+	ring.Scale(s, s, 2)
+	p.addConst(s, -1)
+	return p.newCT(x.shape, s)
+}
+
+// invSqrtInit is a·exp(−b·x) + c + d·x, fitted so that three Newton
+// steps give the smallest sqrt error on [0.1, 100].
+var invSqrtInit = struct{ a, b, c, d float64 }{1.882456729544431, 0.6215756376281006, 0.2663079307628068, -0.0018867069146296898}
+
+// InvSqrt returns 1/√x for x in [0.1, 100]: a fitted exp-based estimate,
+// then Config.SqrtNewton Newton steps r ← 1.5r − 0.5·x·r³ (two rounds
+// each: r² and x·r together, then their product).
+func (x *CrypTensor) InvSqrt() *CrypTensor {
+	defer x.p.op("InvSqrt")()
+	return x.p.newCT(x.shape, x.p.invSqrt(x.share))
+}
+
+func (p *Party) invSqrt(x []uint64) []uint64 {
+	r := p.invSqrtInit(x)
+	for i := 0; i < p.cfg.SqrtNewton; i++ {
+		r = p.invSqrtStep(x, r)
+	}
+	return r
+}
+
+func (p *Party) invSqrtInit(x []uint64) []uint64 {
+	is := invSqrtInit
+	e := p.exp(p.lin(0, term{-is.b, x}))
+	return p.lin(is.c, term{is.a, e}, term{is.d, x})
+}
+
+// invSqrtStep is r ← 1.5r − 0.5·(x·r)·r² (two rounds).
+func (p *Party) invSqrtStep(x, r []uint64) []uint64 {
+	res := p.mulRound([][]uint64{r, x}, [][]uint64{nil, r})
+	v := p.mul1(res[1], res[0])
+	return p.lin(0, term{1.5, r}, term{-0.5, v})
+}
+
+// Sqrt returns √x for x in [0.1, 100]: InvSqrt's estimate r after all but
+// the last Newton step, then the last step taken on g = x·r directly,
+// √x ≈ g·(3 − g·r)/2 (three rounds), so the result carries a few units of
+// fixed-point error rather than x times r's.
+func (x *CrypTensor) Sqrt() *CrypTensor {
+	p := x.p
+	defer p.op("Sqrt")()
+	r := p.invSqrtInit(x.share)
+	for i := 0; i < p.cfg.SqrtNewton-1; i++ {
+		r = p.invSqrtStep(x.share, r)
+	}
+	g := p.mul1(x.share, r)
+	h := p.mul1(g, r)
+	three := p.lin(3, term{-1, h})
+	s := p.mul1(g, three)
+	p.truncate(s, 2)
+	return p.newCT(x.shape, s)
+}
+
+// Softmax returns exp(x − max) / Σ exp(x − max) along dim d: the max
+// keeps every exponent in [−240, 0]; the sum (in [1, n]) is inverted by
+// ReciprocalPositive, so n must stay within its range (≤ 200).
+func (x *CrypTensor) Softmax(d int) *CrypTensor {
+	p := x.p
+	defer p.op("Softmax")()
+	nd := x.normDim("Softmax", d)
+	m, _ := x.maxAlong(nd, true, false, false)
+	z := x.Sub(m)
+	e := p.newCT(z.shape, p.exp(z.share))
+	s := e.Sum(nd, true)
+	r := p.newCT(s.shape, p.recipPos(s.share))
+	return e.Mul(r)
+}
+
+// LogSoftmax returns x − max − ln Σ exp(x − max) along dim d.
+func (x *CrypTensor) LogSoftmax(d int) *CrypTensor {
+	p := x.p
+	defer p.op("LogSoftmax")()
+	nd := x.normDim("LogSoftmax", d)
+	m, _ := x.maxAlong(nd, true, false, false)
+	z := x.Sub(m)
+	e := p.newCT(z.shape, p.exp(z.share))
+	s := e.Sum(nd, true)
+	ls := p.newCT(s.shape, p.log(s.share))
+	return z.Sub(ls)
+}
