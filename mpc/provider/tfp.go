@@ -29,14 +29,14 @@ func NewTrustedFirstParty(rank, size int, seeds []Seed) (*TrustedFirstParty, err
 		// One dealer goroutine runs the derivations in request order, so
 		// the replicated streams are consumed in the order the parties
 		// consume them, while rank 0's protocol code goes on.
-		t.jobs = make(chan func(), 64)
-		t.quit = make(chan struct{})
+		jobs, quit := make(chan func(), 64), make(chan struct{})
+		t.jobs, t.quit = jobs, quit
 		go func() {
 			for {
 				select {
-				case job := <-t.jobs:
+				case job := <-jobs:
 					job()
-				case <-t.quit:
+				case <-quit:
 					return
 				}
 			}
