@@ -274,70 +274,89 @@ func (cryptBackend) argmaxOneHot(a value, dim int) value {
 
 func (cryptBackend) sigmoid(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Sigmoid"))
+		return cv(c.Sigmoid())
 	}
 	return pb.sigmoid(a)
 }
 
-func (cryptBackend) logSigmoid(a value) value {
-	if c := enc(a); c != nil {
-		return cv(approxUnary(approxUnary(c, "Sigmoid"), "Log"))
+// logSigmoid computes log(sigmoid(x)) as min(x, 0) - log(1 + e^-|x|), so
+// the logarithm's argument stays in [1, 2] however negative x is (the log of
+// a small sigmoid output would lose all precision in fixed point), and
+// sigmoid(x) from the same e^-|x|: r = 1/(1 + e^-|x|) by two Newton steps
+// from a linear estimate on [1, 2] (as the mpc package's Sigmoid does),
+// reflected to 1 - r for negative x.
+func (cryptBackend) logSigmoid(a value, sig bool) (value, value) {
+	c := enc(a)
+	if c == nil {
+		return pb.logSigmoid(a, sig)
 	}
-	return pb.logSigmoid(a)
+	s := c.Sign()
+	abs := c.Mul(s)
+	d := abs.Neg().Exp().Add(1.0) // 1 + e^-|x|, in [1, 2]
+	ls := c.Sub(abs).Mul(0.5).Sub(d.Log())
+	if !sig {
+		return cv(ls), nil
+	}
+	r := d.Mul(-8.0 / 17).Add(24.0 / 17)
+	for i := 0; i < 2; i++ {
+		r = r.Mul(d.Mul(r).Neg().Add(2.0))
+	}
+	// sigmoid = r for x >= 0 (s = 1), 1 - r for x < 0 (s = -1): (1-s)/2 + s*r.
+	return cv(ls), cv(s.Neg().Add(1.0).Mul(0.5).Add(s.Mul(r)))
 }
 
 func (cryptBackend) tanh(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Tanh"))
+		return cv(c.Tanh())
 	}
 	return pb.tanh(a)
 }
 
 func (cryptBackend) exp(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Exp"))
+		return cv(c.Exp())
 	}
 	return pb.exp(a)
 }
 
 func (cryptBackend) log(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Log"))
+		return cv(c.Log())
 	}
 	return pb.log(a)
 }
 
 func (cryptBackend) reciprocal(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Reciprocal"))
+		return cv(c.Reciprocal())
 	}
 	return pb.reciprocal(a)
 }
 
 func (cryptBackend) sqrt(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "Sqrt"))
+		return cv(c.Sqrt())
 	}
 	return pb.sqrt(a)
 }
 
 func (cryptBackend) invSqrt(a value) value {
 	if c := enc(a); c != nil {
-		return cv(approxUnary(c, "InvSqrt"))
+		return cv(c.InvSqrt())
 	}
 	return pb.invSqrt(a)
 }
 
 func (cryptBackend) softmax(a value, dim int) value {
 	if c := enc(a); c != nil {
-		return cv(approxDim(c, "Softmax", dim))
+		return cv(c.Softmax(dim))
 	}
 	return pb.softmax(a, dim)
 }
 
 func (cryptBackend) logSoftmax(a value, dim int) value {
 	if c := enc(a); c != nil {
-		return cv(approxDim(c, "LogSoftmax", dim))
+		return cv(c.LogSoftmax(dim))
 	}
 	return pb.logSoftmax(a, dim)
 }
@@ -409,76 +428,4 @@ func (cryptBackend) maxPool2d(x value, opt tensor.PoolOpts, grad bool) (value, f
 		dx := p.FromShares(acc, n, ch, hp, wp)
 		return cv(dx.Slice(2, o.Padding[0], o.Padding[0]+h, 1).Slice(3, o.Padding[1], o.Padding[1]+w, 1))
 	}
-}
-
-// The mpc package is adding its approximations; looking them up at run
-// time keeps this package compiling meanwhile and says which one is missing.
-
-func approxUnary(c *mpc.CrypTensor, op string) *mpc.CrypTensor {
-	type f = *mpc.CrypTensor
-	var out f
-	ok := true
-	switch op {
-	case "Sigmoid":
-		var m interface{ Sigmoid() f }
-		if m, ok = any(c).(interface{ Sigmoid() f }); ok {
-			out = m.Sigmoid()
-		}
-	case "Tanh":
-		var m interface{ Tanh() f }
-		if m, ok = any(c).(interface{ Tanh() f }); ok {
-			out = m.Tanh()
-		}
-	case "Exp":
-		var m interface{ Exp() f }
-		if m, ok = any(c).(interface{ Exp() f }); ok {
-			out = m.Exp()
-		}
-	case "Log":
-		var m interface{ Log() f }
-		if m, ok = any(c).(interface{ Log() f }); ok {
-			out = m.Log()
-		}
-	case "Reciprocal":
-		var m interface{ Reciprocal() f }
-		if m, ok = any(c).(interface{ Reciprocal() f }); ok {
-			out = m.Reciprocal()
-		}
-	case "Sqrt":
-		var m interface{ Sqrt() f }
-		if m, ok = any(c).(interface{ Sqrt() f }); ok {
-			out = m.Sqrt()
-		}
-	case "InvSqrt":
-		var m interface{ InvSqrt() f }
-		if m, ok = any(c).(interface{ InvSqrt() f }); ok {
-			out = m.InvSqrt()
-		}
-	}
-	if !ok || out == nil {
-		panic(opError{fmt.Errorf("%s on encrypted values: the mpc package does not provide it yet", op)})
-	}
-	return out
-}
-
-func approxDim(c *mpc.CrypTensor, op string, dim int) *mpc.CrypTensor {
-	type f = *mpc.CrypTensor
-	var out f
-	ok := true
-	switch op {
-	case "Softmax":
-		var m interface{ Softmax(int) f }
-		if m, ok = any(c).(interface{ Softmax(int) f }); ok {
-			out = m.Softmax(dim)
-		}
-	case "LogSoftmax":
-		var m interface{ LogSoftmax(int) f }
-		if m, ok = any(c).(interface{ LogSoftmax(int) f }); ok {
-			out = m.LogSoftmax(dim)
-		}
-	}
-	if !ok || out == nil {
-		panic(opError{fmt.Errorf("%s on encrypted values: the mpc package does not provide it yet", op)})
-	}
-	return out
 }

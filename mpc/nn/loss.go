@@ -65,17 +65,18 @@ func BCEWithLogitsLoss(logits, target *Variable) *Variable {
 		x, t := logits.val, target.val
 		n := float64(tensor.Numel(x.dims()))
 		xb := x.backend()
+		ls, sig := xb.logSigmoid(x, logits.requiresGrad) // sigmoid for the gradient
 		// -(t*ls(x) + (1-t)*ls(-x)) = (1-t)*x - ls(x)
 		b := pick(x, t)
 		oneMinusT := t.backend().shift(t.backend().neg(t), 1)
-		l := b.sub(b.mul(oneMinusT, x), xb.logSigmoid(x))
+		l := b.sub(b.mul(oneMinusT, x), ls)
 		loss := sumAll(l)
 		loss = loss.backend().scale(loss, 1/n)
 		return loss, func(g value) []value {
 			gs := g.backend()
 			var gx, gt value
 			if logits.requiresGrad {
-				d := pick(x, t).sub(xb.sigmoid(x), t)
+				d := pick(sig, t).sub(sig, t)
 				gx = pick(d, g).mul(d, gs.expand(g, x.dims()))
 				gx = gx.backend().scale(gx, 1/n)
 			}

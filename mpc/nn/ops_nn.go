@@ -57,7 +57,7 @@ func (v *Variable) Sigmoid() *Variable {
 
 // LogSigmoid returns log(sigmoid(v)), computed stably on plaintext.
 func (v *Variable) LogSigmoid() *Variable {
-	return unary("LogSigmoid", v, func(b backend, a value) value { return b.logSigmoid(a) },
+	return unary("LogSigmoid", v, func(b backend, a value) value { ls, _ := b.logSigmoid(a, false); return ls },
 		func(b backend, g, x, _ value) value {
 			xb := x.backend()
 			return b.mul(g, xb.sigmoid(xb.neg(x)))

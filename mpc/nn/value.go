@@ -45,7 +45,9 @@ type backend interface {
 	relu(a value, mask bool) (out, m value)
 	sign(a value) value
 	sigmoid(a value) value
-	logSigmoid(a value) value
+	// logSigmoid returns log(sigmoid(a)) and, when sig is set, sigmoid(a),
+	// which the encrypted backend gets almost for free on the way.
+	logSigmoid(a value, sig bool) (ls, s value)
 	tanh(a value) value
 	exp(a value) value
 	log(a value) value
@@ -148,10 +150,14 @@ func (plainBackend) relu(a value, mask bool) (value, value) {
 
 // logSigmoid is log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), which
 // neither overflows nor takes the log of an underflowed zero.
-func (plainBackend) logSigmoid(a value) value {
-	return wrap(pt(a).Apply(func(x float64) float64 {
+func (plainBackend) logSigmoid(a value, sig bool) (value, value) {
+	ls := wrap(pt(a).Apply(func(x float64) float64 {
 		return min(x, 0) - log1pExp(-abs(x))
 	}))
+	if !sig {
+		return ls, nil
+	}
+	return ls, wrap(pt(a).Sigmoid())
 }
 
 func (plainBackend) maxPool2d(x value, o tensor.PoolOpts, grad bool) (value, func(g value) value) {
