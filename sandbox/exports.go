@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gomplab/gomplab/sandbox/internal/pkgsyms"
-	"github.com/gomplab/gomplab/sandbox/symbols"
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
 )
@@ -68,12 +67,8 @@ func baseExports() interp.Exports {
 	return base
 }
 
-// gomplabTable returns the generated table for a gomplab package: the
-// shared one the notebook kernel also uses, else the jail's own.
+// gomplabTable returns the generated table for a gomplab package.
 func gomplabTable(importPath string) map[string]reflect.Value {
-	if t := symbols.Symbols[key(importPath)]; t != nil {
-		return t
-	}
 	return pkgsyms.Symbols[key(importPath)]
 }
 

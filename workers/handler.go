@@ -93,6 +93,8 @@ type Handler struct {
 
 	peerMu sync.Mutex
 	peers  map[string]*Client // cached peer sessions by address and grants
+
+	jobs *jobTable // MPC parties (jobs.go)
 }
 
 // NewHandler returns a Handler with the built-in message types registered.
@@ -170,8 +172,11 @@ func (h *Handler) Store() Store { return h.cfg.Store }
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
 
-// Close drops cached peer sessions.
+// Close drops cached peer sessions and cancels running MPC parties.
 func (h *Handler) Close() {
+	if h.jobs != nil {
+		h.jobs.cancelAll()
+	}
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()
 	for k, c := range h.peers {

@@ -36,7 +36,8 @@ func (k Kind) valid() bool {
 // data owner reading a listing (or the access log) can tell loaded data from
 // results a data scientist computed.
 type Provenance struct {
-	// Source is one of "send", "load", "op", "copy", "move", "pointer".
+	// Source is one of "send", "load", "op", "copy", "move", "pointer",
+	// "job" (saved by an MPC job, whose id is Op).
 	Source string `msgpack:"source"`
 	// Op is the operation name when Source is "op".
 	Op string `msgpack:"op,omitempty"`

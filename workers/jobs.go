@@ -1,0 +1,386 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/sandbox"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// Message types of MPC jobs: an orchestrator (syft.RunMultiWorkers) starts
+// one party per worker, waits for each, and may cancel them.
+const (
+	// MsgJobStart starts this worker's party of a job. For rank 0 with no
+	// master address, the worker binds the job's rendezvous on a free port
+	// of JobStartRequest.MasterHost and replies with its address, which
+	// the orchestrator then gives the other ranks.
+	MsgJobStart = "job.start"
+	// MsgJobWait waits (briefly) for the party to finish and returns its
+	// result once it has; the worker then forgets the job.
+	MsgJobWait = "job.wait"
+	// MsgJobCancel stops the party.
+	MsgJobCancel = "job.cancel"
+)
+
+// JobStartRequest starts a party.
+type JobStartRequest struct {
+	Job sandbox.Job `msgpack:"job"`
+	// MasterHost is the host rank 0's worker binds the rendezvous on when
+	// Job.MasterAddr is empty (port 0: the system picks a free one).
+	MasterHost string `msgpack:"master_host,omitempty"`
+}
+
+// JobStartReply says where the job's parties meet, or why this worker
+// refused to run its party.
+type JobStartReply struct {
+	MasterAddr string `msgpack:"master_addr,omitempty"`
+	// Refused is set when the job was refused before anything ran (a
+	// forbidden import, a syntax error); nothing was started.
+	Refused *sandbox.Error `msgpack:"refused,omitempty"`
+}
+
+// JobWaitRequest waits up to WaitMS for a party to finish.
+type JobWaitRequest struct {
+	JobID  string `msgpack:"job_id"`
+	WaitMS int64  `msgpack:"wait_ms,omitempty"`
+}
+
+// JobWaitReply carries the result once the party is done.
+type JobWaitReply struct {
+	Done   bool            `msgpack:"done"`
+	Result *sandbox.Result `msgpack:"result,omitempty"`
+}
+
+// JobCancelRequest stops a party.
+type JobCancelRequest struct {
+	JobID string `msgpack:"job_id"`
+}
+
+// JobOptions configure how a worker runs the parties of MPC jobs.
+type JobOptions struct {
+	// Child, when set, runs every party in a child process (gomplab
+	// party) under resource limits: what a daemon does. Nil runs parties
+	// as goroutines of this process: what virtual workers do (see
+	// sandbox.Run for what that cannot contain).
+	Child *sandbox.ChildOptions
+	// MaxJobs bounds the parties running at once (0: 8); more are refused.
+	MaxJobs int
+	// MaxTimeout caps the timeout a job may ask for (0: one hour).
+	MaxTimeout time.Duration
+	// Keep is how long a finished party's result waits to be collected
+	// before it is dropped (0: ten minutes).
+	Keep time.Duration
+}
+
+func (o JobOptions) withDefaults() JobOptions {
+	if o.MaxJobs <= 0 {
+		o.MaxJobs = 8
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = time.Hour
+	}
+	if o.Keep <= 0 {
+		o.Keep = 10 * time.Minute
+	}
+	return o
+}
+
+// maxWait bounds one MsgJobWait, well under clients' request timeouts.
+const maxWait = 5 * time.Second
+
+func init() {
+	Extend(func(h *Handler) {
+		h.jobs = &jobTable{h: h, opts: JobOptions{}.withDefaults(), jobs: map[string]*job{}}
+		h.Handle(MsgJobStart, h.jobStart)
+		h.Handle(MsgJobWait, h.jobWait)
+		h.Handle(MsgJobCancel, h.jobCancel)
+	})
+}
+
+// ConfigureJobs sets how h runs parties (a daemon calls it to run them as
+// child processes). Jobs already running keep their settings.
+func ConfigureJobs(h *Handler, o JobOptions) {
+	t := h.jobs
+	t.mu.Lock()
+	t.opts = o.withDefaults()
+	t.mu.Unlock()
+}
+
+// jobTable is a worker's running and finished-but-uncollected parties.
+type jobTable struct {
+	h    *Handler
+	mu   sync.Mutex
+	opts JobOptions
+	jobs map[string]*job // by job id
+}
+
+// job is one party this worker runs.
+type job struct {
+	id      string
+	user    string
+	rank    int
+	cancel  context.CancelFunc
+	done    chan struct{}
+	result  sandbox.Result
+	dropper *time.Timer
+}
+
+func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
+	if r.Session.viaGrant() {
+		return nil, denied("grant sessions may not run MPC jobs")
+	}
+	var q JobStartRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	j := q.Job
+	if err := ValidateID(j.ID); err != nil {
+		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
+	}
+	j.Worker = h.cfg.WorkerID
+	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
+	if err := sandbox.Check(j.Program); err != nil {
+		var se *sandbox.Error
+		if errors.As(err, &se) {
+			se.Rank, se.Worker = j.Rank, j.Worker
+			return &JobStartReply{Refused: se}, nil
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	t := h.jobs
+	t.mu.Lock()
+	opts := t.opts
+	running := 0
+	for _, x := range t.jobs {
+		select {
+		case <-x.done:
+		default:
+			running++
+		}
+	}
+	_, dup := t.jobs[j.ID]
+	t.mu.Unlock()
+	switch {
+	case dup:
+		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, ErrExists, h.cfg.WorkerID)
+	case running >= opts.MaxJobs:
+		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", ErrUnavailable, h.cfg.WorkerID, running)
+	case j.TimeoutMS <= 0:
+		return nil, badRequest("job %s has no timeout", j.ID)
+	}
+	if j.Timeout() > opts.MaxTimeout {
+		j.TimeoutMS = opts.MaxTimeout.Milliseconds()
+	}
+
+	var rv *comm.Rendezvous
+	if j.Rank == 0 && j.MasterAddr == "" {
+		host := q.MasterHost
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		var err error
+		rv, err = comm.NewRendezvous(net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", ErrBadRequest, host, err)
+		}
+		j.MasterAddr = rv.Addr()
+	}
+
+	x := &job{id: j.ID, user: r.User().Name, rank: j.Rank, done: make(chan struct{})}
+	t.mu.Lock()
+	if _, dup := t.jobs[j.ID]; dup {
+		t.mu.Unlock()
+		if rv != nil {
+			rv.Close()
+		}
+		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, ErrExists, h.cfg.WorkerID)
+	}
+	t.jobs[j.ID] = x
+	t.mu.Unlock()
+
+	// The party outlives this request.
+	pctx, cancel := context.WithCancel(context.Background())
+	x.cancel = cancel
+	store := &jobStore{h: h, job: j.ID, rank: j.Rank, user: r.User().Name}
+	h.cfg.AccessLog.Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
+		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "child", opts.Child != nil)
+	go func() {
+		defer cancel()
+		var res sandbox.Result
+		if opts.Child != nil {
+			res = sandbox.RunChild(pctx, j, rv, store, *opts.Child)
+		} else {
+			res = sandbox.RunJob(pctx, j, rv, store)
+		}
+		outcome, errMsg := "ok", ""
+		if res.Err != nil {
+			outcome, errMsg = string(res.Err.Kind), res.Err.Error()
+		}
+		h.cfg.AccessLog.Info("job finished", "job", j.ID, "user", x.user, "rank", j.Rank,
+			"outcome", outcome, "err", errMsg, "bytes_sent", res.Stats.BytesSent, "rounds", res.Stats.Rounds,
+			"ms", time.Duration(res.ElapsedNS).Milliseconds())
+		x.result = res
+		close(x.done)
+		// Drop the result if nobody collects it.
+		t.mu.Lock()
+		x.dropper = time.AfterFunc(opts.Keep, func() { t.remove(x) })
+		t.mu.Unlock()
+	}()
+	return &JobStartReply{MasterAddr: j.MasterAddr}, nil
+}
+
+// remove forgets x if it is still the job under its id.
+func (t *jobTable) remove(x *job) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.jobs[x.id] == x {
+		delete(t.jobs, x.id)
+	}
+	if x.dropper != nil {
+		x.dropper.Stop()
+	}
+}
+
+// lookup finds the caller's job; other users' jobs do not exist for it.
+func (t *jobTable) lookup(r *Request, id string) (*job, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
+	}
+	t.mu.Lock()
+	x := t.jobs[id]
+	t.mu.Unlock()
+	if x == nil || x.user != r.User().Name {
+		return nil, fmt.Errorf("job %s: %w on worker %s", id, ErrNotFound, t.h.cfg.WorkerID)
+	}
+	return x, nil
+}
+
+func (h *Handler) jobWait(ctx context.Context, r *Request) (any, error) {
+	var q JobWaitRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	x, err := h.jobs.lookup(r, q.JobID)
+	if err != nil {
+		return nil, err
+	}
+	wait := min(time.Duration(q.WaitMS)*time.Millisecond, maxWait)
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-x.done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	select {
+	case <-x.done:
+		h.jobs.remove(x)
+		res := x.result
+		return &JobWaitReply{Done: true, Result: &res}, nil
+	default:
+		return &JobWaitReply{}, nil
+	}
+}
+
+func (h *Handler) jobCancel(_ context.Context, r *Request) (any, error) {
+	var q JobCancelRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	x, err := h.jobs.lookup(r, q.JobID)
+	if err != nil {
+		return nil, err
+	}
+	r.Note("job", q.JobID)
+	x.cancel()
+	return struct{}{}, nil
+}
+
+// cancelAll stops every party (the worker is closing).
+func (t *jobTable) cancelAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, x := range t.jobs {
+		if x.cancel != nil {
+			x.cancel()
+		}
+	}
+}
+
+// jobStore is a party's view of its worker's store: tensors by tag, for
+// mpc.Load (which secret-shares them) and mpc.Save. Every access is
+// written to the access log, without values.
+type jobStore struct {
+	h    *Handler
+	job  string
+	rank int
+	user string
+
+	mu      sync.Mutex
+	loaded  []string
+	private bool
+}
+
+// Load implements sandbox.Store: the one tensor carrying tag. Private
+// tensors may be loaded: the party secret-shares them, so they leave the
+// worker only as shares (what the job's code then decrypts is its own
+// business, as with any MPC function).
+func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
+	log := func(outcome string, kv ...any) {
+		s.h.cfg.AccessLog.Info("job load", append([]any{"job", s.job, "user", s.user, "rank", s.rank,
+			"tag", tag, "outcome", outcome}, kv...)...)
+	}
+	if err := ValidateTag(tag); err != nil {
+		log("error", "err", err.Error())
+		return nil, err
+	}
+	o, err := GetTagged(s.h.cfg.Store, tag)
+	if err != nil {
+		log("error", "err", err.Error())
+		return nil, err
+	}
+	if o.Kind != KindTensor || o.Tensor == nil {
+		err := fmt.Errorf("object %s tagged %q is a %s, not a tensor this worker holds", o.ID, tag, o.Kind)
+		log("error", "object", o.ID, "err", err.Error())
+		return nil, err
+	}
+	s.mu.Lock()
+	s.loaded = append(s.loaded, o.ID)
+	s.private = s.private || o.Private
+	s.mu.Unlock()
+	log("ok", "object", o.ID, "shape", o.Tensor.Shape(), "private", o.Private)
+	return o.Tensor, nil
+}
+
+// Save implements sandbox.Store: a new tensor object tagged tag, owned
+// by the job's user, private if the party loaded any private object.
+func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
+	if err := ValidateTag(tag); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	o := &Object{ID: NewID(), Kind: KindTensor, Tags: []string{tag}, Owner: s.user,
+		Private: s.private, Tensor: t, Created: time.Now().UnixNano(),
+		Provenance: Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
+		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
+	s.mu.Unlock()
+	if err := o.validate(); err != nil {
+		return err
+	}
+	err := s.h.cfg.Store.Put(o)
+	outcome := "ok"
+	if err != nil {
+		outcome = err.Error()
+	}
+	s.h.cfg.AccessLog.Info("job save", "job", s.job, "user", s.user, "rank", s.rank, "tag", tag,
+		"object", o.ID, "shape", t.Shape(), "private", o.Private, "outcome", outcome)
+	return err
+}
