@@ -369,7 +369,7 @@ func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
 	s.mu.Lock()
 	o := &Object{ID: NewID(), Kind: KindTensor, Tags: []string{tag}, Owner: s.user,
 		Private: s.private, Tensor: t, Created: time.Now().UnixNano(),
-		Provenance: Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
+		Provenance:  Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
 		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
 	s.mu.Unlock()
 	if err := o.validate(); err != nil {
