@@ -1,0 +1,134 @@
+package workers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// A stored model (KindModel) is a blob: the msgpack encoding of modelBlob,
+// which holds the architecture (an nn.Spec as JSON, the form mpc/nn sends
+// to other parties) and the parameters and buffers by state-dict name.
+// The spec lets a worker rebuild a model it has never seen; nn.Build
+// bounds what a spec can make it allocate, and LoadStateDict checks every
+// name and shape, so a hostile blob is refused, never trusted.
+
+// modelBlobVersion is bumped when the layout changes.
+const modelBlobVersion = 1
+
+type modelBlob struct {
+	Version int              `msgpack:"v"`
+	Spec    []byte           `msgpack:"spec"`
+	Names   []string         `msgpack:"names"`
+	Values  []*tensor.Tensor `msgpack:"values"`
+}
+
+// EncodeModel encodes a plaintext model (architecture and weights) as the
+// blob of a KindModel object. Only models built from mpc/nn's modules can
+// be encoded, since the worker rebuilds them from their Spec.
+func EncodeModel(m *nn.Model) ([]byte, error) {
+	if m == nil {
+		return nil, errors.New("encode model: nil model")
+	}
+	spec, err := m.Spec()
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	sj, err := spec.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	sd, err := m.StateDict()
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	b := modelBlob{Version: modelBlobVersion, Spec: sj}
+	for _, p := range m.Params() {
+		b.Names = append(b.Names, p.Name)
+		b.Values = append(b.Values, sd[p.Name])
+	}
+	out, err := serde.EncodeBody(&b)
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	return []byte(out), nil
+}
+
+// DecodeModel rebuilds a model from EncodeModel's blob, checking it within
+// lim (zero fields: serde's defaults): the spec must build, and the weights
+// must name exactly the model's parameters with their shapes.
+func DecodeModel(blob []byte, lim serde.Limits) (*nn.Model, error) {
+	m, _, err := decodeModel(blob, lim)
+	return m, err
+}
+
+// decodeModel also returns the spec's JSON, which identifies the
+// architecture (two models can be averaged only if these are equal).
+func decodeModel(blob []byte, lim serde.Limits) (*nn.Model, []byte, error) {
+	var b modelBlob
+	if err := serde.DecodeBody(blob, &b, lim); err != nil {
+		return nil, nil, fmt.Errorf("decode model: %w", err)
+	}
+	if b.Version != modelBlobVersion {
+		return nil, nil, fmt.Errorf("decode model: blob version %d, this worker reads %d", b.Version, modelBlobVersion)
+	}
+	if len(b.Names) != len(b.Values) {
+		return nil, nil, fmt.Errorf("decode model: %d names but %d values", len(b.Names), len(b.Values))
+	}
+	spec, err := nn.UnmarshalSpec(b.Spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode model: %w", err)
+	}
+	m, err := buildModel(spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode model: %w", err)
+	}
+	sd := make(map[string]*tensor.Tensor, len(b.Names))
+	for i, n := range b.Names {
+		if b.Values[i] == nil {
+			return nil, nil, fmt.Errorf("decode model: parameter %q has no value", n)
+		}
+		if _, dup := sd[n]; dup {
+			return nil, nil, fmt.Errorf("decode model: parameter %q given twice", n)
+		}
+		sd[n] = b.Values[i]
+	}
+	if err := m.LoadStateDict(sd); err != nil {
+		return nil, nil, fmt.Errorf("decode model: %w", err)
+	}
+	return m, b.Spec, nil
+}
+
+// buildModel turns a panic inside nn.Build on a malformed spec into an
+// error: specs come from other processes.
+func buildModel(s *nn.Spec) (m *nn.Model, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("build model from spec: %v", r)
+		}
+	}()
+	return nn.BuildModel(s)
+}
+
+// modelVector flattens a model's parameters and buffers, in Params order,
+// and describes the layout (names and shapes).
+func modelVector(m *nn.Model) ([]float64, []string, [][]int, error) {
+	sd, err := m.StateDict()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var v []float64
+	var names []string
+	var shapes [][]int
+	for _, p := range m.Params() {
+		t := sd[p.Name]
+		v = append(v, t.Data()...)
+		names = append(names, p.Name)
+		shapes = append(shapes, slices.Clone(t.Shape()))
+	}
+	return v, names, shapes, nil
+}
