@@ -1,0 +1,212 @@
+package syft
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/workers"
+)
+
+// ModelPointer refers to a model stored on a worker (an object of kind
+// model: architecture and weights). The model trains there, on batches
+// there; only the loss pointers and, if the user may read it, the model
+// itself come back.
+type ModelPointer struct {
+	p *Pointer
+}
+
+// SendModel stores a copy of m (a plaintext model built from mpc/nn's
+// modules) on w and returns an owning pointer to it, PySyft's
+// model.send(w) except that m itself stays here unchanged.
+func SendModel(m *nn.Model, w Worker, opts ...SendOption) (*ModelPointer, error) {
+	if w == nil {
+		return nil, errNilWorker
+	}
+	blob, err := workers.EncodeModel(m)
+	if err != nil {
+		return nil, fmt.Errorf("syft: SendModel: %w", err)
+	}
+	o := &workers.Object{Kind: workers.KindModel, Blob: blob, Provenance: workers.Provenance{Source: "send"}}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.ID == "" {
+		o.ID = workers.NewID()
+	}
+	l := w.link()
+	var rep workers.InfoReply
+	if err := l.call(workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
+		return nil, fmt.Errorf("send model to %s: %w", l.id, err)
+	}
+	return &ModelPointer{p: newPointer(l, rep.Info, true)}, nil
+}
+
+// Pointer is the underlying object pointer (for Info, Keep, Send...).
+func (mp *ModelPointer) Pointer() *Pointer { return mp.p }
+
+// ID is the model object's id on its worker.
+func (mp *ModelPointer) ID() string { return mp.p.ID() }
+
+// Location is the worker holding the model.
+func (mp *ModelPointer) Location() Worker { return mp.p.Location() }
+
+// Private reports whether the model is private: it was sent private or
+// trained on private data, and only allowed users may get it.
+func (mp *ModelPointer) Private() bool { return mp.p.Private() }
+
+// String describes the pointer.
+func (mp *ModelPointer) String() string { return "Model" + mp.p.String() }
+
+// Get returns the model and removes it from the worker (PySyft's
+// model.get()). A model trained on private data is refused, with an error
+// wrapping workers.ErrPermission, unless the user is allowed: then only
+// aggregates of it may leave (SecureAggregate).
+func (mp *ModelPointer) Get() (*nn.Model, error) { return mp.get(false) }
+
+// GetCopy returns the model and leaves it on the worker.
+func (mp *ModelPointer) GetCopy() (*nn.Model, error) { return mp.get(true) }
+
+func (mp *ModelPointer) get(keep bool) (*nn.Model, error) {
+	l, in, err := mp.p.snapshot("Get")
+	if err != nil {
+		return nil, err
+	}
+	var rep workers.GetReply
+	if err := l.call(workers.MsgGet, &workers.GetRequest{ID: in.ID, Keep: keep}, &rep); err != nil {
+		return nil, fmt.Errorf("get model %s from %s: %w", in.ID, l.id, err)
+	}
+	if !keep {
+		mp.p.kill("taken by Get")
+	}
+	if rep.Object == nil || rep.Object.Kind != workers.KindModel {
+		return nil, fmt.Errorf("get model %s from %s: object is not a model", in.ID, l.id)
+	}
+	m, err := workers.DecodeModel(rep.Object.Blob, limitsFor(0))
+	if err != nil {
+		return nil, fmt.Errorf("get model %s from %s: %w", in.ID, l.id, err)
+	}
+	return m, nil
+}
+
+// Copy duplicates the model on its worker.
+func (mp *ModelPointer) Copy() (*ModelPointer, error) {
+	p, err := mp.p.Copy()
+	if err != nil {
+		return nil, err
+	}
+	return &ModelPointer{p: p}, nil
+}
+
+// Move sends the model to dst directly, worker to worker (refused for a
+// model trained on private data, unless the user may read it).
+func (mp *ModelPointer) Move(dst Worker) (*ModelPointer, error) {
+	if _, err := mp.p.Move(dst); err != nil {
+		return nil, err
+	}
+	return mp, nil
+}
+
+// Free deletes the model from its worker.
+func (mp *ModelPointer) Free() error { return mp.p.Free() }
+
+// Optimizer configures the optimizer a worker runs for remote training.
+// Its state (momentum buffers, Adam moments) stays on each worker between
+// steps, one state per optimizer and worker: PySyft's Optims.
+type Optimizer = workers.OptimizerConfig
+
+// NewOptimizer returns an optimizer configuration ("sgd" or "adam") with
+// a fresh key, so that every worker keeps one state for it across model
+// sends, as PySyft's Optims(workers, optim) did.
+func NewOptimizer(name string, lr float64) Optimizer {
+	return Optimizer{Name: name, LR: lr, Key: "opt-" + workers.NewID()}
+}
+
+// TrainConfig says how a worker trains a model on a batch.
+type TrainConfig struct {
+	// Loss is one of workers.LossNames(): "mse", "sum_squared" (the
+	// tutorial's ((pred - target)**2).sum()), "cross_entropy" (logits and
+	// class indices), "nll" (log-probabilities), "bce", "bce_logits", "l1".
+	Loss      string
+	Optimizer Optimizer
+}
+
+// Train runs one training step on the worker: forward on data, the loss
+// against target, backward, and the optimizer step; the model is updated
+// in place there. It returns a pointer to the loss (a 0-d tensor), which
+// Get brings back. data and target must be on the model's worker.
+func (mp *ModelPointer) Train(data, target *Pointer, cfg TrainConfig) (*Pointer, error) {
+	return mp.TrainSteps([]*Batch{{Data: data, Target: target}}, cfg)
+}
+
+// TrainSteps runs one step per batch, in order, in one request, and
+// returns a pointer to the losses (one per batch; a 0-d tensor for one).
+func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer, error) {
+	l, in, err := mp.p.snapshot("Train")
+	if err != nil {
+		return nil, err
+	}
+	if len(batches) == 0 {
+		return nil, errors.New("syft: Train: no batches")
+	}
+	q := workers.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
+	for i, b := range batches {
+		if b == nil {
+			return nil, fmt.Errorf("syft: Train: batch %d is nil", i)
+		}
+		dl, din, err := b.Data.snapshot("Train")
+		if err != nil {
+			return nil, err
+		}
+		tl, tin, err := b.Target.snapshot("Train")
+		if err != nil {
+			return nil, err
+		}
+		if dl.peer.Addr != l.peer.Addr || tl.peer.Addr != l.peer.Addr {
+			return nil, fmt.Errorf("syft: Train: batch %d is on %s/%s but the model is on %s; send the model where the data is", i, dl.id, tl.id, l.id)
+		}
+		q.Batches = append(q.Batches, workers.BatchRef{Data: din.ID, Target: tin.ID})
+	}
+	var rep workers.TrainReply
+	if err := l.call(workers.MsgFLTrain, &q, &rep); err != nil {
+		return nil, fmt.Errorf("train model %s on %s: %w", in.ID, l.id, err)
+	}
+	mp.p.st.mu.Lock()
+	mp.p.st.info = rep.Model
+	mp.p.st.mu.Unlock()
+	return newPointer(l, rep.Loss, true), nil
+}
+
+// AverageOn averages models on a secure worker, the tutorial's pattern:
+// each model is moved there (worker to worker), averaged there (weighted by
+// weights, equal when nil), and the inputs deleted; the result stays on
+// the secure worker. The secure worker sees every model: it must be
+// trusted with them. Models trained on private data cannot be moved; use
+// SecureAggregate for those.
+func AverageOn(secure Worker, models []*ModelPointer, weights []float64) (*ModelPointer, error) {
+	if secure == nil {
+		return nil, errNilWorker
+	}
+	if len(models) == 0 {
+		return nil, errors.New("syft: AverageOn: no models")
+	}
+	ids := make([]string, len(models))
+	for i, m := range models {
+		if m == nil {
+			return nil, fmt.Errorf("syft: AverageOn: model %d is nil", i)
+		}
+		if _, err := m.Move(secure); err != nil {
+			return nil, fmt.Errorf("syft: AverageOn: %w", err)
+		}
+		ids[i] = m.ID()
+	}
+	l := secure.link()
+	var rep workers.InfoReply
+	if err := l.call(workers.MsgFLAverage, &workers.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
+		return nil, fmt.Errorf("average on %s: %w", l.id, err)
+	}
+	for _, m := range models {
+		m.p.kill("averaged")
+	}
+	return &ModelPointer{p: newPointer(l, rep.Info, true)}, nil
+}
