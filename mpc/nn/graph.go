@@ -114,6 +114,7 @@ func (s *GraphSpec) clone() *GraphSpec {
 // Variable operations, it is differentiable and runs encrypted.
 type Graph struct {
 	spec   *GraphSpec
+	plan   []NodeSpec // the nodes as executed (see poolBeforeRelu)
 	params []Param
 	byName map[string]*Variable
 }
@@ -164,7 +165,7 @@ func (g *Graph) ForwardMany(xs ...*Variable) ([]*Variable, error) {
 	if len(xs) != len(g.spec.Inputs) {
 		return nil, fmt.Errorf("nn: graph takes %d inputs, given %d", len(g.spec.Inputs), len(xs))
 	}
-	env := make(map[string]*Variable, len(g.byName)+len(g.spec.Nodes))
+	env := make(map[string]*Variable, len(g.byName)+len(g.plan))
 	for k, v := range g.byName {
 		env[k] = v
 	}
@@ -174,8 +175,8 @@ func (g *Graph) ForwardMany(xs ...*Variable) ([]*Variable, error) {
 		}
 		env[name] = xs[i]
 	}
-	for i := range g.spec.Nodes {
-		n := &g.spec.Nodes[i]
+	for i := range g.plan {
+		n := &g.plan[i]
 		in := make([]*Variable, len(n.Inputs))
 		for j, name := range n.Inputs {
 			if name != "" {
@@ -836,5 +837,40 @@ func (b *builder) graph(s *GraphSpec) (*Graph, error) {
 			return nil, fmt.Errorf("graph output %q is never computed", o)
 		}
 	}
+	g.plan = poolBeforeRelu(g.spec)
 	return g, nil
+}
+
+// poolBeforeRelu returns the nodes to execute: the spec's, except that a
+// Relu whose only use is a MaxPool runs after it instead of before. Both
+// are monotone, so max(relu(a), relu(b)) = relu(max(a, b)) and the result
+// (and its gradient, almost everywhere) is the same; but ReLU then acts on
+// the pooled values only, which on encrypted values saves the comparisons
+// of three ReLUs in four for a 2x2 pool.
+func poolBeforeRelu(s *GraphSpec) []NodeSpec {
+	plan := slices.Clone(s.Nodes)
+	uses := map[string]int{}
+	for _, n := range plan {
+		for _, in := range n.Inputs {
+			uses[in]++
+		}
+	}
+	for _, o := range s.Outputs {
+		uses[o]++
+	}
+	for i := 0; i+1 < len(plan); i++ {
+		r, m := plan[i], plan[i+1]
+		if r.Op != "Relu" || m.Op != "MaxPool" || len(m.Inputs) != 1 || m.Inputs[0] != r.Outputs[0] || uses[r.Outputs[0]] != 1 {
+			continue
+		}
+		pool := m
+		pool.Inputs = r.Inputs
+		pool.Outputs = []string{r.Outputs[0]} // now the pooled, not yet rectified value
+		relu := r
+		relu.Inputs = []string{r.Outputs[0]}
+		relu.Outputs = m.Outputs
+		plan[i], plan[i+1] = pool, relu
+		i++
+	}
+	return plan
 }

@@ -273,3 +273,38 @@ func ExampleModel_Spec() {
 	fmt.Println(string(b))
 	// Output: {"type":"Sequential","children":[{"type":"Linear","ints":{"bias":[1],"in":[4],"out":[2]}},{"type":"ReLU"}]}
 }
+
+func TestPoolBeforeRelu(t *testing.T) {
+	pool := map[string][]int{"kernel_shape": {2, 2}, "strides": {2, 2}}
+	spec := &GraphSpec{Inputs: []string{"x"}, Outputs: []string{"p", "q"}, Nodes: []NodeSpec{
+		{Op: "Relu", Inputs: []string{"x"}, Outputs: []string{"r"}},
+		{Op: "MaxPool", Inputs: []string{"r"}, Outputs: []string{"p"}, Ints: pool},
+		{Op: "Relu", Inputs: []string{"p"}, Outputs: []string{"r2"}}, // used twice: stays
+		{Op: "MaxPool", Inputs: []string{"r2"}, Outputs: []string{"q"}, Ints: pool},
+		{Op: "Identity", Inputs: []string{"r2"}, Outputs: []string{"i"}},
+	}}
+	g, err := NewGraph(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, n := range g.plan {
+		ops = append(ops, n.Op)
+	}
+	if got := strings.Join(ops, " "); got != "MaxPool Relu Relu MaxPool Identity" {
+		t.Errorf("plan %s", got)
+	}
+	x := NewVariable(tensor.NewRNG(1).Normal(0, 1, 1, 1, 8, 8))
+	outs, err := g.ForwardMany(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := tensor.PoolOpts{Kernel: [2]int{2, 2}}
+	want := tensor.MaxPool2d(x.Tensor().Relu(), o)
+	if !tensor.Equal(outs[0].Tensor(), want) || !tensor.Equal(outs[1].Tensor(), tensor.MaxPool2d(want.Relu(), o)) {
+		t.Error("reordered graph computes something else")
+	}
+	if d := g.Spec(); d.Nodes[0].Op != "Relu" {
+		t.Error("the description must keep the original order")
+	}
+}
