@@ -15,17 +15,17 @@ import (
 var ErrNoParty = errors.New("this function runs only inside an MPC job (pass the function to syft.RunMultiWorkers)")
 
 // PartyFuncs returns the package-level functions of mpc that act on the
-// party running the job, bound to p and its worker's store s. The jail
-// gives each interpreter its own copy (yaegi's Use copies symbol maps), so
-// shipped code reads as the notebook wrote it:
+// default party (mpc.Load, mpc.Encrypt, mpc.Rank...), bound to p and its
+// worker's store s. The jail gives each interpreter its own copy (yaegi's
+// Use copies symbol maps), so shipped code reads as it would natively,
+// with the same signatures as package mpc:
 //
-//	a := mpc.Load("crypten_data", 0)
+//	a, err := mpc.Load("crypten_data", 0)
 //
-// Load, Encrypt and Zeros panic with an *mpc.Error (or a plain error) on
-// failure, as every CrypTensor operation does; the jail reports the panic
-// with the rank and line. With p nil every function panics with
-// ErrNoParty, which is what the notebook kernel binds so that job
-// functions type-check in cells.
+// plus Save, which stores a plaintext tensor in the party's own worker.
+// Encrypt and Zeros panic with an *mpc.Error on failure, as every
+// CrypTensor operation does; the jail reports the panic with the rank and
+// line. With p nil every function panics with ErrNoParty.
 func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
 	return partyFuncs(func() *mpc.Party { return p }, s)
 }
@@ -43,12 +43,8 @@ func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
 	return map[string]reflect.Value{
 		// Load secret-shares the tensor that party src holds under tag in
 		// its worker's store; the other parties receive only shares.
-		"Load": reflect.ValueOf(func(tag string, src int) *mpc.CrypTensor {
-			ct, err := need().Load(tag, src)
-			if err != nil {
-				panic(err)
-			}
-			return ct
+		"Load": reflect.ValueOf(func(tag string, src int) (*mpc.CrypTensor, error) {
+			return need().Load(tag, src)
 		}),
 		// Encrypt secret-shares x, held by party src (every party passes
 		// a tensor of the same shape).

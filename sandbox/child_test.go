@@ -73,7 +73,15 @@ import (
 	"github.com/gomplab/gomplab/mpc"
 )
 func f() (any, error) {
-	s, err := mpc.Load("x", 0).Add(mpc.Load("x", 1)).GetPlainText()
+	a, err := mpc.Load("x", 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := mpc.Load("x", 1)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.Add(b).GetPlainText()
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +107,7 @@ func f() (any, error) {
 // TestRunChildFailures: every way a party can fail gives each rank a
 // clear, classified error within the deadline.
 func TestRunChildFailures(t *testing.T) {
-	loadBoth := "\ta := mpc.Load(\"x\", 0)\n\tb := mpc.Load(\"x\", 1)\n"
+	loadBoth := "\ta, _ := mpc.Load(\"x\", 0)\n\tb, _ := mpc.Load(\"x\", 1)\n"
 	cases := []struct {
 		name    string
 		body    string // body of f, after loading a and b

@@ -86,8 +86,14 @@ import (
 )
 
 func product(scale float64) (*tensor.Tensor, error) {
-	a := mpc.Load("crypten_data", 0)
-	b := mpc.Load("crypten_data", 1)
+	a, err := mpc.Load("crypten_data", 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := mpc.Load("crypten_data", 1)
+	if err != nil {
+		return nil, err
+	}
 	return a.Mul(b).Mul(scale).GetPlainText()
 }
 `
@@ -128,7 +134,7 @@ func TestRunJobFailures(t *testing.T) {
 		{"panic on rank 1", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
-	a := mpc.Load("crypten_data", 0)
+	a, _ := mpc.Load("crypten_data", 0)
 	if mpc.Rank() == 1 {
 		panic("rank one gives up")
 	}
@@ -137,20 +143,23 @@ func f() (any, error) {
 		{"unknown tag", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
-	a := mpc.Load("nothing here", 1)
+	a, err := mpc.Load("nothing here", 1)
+	if err != nil {
+		panic(err)
+	}
 	return a.GetPlainText()
 }`, 10 * time.Second, [][]Kind{{KindPanic}, {KindPanic}}, `no object tagged "nothing here"`},
 		{"loop on rank 0", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
-	a := mpc.Load("crypten_data", 1)
+	a, _ := mpc.Load("crypten_data", 1)
 	for mpc.Rank() == 0 {
 	}
 	return a.GetPlainText()
 }`, time.Second, [][]Kind{{KindTimeout}, {KindTimeout, KindPeer}}, "deadline"},
 		{"encrypted result", `package main
 import "github.com/gomplab/gomplab/mpc"
-func f() any { return []any{mpc.Load("crypten_data", 0)} }`, 10 * time.Second,
+func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * time.Second,
 			[][]Kind{{KindResult}, {KindResult}}, "GetPlainText"},
 	}
 	for _, c := range cases {
@@ -185,7 +194,9 @@ func TestRunJobSave(t *testing.T) {
 	src := `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() error {
-	s, err := mpc.Load("x", 0).Add(mpc.Load("x", 1)).GetPlainText()
+	a, _ := mpc.Load("x", 0)
+	b, _ := mpc.Load("x", 1)
+	s, err := a.Add(b).GetPlainText()
 	if err != nil {
 		return err
 	}

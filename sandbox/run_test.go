@@ -115,7 +115,7 @@ func TestRunFailures(t *testing.T) {
 		{"arg type", "package main\nfunc f(a int) int { return a }", []any{"x"}, KindArgs, 0, "cannot use string as int"},
 		{"arg fraction", "package main\nfunc f(a int) int { return a }", []any{2.5}, KindArgs, 0, "not an integer"},
 		{"chan result", "package main\nfunc f() any { return make(chan int) }", nil, KindResult, 0, "cannot be sent back"},
-		{"mpc outside job", "package main\nimport \"github.com/gomplab/gomplab/mpc\"\nfunc f() any {\n\treturn mpc.Load(\"x\", 0)\n}", nil, KindPanic, 4, "only inside an MPC job"},
+		{"mpc outside job", "package main\nimport \"github.com/gomplab/gomplab/mpc\"\nfunc f() any {\n\treturn mpc.Rank()\n}", nil, KindPanic, 4, "only inside an MPC job"},
 		{"loop", "package main\nfunc f() int {\n\tx := 0\n\tfor {\n\t\tx++\n\t}\n}", nil, KindTimeout, 5, "deadline"},
 		{"sleep", "package main\nimport \"time\"\nfunc f() {\n\ttime.Sleep(time.Hour)\n}", nil, KindTimeout, 4, "deadline"},
 		{"blocked channel", "package main\nfunc f() {\n\tc := make(chan int)\n\t<-c\n}", nil, KindTimeout, 4, "deadline"},

@@ -1,0 +1,463 @@
+package syft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/sandbox"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+)
+
+// DefaultJobTimeout bounds a job when Job.Timeout is zero.
+const DefaultJobTimeout = 5 * time.Minute
+
+// RunMultiWorkers runs fn as an MPC job: one synchronized party on each
+// worker, ranks in the order of the list, meeting at masterAddr (a host:
+// rank 0's worker binds a free port there and the others are told which).
+// fn is a top-level function of this program (its source and everything it
+// uses is read from its package's files), a function declared in a notebook
+// cell, or a *Func. Inside, mpc.Load("tag", src) secret-shares party src's
+// tensor stored under that tag on its own worker, so each worker's data
+// leaves it only as shares.
+//
+// args are public values every party receives as fn's arguments: numbers,
+// strings, bools, tensors, and slices and maps of them. The results hold
+// what each rank returned (numbers, strings, tensors, slices and maps of
+// them), its traffic and its output; the error, when not nil, is a
+// *JobError naming each failed rank, its worker, the kind of failure and
+// the line. The results are returned even then, with what succeeded.
+//
+//	func product() (any, error) {
+//		a := mpc.Load("crypten_data", 0)
+//		b := mpc.Load("crypten_data", 1)
+//		return a.Mul(b).GetPlainText()
+//	}
+//	results, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", product)
+func RunMultiWorkers(ws []Worker, masterAddr string, fn any, args ...any) (*Results, error) {
+	f, err := FuncOf(fn)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: f, Args: args}
+	return j.Run(context.Background())
+}
+
+// RunSource is RunMultiWorkers for source text: entry names the function
+// to run in src, a Go file with its imports.
+func RunSource(ws []Worker, masterAddr, src, entry string, args ...any) (*Results, error) {
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: SourceFunc(src, entry), Args: args}
+	return j.Run(context.Background())
+}
+
+// Job is the long form of RunMultiWorkers, with every setting.
+type Job struct {
+	// Workers run the parties; Workers[i] is rank i.
+	Workers []Worker
+	// MasterAddr is where the parties meet: a host (or host:port to
+	// insist on a port; port 0 or none lets rank 0's worker pick a free
+	// one). Empty means 127.0.0.1.
+	MasterAddr string
+	// Func is the function every party runs.
+	Func *Func
+	// Args are its public arguments.
+	Args []any
+	// Timeout bounds the whole job (0: DefaultJobTimeout). A party still
+	// running then is stopped, on every rank.
+	Timeout time.Duration
+	// SetupTimeout bounds the parties' meeting (0: a quarter of Timeout,
+	// at least 10 s).
+	SetupTimeout time.Duration
+}
+
+// Results are what the ranks of a job returned.
+type Results struct {
+	JobID string
+	// Ranks[i] is rank i's result.
+	Ranks []RankResult
+	// Elapsed is the orchestrator's wall time, submission to last result.
+	Elapsed time.Duration
+}
+
+// RankResult is one rank's outcome.
+type RankResult struct {
+	Rank   int
+	Worker string
+	// Value is what the rank returned, decoded: nil, bool, int64, uint64,
+	// float64, string, []byte, *tensor.Tensor, []any or map[string]any.
+	Value any
+	// Err is the rank's failure (a *sandbox.Error), or nil.
+	Err error
+	// Stats is the party's traffic, setup included.
+	Stats comm.Counts
+	// ByOp attributes the traffic to MPC operations.
+	ByOp map[string]comm.Counts
+	// Elapsed is the entry function's wall time on the party.
+	Elapsed time.Duration
+	// Output is what the party printed.
+	Output string
+}
+
+// Value returns rank's value (nil for a rank out of range or failed).
+func (r *Results) Value(rank int) any {
+	if r == nil || rank < 0 || rank >= len(r.Ranks) {
+		return nil
+	}
+	return r.Ranks[rank].Value
+}
+
+// Values returns every rank's value, in rank order.
+func (r *Results) Values() []any {
+	out := make([]any, len(r.Ranks))
+	for i := range r.Ranks {
+		out[i] = r.Ranks[i].Value
+	}
+	return out
+}
+
+// Tensor returns rank's value as a tensor, or nil if it is not one.
+func (r *Results) Tensor(rank int) *tensor.Tensor {
+	t, _ := r.Value(rank).(*tensor.Tensor)
+	return t
+}
+
+// Err joins the ranks' failures into a *JobError, or returns nil.
+func (r *Results) Err() error {
+	je := &JobError{JobID: r.JobID}
+	for _, rr := range r.Ranks {
+		if rr.Err != nil {
+			je.Ranks = append(je.Ranks, rr.Err)
+		}
+	}
+	if len(je.Ranks) == 0 {
+		return nil
+	}
+	// The cause first: ranks that failed on their own before those that
+	// failed because a peer did.
+	sort.SliceStable(je.Ranks, func(i, j int) bool {
+		return !isKind(je.Ranks[i], sandbox.KindPeer) && isKind(je.Ranks[j], sandbox.KindPeer)
+	})
+	return je
+}
+
+func isKind(err error, k sandbox.Kind) bool { return sandbox.KindOf(err) == k }
+
+// JobError reports the failed ranks of a job.
+type JobError struct {
+	JobID string
+	// Ranks are the failures, each a *sandbox.Error naming its rank and
+	// worker; failures caused by another rank come last.
+	Ranks []error
+}
+
+func (e *JobError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s failed on %d rank", e.JobID, len(e.Ranks))
+	if len(e.Ranks) != 1 {
+		b.WriteString("s")
+	}
+	for _, r := range e.Ranks {
+		b.WriteString("\n  ")
+		b.WriteString(r.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the ranks' errors, for errors.Is and errors.As.
+func (e *JobError) Unwrap() []error { return e.Ranks }
+
+// Stats sums the traffic of every rank.
+func (r *Results) Stats() comm.Counts {
+	var c comm.Counts
+	for _, rr := range r.Ranks {
+		c = c.Add(rr.Stats)
+	}
+	return c
+}
+
+// String renders the results as a table: one line per rank.
+func (r *Results) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s: %d ranks in %v\n", r.JobID, len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	for _, rr := range r.Ranks {
+		fmt.Fprintf(&b, "rank %d (%s): ", rr.Rank, rr.Worker)
+		if rr.Err != nil {
+			fmt.Fprintf(&b, "error: %v\n", rr.Err)
+			continue
+		}
+		v := fmt.Sprint(rr.Value)
+		if strings.Contains(v, "\n") {
+			v = "\n" + v
+		}
+		fmt.Fprintf(&b, "%s\n", v)
+		fmt.Fprintf(&b, "  sent %s in %d messages, %d rounds, %v\n", byteSize(rr.Stats.BytesSent),
+			rr.Stats.Messages, rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// HTML renders the results for a notebook: one row per rank with its value
+// (tensors as tables), traffic and time, and errors in red.
+func (r *Results) HTML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div class="gomplab-results"><p>job <code>%s</code>: %d ranks in %v</p>`,
+		html.EscapeString(r.JobID), len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	b.WriteString(`<table><thead><tr><th>rank</th><th>worker</th><th>value</th><th>sent</th><th>rounds</th><th>time</th></tr></thead><tbody>`)
+	for _, rr := range r.Ranks {
+		fmt.Fprintf(&b, "<tr><td>%d</td><td>%s</td>", rr.Rank, html.EscapeString(rr.Worker))
+		if rr.Err != nil {
+			fmt.Fprintf(&b, `<td colspan="4" style="color:#b00"><pre>%s</pre></td></tr>`, html.EscapeString(rr.Err.Error()))
+			continue
+		}
+		fmt.Fprintf(&b, "<td>%s</td><td>%s</td><td>%d</td><td>%v</td></tr>", valueHTML(rr.Value),
+			byteSize(rr.Stats.BytesSent), rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
+	}
+	b.WriteString("</tbody></table></div>")
+	return b.String()
+}
+
+func valueHTML(v any) string {
+	if h, ok := v.(interface{ HTML() string }); ok {
+		return h.HTML()
+	}
+	return "<pre>" + html.EscapeString(fmt.Sprint(v)) + "</pre>"
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// newJobID returns a fresh random job id.
+func newJobID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Run runs the job: it checks the source here (so a forbidden import is
+// refused before any worker is contacted), starts rank 0's party, which
+// binds the rendezvous on a free port, then the others with that address,
+// and collects every rank's result. When a rank cannot be started or
+// becomes unreachable, the others are cancelled.
+func (j *Job) Run(ctx context.Context) (*Results, error) {
+	start := time.Now()
+	n := len(j.Workers)
+	if n == 0 {
+		return nil, errors.New("syft: RunMultiWorkers needs at least one worker")
+	}
+	if j.Func == nil {
+		return nil, errors.New("syft: no function to run")
+	}
+	seen := map[string]int{}
+	for i, w := range j.Workers {
+		if w == nil {
+			return nil, fmt.Errorf("syft: worker %d is nil", i)
+		}
+		if k, dup := seen[w.ID()]; dup {
+			return nil, fmt.Errorf("syft: worker %s is both rank %d and rank %d; each worker runs one party", w.ID(), k, i)
+		}
+		seen[w.ID()] = i
+	}
+	if err := sandbox.Check(j.Func.Program); err != nil {
+		return nil, fmt.Errorf("syft: %w", err)
+	}
+	var argBytes []byte
+	if len(j.Args) > 0 {
+		b, err := serde.Marshal(j.Args)
+		if err != nil {
+			return nil, fmt.Errorf("syft: arguments: %w", err)
+		}
+		argBytes = b
+	}
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = DefaultJobTimeout
+	}
+	setup := j.SetupTimeout
+	if setup <= 0 {
+		setup = max(timeout/4, 10*time.Second)
+	}
+	host, masterAddr, err := splitMaster(j.MasterAddr)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Results{JobID: newJobID(), Ranks: make([]RankResult, n)}
+	for i, w := range j.Workers {
+		res.Ranks[i] = RankResult{Rank: i, Worker: w.ID()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
+	defer cancel()
+	jobFor := func(rank int) sandbox.Job {
+		return sandbox.Job{ID: res.JobID, Rank: rank, WorldSize: n, MasterAddr: masterAddr,
+			Worker: j.Workers[rank].ID(), Program: j.Func.Program, Args: argBytes,
+			TimeoutMS: timeout.Milliseconds(), SetupTimeoutMS: setup.Milliseconds()}
+	}
+	started := make([]bool, n)
+	failRank := func(rank int, k sandbox.Kind, err error) {
+		var se *sandbox.Error
+		if !errors.As(err, &se) {
+			se = &sandbox.Error{Kind: k, Msg: err.Error()}
+		}
+		se.Rank, se.Worker = rank, j.Workers[rank].ID()
+		res.Ranks[rank].Err = se
+	}
+	cancelStarted := func() {
+		var wg sync.WaitGroup
+		for i, ok := range started {
+			if ok {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = j.Workers[i].link().call(workers.MsgJobCancel, &workers.JobCancelRequest{JobID: res.JobID}, nil)
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	finish := func() (*Results, error) {
+		res.Elapsed = time.Since(start)
+		return res, res.Err()
+	}
+
+	// Rank 0 first: its worker picks the port the others dial.
+	var rep workers.JobStartReply
+	if err := j.Workers[0].link().call(workers.MsgJobStart,
+		&workers.JobStartRequest{Job: jobFor(0), MasterHost: host}, &rep); err != nil {
+		failRank(0, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
+		return finish()
+	}
+	if rep.Refused != nil {
+		failRank(0, rep.Refused.Kind, rep.Refused)
+		return finish()
+	}
+	started[0] = true
+	masterAddr = rep.MasterAddr
+
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job := jobFor(i)
+			job.MasterAddr = masterAddr
+			var rep workers.JobStartReply
+			if err := j.Workers[i].link().call(workers.MsgJobStart, &workers.JobStartRequest{Job: job}, &rep); err != nil {
+				failRank(i, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
+				return
+			}
+			if rep.Refused != nil {
+				failRank(i, rep.Refused.Kind, rep.Refused)
+				return
+			}
+			started[i] = true
+		}()
+	}
+	wg.Wait()
+	for i := range started {
+		if !started[i] {
+			cancelStarted()
+			for k := range started {
+				if started[k] {
+					failRank(k, sandbox.KindCanceled, fmt.Errorf("cancelled: rank %d could not start", i))
+				}
+			}
+			return finish()
+		}
+	}
+
+	// Collect. A rank whose worker stops answering fails the job.
+	var once sync.Once
+	for i := range j.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := waitRank(ctx, j.Workers[i], res.JobID)
+			if err != nil {
+				failRank(i, sandbox.KindUnavailable, err)
+				once.Do(func() { go cancelStarted() })
+				return
+			}
+			fillRank(&res.Ranks[i], r)
+		}()
+	}
+	wg.Wait()
+	return finish()
+}
+
+// waitRank polls a worker until its party reports.
+func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error) {
+	for {
+		var rep workers.JobWaitReply
+		wait := 2 * time.Second
+		if err := w.link().call(workers.MsgJobWait, &workers.JobWaitRequest{JobID: id, WaitMS: wait.Milliseconds()}, &rep); err != nil {
+			return nil, fmt.Errorf("waiting for the party: %w", err)
+		}
+		if rep.Done {
+			if rep.Result == nil {
+				return nil, errors.New("the worker reported no result")
+			}
+			return rep.Result, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the party did not report within the job's timeout: %w", ctx.Err())
+		}
+	}
+}
+
+// fillRank decodes a party's result.
+func fillRank(rr *RankResult, r *sandbox.Result) {
+	rr.Stats, rr.ByOp, rr.Output = r.Stats, r.ByOp, r.Output
+	rr.Elapsed = time.Duration(r.ElapsedNS)
+	if r.Err != nil {
+		r.Err.Rank, r.Err.Worker = rr.Rank, rr.Worker
+		rr.Err = r.Err
+		return
+	}
+	if len(r.Value) == 0 {
+		return
+	}
+	v, err := serde.Unmarshal(r.Value, serde.Limits{})
+	if err != nil {
+		rr.Err = &sandbox.Error{Kind: sandbox.KindResult, Rank: rr.Rank, Worker: rr.Worker,
+			Msg: fmt.Sprintf("decoding the returned value: %v", err)}
+		return
+	}
+	rr.Value = v
+}
+
+// splitMaster reads Job.MasterAddr: the host rank 0's worker binds, and a
+// fixed address when a port was given.
+func splitMaster(addr string) (host, fixed string, err error) {
+	if addr == "" {
+		return "127.0.0.1", "", nil
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		// A bare host (or IPv6 literal).
+		return strings.Trim(addr, "[]"), "", nil
+	}
+	if p == "" || p == "0" {
+		return h, "", nil
+	}
+	return h, addr, nil
+}
