@@ -1,0 +1,243 @@
+package syft_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+)
+
+// sharesLeft lists the secure-aggregation shares a worker still holds.
+func sharesLeft(t *testing.T, w syft.Worker) []string {
+	t.Helper()
+	var out []string
+	ps, err := w.Search(workers.TagShare)
+	if err != nil {
+		t.Fatalf("search %s: %v", w.ID(), err)
+	}
+	for _, p := range ps {
+		out = append(out, p.ID())
+	}
+	return out
+}
+
+// sendModels sends one model per worker and returns the models too.
+func sendModels(t *testing.T, ws []syft.Worker) ([]*nn.Model, []*syft.ModelPointer) {
+	t.Helper()
+	var ms []*nn.Model
+	var mps []*syft.ModelPointer
+	for i, w := range ws {
+		m := mlp(3, 4, 2, uint64(40+i))
+		mp, err := syft.SendModel(m, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+		mps = append(mps, mp)
+	}
+	return ms, mps
+}
+
+// checkDropout checks one dropout scenario: the worker killed as phase
+// begins, under policy.
+func checkDropout(t *testing.T, ws []syft.Worker, kill func(), victim string, phase string, policy syft.DropoutPolicy) {
+	t.Helper()
+	ms, mps := sendModels(t, ws)
+	var once sync.Once
+	var phases []string
+	res, err := syft.SecureAggregate(mps, syft.SecureAggOptions{Policy: policy,
+		Progress: func(p, round string) {
+			phases = append(phases, p)
+			if p == phase {
+				once.Do(kill)
+			}
+		}})
+	var survivors []syft.Worker
+	var sms []*nn.Model
+	for i, w := range ws {
+		if w.ID() != victim {
+			survivors = append(survivors, w)
+			sms = append(sms, ms[i])
+		}
+	}
+	switch policy {
+	case syft.FailRound:
+		var de *syft.DropoutError
+		if !errors.As(err, &de) {
+			t.Fatalf("err %v, want a *DropoutError", err)
+		}
+		if de.Worker != victim || de.Phase != phase {
+			t.Fatalf("dropout of %s in %s, want %s in %s: %v", de.Worker, de.Phase, victim, phase, err)
+		}
+		if !strings.Contains(err.Error(), "worker "+victim+" dropped out") {
+			t.Errorf("error does not name the worker clearly: %v", err)
+		}
+		if res != nil {
+			t.Fatalf("a failed round returned a result")
+		}
+	case syft.ExcludeDropped:
+		if err != nil {
+			t.Fatalf("ExcludeDropped: %v", err)
+		}
+		if len(res.Excluded) != 1 || res.Excluded[0].Worker != victim || res.Attempts != 2 {
+			t.Fatalf("excluded %v after %d attempts, want %s after 2", res.Excluded, res.Attempts, victim)
+		}
+		if len(res.Included) != len(survivors) {
+			t.Fatalf("included %v", res.Included)
+		}
+		// The average is over the survivors' full models, nothing else.
+		w := make([]float64, len(sms))
+		for i := range w {
+			w[i] = 1
+		}
+		want := plainAverage(t, sms, w)
+		got, _ := res.Model.StateDict()
+		for k, v := range want {
+			if d := tensor.MaxAbsDiff(v, got[k]); d > 1e-6 {
+				t.Errorf("%s: average of survivors off by %g", k, d)
+			}
+		}
+	}
+	for _, w := range survivors {
+		if left := sharesLeft(t, w); len(left) > 0 {
+			t.Errorf("%s keeps shares %v after the round", w.ID(), left)
+		}
+	}
+}
+
+func TestSecureAggregationDropoutVirtual(t *testing.T) {
+	for _, tc := range []struct {
+		phase  string
+		policy syft.DropoutPolicy
+	}{
+		{syft.PhaseShare, syft.FailRound},
+		{syft.PhaseSum, syft.FailRound},
+		{syft.PhaseShare, syft.ExcludeDropped},
+		{syft.PhaseSum, syft.ExcludeDropped},
+	} {
+		t.Run(tc.phase+"/"+tc.policy.String(), func(t *testing.T) {
+			ws := virtualWorkers(t, "bob", "alice", "carol")
+			victim := ws[1].(*syft.VirtualWorker)
+			checkDropout(t, ws, victim.Shutdown, "alice", tc.phase, tc.policy)
+		})
+	}
+}
+
+// The helper process for the killed-daemon test: a worker daemon in a
+// process of its own, which the test kills with SIGKILL mid-round.
+func TestFLHelperDaemon(t *testing.T) {
+	dir := os.Getenv("GOMPLAB_FL_HELPER_DIR")
+	if dir == "" {
+		t.Skip("helper process for TestSecureAggregationDropoutKilledDaemon")
+	}
+	d, err := workers.StartDaemon(workers.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	fmt.Println("ADDR", d.Addr())
+	select {}
+}
+
+// startKillableDaemon starts a daemon in a child process and returns a
+// session with it and a function that kills the process (SIGKILL).
+func startKillableDaemon(t *testing.T, id string) (syft.Worker, func()) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), id)
+	res, err := workers.InitDataDir(dir, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := res.Dir.Users()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := users.Add("me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFLHelperDaemon$", "-test.v=false")
+	cmd.Env = append(os.Environ(), "GOMPLAB_FL_HELPER_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(kill)
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+				addr <- a
+				return
+			}
+		}
+		close(addr)
+	}()
+	var a string
+	select {
+	case a = <-addr:
+	case <-time.After(30 * time.Second):
+		t.Fatal("helper daemon did not start")
+	}
+	if a == "" {
+		t.Fatal("helper daemon failed to start")
+	}
+	w, err := syft.Connect(a, syft.Options{Token: tok, Fingerprint: res.Fingerprint, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w, kill
+}
+
+func TestSecureAggregationDropoutKilledDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts daemon processes")
+	}
+	for _, tc := range []struct {
+		phase  string
+		policy syft.DropoutPolicy
+	}{
+		{syft.PhaseShare, syft.FailRound},
+		{syft.PhaseSum, syft.ExcludeDropped},
+	} {
+		t.Run(tc.phase+"/"+tc.policy.String(), func(t *testing.T) {
+			bob := connectDaemon(t, "bob")
+			carol := connectDaemon(t, "carol")
+			alice, kill := startKillableDaemon(t, "alice")
+			checkDropout(t, []syft.Worker{bob, alice, carol}, kill, "alice", tc.phase, tc.policy)
+		})
+	}
+}
+
+func connectDaemon(t *testing.T, id string) syft.Worker {
+	d, tok := startDaemon(t, id)
+	w, err := syft.Connect(d.Addr(), syft.Options{Token: tok["me"], Fingerprint: d.Fingerprint()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
