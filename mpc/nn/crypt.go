@@ -67,6 +67,26 @@ func (v *Variable) PlainText() (*tensor.Tensor, error) {
 	return t, err
 }
 
+// LoadEncrypted secret-shares the tensor that party src holds under tag in
+// its store (mpc.Party.Load): src reads it, the others learn only its
+// shape. This is how party code run on workers reaches their tagged data.
+func LoadEncrypted(p *mpc.Party, tag string, src int) (*Variable, error) {
+	if p == nil {
+		return nil, fmt.Errorf("nn: LoadEncrypted: nil party")
+	}
+	var c *mpc.CrypTensor
+	err := guard("LoadEncrypted", func() {
+		var e error
+		if c, e = p.Load(tag, src); e != nil {
+			panic(opError{e})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return NewEncrypted(c), nil
+}
+
 // PlainTextTo reveals v to party dst only (one round; every party must
 // call it): dst gets the tensor and the others nil. A plaintext v is
 // returned as is on every party.

@@ -240,3 +240,78 @@ func TestShareModelErrors(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// mapStore is a party's store for tests.
+type mapStore map[string]*tensor.Tensor
+
+func (s mapStore) Load(tag string) (*tensor.Tensor, error) {
+	if t, ok := s[tag]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("no tensor tagged %q", tag)
+}
+
+func (s mapStore) Save(tag string, t *tensor.Tensor) error { s[tag] = t; return nil }
+
+func TestLoadEncrypted(t *testing.T) {
+	data := tensor.MustNew([]float64{1.5, -2, 3}, 3)
+	res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+		store := mapStore{}
+		if p.Rank() == 1 {
+			store["features"] = data
+		}
+		p.SetStore(store)
+		x, err := LoadEncrypted(p, "features", 1)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := LoadEncrypted(p, "missing", 1); err == nil {
+			return nil, fmt.Errorf("loading a missing tag succeeded")
+		}
+		return x.MulScalar(2).PlainText()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tensor.MaxAbsDiff(res[0].Value.(*tensor.Tensor), data.MulScalar(2)); d > 1e-4 {
+		t.Errorf("loaded value off by %g", d)
+	}
+}
+
+// Example_encryptedTraining trains a one-weight model on encrypted data
+// held by party 1, with the weight encrypted by party 0.
+func Example_encryptedTraining() {
+	x := tensor.MustNew([]float64{1, 2, 3, 4}, 4, 1)
+	y := x.MulScalar(3) // the model should learn w = 3
+	res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+		model := NewModel(NewLinear(1, 1, tensor.NewRNG(1)))
+		if err := model.Encrypt(p, 0); err != nil {
+			return nil, err
+		}
+		xe, ye := NewVariable(x).Encrypt(p, 1), NewVariable(y).Encrypt(p, 1)
+		opt := NewSGD(model.Parameters(), 0.05, 0.5, 0)
+		for i := 0; i < 200; i++ {
+			opt.ZeroGrad()
+			out, err := model.Forward(xe)
+			if err != nil {
+				return nil, err
+			}
+			if err := MSELoss(out, ye).Backward(); err != nil {
+				return nil, err
+			}
+			if err := opt.Step(); err != nil {
+				return nil, err
+			}
+		}
+		if err := model.Decrypt(); err != nil {
+			return nil, err
+		}
+		return model.Params()[0].Var.Tensor().Item(), nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("learned weight %.1f\n", res[0].Value.(float64))
+	// Output: learned weight 3.0
+}

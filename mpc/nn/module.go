@@ -46,7 +46,10 @@ func prefixed(prefix string, ps []Param) []Param {
 // SetTraining.
 type stateless struct{}
 
-func (stateless) Params() []Param  { return nil }
+// Params returns nothing: the module has no parameters.
+func (stateless) Params() []Param { return nil }
+
+// SetTraining does nothing: the module behaves the same in both modes.
 func (stateless) SetTraining(bool) {}
 
 // Sequential applies its layers in order; their parameters are named by

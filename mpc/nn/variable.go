@@ -41,7 +41,10 @@ type node struct {
 // entry point, which returns it.
 type opError struct{ err error }
 
+// Error returns the cause's message.
 func (e opError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
 func (e opError) Unwrap() error { return e.err }
 
 // guard runs f and turns a panic carrying an error (a shape mismatch from
