@@ -304,7 +304,7 @@ func ServeChild(r io.Reader, w io.Writer) int {
 	defer cancel()
 	ps := &pipeStore{w: out, replies: map[uint64]chan *childMsg{}}
 	go ps.readLoop(r, cancel)
-	return report(runJob(ctx, job, rv, ps, nil))
+	return report(runJob(ctx, job, rv, ps, PartyOptions{}))
 }
 
 // pipeStore is the party's view of its worker's store: every call is a

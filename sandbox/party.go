@@ -114,12 +114,24 @@ func (b *boundedBuffer) String() string {
 // party bound to store, and reports. It never panics. The in-process
 // limits of Run apply: use RunChild for untrusted code on a worker.
 func RunJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store) Result {
-	return runJob(ctx, job, rv, store, nil)
+	return runJob(ctx, job, rv, store, PartyOptions{})
 }
 
-// runJob is RunJob with a hook for the child process, which relays
-// printed output as it comes.
-func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, stdout *boundedBuffer) (res Result) {
+// PartyOptions adjust an in-process party.
+type PartyOptions struct {
+	// Observe, if set, wraps the party's communicator once the mesh is
+	// up: an auditor (or a test) sees every message the party sends and
+	// receives. It must return a Comm that behaves as the one given.
+	Observe func(rank int, c comm.Comm) comm.Comm
+}
+
+// RunJobWith is RunJob with options.
+func RunJobWith(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts PartyOptions) Result {
+	return runJob(ctx, job, rv, store, opts)
+}
+
+// runJob runs one party in this process.
+func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts PartyOptions) (res Result) {
 	res.Rank, res.Worker = job.Rank, job.Worker
 	fail := func(err error) Result {
 		var e *Error
@@ -155,9 +167,7 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, stdo
 		}
 		args = list
 	}
-	if stdout == nil {
-		stdout = &boundedBuffer{max: MaxOutput}
-	}
+	stdout := &boundedBuffer{max: MaxOutput}
 	r, err := compile(ctx, job.Program, args, Env{Store: store, Stdout: stdout})
 	if err != nil {
 		return fail(err)
@@ -181,6 +191,9 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, stdo
 			k = KindTimeout
 		}
 		return fail(errorf(k, "joining the job's parties: %v", err))
+	}
+	if opts.Observe != nil {
+		c = opts.Observe(job.Rank, c)
 	}
 	p, err := mpc.NewParty(c, mpc.WithStore(store))
 	if err != nil {

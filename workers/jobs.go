@@ -76,6 +76,9 @@ type JobOptions struct {
 	// Keep is how long a finished party's result waits to be collected
 	// before it is dropped (0: ten minutes).
 	Keep time.Duration
+	// Observe, for in-process parties only, wraps each party's
+	// communicator: an auditor (or a test) sees every MPC message.
+	Observe func(job string, rank int, c comm.Comm) comm.Comm
 }
 
 func (o JobOptions) withDefaults() JobOptions {
@@ -216,7 +219,11 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 		if opts.Child != nil {
 			res = sandbox.RunChild(pctx, j, rv, store, *opts.Child)
 		} else {
-			res = sandbox.RunJob(pctx, j, rv, store)
+			var po sandbox.PartyOptions
+			if opts.Observe != nil {
+				po.Observe = func(rank int, c comm.Comm) comm.Comm { return opts.Observe(j.ID, rank, c) }
+			}
+			res = sandbox.RunJobWith(pctx, j, rv, store, po)
 		}
 		outcome, errMsg := "ok", ""
 		if res.Err != nil {

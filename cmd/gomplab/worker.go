@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
@@ -28,6 +30,8 @@ func workerCmd() *cobra.Command {
 		insecure                                       bool
 		maxMessage                                     int
 		requestTimeout, shutdownTimeout                time.Duration
+		maxJobs, partyMemoryMiB                        int
+		partyCPU                                       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -70,6 +74,15 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return err
 			}
+			// MPC parties run as `gomplab party` child processes under
+			// resource limits.
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("locating this binary for party processes: %w", err)
+			}
+			workers.ConfigureJobs(d.Handler(), workers.JobOptions{MaxJobs: maxJobs,
+				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
+					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			select {
@@ -94,6 +107,9 @@ and exits; acknowledged writes are already on disk.`,
 	f.IntVar(&maxMessage, "max-message", 0, "largest request in bytes (0: 1 GiB)")
 	f.DurationVar(&requestTimeout, "request-timeout", time.Minute, "longest time one request may run")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	f.IntVar(&maxJobs, "max-jobs", 8, "MPC parties this worker runs at once")
+	f.IntVar(&partyMemoryMiB, "party-memory", sandbox.DefaultAddressSpace>>20, "address space of each MPC party process in MiB (usable memory is about 2 GiB less)")
+	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
 	return cmd
 }
