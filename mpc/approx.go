@@ -80,6 +80,12 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 		}
 		outs[i] = z
 	}
+	if sm != nil {
+		sm.Release()
+	}
+	if ss != nil {
+		ss.Release()
+	}
 	p.truncate(all, 1<<p.cfg.Precision)
 	return outs
 }

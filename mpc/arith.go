@@ -125,6 +125,15 @@ func addSub(op string, a, b any, sub bool) *CrypTensor {
 	shape := p.broadcast(op, oa.shape(), ob.shape())
 	n := numel(shape)
 	out := make([]uint64, n)
+	if oa.enc != nil && ob.enc != nil && tensor.SameShape(oa.enc.shape, ob.enc.shape) {
+		// The common case in one pass.
+		if sub {
+			ring.Sub(out, oa.enc.share, ob.enc.share)
+		} else {
+			ring.Add(out, oa.enc.share, ob.enc.share)
+		}
+		return p.newCT(shape, out)
+	}
 	// Start from a (encrypted share, or public value on rank 0 only).
 	if oa.enc != nil {
 		copy(out, expandTo(oa.enc.share, oa.enc.shape, shape))
@@ -216,6 +225,7 @@ func (p *Party) beaverMul(x, y []uint64) []uint64 {
 	for i := range z {
 		z[i] = c[i] + e[i]*y[i] + a[i]*f[i]
 	}
+	s.Release()
 	return z
 }
 
@@ -249,6 +259,7 @@ func (p *Party) square(x []uint64) []uint64 {
 			z[i] = r2[i] + 2*e[i]*r[i]
 		}
 	}
+	s.Release()
 	return z
 }
 
@@ -379,6 +390,7 @@ func (p *Party) truncateWraps(v []uint64, d uint64) {
 		}
 		v[i] = t - w*q
 	}
+	s.Release()
 }
 
 func boolU64(b bool) uint64 {
@@ -562,6 +574,7 @@ func (p *Party) beaverMatMul(x, y []uint64, batch, m, k, n int) []uint64 {
 		ring.MatMulAdd(zi, e[i*m*k:(i+1)*m*k], y[i*k*n:(i+1)*k*n], m, k, n)
 		ring.MatMulAdd(zi, a[i*m*k:(i+1)*m*k], f[i*k*n:(i+1)*k*n], m, k, n)
 	}
+	s.Release()
 	return z
 }
 
@@ -683,5 +696,6 @@ func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
 	z := append([]uint64(nil), c...)
 	ring.Conv2dAdd(z, e, w, spec)
 	ring.Conv2dAdd(z, a, f, spec)
+	s.Release()
 	return z
 }

@@ -53,14 +53,21 @@ func NewPRG(s Seed) *PRG {
 	return &PRG{ctr: cipher.NewCTR(block, iv[:])}
 }
 
+// zeroBlock is the plaintext the key stream is XORed with: reading a small
+// cached block of zeros saves clearing the destination first.
+var zeroBlock [16 << 10]byte
+
 // Fill overwrites v with the next len(v) values of the stream.
 func (g *PRG) Fill(v []uint64) {
 	if len(v) == 0 {
 		return
 	}
-	clear(v)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*8)
-	g.ctr.XORKeyStream(b, b)
+	for len(b) > 0 {
+		n := min(len(b), len(zeroBlock))
+		g.ctr.XORKeyStream(b[:n], zeroBlock[:n])
+		b = b[n:]
+	}
 }
 
 // Uint64s returns the next n values of the stream in a new slice.

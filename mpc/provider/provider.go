@@ -29,6 +29,8 @@ package provider
 
 import (
 	"fmt"
+	"math/bits"
+	"sync"
 
 	"github.com/gomplab/gomplab/mpc/internal/ring"
 )
@@ -136,6 +138,46 @@ type Shares struct {
 	done  bool
 }
 
+// Release hands the parts' memory back for reuse by later requests; the
+// caller must not touch Parts afterwards. Optional, but it spares the
+// allocation (and zeroing) of fresh vectors on every operation.
+func (s *Shares) Release() {
+	if s.Wait() != nil {
+		return
+	}
+	for _, p := range s.Parts {
+		putBuf(p)
+	}
+	s.Parts = nil
+}
+
+// Vectors are recycled by power-of-two size class.
+var bufPools [48]sync.Pool
+
+// getBuf returns a vector of length n with arbitrary contents.
+func getBuf(n int) []uint64 {
+	if n == 0 {
+		return []uint64{}
+	}
+	c := bits.Len(uint(n - 1))
+	if v, ok := bufPools[c].Get().(*[]uint64); ok {
+		return (*v)[:n]
+	}
+	return make([]uint64, n, 1<<c)
+}
+
+func putBuf(v []uint64) {
+	if cap(v) == 0 {
+		return
+	}
+	c := bits.Len(uint(cap(v) - 1))
+	if 1<<c != cap(v) {
+		return
+	}
+	v = v[:cap(v)]
+	bufPools[c].Put(&v)
+}
+
 // Wait blocks until the derived parts are valid and reports a failure to
 // obtain them (a lost link to the dealer).
 func (s *Shares) Wait() error {
@@ -168,22 +210,34 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 	_, der, _ := r.layout()
 	full := make([][]uint64, len(der))
 	for i, d := range der {
-		full[i] = make([]uint64, d.n)
+		full[i] = getBuf(d.n)
+		clear(full[i])
 	}
+	// Sums of the parties' random parts; the replicas of the other
+	// parties' parts are the dealer's own and are summed into in place.
 	sum := func(part int) []uint64 {
-		s := append([]uint64(nil), rnd[0][part]...)
-		for p := 1; p < len(rnd); p++ {
+		if len(rnd) == 1 {
+			return rnd[0][part]
+		}
+		s := rnd[1][part]
+		ring.AddTo(s, rnd[0][part])
+		for p := 2; p < len(rnd); p++ {
 			ring.AddTo(s, rnd[p][part])
 		}
 		return s
 	}
 	xor := func(part int) []uint64 {
-		s := append([]uint64(nil), rnd[0][part]...)
-		for p := 1; p < len(rnd); p++ {
+		if len(rnd) == 1 {
+			return rnd[0][part]
+		}
+		s := rnd[1][part]
+		ring.XorTo(s, rnd[0][part])
+		for p := 2; p < len(rnd); p++ {
 			ring.XorTo(s, rnd[p][part])
 		}
 		return s
 	}
+	// Wrap counts need every party's shares intact: count before summing.
 	switch r.Kind {
 	case Mul:
 		ring.Mul(full[0], sum(0), sum(1))
@@ -237,25 +291,31 @@ func unpackBits(dst, packed []uint64) {
 	}
 }
 
-// stream draws the parts of requests from one party's PRG.
+// draw draws the parts of a request from one party's PRG.
 func draw(g *PRG, ps []part) [][]uint64 {
 	out := make([][]uint64, len(ps))
 	for i, p := range ps {
-		out[i] = g.Uint64s(p.n)
+		out[i] = getBuf(p.n)
+		g.Fill(out[i])
 	}
 	return out
 }
 
-// correct turns full derived values into the dealer-side party's share:
-// full minus (or XOR) every other party's share.
-func correct(full [][]uint64, der []part, others [][][]uint64) {
-	for i, d := range der {
-		for _, o := range others {
-			if d.binary {
-				ring.XorTo(full[i], o[i])
-			} else {
-				ring.SubFrom(full[i], o[i])
-			}
+// release returns the vectors of parts to the pool.
+func release(parts [][][]uint64) {
+	for _, ps := range parts {
+		for _, v := range ps {
+			putBuf(v)
 		}
 	}
+}
+
+// zeros returns zero vectors shaped like ps.
+func zeros(ps []part) [][]uint64 {
+	out := make([][]uint64, len(ps))
+	for i, p := range ps {
+		out[i] = getBuf(p.n)
+		clear(out[i])
+	}
+	return out
 }

@@ -3,7 +3,9 @@ package provider
 import "fmt"
 
 // TrustedFirstParty is the provider in which rank 0 deals (see the package
-// documentation for what rank 0 learns). It sends no message.
+// documentation for what rank 0 learns). It sends no message. Derived
+// parts (c of a triple, θ of a wrap, the arithmetic bit of a daBit) are
+// held whole by rank 0; the other ranks' shares of them are zero.
 type TrustedFirstParty struct {
 	rank, size int
 	own        *PRG   // this party's stream (on rank 0, its private one)
@@ -52,7 +54,11 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 		panic(err)
 	}
 	if t.rank != 0 {
-		return &Shares{Parts: append(draw(t.own, rnd), draw(t.own, der)...)}
+		// Derived parts are all rank 0's: it knows every mask anyway, so
+		// giving the others zero shares of c (rather than random ones it
+		// would have to replay) costs no secrecy and a third of the PRG
+		// work of a triple.
+		return &Shares{Parts: append(draw(t.own, rnd), zeros(der)...)}
 	}
 	mine := draw(t.own, rnd)
 	// Parts is sized up front: the dealer goroutine fills the derived
@@ -64,14 +70,11 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 		defer close(done)
 		all := make([][][]uint64, t.size)
 		all[0] = mine
-		others := make([][][]uint64, 0, t.size-1)
 		for i := 1; i < t.size; i++ {
 			all[i] = draw(t.peers[i], rnd)
-			others = append(others, draw(t.peers[i], der))
 		}
-		full := derive(r, all)
-		correct(full, der, others)
-		copy(s.Parts[len(rnd):], full)
+		copy(s.Parts[len(rnd):], derive(r, all))
+		release(all[1:])
 	}
 	s.wait = func() error { <-done; return nil }
 	return s

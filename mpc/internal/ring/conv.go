@@ -1,6 +1,10 @@
 package ring
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
 
 // ConvSpec describes a 2-D convolution of an NCHW input with a
 // (Cout, Cin/Groups, KH, KW) kernel, as torch.nn.functional.conv2d does.
@@ -50,17 +54,23 @@ func Conv2d(out, x, w []uint64, s ConvSpec) {
 }
 
 // Conv2dAdd computes out += conv(x, w): per group, an im2col matrix of the
-// whole batch multiplied by the flattened kernel in one matrix product.
+// whole batch, written straight into the packed layout of the matrix
+// product, multiplied by the flattened kernel.
 func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
 	ho, wo := s.OutH(), s.OutW()
 	cg, cog := s.C/s.Groups, s.Cout/s.Groups
 	kk := cg * s.KH * s.KW
 	hw := ho * wo
-	cols := make([]uint64, kk*s.N*hw) // (kk, N*hw)
-	prod := make([]uint64, cog*s.N*hw)
+	ncols := s.N * hw
+	bpBuf := getBuf(kk * ((ncols + nr - 1) / nr * nr))
+	prodBuf := getBuf(cog * ncols)
+	defer packPool.Put(bpBuf)
+	defer packPool.Put(prodBuf)
+	bp, prod := *bpBuf, *prodBuf
 	for g := 0; g < s.Groups; g++ {
-		im2col(cols, x, s, g*cg, cg, ho, wo)
-		MatMul(prod, w[g*cog*kk:(g+1)*cog*kk], cols, cog, kk, s.N*hw)
+		im2colPacked(bp, x, s, g*cg, cg, ho, wo)
+		clear(prod)
+		gemmPackedB(prod, w[g*cog*kk:(g+1)*cog*kk], bp, cog, kk, ncols)
 		// prod is (cog, N, hw); out is (N, Cout, hw).
 		for co := 0; co < cog; co++ {
 			for n := 0; n < s.N; n++ {
@@ -70,15 +80,23 @@ func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
 	}
 }
 
-// im2col fills cols (kk rows, N*ho*wo columns) with the receptive fields of
-// channels [c0, c0+cg) of x.
-func im2col(cols, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
+// im2colPacked writes the receptive fields of channels [c0, c0+cg) of x as
+// a (kk × N·ho·wo) matrix in the packed-B layout of gemmPackedB: panels of
+// nr columns, each kk rows of nr values, the last panel zero-padded. Each
+// row is built contiguously, then cut into the panels.
+func im2colPacked(bp, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
 	hw := ho * wo
-	ld := s.N * hw
+	ncols := s.N * hw
+	kk := cg * s.KH * s.KW
+	npanels := (ncols + nr - 1) / nr
+	rowBuf := getBuf(npanels * nr)
+	defer packPool.Put(rowBuf)
+	row := *rowBuf
+	clear(row[ncols:])
 	for c := 0; c < cg; c++ {
 		for kh := 0; kh < s.KH; kh++ {
 			for kw := 0; kw < s.KW; kw++ {
-				row := cols[((c*s.KH+kh)*s.KW+kw)*ld:][:ld]
+				r := (c*s.KH+kh)*s.KW + kw
 				for n := 0; n < s.N; n++ {
 					plane := x[(n*s.C+c0+c)*s.H*s.W:][:s.H*s.W]
 					dst := row[n*hw : (n+1)*hw]
@@ -90,6 +108,20 @@ func im2col(cols, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
 							continue
 						}
 						src := plane[iy*s.W : (iy+1)*s.W]
+						if s.StrideW == 1 {
+							// Valid ox: 0 <= ox - pad + kw*dil < W.
+							off := kw*s.DilationW - s.PadW
+							lo := max(0, -off)
+							hi := min(wo, s.W-off)
+							if hi <= lo {
+								clear(d)
+								continue
+							}
+							clear(d[:lo])
+							copy(d[lo:hi], src[lo+off:hi+off])
+							clear(d[hi:])
+							continue
+						}
 						for ox := range d {
 							ix := ox*s.StrideW - s.PadW + kw*s.DilationW
 							if ix < 0 || ix >= s.W {
@@ -99,6 +131,81 @@ func im2col(cols, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
 							}
 						}
 					}
+				}
+				for p := 0; p < npanels; p++ {
+					copy(bp[p*kk*nr+r*nr:p*kk*nr+r*nr+nr], row[p*nr:p*nr+nr])
+				}
+			}
+		}
+	}
+}
+
+// gemmPackedB computes c += a·b for row-major a (m×k) and b packed in
+// nr-wide column panels of all k rows, on every CPU for large products
+// (split by column panels).
+func gemmPackedB(c, a, bp []uint64, m, k, n int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	npanels := (n + nr - 1) / nr
+	workers := runtime.GOMAXPROCS(0)
+	if m*n*k < parallelWork || workers < 2 || npanels < 2 {
+		gemmPanels(c, a, bp, m, k, n, 0, npanels)
+		return
+	}
+	per := (npanels + workers - 1) / workers
+	var wg sync.WaitGroup
+	for p0 := 0; p0 < npanels; p0 += per {
+		p1 := min(p0+per, npanels)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gemmPanels(c, a, bp, m, k, n, p0, p1)
+		}()
+	}
+	wg.Wait()
+}
+
+// gemmPanels multiplies a by column panels [p0, p1) of the packed b.
+func gemmPanels(c, a, bp []uint64, m, k, n, p0, p1 int) {
+	if !haveKernel {
+		for p := p0; p < p1; p++ {
+			cols := min(nr, n-p*nr)
+			panel := bp[p*k*nr:]
+			for i := 0; i < m; i++ {
+				crow := c[i*n+p*nr:]
+				for q := 0; q < k; q++ {
+					x := a[i*k+q]
+					brow := panel[q*nr : q*nr+cols]
+					for j, bv := range brow {
+						crow[j] += x * bv
+					}
+				}
+			}
+		}
+		return
+	}
+	apBuf := getBuf(k * ((m + mr - 1) / mr * mr))
+	defer packPool.Put(apBuf)
+	ap := *apBuf
+	packA(ap, a, 0, m, 0, k, k)
+	var tile [mr * nr]uint64
+	for p := p0; p < p1; p++ {
+		panel := bp[p*k*nr:]
+		cols := min(nr, n-p*nr)
+		for ir := 0; ir < m; ir += mr {
+			apanel := ap[ir*k:]
+			rows := min(mr, m-ir)
+			if rows == mr && cols == nr {
+				kernel(k, &apanel[0], &panel[0], &c[ir*n+p*nr], n)
+				continue
+			}
+			clear(tile[:])
+			kernel(k, &apanel[0], &panel[0], &tile[0], nr)
+			for i := 0; i < rows; i++ {
+				crow := c[(ir+i)*n+p*nr:]
+				for j := 0; j < cols; j++ {
+					crow[j] += tile[i*nr+j]
 				}
 			}
 		}

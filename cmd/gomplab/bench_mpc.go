@@ -1,0 +1,317 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/spf13/cobra"
+)
+
+var errNotAChild = errors.New("bench child: not started by a benchmark (no party function in the environment)")
+
+// cryptenRef is CrypTen's figure for a workload (shared/anchors/crypten-cpu.md).
+type cryptenRef struct {
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"`
+	Rounds  int64   `json:"rounds"`
+	Error   float64 `json:"max_abs_error"`
+}
+
+// mpcWorkload is one row of `gomplab bench mpc`: inputs are drawn from
+// fixed seeds, so every party and the plaintext reference agree on them.
+type mpcWorkload struct {
+	name   string
+	ref    cryptenRef
+	inputs func() []*tensor.Tensor
+	enc    func(p *mpc.Party, in []*tensor.Tensor) []*mpc.CrypTensor // untimed
+	op     func(x []*mpc.CrypTensor) *mpc.CrypTensor                 // timed
+	plain  func(in []*tensor.Tensor) *tensor.Tensor
+}
+
+func twoOperands(p *mpc.Party, in []*tensor.Tensor) []*mpc.CrypTensor {
+	return []*mpc.CrypTensor{p.Encrypt(in[0], 0), p.Encrypt(in[1], 1%p.WorldSize())}
+}
+
+func oneOperand(p *mpc.Party, in []*tensor.Tensor) []*mpc.CrypTensor {
+	return []*mpc.CrypTensor{p.Encrypt(in[0], 0)}
+}
+
+func unary(name string, lo, hi float64, n int, ref cryptenRef, op func(x *mpc.CrypTensor) *mpc.CrypTensor, f func(float64) float64) mpcWorkload {
+	return mpcWorkload{
+		name:   name,
+		ref:    ref,
+		inputs: func() []*tensor.Tensor { return []*tensor.Tensor{tensor.RandU(11, lo, hi, n)} },
+		enc:    oneOperand,
+		op:     func(x []*mpc.CrypTensor) *mpc.CrypTensor { return op(x[0]) },
+		plain:  func(in []*tensor.Tensor) *tensor.Tensor { return in[0].Apply(f) },
+	}
+}
+
+var mpcWorkloads = []mpcWorkload{
+	{
+		name: "add 1M", ref: cryptenRef{0.0082, 0, 0, 3.0e-5},
+		inputs: func() []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.RandN(1, 1_000_000), tensor.RandN(2, 1_000_000)}
+		},
+		enc:   twoOperands,
+		op:    func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].Add(x[1]) },
+		plain: func(in []*tensor.Tensor) *tensor.Tensor { return in[0].Add(in[1]) },
+	},
+	{
+		name: "mul 1M", ref: cryptenRef{0.106, 16_000_000, 1, 8.8e-5},
+		inputs: func() []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.RandN(1, 1_000_000), tensor.RandN(2, 1_000_000)}
+		},
+		enc:   twoOperands,
+		op:    func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].Mul(x[1]) },
+		plain: func(in []*tensor.Tensor) *tensor.Tensor { return in[0].Mul(in[1]) },
+	},
+	matmulWorkload(256, cryptenRef{0.0243, 1_048_576, 1, 1.1e-3}),
+	matmulWorkload(1024, cryptenRef{0.832, 16_777_216, 1, 2.5e-3}),
+	{
+		name: "conv2d 64x3x32x32, 16 3x3, pad 1", ref: cryptenRef{0.054, 1_576_320, 1, 3.9e-4},
+		inputs: func() []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.RandN(3, 64, 3, 32, 32), tensor.RandN(4, 16, 3, 3, 3).MulScalar(0.2)}
+		},
+		enc: twoOperands,
+		op: func(x []*mpc.CrypTensor) *mpc.CrypTensor {
+			return x[0].Conv2d(x[1], nil, tensor.ConvOpts{Padding: [2]int{1, 1}})
+		},
+		plain: func(in []*tensor.Tensor) *tensor.Tensor {
+			return tensor.Conv2d(in[0], in[1], nil, tensor.ConvOpts{Padding: [2]int{1, 1}})
+		},
+	},
+	unary("relu 1M", -1, 1, 1_000_000, cryptenRef{1.30, 232_000_000, 9, 1.5e-5}, (*mpc.CrypTensor).Relu,
+		func(v float64) float64 { return math.Max(v, 0) }),
+	unary("x > 0, 1M", -1, 1, 1_000_000, cryptenRef{1.23, 216_000_000, 8, 0},
+		func(x *mpc.CrypTensor) *mpc.CrypTensor { return x.Gt(0) },
+		// Exact on encoded inputs: compare the value as encoded (a |x| below
+		// half a fixed-point unit encodes to 0, which is not > 0).
+		func(v float64) float64 {
+			if math.Round(v*(1<<16)) > 0 {
+				return 1
+			}
+			return 0
+		}),
+	unary("sigmoid 100k, U[-8,8]", -8, 8, 100_000, cryptenRef{0.277, 37_600_000, 23, 2.8e-3}, (*mpc.CrypTensor).Sigmoid,
+		func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }),
+	unary("tanh 100k, U[-4,4]", -4, 4, 100_000, cryptenRef{0.269, 37_600_000, 23, 5.8e-3}, (*mpc.CrypTensor).Tanh, math.Tanh),
+	unary("exp 100k, U[-4,4]", -4, 4, 100_000, cryptenRef{0.067, 6_400_000, 8, 1.88}, (*mpc.CrypTensor).Exp, math.Exp),
+	unary("log 100k, U[0.1,100]", 0.1, 100, 100_000, cryptenRef{0.389, 36_800_000, 32, 0.046}, (*mpc.CrypTensor).Log, math.Log),
+	unary("reciprocal 100k, U[0.1,100]", 0.1, 100, 100_000, cryptenRef{0.402, 55_200_000, 38, 1.6e-3}, (*mpc.CrypTensor).Reciprocal,
+		func(v float64) float64 { return 1 / v }),
+	unary("sqrt 100k, U[0.1,100]", 0.1, 100, 100_000, cryptenRef{0.159, 20_000_000, 18, 9.3e-3}, (*mpc.CrypTensor).Sqrt, math.Sqrt),
+	{
+		name: "softmax 1000x10", ref: cryptenRef{0.234, 8_296_000, 94, 3.5e-3},
+		inputs: func() []*tensor.Tensor { return []*tensor.Tensor{tensor.RandN(5, 1000, 10)} },
+		enc:    oneOperand,
+		op:     func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].Softmax(1) },
+		plain:  func(in []*tensor.Tensor) *tensor.Tensor { return tensor.Softmax(in[0], 1) },
+	},
+	{
+		name: "argmax 1000x10 (one-hot)", ref: cryptenRef{0.161, 7_264_000, 57, 0},
+		inputs: func() []*tensor.Tensor { return []*tensor.Tensor{tensor.RandN(6, 1000, 10)} },
+		enc:    oneOperand,
+		op:     func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].ArgmaxOneHot(1) },
+		plain: func(in []*tensor.Tensor) *tensor.Tensor {
+			return tensor.OneHot(in[0].Argmax(1, false), 10)
+		},
+	},
+}
+
+func matmulWorkload(n int, ref cryptenRef) mpcWorkload {
+	return mpcWorkload{
+		name: fmt.Sprintf("matmul %dx%d @ %dx%d", n, n, n, n), ref: ref,
+		inputs: func() []*tensor.Tensor { return []*tensor.Tensor{tensor.RandN(7, n, n), tensor.RandN(8, n, n)} },
+		enc:    twoOperands,
+		op:     func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].MatMul(x[1]) },
+		plain:  func(in []*tensor.Tensor) *tensor.Tensor { return tensor.MatMul(in[0], in[1]) },
+	}
+}
+
+// Environment of a benchmark party.
+const (
+	envBenchRow  = "GOMPLAB_BENCH_ROW"
+	envBenchReps = "GOMPLAB_BENCH_REPS"
+)
+
+// partyReport is what each benchmark party returns.
+type partyReport struct {
+	Seconds []float64 `json:"seconds"` // one per timed repetition
+	Bytes   int64     `json:"bytes"`   // sent during one repetition
+	Rounds  int64     `json:"rounds"`
+	MaxErr  float64   `json:"max_abs_error"`
+}
+
+func init() {
+	mpc.RegisterParty("bench-mpc", benchParty)
+}
+
+// benchParty runs one workload: encrypt (untimed), a warm-up, then reps
+// timed repetitions, each started after a barrier so the parties begin
+// together; the error is measured on the last output.
+func benchParty(p *mpc.Party) (any, error) {
+	row, err := strconv.Atoi(os.Getenv(envBenchRow))
+	if err != nil || row < 0 || row >= len(mpcWorkloads) {
+		return nil, fmt.Errorf("bench: bad workload index %q", os.Getenv(envBenchRow))
+	}
+	reps, err := strconv.Atoi(os.Getenv(envBenchReps))
+	if err != nil || reps < 1 {
+		return nil, fmt.Errorf("bench: bad repetition count %q", os.Getenv(envBenchReps))
+	}
+	w := mpcWorkloads[row]
+	in := w.inputs()
+	x := w.enc(p, in)
+	var rep partyReport
+	var out *mpc.CrypTensor
+	for i := -1; i < reps; i++ {
+		if err := comm.Barrier(p.Comm()); err != nil {
+			return nil, err
+		}
+		before := p.Stats().Total()
+		start := time.Now()
+		out = w.op(x)
+		el := time.Since(start).Seconds()
+		d := p.Stats().Total().Sub(before)
+		if i >= 0 {
+			rep.Seconds = append(rep.Seconds, el)
+			rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
+		}
+	}
+	got, err := out.GetPlainText()
+	if err != nil {
+		return nil, err
+	}
+	rep.MaxErr = tensor.MaxAbsDiff(got, w.plain(in))
+	return rep, nil
+}
+
+// mpcResult is one row of the report.
+type mpcResult struct {
+	Workload string     `json:"workload"`
+	Parties  int        `json:"parties"`
+	Reps     int        `json:"reps"`
+	Median   float64    `json:"median_seconds"`
+	Bytes    int64      `json:"bytes_per_party"`
+	Rounds   int64      `json:"rounds"`
+	MaxErr   float64    `json:"max_abs_error"`
+	CrypTen  cryptenRef `json:"crypten"`
+	Speedup  float64    `json:"speedup"`
+	Error    string     `json:"error,omitempty"`
+}
+
+func init() {
+	var asJSON bool
+	var parties, reps int
+	var only string
+	cmd := &cobra.Command{
+		Use:   "mpc",
+		Short: "Benchmark the MPC engine on CrypTen's standard workloads",
+		Long: `Runs each standard workload with parties as separate processes over
+loopback TCP (trusted-first-party provider, 16-bit fixed point), as CrypTen's
+reference figures were measured: median time at the slower party over the
+repetitions (triple generation included), bytes sent and rounds per party in
+one repetition, and max abs error against plaintext; beside CrypTen's figure
+and the speedup.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var re *regexp.Regexp
+			if only != "" {
+				var err error
+				if re, err = regexp.Compile(only); err != nil {
+					return fmt.Errorf("--only: %w", err)
+				}
+			}
+			if parties < 2 || reps < 1 {
+				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
+			}
+			var results []mpcResult
+			for i, w := range mpcWorkloads {
+				if re != nil && !re.MatchString(w.name) {
+					continue
+				}
+				r := runMPCWorkload(i, w, parties, reps)
+				results = append(results, r)
+				if !asJSON {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%-36s %.4fs\n", w.name, r.Median)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(results)
+			}
+			printMPCTable(cmd.OutOrStdout(), results)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
+	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
+	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
+	benchCmd.AddCommand(cmd)
+}
+
+func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
+	r := mpcResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
+	res, err := mpc.RunProcesses(parties, "bench-mpc", mpc.ProcessOptions{
+		Args:    benchChildArgs,
+		Env:     []string{envBenchRow + "=" + strconv.Itoa(i), envBenchReps + "=" + strconv.Itoa(reps)},
+		Timeout: 10 * time.Minute,
+	})
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	slowest := make([]float64, reps)
+	for _, pr := range res {
+		var rep partyReport
+		b, _ := json.Marshal(pr.Value)
+		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Seconds) != reps {
+			r.Error = fmt.Sprintf("party %d sent a malformed report", pr.Rank)
+			return r
+		}
+		for k, s := range rep.Seconds {
+			slowest[k] = math.Max(slowest[k], s)
+		}
+		r.Bytes = max(r.Bytes, rep.Bytes)
+		r.Rounds = max(r.Rounds, rep.Rounds)
+		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
+	}
+	sort.Float64s(slowest)
+	r.Median = slowest[reps/2]
+	if reps%2 == 0 {
+		r.Median = (slowest[reps/2-1] + slowest[reps/2]) / 2
+	}
+	if r.Median > 0 {
+		r.Speedup = w.ref.Seconds / r.Median
+	}
+	return r
+}
+
+func printMPCTable(out io.Writer, results []mpcResult) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "workload\tmedian s\tbytes/party\trounds\tmax abs err\tCrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup\t")
+	for _, r := range results {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t%.4f\t%d\t%d\t%.2g\t%.1fx\t\n",
+			r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr,
+			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
+	}
+	tw.Flush()
+}
