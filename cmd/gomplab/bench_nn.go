@@ -1,0 +1,306 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/dataset"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/spf13/cobra"
+)
+
+// nnRef is CrypTen's figure for a workload (shared/anchors/crypten-cpu.md).
+type nnRef struct {
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"`
+	Rounds  int64   `json:"rounds"`
+	Error   float64 `json:"max_abs_error"`
+}
+
+// nnWorkload is one row of `gomplab bench nn`. setup builds what a
+// repetition needs (untimed; encryption costs no communication), step is
+// the timed part, and check decrypts the result of the last step and
+// returns its max abs error against the same computation in plaintext.
+type nnWorkload struct {
+	name  string
+	ref   nnRef
+	setup func(p *mpc.Party) (step func() error, check func() (float64, error), err error)
+}
+
+var nnWorkloads = []nnWorkload{
+	{name: "LeNet inference, batch 64", ref: nnRef{3.92, 640_525_248, 123, 1.7e-4}, setup: lenetInference},
+	{name: "logistic regression 100->1, 1 epoch (1000 samples, batch 100)", ref: nnRef{2.41, 3_456_080, 930, 1.2e-3}, setup: logregEpoch},
+}
+
+// benchLeNet is the network of the LeNet row: CrypTen's TFE network B.
+func benchLeNet() *nn.Model {
+	r := tensor.NewRNG(42)
+	pool := tensor.PoolOpts{Kernel: [2]int{2, 2}}
+	m := nn.NewModel(nn.NewSequential(
+		nn.NewConv2d(1, 16, 5, tensor.ConvOpts{}, r), nn.NewReLU(), nn.NewMaxPool2d(pool),
+		nn.NewConv2d(16, 16, 5, tensor.ConvOpts{}, r), nn.NewReLU(), nn.NewMaxPool2d(pool),
+		nn.NewFlatten(1), nn.NewLinear(256, 100, r), nn.NewReLU(), nn.NewLinear(100, 10, r)))
+	m.Eval()
+	return m
+}
+
+// lenetInference classifies 64 encrypted images (party 0's) with an
+// encrypted model (party 1's).
+func lenetInference(p *mpc.Party) (func() error, func() (float64, error), error) {
+	m := benchLeNet()
+	x, _ := dataset.Digits(64, 7)
+	want, err := m.Forward(nn.NewVariable(x))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Encrypt(p, 1%p.WorldSize()); err != nil {
+		return nil, nil, err
+	}
+	xe := nn.NewVariable(x).Encrypt(p, 0)
+	var out *nn.Variable
+	step := func() (err error) {
+		out, err = m.Forward(xe)
+		return err
+	}
+	check := func() (float64, error) {
+		got, err := out.PlainText()
+		if err != nil {
+			return 0, err
+		}
+		return tensor.MaxAbsDiff(got, want.Tensor()), nil
+	}
+	return step, check, nil
+}
+
+// logregSetup is the logistic regression row's data and model.
+func logregSetup() (x, y *tensor.Tensor, m *nn.Model) {
+	x, pm, _, _ := dataset.Hyperplane(1000, 100, 3)
+	return x, dataset.ZeroOne(pm), nn.NewModel(nn.NewLinear(100, 1, tensor.NewRNG(4)))
+}
+
+// logregTrainEpoch runs one epoch of minibatch SGD (batch 100, lr 1) with
+// the binary cross-entropy of the logits.
+func logregTrainEpoch(m *nn.Model, x, y *nn.Variable) error {
+	opt := nn.NewSGD(m.Parameters(), 1, 0, 0)
+	n := x.Shape()[0]
+	for i := 0; i < n; i += 100 {
+		opt.ZeroGrad()
+		out, err := m.Forward(x.Slice(0, i, min(i+100, n), 1))
+		if err != nil {
+			return err
+		}
+		if err := nn.BCEWithLogitsLoss(out, y.Slice(0, i, min(i+100, n), 1)).Backward(); err != nil {
+			return err
+		}
+		if err := opt.Step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logregEpoch trains on party 0's encrypted data; every repetition starts
+// again from the same initialization, and the error is the trained
+// weights' against plaintext training.
+func logregEpoch(p *mpc.Party) (func() error, func() (float64, error), error) {
+	x, y, ref := logregSetup()
+	if err := logregTrainEpoch(ref, nn.NewVariable(x), nn.NewVariable(y)); err != nil {
+		return nil, nil, err
+	}
+	xe, ye := nn.NewVariable(x).Encrypt(p, 0), nn.NewVariable(y).Encrypt(p, 0)
+	var m *nn.Model
+	step := func() error {
+		_, _, m = logregSetup()
+		if err := m.Encrypt(p, 0); err != nil {
+			return err
+		}
+		return logregTrainEpoch(m, xe, ye)
+	}
+	check := func() (float64, error) {
+		if err := m.Decrypt(); err != nil {
+			return 0, err
+		}
+		var d float64
+		for i, q := range m.Params() {
+			d = math.Max(d, tensor.MaxAbsDiff(q.Var.Tensor(), ref.Params()[i].Var.Tensor()))
+		}
+		return d, nil
+	}
+	return step, check, nil
+}
+
+// Environment of an nn benchmark party.
+const (
+	envNNBenchRow  = "GOMPLAB_BENCH_NN_ROW"
+	envNNBenchReps = "GOMPLAB_BENCH_NN_REPS"
+)
+
+// nnPartyReport is what each party returns: its time per repetition, its
+// traffic in one repetition, and the error of the last.
+type nnPartyReport struct {
+	Seconds []float64 `json:"seconds"`
+	Bytes   int64     `json:"bytes"`
+	Rounds  int64     `json:"rounds"`
+	MaxErr  float64   `json:"max_abs_error"`
+}
+
+func init() {
+	mpc.RegisterParty("bench-nn", benchNNParty)
+}
+
+// benchNNParty runs one workload: setup, a warm-up, then reps timed
+// repetitions, each after a barrier so the parties start together.
+func benchNNParty(p *mpc.Party) (any, error) {
+	row, err := strconv.Atoi(os.Getenv(envNNBenchRow))
+	if err != nil || row < 0 || row >= len(nnWorkloads) {
+		return nil, fmt.Errorf("bench nn: bad workload index %q", os.Getenv(envNNBenchRow))
+	}
+	reps, err := strconv.Atoi(os.Getenv(envNNBenchReps))
+	if err != nil || reps < 1 {
+		return nil, fmt.Errorf("bench nn: bad repetition count %q", os.Getenv(envNNBenchReps))
+	}
+	step, check, err := nnWorkloads[row].setup(p)
+	if err != nil {
+		return nil, err
+	}
+	var rep nnPartyReport
+	for i := -1; i < reps; i++ {
+		if err := comm.Barrier(p.Comm()); err != nil {
+			return nil, err
+		}
+		before := p.Stats().Total()
+		start := time.Now()
+		if err := step(); err != nil {
+			return nil, err
+		}
+		el := time.Since(start).Seconds()
+		d := p.Stats().Total().Sub(before)
+		if i >= 0 {
+			rep.Seconds = append(rep.Seconds, el)
+			rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
+		}
+	}
+	if rep.MaxErr, err = check(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// nnResult is one row of the report.
+type nnResult struct {
+	Workload string  `json:"workload"`
+	Parties  int     `json:"parties"`
+	Reps     int     `json:"reps"`
+	Median   float64 `json:"median_seconds"`
+	Bytes    int64   `json:"bytes_per_party"`
+	Rounds   int64   `json:"rounds"`
+	MaxErr   float64 `json:"max_abs_error"`
+	CrypTen  nnRef   `json:"crypten"`
+	Speedup  float64 `json:"speedup"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func init() {
+	var asJSON bool
+	var parties, reps int
+	cmd := &cobra.Command{
+		Use:   "nn",
+		Short: "Benchmark encrypted neural networks: LeNet inference and logistic-regression training",
+		Long: `Runs the two neural-network workloads of CrypTen's reference figures with
+parties as separate processes over loopback TCP (trusted-first-party
+provider, 16-bit fixed point): LeNet inference on a batch of 64 encrypted
+28x28 images with an encrypted model, and one epoch of logistic-regression
+training (1000 encrypted samples of 100 features, batch 100, SGD). It prints
+the median time at the slower party (triple generation included), bytes sent
+and rounds per party in one repetition, and the max abs error against the
+same computation in plaintext (logits; trained weights), beside CrypTen's
+figures and the speedup.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if parties < 2 || reps < 1 {
+				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
+			}
+			var results []nnResult
+			for i, w := range nnWorkloads {
+				r := runNNWorkload(i, w, parties, reps)
+				results = append(results, r)
+				if !asJSON {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%-62s %.4fs\n", w.name, r.Median)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(results)
+			}
+			printNNTable(cmd.OutOrStdout(), results)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
+	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per workload (after one warm-up)")
+	benchCmd.AddCommand(cmd)
+}
+
+func runNNWorkload(i int, w nnWorkload, parties, reps int) nnResult {
+	r := nnResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
+	res, err := mpc.RunProcesses(parties, "bench-nn", mpc.ProcessOptions{
+		Args:    benchChildArgs,
+		Env:     []string{envNNBenchRow + "=" + strconv.Itoa(i), envNNBenchReps + "=" + strconv.Itoa(reps)},
+		Timeout: 10 * time.Minute,
+	})
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	slowest := make([]float64, reps)
+	for _, pr := range res {
+		var rep nnPartyReport
+		b, _ := json.Marshal(pr.Value)
+		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Seconds) != reps {
+			r.Error = fmt.Sprintf("party %d sent a malformed report", pr.Rank)
+			return r
+		}
+		for k, s := range rep.Seconds {
+			slowest[k] = math.Max(slowest[k], s)
+		}
+		r.Bytes = max(r.Bytes, rep.Bytes)
+		r.Rounds = max(r.Rounds, rep.Rounds)
+		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
+	}
+	sort.Float64s(slowest)
+	r.Median = slowest[reps/2]
+	if reps%2 == 0 {
+		r.Median = (slowest[reps/2-1] + slowest[reps/2]) / 2
+	}
+	if r.Median > 0 {
+		r.Speedup = w.ref.Seconds / r.Median
+	}
+	return r
+}
+
+func printNNTable(out io.Writer, results []nnResult) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "workload\tmedian s\tbytes/party\trounds\tmax abs err\tCrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup\t")
+	for _, r := range results {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t%.2f\t%d\t%d\t%.2g\t%.1fx\t\n",
+			r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr,
+			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
+	}
+	tw.Flush()
+}
