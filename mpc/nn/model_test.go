@@ -308,3 +308,24 @@ func TestPoolBeforeRelu(t *testing.T) {
 		t.Error("the description must keep the original order")
 	}
 }
+
+func TestDropoutSeedRoundTrip(t *testing.T) {
+	for _, seed := range []uint64{0, 7, 1<<63 + 5, math.MaxUint64} {
+		spec, err := Describe(NewDropout(0.5, seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := spec.Marshal()
+		s2, err := UnmarshalSpec(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Build(s2)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if got := m.(*Dropout).seed; got != seed {
+			t.Errorf("seed %d came back as %d", seed, got)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -285,7 +286,7 @@ func (b *builder) build(s *Spec, depth int) (Module, error) {
 		bn.Eps, bn.Momentum = eps, mom
 		m = bn
 	case "Dropout":
-		m = NewDropout(r.float("p", 0, 0.999999), uint64(r.int("seed", -1<<62, 1<<62)))
+		m = NewDropout(r.float("p", 0, 0.999999), uint64(r.int("seed", math.MinInt, math.MaxInt)))
 	case "Flatten":
 		m = NewFlatten(r.int("start_dim", -maxSpecDepth, maxSpecDepth))
 	case "Reshape":
