@@ -200,7 +200,7 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 
 // classifyExit explains how a party process that did not report ended.
 func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration, l Limits) (Kind, string) {
-	tail := lastLines(stderr, 3)
+	tail := fatalLine(stderr)
 	switch why {
 	case KindTimeout:
 		return KindTimeout, fmt.Sprintf("the party passed its %v deadline and was killed", timeout)
@@ -212,7 +212,8 @@ func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration,
 	switch {
 	case strings.Contains(stderr, "goroutine stack exceeds"), strings.Contains(stderr, "stack overflow"):
 		return KindStack, fmt.Sprintf("runaway recursion: a goroutine stack passed the %d MiB limit", l.Stack>>20)
-	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"):
+	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"),
+		strings.Contains(stderr, "address space collisions"): // the race detector's runtime
 		return KindMemory, fmt.Sprintf("the party ran out of memory (address-space limit %d MiB)", l.AddressSpace>>20)
 	}
 	var ee *exec.ExitError
@@ -234,6 +235,17 @@ func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration,
 		return KindCrash, fmt.Sprintf("the party process failed: %v", waitErr)
 	}
 	return KindCrash, fmt.Sprintf("the party process exited without a result: %s", tail)
+}
+
+// fatalLine returns the Go runtime's "fatal error:" or "panic:" line from
+// a dead party's standard error, else its last lines.
+func fatalLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return lastLines(s, 3)
 }
 
 // lastLines returns the last n non-empty lines of s, joined by " | ".
