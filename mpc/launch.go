@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/provider"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -85,18 +86,35 @@ func RunLocal(n int, fn PartyFunc, opts ...Option) ([]Result, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("mpc: RunLocal with %d parties", n)
 	}
-	cs := comm.NewMemWorld(n, false)
+	var po partyOptions
+	for _, f := range opts {
+		f(&po)
+	}
+	cs := comm.NewMemWorld(n, po.ttp)
 	results := make([]Result, n)
 	var wg sync.WaitGroup
-	for r := range cs {
+	for r := 0; r < n; r++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			results[r] = runParty(cs[r], fn, opts)
 		}()
 	}
+	var dealerErr error
+	if po.ttp {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dealerErr = provider.ServeTrustedThirdParty(cs[n])
+			cs[n].Close()
+		}()
+	}
 	wg.Wait()
-	return results, joinErrors(results)
+	err := joinErrors(results)
+	if dealerErr != nil {
+		err = errors.Join(err, fmt.Errorf("trusted third party: %w", dealerErr))
+	}
+	return results, err
 }
 
 // ---- parties as processes ----
@@ -179,7 +197,20 @@ func runChild(name string) int {
 	if err != nil {
 		return report(wireResult{Rank: rank, Err: fmt.Sprintf("mpc: party %d: joining the mesh: %v", rank, err)})
 	}
-	res := runParty(c, fn, nil)
+	var opts []Option
+	if v := os.Getenv(comm.EnvTTP); v == "1" || v == "true" {
+		if c.Rank() == c.Size() {
+			err := provider.ServeTrustedThirdParty(c)
+			c.Close()
+			w := wireResult{Rank: rank, Stats: c.Stats().Total()}
+			if err != nil {
+				w.Err = fmt.Sprintf("mpc: trusted third party: %v", err)
+			}
+			return report(w)
+		}
+		opts = append(opts, TrustedThirdParty())
+	}
+	res := runParty(c, fn, opts)
 	w := wireResult{Rank: res.Rank, Stats: res.Stats, ByOp: res.ByOp, ElapsedNS: int64(res.Elapsed)}
 	if res.Err != nil {
 		w.Err = res.Err.Error()
@@ -210,6 +241,9 @@ type ProcessOptions struct {
 	Timeout time.Duration
 	// Stderr receives the children's standard error (default os.Stderr).
 	Stderr *os.File
+	// TTP adds a trusted third party process (rank n) that deals the
+	// correlated randomness, instead of rank 0.
+	TTP bool
 }
 
 // RunProcesses runs the function registered as name on n parties, each a
@@ -229,10 +263,11 @@ func RunProcesses(n int, name string, opt ProcessOptions) ([]Result, error) {
 	if args == nil && isTestBinary() {
 		args = []string{"-test.run=^$"}
 	}
-	job, err := comm.NewLocalJob(n, false)
+	job, err := comm.NewLocalJob(n, opt.TTP)
 	if err != nil {
 		return nil, err
 	}
+	procs := job.Parties()
 	defer job.Close()
 	ctx := context.Background()
 	if opt.Timeout > 0 {
@@ -244,9 +279,9 @@ func RunProcesses(n int, name string, opt ProcessOptions) ([]Result, error) {
 		cmd  *exec.Cmd
 		pipe *os.File
 	}
-	children := make([]child, n)
-	results := make([]Result, n)
-	for r := 0; r < n; r++ {
+	children := make([]child, procs)
+	results := make([]Result, procs)
+	for r := 0; r < procs; r++ {
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Env = append(os.Environ(), opt.Env...)
 		cmd.Env = append(cmd.Env, envPartyFunc+"="+name)
@@ -290,7 +325,9 @@ func RunProcesses(n int, name string, opt ProcessOptions) ([]Result, error) {
 	}
 	wg.Wait()
 	sort.Slice(results, func(i, j int) bool { return results[i].Rank < results[j].Rank })
-	return results, joinErrors(results)
+	err = joinErrors(results)
+	// The dealer's result is not a party's: report only its failure.
+	return results[:n], err
 }
 
 func decodeChild(rank int, line []byte, waitErr error) Result {

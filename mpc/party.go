@@ -40,6 +40,7 @@ type partyOptions struct {
 	cfg      Config
 	store    Store
 	provider func(c comm.Comm, pairSeeds []provider.Seed) (provider.Provider, error)
+	ttp      bool // the provider is a trusted third party (launchers start it)
 }
 
 // WithConfig sets the numeric configuration (zero fields keep defaults).
@@ -61,6 +62,19 @@ func TrustedFirstParty() Option {
 	return WithProvider(func(c comm.Comm, seeds []provider.Seed) (provider.Provider, error) {
 		return provider.NewTrustedFirstParty(c.Rank(), c.Size(), tfpSeeds(c.Rank(), seeds))
 	})
+}
+
+// TrustedThirdParty makes the party draw its correlated randomness from a
+// dealer running as rank Size() of the communicator (see
+// provider.ServeTrustedThirdParty); RunLocal and RunProcesses start that
+// dealer when given this option.
+func TrustedThirdParty() Option {
+	return func(o *partyOptions) {
+		o.ttp = true
+		o.provider = func(c comm.Comm, _ []provider.Seed) (provider.Provider, error) {
+			return provider.NewTrustedThirdParty(c)
+		}
+	}
 }
 
 // tfpSeeds orders pairwise seeds as NewTrustedFirstParty expects: on rank

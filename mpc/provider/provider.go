@@ -100,7 +100,7 @@ type part struct {
 func (r Request) layout() (rnd, der []part, err error) {
 	a := func(n int) part { return part{n: n} }
 	b := func(n int) part { return part{n: n, binary: true} }
-	if r.N < 0 || r.Batch < 0 || r.M < 0 || r.K < 0 || r.Cols < 0 {
+	if r.N < 0 || r.Batch < 0 || r.M < 0 || r.K < 0 || r.Cols < 0 || r.N > maxPart {
 		return nil, nil, fmt.Errorf("provider: negative size in %s request %+v", r.Kind, r)
 	}
 	switch r.Kind {
@@ -109,12 +109,19 @@ func (r Request) layout() (rnd, der []part, err error) {
 	case Square:
 		return []part{a(r.N)}, []part{a(r.N)}, nil
 	case MatMul:
+		if !fits(r.Batch, r.M, r.K) || !fits(r.Batch, r.K, r.Cols) || !fits(r.Batch, r.M, r.Cols) {
+			return nil, nil, fmt.Errorf("provider: matmul request %dx(%dx%d)@(%dx%d) too large", r.Batch, r.M, r.K, r.K, r.Cols)
+		}
 		return []part{a(r.Batch * r.M * r.K), a(r.Batch * r.K * r.Cols)}, []part{a(r.Batch * r.M * r.Cols)}, nil
 	case Conv:
-		if err := r.Conv.Check(); err != nil {
+		c := r.Conv
+		if !fits(c.N, c.C, c.H, c.W) || !fits(c.Cout, c.C, c.KH, c.KW) || !fits(c.N, c.Cout, c.H+2*c.PadH, c.W+2*c.PadW) {
+			return nil, nil, fmt.Errorf("provider: conv request %+v too large", c)
+		}
+		if err := c.Check(); err != nil {
 			return nil, nil, fmt.Errorf("provider: %w", err)
 		}
-		return []part{a(r.Conv.InSize()), a(r.Conv.KernelSize())}, []part{a(r.Conv.OutSize())}, nil
+		return []part{a(c.InSize()), a(c.KernelSize())}, []part{a(c.OutSize())}, nil
 	case And:
 		return []part{b(r.N), b(r.N)}, []part{b(r.N)}, nil
 	case Wrap:
@@ -128,6 +135,25 @@ func (r Request) layout() (rnd, der []part, err error) {
 }
 
 func words(bits int) int { return (bits + 63) / 64 }
+
+// maxPart bounds the elements of one part of any request (2^31: 16 GiB).
+const maxPart = 1 << 31
+
+// fits reports whether the product of non-negative dims stays within
+// maxPart, without overflowing.
+func fits(dims ...int) bool {
+	p := 1
+	for _, d := range dims {
+		if d < 0 || d > maxPart {
+			return false
+		}
+		if d != 0 && p > maxPart/d {
+			return false
+		}
+		p *= d
+	}
+	return true
+}
 
 // Shares is one party's shares of one request: Parts holds the random
 // parts then the derived parts, in the order of the request's Kind.

@@ -1,0 +1,91 @@
+package provider
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+)
+
+func TestTrustedThirdParty(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		cs := comm.NewMemWorld(n, true)
+		var serveErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			serveErr = ServeTrustedThirdParty(cs[n])
+		}()
+		ps := make([]Provider, n)
+		var mu sync.Mutex
+		var setup sync.WaitGroup
+		for r := 0; r < n; r++ {
+			setup.Add(1)
+			go func(r int) {
+				defer setup.Done()
+				p, err := NewTrustedThirdParty(cs[r])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				ps[r] = p
+				mu.Unlock()
+			}(r)
+		}
+		setup.Wait()
+		checkRequests(t, ps)
+		for _, p := range ps {
+			p.Close()
+		}
+		wg.Wait()
+		if serveErr != nil {
+			t.Fatal(serveErr)
+		}
+		if st := cs[0].Stats().Total(); st.Rounds == 0 || st.BytesReceived == 0 {
+			t.Errorf("rank 0's traffic with the dealer not counted: %+v", st)
+		}
+	}
+}
+
+func TestDecodeRequestRejects(t *testing.T) {
+	good := encodeRequest(Request{Kind: Mul, N: 10})
+	if r, err := decodeRequest(good); err != nil || r.Kind != Mul || r.N != 10 {
+		t.Fatalf("round trip: %+v %v", r, err)
+	}
+	bad := append([]byte(nil), good...)
+	bad[1] = 99 // unknown kind
+	if _, err := decodeRequest(bad); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if _, err := decodeRequest(good[:10]); err == nil {
+		t.Error("short message accepted")
+	}
+	huge := encodeRequest(Request{Kind: MatMul, Batch: 1 << 20, M: 1 << 20, K: 1 << 20, Cols: 1})
+	if _, err := decodeRequest(huge); err == nil {
+		t.Error("oversized request accepted")
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	f.Add(encodeRequest(Request{Kind: Mul, N: 3}))
+	f.Add(encodeRequest(Request{Kind: Conv, Conv: ConvSpec{N: 1, C: 1, H: 3, W: 3, Cout: 1, KH: 2, KW: 2, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1}}))
+	f.Add([]byte{tagClose})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeRequest(b)
+		if err != nil {
+			return
+		}
+		// A request that decodes must have a valid layout within bounds.
+		rnd, der, err := r.layout()
+		if err != nil {
+			t.Fatalf("decoded request %+v has no layout: %v", r, err)
+		}
+		for _, p := range append(rnd, der...) {
+			if p.n < 0 || p.n > maxPartElements {
+				t.Fatalf("part of %d elements", p.n)
+			}
+		}
+	})
+}
