@@ -1,0 +1,329 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+func TestFixedPointRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		f    int
+		err  string
+	}{
+		{"small", []float64{0, 1, -1, 0.5, -0.25, 3.14159}, 24, ""},
+		{"negative rounding", []float64{-1e-9, -0.7, -123.456}, 16, ""},
+		{"large", []float64{1 << 37, -(1 << 37)}, 24, ""},
+		{"too large", []float64{1, 1 << 38}, 24, "element 1"},
+		{"nan", []float64{math.NaN()}, 24, "element 0"},
+		{"inf", []float64{math.Inf(-1)}, 24, "element 0"},
+		{"bad precision", []float64{1}, 63, "fractional bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := EncodeFixed(tc.xs, tc.f)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := RingBytes(enc)
+			back, err := RingFromBytes(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := DecodeFixed(back, tc.f)
+			for i, x := range tc.xs {
+				if d := math.Abs(dec[i] - x); d > math.Ldexp(1, -tc.f-1) {
+					t.Errorf("%g decodes to %g", x, dec[i])
+				}
+			}
+		})
+	}
+	if _, err := RingFromBytes(make([]byte, 7)); err == nil {
+		t.Error("7 bytes decoded as a ring vector")
+	}
+}
+
+// Shares of a vector add up to it, whatever the masks.
+func TestSharesAddUp(t *testing.T) {
+	xs := []float64{1.5, -2.25, 1e6, -1e-6}
+	enc, _ := EncodeFixed(xs, 24)
+	masks := [][]uint64{{1 << 63, 5, ^uint64(0), 17}, {3, 1 << 40, 9, ^uint64(0) - 4}}
+	own := append([]uint64(nil), enc...)
+	for _, m := range masks {
+		for k := range own {
+			own[k] -= m[k]
+		}
+	}
+	sum := append([]uint64(nil), own...)
+	for _, m := range masks {
+		for k := range sum {
+			sum[k] += m[k]
+		}
+	}
+	dec := DecodeFixed(sum, 24)
+	for i := range xs {
+		if math.Abs(dec[i]-xs[i]) > math.Ldexp(1, -25) {
+			t.Fatalf("%g came back as %g", xs[i], dec[i])
+		}
+	}
+}
+
+func TestModelBlobRoundTrip(t *testing.T) {
+	r := tensor.NewRNG(1)
+	m := nn.NewModel(nn.NewSequential(nn.NewLinear(3, 4, r), nn.NewReLU(), nn.NewBatchNorm1d(4), nn.NewLinear(4, 2, r)))
+	b, err := EncodeModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeModel(b, serde.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := m.StateDict()
+	gs, _ := got.StateDict()
+	for k, v := range want {
+		if !tensor.Equal(v, gs[k]) {
+			t.Errorf("%s changed", k)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		blob func() []byte
+		want string
+	}{
+		{"garbage", func() []byte { return []byte{1, 2, 3} }, "decode model"},
+		{"version", func() []byte { return mustBody(t, &modelBlob{Version: 9}) }, "version 9"},
+		{"bad spec", func() []byte { return mustBody(t, &modelBlob{Version: 1, Spec: []byte("{")}) }, "decode model"},
+		{"missing weights", func() []byte {
+			sp, _ := m.Spec()
+			sj, _ := sp.Marshal()
+			return mustBody(t, &modelBlob{Version: 1, Spec: sj})
+		}, "missing"},
+		{"count", func() []byte { return mustBody(t, &modelBlob{Version: 1, Names: []string{"a"}}) }, "1 names but 0 values"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeModel(tc.blob(), serde.Limits{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func mustBody(t *testing.T, v any) []byte {
+	b, err := encodeBody(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func FuzzDecodeModel(f *testing.F) {
+	m := nn.NewModel(nn.NewLinear(2, 1, tensor.NewRNG(1)))
+	b, _ := EncodeModel(m)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Add([]byte{0x85})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeModel(b, serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16})
+		if err == nil {
+			if _, err := EncodeModel(m); err != nil {
+				t.Fatalf("a decoded model does not encode: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzDecodeShare(f *testing.F) {
+	good, _ := encodeBody(&shareBlob{Version: 1, Round: "r", Digest: make([]byte, 32), Layout: "x", From: 1, To: 0, Data: make([]byte, 16)})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, v, err := decodeShare(b, serde.Limits{MaxBytes: 1 << 20})
+		if err == nil && (len(v)*8 != len(s.Data) || len(s.Digest) != 32) {
+			t.Fatalf("accepted an inconsistent share")
+		}
+	})
+}
+
+// flHarness is two in-process workers and a client session with each.
+type flHarness struct {
+	h []*Handler
+	c []*Client
+}
+
+func newFLHarness(t *testing.T, ids ...string) *flHarness {
+	t.Helper()
+	fh := &flHarness{}
+	byAddr := map[string]*Handler{}
+	dial := func(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+		h := byAddr[p.Addr]
+		if h == nil {
+			return nil, errors.New("no such worker")
+		}
+		return NewClient(ctx, NewSessionTransport(h, "peer"), Credentials{Grants: grants}, ClientOptions{})
+	}
+	for _, id := range ids {
+		users := NewUsers()
+		tok, _ := users.Add("me")
+		users.Add("eve")
+		h, err := NewHandler(Config{WorkerID: id, Store: NewMemStore(), Users: users, Dial: dial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byAddr["mem:"+id] = h
+		c, err := NewClient(t.Context(), NewSessionTransport(h, "me"), Credentials{Token: tok}, ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.h = append(fh.h, h)
+		fh.c = append(fh.c, c)
+	}
+	return fh
+}
+
+func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
+	t.Helper()
+	b, err := EncodeModel(nn.NewModel(nn.NewLinear(2, 2, tensor.NewRNG(seed))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep InfoReply
+	if err := fh.c[i].Call(t.Context(), MsgPut, &PutRequest{Object: &Object{Kind: KindModel, Blob: b}}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep.Info.ID
+}
+
+func (fh *flHarness) participants(t *testing.T, round string, n int) []Participant {
+	t.Helper()
+	ps := make([]Participant, n)
+	for j := 0; j < n; j++ {
+		var ids []string
+		for i := 0; i < n; i++ {
+			if i != j {
+				ids = append(ids, ShareID(round, i, j))
+			}
+		}
+		var g GrantReply
+		if err := fh.c[j].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
+			t.Fatal(err)
+		}
+		id := fh.h[j].WorkerID()
+		ps[j] = Participant{Worker: id, Target: PointerTarget{Worker: id, Addr: "mem:" + id, Grants: []string{g.Token}}}
+	}
+	return ps
+}
+
+// The participant side never returns a lone share or a partial sum, and
+// refuses malformed rounds.
+func TestSecureAggregationParticipantRefusals(t *testing.T) {
+	fh := newFLHarness(t, "bob", "alice")
+	m0, m1 := fh.putModel(t, 0, 1), fh.putModel(t, 1, 2)
+	ctx := t.Context()
+	share := func(i int, q ShareRequest) error {
+		var rep ShareReply
+		return fh.c[i].Call(ctx, MsgFLShare, &q, &rep)
+	}
+	ps := fh.participants(t, "r1", 2)
+	w2 := []float64{1, 1}
+	for _, tc := range []struct {
+		name string
+		q    ShareRequest
+		want string
+	}{
+		{"alone", ShareRequest{Round: "r0", Model: m0, Participants: ps[:1], Weights: []float64{1}}, "2 to"},
+		{"not me", ShareRequest{Round: "r0", Model: m0, Index: 1, Participants: ps, Weights: w2}, "not this worker"},
+		{"twice", ShareRequest{Round: "r0", Model: m0, Participants: []Participant{ps[0], ps[0]}, Weights: w2}, "listed twice"},
+		{"weights", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: []float64{1}}, "1 weights"},
+		{"round id", ShareRequest{Round: "r-0", Model: m0, Participants: ps, Weights: w2}, "round id"},
+		{"precision", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: w2, FracBits: 50}, "fractional bits"},
+		{"not a model", ShareRequest{Round: "r0", Model: "nope", Participants: ps, Weights: w2}, "not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := share(0, tc.q)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// bob shares; alice has not: bob's sum lacks alice's share.
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err == nil || !strings.Contains(err.Error(), "already shared") {
+		t.Fatalf("round shared twice: %v", err)
+	}
+	var sum SumReply
+	if err := fh.c[1].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("alice summed a round she never shared in: %v", err)
+	}
+	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
+		t.Fatalf("bob summed without alice's share: %v", err)
+	}
+	// The shares are private: their owner, the user, cannot take them.
+	var got GetReply
+	if err := fh.c[1].Call(ctx, MsgGet, &GetRequest{ID: ShareID("r1", 0, 1)}, &got); !errors.Is(err, ErrPermission) {
+		t.Fatalf("took a share: %v", err)
+	}
+	// A proper round, then the sum cannot be asked twice or by another user.
+	ps = fh.participants(t, "r2", 2)
+	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	users := fh.h[0].cfg.Users
+	eveTok, _ := users.Add("eve2")
+	eve, err := NewClient(ctx, NewSessionTransport(fh.h[0], "eve"), Credentials{Token: eveTok}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eve.Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, ErrPermission) {
+		t.Fatalf("another user summed the round: %v", err)
+	}
+	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("summed twice: %v", err)
+	}
+	// Abort discards what is left.
+	var ab AbortReply
+	if err := fh.c[1].Call(ctx, MsgFLAbort, &AbortRequest{Round: "r2"}, &ab); err != nil || ab.Discarded != 2 {
+		t.Fatalf("abort: %v, discarded %d, want alice's 2 shares", err, ab.Discarded)
+	}
+}
+
+// fl.* requests are refused to grant sessions.
+func TestFederatedRefusesGrantSessions(t *testing.T) {
+	fh := newFLHarness(t, "bob")
+	m := fh.putModel(t, 0, 1)
+	var g GrantReply
+	if err := fh.c[0].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{GrantUse, GrantGet}, Objects: []string{m}}, &g); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(t.Context(), NewSessionTransport(fh.h[0], "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{MsgFLBatch, MsgFLTrain, MsgFLAverage, MsgFLShare, MsgFLSum, MsgFLAbort} {
+		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, ErrPermission) {
+			t.Errorf("%s through a grant: %v", typ, err)
+		}
+	}
+}
