@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -159,6 +160,17 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 				reply.Err = fmt.Sprintf("load %q: no tensor", m.Tag)
 			}
 			reply.Tensor = t
+			w.send(reply)
+		case msgLoadModel:
+			reply := &childMsg{Type: msgReply, Seq: m.Seq}
+			ms, ok := store.(ModelStore)
+			if !ok {
+				reply.Err = "this worker's store holds no models"
+			} else if md, err := ms.LoadModel(m.Tag); err != nil {
+				reply.Err = err.Error()
+			} else if reply.Model, err = encodeModel(md); err != nil {
+				reply.Err = fmt.Sprintf("model %q: %v", m.Tag, err)
+			}
 			w.send(reply)
 		case msgSave:
 			reply := &childMsg{Type: msgReply, Seq: m.Seq}
@@ -394,6 +406,19 @@ func (s *pipeStore) Load(tag string) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("load %q: the worker sent no tensor", tag)
 	}
 	return rep.Tensor, nil
+}
+
+// LoadModel implements ModelStore.
+func (s *pipeStore) LoadModel(tag string) (*nn.Model, error) {
+	rep, err := s.call(&childMsg{Type: msgLoadModel, Tag: tag})
+	if err != nil {
+		return nil, err
+	}
+	m, err := decodeModel(rep.Model)
+	if err != nil {
+		return nil, fmt.Errorf("load model %q: %w", tag, err)
+	}
+	return m, nil
 }
 
 // Save implements Store.

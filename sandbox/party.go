@@ -220,6 +220,10 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 	if err != nil {
 		return fail(err)
 	}
+	v, err = encodeModels(v)
+	if err != nil {
+		return fail(errorf(KindResult, "%v", err))
+	}
 	b, err := serde.Marshal(v)
 	if err != nil {
 		return fail(errorf(KindResult, "%v", err))

@@ -184,8 +184,12 @@ func (r *run) bindings(ctx context.Context) interp.Exports {
 		})
 		ex[key("time")] = tm
 	}
+	party := func() *mpc.Party { return r.env.Party }
 	if m := baseExports()[key(MPCPath)]; m != nil {
-		ex[key(MPCPath)] = partyBindings(m, func() *mpc.Party { return r.env.Party }, r.env.Store)
+		ex[key(MPCPath)] = partyBindings(m, party, r.env.Store)
+	}
+	if m := baseExports()[key(NNPath)]; m != nil {
+		ex[key(NNPath)] = nnBindings(m, party, r.env.Store)
 	}
 	return ex
 }
@@ -332,7 +336,8 @@ func compileError(err error) *Error {
 		e.File = displayFile(m[1])
 		e.Line, _ = strconv.Atoi(m[2])
 		e.Col, _ = strconv.Atoi(m[3])
-		e.Msg = m[4]
+		// yaegi names imports "pkg/<file>" in some messages.
+		e.Msg = strings.ReplaceAll(m[4], "/"+jobFile, "")
 		if e.File == entryPseudo {
 			e.File, e.Line, e.Col = "", 0, 0
 			e.Msg = "calling the entry function: " + e.Msg

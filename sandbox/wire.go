@@ -19,6 +19,8 @@ const (
 	msgLoad = "load"
 	// msgSave stores Tensor under Tag (party to worker).
 	msgSave = "save"
+	// msgLoadModel asks for the model stored under Tag (party to worker).
+	msgLoadModel = "load_model"
 	// msgReply answers load and save by Seq (worker to party).
 	msgReply = "reply"
 	// msgCancel asks the party to stop (worker to party).
@@ -36,6 +38,7 @@ type childMsg struct {
 	Limits *Limits        `msgpack:"limits,omitempty"`
 	Tag    string         `msgpack:"tag,omitempty"`
 	Tensor *tensor.Tensor `msgpack:"tensor,omitempty"`
+	Model  *modelWire     `msgpack:"model,omitempty"`
 	Err    string         `msgpack:"err,omitempty"`
 	Result *Result        `msgpack:"result,omitempty"`
 }
@@ -59,7 +62,7 @@ func decodeChildMsg(b []byte) (*childMsg, error) {
 		if err := m.Job.validate(); err != nil {
 			return nil, fmt.Errorf("party protocol: %w", err)
 		}
-	case msgLoad:
+	case msgLoad, msgLoadModel:
 		if m.Tag == "" {
 			return nil, fmt.Errorf("party protocol: load without a tag")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
@@ -76,6 +77,7 @@ func jobEmpty() error { return nil }
 // "crypten_data", as the ordinary user "me" sees them.
 type jobGrid struct {
 	ws      []syft.Worker
+	owners  []syft.Worker // daemons only
 	data    []*tensor.Tensor
 	daemons []*workers.Daemon
 }
@@ -115,6 +117,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 		g.data = append(g.data, tensor.FromSlice(jobData[i]))
 		owner := connectB(t, d, tok[workers.OwnerUser])
 		stageTensor(t, owner, "crypten_data", g.data[i])
+		g.owners = append(g.owners, owner)
 		g.ws = append(g.ws, connectB(t, d, tok["me"]))
 		g.daemons = append(g.daemons, d)
 	}
@@ -359,6 +362,91 @@ func TestRunMultiWorkersRefusals(t *testing.T) {
 			err := c.run()
 			if err == nil || !strings.Contains(err.Error(), c.msg) {
 				t.Fatalf("err %v, want one mentioning %q", err, c.msg)
+			}
+		})
+	}
+}
+
+// inferSrc runs rank 0's private model on rank 1's private data: the
+// model's weights reach rank 1 only as shares, the data reaches rank 0
+// only as shares. It also returns the decrypted model, to show models come
+// back as *nn.Model.
+const inferSrc = `package main
+
+import (
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/nn"
+)
+
+func infer() (any, error) {
+	model, err := nn.LoadModel("crypten_model", 0)
+	if err != nil {
+		return nil, err
+	}
+	x, err := mpc.Load("crypten_data", 1)
+	if err != nil {
+		return nil, err
+	}
+	out, err := model.Forward(nn.NewEncrypted(x.Reshape(1, 4)))
+	if err != nil {
+		return nil, err
+	}
+	y, err := out.PlainText()
+	if err != nil {
+		return nil, err
+	}
+	if err := model.Decrypt(); err != nil {
+		return nil, err
+	}
+	return []any{y, model}, nil
+}
+`
+
+func TestJobModelByTag(t *testing.T) {
+	for _, gr := range jobGrids {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 2)
+			rng := tensor.NewRNG(7)
+			model := nn.NewModel(nn.NewSequential(nn.NewLinear(4, 3, rng), nn.NewReLU(), nn.NewLinear(3, 2, rng)))
+			var owner syft.Worker
+			if g.daemons == nil {
+				owner = g.ws[0].(*syft.VirtualWorker).Owner()
+			} else {
+				owner = g.owners[0]
+			}
+			mp, err := syft.SendModel(model, owner, syft.WithTags("crypten_model"), syft.AsPrivate())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mp.Pointer().Keep()
+			model.Eval()
+			want, err := model.Forward(nn.NewVariable(g.data[1].Reshape(1, 4)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := syft.RunSource(g.ws, "127.0.0.1", inferSrc, "infer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range g.ws {
+				vs, _ := res.Value(r).([]any)
+				if len(vs) != 2 {
+					t.Fatalf("rank %d: %v", r, res.Value(r))
+				}
+				if y, _ := vs[0].(*tensor.Tensor); y == nil || !tensor.AllClose(y, want.Tensor(), 0, 0.05) {
+					t.Errorf("rank %d: output %v, want %v", r, vs[0], want.Tensor())
+				}
+				m, ok := vs[1].(*nn.Model)
+				if !ok {
+					t.Fatalf("rank %d: returned %T, want *nn.Model", r, vs[1])
+				}
+				sd, _ := m.StateDict()
+				orig, _ := model.StateDict()
+				for name, w := range orig {
+					if !tensor.AllClose(sd[name], w, 0, 1e-3) {
+						t.Errorf("rank %d: parameter %s %v, want %v", r, name, sd[name], w)
+					}
+				}
 			}
 		})
 	}

@@ -95,7 +95,8 @@ type RankResult struct {
 	Rank   int
 	Worker string
 	// Value is what the rank returned, decoded: nil, bool, int64, uint64,
-	// float64, string, []byte, *tensor.Tensor, []any or map[string]any.
+	// float64, string, []byte, *tensor.Tensor, *nn.Model, []any or
+	// map[string]any.
 	Value any
 	// Err is the rank's failure (a *sandbox.Error), or nil.
 	Err error
@@ -437,6 +438,9 @@ func fillRank(rr *RankResult, r *sandbox.Result) {
 		return
 	}
 	v, err := serde.Unmarshal(r.Value, serde.Limits{})
+	if err == nil {
+		v, err = sandbox.DecodeModels(v)
+	}
 	if err != nil {
 		rr.Err = &sandbox.Error{Kind: sandbox.KindResult, Rank: rr.Rank, Worker: rr.Worker,
 			Msg: fmt.Sprintf("decoding the returned value: %v", err)}

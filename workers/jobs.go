@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -365,6 +366,41 @@ func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
 	s.mu.Unlock()
 	log("ok", "object", o.ID, "shape", o.Tensor.Shape(), "private", o.Private)
 	return o.Tensor, nil
+}
+
+// LoadModel implements sandbox.ModelStore: the one model carrying tag
+// (architecture and weights), for nn.LoadModel, which shares it with the
+// other parties as an architecture plus secret-shared weights.
+func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
+	log := func(outcome string, kv ...any) {
+		s.h.cfg.AccessLog.Info("job load model", append([]any{"job", s.job, "user", s.user, "rank", s.rank,
+			"tag", tag, "outcome", outcome}, kv...)...)
+	}
+	if err := ValidateTag(tag); err != nil {
+		log("error", "err", err.Error())
+		return nil, err
+	}
+	o, err := GetTagged(s.h.cfg.Store, tag)
+	if err != nil {
+		log("error", "err", err.Error())
+		return nil, err
+	}
+	if o.Kind != KindModel {
+		err := fmt.Errorf("object %s tagged %q is a %s, not a model", o.ID, tag, o.Kind)
+		log("error", "object", o.ID, "err", err.Error())
+		return nil, err
+	}
+	m, err := DecodeModel(o.Blob, s.h.cfg.Limits)
+	if err != nil {
+		log("error", "object", o.ID, "err", err.Error())
+		return nil, err
+	}
+	s.mu.Lock()
+	s.loaded = append(s.loaded, o.ID)
+	s.private = s.private || o.Private
+	s.mu.Unlock()
+	log("ok", "object", o.ID, "params", m.NumParams(), "private", o.Private)
+	return m, nil
 }
 
 // Save implements sandbox.Store: a new tensor object tagged tag, owned
