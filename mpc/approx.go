@@ -30,7 +30,8 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	if ns > 0 {
 		ss = p.get(provider.Request{Kind: provider.Square, N: ns})
 	}
-	open := make([]uint64, 2*nm+ns)
+	open := getScratch(2*nm + ns)
+	defer putScratch(open)
 	e, f, es := open[:nm], open[nm:2*nm], open[2*nm:]
 	om, os := 0, 0
 	for i, x := range xs {
@@ -58,23 +59,25 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	outs := make([][]uint64, len(xs))
 	om, os = 0, 0
 	at := 0
+	first := uint64(0)
+	if p.rank == 0 {
+		first = 1
+	}
 	for i, x := range xs {
 		z := all[at : at+len(x)]
 		at += len(x)
 		if ys[i] == nil {
+			ee, rr, rr2 := es[os:os+len(z)], r[os:os+len(z)], r2[os:os+len(z)]
 			for j := range z {
-				ej := es[os+j]
-				z[j] = r2[os+j] + 2*ej*r[os+j]
-				if p.rank == 0 {
-					z[j] += ej * ej
-				}
+				ej := ee[j]
+				z[j] = rr2[j] + 2*ej*rr[j] + first*ej*ej
 			}
 			os += len(x)
 		} else {
-			a := sm.Parts[0][om:]
-			y := ys[i]
+			a, y := sm.Parts[0][om:om+len(z)], ys[i][:len(z)]
+			cc, ee, ff := c[om:om+len(z)], e[om:om+len(z)], f[om:om+len(z)]
 			for j := range z {
-				z[j] = c[om+j] + e[om+j]*y[j] + a[j]*f[om+j]
+				z[j] = cc[j] + ee[j]*y[j] + a[j]*ff[j]
 			}
 			om += len(x)
 		}

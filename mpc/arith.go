@@ -185,9 +185,7 @@ func Mul(a, b any) *CrypTensor {
 		return p.newCT(shape, p.mulPublic("Mul", x, ob.pub, shape))
 	}
 	y := expandTo(ob.enc.share, ob.enc.shape, shape)
-	z := p.beaverMul(x, y)
-	p.truncate(z, 1<<p.cfg.Precision)
-	return p.newCT(shape, z)
+	return p.newCT(shape, p.beaverMul(x, y, true))
 }
 
 // mulPublic multiplies share x (already of shape) by a public tensor
@@ -207,10 +205,11 @@ func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) 
 	return out
 }
 
-// beaverMul returns shares of x∘y (not truncated): with a triple
-// (a, b, c = a∘b), the parties open e = x − a and f = y − b in one round
-// and party i sets z_i = c_i + e∘y_i + a_i∘f, whose sum is x∘y.
-func (p *Party) beaverMul(x, y []uint64) []uint64 {
+// beaverMul returns shares of x∘y, truncated by 2^f when trunc is set:
+// with a triple (a, b, c = a∘b), the parties open e = x − a and f = y − b
+// in one round and party i sets z_i = c_i + e∘y_i + a_i∘f, whose sum is
+// x∘y. With two parties the truncation is fused into the same pass.
+func (p *Party) beaverMul(x, y []uint64, trunc bool) []uint64 {
 	n := len(x)
 	s := p.get(provider.Request{Kind: provider.Mul, N: n})
 	a, b := s.Parts[0], s.Parts[1]
@@ -222,8 +221,25 @@ func (p *Party) beaverMul(x, y []uint64) []uint64 {
 	p.openSum("Mul", ef)
 	c := p.wait("Mul", s)[2]
 	z := make([]uint64, n)
-	for i := range z {
-		z[i] = c[i] + e[i]*y[i] + a[i]*f[i]
+	c = c[:n]
+	a, e, f, y = a[:n], e[:n], f[:n], y[:n]
+	sh := p.cfg.Precision
+	switch {
+	case trunc && p.size == 2 && p.rank == 0:
+		for i := range z {
+			z[i] = uint64(int64(c[i]+e[i]*y[i]+a[i]*f[i]) >> sh)
+		}
+	case trunc && p.size == 2:
+		for i := range z {
+			z[i] = -uint64(int64(-(c[i] + e[i]*y[i] + a[i]*f[i])) >> sh)
+		}
+	default:
+		for i := range z {
+			z[i] = c[i] + e[i]*y[i] + a[i]*f[i]
+		}
+		if trunc {
+			p.truncate(z, 1<<sh)
+		}
 	}
 	s.Release()
 	return z

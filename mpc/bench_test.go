@@ -73,3 +73,7 @@ func BenchmarkAdd1M(b *testing.B) {
 	benchOp(b, []*tensor.Tensor{tensor.RandN(1, 1<<20), tensor.RandN(2, 1<<20)},
 		func(x []*CrypTensor) *CrypTensor { return x[0].Add(x[1]) })
 }
+
+func BenchmarkExp100k(b *testing.B) {
+	benchOp(b, []*tensor.Tensor{tensor.RandU(1, -4, 4, 100_000)}, func(x []*CrypTensor) *CrypTensor { return x[0].Exp() })
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -149,8 +150,9 @@ const (
 
 // partyReport is what each benchmark party returns.
 type partyReport struct {
-	Seconds []float64 `json:"seconds"` // one per timed repetition
-	Bytes   int64     `json:"bytes"`   // sent during one repetition
+	Seconds []float64 `json:"seconds"`     // one per timed repetition
+	CPU     []float64 `json:"cpu_seconds"` // process CPU time (user+system) per repetition
+	Bytes   int64     `json:"bytes"`       // sent during one repetition
 	Rounds  int64     `json:"rounds"`
 	MaxErr  float64   `json:"max_abs_error"`
 }
@@ -181,12 +183,15 @@ func benchParty(p *mpc.Party) (any, error) {
 			return nil, err
 		}
 		before := p.Stats().Total()
+		cpu0 := cpuSeconds()
 		start := time.Now()
 		out = w.op(x)
 		el := time.Since(start).Seconds()
+		cpu := cpuSeconds() - cpu0
 		d := p.Stats().Total().Sub(before)
 		if i >= 0 {
 			rep.Seconds = append(rep.Seconds, el)
+			rep.CPU = append(rep.CPU, cpu)
 			rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
 		}
 	}
@@ -204,6 +209,7 @@ type mpcResult struct {
 	Parties  int        `json:"parties"`
 	Reps     int        `json:"reps"`
 	Median   float64    `json:"median_seconds"`
+	CPU      []float64  `json:"cpu_seconds_per_party"` // median process CPU time of each party
 	Bytes    int64      `json:"bytes_per_party"`
 	Rounds   int64      `json:"rounds"`
 	MaxErr   float64    `json:"max_abs_error"`
@@ -286,6 +292,9 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
 		for k, s := range rep.Seconds {
 			slowest[k] = math.Max(slowest[k], s)
 		}
+		cpu := append([]float64(nil), rep.CPU...)
+		sort.Float64s(cpu)
+		r.CPU = append(r.CPU, cpu[len(cpu)/2])
 		r.Bytes = max(r.Bytes, rep.Bytes)
 		r.Rounds = max(r.Rounds, rep.Rounds)
 		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
@@ -299,6 +308,17 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
 		r.Speedup = w.ref.Seconds / r.Median
 	}
 	return r
+}
+
+// cpuSeconds is this process's CPU time so far (all threads), a figure
+// less sensitive than wall time to other load on a shared machine.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func printMPCTable(out io.Writer, results []mpcResult) {
