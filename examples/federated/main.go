@@ -1,0 +1,170 @@
+// Command federated trains a digit classifier by federated averaging: the
+// synthetic MNIST-shaped training set is split between virtual workers
+// (optionally marked private), each round every worker trains the current
+// model for a few local steps on its own batches, and the models are
+// averaged with secure aggregation, so neither this program nor any worker
+// sees another worker's model; only the average comes back. It prints
+// each round's average training loss and the test accuracy of the global
+// model, then the accuracy of the same network trained centrally.
+//
+// Usage:
+//
+//	go run ./examples/federated [-workers 3] [-train 1200] [-rounds 120] [-local 2] [-batch 20] [-lr 0.25] [-private] [-secure-worker]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/dataset"
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+type config struct {
+	workers, train, test, rounds, local, batch, hidden int
+	lr                                                 float64
+	private, secureWorker                              bool
+	seed                                               uint64
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.workers, "workers", 3, "number of workers holding data")
+	flag.IntVar(&c.train, "train", 1200, "training samples (split between the workers)")
+	flag.IntVar(&c.test, "test", 600, "test samples (kept here)")
+	flag.IntVar(&c.rounds, "rounds", 120, "federated averaging rounds")
+	flag.IntVar(&c.local, "local", 2, "local steps per worker and round")
+	flag.IntVar(&c.batch, "batch", 20, "batch size")
+	flag.IntVar(&c.hidden, "hidden", 32, "hidden units")
+	flag.Float64Var(&c.lr, "lr", 0.25, "SGD learning rate")
+	flag.BoolVar(&c.private, "private", false, "mark the workers' data private (models trained on it can only be aggregated securely)")
+	flag.BoolVar(&c.secureWorker, "secure-worker", false, "average on a trusted secure worker instead of by secure aggregation")
+	flag.Uint64Var(&c.seed, "seed", 1, "random seed")
+	flag.Parse()
+	if _, err := run(os.Stdout, c); err != nil {
+		fmt.Fprintln(os.Stderr, "federated:", err)
+		os.Exit(1)
+	}
+}
+
+// result is what a run measured.
+type result struct {
+	Loss        []float64 // per round
+	Accuracy    float64   // federated, on the test set
+	Centralized float64   // the same network trained in one place
+}
+
+func classifier(hidden int, seed uint64) *nn.Model {
+	r := tensor.NewRNG(seed)
+	in := dataset.Side * dataset.Side
+	return nn.NewModel(nn.NewSequential(nn.NewLinear(in, hidden, r), nn.NewReLU(), nn.NewLinear(hidden, dataset.Classes, r)))
+}
+
+func digits(n int, seed uint64) (*tensor.Tensor, *tensor.Tensor) {
+	x, y := dataset.Digits(n, seed)
+	return x.Reshape(n, dataset.Side*dataset.Side), y
+}
+
+func accuracy(m *nn.Model, x, y *tensor.Tensor) (float64, error) {
+	m.Eval()
+	defer m.Train()
+	out, err := m.Forward(nn.NewVariable(x))
+	if err != nil {
+		return 0, err
+	}
+	return out.Tensor().Argmax(1, false).Eq(y).MeanAll(), nil
+}
+
+func run(w io.Writer, c config) (*result, error) {
+	if c.workers < 2 {
+		return nil, fmt.Errorf("-workers %d: secure aggregation needs at least 2", c.workers)
+	}
+	x, y := digits(c.train, c.seed)
+	tx, ty := digits(c.test, c.seed+1)
+	var ws []syft.Worker
+	for i := 0; i < c.workers; i++ {
+		v := syft.NewVirtualWorker(fmt.Sprintf("worker%d", i+1))
+		defer v.Shutdown()
+		ws = append(ws, v)
+	}
+	var opts []syft.SendOption
+	if c.private {
+		opts = append(opts, syft.AsPrivate())
+	}
+	fd, err := syft.FederateWith(x, y, ws, opts...)
+	if err != nil {
+		return nil, err
+	}
+	loader, err := syft.NewFederatedDataLoader(fd, syft.LoaderOptions{BatchSize: c.batch, Shuffle: true, Seed: c.seed, DropLast: true})
+	if err != nil {
+		return nil, err
+	}
+	cfg := syft.FedAvgConfig{Loader: loader, LocalSteps: c.local,
+		Train: syft.TrainConfig{Loss: "cross_entropy", Optimizer: syft.Optimizer{Name: "sgd", LR: c.lr}}}
+	if c.secureWorker {
+		sw := syft.NewVirtualWorker("secure")
+		defer sw.Shutdown()
+		cfg.Aggregation, cfg.SecureWorker = syft.OnSecureWorker, sw
+	}
+	fa, err := syft.NewFedAvg(classifier(c.hidden, c.seed+2), cfg)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{}
+	fmt.Fprintf(w, "federated averaging: %d workers, %d samples each, %d local steps of %d per round\n",
+		c.workers, c.train/c.workers, c.local, c.batch)
+	start := time.Now()
+	for r := 1; r <= c.rounds; r++ {
+		st, err := fa.Round()
+		if err != nil {
+			return nil, err
+		}
+		res.Loss = append(res.Loss, st.Loss)
+		if r%10 == 0 || r == c.rounds {
+			acc, err := accuracy(fa.Model(), tx, ty)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(w, "round %3d  loss %.4f  test accuracy %5.1f%%  (%v per round)\n", r, st.Loss, 100*acc, st.Duration.Round(time.Millisecond))
+		}
+	}
+	if res.Accuracy, err = accuracy(fa.Model(), tx, ty); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "federated: %.1f%% test accuracy after %d rounds (%v)\n", 100*res.Accuracy, c.rounds, time.Since(start).Round(time.Millisecond))
+
+	// The reference: the same network, the same sequential number of SGD
+	// steps, on all the data in one place.
+	m := classifier(c.hidden, c.seed+2)
+	opt := nn.NewSGD(m.Parameters(), c.lr, 0, 0)
+	rng := tensor.NewRNG(c.seed + 3)
+	steps := 0
+	for steps < 2*c.rounds*c.local {
+		perm := rng.Perm(c.train)
+		for s := 0; s+c.batch <= c.train && steps < 2*c.rounds*c.local; s += c.batch {
+			idx := perm[s : s+c.batch]
+			opt.ZeroGrad()
+			out, err := m.Forward(nn.NewVariable(x.IndexSelect(0, idx)))
+			if err != nil {
+				return nil, err
+			}
+			if err := nn.CrossEntropyLoss(out, nn.NewVariable(y.IndexSelect(0, idx))).Backward(); err != nil {
+				return nil, err
+			}
+			if err := opt.Step(); err != nil {
+				return nil, err
+			}
+			steps++
+		}
+	}
+	if res.Centralized, err = accuracy(m, tx, ty); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "centralized: %.1f%% test accuracy after %d steps\n", 100*res.Centralized, steps)
+	return res, nil
+}
