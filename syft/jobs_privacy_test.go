@@ -1,0 +1,207 @@
+package syft_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+)
+
+// jobRecorder collects every byte a worker receives.
+type jobRecorder struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (r *jobRecorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Write(p)
+}
+
+func (r *jobRecorder) Bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.buf.Bytes())
+}
+
+// jobRecordingProxy forwards connections to addr, recording what clients
+// send (what the worker receives).
+func jobRecordingProxy(t *testing.T, addr string, rec io.Writer) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(d, io.TeeReader(c, rec)); d.Close() }()
+			go func() { io.Copy(c, d); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// jobRecordingComm records every MPC message a party receives.
+type jobRecordingComm struct {
+	comm.Comm
+	rec io.Writer
+}
+
+func (c *jobRecordingComm) Recv(from int) ([]byte, error) {
+	b, err := c.Comm.Recv(from)
+	if err == nil {
+		c.rec.Write(b)
+	}
+	return b, err
+}
+
+// Flush keeps the transport's buffer-ownership contract.
+func (c *jobRecordingComm) Flush(to int) error { return comm.Flush(c.Comm, to) }
+
+// encodings lists byte strings that would betray the values: float64 and
+// float32 bits, the 16-bit fixed-point encoding MPC shares, and the
+// decimal text logs would use.
+func jobEncodings(vals []float64) map[string][]byte {
+	out := map[string][]byte{}
+	for _, v := range vals {
+		var b8 [8]byte
+		binary.LittleEndian.PutUint64(b8[:], math.Float64bits(v))
+		out["float64 "+strconv.FormatFloat(v, 'g', -1, 64)] = bytes.Clone(b8[:])
+		binary.BigEndian.PutUint64(b8[:], math.Float64bits(v))
+		out["float64 BE "+strconv.FormatFloat(v, 'g', -1, 64)] = bytes.Clone(b8[:])
+		var b4 [4]byte
+		binary.LittleEndian.PutUint32(b4[:], math.Float32bits(float32(v)))
+		out["float32 "+strconv.FormatFloat(v, 'g', -1, 64)] = bytes.Clone(b4[:])
+		binary.LittleEndian.PutUint64(b8[:], uint64(int64(math.Round(v*65536))))
+		out["fixed "+strconv.FormatFloat(v, 'g', -1, 64)] = bytes.Clone(b8[:])
+		out["text "+strconv.FormatFloat(v, 'g', -1, 64)] = []byte(strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	return out
+}
+
+// TestJobPrivacy: after the product job, neither worker's
+// received messages (worker protocol and MPC traffic), logs (operational
+// and access) or store file contain the other's plaintext, while each
+// holds its own (which shows the scan can find them).
+func TestJobPrivacy(t *testing.T) {
+	vals := [][]float64{{1234.5678, -2345.6789, 3456.7891, 987.654321}, {8765.4321, -7654.3219, 6543.2198, 123.456789}}
+	names := []string{"alice", "bob"}
+	type worker struct {
+		dir      string
+		log, rec *jobRecorder
+		w        syft.Worker
+		d        *workers.Daemon
+	}
+	ws := make([]*worker, 2)
+	for i, id := range names {
+		x := &worker{dir: filepath.Join(t.TempDir(), id), log: &jobRecorder{}, rec: &jobRecorder{}}
+		res, err := workers.InitDataDir(x.dir, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, err := res.Dir.Users()
+		if err != nil {
+			t.Fatal(err)
+		}
+		meTok, err := users.Add("me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.d, err = workers.StartDaemon(workers.DaemonConfig{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
+			Log: slog.New(slog.NewTextHandler(x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := x.rec
+		workers.ConfigureJobs(x.d.Handler(), workers.JobOptions{
+			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &jobRecordingComm{Comm: c, rec: rec} }})
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			x.d.Shutdown(ctx)
+		})
+		// The owner stages the data directly; the data scientist goes
+		// through the recording proxy.
+		owner, err := syft.Connect(x.d.Addr(), syft.Options{Token: res.OwnerToken, Insecure: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stageTensor(t, owner, "crypten_data", tensor.FromSlice(vals[i]))
+		owner.Close()
+		x.w, err = syft.Connect(jobRecordingProxy(t, x.d.Addr(), x.rec), syft.Options{Token: meTok, Insecure: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { x.w.Close() })
+		ws[i] = x
+	}
+
+	res, err := syft.RunMultiWorkers([]syft.Worker{ws[0].w, ws[1].w}, "127.0.0.1", jobProduct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tensor.FromSlice(vals[0]).Mul(tensor.FromSlice(vals[1]))
+	if got := res.Tensor(0); got == nil || !tensor.AllClose(got, want, 1e-4, 1) {
+		t.Fatalf("product %v, want %v", res.Value(0), want)
+	}
+	for _, x := range ws {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		x.d.Shutdown(ctx) // flushes the access log and closes the store
+		cancel()
+	}
+
+	for i, x := range ws {
+		store, err := os.ReadFile(filepath.Join(x.dir, "store.db"))
+		if err != nil {
+			entries, _ := os.ReadDir(x.dir)
+			t.Fatalf("%s: store file: %v (data dir holds %v)", names[i], err, entries)
+		}
+		access, err := os.ReadFile(filepath.Join(x.dir, "access.log"))
+		if err != nil {
+			t.Fatalf("%s: access log: %v", names[i], err)
+		}
+		received := x.rec.Bytes()
+		if len(received) == 0 || len(access) == 0 {
+			t.Fatalf("%s: nothing recorded", names[i])
+		}
+		places := map[string][]byte{"received messages": received, "log": x.log.Bytes(), "access log": access, "store": store}
+		other := 1 - i
+		for what, enc := range jobEncodings(vals[other]) {
+			for where, b := range places {
+				if bytes.Contains(b, enc) {
+					t.Errorf("%s's %s contain %s's %s", names[i], where, names[other], what)
+				}
+			}
+		}
+		// The scan works: each worker's store holds its own values.
+		own := jobEncodings(vals[i])
+		if !bytes.Contains(store, own["float64 "+strconv.FormatFloat(vals[i][0], 'g', -1, 64)]) {
+			t.Errorf("%s's store does not hold its own value: the scan would not see one", names[i])
+		}
+	}
+}
