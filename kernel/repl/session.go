@@ -61,6 +61,9 @@ type Session struct {
 	// typeSrc holds each declared type's source, to warn on redefinition.
 	typeSrc map[string]string
 
+	// blockSeq numbers the functions compound statements run in.
+	blockSeq int
+
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   <-chan struct{}
@@ -170,11 +173,7 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 			s.warnTypeRedefinition(c)
 			_, err = s.eval(ctx, c.Padded())
 		case StmtChunk:
-			if last {
-				res, err = s.evalLast(ctx, c)
-			} else {
-				_, err = s.eval(ctx, c.Padded())
-			}
+			res, err = s.evalStatements(ctx, c, last)
 		}
 		if err != nil {
 			return Result{}, s.cellError(err, code, c.Line)
@@ -257,6 +256,100 @@ func captureLast(src string) (string, bool) {
 		return "", false
 	}
 	return src[:start] + captureFunc + "(" + src[start:end] + ")" + src[end:], true
+}
+
+// evalStatements runs a statement chunk. Each top-level compound
+// statement (for, if, switch, select, block) runs as the body of a
+// function declared for it and called at once: yaegi v0.16.1 fails to
+// declare variables defined from one multi-valued expression
+// ("a, err := f()", "v, ok := m[k]") inside blocks of top-level statements
+// ("undefined: a") but handles them inside functions. (A function literal
+// called on the spot would do too, but yaegi cannot interrupt loops inside
+// those.) Statements whose return or goto would change meaning inside a
+// function run as written. Every piece keeps its cell line.
+func (s *Session) evalStatements(ctx context.Context, c Chunk, last bool) (Result, error) {
+	pieces := splitBlocks(c)
+	for i, p := range pieces {
+		var err error
+		switch {
+		case p.Kind == DeclChunk: // a compound statement to run as a function
+			s.blockSeq++
+			name := fmt.Sprintf("gomplabBlock%d__", s.blockSeq)
+			pad := strings.Repeat("\n", p.Line-1)
+			if _, err = s.eval(ctx, pad+"func "+name+"() { "+p.Src+" }"); err == nil {
+				_, err = s.eval(ctx, pad+name+"()")
+			}
+		case last && i == len(pieces)-1:
+			return s.evalLast(ctx, p)
+		default:
+			_, err = s.eval(ctx, p.Padded())
+		}
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{}, nil
+}
+
+// splitBlocks cuts a statement chunk into runs of plain statements
+// (StmtChunk) and single compound statements to run as functions (marked
+// DeclChunk).
+func splitBlocks(c Chunk) []Chunk {
+	f, err := parser.ParseFile(token.NewFileSet(), "cell", stmtPrefix+c.Src+"\n}", parser.SkipObjectResolution)
+	if err != nil {
+		return []Chunk{c}
+	}
+	var out []Chunk
+	piece := func(kind ChunkKind, start, end int) {
+		src := strings.TrimSpace(c.Src[start:end])
+		if src == "" {
+			return
+		}
+		start += strings.Index(c.Src[start:end], src)
+		out = append(out, Chunk{Kind: kind, Src: src, Offset: c.Offset + start,
+			Line: c.Line + strings.Count(c.Src[:start], "\n")})
+	}
+	last := 0
+	for _, st := range f.Decls[0].(*ast.FuncDecl).Body.List {
+		switch st.(type) {
+		case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.BlockStmt:
+		default:
+			continue
+		}
+		if escapes(st) {
+			continue
+		}
+		start, end := int(st.Pos())-1-len(stmtPrefix), int(st.End())-1-len(stmtPrefix)
+		if start < last || end > len(c.Src) {
+			return []Chunk{c}
+		}
+		piece(StmtChunk, last, start)
+		piece(DeclChunk, start, end)
+		last = end
+	}
+	piece(StmtChunk, last, len(c.Src))
+	return out
+}
+
+// escapes reports whether st contains a return, goto or labeled
+// break/continue outside nested function literals: control flow that a
+// function wrapper would change.
+func escapes(st ast.Stmt) bool {
+	found := false
+	ast.Inspect(st, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			found = true
+		case *ast.BranchStmt:
+			if n.Tok == token.GOTO || n.Label != nil {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // worthShowing filters out expressions whose values are noise: printing

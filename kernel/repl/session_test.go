@@ -164,3 +164,23 @@ func TestCompleteAndInspect(t *testing.T) {
 		t.Errorf("inspect of unknown name found something")
 	}
 }
+
+func TestBlocksWithMultiValueDefine(t *testing.T) {
+	s, out, _ := newTestSession(t)
+	code := "func f(i int) (int, error) { return i * 10, nil }\ntotal := 0\nfor i := 0; i < 3; i++ {\n\ta, err := f(i)\n\tif err != nil {\n\t\tpanic(err)\n\t}\n\ttotal += a\n}\nif true {\n\tb, _ := f(5)\n\tprintln(b)\n}\ntotal"
+	res, cerr := s.Execute(context.Background(), code)
+	if cerr != nil {
+		t.Fatalf("%v %q", cerr, cerr.Traceback)
+	}
+	if got := resultText(t, res); got != "30" || out.String() != "50\n" {
+		t.Fatalf("result %q stdout %q", got, out.String())
+	}
+	// A block with a return runs as written (and the cell stops there).
+	if got := splitBlocks(Chunk{Kind: StmtChunk, Src: "x := 1\nif x > 0 {\n\treturn\n}", Line: 1}); len(got) != 1 {
+		t.Fatalf("split a returning block: %+v", got)
+	}
+	got := splitBlocks(Chunk{Kind: StmtChunk, Src: "x := 1\nfor {\n}\ny := 2", Line: 3})
+	if len(got) != 3 || got[1].Kind != DeclChunk || got[1].Line != 4 || got[2].Line != 6 || got[2].Src != "y := 2" {
+		t.Fatalf("splitBlocks = %+v", got)
+	}
+}
