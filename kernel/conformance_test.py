@@ -81,6 +81,7 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
     code_clear_output = 'import "gomplab/display"\ndisplay.ClearOutput(false)'
 
     code_inspect_sample = "fmt.Println"
+    code_page_something = "?fmt.Sprintf"
 
     # --- helpers -----------------------------------------------------------
 

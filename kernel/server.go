@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/token"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -334,6 +335,26 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 	s.current = req
 	s.curMu.Unlock()
 
+	if name, ok := helpQuery(c.Code); ok {
+		// "?name" or "name?" shows name's documentation in the pager, as
+		// IPython does.
+		if store {
+			s.history.Add(count, c.Code, "")
+		}
+		ev, err := s.ask(repl.Request{Op: "inspect", Code: name, CursorPos: len([]rune(name))})
+		if err != nil || !ev.Found {
+			msg := fmt.Sprintf("no documentation found for %q", name)
+			s.publish(req, "error", map[string]any{"ename": "NotFound", "evalue": msg, "traceback": []string{msg}})
+			s.reply(sock, mu, req, "execute_reply", errorContent("NotFound", msg, count))
+			return
+		}
+		s.reply(sock, mu, req, "execute_reply", map[string]any{
+			"status": "ok", "execution_count": count, "user_expressions": map[string]any{},
+			"payload": []any{map[string]any{"source": "page", "data": ev.Data, "start": 0}},
+		})
+		return
+	}
+
 	result, cellErr := s.runCell(req, c)
 
 	output := ""
@@ -358,6 +379,30 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 	s.reply(sock, mu, req, "execute_reply", map[string]any{
 		"status": "ok", "execution_count": count, "payload": []any{}, "user_expressions": map[string]any{},
 	})
+}
+
+// helpQuery recognizes a help request: a cell that is only a (dotted)
+// name preceded or followed by "?".
+func helpQuery(code string) (string, bool) {
+	c := strings.TrimSpace(code)
+	switch {
+	case strings.HasPrefix(c, "?"):
+		c = strings.TrimPrefix(c, "?")
+	case strings.HasSuffix(c, "?"):
+		c = strings.TrimSuffix(c, "?")
+	default:
+		return "", false
+	}
+	c = strings.TrimSpace(c)
+	if c == "" {
+		return "", false
+	}
+	for _, part := range strings.Split(c, ".") {
+		if !token.IsIdentifier(part) {
+			return "", false
+		}
+	}
+	return c, true
 }
 
 func errorContent(ename, evalue string, count int, tb ...string) map[string]any {

@@ -260,8 +260,13 @@ func (s *Session) Inspect(code string, cursor, detail int) (map[string]any, bool
 }
 
 func (s *Session) docFor(parts []string) (string, bool) {
-	// package or package member (pkg.Name, pkg.Type.Method)
-	if path, ok := s.imports[parts[0]]; ok {
+	// package or package member (pkg.Name, pkg.Type.Method), also for
+	// packages not imported yet
+	path, ok := s.imports[parts[0]]
+	if !ok {
+		path, ok = s.knownPackage(parts[0])
+	}
+	if ok {
 		if len(parts) == 1 {
 			doc, _ := s.docs.lookup(path, "")
 			return fmt.Sprintf("package %s // import %q\n\n%s", parts[0], path, doc), true
@@ -307,6 +312,30 @@ func (s *Session) docFor(parts []string) (string, bool) {
 	}
 	if m, ok := t.MethodByName(member); ok {
 		return fmt.Sprintf("func (%s) %s%s", t, member, strings.TrimPrefix(m.Type.String(), "func")), true
+	}
+	return "", false
+}
+
+// knownPackage finds an importable package by name when exactly one has
+// that name, preferring the standard library ("rand" is ambiguous).
+func (s *Session) knownPackage(name string) (string, bool) {
+	var std, other []string
+	for k := range s.exports {
+		i := strings.LastIndex(k, "/")
+		if i < 0 || k[i+1:] != name {
+			continue
+		}
+		if path := k[:i]; strings.Contains(path, ".") {
+			other = append(other, path)
+		} else {
+			std = append(std, path)
+		}
+	}
+	switch {
+	case len(std) == 1:
+		return std[0], true
+	case len(std) == 0 && len(other) == 1:
+		return other[0], true
 	}
 	return "", false
 }

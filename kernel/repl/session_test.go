@@ -154,6 +154,8 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"fmt.Println", "Println formats"},
 		{"tensor.Zeros", "func Zeros"},
 		{"myVar", "*tensor.Tensor"},
+		{"strings.Fields", "func Fields"},
+		{"syft.Send", "func Send"},
 	} {
 		data, found := s.Inspect(c.code, len(c.code), 0)
 		if !found || !strings.Contains(data["text/plain"].(string), c.want) {
