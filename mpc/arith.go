@@ -710,8 +710,38 @@ func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
 	p.openSum("Conv2d", ef)
 	c := p.wait("Conv2d", s)[2]
 	z := append([]uint64(nil), c...)
-	ring.Conv2dAdd(z, e, w, spec)
-	ring.Conv2dAdd(z, a, f, spec)
+	// conv(e, w_i) + conv(a_i, f) is one convolution of the inputs stacked
+	// along channels (per group) with the kernels stacked likewise: one
+	// im2col and one matrix product instead of two.
+	xs, ws, spec2 := stackConv(e, a, w, f, spec)
+	ring.Conv2dAdd(z, xs, ws, spec2)
 	s.Release()
 	return z
+}
+
+// stackConv returns inputs x1, x2 interleaved by group along channels
+// (group g: x1's channels then x2's), kernels k1, k2 likewise along input
+// channels, and the spec of their convolution, which equals
+// conv(x1, k1) + conv(x2, k2).
+func stackConv(x1, x2, k1, k2 []uint64, s ring.ConvSpec) ([]uint64, []uint64, ring.ConvSpec) {
+	cg := s.C / s.Groups
+	hw := s.H * s.W
+	xs := make([]uint64, 2*len(x1))
+	for n := 0; n < s.N; n++ {
+		for g := 0; g < s.Groups; g++ {
+			src := (n*s.C + g*cg) * hw
+			dst := (n*2*s.C + 2*g*cg) * hw
+			copy(xs[dst:dst+cg*hw], x1[src:src+cg*hw])
+			copy(xs[dst+cg*hw:dst+2*cg*hw], x2[src:src+cg*hw])
+		}
+	}
+	kk := cg * s.KH * s.KW
+	ks := make([]uint64, 2*len(k1))
+	for co := 0; co < s.Cout; co++ {
+		copy(ks[co*2*kk:co*2*kk+kk], k1[co*kk:(co+1)*kk])
+		copy(ks[co*2*kk+kk:(co+1)*2*kk], k2[co*kk:(co+1)*kk])
+	}
+	s2 := s
+	s2.C = 2 * s.C
+	return xs, ks, s2
 }

@@ -166,6 +166,13 @@ func TestBatchedMatMulAndConv(t *testing.T) {
 			return reveal(Conv2d(x, p.Encrypt(w, 1), p.Encrypt(bias, 0), opt))
 		})
 		assertClose(t, fmt.Sprintf("%d parties conv2d public input", n), outs[0], want, 64*ulp)
+		// Grouped, strided and dilated, both operands encrypted.
+		xg, wg := tensor.RandN(12, 2, 4, 7, 6), tensor.RandN(13, 6, 2, 3, 2)
+		gopt := tensor.ConvOpts{Groups: 2, Stride: [2]int{2, 1}, Dilation: [2]int{1, 2}, Padding: [2]int{1, 0}}
+		outs = run(t, n, func(p *Party) *tensor.Tensor {
+			return reveal(Conv2d(p.Encrypt(xg, 0), p.Encrypt(wg, 1), nil, gopt))
+		})
+		assertClose(t, fmt.Sprintf("%d parties grouped conv2d", n), outs[0], tensor.Conv2d(xg, wg, nil, gopt), 64*ulp)
 		outs = run(t, n, func(p *Party) *tensor.Tensor {
 			return reveal(Conv2d(p.Encrypt(x, 0), w, nil, opt))
 		})

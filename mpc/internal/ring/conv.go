@@ -82,60 +82,71 @@ func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
 
 // im2colPacked writes the receptive fields of channels [c0, c0+cg) of x as
 // a (kk × N·ho·wo) matrix in the packed-B layout of gemmPackedB: panels of
-// nr columns, each kk rows of nr values, the last panel zero-padded. Each
-// row is built contiguously, then cut into the panels.
+// nr columns, each kk rows of nr values, the last panel zero-padded. It
+// walks the output panel by panel, so its writes are sequential and its
+// reads stay within a few input rows.
 func im2colPacked(bp, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
 	hw := ho * wo
 	ncols := s.N * hw
 	kk := cg * s.KH * s.KW
 	npanels := (ncols + nr - 1) / nr
-	rowBuf := getBuf(npanels * nr)
-	defer packPool.Put(rowBuf)
-	row := *rowBuf
-	clear(row[ncols:])
-	for c := 0; c < cg; c++ {
-		for kh := 0; kh < s.KH; kh++ {
-			for kw := 0; kw < s.KW; kw++ {
-				r := (c*s.KH+kh)*s.KW + kw
-				for n := 0; n < s.N; n++ {
-					plane := x[(n*s.C+c0+c)*s.H*s.W:][:s.H*s.W]
-					dst := row[n*hw : (n+1)*hw]
-					for oy := 0; oy < ho; oy++ {
-						iy := oy*s.StrideH - s.PadH + kh*s.DilationH
-						d := dst[oy*wo : (oy+1)*wo]
-						if iy < 0 || iy >= s.H {
-							clear(d)
-							continue
-						}
-						src := plane[iy*s.W : (iy+1)*s.W]
-						if s.StrideW == 1 {
-							// Valid ox: 0 <= ox - pad + kw*dil < W.
-							off := kw*s.DilationW - s.PadW
-							lo := max(0, -off)
-							hi := min(wo, s.W-off)
-							if hi <= lo {
-								clear(d)
-								continue
-							}
-							clear(d[:lo])
-							copy(d[lo:hi], src[lo+off:hi+off])
-							clear(d[hi:])
-							continue
-						}
-						for ox := range d {
-							ix := ox*s.StrideW - s.PadW + kw*s.DilationW
-							if ix < 0 || ix >= s.W {
-								d[ox] = 0
-							} else {
-								d[ox] = src[ix]
-							}
-						}
+	if ncols%nr != 0 {
+		clear(bp[(npanels-1)*kk*nr : npanels*kk*nr])
+	}
+	for p := 0; p < npanels; p++ {
+		panel := bp[p*kk*nr : (p+1)*kk*nr]
+		for pos := p * nr; pos < min((p+1)*nr, ncols); {
+			// The segment of output row (n, oy) inside this panel.
+			n, rem := pos/hw, pos%hw
+			oy, ox := rem/wo, rem%wo
+			m := min(wo-ox, (p+1)*nr-pos)
+			off := pos - p*nr
+			for c := 0; c < cg; c++ {
+				plane := x[(n*s.C+c0+c)*s.H*s.W:][:s.H*s.W]
+				for kh := 0; kh < s.KH; kh++ {
+					iy := oy*s.StrideH - s.PadH + kh*s.DilationH
+					var srow []uint64
+					if iy >= 0 && iy < s.H {
+						srow = plane[iy*s.W : (iy+1)*s.W]
+					}
+					for kw := 0; kw < s.KW; kw++ {
+						r := (c*s.KH+kh)*s.KW + kw
+						fillSeg(panel[r*nr+off:r*nr+off+m], srow, ox, kw*s.DilationW-s.PadW, s.StrideW)
 					}
 				}
-				for p := 0; p < npanels; p++ {
-					copy(bp[p*kk*nr+r*nr:p*kk*nr+r*nr+nr], row[p*nr:p*nr+nr])
-				}
 			}
+			pos += m
+		}
+	}
+}
+
+// fillSeg sets dst[j] = srow[(ox0+j)·stride + shift], or 0 outside srow
+// (nil srow: a padding row).
+func fillSeg(dst, srow []uint64, ox0, shift, stride int) {
+	if srow == nil {
+		clear(dst)
+		return
+	}
+	w := len(srow)
+	if stride == 1 {
+		first := ox0 + shift // source index of dst[0]
+		lo := max(0, -first)
+		hi := min(len(dst), w-first)
+		if hi <= lo {
+			clear(dst)
+			return
+		}
+		clear(dst[:lo])
+		copy(dst[lo:hi], srow[first+lo:first+hi])
+		clear(dst[hi:])
+		return
+	}
+	for j := range dst {
+		ix := (ox0+j)*stride + shift
+		if ix < 0 || ix >= w {
+			dst[j] = 0
+		} else {
+			dst[j] = srow[ix]
 		}
 	}
 }
