@@ -1,0 +1,5 @@
+//go:build !race
+
+package syft_test
+
+const raceDetector = false
