@@ -10,7 +10,9 @@ import (
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
 )
 
 // Job is one party's part of an MPC job, as the orchestrator sends it to
@@ -25,8 +27,13 @@ type Job struct {
 	// address its worker bound and passes as a listener).
 	MasterAddr string `msgpack:"master_addr"`
 	// Worker is the id of the worker running this party, for errors.
-	Worker  string  `msgpack:"worker,omitempty"`
+	Worker string `msgpack:"worker,omitempty"`
+	// Program is the source to run, or, when Plan is set, unused.
 	Program Program `msgpack:"program"`
+	// Plan, when set, is an encoded plan (package plan) to run instead of
+	// source: its inputs are the public arguments (tensors), its outputs
+	// are decrypted and returned as a list.
+	Plan []byte `msgpack:"plan,omitempty"`
 	// Args is serde.Marshal of the public arguments ([]any).
 	Args []byte `msgpack:"args,omitempty"`
 	// TimeoutMS bounds the whole party, mesh setup included.
@@ -47,8 +54,8 @@ func (j *Job) validate() error {
 		return fmt.Errorf("rank %d out of range for %d parties", j.Rank, j.WorldSize)
 	case j.TimeoutMS <= 0:
 		return fmt.Errorf("no timeout set")
-	case j.Program.Entry == "":
-		return fmt.Errorf("no entry function")
+	case j.Program.Entry == "" && len(j.Plan) == 0:
+		return fmt.Errorf("no entry function and no plan")
 	}
 	return nil
 }
@@ -69,6 +76,53 @@ type Result struct {
 	ElapsedNS int64 `msgpack:"elapsed_ns"`
 	// Output is what the program printed, cut to MaxOutput bytes.
 	Output string `msgpack:"output,omitempty"`
+}
+
+// preparePlan decodes and validates a job's plan (a plan with an
+// operation outside the allow-list is refused here, before the party joins
+// the mesh) and converts the arguments to its input tensors.
+func preparePlan(b []byte, args []any) (*plan.Plan, []*tensor.Tensor, error) {
+	pl, err := plan.Decode(b, serde.Limits{})
+	if err != nil {
+		return nil, nil, errorf(KindForbidden, "%v", err)
+	}
+	if len(args) != len(pl.Inputs) {
+		return nil, nil, errorf(KindArgs, "plan %q takes %d inputs, got %d arguments", pl.Name, len(pl.Inputs), len(args))
+	}
+	ins := make([]*tensor.Tensor, len(args))
+	for i, a := range args {
+		switch x := a.(type) {
+		case *tensor.Tensor:
+			ins[i] = x
+		case float64:
+			ins[i] = tensor.Scalar(x)
+		case int64:
+			ins[i] = tensor.Scalar(float64(x))
+		default:
+			return nil, nil, errorf(KindArgs, "plan input %d is a %T; plans take tensors", i, a)
+		}
+	}
+	return pl, ins, nil
+}
+
+// runPlan runs a plan at a party; its outputs come back as a list.
+func runPlan(ctx context.Context, pl *plan.Plan, p *mpc.Party, ins []*tensor.Tensor) (any, error) {
+	outs, err := pl.RunParty(p, ins...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errorf(KindTimeout, "the plan passed its deadline: %v", err)
+		}
+		k := KindPanic
+		if peerFailure(err) {
+			k = KindPeer
+		}
+		return nil, errorf(k, "%v", err)
+	}
+	list := make([]any, len(outs))
+	for i, o := range outs {
+		list[i] = o
+	}
+	return list, nil
 }
 
 // MaxOutput bounds the printed output a party keeps.
@@ -156,6 +210,7 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 	ctx, cancel := context.WithTimeout(ctx, job.Timeout())
 	defer cancel()
 	var args []any
+	var err error
 	if len(job.Args) > 0 {
 		v, err := serde.Unmarshal(job.Args, serde.Limits{})
 		if err != nil {
@@ -168,8 +223,14 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 		args = list
 	}
 	stdout := &boundedBuffer{max: MaxOutput}
-	r, err := compile(ctx, job.Program, args, Env{Store: store, Stdout: stdout})
-	if err != nil {
+	var r *run
+	var pl *plan.Plan
+	var planArgs []*tensor.Tensor
+	if len(job.Plan) > 0 {
+		if pl, planArgs, err = preparePlan(job.Plan, args); err != nil {
+			return fail(err)
+		}
+	} else if r, err = compile(ctx, job.Program, args, Env{Store: store, Stdout: stdout}); err != nil {
 		return fail(err)
 	}
 
@@ -208,10 +269,14 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 	defer closeParty()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	r.env.Party = p
-
 	start := time.Now()
-	v, err := r.call(ctx)
+	var v any
+	if pl != nil {
+		v, err = runPlan(ctx, pl, p, planArgs)
+	} else {
+		r.env.Party = p
+		v, err = r.call(ctx)
+	}
 	res.ElapsedNS = int64(time.Since(start))
 	res.Stats, res.ByOp = p.Stats().Total(), p.Stats().ByOp()
 	// Closing at once makes peers still waiting on this party fail fast.

@@ -69,8 +69,9 @@ type Job struct {
 	// insist on a port; port 0 or none lets rank 0's worker pick a free
 	// one). Empty means 127.0.0.1.
 	MasterAddr string
-	// Func is the function every party runs.
+	// Func is the function every party runs, or Plan the plan.
 	Func *Func
+	Plan *Plan
 	// Args are its public arguments.
 	Args []any
 	// Timeout bounds the whole job (0: DefaultJobTimeout). A party still
@@ -265,8 +266,8 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	if n == 0 {
 		return nil, errors.New("syft: RunMultiWorkers needs at least one worker")
 	}
-	if j.Func == nil {
-		return nil, errors.New("syft: no function to run")
+	if (j.Func == nil) == (j.Plan == nil) {
+		return nil, errors.New("syft: a job runs exactly one of a function or a plan")
 	}
 	seen := map[string]int{}
 	for i, w := range j.Workers {
@@ -278,8 +279,22 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 		}
 		seen[w.ID()] = i
 	}
-	if err := sandbox.Check(j.Func.Program); err != nil {
-		return nil, fmt.Errorf("syft: %w", err)
+	var program sandbox.Program
+	var planBytes []byte
+	if j.Plan != nil {
+		if err := j.Plan.Validate(); err != nil {
+			return nil, fmt.Errorf("syft: %w", err)
+		}
+		b, err := j.Plan.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("syft: %w", err)
+		}
+		planBytes = b
+	} else {
+		if err := sandbox.Check(j.Func.Program); err != nil {
+			return nil, fmt.Errorf("syft: %w", err)
+		}
+		program = j.Func.Program
 	}
 	var argBytes []byte
 	if len(j.Args) > 0 {
@@ -310,7 +325,7 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	defer cancel()
 	jobFor := func(rank int) sandbox.Job {
 		return sandbox.Job{ID: res.JobID, Rank: rank, WorldSize: n, MasterAddr: masterAddr,
-			Worker: j.Workers[rank].ID(), Program: j.Func.Program, Args: argBytes,
+			Worker: j.Workers[rank].ID(), Program: program, Plan: planBytes, Args: argBytes,
 			TimeoutMS: timeout.Milliseconds(), SetupTimeoutMS: setup.Milliseconds()}
 	}
 	started := make([]bool, n)

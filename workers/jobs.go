@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/sandbox"
+	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -149,13 +150,24 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 	}
 	j.Worker = h.cfg.WorkerID
 	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
-	if err := sandbox.Check(j.Program); err != nil {
+	// Refused before anything runs: forbidden imports, or a plan with an
+	// operation outside the allow-list.
+	var checkErr error
+	if len(j.Plan) > 0 {
+		if _, err := plan.Decode(j.Plan, h.cfg.Limits); err != nil {
+			checkErr = &sandbox.Error{Kind: sandbox.KindForbidden, Msg: err.Error()}
+		}
+	} else {
+		checkErr = sandbox.Check(j.Program)
+	}
+	if checkErr != nil {
 		var se *sandbox.Error
-		if errors.As(err, &se) {
+		if errors.As(checkErr, &se) {
 			se.Rank, se.Worker = j.Rank, j.Worker
+			h.cfg.AccessLog.Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
 			return &JobStartReply{Refused: se}, nil
 		}
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, checkErr)
 	}
 	t := h.jobs
 	t.mu.Lock()

@@ -64,6 +64,13 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
+	if o.Kind == KindPlan {
+		// Plans are refused on arrival if they hold an operation outside
+		// the allow-list (plans.go).
+		if err := validatePlanBlob(o.Blob, h.cfg.Limits); err != nil {
+			return nil, err
+		}
+	}
 	if o.Tensor != nil {
 		r.Note("shape", o.Tensor.Shape())
 	}

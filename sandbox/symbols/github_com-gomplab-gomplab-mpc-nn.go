@@ -23,6 +23,7 @@ func init() {
 		"EvalNode":             reflect.ValueOf(nn.EvalNode),
 		"GraphOps":             reflect.ValueOf(nn.GraphOps),
 		"L1Loss":               reflect.ValueOf(nn.L1Loss),
+		"LoadEncrypted":        reflect.ValueOf(nn.LoadEncrypted),
 		"MSELoss":              reflect.ValueOf(nn.MSELoss),
 		"MaxSpecBytes":         reflect.ValueOf(constant.MakeFromLiteral("16777216", token.INT, 0)),
 		"MaxSpecElements":      reflect.ValueOf(constant.MakeFromLiteral("67108864", token.INT, 0)),

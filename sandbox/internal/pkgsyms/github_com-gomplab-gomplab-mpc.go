@@ -39,6 +39,7 @@ func init() {
 		"Stack":               reflect.ValueOf(mpc.Stack),
 		"Sub":                 reflect.ValueOf(mpc.Sub),
 		"TrustedFirstParty":   reflect.ValueOf(mpc.TrustedFirstParty),
+		"TrustedThirdParty":   reflect.ValueOf(mpc.TrustedThirdParty),
 		"Where":               reflect.ValueOf(mpc.Where),
 		"WithConfig":          reflect.ValueOf(mpc.WithConfig),
 		"WithProvider":        reflect.ValueOf(mpc.WithProvider),

@@ -1,0 +1,132 @@
+package syft_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+)
+
+var (
+	planW    = tensor.MustNew([]float64{1, -1, 0.5, 2, 0, 1, -0.5, 0.25}, 4, 2)
+	planBias = tensor.FromSlice([]float64{0.1, -0.2})
+)
+
+func affinePlan(t *testing.T) *syft.Plan {
+	t.Helper()
+	p, err := syft.Func2Plan("affine", func(b *syft.PlanBuilder, x *syft.Placeholder) *syft.Placeholder {
+		return x.MatMul(b.State("w", planW)).Add(b.State("b", planBias)).Relu()
+	}, []int{1, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPlanOnPointers: a plan sent to a worker runs there on a pointer to
+// private data; its output is private too.
+func TestPlanOnPointers(t *testing.T) {
+	for _, gr := range jobGrids[:2] {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 1)
+			p := affinePlan(t)
+			pp, err := syft.SendPlan(p, g.ws[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, err := g.ws[0].Search("crypten_data")
+			if err != nil || len(found) != 1 {
+				t.Fatalf("search: %v %v", found, err)
+			}
+			x := found[0]
+			xr, err := x.Reshape(1, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := pp.Call(xr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(outs) != 1 || !outs[0].Private() {
+				t.Fatalf("outputs %v: want one private pointer", outs)
+			}
+			if _, err := outs[0].Get(); !errors.Is(err, workers.ErrPermission) {
+				t.Fatalf("Get of a private plan output: %v", err)
+			}
+			want, _ := p.Run(g.data[0].Reshape(1, 4))
+			var owner syft.Worker
+			if g.owners != nil {
+				owner = g.owners[0]
+			} else {
+				owner = g.ws[0].(*syft.VirtualWorker).Owner()
+			}
+			mine, err := owner.Search()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range mine {
+				if m.ID() == outs[0].ID() {
+					got, err := m.GetCopy()
+					if err != nil || !tensor.AllClose(got, want[0], 0, 1e-12) {
+						t.Fatalf("output %v (%v), want %v", got, err, want[0])
+					}
+					return
+				}
+			}
+			t.Fatal("the owner does not see the output")
+		})
+	}
+}
+
+// TestPlanRefusedOnArrival: a worker refuses a plan that names an
+// operation outside the allow-list.
+func TestPlanRefusedOnArrival(t *testing.T) {
+	g := virtualJobGrid(t, 1)
+	p := affinePlan(t)
+	p.Actions[2].Op = "system"
+	_, err := syft.SendPlan(p, g.ws[0])
+	if !errors.Is(err, workers.ErrBadRequest) || !strings.Contains(err.Error(), `operation "system" is not allowed`) {
+		t.Fatalf("SendPlan: %v", err)
+	}
+	if _, err := syft.RunPlan(g.ws, "", p); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("RunPlan: %v", err)
+	}
+}
+
+// TestRunPlan: the same plan runs over CrypTensors at every party, loading
+// each worker's private tensor by tag; virtual and daemon workers agree.
+func TestRunPlan(t *testing.T) {
+	p, err := syft.Func2Plan("private affine", func(b *syft.PlanBuilder, shift *syft.Placeholder) []*syft.Placeholder {
+		w := b.State("w", planW)
+		a := b.Load("crypten_data", 0, 4)
+		c := b.Load("crypten_data", 1, 4)
+		s := a.Mul(c).Reshape(1, 4).MatMul(w).Add(shift)
+		return []*syft.Placeholder{s, s.SumAll()}
+	}, []int{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shift := tensor.MustNew([]float64{1, 2}, 1, 2)
+	for _, gr := range jobGrids {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 2)
+			res, err := syft.RunPlan(g.ws, "127.0.0.1", p, shift)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tensor.MatMul(g.data[0].Mul(g.data[1]).Reshape(1, 4), planW).Add(shift)
+			for r := range g.ws {
+				outs, _ := res.Value(r).([]any)
+				if len(outs) != 2 {
+					t.Fatalf("rank %d: %v", r, res.Value(r))
+				}
+				if got, _ := outs[0].(*tensor.Tensor); got == nil || !tensor.AllClose(got, want, 1e-3, 0.1) {
+					t.Errorf("rank %d: %v, want %v", r, outs[0], want)
+				}
+			}
+		})
+	}
+}

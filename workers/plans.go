@@ -1,0 +1,128 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gomplab/gomplab/sandbox/plan"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// MsgPlanRun runs a stored plan on stored tensors, where they are.
+const MsgPlanRun = "plan.run"
+
+// PlanRunRequest runs plan PlanID on the tensors Args (object ids, one per
+// plan input); the outputs are stored under ResultIDs (fresh when empty).
+type PlanRunRequest struct {
+	PlanID    string   `msgpack:"plan_id"`
+	Args      []string `msgpack:"args"`
+	ResultIDs []string `msgpack:"result_ids,omitempty"`
+}
+
+// PlanRunReply describes the stored outputs.
+type PlanRunReply struct {
+	Results []Info `msgpack:"results"`
+}
+
+func init() {
+	Extend(func(h *Handler) { h.Handle(MsgPlanRun, h.planRun) })
+}
+
+// validatePlanBlob refuses, on arrival, a plan object whose blob is not a
+// valid plan: malformed, or holding an operation outside the allow-list.
+func validatePlanBlob(b []byte, lim serde.Limits) error {
+	if _, err := plan.Decode(b, lim); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return nil
+}
+
+func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
+	var q PlanRunRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	po, err := h.lookup(r, q.PlanID, GrantUse)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	if po.Kind != KindPlan {
+		return nil, badRequest("object %s is a %s, not a plan", po.ID, po.Kind)
+	}
+	p, err := plan.Decode(po.Blob, h.cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: stored plan %s: %v", ErrBadRequest, po.ID, err)
+	}
+	r.Note("plan", p.Name)
+	if len(q.Args) != len(p.Inputs) {
+		return nil, badRequest("plan %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(q.Args))
+	}
+	if len(q.ResultIDs) == 0 {
+		for range p.Outputs {
+			q.ResultIDs = append(q.ResultIDs, NewID())
+		}
+	}
+	if len(q.ResultIDs) != len(p.Outputs) {
+		return nil, badRequest("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
+	}
+	for _, id := range q.ResultIDs {
+		if err := ValidateID(id); err != nil {
+			return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
+		}
+	}
+	ins := make([]*Object, len(q.Args))
+	inputs := []string{po.ID}
+	private := false
+	var allowed []string
+	first := true
+	for i, id := range q.Args {
+		o, err := h.lookup(r, id, GrantUse)
+		if err != nil {
+			return nil, fmt.Errorf("plan %q input %d: %w", p.Name, i, err)
+		}
+		if o.Kind != KindTensor {
+			return nil, badRequest("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
+		}
+		ins[i] = o
+		inputs = append(inputs, o.ID)
+		// Outputs are as private as the most private input.
+		if o.Private {
+			if first {
+				allowed = slices.Clone(o.AllowedUsers)
+				first = false
+			} else {
+				allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(o.AllowedUsers, u) })
+			}
+			private = true
+		}
+	}
+	tensors := make([]*tensor.Tensor, len(ins))
+	for i, o := range ins {
+		tensors[i] = o.Tensor
+	}
+	outs, err := p.Run(tensors...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	rep := &PlanRunReply{}
+	for i, t := range outs {
+		if t.Size() > h.maxResult() {
+			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", ErrTooLarge, i, t.Size(), h.maxResult())
+		}
+	}
+	for i, t := range outs {
+		res := &Object{ID: q.ResultIDs[i], Kind: KindTensor, Tensor: t, Private: private, AllowedUsers: allowed,
+			Owner:      r.User().Name,
+			Provenance: Provenance{Source: "op", Op: "plan:" + p.Name, Inputs: inputs, Grant: r.Session.creatingGrant()},
+			Created:    time.Now().UnixNano()}
+		r.Touch(res.ID)
+		if err := h.cfg.Store.Put(res); err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, res.Info())
+	}
+	return rep, nil
+}
