@@ -129,3 +129,52 @@ func ExampleAverageOn() {
 	// secure
 	// 2
 }
+
+func ExampleFederatedFromTags() {
+	bob := syft.NewVirtualWorker("bob")
+	defer bob.Shutdown()
+	// The data owner loaded a private dataset under tags.
+	owner := bob.Owner()
+	x, _ := syft.Send(tensor.Zeros(6, 3), owner, syft.WithTags("#images"), syft.AsPrivate())
+	y, _ := syft.Send(tensor.Zeros(6), owner, syft.WithTags("#labels"), syft.AsPrivate())
+	x.Keep()
+	y.Keep()
+
+	fd, err := syft.FederatedFromTags("#images", "#labels", bob)
+	if err != nil {
+		panic(err)
+	}
+	p := fd.Part("bob")
+	fmt.Println(p.Len, p.Data.Private())
+	// Output: 6 true
+}
+
+func ExampleNewFedAvg() {
+	bob, alice := syft.NewVirtualWorker("bob"), syft.NewVirtualWorker("alice")
+	defer bob.Shutdown()
+	defer alice.Shutdown()
+	// y = 2x - 1, split between bob and alice.
+	x := tensor.Linspace(-1, 1, 40).Reshape(40, 1)
+	y := x.MulScalar(2).AddScalar(-1)
+	fd, _ := syft.Federate(x, y, bob, alice)
+	loader, _ := syft.NewFederatedDataLoader(fd, syft.LoaderOptions{BatchSize: 10, Shuffle: true, Seed: 1})
+	fa, err := syft.NewFedAvg(nn.NewModel(nn.NewLinear(1, 1, tensor.NewRNG(1))), syft.FedAvgConfig{
+		Loader: loader, LocalSteps: 2,
+		Train: syft.TrainConfig{Loss: "mse", Optimizer: syft.Optimizer{LR: 0.3}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	var st *syft.RoundStats
+	for r := 0; r < 30; r++ {
+		if st, err = fa.Round(); err != nil {
+			panic(err)
+		}
+	}
+	sd, _ := fa.Model().StateDict()
+	fmt.Println(st.Included, st.Loss < 1e-3)
+	fmt.Printf("w %.2f b %.2f\n", sd["weight"].Item(), sd["bias"].Item())
+	// Output:
+	// [alice bob] true
+	// w 2.00 b -1.00
+}
