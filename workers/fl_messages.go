@@ -121,9 +121,9 @@ type ShareRequest struct {
 // ShareReply describes the shared vector: its layout, so that the
 // orchestrator can check every participant shared the same architecture.
 type ShareReply struct {
-	Length int    `msgpack:"length"`
-	Layout string `msgpack:"layout"`
-	Spec   []byte `msgpack:"spec"`
+	Length int      `msgpack:"length"`
+	Layout string   `msgpack:"layout"`
+	Spec   []byte   `msgpack:"spec"`
 	Names  []string `msgpack:"names"`
 	Shapes [][]int  `msgpack:"shapes"`
 }
