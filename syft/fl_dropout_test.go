@@ -241,3 +241,46 @@ func connectDaemon(t *testing.T, id string) syft.Worker {
 	t.Cleanup(func() { w.Close() })
 	return w
 }
+
+// FedAvg applies the dropout policy to a worker gone between rounds: it
+// fails naming the worker, or goes on without it.
+func TestFedAvgDropout(t *testing.T) {
+	for _, policy := range []syft.DropoutPolicy{syft.FailRound, syft.ExcludeDropped} {
+		t.Run(policy.String(), func(t *testing.T) {
+			ws := virtualWorkers(t, "bob", "alice", "carol")
+			x, y := digits(180, 1)
+			fd, err := syft.Federate(x, y, ws...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loader, _ := syft.NewFederatedDataLoader(fd, syft.LoaderOptions{BatchSize: 20, DropLast: true})
+			fa, err := syft.NewFedAvg(classifier(1), syft.FedAvgConfig{Loader: loader, LocalSteps: 1,
+				Train:  syft.TrainConfig{Loss: "cross_entropy", Optimizer: syft.Optimizer{LR: 0.1}},
+				Secure: syft.SecureAggOptions{Policy: policy}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fa.Round(); err != nil {
+				t.Fatal(err)
+			}
+			ws[2].(*syft.VirtualWorker).Shutdown()
+			st, err := fa.Round()
+			if policy == syft.FailRound {
+				var de *syft.DropoutError
+				if !errors.As(err, &de) || de.Worker != "carol" {
+					t.Fatalf("err %v, want carol's dropout", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(st.Included, ",") != "alice,bob" || len(st.Excluded) != 1 || st.Excluded[0].Worker != "carol" {
+				t.Fatalf("round after carol left: included %v, excluded %v", st.Included, st.Excluded)
+			}
+			if st, err = fa.Round(); err != nil || len(st.Included) != 2 || len(st.Excluded) != 0 {
+				t.Fatalf("next round: %+v, %v", st, err)
+			}
+		})
+	}
+}
