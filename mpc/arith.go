@@ -708,8 +708,10 @@ func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
 	ring.Sub(e, x, a)
 	ring.Sub(f, w, b)
 	p.openSum("Conv2d", ef)
-	c := p.wait("Conv2d", s)[2]
-	z := append([]uint64(nil), c...)
+	// The output accumulates into c itself, which this call takes over
+	// from the provider (so it is not released with the rest).
+	z := p.wait("Conv2d", s)[2][:spec.OutSize()]
+	s.Parts[2] = nil
 	// conv(e, w_i) + conv(a_i, f) is one convolution of the inputs stacked
 	// along channels (per group) with the kernels stacked likewise: one
 	// im2col and one matrix product instead of two.

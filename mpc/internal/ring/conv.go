@@ -69,6 +69,12 @@ func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
 	bp, prod := *bpBuf, *prodBuf
 	for g := 0; g < s.Groups; g++ {
 		im2colPacked(bp, x, s, g*cg, cg, ho, wo)
+		if hw%nr == 0 && haveKernel {
+			// Every panel lies inside one image: the kernel accumulates
+			// straight into out, whose rows for one image are hw apart.
+			convPanelsInto(out, w[g*cog*kk:(g+1)*cog*kk], bp, cog, kk, s.N, hw, s.Cout, g*cog)
+			continue
+		}
 		clear(prod)
 		gemmPackedB(prod, w[g*cog*kk:(g+1)*cog*kk], bp, cog, kk, ncols)
 		// prod is (cog, N, hw); out is (N, Cout, hw).
@@ -149,6 +155,53 @@ func fillSeg(dst, srow []uint64, ox0, shift, stride int) {
 			dst[j] = srow[ix]
 		}
 	}
+}
+
+// convPanelsInto computes out[n, co0+i, :] += (a·b)[i, n·hw : (n+1)·hw]
+// for the packed b, hw a multiple of nr, on every CPU when large.
+func convPanelsInto(out, a, bp []uint64, m, k, nimg, hw, cout, co0 int) {
+	npanels := nimg * hw / nr
+	apBuf := getBuf(k * ((m + mr - 1) / mr * mr))
+	defer packPool.Put(apBuf)
+	ap := *apBuf
+	packA(ap, a, 0, m, 0, k, k)
+	run := func(p0, p1 int) {
+		var tile [mr * nr]uint64
+		for p := p0; p < p1; p++ {
+			panel := bp[p*k*nr:]
+			col := p * nr
+			n, h0 := col/hw, col%hw
+			for ir := 0; ir < m; ir += mr {
+				apanel := ap[ir*k:]
+				base := (n*cout+co0+ir)*hw + h0
+				if ir+mr <= m {
+					kernel(k, &apanel[0], &panel[0], &out[base], hw)
+					continue
+				}
+				clear(tile[:])
+				kernel(k, &apanel[0], &panel[0], &tile[0], nr)
+				for i := 0; i < m-ir; i++ {
+					AddTo(out[base+i*hw:base+i*hw+nr], tile[i*nr:(i+1)*nr])
+				}
+			}
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if m*k*nimg*hw < parallelWork || workers < 2 || npanels < 2 {
+		run(0, npanels)
+		return
+	}
+	per := (npanels + workers - 1) / workers
+	var wg sync.WaitGroup
+	for p0 := 0; p0 < npanels; p0 += per {
+		p1 := min(p0+per, npanels)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(p0, p1)
+		}()
+	}
+	wg.Wait()
 }
 
 // gemmPackedB computes c += a·b for row-major a (m×k) and b packed in

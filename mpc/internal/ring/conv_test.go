@@ -42,6 +42,10 @@ func TestConv2d(t *testing.T) {
 		{N: 2, C: 3, H: 8, W: 7, Cout: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
 		{N: 1, C: 4, H: 9, W: 9, Cout: 6, KH: 3, KW: 2, StrideH: 2, StrideW: 1, PadH: 0, PadW: 2, DilationH: 2, DilationW: 1, Groups: 2},
 		{N: 3, C: 2, H: 5, W: 5, Cout: 2, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 2},
+		// Output planes of 8x8 = 2 panels: the direct-to-output path, with
+		// a Cout that leaves a partial row tile.
+		{N: 2, C: 3, H: 8, W: 8, Cout: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
+		{N: 3, C: 4, H: 10, W: 6, Cout: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
 	} {
 		if err := s.Check(); err != nil {
 			t.Fatal(err)
