@@ -96,6 +96,7 @@ type DropoutError struct {
 	Err    error
 }
 
+// Error names the worker, the phase and the round, and says nothing leaked.
 func (e *DropoutError) Error() string {
 	return fmt.Sprintf("secure aggregation round %s: worker %s dropped out during the %s phase: %v (the round was abandoned; no update was revealed)",
 		e.Round, e.Worker, e.Phase, e.Err)
