@@ -16,6 +16,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -96,8 +97,11 @@ func New(opt Options) (*Session, error) {
 	if s.exports == nil {
 		s.exports = DefaultSymbols(s.sleep)
 	}
-	// Special stdio lets os.Stdout/os.Stderr/os.Stdin inside cells be the
-	// kernel's streams although they are not files.
+	// Special stdio makes os.Stdout, os.Stderr and os.Stdin inside cells
+	// the session's streams although they are not files (their type in
+	// cells is then io.Writer / io.Reader). yaegi reads the switch from
+	// the environment when the interpreter is created.
+	os.Setenv("YAEGI_SPECIAL_STDIO", "1")
 	it := interp.New(interp.Options{
 		Stdout: stdout, Stderr: s.stderr, Stdin: stdin,
 		Env: opt.Env, Args: []string{"gomplab-cell"},

@@ -186,3 +186,19 @@ func TestBlocksWithMultiValueDefine(t *testing.T) {
 		t.Fatalf("splitBlocks = %+v", got)
 	}
 }
+
+func TestStdioInCells(t *testing.T) {
+	var out, errb bytes.Buffer
+	s, err := New(Options{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader("gopher\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := "import (\n\t\"bufio\"\n\t\"fmt\"\n\t\"os\"\n)\nfmt.Fprintln(os.Stdout, \"out\")\nfmt.Fprintln(os.Stderr, \"err\")\nline, _ := bufio.NewReader(os.Stdin).ReadString('\\n')\nline"
+	res, cerr := s.Execute(context.Background(), code)
+	if cerr != nil {
+		t.Fatalf("%v %q", cerr, cerr.Traceback)
+	}
+	if out.String() != "out\n" || errb.String() != "err\n" || resultText(t, res) != "gopher\n" {
+		t.Fatalf("stdout %q stderr %q result %q", out.String(), errb.String(), resultText(t, res))
+	}
+}
