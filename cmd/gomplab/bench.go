@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/spf13/cobra"
 )
@@ -27,6 +29,8 @@ func init() {
 		},
 	})
 }
+
+var errNotAChild = errors.New("bench child: not started by a benchmark (no party function in the environment)")
 
 // benchChildArgs are the arguments that make a re-executed gomplab a
 // benchmark party.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,8 +18,6 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/spf13/cobra"
 )
-
-var errNotAChild = errors.New("bench child: not started by a benchmark (no party function in the environment)")
 
 // cryptenRef is CrypTen's figure for a workload (shared/anchors/crypten-cpu.md).
 type cryptenRef struct {
