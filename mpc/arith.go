@@ -583,13 +583,15 @@ func (p *Party) beaverMatMul(x, y []uint64, batch, m, k, n int) []uint64 {
 	ring.Sub(e, x, a)
 	ring.Sub(f, y, b)
 	p.openSum("MatMul", ef)
-	c := p.wait("MatMul", s)[2]
-	z := append([]uint64(nil), c...)
+	// The masked products first, then c: on rank 0 the dealer's product
+	// a·b is still computing on another core meanwhile.
+	z := make([]uint64, batch*m*n)
 	for i := 0; i < batch; i++ {
 		zi := z[i*m*n : (i+1)*m*n]
 		ring.MatMulAdd(zi, e[i*m*k:(i+1)*m*k], y[i*k*n:(i+1)*k*n], m, k, n)
 		ring.MatMulAdd(zi, a[i*m*k:(i+1)*m*k], f[i*k*n:(i+1)*k*n], m, k, n)
 	}
+	ring.AddTo(z, p.wait("MatMul", s)[2])
 	s.Release()
 	return z
 }
