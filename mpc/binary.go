@@ -171,18 +171,16 @@ func (p *Party) msb(x []uint64) []uint64 {
 	t := make([]uint64, nb)
 	ring.Xor(t, u[63], v[63])
 	// Generate and propagate of positions 0..62, lowest first.
-	gp := make([]uint64, 2*63*nb)
-	l := make([]uint64, 63*nb)
-	r := make([]uint64, 63*nb)
+	// Planes are contiguous (see zeroPlanes): positions 0..62 of u and v
+	// are the AND's operands as they stand.
+	pAll := make([]uint64, 63*nb)
 	g := make([][]uint64, 63)
 	pr := make([][]uint64, 63)
 	for j := 0; j < 63; j++ {
-		copy(l[j*nb:], u[j])
-		copy(r[j*nb:], v[j])
-		pr[j] = gp[(63+j)*nb : (64+j)*nb]
+		pr[j] = pAll[j*nb : (j+1)*nb]
 		ring.Xor(pr[j], u[j], v[j])
 	}
-	gAll := p.and(l, r)
+	gAll := p.and(u[0][:63*nb], v[0][:63*nb])
 	for j := 0; j < 63; j++ {
 		g[j] = gAll[j*nb : (j+1)*nb]
 	}
@@ -271,7 +269,8 @@ func (p *Party) carrySave(summands [][][]uint64, nb int) [][][]uint64 {
 	return append(next, summands[3*groups:]...)
 }
 
-// zeroPlanes returns 64 zero bit planes of nb words.
+// zeroPlanes returns 64 zero bit planes of nb words, contiguous: plane j
+// is buf[j·nb : (j+1)·nb] of one buffer (msb relies on it).
 func zeroPlanes(nb int) [][]uint64 {
 	buf := make([]uint64, 64*nb)
 	planes := make([][]uint64, 64)
