@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -30,6 +31,10 @@ import (
 // in: a variadic call accepts any number of results (f(g()) forwards all of
 // g's results), so the kernel sees every value the expression produced.
 const captureFunc = "gomplabCapture__"
+
+// interruptSettle is how long an interrupted evaluation is given to
+// unwind before the session is used again.
+const interruptSettle = 50 * time.Millisecond
 
 // Options configure a Session.
 type Options struct {
@@ -193,12 +198,12 @@ func (s *Session) eval(ctx context.Context, src string) (reflect.Value, error) {
 	s.stderr.startCell()
 	v, err := s.it.EvalWithContext(ctx, src)
 	if ctx.Err() != nil {
-		// Goroutines started by earlier evaluations keep running after a
-		// cancel; an evaluation under an already cancelled context bumps
-		// the interpreter's run id, which stops them at their next step.
-		stopped, cancel := context.WithCancel(context.Background())
-		cancel()
-		_, _ = s.it.EvalWithContext(stopped, "for {}")
+		// Cancelling bumped the interpreter's run id, so interpreted
+		// goroutines of this and every earlier evaluation stop at their
+		// next step. yaegi returns before its evaluating goroutine has
+		// unwound; give it a moment so the next cell does not compile
+		// while it still touches the interpreter.
+		time.Sleep(interruptSettle)
 		return reflect.Value{}, context.Canceled
 	}
 	return v, err
