@@ -250,6 +250,22 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
                 reply, out = self.run_cell("7 * 6")
                 self.assertEqual(self.result_text(out), "42")
 
+    def test_sigint_is_an_interrupt(self):
+        # Front ends in signal mode send SIGINT (to the process group); the
+        # kernel must turn it into an interrupt, not die.
+        import signal
+
+        self.flush_channels()
+        msg_id = self.kc.execute("for {}")
+        time.sleep(0.5)
+        self.km.signal_kernel(signal.SIGINT)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "Interrupted")
+        self.assertTrue(self.km.is_alive())
+        reply, out = self.run_cell("8 * 8")
+        self.assertEqual(self.result_text(out), "64")
+
     def test_stdin_input_request(self):
         code = 'import "fmt"\nvar name string\nfmt.Scanln(&name)\n"hi " + name'
 

@@ -66,4 +66,5 @@ type CellError struct {
 	Traceback []string `json:"traceback"`
 }
 
+// Error returns "ename: evalue".
 func (e *CellError) Error() string { return e.Ename + ": " + e.Evalue }

@@ -18,6 +18,7 @@ const (
 	StmtChunk                    // statements (run as the body of a function)
 )
 
+// String names the kind ("import", "decl", "stmt").
 func (k ChunkKind) String() string {
 	switch k {
 	case ImportChunk:
