@@ -52,7 +52,10 @@ func baseExports() interp.Exports {
 		for _, p := range allowedStdlib {
 			src := stdlib.Symbols[key(p)]
 			if src == nil {
-				continue // not in this yaegi version
+				// Not in this yaegi version. (Generic-only packages such
+				// as slices have an empty table that marks them; their
+				// functions are compiled from source, see bindings.)
+				continue
 			}
 			base[key(p)] = without(src, stdlibRemoved[p])
 		}

@@ -5,7 +5,9 @@ import (
 	"go/ast"
 	"go/printer"
 	"go/token"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -64,6 +66,8 @@ const (
 // interpreter.
 type prepared struct {
 	src string
+	// imports are the import paths the program uses.
+	imports []string
 	// lines[i] is the user-visible position of instrumented statement i.
 	lines []token.Position
 	// params are the entry's parameter types as written, and variadic
@@ -111,6 +115,11 @@ func prepare(p Program) (*prepared, error) {
 		return nil, placed(fset, entry.Pos(), KindCompile, "entry function %s is generic; instantiate it in a plain function", p.Entry)
 	}
 	pr := &prepared{}
+	for _, im := range f.Imports {
+		if p, err := strconv.Unquote(im.Path.Value); err == nil && !slices.Contains(pr.imports, p) {
+			pr.imports = append(pr.imports, p)
+		}
+	}
 	tf := fset.File(f.Pos())
 	off := func(pos token.Pos) int { return tf.Offset(pos) }
 

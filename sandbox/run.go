@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/traefik/yaegi/interp"
+	"github.com/traefik/yaegi/stdlib"
 )
 
 // Store is a party's own worker store, as a job sees it: tensors by tag.
@@ -105,11 +107,8 @@ func compile(ctx context.Context, p Program, args []any, env Env) (*run, error) 
 		Args:                 []string{"job"},
 	})
 	r.it = it
-	if err := it.Use(baseExports()); err != nil {
+	if err := it.Use(r.bindings(ctx, stdout)); err != nil {
 		return nil, errorf(KindSetup, "loading symbol tables: %v", err)
-	}
-	if err := it.Use(r.bindings(ctx)); err != nil {
-		return nil, errorf(KindSetup, "loading job bindings: %v", err)
 	}
 	if _, err := it.EvalWithContext(ctx, r.pr.src); err != nil {
 		return nil, r.evalError(ctx, err, true)
@@ -150,11 +149,20 @@ func (r *run) call(ctx context.Context) (any, error) {
 	return v, nil
 }
 
-// bindings returns the per-run symbols: the job runtime (arguments,
-// results, statement tracking), the party-bound mpc functions, and a
-// cancellable time.Sleep.
-func (r *run) bindings(ctx context.Context) interp.Exports {
-	job := map[string]reflect.Value{
+// genericPkgs are the packages whose generic functions yaegi compiles
+// from source when a Use call holds the key "fmt/fmt".
+var genericPkgs = []string{"slices", "maps", "cmp"}
+
+// bindings returns the symbols of one run: the tables of the packages
+// the program imports (only those: copying every table and compiling
+// yaegi's generic sources costs milliseconds per interpreter), the job
+// runtime (arguments, results, completion), and the per-run bindings:
+// mpc and nn functions on the party, a cancellable time.Sleep, and fmt
+// printing to this run's output.
+func (r *run) bindings(ctx context.Context, stdout io.Writer) interp.Exports {
+	base := baseExports()
+	ex := interp.Exports{}
+	ex[key(jobPkgPath)] = map[string]reflect.Value{
 		"Arg": reflect.ValueOf(func(i int) any {
 			if i < 0 || i >= len(r.args) || !r.args[i].IsValid() {
 				return nil
@@ -168,30 +176,90 @@ func (r *run) bindings(ctx context.Context) interp.Exports {
 		}),
 		"Done": reflect.ValueOf(func() { r.doneOnce.Do(func() { close(r.done) }) }),
 	}
-	ex := interp.Exports{key(jobPkgPath): job}
-	if t := baseExports()[key("time")]; t != nil {
-		tm := make(map[string]reflect.Value, len(t))
-		for k, v := range t {
-			tm[k] = v
-		}
-		tm["Sleep"] = reflect.ValueOf(func(d time.Duration) {
-			tmr := time.NewTimer(d)
-			defer tmr.Stop()
-			select {
-			case <-tmr.C:
-			case <-ctx.Done():
-			}
-		})
-		ex[key("time")] = tm
-	}
 	party := func() *mpc.Party { return r.env.Party }
-	if m := baseExports()[key(MPCPath)]; m != nil {
-		ex[key(MPCPath)] = partyBindings(m, party, r.env.Store)
+	// Interface-aware host functions (fmt.Sprint calling String methods).
+	mapTypes := map[reflect.Value][]reflect.Type{}
+	for k, v := range stdlib.MapTypes {
+		mapTypes[k] = v
 	}
-	if m := baseExports()[key(NNPath)]; m != nil {
-		ex[key(NNPath)] = nnBindings(m, party, r.env.Store)
+	generics := false
+	for _, p := range r.pr.imports {
+		generics = generics || slices.Contains(genericPkgs, p)
+		t := base[key(p)]
+		if t == nil {
+			continue // not available: the import fails to compile
+		}
+		switch p {
+		case "time":
+			t = copyTable(t)
+			t["Sleep"] = reflect.ValueOf(func(d time.Duration) {
+				tmr := time.NewTimer(d)
+				defer tmr.Stop()
+				select {
+				case <-tmr.C:
+				case <-ctx.Done():
+				}
+			})
+		case MPCPath:
+			t = partyBindings(t, party, r.env.Store)
+		case NNPath:
+			t = nnBindings(t, party, r.env.Store)
+		case "fmt":
+			t = fmtBindings(t, stdout, mapTypes)
+		}
+		ex[key(p)] = t
 	}
+	if ft, ok := ex[key("fmt")]; ok && !generics {
+		// yaegi compiles its generic stdlib sources whenever a Use call
+		// holds the key "fmt/fmt"; "fmt/./fmt" names the same package
+		// (path.Dir cleans it) without that cost. fmt's printing is
+		// redirected here instead (fmtBindings).
+		delete(ex, key("fmt"))
+		ex["fmt/./fmt"] = ft
+	} else if generics {
+		// The generic sources import each other (slices imports cmp):
+		// every one of them must be there for them to compile.
+		if !ok {
+			ex[key("fmt")] = fmtBindings(base[key("fmt")], stdout, mapTypes)
+		}
+		for _, p := range genericPkgs {
+			if t := base[key(p)]; t != nil {
+				ex[key(p)] = t
+			}
+		}
+	}
+	ex["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes)}
 	return ex
+}
+
+// copyTable copies a symbol table, to change an entry for one run.
+func copyTable(t map[string]reflect.Value) map[string]reflect.Value {
+	out := make(map[string]reflect.Value, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	return out
+}
+
+// fmtBindings points fmt's printing at the run's output and its scanning
+// at an empty input, as yaegi's own stdio virtualization would.
+func fmtBindings(t map[string]reflect.Value, stdout io.Writer, mapTypes map[reflect.Value][]reflect.Type) map[string]reflect.Value {
+	t = copyTable(t)
+	stdin := strings.NewReader("")
+	set := func(name string, orig, fn any) {
+		v := reflect.ValueOf(fn)
+		t[name] = v
+		if mt, ok := mapTypes[reflect.ValueOf(orig)]; ok {
+			mapTypes[v] = mt
+		}
+	}
+	set("Print", fmt.Print, func(a ...any) (int, error) { return fmt.Fprint(stdout, a...) })
+	set("Printf", fmt.Printf, func(f string, a ...any) (int, error) { return fmt.Fprintf(stdout, f, a...) })
+	set("Println", fmt.Println, func(a ...any) (int, error) { return fmt.Fprintln(stdout, a...) })
+	set("Scan", fmt.Scan, func(a ...any) (int, error) { return fmt.Fscan(stdin, a...) })
+	set("Scanf", fmt.Scanf, func(f string, a ...any) (int, error) { return fmt.Fscanf(stdin, f, a...) })
+	set("Scanln", fmt.Scanln, func(a ...any) (int, error) { return fmt.Fscanln(stdin, a...) })
+	return t
 }
 
 // convertArgs converts args to the entry's parameter types (ev is the

@@ -164,3 +164,33 @@ func TestRunLineDirectives(t *testing.T) {
 		t.Fatalf("err %v: want cell[3]:11", err)
 	}
 }
+
+// TestRunStdlibBindings: printing reaches the run's output with or without
+// the generic packages loaded, String methods are honoured, and generic
+// functions of slices work.
+func TestRunStdlibBindings(t *testing.T) {
+	cases := []struct{ name, src, out string }{
+		{"fmt alone", `package main
+import "fmt"
+type v struct{ n int }
+func (x v) String() string { return fmt.Sprintf("v%d", x.n) }
+func f() { fmt.Println(v{3}, fmt.Sprint(v{4})) }`, "v3 v4\n"},
+		{"fmt and slices", `package main
+import ("fmt"; "slices")
+func f() { xs := []int{3, 1, 2}; fmt.Println(slices.Contains(xs, 2), slices.Index(xs, 2)) }`, "true 2\n"},
+		{"slices without fmt", `package main
+import "slices"
+func f() { println(slices.Contains([]int{4, 9, 2}, 9)) }`, "true\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if _, err := Run(context.Background(), Program{Source: c.src, Entry: "f"}, nil, Env{Stdout: &buf}); err != nil {
+				t.Fatal(err)
+			}
+			if buf.String() != c.out {
+				t.Fatalf("printed %q, want %q", buf.String(), c.out)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox"
 )
 
@@ -12,6 +13,7 @@ import (
 const envPartyChild = "GOMPLAB_SYFT_TEST_PARTY"
 
 func TestMain(m *testing.M) {
+	mpc.RunChildIfRequested()
 	if os.Getenv(envPartyChild) == "1" {
 		os.Exit(sandbox.ServeChild(os.Stdin, os.Stdout))
 	}

@@ -115,25 +115,76 @@ func funcFromFiles(fn any) (*Func, error) {
 	if file == "" || file == "?" {
 		return nil, fmt.Errorf("syft: no source file recorded for %s", full)
 	}
-	f, err := funcFromPackageDir(file, name)
+	if f := cachedFunc(full, file); f != nil {
+		return f, nil
+	}
+	f, stamp, err := funcFromPackageDir(file, name)
 	if err != nil {
 		return nil, fmt.Errorf("syft: source of %s: %w (use RunSource to ship source text instead)", full, err)
 	}
+	srcCache.Store(full, &cachedSource{f: f, stamp: stamp})
 	return f, nil
 }
 
+// srcCache keeps extracted functions by name, valid while their package's
+// files are unchanged (a program that calls RunMultiWorkers in a loop
+// parses its package once).
+var srcCache sync.Map // full function name -> *cachedSource
+
+type cachedSource struct {
+	f     *Func
+	stamp string
+}
+
+func cachedFunc(full, file string) *Func {
+	v, ok := srcCache.Load(full)
+	if !ok {
+		return nil
+	}
+	c := v.(*cachedSource)
+	if s, err := dirStamp(filepath.Dir(file)); err != nil || s != c.stamp {
+		return nil
+	}
+	return c.f
+}
+
+// dirStamp summarizes the names, sizes and times of a directory's Go
+// files.
+func dirStamp(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") {
+			continue
+		}
+		in, err := e.Info()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", e.Name(), in.Size(), in.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
+
 // funcFromPackageDir parses the files of the package file belongs to and
-// extracts name.
-func funcFromPackageDir(file, name string) (*Func, error) {
+// extracts name; it also returns the directory's stamp.
+func funcFromPackageDir(file, name string) (*Func, string, error) {
+	stamp, err := dirStamp(filepath.Dir(file))
+	if err != nil {
+		return nil, "", err
+	}
 	fset := token.NewFileSet()
 	first, err := parser.ParseFile(fset, file, nil, parser.PackageClauseOnly)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pkg := first.Name.Name
 	entries, err := os.ReadDir(filepath.Dir(file))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var files []srcFile
 	for _, e := range entries {
@@ -143,7 +194,7 @@ func funcFromPackageDir(file, name string) (*Func, error) {
 		p := filepath.Join(filepath.Dir(file), e.Name())
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		pc, err := parser.ParseFile(token.NewFileSet(), p, b, parser.PackageClauseOnly)
 		if err != nil || pc.Name.Name != pkg {
@@ -151,7 +202,8 @@ func funcFromPackageDir(file, name string) (*Func, error) {
 		}
 		files = append(files, srcFile{name: e.Name(), src: b})
 	}
-	return extract(files, name)
+	f, err := extract(files, name)
+	return f, stamp, err
 }
 
 // ExtractFunc returns the function named entry from src, a Go file of
