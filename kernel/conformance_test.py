@@ -336,6 +336,18 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         reply, out = self.run_cell("10 * 10")
         self.assertEqual(self.result_text(out), "100")
 
+    def test_zzz_restart(self):
+        # Runs very last: a restart replaces the kernel process.
+        self.run_cell("lost := 1")
+        self.km.restart_kernel(now=False)
+        self.kc.wait_for_ready(timeout=TIMEOUT)
+        self.assertTrue(self.km.is_alive())
+        reply, out = self.run_cell("2 * 3")
+        self.assertEqual(self.result_text(out), "6")
+        self.assertEqual(reply["content"]["execution_count"], 1)
+        reply, out = self.run_cell("lost")
+        self.assertEqual(reply["content"]["status"], "error")
+
 
 if __name__ == "__main__":
     unittest.main()
