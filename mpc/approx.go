@@ -63,21 +63,44 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	if p.rank == 0 {
 		first = 1
 	}
+	// With two parties the truncation is fused into the loops: rank 0
+	// shifts, rank 1 negates, shifts and negates back (see truncate).
+	fused := p.size == 2
+	neg := uint64(0) // 0 on rank 0, all ones on rank 1: x ^ neg - neg negates
+	if p.rank == 1 {
+		neg = ^uint64(0)
+	}
+	sh := p.cfg.Precision
 	for i, x := range xs {
 		z := all[at : at+len(x)]
 		at += len(x)
 		if ys[i] == nil {
 			ee, rr, rr2 := es[os:os+len(z)], r[os:os+len(z)], r2[os:os+len(z)]
-			for j := range z {
-				ej := ee[j]
-				z[j] = rr2[j] + 2*ej*rr[j] + first*ej*ej
+			if fused {
+				for j := range z {
+					ej := ee[j]
+					v := (rr2[j] + 2*ej*rr[j] + first*ej*ej ^ neg) - neg
+					z[j] = (uint64(int64(v)>>sh) ^ neg) - neg
+				}
+			} else {
+				for j := range z {
+					ej := ee[j]
+					z[j] = rr2[j] + 2*ej*rr[j] + first*ej*ej
+				}
 			}
 			os += len(x)
 		} else {
 			a, y := sm.Parts[0][om:om+len(z)], ys[i][:len(z)]
 			cc, ee, ff := c[om:om+len(z)], e[om:om+len(z)], f[om:om+len(z)]
-			for j := range z {
-				z[j] = cc[j] + ee[j]*y[j] + a[j]*ff[j]
+			if fused {
+				for j := range z {
+					v := (cc[j] + ee[j]*y[j] + a[j]*ff[j] ^ neg) - neg
+					z[j] = (uint64(int64(v)>>sh) ^ neg) - neg
+				}
+			} else {
+				for j := range z {
+					z[j] = cc[j] + ee[j]*y[j] + a[j]*ff[j]
+				}
 			}
 			om += len(x)
 		}
@@ -89,7 +112,9 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	if ss != nil {
 		ss.Release()
 	}
-	p.truncate(all, 1<<p.cfg.Precision)
+	if !fused {
+		p.truncate(all, 1<<p.cfg.Precision)
+	}
 	return outs
 }
 
@@ -111,9 +136,13 @@ func (p *Party) lin(c0 float64, terms ...term) []uint64 {
 	n := len(terms[0].v)
 	out := make([]uint64, n)
 	scale := math.Ldexp(1, int(p.cfg.Precision))
-	for _, t := range terms {
+	m0 := uint64(int64(math.Round(terms[0].c * scale)))
+	for i, v := range terms[0].v[:n] {
+		out[i] = m0 * v
+	}
+	for _, t := range terms[1:] {
 		m := uint64(int64(math.Round(t.c * scale)))
-		for i, v := range t.v {
+		for i, v := range t.v[:n] {
 			out[i] += m * v
 		}
 	}

@@ -77,3 +77,7 @@ func BenchmarkAdd1M(b *testing.B) {
 func BenchmarkExp100k(b *testing.B) {
 	benchOp(b, []*tensor.Tensor{tensor.RandU(1, -4, 4, 100_000)}, func(x []*CrypTensor) *CrypTensor { return x[0].Exp() })
 }
+
+func BenchmarkSqrt100k(b *testing.B) {
+	benchOp(b, []*tensor.Tensor{tensor.RandU(1, 0.1, 100, 100_000)}, func(x []*CrypTensor) *CrypTensor { return x[0].Sqrt() })
+}
