@@ -250,6 +250,20 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
                 reply, out = self.run_cell("7 * 6")
                 self.assertEqual(self.result_text(out), "42")
 
+    def test_queued_cells_abort_after_error(self):
+        # As with "Run All": cells queued behind a failing one are aborted.
+        self.flush_channels()
+        bad = self.kc.execute('import "time"\ntime.Sleep(300 * time.Millisecond)\npanic("stop here")')
+        queued = self.kc.execute("queuedRan := true")
+        replies = {}
+        while len(replies) < 2:
+            r = self.kc.get_shell_msg(timeout=TIMEOUT)
+            replies[r["parent_header"]["msg_id"]] = r["content"]["status"]
+        self.assertEqual(replies[bad], "error")
+        self.assertEqual(replies[queued], "aborted")
+        reply, _ = self.run_cell("queuedRan")
+        self.assertEqual(reply["content"]["status"], "error")
+
     def test_sigint_is_an_interrupt(self):
         # Front ends in signal mode send SIGINT (to the process group); the
         # kernel must turn it into an interrupt, not die.

@@ -81,6 +81,11 @@ type server struct {
 	interruptMu   sync.Mutex
 	interruptedAt time.Time
 
+	// abortBefore is when the last cell failed with stop_on_error: execute
+	// requests sent before it (queued behind the failing cell, as "Run
+	// All" queues them) are aborted rather than run.
+	abortBefore time.Time
+
 	quit     chan struct{}
 	quitOnce sync.Once
 }
@@ -323,6 +328,10 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 		s.reply(sock, mu, req, "execute_reply", errorContent("BadRequest", err.Error(), s.count))
 		return
 	}
+	if sent, err := time.Parse(time.RFC3339Nano, req.Header.Date); err == nil && sent.Before(s.abortBefore) {
+		s.reply(sock, mu, req, "execute_reply", map[string]any{"status": "aborted", "execution_count": s.count})
+		return
+	}
 	store := !c.Silent && (c.StoreHistory == nil || *c.StoreHistory)
 	if !c.Silent {
 		s.count++
@@ -370,6 +379,9 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 		s.history.Add(count, c.Code, output)
 	}
 	if cellErr != nil {
+		if c.StopOnError {
+			s.abortBefore = time.Now()
+		}
 		if !c.Silent {
 			s.publish(req, "error", map[string]any{"ename": cellErr.Ename, "evalue": cellErr.Evalue, "traceback": cellErr.Traceback})
 		}
