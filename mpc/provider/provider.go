@@ -234,10 +234,10 @@ type Provider interface {
 // from every party's random parts: rnd[party][part].
 func derive(r Request, rnd [][][]uint64) [][]uint64 {
 	_, der, _ := r.layout()
+	// Every case below overwrites its outputs entirely.
 	full := make([][]uint64, len(der))
 	for i, d := range der {
 		full[i] = getBuf(d.n)
-		clear(full[i])
 	}
 	// Sums of the parties' random parts; the replicas of the other
 	// parties' parts are the dealer's own and are summed into in place.
