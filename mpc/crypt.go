@@ -209,6 +209,7 @@ func (x *CrypTensor) Size() int { return len(x.share) }
 // Dim returns the size of dimension d (negative counts from the end).
 func (x *CrypTensor) Dim(d int) int { return x.shape[x.normDim("Dim", d)] }
 
+// String describes x without revealing it: its shape and party.
 func (x *CrypTensor) String() string {
 	return fmt.Sprintf("CrypTensor(shape=%v, party %d of %d)", x.shape, x.p.rank, x.p.size)
 }

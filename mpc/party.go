@@ -188,6 +188,7 @@ type Error struct {
 	Err  error
 }
 
+// Error names the rank, the operation and the cause.
 func (e *Error) Error() string { return fmt.Sprintf("mpc: party %d: %s: %v", e.Rank, e.Op, e.Err) }
 
 // Unwrap returns the cause.

@@ -67,6 +67,7 @@ const (
 
 var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "wrap", "dabit", "bitmul"}
 
+// String is the kind's name ("mul", "and", ...).
 func (k Kind) String() string {
 	if k > 0 && k < numKinds {
 		return kindNames[k]
