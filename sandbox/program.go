@@ -84,9 +84,9 @@ type prepared struct {
 //
 //   - the package is renamed main (on the same line);
 //   - the job runtime package is imported on the package clause's line;
-//   - every statement in a block or case clause is preceded, on its
-//     line, by an assignment of the statement's index to a global
-//     variable (the wrapper's), so a panic or a timeout can be placed at the
+//   - every statement in a block or case clause that may panic, block or
+//     run long (see mayStop) is preceded, on its line, by an assignment of
+//     the statement's index to a global variable (the wrapper's), so a panic or a timeout can be placed at the
 //     statement that was running (yaegi itself reports only the first line
 //     of the function);
 //   - the tracking variable is appended; the wrapper that calls the entry
@@ -139,7 +139,7 @@ func prepare(p Program) (*prepared, error) {
 
 	mark := func(list []ast.Stmt) {
 		for _, s := range list {
-			if _, empty := s.(*ast.EmptyStmt); empty {
+			if !mayStop(s) {
 				continue
 			}
 			pr.lines = append(pr.lines, fset.Position(s.Pos()))
@@ -229,6 +229,40 @@ func prepare(p Program) (*prepared, error) {
 	sb.WriteString(pr.wrapper(p.Entry))
 	pr.src = sb.String()
 	return pr, nil
+}
+
+// mayStop reports whether running s can panic, block or take long: the
+// statements worth tracking. Simple statements of plain arithmetic and
+// assignment are skipped (tracking costs about one interpreted step), so a
+// tight loop of them runs at full speed and a stop inside one is placed at
+// the loop.
+func mayStop(s ast.Stmt) bool {
+	switch s.(type) {
+	case *ast.EmptyStmt, *ast.BranchStmt, *ast.LabeledStmt:
+		return false
+	case *ast.AssignStmt, *ast.IncDecStmt, *ast.ExprStmt, *ast.ReturnStmt, *ast.DeclStmt:
+	default:
+		// Compound statements (if, for, switch, select, go, defer,
+		// send) run once per entry and may block or evaluate calls.
+		return true
+	}
+	risky := false
+	ast.Inspect(s, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.FuncLit:
+			return false // its body is tracked on its own
+		case *ast.CallExpr, *ast.IndexExpr, *ast.IndexListExpr, *ast.SliceExpr, *ast.StarExpr, *ast.TypeAssertExpr:
+			risky = true
+		case *ast.BinaryExpr:
+			risky = risky || x.Op == token.QUO || x.Op == token.REM
+		case *ast.UnaryExpr:
+			risky = risky || x.Op == token.ARROW
+		case *ast.AssignStmt:
+			risky = risky || x.Tok == token.QUO_ASSIGN || x.Tok == token.REM_ASSIGN
+		}
+		return !risky
+	})
+	return risky
 }
 
 // wrapper is the appended function that runs the entry: arguments come
