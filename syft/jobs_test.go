@@ -3,6 +3,7 @@ package syft_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -450,4 +451,30 @@ func TestJobModelByTag(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jobPanics fails on rank 1, on a line the test knows.
+func jobPanics() (any, error) {
+	if mpc.Rank() == 1 {
+		var m map[string]int
+		m["boom"]++ // jobPanicsLine
+	}
+	return nil, nil
+}
+
+// TestJobErrorLineFromGoFile: errors in a function shipped from a Go
+// file name that file and the line in it.
+func TestJobErrorLineFromGoFile(t *testing.T) {
+	g := virtualJobGrid(t, 2)
+	src, err := os.ReadFile("jobs_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 1 + strings.Count(string(src[:strings.Index(string(src), "m[\"boom\"]++ // jobPanicsLine")]), "\n")
+	_, err = syft.RunMultiWorkers(g.ws, "127.0.0.1", jobPanics)
+	var se *sandbox.Error
+	if !errors.As(err, &se) || se.Rank != 1 || se.File != "jobs_test.go" || se.Line != line || se.Kind != sandbox.KindPanic {
+		t.Fatalf("error %#v, want a panic at jobs_test.go:%d on rank 1", se, line)
+	}
+	t.Log(err)
 }
