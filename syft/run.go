@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
@@ -193,14 +194,16 @@ func (r *Results) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "job %s: %d ranks in %v\n", r.JobID, len(r.Ranks), r.Elapsed.Round(time.Millisecond))
 	for _, rr := range r.Ranks {
-		fmt.Fprintf(&b, "rank %d (%s): ", rr.Rank, rr.Worker)
+		fmt.Fprintf(&b, "rank %d (%s):", rr.Rank, rr.Worker)
 		if rr.Err != nil {
-			fmt.Fprintf(&b, "error: %v\n", rr.Err)
+			fmt.Fprintf(&b, " error: %v\n", rr.Err)
 			continue
 		}
-		v := fmt.Sprint(rr.Value)
+		v := formatValue(rr.Value, "  ")
 		if strings.Contains(v, "\n") {
-			v = "\n" + v
+			v = "\n  " + v
+		} else {
+			v = " " + v
 		}
 		fmt.Fprintf(&b, "%s\n", v)
 		fmt.Fprintf(&b, "  sent %s in %d messages, %d rounds, %v\n", byteSize(rr.Stats.BytesSent),
@@ -230,10 +233,84 @@ func (r *Results) HTML() string {
 }
 
 func valueHTML(v any) string {
-	if h, ok := v.(interface{ HTML() string }); ok {
-		return h.HTML()
+	switch x := v.(type) {
+	case interface{ HTML() string }:
+		return x.HTML()
+	case *nn.Model:
+		return "<pre>" + html.EscapeString(formatValue(x, "")) + "</pre>"
+	case []any:
+		var b strings.Builder
+		b.WriteString("<ol start=\"0\">")
+		for _, e := range x {
+			b.WriteString("<li>" + valueHTML(e) + "</li>")
+		}
+		return b.String() + "</ol>"
+	case map[string]any:
+		var b strings.Builder
+		b.WriteString("<table>")
+		for _, k := range sortedKeys(x) {
+			fmt.Fprintf(&b, "<tr><th>%s</th><td>%s</td></tr>", html.EscapeString(k), valueHTML(x[k]))
+		}
+		return b.String() + "</table>"
 	}
 	return "<pre>" + html.EscapeString(fmt.Sprint(v)) + "</pre>"
+}
+
+// formatValue renders a returned value as text: lists and maps holding
+// tensors or models one element a line, indented by indent.
+func formatValue(v any, indent string) string {
+	switch x := v.(type) {
+	case *tensor.Tensor:
+		return strings.ReplaceAll(x.String(), "\n", "\n"+indent)
+	case *nn.Model:
+		return fmt.Sprintf("model with %d parameter values", x.NumParams())
+	case []any:
+		if !rich(x) {
+			break
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "list of %d:", len(x))
+		for i, e := range x {
+			fmt.Fprintf(&b, "\n%s[%d] %s", indent, i, formatValue(e, indent+"    "))
+		}
+		return b.String()
+	case map[string]any:
+		var vals []any
+		for _, e := range x {
+			vals = append(vals, e)
+		}
+		if !rich(vals) {
+			break
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "map of %d:", len(x))
+		for _, k := range sortedKeys(x) {
+			fmt.Fprintf(&b, "\n%s%s: %s", indent, k, formatValue(x[k], indent+"    "))
+		}
+		return b.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// rich reports whether a list holds tensors, models or nested lists and
+// maps, which print badly on one line.
+func rich(xs []any) bool {
+	for _, e := range xs {
+		switch e.(type) {
+		case *tensor.Tensor, *nn.Model, []any, map[string]any:
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func byteSize(n int64) string {
