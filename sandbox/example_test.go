@@ -34,5 +34,5 @@ func ExampleError() {
 	src := "package main\n\nfunc f() int {\n\tvar xs []int\n\treturn xs[2]\n}\n"
 	_, err := sandbox.Run(context.Background(), sandbox.Program{Source: src, Entry: "f"}, nil, sandbox.Env{})
 	fmt.Println(err)
-	// Output: job.go:5: panic: reflect: slice index out of range
+	// Output: job.go:5: panic: index out of range
 }

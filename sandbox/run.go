@@ -377,15 +377,19 @@ func panicMessage(v any) string {
 	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
 		v = rv.Interface()
 	}
+	var msg string
 	switch x := v.(type) {
 	case error:
-		return x.Error()
+		msg = x.Error()
 	case fmt.Stringer:
-		return x.String()
+		msg = x.String()
 	case string:
-		return x
+		msg = x
+	default:
+		msg = fmt.Sprint(v)
 	}
-	return fmt.Sprint(v)
+	// yaegi indexes through reflect; say it as Go would.
+	return strings.Replace(msg, "reflect: slice index out of range", "index out of range", 1)
 }
 
 // yaegiPos matches the position prefix of yaegi's compile errors.
