@@ -175,7 +175,8 @@ func RunJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store) Resu
 type PartyOptions struct {
 	// Observe, if set, wraps the party's communicator once the mesh is
 	// up: an auditor (or a test) sees every message the party sends and
-	// receives. It must return a Comm that behaves as the one given.
+	// receives. It must return a Comm that behaves as the one given,
+	// including comm.Flush (forward it, or buffers are reused too early).
 	Observe func(rank int, c comm.Comm) comm.Comm
 }
 
