@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"time"
 
 	"github.com/gomplab/gomplab/kernel"
 	"github.com/gomplab/gomplab/kernel/repl"
@@ -29,7 +32,9 @@ func init() {
 file Jupyter writes. Install the kernelspec with "gomplab install-kernel".
 Cells run in a child interpreter process; if a cell crashes it, the kernel
 reports the crash and starts a fresh interpreter.`,
-		Args: cobra.NoArgs,
+		// Some launchers (jupyter run) append their own arguments to the
+		// kernelspec's argv; they mean nothing to the kernel.
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interpreter {
 				return runInterpreter()
@@ -49,7 +54,10 @@ reports the crash and starts a fresh interpreter.`,
 			if err != nil {
 				return fmt.Errorf("kernel: locate own binary: %w", err)
 			}
-			return kernel.Run(context.Background(), kernel.Config{
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go watchParent(ctx, cancel)
+			err = kernel.Run(ctx, kernel.Config{
 				Conn:    ci,
 				Version: version,
 				Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
@@ -57,6 +65,10 @@ reports the crash and starts a fresh interpreter.`,
 					return exec.Command(exe, "kernel", "--interpreter")
 				},
 			})
+			if errors.Is(err, context.Canceled) {
+				return nil // the front end that started us is gone
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&connFile, "connection-file", "f", "", "Jupyter connection file")
@@ -64,6 +76,30 @@ reports the crash and starts a fresh interpreter.`,
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every dropped or unhandled message")
 	_ = cmd.Flags().MarkHidden("interpreter")
 	rootCmd.AddCommand(cmd)
+}
+
+// watchParent ends the kernel when the process that started it (Jupyter
+// sets JPY_PARENT_PID) exits, so a front end that quits without a shutdown
+// request, such as "jupyter run", leaves no kernel behind.
+func watchParent(ctx context.Context, cancel context.CancelFunc) {
+	want, err := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
+	if err != nil || want <= 1 || os.Getppid() != want {
+		return
+	}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != want {
+				fmt.Fprintln(os.Stderr, "gomplab kernel: parent process exited; shutting down")
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // runInterpreter is the child side: requests on fd 3, events on fd 4.

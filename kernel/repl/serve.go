@@ -167,6 +167,9 @@ func Serve(r io.Reader, w io.Writer) error {
 				work <- req
 			}
 		}
+		// The kernel process is gone (or closed the pipe to stop us): stop
+		// a running cell so the loop below can finish.
+		sess.Interrupt()
 		readErr <- sc.Err()
 	}()
 
