@@ -25,10 +25,10 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	}
 	var sm, ss *provider.Shares
 	if nm > 0 {
-		sm = p.get(provider.Request{Kind: provider.Mul, N: nm})
+		sm = p.get(provider.Request{Kind: provider.Mul, N: nm, OmitZero: true})
 	}
 	if ns > 0 {
-		ss = p.get(provider.Request{Kind: provider.Square, N: ns})
+		ss = p.get(provider.Request{Kind: provider.Square, N: ns, OmitZero: true})
 	}
 	open := getScratch(2*nm + ns)
 	defer putScratch(open)
@@ -44,12 +44,12 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 			om += len(x)
 		}
 	}
-	p.openSum("mul", open)
+	other := p.openParts("mul", open)
+	defer putScratch(other)
+	oe, of, oes := other[:nm], other[nm:2*nm], other[2*nm:]
 	var c, r, r2 []uint64
 	if sm != nil {
-		parts := p.wait("mul", sm)
-		c = parts[2]
-		_ = parts
+		c = p.wait("mul", sm)[2]
 	}
 	if ss != nil {
 		parts := p.wait("square", ss)
@@ -59,50 +59,24 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	outs := make([][]uint64, len(xs))
 	om, os = 0, 0
 	at := 0
-	first := uint64(0)
-	if p.rank == 0 {
-		first = 1
+	// With two parties the truncation is fused into the loops.
+	t := p.fusedTrunc(true)
+	sub := func(v []uint64, at, n int) []uint64 {
+		if v == nil {
+			return nil
+		}
+		return v[at : at+n]
 	}
-	// With two parties the truncation is fused into the loops: rank 0
-	// shifts, rank 1 negates, shifts and negates back (see truncate).
-	fused := p.size == 2
-	neg := uint64(0) // 0 on rank 0, all ones on rank 1: x ^ neg - neg negates
-	if p.rank == 1 {
-		neg = ^uint64(0)
-	}
-	sh := p.cfg.Precision
 	for i, x := range xs {
-		z := all[at : at+len(x)]
-		at += len(x)
+		n := len(x)
+		z := all[at : at+n]
+		at += n
 		if ys[i] == nil {
-			ee, rr, rr2 := es[os:os+len(z)], r[os:os+len(z)], r2[os:os+len(z)]
-			if fused {
-				for j := range z {
-					ej := ee[j]
-					v := (rr2[j] + 2*ej*rr[j] + first*ej*ej ^ neg) - neg
-					z[j] = (uint64(int64(v)>>sh) ^ neg) - neg
-				}
-			} else {
-				for j := range z {
-					ej := ee[j]
-					z[j] = rr2[j] + 2*ej*rr[j] + first*ej*ej
-				}
-			}
-			os += len(x)
+			squareZ(z, sub(r2, os, n), es[os:os+n], oes[os:os+n], r[os:os+n], p.rank == 0, t)
+			os += n
 		} else {
-			a, y := sm.Parts[0][om:om+len(z)], ys[i][:len(z)]
-			cc, ee, ff := c[om:om+len(z)], e[om:om+len(z)], f[om:om+len(z)]
-			if fused {
-				for j := range z {
-					v := (cc[j] + ee[j]*y[j] + a[j]*ff[j] ^ neg) - neg
-					z[j] = (uint64(int64(v)>>sh) ^ neg) - neg
-				}
-			} else {
-				for j := range z {
-					z[j] = cc[j] + ee[j]*y[j] + a[j]*ff[j]
-				}
-			}
-			om += len(x)
+			beaverZ(z, sub(c, om, n), e[om:om+n], oe[om:om+n], ys[i], sm.Parts[0][om:om+n], f[om:om+n], of[om:om+n], t)
+			om += n
 		}
 		outs[i] = z
 	}
@@ -112,7 +86,7 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	if ss != nil {
 		ss.Release()
 	}
-	if !fused {
+	if !t.on {
 		p.truncate(all, 1<<p.cfg.Precision)
 	}
 	return outs
@@ -178,7 +152,7 @@ func (p *Party) exp(x []uint64) []uint64 {
 	s := p.cfg.ExpSquarings
 	y := append([]uint64(nil), x...)
 	p.truncate(y, 1<<s)
-	y2 := p.square(y) // y², not truncated yet
+	y2 := p.square(y, false) // y², not truncated yet
 	p.truncate(y2, 1<<(p.cfg.Precision+1))
 	b := make([]uint64, len(y))
 	ring.Add(b, y, y2)

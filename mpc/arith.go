@@ -208,40 +208,26 @@ func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) 
 // beaverMul returns shares of x∘y, truncated by 2^f when trunc is set:
 // with a triple (a, b, c = a∘b), the parties open e = x − a and f = y − b
 // in one round and party i sets z_i = c_i + e∘y_i + a_i∘f, whose sum is
-// x∘y. With two parties the truncation is fused into the same pass.
+// x∘y. The sum of the opened parts, the product and (with two parties)
+// the truncation are one pass.
 func (p *Party) beaverMul(x, y []uint64, trunc bool) []uint64 {
 	n := len(x)
-	s := p.get(provider.Request{Kind: provider.Mul, N: n})
+	s := p.get(provider.Request{Kind: provider.Mul, N: n, OmitZero: true})
 	a, b := s.Parts[0], s.Parts[1]
 	ef := getScratch(2 * n)
-	defer putScratch(ef)
-	e, f := ef[:n], ef[n:]
-	ring.Sub(e, x, a)
-	ring.Sub(f, y, b)
-	p.openSum("Mul", ef)
+	ring.Sub(ef[:n], x, a)
+	ring.Sub(ef[n:], y, b)
+	o := p.openParts("Mul", ef)
 	c := p.wait("Mul", s)[2]
 	z := make([]uint64, n)
-	c = c[:n]
-	a, e, f, y = a[:n], e[:n], f[:n], y[:n]
-	sh := p.cfg.Precision
-	switch {
-	case trunc && p.size == 2 && p.rank == 0:
-		for i := range z {
-			z[i] = uint64(int64(c[i]+e[i]*y[i]+a[i]*f[i]) >> sh)
-		}
-	case trunc && p.size == 2:
-		for i := range z {
-			z[i] = -uint64(int64(-(c[i] + e[i]*y[i] + a[i]*f[i])) >> sh)
-		}
-	default:
-		for i := range z {
-			z[i] = c[i] + e[i]*y[i] + a[i]*f[i]
-		}
-		if trunc {
-			p.truncate(z, 1<<sh)
-		}
-	}
+	t := p.fusedTrunc(trunc)
+	beaverZ(z, c, ef[:n], o[:n], y, a, ef[n:], o[n:], t)
+	putScratch(ef)
+	putScratch(o)
 	s.Release()
+	if trunc && !t.on {
+		p.truncate(z, 1<<p.cfg.Precision)
+	}
 	return z
 }
 
@@ -249,33 +235,28 @@ func (p *Party) beaverMul(x, y []uint64, trunc bool) []uint64 {
 func (x *CrypTensor) Square() *CrypTensor {
 	p := x.p
 	defer p.op("Square")()
-	z := p.square(x.share)
-	p.truncate(z, 1<<p.cfg.Precision)
-	return p.newCT(x.shape, z)
+	return p.newCT(x.shape, p.square(x.share, true))
 }
 
-// square returns shares of x∘x (not truncated): with (r, r²), open
-// e = x − r and set z_i = r²_i + 2e∘r_i (+ e² on rank 0).
-func (p *Party) square(x []uint64) []uint64 {
+// square returns shares of x∘x, truncated by 2^f when trunc is set: with
+// (r, r²), open e = x − r and set z_i = r²_i + 2e∘r_i (+ e² on rank 0).
+func (p *Party) square(x []uint64, trunc bool) []uint64 {
 	n := len(x)
-	s := p.get(provider.Request{Kind: provider.Square, N: n})
+	s := p.get(provider.Request{Kind: provider.Square, N: n, OmitZero: true})
 	r := s.Parts[0]
 	e := getScratch(n)
-	defer putScratch(e)
 	ring.Sub(e, x, r)
-	p.openSum("Square", e)
+	o := p.openParts("Square", e)
 	r2 := p.wait("Square", s)[1]
 	z := make([]uint64, n)
-	if p.rank == 0 {
-		for i := range z {
-			z[i] = r2[i] + 2*e[i]*r[i] + e[i]*e[i]
-		}
-	} else {
-		for i := range z {
-			z[i] = r2[i] + 2*e[i]*r[i]
-		}
-	}
+	t := p.fusedTrunc(trunc)
+	squareZ(z, r2, e, o, r, p.rank == 0, t)
+	putScratch(e)
+	putScratch(o)
 	s.Release()
+	if trunc && !t.on {
+		p.truncate(z, 1<<p.cfg.Precision)
+	}
 	return z
 }
 

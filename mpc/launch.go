@@ -218,7 +218,9 @@ func runChild(name string) int {
 	switch v := res.Value.(type) {
 	case nil:
 	case *tensor.Tensor:
-		w.Tensor = &wireTensor{Shape: v.Shape(), Data: v.Data()}
+		if v != nil { // a nil tensor, usually beside an error, sends nothing
+			w.Tensor = &wireTensor{Shape: v.Shape(), Data: v.Data()}
+		}
 	default:
 		b, err := json.Marshal(v)
 		if err != nil && w.Err == "" {

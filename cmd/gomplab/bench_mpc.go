@@ -7,6 +7,9 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -143,12 +146,16 @@ func matmulWorkload(n int, ref cryptenRef) mpcWorkload {
 const (
 	envBenchRow  = "GOMPLAB_BENCH_ROW"
 	envBenchReps = "GOMPLAB_BENCH_REPS"
+	// envBenchProfile, when set, makes each party write a CPU profile of
+	// its timed repetitions to <value>.<row>.rank<r> (--cpuprofile).
+	envBenchProfile = "GOMPLAB_BENCH_CPUPROFILE"
 )
 
 // partyReport is what each benchmark party returns.
 type partyReport struct {
 	Seconds []float64 `json:"seconds"`     // one per timed repetition
 	CPU     []float64 `json:"cpu_seconds"` // process CPU time (user+system) per repetition
+	Faults  []int64   `json:"page_faults"` // minor page faults per repetition
 	Bytes   int64     `json:"bytes"`       // sent during one repetition
 	Rounds  int64     `json:"rounds"`
 	MaxErr  float64   `json:"max_abs_error"`
@@ -175,22 +182,38 @@ func benchParty(p *mpc.Party) (any, error) {
 	x := w.enc(p, in)
 	var rep partyReport
 	var out *mpc.CrypTensor
-	for i := -1; i < reps; i++ {
+	// Warm up until the heap is in its steady state: a Go process that has
+	// just started grows its heap with fresh pages (a page fault each 4 KiB)
+	// until the garbage collector has cycled, after which repetitions reuse
+	// memory, as a long-running party does (CrypTen's single warm-up does
+	// the same for its allocator). At least one repetition, at most
+	// maxWarmup or about two seconds; the parties agree when to stop.
+	if err := warmUp(p, func() { out = w.op(x) }); err != nil {
+		return nil, err
+	}
+	for i := 0; i < reps; i++ {
 		if err := comm.Barrier(p.Comm()); err != nil {
 			return nil, err
 		}
+		if i == 0 {
+			stop, err := startProfile(row, p.Rank())
+			if err != nil {
+				return nil, err
+			}
+			defer stop()
+		}
 		before := p.Stats().Total()
-		cpu0 := cpuSeconds()
+		cpu0, flt0 := cpuSeconds()
 		start := time.Now()
 		out = w.op(x)
 		el := time.Since(start).Seconds()
-		cpu := cpuSeconds() - cpu0
+		cpu1, flt1 := cpuSeconds()
+		cpu := cpu1 - cpu0
 		d := p.Stats().Total().Sub(before)
-		if i >= 0 {
-			rep.Seconds = append(rep.Seconds, el)
-			rep.CPU = append(rep.CPU, cpu)
-			rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
-		}
+		rep.Seconds = append(rep.Seconds, el)
+		rep.CPU = append(rep.CPU, cpu)
+		rep.Faults = append(rep.Faults, flt1-flt0)
+		rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
 	}
 	got, err := out.GetPlainText()
 	if err != nil {
@@ -200,6 +223,63 @@ func benchParty(p *mpc.Party) (any, error) {
 	return rep, nil
 }
 
+// Warm-up bounds: repetitions, and time after which no new one starts.
+const (
+	maxWarmup  = 50
+	warmupTime = 2 * time.Second
+)
+
+// warmUp runs op until a repetition no longer grows this process's heap
+// (its memory is being reused, as in a long-running party) on every party,
+// or the bounds are reached. The parties decide together after each
+// repetition (one round, not timed).
+func warmUp(p *mpc.Party, op func()) error {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if err := comm.Barrier(p.Comm()); err != nil {
+			return err
+		}
+		before := heapMapped()
+		op()
+		warm := heapMapped() <= before || i >= maxWarmup || time.Since(start) > warmupTime
+		flag := []uint64{0}
+		if warm {
+			flag[0] = 1
+		}
+		if err := comm.AllReduce(p.Comm(), flag); err != nil {
+			return err
+		}
+		if flag[0] == uint64(p.WorldSize()) {
+			return nil
+		}
+	}
+}
+
+// heapMapped is the heap memory this process holds from the system.
+func heapMapped() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapSys - ms.HeapReleased
+}
+
+// startProfile starts the CPU profile asked for by envBenchProfile (if
+// any) and returns the function that ends it.
+func startProfile(row, rank int) (func(), error) {
+	prefix := os.Getenv(envBenchProfile)
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d.rank%d", prefix, row, rank))
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // mpcResult is one row of the report.
 type mpcResult struct {
 	Workload string     `json:"workload"`
@@ -207,6 +287,7 @@ type mpcResult struct {
 	Reps     int        `json:"reps"`
 	Median   float64    `json:"median_seconds"`
 	CPU      []float64  `json:"cpu_seconds_per_party"` // median process CPU time of each party
+	Faults   []int64    `json:"page_faults_per_party"` // median minor page faults of each party
 	Bytes    int64      `json:"bytes_per_party"`
 	Rounds   int64      `json:"rounds"`
 	MaxErr   float64    `json:"max_abs_error"`
@@ -218,7 +299,7 @@ type mpcResult struct {
 func init() {
 	var asJSON bool
 	var parties, reps int
-	var only string
+	var only, profile string
 	cmd := &cobra.Command{
 		Use:   "mpc",
 		Short: "Benchmark the MPC engine on CrypTen's standard workloads",
@@ -240,12 +321,16 @@ and the speedup.`,
 			if parties < 2 || reps < 1 {
 				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
 			}
+			var env []string
+			if profile != "" {
+				env = append(env, envBenchProfile+"="+profile)
+			}
 			var results []mpcResult
 			for i, w := range mpcWorkloads {
 				if re != nil && !re.MatchString(w.name) {
 					continue
 				}
-				r := runMPCWorkload(i, w, parties, reps)
+				r := runMPCWorkload(i, w, parties, reps, env)
 				results = append(results, r)
 				if !asJSON {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%-36s %.4fs\n", w.name, r.Median)
@@ -264,14 +349,15 @@ and the speedup.`,
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
 	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
 	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write each party's CPU profile of the timed repetitions to FILE.<row>.rank<r>")
 	benchCmd.AddCommand(cmd)
 }
 
-func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
+func runMPCWorkload(i int, w mpcWorkload, parties, reps int, env []string) mpcResult {
 	r := mpcResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
 	res, err := mpc.RunProcesses(parties, "bench-mpc", mpc.ProcessOptions{
 		Args:    benchChildArgs,
-		Env:     []string{envBenchRow + "=" + strconv.Itoa(i), envBenchReps + "=" + strconv.Itoa(reps)},
+		Env:     append([]string{envBenchRow + "=" + strconv.Itoa(i), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
 		Timeout: 10 * time.Minute,
 	})
 	if err != nil {
@@ -292,6 +378,9 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
 		cpu := append([]float64(nil), rep.CPU...)
 		sort.Float64s(cpu)
 		r.CPU = append(r.CPU, cpu[len(cpu)/2])
+		flt := append([]int64(nil), rep.Faults...)
+		slices.Sort(flt)
+		r.Faults = append(r.Faults, flt[len(flt)/2])
 		r.Bytes = max(r.Bytes, rep.Bytes)
 		r.Rounds = max(r.Rounds, rep.Rounds)
 		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
@@ -308,14 +397,15 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int) mpcResult {
 }
 
 // cpuSeconds is this process's CPU time so far (all threads), a figure
-// less sensitive than wall time to other load on a shared machine.
-func cpuSeconds() float64 {
+// less sensitive than wall time to other load on a shared machine, and
+// its minor page faults so far (fresh memory the kernel had to map).
+func cpuSeconds() (float64, int64) {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
+		return 0, 0
 	}
 	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
+	return tv(ru.Utime) + tv(ru.Stime), ru.Minflt
 }
 
 func printMPCTable(out io.Writer, results []mpcResult) {

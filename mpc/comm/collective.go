@@ -3,6 +3,8 @@ package comm
 import (
 	"fmt"
 	"sync"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
 )
 
 // Collectives run among the computing parties 0..Size()-1; the trusted
@@ -156,18 +158,9 @@ func ExchangeInto(c Comm, data []uint64, out [][]uint64) error {
 	return flushPeers(c, me, n)
 }
 
-// scratch recycles the receive buffers of reductions, which for large ring
-// tensors would otherwise cost a fresh allocation (and page faults) per call.
-var scratch sync.Pool
-
-func getScratch(n int) *[]uint64 {
-	if p, _ := scratch.Get().(*[]uint64); p != nil && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]uint64, n)
-	return &s
-}
+// The receive buffers of reductions come from the ring package's free
+// lists, which for large ring tensors spares a fresh allocation (and its
+// page faults) per call.
 
 // AllReduce replaces data, on every computing party, by the sum mod 2^64 of
 // all parties' data (all the same length). One round, all-to-all.
@@ -202,17 +195,16 @@ func allReduce(c Comm, name string, data []uint64, op func(acc, x []uint64)) err
 		return err
 	}
 	bufs := make([][]uint64, n)
-	held := make([]*[]uint64, 0, n-1)
 	defer func() {
-		for _, p := range held {
-			scratch.Put(p)
+		for p, b := range bufs {
+			if p != me {
+				ring.Put(b)
+			}
 		}
 	}()
 	for p := range bufs {
 		if p != me {
-			s := getScratch(len(data))
-			held = append(held, s)
-			bufs[p] = *s
+			bufs[p] = ring.Get(len(data))
 		}
 	}
 	if err := recvUint64sFrom(c, me, n, bufs); err != nil {
@@ -249,18 +241,16 @@ func Reduce(c Comm, dst int, data []uint64) error {
 		}
 		return Flush(c, dst)
 	}
-	s := getScratch(len(data))
-	defer scratch.Put(s)
+	s := ring.Get(len(data))
+	defer ring.Put(s)
 	for p := 0; p < n; p++ {
 		if p == me {
 			continue
 		}
-		if err := RecvUint64s(c, p, *s); err != nil {
+		if err := RecvUint64s(c, p, s); err != nil {
 			return err
 		}
-		for i, x := range *s {
-			data[i] += x
-		}
+		ring.AddTo(data, s)
 	}
 	return nil
 }

@@ -29,8 +29,6 @@ package provider
 
 import (
 	"fmt"
-	"math/bits"
-	"sync"
 
 	"github.com/gomplab/gomplab/mpc/internal/ring"
 )
@@ -88,6 +86,12 @@ type Request struct {
 	Batch, M, K, Cols int
 	// Conv shapes a Conv request.
 	Conv ConvSpec
+	// OmitZero lets the provider leave nil the derived parts that are
+	// identically zero on this party (with the trusted first party, on
+	// every rank but 0), sparing their allocation and clearing. A caller
+	// that sets it must treat a nil part as zeros. It does not travel to a
+	// dealer and does not change any party's randomness.
+	OmitZero bool
 }
 
 // part describes one part of a request: its length and whether it is
@@ -178,32 +182,16 @@ func (s *Shares) Release() {
 	s.Parts = nil
 }
 
-// Vectors are recycled by power-of-two size class.
-var bufPools [48]sync.Pool
-
-// getBuf returns a vector of length n with arbitrary contents.
+// getBuf returns a vector of length n with arbitrary contents, recycled
+// through the ring package's free lists.
 func getBuf(n int) []uint64 {
 	if n == 0 {
 		return []uint64{}
 	}
-	c := bits.Len(uint(n - 1))
-	if v, ok := bufPools[c].Get().(*[]uint64); ok {
-		return (*v)[:n]
-	}
-	return make([]uint64, n, 1<<c)
+	return ring.Get(n)
 }
 
-func putBuf(v []uint64) {
-	if cap(v) == 0 {
-		return
-	}
-	c := bits.Len(uint(cap(v) - 1))
-	if 1<<c != cap(v) {
-		return
-	}
-	v = v[:cap(v)]
-	bufPools[c].Put(&v)
-}
+func putBuf(v []uint64) { ring.Put(v) }
 
 // Wait blocks until the derived parts are valid and reports a failure to
 // obtain them (a lost link to the dealer).
@@ -267,8 +255,17 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 	// Wrap counts need every party's shares intact: count before summing.
 	switch r.Kind {
 	case Mul:
+		if len(rnd) == 2 {
+			// One pass instead of two sums and a product.
+			mulSums(full[0], rnd[0][0], rnd[1][0], rnd[0][1], rnd[1][1])
+			break
+		}
 		ring.Mul(full[0], sum(0), sum(1))
 	case Square:
+		if len(rnd) == 2 {
+			mulSums(full[0], rnd[0][0], rnd[1][0], rnd[0][0], rnd[1][0])
+			break
+		}
 		s := sum(0)
 		ring.Mul(full[0], s, s)
 	case MatMul:
@@ -286,6 +283,14 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 		ring.Mul(full[1], sum(1), full[0])
 	}
 	return full
+}
+
+// mulSums sets c[i] = (a0[i] + a1[i]) · (b0[i] + b1[i]).
+func mulSums(c, a0, a1, b0, b1 []uint64) {
+	a0, a1, b0, b1 = a0[:len(c)], a1[:len(c)], b0[:len(c)], b1[:len(c)]
+	for i := range c {
+		c[i] = (a0[i] + a1[i]) * (b0[i] + b1[i])
+	}
 }
 
 // wrapCount sets theta[j] to the number of signed 64-bit overflows of

@@ -28,13 +28,16 @@ func tfpWorld(t testing.TB, n int) []Provider {
 	return ps
 }
 
-// reconstruct returns the sum (or XOR) over parties of part i.
+// reconstruct returns the sum (or XOR) over parties of part i; a nil part
+// (OmitZero) counts as zeros.
 func reconstruct(all []*Shares, i int, binary bool) []uint64 {
 	out := append([]uint64(nil), all[0].Parts[i]...)
 	for _, s := range all[1:] {
-		if binary {
+		switch {
+		case s.Parts[i] == nil:
+		case binary:
 			ring.XorTo(out, s.Parts[i])
-		} else {
+		default:
 			ring.AddTo(out, s.Parts[i])
 		}
 	}
@@ -59,6 +62,8 @@ func checkRequests(t *testing.T, ps []Provider) {
 		{Kind: Mul, N: 100}, {Kind: Square, N: 33}, {Kind: MatMul, Batch: 2, M: 3, K: 4, Cols: 5},
 		{Kind: Conv, Conv: conv}, {Kind: And, N: 17}, {Kind: Wrap, N: 50}, {Kind: DaBit, N: 130},
 		{Kind: BitMul, N: 70}, {Kind: Mul, N: 5},
+		{Kind: Mul, N: 3000, OmitZero: true}, {Kind: Square, N: 2100, OmitZero: true},
+		{Kind: MatMul, Batch: 1, M: 40, K: 30, Cols: 50, OmitZero: true}, {Kind: Conv, Conv: conv, OmitZero: true},
 	}
 	for _, r := range reqs {
 		all := make([]*Shares, len(ps))
@@ -140,6 +145,32 @@ func checkRequests(t *testing.T, ps []Provider) {
 				ring.Mul(want, a, ra)
 				eq(t, name, c, want)
 			}
+		}
+	}
+}
+
+// With OmitZero, the trusted first party's ranks other than 0 get no
+// derived parts at all (they are zero), and rank 0 still gets its own.
+func TestOmitZero(t *testing.T) {
+	ps := tfpWorld(t, 3)
+	defer func() {
+		for _, p := range ps {
+			p.Close()
+		}
+	}()
+	for _, k := range []Kind{Mul, Square, And, Wrap, DaBit, BitMul} {
+		for r, pr := range ps {
+			s := pr.Get(Request{Kind: k, N: 10, OmitZero: true})
+			if err := s.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			rnd, der, _ := Request{Kind: k, N: 10}.layout()
+			for i := range der {
+				if got := s.Parts[len(rnd)+i]; (got == nil) != (r > 0) {
+					t.Errorf("%s, rank %d: derived part %d is %v", k, r, i, got)
+				}
+			}
+			s.Release()
 		}
 	}
 }

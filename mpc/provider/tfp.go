@@ -58,6 +58,9 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 		// giving the others zero shares of c (rather than random ones it
 		// would have to replay) costs no secrecy and a third of the PRG
 		// work of a triple.
+		if r.OmitZero {
+			return &Shares{Parts: append(draw(t.own, rnd), make([][]uint64, len(der))...)}
+		}
 		return &Shares{Parts: append(draw(t.own, rnd), zeros(der)...)}
 	}
 	mine := draw(t.own, rnd)

@@ -62,11 +62,10 @@ func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
 	kk := cg * s.KH * s.KW
 	hw := ho * wo
 	ncols := s.N * hw
-	bpBuf := getBuf(kk * ((ncols + nr - 1) / nr * nr))
-	prodBuf := getBuf(cog * ncols)
-	defer packPool.Put(bpBuf)
-	defer packPool.Put(prodBuf)
-	bp, prod := *bpBuf, *prodBuf
+	bp := Get(kk * ((ncols + nr - 1) / nr * nr))
+	prod := Get(cog * ncols)
+	defer Put(bp)
+	defer Put(prod)
 	for g := 0; g < s.Groups; g++ {
 		im2colPacked(bp, x, s, g*cg, cg, ho, wo)
 		if hw%nr == 0 && haveKernel {
@@ -161,9 +160,8 @@ func fillSeg(dst, srow []uint64, ox0, shift, stride int) {
 // for the packed b, hw a multiple of nr, on every CPU when large.
 func convPanelsInto(out, a, bp []uint64, m, k, nimg, hw, cout, co0 int) {
 	npanels := nimg * hw / nr
-	apBuf := getBuf(k * ((m + mr - 1) / mr * mr))
-	defer packPool.Put(apBuf)
-	ap := *apBuf
+	ap := Get(k * ((m + mr - 1) / mr * mr))
+	defer Put(ap)
 	packA(ap, a, 0, m, 0, k, k)
 	run := func(p0, p1 int) {
 		var tile [mr * nr]uint64
@@ -249,9 +247,8 @@ func gemmPanels(c, a, bp []uint64, m, k, n, p0, p1 int) {
 		}
 		return
 	}
-	apBuf := getBuf(k * ((m + mr - 1) / mr * mr))
-	defer packPool.Put(apBuf)
-	ap := *apBuf
+	ap := Get(k * ((m + mr - 1) / mr * mr))
+	defer Put(ap)
 	packA(ap, a, 0, m, 0, k, k)
 	var tile [mr * nr]uint64
 	for p := p0; p < p1; p++ {

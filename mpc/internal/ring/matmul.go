@@ -84,25 +84,13 @@ func matMulNaive(c, a, b []uint64, m, k, n int) {
 	}
 }
 
-var packPool = sync.Pool{New: func() any { return new([]uint64) }}
-
-func getBuf(n int) *[]uint64 {
-	p := packPool.Get().(*[]uint64)
-	if cap(*p) < n {
-		*p = make([]uint64, n)
-	}
-	*p = (*p)[:n]
-	return p
-}
-
 // gemmBlocked computes rows [r0, r1) of c += a·b with packed blocks and the
 // assembly micro-kernel.
 func gemmBlocked(c, a, b []uint64, r0, r1, k, n int) {
-	bpBuf := getBuf(kc * ((min(nc, n) + nr - 1) / nr * nr))
-	apBuf := getBuf(kc * mc)
-	defer packPool.Put(bpBuf)
-	defer packPool.Put(apBuf)
-	bp, ap := *bpBuf, *apBuf
+	bp := Get(kc * ((min(nc, n) + nr - 1) / nr * nr))
+	ap := Get(kc * mc)
+	defer Put(bp)
+	defer Put(ap)
 	var tile [mr * nr]uint64
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
