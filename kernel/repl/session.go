@@ -69,6 +69,10 @@ type Session struct {
 
 	// blockSeq numbers the functions compound statements run in.
 	blockSeq int
+	// cellSeq numbers executed cells, naming them in job sources.
+	cellSeq int
+	// prog keeps the cells' declarations for shipping functions to workers.
+	prog programState
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -119,6 +123,9 @@ func New(opt Options) (*Session, error) {
 		return nil, fmt.Errorf("repl: define capture helper: %w", err)
 	}
 	s.it = it
+	s.prog.decls = map[string]cellDecl{}
+	s.prog.funcTypes = map[string]reflect.Type{}
+	registerResolver(s)
 	return s, nil
 }
 
@@ -162,6 +169,11 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 		s.mu.Unlock()
 		cancel()
 	}()
+	s.cellSeq++
+	cellName := fmt.Sprintf("cell%d", s.cellSeq)
+	s.prog.mu.Lock()
+	s.prog.cellCode = code
+	s.prog.mu.Unlock()
 
 	if strings.HasPrefix(strings.TrimSpace(code), "package ") {
 		_, err := s.eval(ctx, code)
@@ -188,6 +200,9 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 			return Result{}, s.cellError(err, code, c.Line)
 		}
 		s.recordNames(c)
+		if c.Kind == DeclChunk {
+			s.recordDecls(c, cellName)
+		}
 	}
 	return res, nil
 }
