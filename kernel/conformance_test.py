@@ -186,6 +186,16 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["content"]["status"], "ok", reply["content"])
         self.assertEqual(self.result_text(out), "14")
 
+    def test_user_expressions(self):
+        self.flush_channels()
+        msg_id = self.kc.execute("ue := 20", user_expressions={"double": "ue * 2", "bad": "nope +"})
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        ue = reply["content"]["user_expressions"]
+        self.assertEqual(ue["double"]["status"], "ok")
+        self.assertEqual(ue["double"]["data"]["text/plain"], "40")
+        self.assertEqual(ue["bad"]["status"], "error")
+
     def test_execution_count_and_silent(self):
         reply, _ = self.run_cell("1")
         n = reply["content"]["execution_count"]

@@ -314,11 +314,12 @@ func (s *server) kernelInfo() map[string]any {
 }
 
 type executeRequest struct {
-	Code         string `json:"code"`
-	Silent       bool   `json:"silent"`
-	StoreHistory *bool  `json:"store_history"`
-	AllowStdin   bool   `json:"allow_stdin"`
-	StopOnError  bool   `json:"stop_on_error"`
+	Code            string            `json:"code"`
+	UserExpressions map[string]string `json:"user_expressions"`
+	Silent          bool              `json:"silent"`
+	StoreHistory    *bool             `json:"store_history"`
+	AllowStdin      bool              `json:"allow_stdin"`
+	StopOnError     bool              `json:"stop_on_error"`
 }
 
 // execute runs one cell in the interpreter and relays its output.
@@ -389,8 +390,47 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 		return
 	}
 	s.reply(sock, mu, req, "execute_reply", map[string]any{
-		"status": "ok", "execution_count": count, "payload": []any{}, "user_expressions": map[string]any{},
+		"status": "ok", "execution_count": count, "payload": []any{}, "user_expressions": s.userExpressions(c.UserExpressions),
 	})
+}
+
+// userExpressions evaluates the request's user_expressions after the cell,
+// each to a MIME bundle or an error, as the protocol asks.
+func (s *server) userExpressions(exprs map[string]string) map[string]any {
+	out := map[string]any{}
+	for name, expr := range exprs {
+		id := s.interp.id()
+		events, _ := s.interp.channels()
+		if err := s.interp.send(repl.Request{Op: "execute", ID: id, Code: expr}); err != nil {
+			out[name] = errorContent("KernelError", err.Error(), s.count)
+			continue
+		}
+		out[name] = errorContent("KernelError", "no answer", s.count)
+	wait:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break wait
+				}
+				if ev.Kind == "stream" {
+					s.streams.add(ev.Name, ev.Text)
+				}
+				if ev.Kind != "done" || ev.ID != id {
+					continue
+				}
+				if ev.Error != nil {
+					out[name] = map[string]any{"status": "error", "ename": ev.Error.Ename, "evalue": ev.Error.Evalue, "traceback": ev.Error.Traceback}
+				} else {
+					out[name] = map[string]any{"status": "ok", "data": orEmpty(ev.Data), "metadata": map[string]any{}}
+				}
+				break wait
+			case <-time.After(10 * time.Second):
+				break wait
+			}
+		}
+	}
+	return out
 }
 
 // helpQuery recognizes a help request: a cell that is only a (dotted)
