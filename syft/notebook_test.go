@@ -2,8 +2,6 @@ package syft
 
 import (
 	"errors"
-	"go/parser"
-	"go/token"
 	"strings"
 	"testing"
 
@@ -48,19 +46,22 @@ func broken() (any, error) {
 }`},
 }
 
-func newTestNotebook(t *testing.T) *Notebook {
-	n := NewNotebook()
-	for _, c := range nbCells {
-		if err := n.Record(c.cell, c.line, c.src); err != nil {
-			t.Fatal(err)
-		}
+// notebookSource renders cells as the kernel does: the imports, then
+// each cell's declarations after a //line directive naming the cell.
+func notebookSource() string {
+	var b strings.Builder
+	b.WriteString("package main\n\nimport (\n\t\"fmt\"\n\t\"github.com/gomplab/gomplab/mpc\"\n\t\"os\"\n)\n")
+	for _, c := range nbCells[1:] {
+		b.WriteString("\n" + sandbox.LineDirective(c.cell, c.line) + c.src + "\n")
 	}
-	return n
+	return b.String()
 }
 
+// TestNotebookFunc: a function cut out of a notebook's declarations ships
+// with what it uses, and its errors name the cell and line.
 func TestNotebookFunc(t *testing.T) {
-	n := newTestNotebook(t)
-	f, err := n.Func("product")
+	src := notebookSource()
+	f, err := ExtractFunc(src, "product")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestNotebookFunc(t *testing.T) {
 	}
 
 	// Errors point at the cell and line the user wrote.
-	fb, err := n.Func("broken")
+	fb, err := ExtractFunc(src, "broken")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,33 +96,5 @@ func TestNotebookFunc(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `"missing"`) {
 		t.Errorf("error does not name the tag: %v", err)
-	}
-}
-
-func TestNotebookRewrite(t *testing.T) {
-	n := newTestNotebook(t)
-	stmt := "x := 1\nresults, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, \"127.0.0.1\", product)\nf, _ := syft.FuncOf(broken)\n_ = syft.FuncOf(notDeclared)"
-	out := n.Rewrite(stmt)
-	if strings.Count(out, "\n") != strings.Count(stmt, "\n") {
-		t.Fatalf("rewrite moved lines:\n%s", out)
-	}
-	if !strings.Contains(out, `syft.SourceFunc("package main`) || !strings.Contains(out, `, "product"))`) ||
-		!strings.Contains(out, `, "broken"))`) || !strings.Contains(out, "syft.FuncOf(notDeclared)") {
-		t.Fatalf("rewrite:\n%s", out)
-	}
-	if _, err := parser.ParseFile(token.NewFileSet(), "", "package p\nfunc _() {\n"+out+"\n}", 0); err != nil {
-		t.Fatalf("rewritten cell does not parse: %v", err)
-	}
-	// Cells that do not use syft are left alone.
-	if s := "fmt.Println(product)"; n.Rewrite(s) != s {
-		t.Error("rewrote a cell without syft calls")
-	}
-	// A redefinition replaces the earlier declaration.
-	if err := n.Record("cell[9]", 1, "func product() (any, error) { return 42, nil }"); err != nil {
-		t.Fatal(err)
-	}
-	f, err := n.Func("product")
-	if err != nil || !strings.Contains(f.Source, "return 42") || strings.Contains(f.Source, "func load(") {
-		t.Fatalf("after redefinition: %v\n%v", err, f)
 	}
 }

@@ -21,19 +21,3 @@ func FuzzExtractFunc(f *testing.F) {
 		}
 	})
 }
-
-// FuzzNotebookRewrite: rewriting any statements never panics and never
-// moves lines.
-func FuzzNotebookRewrite(f *testing.F) {
-	f.Add("import \"github.com/gomplab/gomplab/syft\"", "func p() (any, error) { return 1, nil }", "r, err := syft.RunMultiWorkers(ws, \"\", p)\n_ = r")
-	f.Add("import s \"github.com/gomplab/gomplab/syft\"", "func p() {}", "s.FuncOf(p); s.FuncOf(q)")
-	f.Fuzz(func(t *testing.T, imports, decls, stmts string) {
-		n := NewNotebook()
-		n.Record("cell[1]", 1, imports)
-		n.Record("cell[2]", 1, decls)
-		out := n.Rewrite(stmts)
-		if strings.Count(out, "\n") != strings.Count(stmts, "\n") {
-			t.Fatalf("rewrite moved lines: %q -> %q", stmts, out)
-		}
-	})
-}
