@@ -511,7 +511,6 @@ func MatMul(a, b any) *CrypTensor {
 	switch {
 	case oa.enc != nil && ob.enc != nil:
 		z = p.beaverMatMul(av, bv, nb, m, k, n)
-		p.truncate(z, 1<<p.cfg.Precision)
 	default:
 		z = make([]uint64, nb*m*n)
 		ring.BatchMatMul(z, av, bv, nb, m, k, n)
@@ -552,10 +551,11 @@ func matOperand(p *Party, o operand, view, full []int) []uint64 {
 	return expandTo(data, view, full)
 }
 
-// beaverMatMul returns shares of x@y (batched, not truncated) with a
-// matrix triple: z_i = c_i + e@y_i + a_i@f.
+// beaverMatMul returns shares of x@y (batched, truncated) with a matrix
+// triple: z_i = c_i + e@y_i + a_i@f, both products summed in one pass
+// over z that also truncates (with two parties).
 func (p *Party) beaverMatMul(x, y []uint64, batch, m, k, n int) []uint64 {
-	s := p.get(provider.Request{Kind: provider.MatMul, Batch: batch, M: m, K: k, Cols: n})
+	s := p.get(provider.Request{Kind: provider.MatMul, Batch: batch, M: m, K: k, Cols: n, OmitZero: true})
 	a, b := s.Parts[0], s.Parts[1]
 	nx, ny := len(x), len(y)
 	ef := getScratch(nx + ny)
@@ -564,16 +564,30 @@ func (p *Party) beaverMatMul(x, y []uint64, batch, m, k, n int) []uint64 {
 	ring.Sub(e, x, a)
 	ring.Sub(f, y, b)
 	p.openSum("MatMul", ef)
-	// The masked products first, then c: on rank 0 the dealer's product
-	// a·b is still computing on another core meanwhile.
-	z := make([]uint64, batch*m*n)
-	for i := 0; i < batch; i++ {
-		zi := z[i*m*n : (i+1)*m*n]
-		ring.MatMulAdd(zi, e[i*m*k:(i+1)*m*k], y[i*k*n:(i+1)*k*n], m, k, n)
-		ring.MatMulAdd(zi, a[i*m*k:(i+1)*m*k], f[i*k*n:(i+1)*k*n], m, k, n)
+	t := p.fusedTrunc(true)
+	ep := ring.Epilogue{Trunc: t.on, Shift: t.sh, Neg: t.neg}
+	// The products land on c itself (taken over from the provider) where
+	// this party has a share of it. On rank 0 the dealer's a·b may still
+	// be computing; waiting for it costs no throughput, as the dealer's
+	// and the other parties' products keep the cores busy meanwhile.
+	var z []uint64
+	c := p.wait("MatMul", s)[2]
+	if c != nil {
+		z = c[:batch*m*n]
+		s.Parts[2] = nil
+		ep.Add = true
+	} else {
+		z = make([]uint64, batch*m*n)
 	}
-	ring.AddTo(z, p.wait("MatMul", s)[2])
+	for i := 0; i < batch; i++ {
+		ring.MatMulTo(z[i*m*n:(i+1)*m*n], m, n, ep,
+			ring.Product{A: e[i*m*k : (i+1)*m*k], B: y[i*k*n : (i+1)*k*n], K: k},
+			ring.Product{A: a[i*m*k : (i+1)*m*k], B: f[i*k*n : (i+1)*k*n], K: k})
+	}
 	s.Release()
+	if !t.on {
+		p.truncate(z, 1<<p.cfg.Precision)
+	}
 	return z
 }
 
@@ -649,7 +663,6 @@ func Conv2d(x, w, bias any, opt tensor.ConvOpts) *CrypTensor {
 	var z []uint64
 	if ox.enc != nil && ow.enc != nil {
 		z = p.beaverConv(xv, wv, spec)
-		p.truncate(z, 1<<p.cfg.Precision)
 	} else {
 		z = make([]uint64, spec.OutSize())
 		ring.Conv2d(z, xv, wv, spec)
@@ -679,10 +692,10 @@ func Conv2d(x, w, bias any, opt tensor.ConvOpts) *CrypTensor {
 	return out
 }
 
-// beaverConv returns shares of conv(x, w) (not truncated):
+// beaverConv returns shares of conv(x, w), truncated:
 // z_i = c_i + conv(e, w_i) + conv(a_i, f).
 func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
-	s := p.get(provider.Request{Kind: provider.Conv, Conv: spec})
+	s := p.get(provider.Request{Kind: provider.Conv, Conv: spec, OmitZero: true})
 	a, b := s.Parts[0], s.Parts[1]
 	nx, nw := len(x), len(w)
 	ef := getScratch(nx + nw)
@@ -691,16 +704,30 @@ func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
 	ring.Sub(e, x, a)
 	ring.Sub(f, w, b)
 	p.openSum("Conv2d", ef)
-	// The output accumulates into c itself, which this call takes over
-	// from the provider (so it is not released with the rest).
-	z := p.wait("Conv2d", s)[2][:spec.OutSize()]
-	s.Parts[2] = nil
 	// conv(e, w_i) + conv(a_i, f) is one convolution of the inputs stacked
 	// along channels (per group) with the kernels stacked likewise: one
-	// im2col and one matrix product instead of two.
+	// pass over the output instead of two. It lands on c itself, which
+	// this call takes over from the provider (so it is not released with
+	// the rest), or, where c is zero, is written fresh; with two parties
+	// the truncation happens in the same pass.
 	xs, ws, spec2 := stackConv(e, a, w, f, spec)
-	ring.Conv2dAdd(z, xs, ws, spec2)
+	t := p.fusedTrunc(true)
+	ep := ring.Epilogue{Trunc: t.on, Shift: t.sh, Neg: t.neg}
+	var z []uint64
+	if c := p.wait("Conv2d", s)[2]; c != nil {
+		z = c[:spec.OutSize()]
+		s.Parts[2] = nil
+		ep.Add = true
+	} else {
+		z = make([]uint64, spec.OutSize())
+	}
+	ring.Conv2dTo(z, xs, ws, spec2, ep)
+	putScratch(xs)
+	putScratch(ws)
 	s.Release()
+	if !t.on {
+		p.truncate(z, 1<<p.cfg.Precision)
+	}
 	return z
 }
 
@@ -711,7 +738,7 @@ func (p *Party) beaverConv(x, w []uint64, spec ring.ConvSpec) []uint64 {
 func stackConv(x1, x2, k1, k2 []uint64, s ring.ConvSpec) ([]uint64, []uint64, ring.ConvSpec) {
 	cg := s.C / s.Groups
 	hw := s.H * s.W
-	xs := make([]uint64, 2*len(x1))
+	xs := getScratch(2 * len(x1))
 	for n := 0; n < s.N; n++ {
 		for g := 0; g < s.Groups; g++ {
 			src := (n*s.C + g*cg) * hw
@@ -721,7 +748,7 @@ func stackConv(x1, x2, k1, k2 []uint64, s ring.ConvSpec) ([]uint64, []uint64, ri
 		}
 	}
 	kk := cg * s.KH * s.KW
-	ks := make([]uint64, 2*len(k1))
+	ks := getScratch(2 * len(k1))
 	for co := 0; co < s.Cout; co++ {
 		copy(ks[co*2*kk:co*2*kk+kk], k1[co*kk:(co+1)*kk])
 		copy(ks[co*2*kk+kk:(co+1)*2*kk], k2[co*kk:(co+1)*kk])

@@ -48,80 +48,118 @@ func (s ConvSpec) Check() error {
 }
 
 // Conv2d computes out = conv(x, w) for the spec, overwriting out.
-func Conv2d(out, x, w []uint64, s ConvSpec) {
-	clear(out[:s.OutSize()])
-	Conv2dAdd(out, x, w, s)
-}
+func Conv2d(out, x, w []uint64, s ConvSpec) { Conv2dTo(out, x, w, s, Epilogue{}) }
 
-// Conv2dAdd computes out += conv(x, w): per group, an im2col matrix of the
-// whole batch, written straight into the packed layout of the matrix
-// product, multiplied by the flattened kernel.
-func Conv2dAdd(out, x, w []uint64, s ConvSpec) {
+// Conv2dAdd computes out += conv(x, w).
+func Conv2dAdd(out, x, w []uint64, s ConvSpec) { Conv2dTo(out, x, w, s, Epilogue{Add: true}) }
+
+// Conv2dTo computes conv(x, w) into out (NCHW) as ep says. It is a matrix
+// product of the flattened kernel (per group, Cout/Groups × kk, kk =
+// C/Groups·KH·KW) with the im2col matrix of the input (kk × N·OutH·OutW),
+// but the im2col matrix is never stored: each nr-column panel of it is
+// built in a small buffer that stays in the first-level cache, multiplied
+// by every row tile of the kernel at once, and the results go straight to
+// their places in out. Large convolutions split the panels among every CPU.
+func Conv2dTo(out, x, w []uint64, s ConvSpec, ep Epilogue) {
 	ho, wo := s.OutH(), s.OutW()
 	cg, cog := s.C/s.Groups, s.Cout/s.Groups
 	kk := cg * s.KH * s.KW
 	hw := ho * wo
 	ncols := s.N * hw
-	bp := Get(kk * ((ncols + nr - 1) / nr * nr))
-	prod := Get(cog * ncols)
-	defer Put(bp)
-	defer Put(prod)
-	for g := 0; g < s.Groups; g++ {
-		im2colPacked(bp, x, s, g*cg, cg, ho, wo)
-		if hw%nr == 0 && haveKernel {
-			// Every panel lies inside one image: the kernel accumulates
-			// straight into out, whose rows for one image are hw apart.
-			convPanelsInto(out, w[g*cog*kk:(g+1)*cog*kk], bp, cog, kk, s.N, hw, s.Cout, g*cog)
-			continue
-		}
-		clear(prod)
-		gemmPackedB(prod, w[g*cog*kk:(g+1)*cog*kk], bp, cog, kk, ncols)
-		// prod is (cog, N, hw); out is (N, Cout, hw).
-		for co := 0; co < cog; co++ {
-			for n := 0; n < s.N; n++ {
-				AddTo(out[(n*s.Cout+g*cog+co)*hw:(n*s.Cout+g*cog+co+1)*hw], prod[(co*s.N+n)*hw:(co*s.N+n+1)*hw])
-			}
-		}
-	}
-}
-
-// im2colPacked writes the receptive fields of channels [c0, c0+cg) of x as
-// a (kk × N·ho·wo) matrix in the packed-B layout of gemmPackedB: panels of
-// nr columns, each kk rows of nr values, the last panel zero-padded. It
-// walks the output panel by panel, so its writes are sequential and its
-// reads stay within a few input rows.
-func im2colPacked(bp, x []uint64, s ConvSpec, c0, cg, ho, wo int) {
-	hw := ho * wo
-	ncols := s.N * hw
-	kk := cg * s.KH * s.KW
 	npanels := (ncols + nr - 1) / nr
-	if ncols%nr != 0 {
-		clear(bp[(npanels-1)*kk*nr : npanels*kk*nr])
+	out = out[:s.N*s.Cout*hw]
+	// The kernel's rows, packed per group into mr-tall panels.
+	mpad := (cog + mr - 1) / mr * mr
+	ap := Get(s.Groups * kk * mpad)
+	defer Put(ap)
+	for g := 0; g < s.Groups; g++ {
+		packA(ap[g*kk*mpad:], w[g*cog*kk:(g+1)*cog*kk], 0, cog, 0, kk, kk)
 	}
-	for p := 0; p < npanels; p++ {
-		panel := bp[p*kk*nr : (p+1)*kk*nr]
-		for pos := p * nr; pos < min((p+1)*nr, ncols); {
-			// The segment of output row (n, oy) inside this panel.
-			n, rem := pos/hw, pos%hw
-			oy, ox := rem/wo, rem%wo
-			m := min(wo-ox, (p+1)*nr-pos)
-			off := pos - p*nr
-			for c := 0; c < cg; c++ {
-				plane := x[(n*s.C+c0+c)*s.H*s.W:][:s.H*s.W]
-				for kh := 0; kh < s.KH; kh++ {
-					iy := oy*s.StrideH - s.PadH + kh*s.DilationH
-					var srow []uint64
-					if iy >= 0 && iy < s.H {
-						srow = plane[iy*s.W : (iy+1)*s.W]
+	run := func(p0, p1 int) {
+		panel := Get(kk * nr)
+		defer Put(panel)
+		var tile [mr * nr]uint64
+		for p := p0; p < p1; p++ {
+			col0 := p * nr
+			cols := min(nr, ncols-col0)
+			n0, h0 := col0/hw, col0%hw
+			// Whether the panel's columns are one stretch of one image's
+			// output plane, which the micro-kernel can write in place.
+			inPlace := cols == nr && h0+nr <= hw
+			for g := 0; g < s.Groups; g++ {
+				im2colPanel(panel, x, s, g*cg, cg, ho, wo, col0, cols)
+				gp := ap[g*kk*mpad:]
+				for ir := 0; ir < cog; ir += mr {
+					apanel := gp[ir*kk:]
+					rows := min(mr, cog-ir)
+					if inPlace && rows == mr {
+						base := (n0*s.Cout+g*cog+ir)*hw + h0
+						micro(kk, apanel, panel, out[base:], hw, ep)
+						continue
 					}
-					for kw := 0; kw < s.KW; kw++ {
-						r := (c*s.KH+kh)*s.KW + kw
-						fillSeg(panel[r*nr+off:r*nr+off+m], srow, ox, kw*s.DilationW-s.PadW, s.StrideW)
+					micro(kk, apanel, panel, tile[:], nr, Epilogue{})
+					for j := 0; j < cols; j++ {
+						n, h := (col0+j)/hw, (col0+j)%hw
+						for i := 0; i < rows; i++ {
+							ep.store(&out[(n*s.Cout+g*cog+ir+i)*hw+h], tile[i*nr+j])
+						}
 					}
 				}
 			}
-			pos += m
 		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if cog*kk*ncols < parallelWork || workers < 2 || npanels < 2*workers {
+		run(0, npanels)
+		return
+	}
+	per := (npanels + workers - 1) / workers
+	var wg sync.WaitGroup
+	for p0 := 0; p0 < npanels; p0 += per {
+		p1 := min(p0+per, npanels)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(p0, p1)
+		}()
+	}
+	wg.Wait()
+}
+
+// im2colPanel writes columns [col0, col0+cols) of the im2col matrix of
+// channels [c0, c0+cg) of x into panel, in the micro-kernel's layout: kk
+// rows of nr values, columns past cols zero. Columns are output positions
+// in (image, row, column) order; a panel covers one or more stretches of
+// output rows.
+func im2colPanel(panel, x []uint64, s ConvSpec, c0, cg, ho, wo, col0, cols int) {
+	hw := ho * wo
+	kk := cg * s.KH * s.KW
+	if cols < nr {
+		for r := 0; r < kk; r++ {
+			clear(panel[r*nr+cols : r*nr+nr])
+		}
+	}
+	for pos := col0; pos < col0+cols; {
+		n, rem := pos/hw, pos%hw
+		oy, ox := rem/wo, rem%wo
+		m := min(wo-ox, col0+cols-pos)
+		off := pos - col0
+		for c := 0; c < cg; c++ {
+			plane := x[(n*s.C+c0+c)*s.H*s.W:][:s.H*s.W]
+			for kh := 0; kh < s.KH; kh++ {
+				iy := oy*s.StrideH - s.PadH + kh*s.DilationH
+				var srow []uint64
+				if iy >= 0 && iy < s.H {
+					srow = plane[iy*s.W : (iy+1)*s.W]
+				}
+				r := (c*s.KH + kh) * s.KW
+				for kw := 0; kw < s.KW; kw++ {
+					dst := panel[(r+kw)*nr+off : (r+kw)*nr+off+m]
+					fillSeg(dst, srow, ox, kw*s.DilationW-s.PadW, s.StrideW)
+				}
+			}
+		}
+		pos += m
 	}
 }
 
@@ -135,6 +173,11 @@ func fillSeg(dst, srow []uint64, ox0, shift, stride int) {
 	w := len(srow)
 	if stride == 1 {
 		first := ox0 + shift // source index of dst[0]
+		if len(dst) == nr && first >= 0 && first+nr <= w {
+			// The common interior case: one fixed-size block move.
+			*(*[nr]uint64)(dst) = *(*[nr]uint64)(srow[first : first+nr])
+			return
+		}
 		lo := max(0, -first)
 		hi := min(len(dst), w-first)
 		if hi <= lo {
@@ -152,123 +195,6 @@ func fillSeg(dst, srow []uint64, ox0, shift, stride int) {
 			dst[j] = 0
 		} else {
 			dst[j] = srow[ix]
-		}
-	}
-}
-
-// convPanelsInto computes out[n, co0+i, :] += (a·b)[i, n·hw : (n+1)·hw]
-// for the packed b, hw a multiple of nr, on every CPU when large.
-func convPanelsInto(out, a, bp []uint64, m, k, nimg, hw, cout, co0 int) {
-	npanels := nimg * hw / nr
-	ap := Get(k * ((m + mr - 1) / mr * mr))
-	defer Put(ap)
-	packA(ap, a, 0, m, 0, k, k)
-	run := func(p0, p1 int) {
-		var tile [mr * nr]uint64
-		for p := p0; p < p1; p++ {
-			panel := bp[p*k*nr:]
-			col := p * nr
-			n, h0 := col/hw, col%hw
-			for ir := 0; ir < m; ir += mr {
-				apanel := ap[ir*k:]
-				base := (n*cout+co0+ir)*hw + h0
-				if ir+mr <= m {
-					kernel(k, &apanel[0], &panel[0], &out[base], hw)
-					continue
-				}
-				clear(tile[:])
-				kernel(k, &apanel[0], &panel[0], &tile[0], nr)
-				for i := 0; i < m-ir; i++ {
-					AddTo(out[base+i*hw:base+i*hw+nr], tile[i*nr:(i+1)*nr])
-				}
-			}
-		}
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if m*k*nimg*hw < parallelWork || workers < 2 || npanels < 2 {
-		run(0, npanels)
-		return
-	}
-	per := (npanels + workers - 1) / workers
-	var wg sync.WaitGroup
-	for p0 := 0; p0 < npanels; p0 += per {
-		p1 := min(p0+per, npanels)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(p0, p1)
-		}()
-	}
-	wg.Wait()
-}
-
-// gemmPackedB computes c += a·b for row-major a (m×k) and b packed in
-// nr-wide column panels of all k rows, on every CPU for large products
-// (split by column panels).
-func gemmPackedB(c, a, bp []uint64, m, k, n int) {
-	if m == 0 || n == 0 || k == 0 {
-		return
-	}
-	npanels := (n + nr - 1) / nr
-	workers := runtime.GOMAXPROCS(0)
-	if m*n*k < parallelWork || workers < 2 || npanels < 2 {
-		gemmPanels(c, a, bp, m, k, n, 0, npanels)
-		return
-	}
-	per := (npanels + workers - 1) / workers
-	var wg sync.WaitGroup
-	for p0 := 0; p0 < npanels; p0 += per {
-		p1 := min(p0+per, npanels)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			gemmPanels(c, a, bp, m, k, n, p0, p1)
-		}()
-	}
-	wg.Wait()
-}
-
-// gemmPanels multiplies a by column panels [p0, p1) of the packed b.
-func gemmPanels(c, a, bp []uint64, m, k, n, p0, p1 int) {
-	if !haveKernel {
-		for p := p0; p < p1; p++ {
-			cols := min(nr, n-p*nr)
-			panel := bp[p*k*nr:]
-			for i := 0; i < m; i++ {
-				crow := c[i*n+p*nr:]
-				for q := 0; q < k; q++ {
-					x := a[i*k+q]
-					brow := panel[q*nr : q*nr+cols]
-					for j, bv := range brow {
-						crow[j] += x * bv
-					}
-				}
-			}
-		}
-		return
-	}
-	ap := Get(k * ((m + mr - 1) / mr * mr))
-	defer Put(ap)
-	packA(ap, a, 0, m, 0, k, k)
-	var tile [mr * nr]uint64
-	for p := p0; p < p1; p++ {
-		panel := bp[p*k*nr:]
-		cols := min(nr, n-p*nr)
-		for ir := 0; ir < m; ir += mr {
-			apanel := ap[ir*k:]
-			rows := min(mr, m-ir)
-			if rows == mr && cols == nr {
-				kernel(k, &apanel[0], &panel[0], &c[ir*n+p*nr], n)
-				continue
-			}
-			clear(tile[:])
-			kernel(k, &apanel[0], &panel[0], &tile[0], nr)
-			for i := 0; i < rows; i++ {
-				crow := c[(ir+i)*n+p*nr:]
-				for j := 0; j < cols; j++ {
-					crow[j] += tile[i*nr+j]
-				}
-			}
 		}
 	}
 }

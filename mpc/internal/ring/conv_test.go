@@ -64,3 +64,57 @@ func TestConv2d(t *testing.T) {
 		t.Fatal("3 channels in 2 groups accepted")
 	}
 }
+
+var epilogues = []Epilogue{
+	{}, {Add: true}, {Trunc: true, Shift: 16}, {Add: true, Trunc: true, Shift: 16},
+	{Trunc: true, Shift: 16, Neg: ^uint64(0)}, {Add: true, Trunc: true, Shift: 13, Neg: ^uint64(0)},
+}
+
+// Every epilogue, on shapes whose panels lie inside one image (written in
+// place) and shapes whose panels straddle images or are partial.
+func TestConv2dEpilogues(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []ConvSpec{
+		{N: 3, C: 3, H: 8, W: 8, Cout: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
+		{N: 2, C: 6, H: 32, W: 32, Cout: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
+		{N: 2, C: 1, H: 7, W: 5, Cout: 5, KH: 2, KW: 3, StrideH: 1, StrideW: 2, PadH: 1, PadW: 0, DilationH: 1, DilationW: 1, Groups: 1},
+	} {
+		x, w := randVec(r, s.InSize()), randVec(r, s.KernelSize())
+		prod := convDirect(x, w, s)
+		for _, ep := range epilogues {
+			start := randVec(r, s.OutSize())
+			want := append([]uint64(nil), start...)
+			ep.Apply(want, prod)
+			got := append([]uint64(nil), start...)
+			Conv2dTo(got, x, w, s, ep)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%+v, %+v: element %d got %d want %d", s, ep, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// The assembly micro-kernel equals the portable one, epilogue included.
+func TestMicroKernel(t *testing.T) {
+	if !haveKernel {
+		t.Skip("no assembly micro-kernel on this CPU")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, kc := range []int{1, 27, 54, 256} {
+		a, b := randVec(r, kc*mr), randVec(r, kc*nr)
+		for _, ep := range epilogues {
+			const ldc = nr + 5
+			c := randVec(r, mr*ldc)
+			want := append([]uint64(nil), c...)
+			microGo(kc, a, b, want, ldc, ep)
+			kernel(kc, &a[0], &b[0], &c[0], ldc, ep.flags(), uint64(ep.Shift), ep.Neg)
+			for i := range want {
+				if c[i] != want[i] {
+					t.Fatalf("kc %d, %+v: element %d got %d want %d", kc, ep, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -6,8 +6,9 @@ import "golang.org/x/sys/cpu"
 // (64-bit lane multiply) needs AVX512DQ.
 var haveKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
-// kernel computes the mr×nr tile c (row stride ldc) += apanel·bpanel over
-// depth kc, with apanel holding mr values per k and bpanel nr per k.
+// kernel computes the mr×nr tile c (row stride ldc) ← apanel·bpanel over
+// depth kc, with apanel holding mr values per k and bpanel nr per k, and
+// applies the epilogue given by flags, shift and neg (see Epilogue).
 //
 //go:noescape
-func kernel(kc int, a, b, c *uint64, ldc int)
+func kernel(kc int, a, b, c *uint64, ldc int, flags int, shift uint64, neg uint64)

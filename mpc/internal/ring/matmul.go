@@ -23,25 +23,50 @@ const parallelWork = 1 << 22
 // MatMul computes c = a·b for row-major a (m×k), b (k×n) and c (m×n),
 // overwriting c. Large products use every CPU (GOMAXPROCS).
 func MatMul(c, a, b []uint64, m, k, n int) {
-	clear(c[:m*n])
-	MatMulAdd(c, a, b, m, k, n)
+	MatMulTo(c, m, n, Epilogue{}, Product{A: a, B: b, K: k})
 }
 
 // MatMulAdd computes c += a·b for row-major a (m×k), b (k×n), c (m×n).
 func MatMulAdd(c, a, b []uint64, m, k, n int) {
-	if m == 0 || n == 0 || k == 0 {
+	MatMulTo(c, m, n, Epilogue{Add: true}, Product{A: a, B: b, K: k})
+}
+
+// Product is one term A·B of a sum of matrix products: A is m×K and B is
+// K×n, row-major.
+type Product struct {
+	A, B []uint64
+	K    int
+}
+
+// MatMulTo computes the sum of the terms' products into c (m×n) as ep
+// says. The terms run as one product of depth ΣK, so the sum is written
+// once, with the epilogue applied as the last block lands.
+func MatMulTo(c []uint64, m, n int, ep Epilogue, terms ...Product) {
+	if m == 0 || n == 0 {
 		return
 	}
-	_ = a[m*k-1]
-	_ = b[k*n-1]
-	_ = c[m*n-1]
-	if m*n*k < 32*32*32 || !haveKernel {
-		matMulNaive(c, a, b, m, k, n)
+	c = c[:m*n]
+	work := 0
+	for _, t := range terms {
+		_ = t.A[:m*t.K]
+		_ = t.B[:t.K*n]
+		work += m * n * t.K
+	}
+	if work < 32*32*32 || !haveKernel {
+		prod := Get(m * n)
+		clear(prod)
+		for _, t := range terms {
+			if t.K > 0 {
+				matMulNaive(prod, t.A, t.B, m, t.K, n)
+			}
+		}
+		ep.Apply(c, prod)
+		Put(prod)
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if m*n*k < parallelWork || workers < 2 || m < 2*mr {
-		gemmBlocked(c, a, b, 0, m, k, n)
+	if work < parallelWork || workers < 2 || m < 2*mr {
+		gemmBlocked(c, terms, 0, m, n, ep)
 		return
 	}
 	// Split rows of C among workers, in multiples of mr.
@@ -53,7 +78,7 @@ func MatMulAdd(c, a, b []uint64, m, k, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			gemmBlocked(c, a, b, r0, r1, k, n)
+			gemmBlocked(c, terms, r0, r1, n, ep)
 		}()
 	}
 	wg.Wait()
@@ -84,22 +109,45 @@ func matMulNaive(c, a, b []uint64, m, k, n int) {
 	}
 }
 
-// gemmBlocked computes rows [r0, r1) of c += a·b with packed blocks and the
-// assembly micro-kernel.
-func gemmBlocked(c, a, b []uint64, r0, r1, k, n int) {
+// gemmBlocked computes rows [r0, r1) of the terms' summed product into c
+// with packed blocks and the micro-kernel: the depth of every term in kc
+// blocks, the first block written as ep.Add says and the rest added, the
+// truncation (if any) applied with the last.
+func gemmBlocked(c []uint64, terms []Product, r0, r1, n int, ep Epilogue) {
 	bp := Get(kc * ((min(nc, n) + nr - 1) / nr * nr))
 	ap := Get(kc * mc)
 	defer Put(bp)
 	defer Put(ap)
+	type block struct {
+		t      Product
+		pc, kb int
+	}
+	var blocks []block
+	for _, t := range terms {
+		for pc := 0; pc < t.K; pc += kc {
+			blocks = append(blocks, block{t, pc, min(kc, t.K-pc)})
+		}
+	}
+	if len(blocks) == 0 {
+		// An empty sum: the product is zero.
+		for i := r0; i < r1; i++ {
+			row := c[i*n : i*n+n]
+			for j := range row {
+				ep.store(&row[j], 0)
+			}
+		}
+		return
+	}
 	var tile [mr * nr]uint64
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
-		for pc := 0; pc < k; pc += kc {
-			kcb := min(kc, k-pc)
-			packB(bp, b, pc, kcb, jc, ncb, n)
+		for bi, blk := range blocks {
+			bep := Epilogue{Add: bi > 0 || ep.Add, Trunc: bi == len(blocks)-1 && ep.Trunc, Shift: ep.Shift, Neg: ep.Neg}
+			kcb := blk.kb
+			packB(bp, blk.t.B, blk.pc, kcb, jc, ncb, n)
 			for ic := r0; ic < r1; ic += mc {
 				mcb := min(mc, r1-ic)
-				packA(ap, a, ic, mcb, pc, kcb, k)
+				packA(ap, blk.t.A, ic, mcb, blk.pc, kcb, blk.t.K)
 				for jr := 0; jr < ncb; jr += nr {
 					bpanel := bp[jr*kcb:]
 					cols := min(nr, ncb-jr)
@@ -107,15 +155,14 @@ func gemmBlocked(c, a, b []uint64, r0, r1, k, n int) {
 						apanel := ap[ir*kcb:]
 						rows := min(mr, mcb-ir)
 						if rows == mr && cols == nr {
-							kernel(kcb, &apanel[0], &bpanel[0], &c[(ic+ir)*n+jc+jr], n)
+							micro(kcb, apanel, bpanel, c[(ic+ir)*n+jc+jr:], n, bep)
 							continue
 						}
-						clear(tile[:])
-						kernel(kcb, &apanel[0], &bpanel[0], &tile[0], nr)
+						micro(kcb, apanel, bpanel, tile[:], nr, Epilogue{})
 						for i := 0; i < rows; i++ {
 							crow := c[(ic+ir+i)*n+jc+jr:]
 							for j := 0; j < cols; j++ {
-								crow[j] += tile[i*nr+j]
+								bep.store(&crow[j], tile[i*nr+j])
 							}
 						}
 					}

@@ -32,7 +32,7 @@ func TestMatMulMatchesNaive(t *testing.T) {
 			// gemmBlocked directly, so small shapes exercise the kernel too.
 			if haveKernel {
 				got2 := make([]uint64, m*n)
-				gemmBlocked(got2, a, b, 0, m, k, n)
+				gemmBlocked(got2, []Product{{a, b, k}}, 0, m, n, Epilogue{})
 				for i := range want {
 					if got2[i] != want[i] {
 						t.Fatalf("blocked element %d: got %d want %d", i, got2[i], want[i])
@@ -56,7 +56,7 @@ func benchMatMul(bb *testing.B, n int, f func(c, a, b []uint64, m, k, n int)) {
 func BenchmarkMatMul256(b *testing.B)  { benchMatMul(b, 256, MatMul) }
 func BenchmarkMatMul1024(b *testing.B) { benchMatMul(b, 1024, MatMul) }
 func BenchmarkMatMul1024Serial(b *testing.B) {
-	benchMatMul(b, 1024, func(c, a, bb []uint64, m, k, n int) { clear(c); gemmBlocked(c, a, bb, 0, m, k, n) })
+	benchMatMul(b, 1024, func(c, a, bb []uint64, m, k, n int) { gemmBlocked(c, []Product{{a, bb, k}}, 0, m, n, Epilogue{}) })
 }
 func BenchmarkMatMulNaive256(b *testing.B) {
 	benchMatMul(b, 256, func(c, a, bb []uint64, m, k, n int) { clear(c); matMulNaive(c, a, bb, m, k, n) })
@@ -66,7 +66,42 @@ func BenchmarkKernelHot(bb *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	a, b, c := randVec(r, 256*mr), randVec(r, 256*nr), make([]uint64, mr*nr)
 	for i := 0; i < bb.N; i++ {
-		kernel(256, &a[0], &b[0], &c[0], nr)
+		kernel(256, &a[0], &b[0], &c[0], nr, 1, 0, 0)
 	}
 	bb.ReportMetric(float64(256*mr*nr)*float64(bb.N)/bb.Elapsed().Seconds()/1e9, "Gmuladd/s")
+}
+
+// A sum of products through every epilogue equals the naive products
+// summed, the epilogue applied afterwards.
+func TestMatMulToSumsAndEpilogues(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, d := range [][4]int{{3, 5, 7, 2}, {33, 65, 31, 300}, {64, 600, 70, 260}, {130, 257, 129, 40}, {8, 0, 40, 70}} {
+		m, k1, n, k2 := d[0], d[1], d[2], d[3]
+		a1, b1 := randVec(r, m*k1), randVec(r, k1*n)
+		a2, b2 := randVec(r, m*k2), randVec(r, k2*n)
+		prod := make([]uint64, m*n)
+		matMulNaive(prod, a1, b1, m, k1, n)
+		matMulNaive(prod, a2, b2, m, k2, n)
+		for _, ep := range epilogues {
+			start := randVec(r, m*n)
+			want := append([]uint64(nil), start...)
+			ep.Apply(want, prod)
+			got := append([]uint64(nil), start...)
+			MatMulTo(got, m, n, ep, Product{a1, b1, k1}, Product{a2, b2, k2})
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%v %+v: element %d got %d want %d", d, ep, i, got[i], want[i])
+				}
+			}
+			if haveKernel {
+				got = append(got[:0], start...)
+				gemmBlocked(got, []Product{{a1, b1, k1}, {a2, b2, k2}}, 0, m, n, ep)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("blocked %v %+v: element %d got %d want %d", d, ep, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
 }
