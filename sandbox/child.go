@@ -225,7 +225,8 @@ func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration,
 	case strings.Contains(stderr, "goroutine stack exceeds"), strings.Contains(stderr, "stack overflow"):
 		return KindStack, fmt.Sprintf("runaway recursion: a goroutine stack passed the %d MiB limit", l.Stack>>20)
 	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"),
-		strings.Contains(stderr, "address space collisions"): // the race detector's runtime
+		// The race detector's runtime and ThreadSanitizer say it their way.
+		strings.Contains(stderr, "address space collisions"), strings.Contains(stderr, "failed to allocate"):
 		return KindMemory, fmt.Sprintf("the party ran out of memory (address-space limit %d MiB)", l.AddressSpace>>20)
 	}
 	var ee *exec.ExitError
@@ -253,7 +254,7 @@ func classifyExit(why Kind, waitErr error, stderr string, timeout time.Duration,
 // a dead party's standard error, else its last lines.
 func fatalLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") || strings.Contains(l, "ERROR: ThreadSanitizer") {
 			return strings.TrimSpace(l)
 		}
 	}
