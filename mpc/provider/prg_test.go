@@ -73,3 +73,33 @@ func BenchmarkPRG(b *testing.B) {
 		g.Fill(v)
 	}
 }
+
+// A PRG positioned anywhere in a stream continues it exactly, on both the
+// vector and the portable path.
+func TestPRGAt(t *testing.T) {
+	s := Seed{9, 8, 7}
+	for _, vector := range []bool{false, true} {
+		if vector && !haveVAES {
+			continue
+		}
+		g := newPRG(s, vector)
+		whole := g.Uint64s(5000)
+		for _, pos := range []uint64{0, 1, 31, 32, 33, 64, 77, 1000, 4095, 4999} {
+			h := g.at(pos)
+			got := h.Uint64s(int(5000 - pos))
+			for i, v := range got {
+				if v != whole[int(pos)+i] {
+					t.Fatalf("vector %v, at %d: value %d differs", vector, pos, i)
+				}
+			}
+			if h.pos != 5000 {
+				t.Fatalf("vector %v, at %d: position %d after reading to the end", vector, pos, h.pos)
+			}
+		}
+		// Seeking the original continues from the new position.
+		g.seek(123)
+		if v := g.Uint64s(1)[0]; v != whole[123] {
+			t.Fatalf("vector %v: seek(123) reads %x, want %x", vector, v, whole[123])
+		}
+	}
+}

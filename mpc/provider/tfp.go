@@ -1,6 +1,10 @@
 package provider
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc/internal/ring"
+)
 
 // TrustedFirstParty is the provider in which rank 0 deals (see the package
 // documentation for what rank 0 learns). It sends no message. Derived
@@ -69,6 +73,16 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 	s := &Shares{Parts: append(mine, make([][]uint64, len(der))...)}
 	mine = s.Parts[:len(rnd)]
 	done := make(chan struct{})
+	if r.Kind == Mul || r.Kind == Square {
+		t.jobs <- func() {
+			defer close(done)
+			c := getBuf(r.N)
+			t.streamProduct(r, mine, c)
+			s.Parts[len(rnd)] = c
+		}
+		s.wait = func() error { <-done; return nil }
+		return s
+	}
 	t.jobs <- func() {
 		defer close(done)
 		all := make([][][]uint64, t.size)
@@ -81,6 +95,70 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 	}
 	s.wait = func() error { <-done; return nil }
 	return s
+}
+
+// streamBlock is the block of a streamed product: small enough that the
+// other parties' parts, generated for it, stay in the first-level cache.
+const streamBlock = 1024
+
+// streamProduct sets c = (Σ_i a_i)∘(Σ_i b_i) (b = a for Square), with a_0,
+// b_0 rank 0's own parts and the others' parts generated block by block
+// from their streams (never stored whole: for a large request that spares
+// writing and reading them back, which costs more than generating them).
+// The streams end where drawing the parts whole would have left them.
+func (t *TrustedFirstParty) streamProduct(r Request, mine [][]uint64, c []uint64) {
+	n := uint64(r.N)
+	parts := uint64(1)
+	if r.Kind == Mul {
+		parts = 2
+	}
+	type peer struct{ a, b *PRG }
+	peers := make([]peer, 0, t.size-1)
+	for i := 1; i < t.size; i++ {
+		g := t.peers[i]
+		pr := peer{a: g.at(g.pos)}
+		if parts == 2 {
+			pr.b = g.at(g.pos + n)
+		}
+		g.seek(g.pos + parts*n)
+		peers = append(peers, pr)
+	}
+	var sa, sb, ta, tb [streamBlock]uint64
+	for off := 0; off < r.N; off += streamBlock {
+		m := min(streamBlock, r.N-off)
+		a0 := mine[0][off : off+m]
+		b0 := a0
+		if parts == 2 {
+			b0 = mine[1][off : off+m]
+		}
+		if len(peers) == 1 {
+			// Two parties: one pass.
+			pr := peers[0]
+			pr.a.Fill(ta[:m])
+			if parts == 2 {
+				pr.b.Fill(tb[:m])
+				mulSums(c[off:off+m], a0, ta[:m], b0, tb[:m])
+			} else {
+				mulSums(c[off:off+m], a0, ta[:m], a0, ta[:m])
+			}
+			continue
+		}
+		copy(sa[:m], a0)
+		copy(sb[:m], b0)
+		for _, pr := range peers {
+			pr.a.Fill(ta[:m])
+			ring.AddTo(sa[:m], ta[:m])
+			if parts == 2 {
+				pr.b.Fill(tb[:m])
+				ring.AddTo(sb[:m], tb[:m])
+			}
+		}
+		if parts == 2 {
+			ring.Mul(c[off:off+m], sa[:m], sb[:m])
+		} else {
+			ring.Mul(c[off:off+m], sa[:m], sa[:m])
+		}
+	}
 }
 
 // Close stops rank 0's dealer goroutine.
