@@ -75,6 +75,10 @@ func Conv2dTo(out, x, w []uint64, s ConvSpec, ep Epilogue) {
 	for g := 0; g < s.Groups; g++ {
 		packA(ap[g*kk*mpad:], w[g*cog*kk:(g+1)*cog*kk], 0, cog, 0, kk, kk)
 	}
+	if s.StrideW == 1 && wo >= nr {
+		convRows(out, x, s, ep, ap, mpad)
+		return
+	}
 	run := func(p0, p1 int) {
 		panel := Get(kk * nr)
 		defer Put(panel)
@@ -108,22 +112,87 @@ func Conv2dTo(out, x, w []uint64, s ConvSpec, ep Epilogue) {
 			}
 		}
 	}
+	parallel(npanels, cog*kk*ncols, run)
+}
+
+// parallel runs fn over [0, units) split among every CPU when work (in
+// multiply-adds) is large enough to repay the goroutines.
+func parallel(units, work int, fn func(u0, u1 int)) {
 	workers := runtime.GOMAXPROCS(0)
-	if cog*kk*ncols < parallelWork || workers < 2 || npanels < 2*workers {
-		run(0, npanels)
+	if work < parallelWork || workers < 2 || units < 2*workers {
+		fn(0, units)
 		return
 	}
-	per := (npanels + workers - 1) / workers
+	per := (units + workers - 1) / workers
 	var wg sync.WaitGroup
-	for p0 := 0; p0 < npanels; p0 += per {
-		p1 := min(p0+per, npanels)
+	for u0 := 0; u0 < units; u0 += per {
+		u1 := min(u0+per, units)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run(p0, p1)
+			fn(u0, u1)
 		}()
 	}
 	wg.Wait()
+}
+
+// convRows is Conv2dTo for convolutions whose output rows are at least a
+// panel wide and whose horizontal stride is 1: then a panel's column for
+// kernel tap (c, kh, kw) is nr consecutive values of one row of the input
+// with its padding made explicit, and the micro-kernel reads them there
+// (at a fixed offset per tap) instead of from an im2col copy.
+func convRows(out, x []uint64, s ConvSpec, ep Epilogue, ap []uint64, mpad int) {
+	ho, wo := s.OutH(), s.OutW()
+	cg, cog := s.C/s.Groups, s.Cout/s.Groups
+	kk := cg * s.KH * s.KW
+	hw := ho * wo
+	hp, wp := s.H+2*s.PadH, s.W+2*s.PadW
+	// The padded input, with nr values of slack: the last panel of a row
+	// may read past the row's end (those columns are discarded).
+	xp := Get(s.N*s.C*hp*wp + nr)
+	defer Put(xp)
+	clear(xp)
+	for nc := 0; nc < s.N*s.C; nc++ {
+		for y := 0; y < s.H; y++ {
+			copy(xp[(nc*hp+y+s.PadH)*wp+s.PadW:], x[(nc*s.H+y)*s.W:(nc*s.H+y+1)*s.W])
+		}
+	}
+	off := make([]int, kk)
+	for c := 0; c < cg; c++ {
+		for kh := 0; kh < s.KH; kh++ {
+			for kw := 0; kw < s.KW; kw++ {
+				off[(c*s.KH+kh)*s.KW+kw] = (c*hp+kh*s.DilationH)*wp + kw*s.DilationW
+			}
+		}
+	}
+	perRow := (wo + nr - 1) / nr
+	units := s.N * ho * perRow
+	parallel(units, cog*kk*s.N*hw*s.Groups, func(u0, u1 int) {
+		var tile [mr * nr]uint64
+		for u := u0; u < u1; u++ {
+			n, rem := u/(ho*perRow), u%(ho*perRow)
+			oy, ox0 := rem/perRow, rem%perRow*nr
+			cols := min(nr, wo-ox0)
+			for g := 0; g < s.Groups; g++ {
+				base := ((n*s.C+g*cg)*hp+oy*s.StrideH)*wp + ox0
+				gp := ap[g*kk*mpad:]
+				for ir := 0; ir < cog; ir += mr {
+					rows := min(mr, cog-ir)
+					obase := ((n*s.Cout+g*cog+ir)*ho+oy)*wo + ox0
+					if cols == nr && rows == mr {
+						microOff(kk, gp[ir*kk:], xp[base:], off, out[obase:], hw, ep)
+						continue
+					}
+					microOff(kk, gp[ir*kk:], xp[base:], off, tile[:], nr, Epilogue{})
+					for i := 0; i < rows; i++ {
+						for j := 0; j < cols; j++ {
+							ep.store(&out[obase+i*hw+j], tile[i*nr+j])
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // im2colPanel writes columns [col0, col0+cols) of the im2col matrix of

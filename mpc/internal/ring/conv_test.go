@@ -78,6 +78,10 @@ func TestConv2dEpilogues(t *testing.T) {
 		{N: 3, C: 3, H: 8, W: 8, Cout: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
 		{N: 2, C: 6, H: 32, W: 32, Cout: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
 		{N: 2, C: 1, H: 7, W: 5, Cout: 5, KH: 2, KW: 3, StrideH: 1, StrideW: 2, PadH: 1, PadW: 0, DilationH: 1, DilationW: 1, Groups: 1},
+		// Rows read in place (convRows): partial last panels, a vertical
+		// stride, dilation, groups and a partial row tile.
+		{N: 2, C: 2, H: 5, W: 41, Cout: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 2, DilationH: 1, DilationW: 2, Groups: 2},
+		{N: 1, C: 3, H: 4, W: 70, Cout: 5, KH: 2, KW: 5, StrideH: 1, StrideW: 1, PadH: 0, PadW: 0, DilationH: 2, DilationW: 1, Groups: 1},
 	} {
 		x, w := randVec(r, s.InSize()), randVec(r, s.KernelSize())
 		prod := convDirect(x, w, s)
@@ -96,6 +100,25 @@ func TestConv2dEpilogues(t *testing.T) {
 	}
 }
 
+// The in-place convolution path equals the im2col one.
+func TestConvRowsMatchesIm2col(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	s := ConvSpec{N: 2, C: 3, H: 9, W: 37, Cout: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1}
+	x, w := randVec(r, s.InSize()), randVec(r, s.KernelSize())
+	want := convDirect(x, w, s)
+	got := make([]uint64, s.OutSize())
+	mpad := (s.Cout + mr - 1) / mr * mr
+	kk := s.C * s.KH * s.KW
+	ap := make([]uint64, kk*mpad)
+	packA(ap, w, 0, s.Cout, 0, kk, kk)
+	convRows(got, x, s, Epilogue{}, ap, mpad)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d got %d want %d", i, got[i], want[i])
+		}
+	}
+}
+
 // The assembly micro-kernel equals the portable one, epilogue included.
 func TestMicroKernel(t *testing.T) {
 	if !haveKernel {
@@ -107,12 +130,27 @@ func TestMicroKernel(t *testing.T) {
 		for _, ep := range epilogues {
 			const ldc = nr + 5
 			c := randVec(r, mr*ldc)
+			start := append([]uint64(nil), c...)
 			want := append([]uint64(nil), c...)
 			microGo(kc, a, b, want, ldc, ep)
 			kernel(kc, &a[0], &b[0], &c[0], ldc, ep.flags(), uint64(ep.Shift), ep.Neg)
 			for i := range want {
 				if c[i] != want[i] {
 					t.Fatalf("kc %d, %+v: element %d got %d want %d", kc, ep, i, c[i], want[i])
+				}
+			}
+			// The offset kernel, reading the same rows scattered.
+			off := make([]int, kc)
+			wide := make([]uint64, kc*(nr+3))
+			for k := range off {
+				off[k] = k * (nr + 3)
+				copy(wide[off[k]:off[k]+nr], b[k*nr:(k+1)*nr])
+			}
+			c2 := append([]uint64(nil), start...)
+			kernelOff(kc, &a[0], &wide[0], &off[0], &c2[0], ldc, ep.flags(), uint64(ep.Shift), ep.Neg)
+			for i := range want {
+				if c2[i] != want[i] {
+					t.Fatalf("offset kernel, kc %d, %+v: element %d got %d want %d", kc, ep, i, c2[i], want[i])
 				}
 			}
 		}

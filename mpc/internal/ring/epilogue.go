@@ -74,3 +74,34 @@ func micro(kc int, a, b, c []uint64, ldc int, ep Epilogue) {
 	}
 	microGo(kc, a, b, c, ldc, ep)
 }
+
+// microOffGo is microGo with row k of the b panel read at b[off[k]:].
+func microOffGo(kc int, a, b []uint64, off []int, c []uint64, ldc int, ep Epilogue) {
+	var acc [mr * nr]uint64
+	for p := 0; p < kc; p++ {
+		ar := a[p*mr : p*mr+mr]
+		br := b[off[p] : off[p]+nr]
+		for i, x := range ar {
+			row := acc[i*nr : i*nr+nr]
+			for j, y := range br {
+				row[j] += x * y
+			}
+		}
+	}
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			ep.store(&c[i*ldc+j], acc[i*nr+j])
+		}
+	}
+}
+
+// microOff runs the offset micro-kernel: the assembly one when the CPU
+// has it. b must hold nr values at every b[off[k]:].
+func microOff(kc int, a, b []uint64, off []int, c []uint64, ldc int, ep Epilogue) {
+	if haveKernel {
+		_ = b[off[kc-1]+nr-1]
+		kernelOff(kc, &a[0], &b[0], &off[0], &c[0], ldc, ep.flags(), uint64(ep.Shift), ep.Neg)
+		return
+	}
+	microOffGo(kc, a, b, off, c, ldc, ep)
+}

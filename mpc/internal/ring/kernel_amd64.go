@@ -12,3 +12,8 @@ var haveKernel = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 //
 //go:noescape
 func kernel(kc int, a, b, c *uint64, ldc int, flags int, shift uint64, neg uint64)
+
+// kernelOff is kernel with row k of bpanel read at b + off[k] (elements).
+//
+//go:noescape
+func kernelOff(kc int, a, b *uint64, off *int, c *uint64, ldc int, flags int, shift uint64, neg uint64)
