@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 
 	"github.com/gomplab/gomplab/mpc"
@@ -15,14 +14,15 @@ import (
 var ErrNoParty = errors.New("this function runs only inside an MPC job (pass the function to syft.RunMultiWorkers)")
 
 // PartyFuncs returns the package-level functions of mpc that act on the
-// default party (mpc.Load, mpc.Encrypt, mpc.Rank...), bound to p and its
-// worker's store s. The jail gives each interpreter its own copy (yaegi's
+// default party (mpc.Load, mpc.Save, mpc.Encrypt, mpc.Rank...), bound to
+// p; s, if p has no store of its own, becomes its store (the worker's).
+// They are the Party methods of the same names, so jobs and natively
+// compiled programs agree. The jail gives each interpreter its own copy (yaegi's
 // Use copies symbol maps), so shipped code reads as it would natively,
 // with the same signatures as package mpc:
 //
 //	a, err := mpc.Load("crypten_data", 0)
 //
-// plus Save, which stores a plaintext tensor in the party's own worker.
 // Encrypt and Zeros panic with an *mpc.Error on failure, as every
 // CrypTensor operation does; the jail reports the panic with the rank and
 // line. With p nil every function panics with ErrNoParty.
@@ -33,13 +33,7 @@ func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
 // partyFuncs binds the functions to whatever party get returns when they
 // are called.
 func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
-	need := func() *mpc.Party {
-		p := get()
-		if p == nil {
-			panic(ErrNoParty)
-		}
-		return p
-	}
+	need := boundParty(get, s)
 	return map[string]reflect.Value{
 		// Load secret-shares the tensor that party src holds under tag in
 		// its worker's store; the other parties receive only shares.
@@ -66,14 +60,7 @@ func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
 		// Save stores a plaintext tensor under tag in this party's own
 		// worker store.
 		"Save": reflect.ValueOf(func(tag string, x *tensor.Tensor) error {
-			need()
-			if s == nil {
-				return fmt.Errorf("save %q: this party has no store", tag)
-			}
-			if x == nil {
-				return fmt.Errorf("save %q: nil tensor", tag)
-			}
-			return s.Save(tag, x)
+			return need().Save(tag, x)
 		}),
 		// Default returns the party itself, for APIs that take one
 		// (nn's Model.Encrypt).
@@ -82,6 +69,21 @@ func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
 		"SetDefault": reflect.ValueOf(func(*mpc.Party) {
 			panic(errors.New("mpc.SetDefault is not available in a job: the worker sets the party"))
 		}),
+	}
+}
+
+// boundParty returns a function giving the run's party, with s as its
+// store if it has none; it panics with ErrNoParty outside a job.
+func boundParty(get func() *mpc.Party, s Store) func() *mpc.Party {
+	return func() *mpc.Party {
+		p := get()
+		if p == nil {
+			panic(ErrNoParty)
+		}
+		if s != nil && p.Store() == nil {
+			p.SetStore(s)
+		}
+		return p
 	}
 }
 

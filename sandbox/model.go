@@ -6,16 +6,13 @@ import (
 	"reflect"
 
 	"github.com/gomplab/gomplab/mpc"
-	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/tensor"
 )
 
-// ModelStore is a Store that also holds models by tag. A party's
-// nn.LoadModel reads from it on the source rank.
-type ModelStore interface {
-	LoadModel(tag string) (*nn.Model, error)
-}
+// ModelStore is a Store that also holds models by tag (nn.ModelStore):
+// a party's nn.LoadModel reads from it on the source rank.
+type ModelStore = nn.ModelStore
 
 // modelWire is a plaintext model as it crosses a process boundary: its
 // architecture (nn.Spec as JSON) and its parameters and buffers by name.
@@ -79,62 +76,17 @@ func decodeModel(w *modelWire) (*nn.Model, error) {
 	return m, nil
 }
 
-// loadModel gives every party an encrypted copy of the model party src
-// holds under tag in its worker's store: src reads it, then nn.ShareModel
-// sends the architecture and secret-shares the weights, so the other
-// parties never see them. A failure at src (unknown tag, not a model) is
-// reported on every rank.
-func loadModel(p *mpc.Party, s Store, tag string, src int) (*nn.Model, error) {
-	if src < 0 || src >= p.WorldSize() {
-		return nil, fmt.Errorf("nn.LoadModel(%q, %d): source rank out of range [0,%d)", tag, src, p.WorldSize())
-	}
-	var m *nn.Model
-	var msg []byte
-	if p.Rank() == src {
-		var err error
-		ms, ok := s.(ModelStore)
-		switch {
-		case !ok:
-			err = errors.New("this party's store holds no models")
-		default:
-			m, err = ms.LoadModel(tag)
-		}
-		if err != nil {
-			msg = append([]byte{1}, fmt.Sprintf("party %d: %v", src, err)...)
-		} else {
-			msg = []byte{0}
-		}
-	}
-	got, err := comm.Broadcast(p.Comm(), src, msg)
-	if err != nil {
-		return nil, fmt.Errorf("nn.LoadModel(%q, %d): %w", tag, src, err)
-	}
-	if len(got) == 0 {
-		return nil, fmt.Errorf("nn.LoadModel(%q, %d): empty status from party %d", tag, src, src)
-	}
-	if got[0] != 0 {
-		return nil, fmt.Errorf("nn.LoadModel(%q, %d): %s", tag, src, got[1:])
-	}
-	out, err := nn.ShareModel(p, m, src)
-	if err != nil {
-		return nil, fmt.Errorf("nn.LoadModel(%q, %d): %w", tag, src, err)
-	}
-	return out, nil
-}
-
-// nnBindings overlays nn.LoadModel, bound to the run's party and store,
-// on a copy of the nn table.
+// nnBindings overlays nn.LoadModel, bound to the run's party, on a copy
+// of the nn table: it is nn.LoadEncryptedModel on that party, so jobs and
+// natively compiled programs (where nn.LoadModel uses mpc.Default) agree.
 func nnBindings(table map[string]reflect.Value, get func() *mpc.Party, s Store) map[string]reflect.Value {
+	need := boundParty(get, s)
 	out := make(map[string]reflect.Value, len(table)+1)
 	for k, v := range table {
 		out[k] = v
 	}
 	out["LoadModel"] = reflect.ValueOf(func(tag string, src int) (*nn.Model, error) {
-		p := get()
-		if p == nil {
-			panic(ErrNoParty)
-		}
-		return loadModel(p, s, tag, src)
+		return nn.LoadEncryptedModel(need(), tag, src)
 	})
 	return out
 }

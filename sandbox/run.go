@@ -30,8 +30,8 @@ type Env struct {
 	// (mpc.Load, mpc.Encrypt, mpc.Rank...). Nil runs without one: those
 	// functions then panic with a message saying they need a job.
 	Party *mpc.Party
-	// Store is the party's own worker store, for mpc.Save (mpc.Load goes
-	// through the party's store). Nil refuses saves.
+	// Store is the party's own worker store, for mpc.Load, mpc.Save and
+	// nn.LoadModel: it becomes the party's store if the party has none.
 	Store Store
 	// Stdout receives what the program prints (fmt.Print*, println).
 	// Nil discards it.

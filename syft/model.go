@@ -27,6 +27,31 @@ func SendModel(m *nn.Model, w Worker, opts ...SendOption) (*ModelPointer, error)
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendModel: %w", err)
 	}
+	return sendModelBlob(blob, w, opts)
+}
+
+// SendONNX stores the ONNX model data (a file exported by PyTorch, say) on
+// w as a model object and returns an owning pointer to it. The worker
+// keeps the bytes as given; MPC jobs load it with nn.LoadModel(tag, rank),
+// which shares only its architecture and secret shares of its weights, so
+// the weights never leave w in the clear. The model is imported here first,
+// so a file with an unsupported operator is refused before it is sent.
+//
+//	data, _ := os.ReadFile("model.onnx")
+//	mp, err := syft.SendONNX(data, alice, syft.WithTags("crypten_model"), syft.AsPrivate())
+func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) {
+	if w == nil {
+		return nil, errNilWorker
+	}
+	blob, err := workers.EncodeONNXModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("syft: SendONNX: %w", err)
+	}
+	return sendModelBlob(blob, w, opts)
+}
+
+// sendModelBlob stores a model object holding blob on w.
+func sendModelBlob(blob []byte, w Worker, opts []SendOption) (*ModelPointer, error) {
 	o := &workers.Object{Kind: workers.KindModel, Blob: blob, Provenance: workers.Provenance{Source: "send"}}
 	for _, opt := range opts {
 		opt(o)

@@ -25,6 +25,10 @@ type modelBlob struct {
 	Spec    []byte           `msgpack:"spec"`
 	Names   []string         `msgpack:"names"`
 	Values  []*tensor.Tensor `msgpack:"values"`
+	// ONNX, when set, is the model as an ONNX file (and the fields above
+	// are empty): it is kept as its owner gave it and imported when used
+	// (onnx_model.go).
+	ONNX []byte `msgpack:"onnx,omitempty"`
 }
 
 // EncodeModel encodes a plaintext model (architecture and weights) as the
@@ -75,6 +79,9 @@ func decodeModel(blob []byte, lim serde.Limits) (*nn.Model, []byte, error) {
 	}
 	if b.Version != modelBlobVersion {
 		return nil, nil, fmt.Errorf("decode model: blob version %d, this worker reads %d", b.Version, modelBlobVersion)
+	}
+	if b.ONNX != nil {
+		return importONNX(b.ONNX)
 	}
 	if len(b.Names) != len(b.Values) {
 		return nil, nil, fmt.Errorf("decode model: %d names but %d values", len(b.Names), len(b.Values))

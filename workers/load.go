@@ -36,6 +36,12 @@ type LoadSpec struct {
 // It returns the stored object's metadata and which way it went ("store"
 // or "daemon at ADDR").
 func LoadInto(ctx context.Context, dir string, t *tensor.Tensor, spec LoadSpec) (Info, string, error) {
+	return loadObject(ctx, dir, &Object{Kind: KindTensor, Tensor: t}, spec)
+}
+
+// loadObject stores o (its kind and value set) with spec's metadata, as
+// LoadInto describes.
+func loadObject(ctx context.Context, dir string, o *Object, spec LoadSpec) (Info, string, error) {
 	d, err := OpenDataDir(dir)
 	if err != nil {
 		return Info{}, "", err
@@ -47,9 +53,9 @@ func LoadInto(ctx context.Context, dir string, t *tensor.Tensor, spec LoadSpec) 
 	if spec.File != "" {
 		prov = loadFileProvenance(spec.File)
 	}
-	o := &Object{ID: spec.ID, Kind: KindTensor, Tensor: t, Tags: spec.Tags, Description: spec.Description,
-		Private: spec.Private, AllowedUsers: spec.AllowedUsers, Owner: OwnerUser, Provenance: prov,
-		Created: time.Now().UnixNano()}
+	o.ID, o.Tags, o.Description = spec.ID, spec.Tags, spec.Description
+	o.Private, o.AllowedUsers, o.Owner, o.Provenance = spec.Private, spec.AllowedUsers, OwnerUser, prov
+	o.Created = time.Now().UnixNano()
 	if err := o.validate(); err != nil {
 		return Info{}, "", err
 	}

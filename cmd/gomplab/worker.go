@@ -160,9 +160,10 @@ func workerLoadCmd() *cobra.Command {
 	var private, header bool
 	cmd := &cobra.Command{
 		Use:   "load",
-		Short: "Load a .npy or .csv file into a worker as its data owner",
-		Long: `Load a tensor from a .npy or .csv file into the worker whose data directory
-is --data, owned by the worker's owner. If the daemon is not running the
+		Short: "Load a .npy, .csv or .onnx file into a worker as its data owner",
+		Long: `Load a tensor from a .npy or .csv file, or a model from an .onnx file (as
+PyTorch exports it), into the worker whose data directory is --data, owned
+by the worker's owner. If the daemon is not running the
 object is written straight into its store; if it is, it is sent to the
 daemon (found through the data directory) with the owner's token.
 
@@ -176,22 +177,31 @@ read-private permission or named with --allow.`,
 				return errors.New("--data, --file and at least one --tag are required")
 			}
 			var t *tensor.Tensor
+			var model []byte
 			var err error
 			switch strings.ToLower(filepath.Ext(file)) {
 			case ".npy":
 				t, err = tensor.LoadNPY(file)
 			case ".csv":
 				t, _, err = tensor.LoadCSV(file, header)
+			case ".onnx":
+				model, err = os.ReadFile(file)
 			default:
-				return fmt.Errorf("load %s: unknown file type (want .npy or .csv)", file)
+				return fmt.Errorf("load %s: unknown file type (want .npy, .csv or .onnx)", file)
 			}
 			if err != nil {
 				return fmt.Errorf("load %s: %w", file, err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			info, via, err := workers.LoadInto(ctx, data, t, workers.LoadSpec{
-				ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file})
+			spec := workers.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file}
+			var info workers.Info
+			var via string
+			if model != nil {
+				info, via, err = workers.LoadONNXInto(ctx, data, model, spec)
+			} else {
+				info, via, err = workers.LoadInto(ctx, data, t, spec)
+			}
 			if err != nil {
 				return err
 			}
@@ -201,7 +211,7 @@ read-private permission or named with --allow.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "", "the worker's data directory")
-	f.StringVar(&file, "file", "", "a .npy or .csv file")
+	f.StringVar(&file, "file", "", "a .npy, .csv or .onnx file")
 	f.StringArrayVar(&tags, "tag", nil, "tag (repeatable)")
 	f.StringVar(&desc, "description", "", "description")
 	f.StringVar(&id, "object-id", "", "object id (default: random)")

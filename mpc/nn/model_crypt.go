@@ -74,18 +74,28 @@ func (m *Model) decrypt(dst int) error {
 // but src ever sees them. src's own m is left as it was. The result is in
 // evaluation mode, for inference; call Train to fine-tune it.
 func ShareModel(p *mpc.Party, m *Model, src int) (*Model, error) {
+	return shareModel(p, "ShareModel", m, nil, src)
+}
+
+// shareModel is ShareModel for op; srcErr, set on src, is a failure to
+// obtain the model there, reported on every rank in place of the spec.
+func shareModel(p *mpc.Party, op string, m *Model, srcErr error, src int) (*Model, error) {
 	if p == nil {
-		return nil, errors.New("nn: ShareModel: nil party")
+		return nil, fmt.Errorf("nn: %s: nil party", op)
 	}
 	if src < 0 || src >= p.WorldSize() {
-		return nil, fmt.Errorf("nn: ShareModel: source rank %d outside [0, %d)", src, p.WorldSize())
+		return nil, fmt.Errorf("nn: %s: source rank %d outside [0, %d)", op, src, p.WorldSize())
 	}
 	// The message is a status byte (0 ok, 1 error) and the spec or the error,
 	// so a failure at src stops every party instead of leaving them waiting.
 	var msg []byte
 	var sd map[string]*tensor.Tensor
 	if p.Rank() == src {
-		b, err := describeForSharing(m)
+		err := srcErr
+		var b []byte
+		if err == nil {
+			b, err = describeForSharing(m)
+		}
 		if err == nil {
 			sd, err = m.StateDict()
 		}
@@ -97,25 +107,25 @@ func ShareModel(p *mpc.Party, m *Model, src int) (*Model, error) {
 	}
 	got, err := comm.Broadcast(p.Comm(), src, msg)
 	if err != nil {
-		return nil, fmt.Errorf("nn: ShareModel: %w", err)
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	if len(got) == 0 || len(got) > MaxSpecBytes+1 {
-		return nil, fmt.Errorf("nn: ShareModel: architecture message of %d bytes", len(got))
+		return nil, fmt.Errorf("nn: %s: architecture message of %d bytes", op, len(got))
 	}
 	if got[0] != 0 {
-		return nil, fmt.Errorf("nn: ShareModel: party %d cannot share its model: %s", src, got[1:])
+		return nil, fmt.Errorf("nn: %s: party %d cannot share its model: %s", op, src, got[1:])
 	}
 	spec, err := UnmarshalSpec(got[1:])
 	if err != nil {
-		return nil, fmt.Errorf("nn: ShareModel: %w", err)
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	out, err := BuildModel(spec)
 	if err != nil {
-		return nil, fmt.Errorf("nn: ShareModel: %w", err)
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	if sd != nil {
 		if err := out.LoadStateDict(sd); err != nil {
-			return nil, fmt.Errorf("nn: ShareModel: %w", err)
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
 		}
 	}
 	out.Eval()

@@ -44,6 +44,7 @@ func init() {
 		"SecureAggregate":        reflect.ValueOf(syft.SecureAggregate),
 		"Send":                   reflect.ValueOf(syft.Send),
 		"SendModel":              reflect.ValueOf(syft.SendModel),
+		"SendONNX":               reflect.ValueOf(syft.SendONNX),
 		"SendPlan":               reflect.ValueOf(syft.SendPlan),
 		"SourceFunc":             reflect.ValueOf(syft.SourceFunc),
 		"StartLocalDaemon":       reflect.ValueOf(syft.StartLocalDaemon),

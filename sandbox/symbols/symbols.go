@@ -1,24 +1,44 @@
-// Package symbols holds yaegi symbol tables for gomplab's own packages,
-// generated with `yaegi extract` (run `go generate ./sandbox/symbols`
-// after changing an exported API; TestSymbolsUpToDate fails until then).
+// Package symbols holds the yaegi symbol tables of gomplab's packages that
+// the notebook kernel offers: tensor, mpc and mpc/nn, which are the
+// jail's own tables (sandbox/internal/pkgsyms: cells and jobs compile
+// against the very same symbols, generated once), and the packages only
+// notebooks import, generated here: syft (workers, pointers, jobs),
+// mpc/nn/onnx (importing models) and mpc/nn/dataset (synthetic data).
 //
-// The Jupyter kernel loads all of them; the worker sandbox copies the keys
-// it whitelists. Keys follow yaegi's convention "<import path>/<package
-// name>", for example "github.com/gomplab/gomplab/tensor/tensor".
+// Run `go generate ./sandbox/symbols ./sandbox/internal/pkgsyms` after
+// changing an exported API; each package's TestSymbolsUpToDate fails until
+// then. Keys follow yaegi's convention "<import path>/<package name>", for
+// example "github.com/gomplab/gomplab/tensor/tensor".
 package symbols
 
-import "reflect"
+import (
+	"reflect"
 
-//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/tensor github.com/gomplab/gomplab/mpc github.com/gomplab/gomplab/mpc/nn github.com/gomplab/gomplab/syft
+	"github.com/gomplab/gomplab/sandbox/internal/pkgsyms"
+)
+
+//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/syft github.com/gomplab/gomplab/mpc/nn/onnx github.com/gomplab/gomplab/mpc/nn/dataset
 
 // Symbols maps "<import path>/<package name>" to the package's exported
 // identifiers, in the form interp.Interpreter.Use expects.
 var Symbols = map[string]map[string]reflect.Value{}
 
-// Packages lists the import paths covered by Symbols, in go:generate order.
-var Packages = []string{
-	"github.com/gomplab/gomplab/tensor",
-	"github.com/gomplab/gomplab/mpc",
-	"github.com/gomplab/gomplab/mpc/nn",
+// Packages lists the import paths covered by Symbols: the jail's, then
+// the notebook-only ones.
+var Packages = append(append([]string{}, pkgsyms.Packages...), Generated...)
+
+// Generated lists the import paths whose tables this package generates
+// (in go:generate order); the others are pkgsyms'.
+var Generated = []string{
 	"github.com/gomplab/gomplab/syft",
+	"github.com/gomplab/gomplab/mpc/nn/onnx",
+	"github.com/gomplab/gomplab/mpc/nn/dataset",
+}
+
+func init() {
+	// pkgsyms' tables are complete once its package is initialized, which
+	// Go does before this one's init functions run.
+	for k, v := range pkgsyms.Symbols {
+		Symbols[k] = v
+	}
 }

@@ -24,7 +24,7 @@ func loadNPY(t testing.TB, name string) *tensor.Tensor {
 // compares with PyTorch's output (computed in float64 from the same float32
 // weights, so only summation order differs).
 func TestImportMatchesPyTorch(t *testing.T) {
-	for _, name := range []string{"mlp", "lenet", "mixed", "mixed_opset9", "crafted", "dynamic"} {
+	for _, name := range []string{"mlp", "lenet", "mixed", "mixed_opset9", "crafted", "dynamic", "digits_mlp"} {
 		t.Run(name, func(t *testing.T) {
 			m, err := Load(fixturePath(name + ".onnx"))
 			if err != nil {
@@ -84,7 +84,7 @@ func TestImportUnsupported(t *testing.T) {
 // an imported model, another party builds it from the description alone,
 // and loading the weights reproduces the owner's outputs.
 func TestImportedSpecRoundTrip(t *testing.T) {
-	for _, name := range []string{"lenet", "mixed", "dynamic"} {
+	for _, name := range []string{"lenet", "mixed", "dynamic", "digits_mlp"} {
 		m, err := Load(fixturePath(name + ".onnx"))
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,13 @@ Each model is built with a fixed seed, exported to <name>.onnx, and run on a
 fixed input in float64 (the float32 weights widened exactly to float64), so
 the Go importer, which computes in float64, can be held to ~1e-9. Inputs go
 to <name>_input.npy and PyTorch's outputs to <name>_output.npy.
+
+digits_mlp.onnx is different: a classifier *trained* here on synthetic
+MNIST-shaped digits (the seven-segment images of Go's mpc/nn/dataset,
+redrawn with numpy), the model alice holds in the model-hiding scenario.
+A copy goes to cmd/gomplab/demo_model.onnx, which `gomplab demo` embeds.
 """
+import shutil
 import numpy as np
 import onnx
 import torch
@@ -117,6 +123,82 @@ def export(model, name, x, opset, run_on=None, **kw):
     print(name, "opset", opset, "input", tuple(x.shape), "output", y.shape)
 
 
+# Seven-segment strokes of each digit and their endpoints on the 28x28
+# canvas, as in mpc/nn/dataset (x0, y0, x1, y1).
+SEGMENTS = ["abcdef", "bc", "abged", "abgcd", "fgbc", "afgcd", "afgedc", "abc", "abcdefg", "abcdfg"]
+STROKES = {
+    "a": (9, 5, 18, 5), "g": (9, 14, 18, 14), "d": (9, 23, 18, 23),
+    "f": (9, 5, 9, 14), "b": (18, 5, 18, 14), "e": (9, 14, 9, 23), "c": (18, 14, 18, 23),
+}
+
+
+def digits(n, rng):
+    """n images (n, 1, 28, 28) in [0, 1] and labels, drawn as Go's
+    dataset.Digits draws them (same strokes, shifts, slant, thickness and
+    noise; another random generator, so other images)."""
+    side = 28
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float64)
+    images = np.zeros((n, 1, side, side))
+    labels = rng.integers(0, 10, n)
+    for i, c in enumerate(labels):
+        dx, dy = rng.integers(-3, 4, 2)
+        slant = (rng.random() - 0.5) * 0.4
+        width = 0.5 + 0.8 * rng.random()
+        px = xs - dx + slant * (ys - 14)
+        py = ys - dy
+        d = np.full((side, side), np.inf)
+        for seg in SEGMENTS[c]:
+            x0, y0, x1, y1 = STROKES[seg]
+            vx, vy = x1 - x0, y1 - y0
+            t = np.clip(((px - x0) * vx + (py - y0) * vy) / (vx * vx + vy * vy), 0, 1)
+            d = np.minimum(d, np.hypot(px - x0 - t * vx, py - y0 - t * vy))
+        v = np.maximum(0, 1 - np.maximum(0, d - width))
+        images[i, 0] = np.clip(v + rng.normal(0, 0.1, (side, side)), 0, 1)
+    return images, labels
+
+
+class DigitsMLP(nn.Module):
+    """The network of CrypTen's access-control and model-hiding tutorials
+    (784-128-128-10 with ReLU), on flattened 28x28 images."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 128)
+        self.fc3 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+def digits_mlp():
+    """Train DigitsMLP on 6000 synthetic digits (3 epochs of Adam) and
+    export it with a dynamic batch size; check it on 1000 fresh digits."""
+    rng = np.random.default_rng(19)
+    x, y = digits(6000, rng)
+    x = torch.tensor(x.reshape(len(x), -1), dtype=torch.float32)
+    y = torch.tensor(y)
+    model = DigitsMLP()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for epoch in range(3):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
+            idx = perm[i:i + 64]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+    tx, ty = digits(1000, rng)
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.tensor(tx.reshape(len(tx), -1), dtype=torch.float32)).argmax(1).numpy()
+    print("digits_mlp: test accuracy %.3f on fresh digits" % (pred == ty).mean())
+    sample, _ = digits(16, rng)
+    export(model, "digits_mlp", torch.tensor(sample.reshape(16, -1), dtype=torch.float32), 13,
+           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    shutil.copyfile("digits_mlp.onnx", "../../../cmd/gomplab/demo_model.onnx")
+
+
 def unsupported():
     """A graph with an operator gomplab does not map (LeakyRelu)."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
@@ -170,6 +252,8 @@ def main():
            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     unsupported()
     crafted()
+    torch.manual_seed(19)
+    digits_mlp()
 
 
 if __name__ == "__main__":

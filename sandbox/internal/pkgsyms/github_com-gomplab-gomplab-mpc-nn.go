@@ -24,6 +24,8 @@ func init() {
 		"GraphOps":             reflect.ValueOf(nn.GraphOps),
 		"L1Loss":               reflect.ValueOf(nn.L1Loss),
 		"LoadEncrypted":        reflect.ValueOf(nn.LoadEncrypted),
+		"LoadEncryptedModel":   reflect.ValueOf(nn.LoadEncryptedModel),
+		"LoadModel":            reflect.ValueOf(nn.LoadModel),
 		"MSELoss":              reflect.ValueOf(nn.MSELoss),
 		"MaxSpecBytes":         reflect.ValueOf(constant.MakeFromLiteral("16777216", token.INT, 0)),
 		"MaxSpecElements":      reflect.ValueOf(constant.MakeFromLiteral("67108864", token.INT, 0)),
@@ -66,6 +68,7 @@ func init() {
 		"LogSoftmax":        reflect.ValueOf((*nn.LogSoftmax)(nil)),
 		"MaxPool2d":         reflect.ValueOf((*nn.MaxPool2d)(nil)),
 		"Model":             reflect.ValueOf((*nn.Model)(nil)),
+		"ModelStore":        reflect.ValueOf((*nn.ModelStore)(nil)),
 		"Module":            reflect.ValueOf((*nn.Module)(nil)),
 		"NodeSpec":          reflect.ValueOf((*nn.NodeSpec)(nil)),
 		"Optimizer":         reflect.ValueOf((*nn.Optimizer)(nil)),
@@ -82,9 +85,20 @@ func init() {
 		"Variable":          reflect.ValueOf((*nn.Variable)(nil)),
 
 		// interface wrapper definitions
-		"_Module":    reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Module)(nil)),
-		"_Optimizer": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Optimizer)(nil)),
+		"_ModelStore": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_ModelStore)(nil)),
+		"_Module":     reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Module)(nil)),
+		"_Optimizer":  reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Optimizer)(nil)),
 	}
+}
+
+// _github_com_gomplab_gomplab_mpc_nn_ModelStore is an interface wrapper for ModelStore type
+type _github_com_gomplab_gomplab_mpc_nn_ModelStore struct {
+	IValue     interface{}
+	WLoadModel func(tag string) (*nn.Model, error)
+}
+
+func (W _github_com_gomplab_gomplab_mpc_nn_ModelStore) LoadModel(tag string) (*nn.Model, error) {
+	return W.WLoadModel(tag)
 }
 
 // _github_com_gomplab_gomplab_mpc_nn_Module is an interface wrapper for Module type

@@ -35,6 +35,7 @@ func init() {
 		"RunChildIfRequested": reflect.ValueOf(mpc.RunChildIfRequested),
 		"RunLocal":            reflect.ValueOf(mpc.RunLocal),
 		"RunProcesses":        reflect.ValueOf(mpc.RunProcesses),
+		"Save":                reflect.ValueOf(mpc.Save),
 		"SetDefault":          reflect.ValueOf(mpc.SetDefault),
 		"Stack":               reflect.ValueOf(mpc.Stack),
 		"Sub":                 reflect.ValueOf(mpc.Sub),

@@ -1,9 +1,11 @@
 // Package pkgsyms holds the yaegi symbol tables of the gomplab packages a
-// job may import, generated with `yaegi extract` exactly as the notebook
-// kernel's tables in sandbox/symbols are (so cells and jobs compile
-// against the same symbols). The jail keeps its own copy because the
-// shared package also covers syft, which depends on the worker, which runs
-// the jail: importing it here would be a cycle.
+// job may import (tensor, mpc, mpc/nn), generated with `yaegi extract`.
+// They are the only generated copy: the jail filters them (sandbox's
+// denied symbols) and the notebook kernel uses them as they are, through
+// sandbox/symbols, which adds the packages only notebooks import. So cells
+// and jobs compile against the same symbols. (They live here, not in
+// sandbox/symbols, because that package also covers syft, which depends on
+// the worker, which runs the jail: the jail importing it would be a cycle.)
 package pkgsyms
 
 import "reflect"
