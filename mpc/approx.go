@@ -24,11 +24,16 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 		}
 	}
 	var sm, ss *provider.Shares
+	// Masks are generated where they are used (Lazy), each stream
+	// running on across the products of its request.
+	var ga, gb, gr *provider.PRG
 	if nm > 0 {
-		sm = p.get(provider.Request{Kind: provider.Mul, N: nm, OmitZero: true})
+		sm = p.get(provider.Request{Kind: provider.Mul, N: nm, OmitZero: true, Lazy: true})
+		ga, gb = sm.Stream(0), sm.Stream(1)
 	}
 	if ns > 0 {
-		ss = p.get(provider.Request{Kind: provider.Square, N: ns, OmitZero: true})
+		ss = p.get(provider.Request{Kind: provider.Square, N: ns, OmitZero: true, Lazy: true})
+		gr = ss.Stream(0)
 	}
 	open := getScratch(2*nm + ns)
 	defer putScratch(open)
@@ -36,24 +41,25 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	om, os := 0, 0
 	for i, x := range xs {
 		if ys[i] == nil {
-			ring.Sub(es[os:os+len(x)], x, ss.Parts[0][os:os+len(x)])
+			maskFrom(es[os:os+len(x)], x, gr)
 			os += len(x)
 		} else {
-			ring.Sub(e[om:om+len(x)], x, sm.Parts[0][om:om+len(x)])
-			ring.Sub(f[om:om+len(x)], ys[i], sm.Parts[1][om:om+len(x)])
+			maskFrom(e[om:om+len(x)], x, ga)
+			maskFrom(f[om:om+len(x)], ys[i], gb)
 			om += len(x)
 		}
 	}
 	other := p.openParts("mul", open)
 	defer putScratch(other)
 	oe, of, oes := other[:nm], other[nm:2*nm], other[2*nm:]
-	var c, r, r2 []uint64
+	var c, r2 []uint64
 	if sm != nil {
 		c = p.wait("mul", sm)[2]
+		ga = sm.Stream(0)
 	}
 	if ss != nil {
-		parts := p.wait("square", ss)
-		r, r2 = parts[0], parts[1]
+		r2 = p.wait("square", ss)[1]
+		gr = ss.Stream(0)
 	}
 	all := make([]uint64, nm+ns)
 	outs := make([][]uint64, len(xs))
@@ -61,21 +67,22 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	at := 0
 	// With two parties the truncation is fused into the loops.
 	t := p.fusedTrunc(true)
-	sub := func(v []uint64, at, n int) []uint64 {
-		if v == nil {
-			return nil
-		}
-		return v[at : at+n]
-	}
 	for i, x := range xs {
 		n := len(x)
 		z := all[at : at+n]
 		at += n
 		if ys[i] == nil {
-			squareZ(z, sub(r2, os, n), es[os:os+n], oes[os:os+n], r[os:os+n], p.rank == 0, t)
+			blocks(n, gr, func(off, m int, r []uint64) {
+				o := os + off
+				squareZ(z[off:off+m], part(r2, o, m), es[o:o+m], oes[o:o+m], r, p.rank == 0, t)
+			})
 			os += n
 		} else {
-			beaverZ(z, sub(c, om, n), e[om:om+n], oe[om:om+n], ys[i], sm.Parts[0][om:om+n], f[om:om+n], of[om:om+n], t)
+			y := ys[i]
+			blocks(n, ga, func(off, m int, a []uint64) {
+				o := om + off
+				beaverZ(z[off:off+m], part(c, o, m), e[o:o+m], oe[o:o+m], y[off:off+m], a, f[o:o+m], of[o:o+m], t)
+			})
 			om += n
 		}
 		outs[i] = z

@@ -212,16 +212,19 @@ func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) 
 // the truncation are one pass.
 func (p *Party) beaverMul(x, y []uint64, trunc bool) []uint64 {
 	n := len(x)
-	s := p.get(provider.Request{Kind: provider.Mul, N: n, OmitZero: true})
-	a, b := s.Parts[0], s.Parts[1]
+	// The masks a and b are generated block by block where they are used
+	// (a twice: for e, then for z), never stored whole.
+	s := p.get(provider.Request{Kind: provider.Mul, N: n, OmitZero: true, Lazy: true})
 	ef := getScratch(2 * n)
-	ring.Sub(ef[:n], x, a)
-	ring.Sub(ef[n:], y, b)
+	maskFrom(ef[:n], x, s.Stream(0))
+	maskFrom(ef[n:], y, s.Stream(1))
 	o := p.openParts("Mul", ef)
 	c := p.wait("Mul", s)[2]
 	z := make([]uint64, n)
 	t := p.fusedTrunc(trunc)
-	beaverZ(z, c, ef[:n], o[:n], y, a, ef[n:], o[n:], t)
+	blocks(n, s.Stream(0), func(off, m int, a []uint64) {
+		beaverZ(z[off:off+m], part(c, off, m), ef[off:off+m], o[off:off+m], y[off:off+m], a, ef[n+off:n+off+m], o[n+off:n+off+m], t)
+	})
 	putScratch(ef)
 	putScratch(o)
 	s.Release()
@@ -242,15 +245,16 @@ func (x *CrypTensor) Square() *CrypTensor {
 // (r, r²), open e = x − r and set z_i = r²_i + 2e∘r_i (+ e² on rank 0).
 func (p *Party) square(x []uint64, trunc bool) []uint64 {
 	n := len(x)
-	s := p.get(provider.Request{Kind: provider.Square, N: n, OmitZero: true})
-	r := s.Parts[0]
+	s := p.get(provider.Request{Kind: provider.Square, N: n, OmitZero: true, Lazy: true})
 	e := getScratch(n)
-	ring.Sub(e, x, r)
+	maskFrom(e, x, s.Stream(0))
 	o := p.openParts("Square", e)
 	r2 := p.wait("Square", s)[1]
 	z := make([]uint64, n)
 	t := p.fusedTrunc(trunc)
-	squareZ(z, r2, e, o, r, p.rank == 0, t)
+	blocks(n, s.Stream(0), func(off, m int, r []uint64) {
+		squareZ(z[off:off+m], part(r2, off, m), e[off:off+m], o[off:off+m], r, p.rank == 0, t)
+	})
 	putScratch(e)
 	putScratch(o)
 	s.Release()

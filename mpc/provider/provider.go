@@ -92,7 +92,16 @@ type Request struct {
 	// that sets it must treat a nil part as zeros. It does not travel to a
 	// dealer and does not change any party's randomness.
 	OmitZero bool
+	// Lazy leaves the random parts of a Mul or Square request undrawn
+	// (nil in Parts): Shares.Stream(i) generates part i on demand, block
+	// by block, so a large product need not store its masks and read
+	// them back. The provider's stream moves past them as if drawn, so
+	// parties may differ in laziness. Other kinds ignore it.
+	Lazy bool
 }
+
+// lazy reports whether r's random parts are left undrawn.
+func (r Request) lazy() bool { return r.Lazy && (r.Kind == Mul || r.Kind == Square) }
 
 // part describes one part of a request: its length and whether it is
 // XOR-shared.
@@ -167,6 +176,32 @@ type Shares struct {
 	wait  func() error
 	err   error
 	done  bool
+	// Lazy requests: the stream and the position of each random part.
+	src  *PRG
+	from []uint64
+}
+
+// Stream returns a generator of random part i of a Lazy request: its
+// Fill yields the part's values in order, from the first. Each call
+// starts again at the beginning. It panics if part i was drawn.
+func (s *Shares) Stream(i int) *PRG {
+	if s.src == nil || i >= len(s.from) {
+		panic(fmt.Sprintf("provider: part %d was not left to a stream", i))
+	}
+	return s.src.at(s.from[i])
+}
+
+// skipLazy leaves r's random parts to streams of g: it records where each
+// starts and moves g past them. It returns the undrawn (nil) parts.
+func (s *Shares) skipLazy(g *PRG, rnd []part) [][]uint64 {
+	s.src = g.at(g.pos)
+	pos := g.pos
+	for _, p := range rnd {
+		s.from = append(s.from, pos)
+		pos += uint64(p.n)
+	}
+	g.seek(pos)
+	return make([][]uint64, len(rnd))
 }
 
 // Release hands the parts' memory back for reuse by later requests; the

@@ -184,3 +184,61 @@ func TestTrustedFirstParty(t *testing.T) {
 		}
 	}
 }
+
+// materialize draws a lazy request's random parts from its streams.
+func materialize(s *Shares, r Request) {
+	rnd, _, _ := r.layout()
+	for i, p := range rnd {
+		if s.Parts[i] == nil {
+			s.Parts[i] = make([]uint64, p.n)
+			s.Stream(i).Fill(s.Parts[i])
+		}
+	}
+}
+
+// Lazy requests give the same triples as drawn ones, and the streams stay
+// in step whether or not each party asks lazily.
+func TestLazy(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		ps := tfpWorld(t, n)
+		checkLazy(t, ps)
+		// A drawn request after the lazy ones still matches.
+		checkRequests(t, ps)
+		for _, p := range ps {
+			p.Close()
+		}
+	}
+}
+
+func checkLazy(t *testing.T, ps []Provider) {
+	n := len(ps)
+	for _, k := range []Kind{Mul, Square, Mul} {
+		r := Request{Kind: k, N: 3000}
+		all := make([]*Shares, n)
+		for p, pr := range ps {
+			rp := r
+			rp.Lazy = p%2 == 0 // mixed on purpose
+			all[p] = pr.Get(rp)
+		}
+		for p, s := range all {
+			if err := s.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			materialize(s, Request{Kind: k, N: 3000, Lazy: p%2 == 0})
+		}
+		name := fmt.Sprintf("%d parties lazy %s", n, k)
+		a := reconstruct(all, 0, false)
+		want := make([]uint64, len(a))
+		if k == Mul {
+			ring.Mul(want, a, reconstruct(all, 1, false))
+			eq(t, name, reconstruct(all, 2, false), want)
+		} else {
+			ring.Mul(want, a, a)
+			eq(t, name, reconstruct(all, 1, false), want)
+		}
+		// Stream starts over at every call.
+		v := make([]uint64, 5)
+		all[0].Stream(0).Fill(v)
+		eq(t, name+" restart", v, all[0].Parts[0][:5])
+	}
+}

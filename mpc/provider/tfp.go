@@ -57,27 +57,41 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 	if err != nil {
 		panic(err)
 	}
+	s := &Shares{}
+	var mine [][]uint64
+	if r.lazy() {
+		mine = s.skipLazy(t.own, rnd)
+	} else {
+		mine = draw(t.own, rnd)
+	}
 	if t.rank != 0 {
 		// Derived parts are all rank 0's: it knows every mask anyway, so
 		// giving the others zero shares of c (rather than random ones it
 		// would have to replay) costs no secrecy and a third of the PRG
 		// work of a triple.
 		if r.OmitZero {
-			return &Shares{Parts: append(draw(t.own, rnd), make([][]uint64, len(der))...)}
+			s.Parts = append(mine, make([][]uint64, len(der))...)
+		} else {
+			s.Parts = append(mine, zeros(der)...)
 		}
-		return &Shares{Parts: append(draw(t.own, rnd), zeros(der)...)}
+		return s
 	}
-	mine := draw(t.own, rnd)
 	// Parts is sized up front: the dealer goroutine fills the derived
 	// entries while the caller reads the random ones.
-	s := &Shares{Parts: append(mine, make([][]uint64, len(der))...)}
+	s.Parts = append(mine, make([][]uint64, len(der))...)
 	mine = s.Parts[:len(rnd)]
 	done := make(chan struct{})
 	if r.Kind == Mul || r.Kind == Square {
+		var own []*PRG
+		if r.lazy() {
+			for i := range rnd {
+				own = append(own, s.Stream(i))
+			}
+		}
 		t.jobs <- func() {
 			defer close(done)
 			c := getBuf(r.N)
-			t.streamProduct(r, mine, c)
+			t.streamProduct(r, mine, own, c)
 			s.Parts[len(rnd)] = c
 		}
 		s.wait = func() error { <-done; return nil }
@@ -102,11 +116,12 @@ func (t *TrustedFirstParty) Get(r Request) *Shares {
 const streamBlock = 1024
 
 // streamProduct sets c = (Σ_i a_i)∘(Σ_i b_i) (b = a for Square), with a_0,
-// b_0 rank 0's own parts and the others' parts generated block by block
-// from their streams (never stored whole: for a large request that spares
-// writing and reading them back, which costs more than generating them).
-// The streams end where drawing the parts whole would have left them.
-func (t *TrustedFirstParty) streamProduct(r Request, mine [][]uint64, c []uint64) {
+// b_0 rank 0's own parts (mine, or generated from own when the request is
+// lazy) and the others' parts generated block by block from their streams
+// (never stored whole: for a large request that spares writing and reading
+// them back, which costs more than generating them). The streams end where
+// drawing the parts whole would have left them.
+func (t *TrustedFirstParty) streamProduct(r Request, mine [][]uint64, own []*PRG, c []uint64) {
 	n := uint64(r.N)
 	parts := uint64(1)
 	if r.Kind == Mul {
@@ -123,13 +138,24 @@ func (t *TrustedFirstParty) streamProduct(r Request, mine [][]uint64, c []uint64
 		g.seek(g.pos + parts*n)
 		peers = append(peers, pr)
 	}
-	var sa, sb, ta, tb [streamBlock]uint64
+	var sa, sb, ta, tb, oa, ob [streamBlock]uint64
 	for off := 0; off < r.N; off += streamBlock {
 		m := min(streamBlock, r.N-off)
-		a0 := mine[0][off : off+m]
-		b0 := a0
-		if parts == 2 {
-			b0 = mine[1][off : off+m]
+		var a0, b0 []uint64
+		if own != nil {
+			a0 = oa[:m]
+			own[0].Fill(a0)
+			b0 = a0
+			if parts == 2 {
+				b0 = ob[:m]
+				own[1].Fill(b0)
+			}
+		} else {
+			a0 = mine[0][off : off+m]
+			b0 = a0
+			if parts == 2 {
+				b0 = mine[1][off : off+m]
+			}
 		}
 		if len(peers) == 1 {
 			// Two parties: one pass.

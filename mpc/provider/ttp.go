@@ -96,11 +96,18 @@ func (t *TrustedThirdParty) Get(r Request) *Shares {
 	if err != nil {
 		panic(err)
 	}
-	parts := draw(t.g, rnd)
-	if t.rank != 0 {
-		return &Shares{Parts: append(parts, draw(t.g, der)...)}
+	s := &Shares{}
+	var parts [][]uint64
+	if r.lazy() {
+		parts = s.skipLazy(t.g, rnd)
+	} else {
+		parts = draw(t.g, rnd)
 	}
-	s := &Shares{Parts: append(parts, make([][]uint64, len(der))...)}
+	if t.rank != 0 {
+		s.Parts = append(parts, draw(t.g, der)...)
+		return s
+	}
+	s.Parts = append(parts, make([][]uint64, len(der))...)
 	ttp := t.c.Size()
 	t.c.Stats().Round()
 	if err := t.c.Send(ttp, encodeRequest(r)); err != nil {

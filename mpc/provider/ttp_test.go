@@ -35,6 +35,7 @@ func TestTrustedThirdParty(t *testing.T) {
 			}(r)
 		}
 		setup.Wait()
+		checkLazy(t, ps)
 		checkRequests(t, ps)
 		for _, p := range ps {
 			p.Close()
