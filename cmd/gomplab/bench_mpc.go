@@ -223,25 +223,33 @@ func benchParty(p *mpc.Party) (any, error) {
 	return rep, nil
 }
 
-// Warm-up bounds: repetitions, and time after which no new one starts.
+// Warm-up: the quiet repetitions that end it, and its bounds (repetitions,
+// and time after which no new one starts).
 const (
-	maxWarmup  = 50
-	warmupTime = 2 * time.Second
+	warmQuiet  = 3
+	maxWarmup  = 60
+	warmupTime = 3 * time.Second
 )
 
-// warmUp runs op until a repetition no longer grows this process's heap
-// (its memory is being reused, as in a long-running party) on every party,
-// or the bounds are reached. The parties decide together after each
-// repetition (one round, not timed).
+// warmUp runs op until warmQuiet repetitions in a row have not grown this
+// process's heap (its memory is being reused, as in a long-running party)
+// on every party, or the bounds are reached. The parties decide together
+// after each repetition (one round, not timed).
 func warmUp(p *mpc.Party, op func()) error {
 	start := time.Now()
+	quiet := 0
 	for i := 1; ; i++ {
 		if err := comm.Barrier(p.Comm()); err != nil {
 			return err
 		}
 		before := heapMapped()
 		op()
-		warm := heapMapped() <= before || i >= maxWarmup || time.Since(start) > warmupTime
+		if heapMapped() <= before {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		warm := quiet >= warmQuiet || i >= maxWarmup || time.Since(start) > warmupTime
 		flag := []uint64{0}
 		if warm {
 			flag[0] = 1
