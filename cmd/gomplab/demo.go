@@ -1,174 +1,270 @@
 package main
 
 import (
-	"bytes"
+	"context"
+	_ "embed"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"strings"
+	"time"
 
-	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/dataset"
+	"github.com/gomplab/gomplab/mpc/nn/onnx"
+	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	rootCmd.AddCommand(&cobra.Command{
-		Use:   "demo",
-		Short: "Run the main demo (for now: tensors and the serde wire format)",
-		Long: `Run the main demo, which needs nothing but this binary: it builds a few
-tensors, shows broadcasting, a reduction and a matmul, then sends a tensor,
-a nested value and a framed message through serde and back.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.OutOrStdout())
-		},
-	})
+// demoModel is the digit classifier alice holds: a 784-128-128-10 network
+// trained and exported by PyTorch (mpc/nn/testdata/make_fixtures.py, which
+// writes it both there, as digits_mlp.onnx, and here).
+//
+//go:embed demo_model.onnx
+var demoModel []byte
+
+// demoJob is the function the orchestrator ships to both workers (seed
+// 001's run_encrypted_inference). It is source text because a binary
+// carries no source of its own functions (programs use RunMultiWorkers
+// with the function itself).
+const demoJob = `package main
+
+import (
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+func infer(n int) (*tensor.Tensor, error) {
+	data, err := mpc.Load("crypten_data", 1) // bob's images, as shares
+	if err != nil {
+		return nil, err
+	}
+	model, err := nn.LoadModel("crypten_model", 0) // alice's model: architecture + shared weights
+	if err != nil {
+		return nil, err
+	}
+	x := data.Slice(0, 0, n, 1).FlattenFrom(1)
+	logits, err := model.Forward(nn.NewEncrypted(x))
+	if err != nil {
+		return nil, err
+	}
+	return logits.CrypTensor().Argmax(1, false).GetPlainText() // only the labels are revealed
+}
+`
+
+// demoConfig sizes the demo.
+type demoConfig struct {
+	images, infer int
+	seed          uint64
+	binary        string // gomplab for the worker daemons ("": this executable)
 }
 
-// runDemo writes the demo to w.
-func runDemo(w io.Writer) error {
+func init() {
+	c := demoConfig{images: 200, infer: 100, seed: 1}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the model-hiding demo: encrypted inference across two local workers",
+		Long: `Run the main demo, which needs nothing but this binary (seed 001's CrypTen
+demo, model hiding): it starts two worker daemons on loopback in a temporary
+directory. Alice's owner loads a digit classifier exported by PyTorch
+(ONNX) under the tag crypten_model, bob's owner loads synthetic 28x28
+digits under crypten_data, both private. An orchestrator that may read
+neither ships a Go function to both workers with RunMultiWorkers: alice's
+party shares the model's architecture and secret-shares its weights, bob's
+party secret-shares the images, and the two classify the first images
+under encryption, revealing only the labels. The demo prints them, checks
+them against plaintext inference, reports time, bytes and rounds, and
+stops the workers.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.OutOrStdout(), c)
+		},
+	}
+	cmd.Flags().IntVar(&c.images, "images", c.images, "images bob holds")
+	cmd.Flags().IntVar(&c.infer, "infer", c.infer, "how many of bob's first images to classify")
+	rootCmd.AddCommand(cmd)
+}
+
+// runDemo runs the model-hiding demo, writing its report to w.
+func runDemo(w io.Writer, c demoConfig) (err error) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	if c.infer < 1 || c.infer > c.images {
+		return fmt.Errorf("demo: cannot classify %d of %d images", c.infer, c.images)
+	}
+	p("gomplab demo: model hiding. Alice holds a model, bob holds data, the orchestrator knows neither.\n\n")
 
-	p("gomplab demo: dense tensors and the serde wire format\n\n== Tensors ==\n")
-	x := tensor.Arange(0, 6, 1).Reshape(2, 3)
-	b := tensor.FromSlice([]float64{10, 20, 30})
-	p("x = arange(6).reshape(2, 3)\n%s\n", indent(x))
-	p("b = %v\n", b)
-	sum := x.Add(b)
-	p("x + b  broadcasts %s with %s to %s:\n%s\n", shapeOf(x), shapeOf(b), shapeOf(sum), indent(sum))
-	p("x.sum(dim=1) = %v    x.mean() = %v\n", x.Sum(1, false), x.MeanAll())
-	xxT := tensor.MatMul(x, x.T())
-	p("x @ x.T  matmul %s x %s:\n%s\n", shapeOf(x), shapeOf(x.T()), indent(xxT))
-	sm := tensor.Softmax(x, 1)
-	p("softmax(x, dim=1):\n%s\n  rows sum to %v\n", indent(sm), sm.Sum(1, false))
+	// Two worker daemons, each a `gomplab worker` process with its own
+	// data directory, certificate and store; their MPC parties run as
+	// `gomplab party` child processes.
+	start := time.Now()
+	var ds []*syft.LocalDaemon
+	defer func() {
+		for _, d := range ds {
+			if e := d.Stop(); e != nil && err == nil {
+				err = fmt.Errorf("stopping %s: %w", d.ID, e)
+			}
+		}
+		if err == nil {
+			p("alice and bob stopped; their temporary directories are removed\n")
+		}
+	}()
+	for _, id := range []string{"alice", "bob"} {
+		d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: c.binary, Users: []string{"scientist"}})
+		if err != nil {
+			return err
+		}
+		ds = append(ds, d)
+	}
+	alice, bob := ds[0], ds[1]
+	p("started alice at %s and bob at %s (%v)\n", alice.Addr, bob.Addr, time.Since(start).Round(time.Millisecond))
 
-	p("\n== Serde ==\n")
-	r := tensor.RandN(42, 256, 256)
-	enc, err := serde.EncodeTensor(r)
+	// The owners load their private data, as `gomplab worker load` does
+	// (through the running daemon, with the owner's token).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info, _, err := workers.LoadONNXInto(ctx, alice.Dir, demoModel, workers.LoadSpec{
+		Tags: []string{"crypten_model"}, Private: true, File: "model.onnx",
+		Description: "digit classifier exported by PyTorch"})
 	if err != nil {
-		return err
+		return fmt.Errorf("alice loads the model: %w", err)
 	}
-	back, err := serde.DecodeTensor(enc, serde.DefaultLimits)
+	p("alice$ gomplab worker load --tag crypten_model --file model.onnx --private\n  %s\n", info)
+	images, truth := dataset.Digits(c.images, c.seed)
+	info, _, err = workers.LoadInto(ctx, bob.Dir, images, workers.LoadSpec{
+		Tags: []string{"crypten_data"}, Private: true, File: "digits.npy",
+		Description: "synthetic 28x28 digits"})
 	if err != nil {
-		return err
+		return fmt.Errorf("bob loads the data: %w", err)
 	}
-	p("tensor %s of random normals: %d data bytes -> %d encoded (%d of header); decoded bit-exactly: %v\n",
-		shapeOf(r), 8*r.Size(), len(enc), len(enc)-8*r.Size(), sameBits(r, back))
+	p("bob$   gomplab worker load --tag crypten_data --file digits.npy --private\n  %s\n\n", info)
 
-	value := map[string]any{
-		"epoch":    3,
-		"accuracy": 0.93,
-		"labels":   []string{"cat", "dog"},
-		"logits":   xxT,
+	// The orchestrator: an ordinary user on both workers.
+	var ws []syft.Worker
+	for _, d := range ds {
+		sw, err := d.Connect(d.Tokens["scientist"])
+		if err != nil {
+			return err
+		}
+		defer sw.Close()
+		ws = append(ws, sw)
 	}
-	venc, err := serde.Marshal(value)
-	if err != nil {
-		return err
+	p("the orchestrator (user %q on both) finds the data by tag but cannot read it:\n", "scientist")
+	ptrs, err := ws[1].Search("crypten_data")
+	if err != nil || len(ptrs) != 1 {
+		return fmt.Errorf("searching bob for crypten_data: %d found, %v", len(ptrs), err)
 	}
-	decoded, err := serde.Unmarshal(venc, serde.DefaultLimits)
-	if err != nil {
-		return err
+	_, gerr := ptrs[0].GetCopy()
+	if gerr == nil {
+		return errors.New("the orchestrator could read bob's private data")
 	}
-	again, err := serde.Marshal(decoded)
-	if err != nil {
-		return err
-	}
-	p("nested value, %d bytes:\n  sent     %s\n  received %s\n  re-encodes to identical bytes: %v\n",
-		len(venc), describe(value), describe(decoded), bytes.Equal(venc, again))
+	p("  bob: %s\n  GetCopy: %v\n\n", ptrs[0], firstLine(gerr))
 
-	type result struct {
-		Tag    string         `msgpack:"tag"`
-		Tensor *tensor.Tensor `msgpack:"tensor"`
-	}
-	body, err := serde.EncodeBody(result{Tag: "logits", Tensor: xxT})
+	p("it ships this function to both (alice is rank 0, bob rank 1) with syft.RunSource:\n\n%s\n", indentLines(demoJob[strings.Index(demoJob, "func infer"):], "    "))
+	res, err := syft.RunSource(ws, "127.0.0.1", demoJob, "infer", c.infer)
 	if err != nil {
 		return err
 	}
-	msg, err := serde.EncodeEnvelope(serde.Envelope{Type: "result", ID: 1, Body: body})
-	if err != nil {
-		return err
+	got := res.Tensor(1)
+	if got == nil || got.Size() != c.infer {
+		return fmt.Errorf("bob's party returned %v", res.Value(1))
 	}
-	var stream bytes.Buffer
-	if err := serde.WriteFrame(&stream, msg); err != nil {
-		return err
+	labels := make([]int, c.infer)
+	for i, v := range got.Data() {
+		labels[i] = int(v + 0.5)
 	}
-	framed := stream.Len()
-	frame, err := serde.ReadFrame(&stream, serde.DefaultLimits.MaxBytes)
-	if err != nil {
-		return err
-	}
-	env, err := serde.DecodeEnvelope(frame, serde.DefaultLimits)
-	if err != nil {
-		return err
-	}
-	var got result
-	if err := serde.DecodeBody(env.Body, &got, serde.DefaultLimits); err != nil {
-		return err
-	}
-	p("message %q #%d (version %d) in a %d-byte frame; body tag %q, tensor %s, equal: %v\n",
-		env.Type, env.ID, env.Version, framed, got.Tag, shapeOf(got.Tensor), sameBits(xxT, got.Tensor))
+	p("labels of bob's first %d images:\n%s\n", c.infer, formatLabels(labels, 25))
 
-	_, err = serde.Unmarshal(venc[:len(venc)-5], serde.DefaultLimits)
-	p("the nested value with its last 5 bytes cut off is refused:\n  %v\n", err)
+	// The check: plaintext inference, which only someone holding both the
+	// model and the data could run (this demo plays both owners).
+	plain, err := plaintextLabels(demoModel, images.Slice(0, 0, c.infer, 1))
+	if err != nil {
+		return err
+	}
+	same, correct := 0, 0
+	for i := range labels {
+		if labels[i] == plain[i] {
+			same++
+		}
+		if labels[i] == int(truth.Data()[i]) {
+			correct++
+		}
+	}
+	p("equal to plaintext inference: %v (%d of %d); correct: %d of %d\n", same == c.infer, same, c.infer, correct, c.infer)
+	// Bytes and messages summed over the parties; rounds are the
+	// sequential exchanges each party waited for (the same on both).
+	st := res.Stats()
+	var slowest time.Duration
+	var rounds int64
+	for _, r := range res.Ranks {
+		slowest, rounds = max(slowest, r.Elapsed), max(rounds, r.Stats.Rounds)
+	}
+	p("encrypted inference: %v in the parties, %v from submission to results; %s sent in all, %d messages, %d rounds\n\n",
+		slowest.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), megabytes(st.BytesSent), st.Messages, rounds)
+	if same != c.infer {
+		return fmt.Errorf("encrypted labels differ from plaintext inference on %d images", c.infer-same)
+	}
 	return nil
 }
 
-// indent prefixes every line of t's printed form with two spaces.
-func indent(t *tensor.Tensor) string {
-	return "  " + strings.ReplaceAll(t.String(), "\n", "\n  ")
+// plaintextLabels classifies images (n, 1, 28, 28) with the ONNX model.
+func plaintextLabels(model []byte, images *tensor.Tensor) ([]int, error) {
+	om, err := onnx.Decode(model)
+	if err != nil {
+		return nil, err
+	}
+	m, err := onnx.Import(om)
+	if err != nil {
+		return nil, err
+	}
+	n := images.Shape()[0]
+	out, err := m.Forward(nn.NewVariable(images.Reshape(n, -1)))
+	if err != nil {
+		return nil, err
+	}
+	am := out.Tensor().Argmax(1, false).Data()
+	labels := make([]int, n)
+	for i, v := range am {
+		labels[i] = int(v)
+	}
+	return labels, nil
 }
 
-// shapeOf formats a shape as NumPy does: (2, 3), (3,), ().
-func shapeOf(t *tensor.Tensor) string {
-	s := t.Shape()
-	parts := make([]string, len(s))
-	for i, d := range s {
-		parts[i] = strconv.Itoa(d)
+// formatLabels prints labels perLine to a line.
+func formatLabels(labels []int, perLine int) string {
+	var b strings.Builder
+	for i, l := range labels {
+		if i%perLine == 0 {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString("  ")
+		} else {
+			b.WriteString(" ")
+		}
+		fmt.Fprint(&b, l)
 	}
-	if len(s) == 1 {
-		return "(" + parts[0] + ",)"
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return b.String()
 }
 
-// describe summarizes a value's shape of types in one line, keys sorted.
-func describe(v any) string {
-	switch x := v.(type) {
-	case *tensor.Tensor:
-		return "tensor" + shapeOf(x)
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+func indentLines(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + strings.ReplaceAll(l, "\t", "    ")
 		}
-		slices.Sort(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = k + ": " + describe(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = describe(e)
-		}
-		return "[" + strings.Join(parts, " ") + "]"
-	case []string:
-		return fmt.Sprintf("%q", x)
-	case string:
-		return strconv.Quote(x)
 	}
-	return fmt.Sprintf("%T(%v)", v, v)
+	return strings.Join(lines, "\n") + "\n"
 }
 
-// sameBits reports whether a and b have the same shape and element bits.
-func sameBits(a, b *tensor.Tensor) bool {
-	if !tensor.SameShape(a.Shape(), b.Shape()) {
-		return false
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
 	}
-	enc1, err1 := serde.EncodeTensor(a)
-	enc2, err2 := serde.EncodeTensor(b)
-	return err1 == nil && err2 == nil && bytes.Equal(enc1, enc2)
+	return s
 }
+
+func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

@@ -232,7 +232,7 @@ type trainOutcome struct {
 	Losses, PlainLosses []float64
 	Accuracy, PlainAcc  float64 // on the test set
 	MaxWeightDiff       float64 // between the two models
-	Bytes, Rounds       int64   // sent by all parties
+	Bytes, Rounds       int64   // sent by all parties; rounds of each party
 	Elapsed             time.Duration
 	Model               *nn.Model
 }
@@ -289,8 +289,7 @@ func runTraining(g *grid, i int, d *data, c config) (*trainOutcome, error) {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	o := &trainOutcome{Name: s.name, PlainLosses: plainLosses, Elapsed: res.Elapsed}
-	st := res.Stats()
-	o.Bytes, o.Rounds = st.BytesSent, st.Rounds
+	o.Bytes, o.Rounds = traffic(res)
 	m, ok := res.Value(alice).(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%s: alice returned %T", s.name, res.Value(alice))
@@ -326,8 +325,7 @@ func runHiding(g *grid, d *data, c config) (*hidingOutcome, error) {
 		return nil, fmt.Errorf("model hiding: %w", err)
 	}
 	o := &hidingOutcome{Elapsed: res.Elapsed}
-	st := res.Stats()
-	o.Bytes, o.Rounds = st.BytesSent, st.Rounds
+	o.Bytes, o.Rounds = traffic(res)
 	got := res.Tensor(bob)
 	if got == nil {
 		return nil, fmt.Errorf("model hiding: bob returned %T", res.Value(bob))
@@ -354,6 +352,16 @@ func runHiding(g *grid, d *data, c config) (*hidingOutcome, error) {
 		}
 	}
 	return o, nil
+}
+
+// traffic is a job's bytes sent by all parties together, and its rounds:
+// the sequential exchanges each party waited for (its latency cost).
+func traffic(res *syft.Results) (bytes, rounds int64) {
+	for _, r := range res.Ranks {
+		bytes += r.Stats.BytesSent
+		rounds = max(rounds, r.Stats.Rounds)
+	}
+	return bytes, rounds
 }
 
 func equalInts(a, b []int) bool {
