@@ -309,3 +309,34 @@ func TestOwnersDataStaysHome(t *testing.T) {
 			names[i], len(received), r.log.Len()+len(access), len(store), len(held[other]), names[other])
 	}
 }
+
+// BenchmarkModelHiding: encrypted inference on 100 of bob's images with
+// alice's model, submission to results, on virtual workers and on daemons
+// whose parties are child processes.
+func BenchmarkModelHiding(b *testing.B) {
+	c := testConfig()
+	d, err := makeData(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, gr := range grids {
+		if gr.name == "daemon" {
+			continue
+		}
+		b.Run(gr.name, func(b *testing.B) {
+			g := gr.mk(b)
+			if err := stage(g.owners, d); err != nil {
+				b.Fatal(err)
+			}
+			var res *syft.Results
+			for b.Loop() {
+				if res, err = syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sent, rounds := traffic(res)
+			b.ReportMetric(float64(sent), "sent-bytes/op")
+			b.ReportMetric(float64(rounds), "rounds/op")
+		})
+	}
+}
