@@ -213,20 +213,30 @@ func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) 
 func (p *Party) beaverMul(x, y []uint64, trunc bool) []uint64 {
 	n := len(x)
 	// The masks a and b are generated block by block where they are used
-	// (a twice: for e, then for z), never stored whole.
+	// (a twice: for e, then for z), never stored whole; the opening is a
+	// pipeline of chunks, each laid out as e then f for its elements.
 	s := p.get(provider.Request{Kind: provider.Mul, N: n, OmitZero: true, Lazy: true})
+	ga, gb, ga2 := s.Stream(0), s.Stream(1), s.Stream(0)
 	ef := getScratch(2 * n)
-	maskFrom(ef[:n], x, s.Stream(0))
-	maskFrom(ef[n:], y, s.Stream(1))
-	o := p.openParts("Mul", ef)
-	c := p.wait("Mul", s)[2]
 	z := make([]uint64, n)
 	t := p.fusedTrunc(trunc)
-	blocks(n, s.Stream(0), func(off, m int, a []uint64) {
-		beaverZ(z[off:off+m], part(c, off, m), ef[off:off+m], o[off:off+m], y[off:off+m], a, ef[n+off:n+off+m], o[n+off:n+off+m], t)
+	var c []uint64
+	waited := false
+	p.openChunks("Mul", ef, 2*pipeChunk, func(lo, hi int) {
+		i, m := lo/2, (hi-lo)/2
+		maskFrom(ef[lo:lo+m], x[i:i+m], ga)
+		maskFrom(ef[lo+m:hi], y[i:i+m], gb)
+	}, func(lo, hi int, o []uint64) {
+		if !waited {
+			c, waited = p.wait("Mul", s)[2], true
+		}
+		i, m := lo/2, (hi-lo)/2
+		e0, e1, f0, f1 := ef[lo:lo+m], o[lo:lo+m], ef[lo+m:hi], o[lo+m:hi]
+		blocks(m, ga2, func(off, k int, a []uint64) {
+			beaverZ(z[i+off:i+off+k], part(c, i+off, k), e0[off:off+k], e1[off:off+k], y[i+off:i+off+k], a, f0[off:off+k], f1[off:off+k], t)
+		})
 	})
 	putScratch(ef)
-	putScratch(o)
 	s.Release()
 	if trunc && !t.on {
 		p.truncate(z, 1<<p.cfg.Precision)
@@ -246,17 +256,24 @@ func (x *CrypTensor) Square() *CrypTensor {
 func (p *Party) square(x []uint64, trunc bool) []uint64 {
 	n := len(x)
 	s := p.get(provider.Request{Kind: provider.Square, N: n, OmitZero: true, Lazy: true})
+	gr, gr2 := s.Stream(0), s.Stream(0)
 	e := getScratch(n)
-	maskFrom(e, x, s.Stream(0))
-	o := p.openParts("Square", e)
-	r2 := p.wait("Square", s)[1]
 	z := make([]uint64, n)
 	t := p.fusedTrunc(trunc)
-	blocks(n, s.Stream(0), func(off, m int, r []uint64) {
-		squareZ(z[off:off+m], part(r2, off, m), e[off:off+m], o[off:off+m], r, p.rank == 0, t)
+	var r2 []uint64
+	waited := false
+	p.openChunks("Square", e, pipeChunk, func(lo, hi int) {
+		maskFrom(e[lo:hi], x[lo:hi], gr)
+	}, func(lo, hi int, o []uint64) {
+		if !waited {
+			r2, waited = p.wait("Square", s)[1], true
+		}
+		blocks(hi-lo, gr2, func(off, k int, r []uint64) {
+			i := lo + off
+			squareZ(z[i:i+k], part(r2, i, k), e[i:i+k], o[i:i+k], r, p.rank == 0, t)
+		})
 	})
 	putScratch(e)
-	putScratch(o)
 	s.Release()
 	if trunc && !t.on {
 		p.truncate(z, 1<<p.cfg.Precision)

@@ -49,6 +49,54 @@ func (p *Party) openParts(op string, v []uint64) []uint64 {
 	return o
 }
 
+// pipeChunk is the number of elements of a product opened per message of
+// a pipelined opening (openChunks): large enough that the per-message cost
+// vanishes, small enough that computing, sending and using the chunks
+// overlap and a chunk is still in cache when it is used.
+const pipeChunk = 32 << 10
+
+// openChunks opens v in one round as a pipeline (comm.ExchangeChunks):
+// fill(lo, hi) sets v[lo:hi] just before it is sent, and use(lo, hi, o) is
+// called as soon as o[lo:hi] holds the other parties' sum for that range
+// (the opened value is v + o there). chunk is in elements of v.
+func (p *Party) openChunks(op string, v []uint64, chunk int, fill func(lo, hi int), use func(lo, hi int, o []uint64)) {
+	if p.size == 1 {
+		o := getScratch(len(v))
+		clear(o)
+		fill(0, len(v))
+		use(0, len(v), o)
+		putScratch(o)
+		return
+	}
+	out := make([][]uint64, p.size)
+	first := -1
+	for q := range out {
+		if q != p.rank {
+			out[q] = getScratch(len(v))
+			if first < 0 {
+				first = q
+			}
+		}
+	}
+	err := comm.ExchangeChunks(p.c, v, out, chunk, fill, func(lo, hi int) {
+		o := out[first]
+		for q := first + 1; q < p.size; q++ {
+			if q != p.rank {
+				ring.AddTo(o[lo:hi], out[q][lo:hi])
+			}
+		}
+		use(lo, hi, o)
+	})
+	for q, b := range out {
+		if q != p.rank {
+			putScratch(b)
+		}
+	}
+	if err != nil {
+		p.fail(op, err)
+	}
+}
+
 // trunc describes the truncation fused into a product loop: with two
 // parties, rank 0 shifts its share right arithmetically and rank 1
 // negates, shifts and negates back (see truncate). x^neg − neg is x on

@@ -294,6 +294,7 @@ type mpcResult struct {
 	Parties  int        `json:"parties"`
 	Reps     int        `json:"reps"`
 	Median   float64    `json:"median_seconds"`
+	Min      float64    `json:"min_seconds"`           // the fastest repetition (at the slower party)
 	CPU      []float64  `json:"cpu_seconds_per_party"` // median process CPU time of each party
 	Faults   []int64    `json:"page_faults_per_party"` // median minor page faults of each party
 	Bytes    int64      `json:"bytes_per_party"`
@@ -394,6 +395,7 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int, env []string) mpcRe
 		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
 	}
 	sort.Float64s(slowest)
+	r.Min = slowest[0]
 	r.Median = slowest[reps/2]
 	if reps%2 == 0 {
 		r.Median = (slowest[reps/2-1] + slowest[reps/2]) / 2

@@ -158,6 +158,62 @@ func ExchangeInto(c Comm, data []uint64, out [][]uint64) error {
 	return flushPeers(c, me, n)
 }
 
+// ExchangeChunks is ExchangeInto as a pipeline: the message is cut into
+// chunks of the given length, each sent as soon as fill(lo, hi) has set
+// data[lo:hi] and each handed to use(lo, hi) as soon as out[p][lo:hi] holds
+// every other party's chunk, so that producing the data, moving it and
+// using it overlap instead of following one another. Either function may
+// be nil. One round and the same bytes as ExchangeInto (in more messages);
+// every party must pass the same length and chunk.
+func ExchangeChunks(c Comm, data []uint64, out [][]uint64, chunk int, fill, use func(lo, hi int)) error {
+	me, n, err := collectiveRank(c, "ExchangeChunks")
+	if err != nil {
+		return err
+	}
+	if len(out) != n {
+		return fmt.Errorf("comm: ExchangeChunks into %d buffers, want %d", len(out), n)
+	}
+	for p := range out {
+		if p != me && len(out[p]) != len(data) {
+			return fmt.Errorf("comm: ExchangeChunks buffer for party %d holds %d elements, want %d", p, len(out[p]), len(data))
+		}
+	}
+	if chunk <= 0 {
+		return fmt.Errorf("comm: ExchangeChunks with chunks of %d elements", chunk)
+	}
+	c.Stats().Round()
+	for lo := 0; lo < len(data) || lo == 0; lo += chunk {
+		hi := min(lo+chunk, len(data))
+		if fill != nil {
+			fill(lo, hi)
+		}
+		if err := sendAllUint64s(c, me, n, data[lo:hi]); err != nil {
+			return err
+		}
+		if hi == len(data) {
+			break
+		}
+	}
+	out[me] = data
+	for lo := 0; lo < len(data) || lo == 0; lo += chunk {
+		hi := min(lo+chunk, len(data))
+		for p := 0; p < n; p++ {
+			if p != me {
+				if err := RecvUint64s(c, p, out[p][lo:hi]); err != nil {
+					return err
+				}
+			}
+		}
+		if use != nil {
+			use(lo, hi)
+		}
+		if hi == len(data) {
+			break
+		}
+	}
+	return flushPeers(c, me, n)
+}
+
 // The receive buffers of reductions come from the ring package's free
 // lists, which for large ring tensors spares a fresh allocation (and its
 // page faults) per call.

@@ -139,6 +139,9 @@ func eqVec(what string, got, want []uint64) error {
 
 const root = 1 // non-zero root rank used by rooted collectives
 
+// exchangeChunk is the chunk of ExchangeChunks in the shared suite.
+const exchangeChunk = 333
+
 var collectiveCases = []collectiveCase{
 	{"Exchange", func(c Comm, f *fixture) error {
 		in := f.in
@@ -154,6 +157,46 @@ var collectiveCases = []collectiveCase{
 		}
 		return nil
 	}, func(p, n, l int) Counts { return sameCost(n, l) }},
+	{"ExchangeChunks", func(c Comm, f *fixture) error {
+		in := f.in
+		n := len(in[0])
+		data := make([]uint64, n)
+		out := make([][]uint64, c.Size())
+		for p := range out {
+			if p != c.Rank() {
+				out[p] = make([]uint64, n)
+			}
+		}
+		filled, used := 0, 0
+		err := ExchangeChunks(c, data, out, exchangeChunk, func(lo, hi int) {
+			if lo != filled {
+				panic(fmt.Sprintf("fill [%d,%d) after %d", lo, hi, filled))
+			}
+			copy(data[lo:hi], in[c.Rank()][lo:hi])
+			filled = hi
+		}, func(lo, hi int) {
+			if lo != used || hi > filled {
+				panic(fmt.Sprintf("use [%d,%d) after %d, filled %d", lo, hi, used, filled))
+			}
+			for p := range in {
+				if err := eqVec(fmt.Sprintf("chunk from %d", p), out[p][lo:hi], in[p][lo:hi]); err != nil {
+					panic(err)
+				}
+			}
+			used = hi
+		})
+		if err != nil {
+			return err
+		}
+		if used != n {
+			return fmt.Errorf("used %d of %d elements", used, n)
+		}
+		return nil
+	}, func(p, n, l int) Counts {
+		c := sameCost(n, l)
+		c.Messages *= int64(max(1, (l+exchangeChunk-1)/exchangeChunk))
+		return c
+	}},
 	{"AllReduce", func(c Comm, f *fixture) error {
 		in := f.in
 		v := append([]uint64(nil), in[c.Rank()]...)

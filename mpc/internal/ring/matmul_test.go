@@ -105,3 +105,7 @@ func TestMatMulToSumsAndEpilogues(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMatMul256Serial(b *testing.B) {
+	benchMatMul(b, 256, func(c, a, bb []uint64, m, k, n int) { gemmBlocked(c, []Product{{a, bb, k}}, 0, m, n, Epilogue{}) })
+}
