@@ -26,67 +26,110 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 	var sm, ss *provider.Shares
 	// Masks are generated where they are used (Lazy), each stream
 	// running on across the products of its request.
-	var ga, gb, gr *provider.PRG
+	var ga, gb, gr, ga2, gr2 *provider.PRG
 	if nm > 0 {
 		sm = p.get(provider.Request{Kind: provider.Mul, N: nm, OmitZero: true, Lazy: true})
-		ga, gb = sm.Stream(0), sm.Stream(1)
+		ga, gb, ga2 = sm.Stream(0), sm.Stream(1), sm.Stream(0)
 	}
 	if ns > 0 {
 		ss = p.get(provider.Request{Kind: provider.Square, N: ns, OmitZero: true, Lazy: true})
-		gr = ss.Stream(0)
+		gr, gr2 = ss.Stream(0), ss.Stream(0)
 	}
-	open := getScratch(2*nm + ns)
-	defer putScratch(open)
-	e, f, es := open[:nm], open[nm:2*nm], open[2*nm:]
-	om, os := 0, 0
+	// The opened values are laid out in segments of at most pipeChunk
+	// values, product after product: a square's segment holds its e, a
+	// product's its e then its f. The opening is a pipeline (openChunks):
+	// segments are masked as their slots are about to be sent and finished
+	// as soon as their slots have arrived.
+	type segment struct {
+		i, off, m int  // product i, elements [off, off+m)
+		at        int  // first slot in the opened vector
+		r         int  // index of the first element in its request
+		sq        bool // a square (one opened value per element)
+	}
+	var segs []segment
+	slots, om, os := 0, 0, 0
 	for i, x := range xs {
-		if ys[i] == nil {
-			maskFrom(es[os:os+len(x)], x, gr)
+		sq := ys[i] == nil
+		bs := pipeChunk / 2
+		if sq {
+			bs = pipeChunk
+		}
+		for off := 0; off < len(x); off += bs {
+			sg := segment{i: i, off: off, m: min(bs, len(x)-off), at: slots, sq: sq}
+			if sq {
+				sg.r = os + off
+				slots += sg.m
+			} else {
+				sg.r = om + off
+				slots += 2 * sg.m
+			}
+			segs = append(segs, sg)
+		}
+		if sq {
 			os += len(x)
 		} else {
-			maskFrom(e[om:om+len(x)], x, ga)
-			maskFrom(f[om:om+len(x)], ys[i], gb)
 			om += len(x)
 		}
 	}
-	other := p.openParts("mul", open)
-	defer putScratch(other)
-	oe, of, oes := other[:nm], other[nm:2*nm], other[2*nm:]
-	var c, r2 []uint64
-	if sm != nil {
-		c = p.wait("mul", sm)[2]
-		ga = sm.Stream(0)
-	}
-	if ss != nil {
-		r2 = p.wait("square", ss)[1]
-		gr = ss.Stream(0)
-	}
+	open := getScratch(slots)
+	defer putScratch(open)
 	all := make([]uint64, nm+ns)
 	outs := make([][]uint64, len(xs))
-	om, os = 0, 0
 	at := 0
+	for i, x := range xs {
+		outs[i] = all[at : at+len(x)]
+		at += len(x)
+	}
 	// With two parties the truncation is fused into the loops.
 	t := p.fusedTrunc(true)
-	for i, x := range xs {
-		n := len(x)
-		z := all[at : at+n]
-		at += n
-		if ys[i] == nil {
-			blocks(n, gr, func(off, m int, r []uint64) {
-				o := os + off
-				squareZ(z[off:off+m], part(r2, o, m), es[o:o+m], oes[o:o+m], r, p.rank == 0, t)
-			})
-			os += n
-		} else {
-			y := ys[i]
-			blocks(n, ga, func(off, m int, a []uint64) {
-				o := om + off
-				beaverZ(z[off:off+m], part(c, o, m), e[o:o+m], oe[o:o+m], y[off:off+m], a, f[o:o+m], of[o:o+m], t)
-			})
-			om += n
+	var c, r2 []uint64
+	waited := false
+	filled, used := 0, 0
+	p.openChunks("mul", open, pipeChunk, func(lo, hi int) {
+		for ; filled < len(segs) && segs[filled].at < hi; filled++ {
+			sg := segs[filled]
+			x := xs[sg.i][sg.off : sg.off+sg.m]
+			if sg.sq {
+				maskFrom(open[sg.at:sg.at+sg.m], x, gr)
+				continue
+			}
+			maskFrom(open[sg.at:sg.at+sg.m], x, ga)
+			maskFrom(open[sg.at+sg.m:sg.at+2*sg.m], ys[sg.i][sg.off:sg.off+sg.m], gb)
 		}
-		outs[i] = z
-	}
+	}, func(lo, hi int, o []uint64) {
+		if !waited {
+			if sm != nil {
+				c = p.wait("mul", sm)[2]
+			}
+			if ss != nil {
+				r2 = p.wait("square", ss)[1]
+			}
+			waited = true
+		}
+		for ; used < len(segs); used++ {
+			sg := segs[used]
+			end := sg.at + sg.m
+			if !sg.sq {
+				end += sg.m
+			}
+			if end > hi {
+				break
+			}
+			z := outs[sg.i][sg.off : sg.off+sg.m]
+			e0, e1 := open[sg.at:sg.at+sg.m], o[sg.at:sg.at+sg.m]
+			if sg.sq {
+				blocks(sg.m, gr2, func(off, k int, r []uint64) {
+					squareZ(z[off:off+k], part(r2, sg.r+off, k), e0[off:off+k], e1[off:off+k], r, p.rank == 0, t)
+				})
+				continue
+			}
+			f0, f1 := open[sg.at+sg.m:sg.at+2*sg.m], o[sg.at+sg.m:sg.at+2*sg.m]
+			y := ys[sg.i][sg.off : sg.off+sg.m]
+			blocks(sg.m, ga2, func(off, k int, a []uint64) {
+				beaverZ(z[off:off+k], part(c, sg.r+off, k), e0[off:off+k], e1[off:off+k], y[off:off+k], a, f0[off:off+k], f1[off:off+k], t)
+			})
+		}
+	})
 	if sm != nil {
 		sm.Release()
 	}

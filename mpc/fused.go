@@ -8,46 +8,10 @@ import (
 
 // Elementwise Beaver products are memory-bound: on a large tensor every
 // pass over a vector costs more than the arithmetic in it. So the opened
-// values are not summed in a pass of their own: openParts returns the
-// other parties' part, and the loops below read both and finish the
-// product (and, with two parties, its truncation) in one pass.
-
-// openParts opens v (the sum over all parties of their v) in one round and
-// returns o such that the opened value is v + o elementwise, leaving v as
-// it was. Release o with putScratch.
-func (p *Party) openParts(op string, v []uint64) []uint64 {
-	if p.size == 1 {
-		o := getScratch(len(v))
-		clear(o)
-		return o
-	}
-	out := make([][]uint64, p.size)
-	for q := range out {
-		if q != p.rank {
-			out[q] = getScratch(len(v))
-		}
-	}
-	if err := comm.ExchangeInto(p.c, v, out); err != nil {
-		for q, b := range out {
-			if q != p.rank {
-				putScratch(b)
-			}
-		}
-		p.fail(op, err)
-	}
-	var o []uint64
-	for q, b := range out {
-		switch {
-		case q == p.rank:
-		case o == nil:
-			o = b
-		default:
-			ring.AddTo(o, b)
-			putScratch(b)
-		}
-	}
-	return o
-}
+// values are not summed in a pass of their own: openChunks hands over the
+// other parties' part, chunk by chunk as it arrives, and the loops below
+// read both and finish the product (and, with two parties, its
+// truncation) in one pass.
 
 // pipeChunk is the number of elements of a product opened per message of
 // a pipelined opening (openChunks): large enough that the per-message cost
