@@ -19,7 +19,13 @@ import (
 // only by the kernel.
 const (
 	writeBufSize = 256 << 10
-	readBufSize  = 64 << 10
+	// readBufSize is small: a large message is read straight into its
+	// destination, but whatever of it the buffer caught with the header
+	// before is copied out of the buffer.
+	readBufSize = 16 << 10
+	// directWrite is the size from which a message is written with its
+	// header in one writev rather than through the write buffer.
+	directWrite = 64 << 10
 	// closeLinger bounds how long Close waits for queued messages to be
 	// written before cutting the links.
 	closeLinger = 5 * time.Second
@@ -219,13 +225,26 @@ func (l *link) writeLoop() {
 		if rest != nil {
 			bw.Write(rest) // errors are sticky in bw and surface at Flush
 		}
+		var err error
 		for i, m := range batch {
 			putFrameHeader(hdr[:], len(m))
-			bw.Write(hdr[:])
-			bw.Write(m)
+			if len(m) >= directWrite && l.raw != nil && err == nil {
+				// A large message goes out with its header in one writev
+				// straight from the caller's memory: through bw, the part
+				// that fits after the header would be copied first.
+				if err = bw.Flush(); err == nil {
+					bufs := net.Buffers{hdr[:], m}
+					_, err = bufs.WriteTo(l.conn)
+				}
+			} else {
+				bw.Write(hdr[:])
+				bw.Write(m)
+			}
 			batch[i] = nil
 		}
-		err := bw.Flush()
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
 
 		l.mu.Lock()
 		l.busy = false
