@@ -161,6 +161,42 @@ func (p *Party) lin(c0 float64, terms ...term) []uint64 {
 	out := make([]uint64, n)
 	scale := math.Ldexp(1, int(p.cfg.Precision))
 	m0 := uint64(int64(math.Round(terms[0].c * scale)))
+	t := p.fusedTrunc(true)
+	if len(terms) <= 2 && t.on {
+		// Two parties: the sum, its truncation and the constant in one pass.
+		var k uint64
+		if p.rank == 0 && c0 != 0 {
+			e, err := encodeValue(c0, p.cfg.Precision)
+			if err != nil {
+				p.fail("const", err)
+			}
+			k = e
+		}
+		v0 := terms[0].v[:n]
+		sh, neg := t.sh, t.neg
+		if len(terms) == 1 {
+			for i, v := range v0 {
+				x := (m0*v ^ neg) - neg
+				out[i] = (uint64(int64(x)>>sh) ^ neg) - neg + k
+			}
+			return out
+		}
+		m1 := uint64(int64(math.Round(terms[1].c * scale)))
+		v1 := terms[1].v[:n]
+		for i, v := range v0 {
+			x := (m0*v + m1*v1[i] ^ neg) - neg
+			out[i] = (uint64(int64(x)>>sh) ^ neg) - neg + k
+		}
+		return out
+	}
+	return p.linPasses(out, c0, terms)
+}
+
+// linPasses is lin one pass per step, for any number of terms and parties.
+func (p *Party) linPasses(out []uint64, c0 float64, terms []term) []uint64 {
+	n := len(out)
+	scale := math.Ldexp(1, int(p.cfg.Precision))
+	m0 := uint64(int64(math.Round(terms[0].c * scale)))
 	for i, v := range terms[0].v[:n] {
 		out[i] = m0 * v
 	}

@@ -1,8 +1,11 @@
 package mpc
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gomplab/gomplab/tensor"
 )
 
 // The fused loops must equal the step-by-step computation: sum the opened
@@ -70,5 +73,35 @@ func TestFusedLoops(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// lin's one-pass form gives the very shares of its step-by-step form.
+func TestLinFused(t *testing.T) {
+	x := []float64{-3.25, 0, 1e-4, 7.5, -0.001, 123.456}
+	y := []float64{2, -5.5, 0.25, 1e3, -7, 0.5}
+	_, err := RunLocal(2, func(p *Party) (any, error) {
+		a := p.Encrypt(tensor.FromSlice(x), 0).share
+		b := p.Encrypt(tensor.FromSlice(y), 1).share
+		for _, c := range []struct {
+			c0    float64
+			terms []term
+		}{
+			{0, []term{{0.75, a}}},
+			{-1.5, []term{{-2.25, a}}},
+			{0.125, []term{{3, a}, {-0.0625, b}}},
+		} {
+			got := p.lin(c.c0, c.terms...)
+			want := p.linPasses(make([]uint64, len(a)), c.c0, c.terms)
+			for i := range got {
+				if got[i] != want[i] {
+					return nil, fmt.Errorf("rank %d, %v: share %d is %d, want %d", p.Rank(), c, i, got[i], want[i])
+				}
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
