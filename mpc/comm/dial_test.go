@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"net"
 	"strings"
@@ -198,12 +197,11 @@ func TestRendezvousMalformedHello(t *testing.T) {
 		raw  []byte
 		want string
 	}{
-		{"not-gomplab", append(binary.LittleEndian.AppendUint64(nil, 4), "HTTP"...), "not a gomplab mesh peer"},
-		{"oversized", binary.LittleEndian.AppendUint64(nil, 1<<40), "exceeds the limit"},
+		{"not-gomplab", rawFrame([]byte("HTTP")), "not a gomplab mesh peer"},
+		{"oversized", rawHeader(1 << 40), "exceeds the limit"},
 		{"truncated-hello", func() []byte {
-			h := (&ctrlMsg{Kind: kindHello, From: 1, Size: 2, Job: "j"}).encode()
-			p := h[frameHeaderLen : len(h)-3]
-			return append(binary.LittleEndian.AppendUint64(nil, uint64(len(p))), p...)
+			p := payload((&ctrlMsg{Kind: kindHello, From: 1, Size: 2, Job: "j"}).encode())
+			return rawFrame(p[:len(p)-3])
 		}(), "truncated"},
 	}
 	for _, tc := range cases {
@@ -329,12 +327,12 @@ func TestLinkFailures(t *testing.T) {
 		isGone bool
 	}{
 		{"truncated", 0, func(c net.Conn) {
-			c.Write(binary.LittleEndian.AppendUint64(nil, 100))
+			c.Write(rawHeader(100))
 			c.Write(make([]byte, 10))
 			c.Close()
 		}, []string{"recv from party 1", "peer closed"}, true},
 		{"oversized", 0, func(c net.Conn) {
-			c.Write(binary.LittleEndian.AppendUint64(nil, 1<<20))
+			c.Write(rawHeader(1 << 20))
 		}, []string{"recv from party 1", "frame of 1048576 bytes exceeds the limit of 4096"}, false},
 		{"silent", 50 * time.Millisecond, func(c net.Conn) {}, []string{"recv from party 1", "no message within 50ms"}, false},
 		{"hangup", 0, func(c net.Conn) { c.Close() }, []string{"recv from party 1", "peer closed"}, true},

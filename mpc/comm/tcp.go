@@ -161,12 +161,14 @@ func (c *tcpComm) Send(to int, b []byte) error {
 // sendInline writes b's frame with one non-blocking syscall; what the
 // kernel does not take goes to the writer. The caller holds busy.
 func (l *link) sendInline(b []byte) {
-	if cap(l.inline) < frameHeaderLen+inlineMax {
-		l.inline = make([]byte, frameHeaderLen+inlineMax)
+	if cap(l.inline) < frameHeaderLen+inlineMax+frameAlign {
+		l.inline = make([]byte, frameHeaderLen+inlineMax+frameAlign)
 	}
-	frame := l.inline[:frameHeaderLen+len(b)]
+	pad := int(framePad(int64(len(b))))
+	frame := l.inline[:frameHeaderLen+len(b)+pad]
 	putFrameHeader(frame, len(b))
 	copy(frame[frameHeaderLen:], b)
+	clear(frame[frameHeaderLen+len(b):])
 	n, err := tryWrite(l.raw, frame)
 	l.mu.Lock()
 	switch {
@@ -228,17 +230,19 @@ func (l *link) writeLoop() {
 		var err error
 		for i, m := range batch {
 			putFrameHeader(hdr[:], len(m))
+			pad := zeroPad[:framePad(int64(len(m)))]
 			if len(m) >= directWrite && l.raw != nil && err == nil {
 				// A large message goes out with its header in one writev
 				// straight from the caller's memory: through bw, the part
 				// that fits after the header would be copied first.
 				if err = bw.Flush(); err == nil {
-					bufs := net.Buffers{hdr[:], m}
+					bufs := net.Buffers{hdr[:], m, pad}
 					_, err = bufs.WriteTo(l.conn)
 				}
 			} else {
 				bw.Write(hdr[:])
 				bw.Write(m)
+				bw.Write(pad)
 			}
 			batch[i] = nil
 		}
@@ -325,6 +329,9 @@ func (c *tcpComm) Recv(from int) ([]byte, error) {
 	if _, err := io.ReadFull(l.br, m); err != nil {
 		return nil, l.fail(err)
 	}
+	if err := l.skipPad(n); err != nil {
+		return nil, err
+	}
 	c.stats.Received(int(n))
 	return m, nil
 }
@@ -342,7 +349,7 @@ func (c *tcpComm) RecvInto(from int, dst []byte) error {
 		return err
 	}
 	if n != int64(len(dst)) {
-		if _, err := io.CopyN(io.Discard, l.br, n); err != nil {
+		if _, err := io.CopyN(io.Discard, l.br, n+framePad(n)); err != nil {
 			return l.fail(err)
 		}
 		c.stats.Received(int(n))
@@ -352,7 +359,21 @@ func (c *tcpComm) RecvInto(from int, dst []byte) error {
 	if _, err := io.ReadFull(l.br, dst); err != nil {
 		return l.fail(err)
 	}
+	if err := l.skipPad(n); err != nil {
+		return err
+	}
 	c.stats.Received(int(n))
+	return nil
+}
+
+// skipPad consumes the padding after a payload of n bytes; the caller
+// holds l.rmu.
+func (l *link) skipPad(n int64) error {
+	if pad := int(framePad(n)); pad > 0 {
+		if _, err := l.br.Discard(pad); err != nil {
+			return l.fail(err)
+		}
+	}
 	return nil
 }
 

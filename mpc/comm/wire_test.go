@@ -33,8 +33,39 @@ func TestCtrlRoundTrip(t *testing.T) {
 	}
 }
 
+// rawHeader is a frame header announcing n payload bytes.
+func rawHeader(n uint64) []byte {
+	return append(binary.LittleEndian.AppendUint64(nil, n), make([]byte, frameHeaderLen-8)...)
+}
+
+// rawFrame is p framed as the mesh frames it (header, payload, padding).
+func rawFrame(p []byte) []byte {
+	return append(append(rawHeader(uint64(len(p))), p...), make([]byte, framePad(int64(len(p))))...)
+}
+
+// payload returns the payload of an encoded control frame.
+func payload(frame []byte) []byte {
+	n := binary.LittleEndian.Uint64(frame)
+	return frame[frameHeaderLen : frameHeaderLen+n]
+}
+
+// Frames are multiples of 64 bytes whatever the payload, and a header with
+// non-zero reserved bytes is refused.
+func TestFramePadding(t *testing.T) {
+	for _, m := range []ctrlMsg{{Kind: kindOK}, {Kind: kindReject, Reason: strings.Repeat("x", 57)}, {Kind: kindHello, Job: "j"}} {
+		if f := m.encode(); len(f)%frameAlign != 0 || len(f) < frameHeaderLen+len(payload(f)) {
+			t.Errorf("%v: frame of %d bytes", m.Kind, len(f))
+		}
+	}
+	h := rawHeader(5)
+	h[9] = 1
+	if _, err := frameLen(h, 100); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("non-zero reserved bytes: %v", err)
+	}
+}
+
 func TestCtrlDecodeErrors(t *testing.T) {
-	valid := (&ctrlMsg{Kind: kindHello, From: 1, Size: 2, Job: "j", Addr: "a"}).encode()[frameHeaderLen:]
+	valid := payload((&ctrlMsg{Kind: kindHello, From: 1, Size: 2, Job: "j", Addr: "a"}).encode())
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), valid...)) }
 	cases := []struct {
 		name string
@@ -118,10 +149,10 @@ func FuzzDecodeCtrl(f *testing.F) {
 // FuzzRecvFrames plays arbitrary bytes as a peer's data stream: Recv must
 // return whole frames or an error naming the peer, never panic or hang.
 func FuzzRecvFrames(f *testing.F) {
-	frame := func(p []byte) []byte { return append(binary.LittleEndian.AppendUint64(nil, uint64(len(p))), p...) }
+	frame := rawFrame
 	f.Add(frame([]byte("hello")))
 	f.Add(append(frame(nil), frame([]byte{1, 2, 3})...))
-	f.Add(binary.LittleEndian.AppendUint64(nil, 1<<40))
+	f.Add(rawHeader(1 << 40))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		a, b := net.Pipe()
@@ -140,7 +171,7 @@ func FuzzRecvFrames(f *testing.F) {
 				}
 				break
 			}
-			got += frameHeaderLen + len(m)
+			got += frameHeaderLen + len(m) + int(framePad(int64(len(m))))
 		}
 		if got > len(stream) {
 			t.Fatalf("decoded %d bytes from a %d-byte stream", got, len(stream))
