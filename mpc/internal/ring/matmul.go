@@ -22,7 +22,7 @@ const (
 // splitting a medium product only adds scheduling and cache traffic
 // (measured: a 256³ product and the benchmark convolution ran faster
 // whole); a large one still gains from a core its peer leaves idle.
-const parallelWork = 1 << 27
+var parallelWork = 1 << 27 // a variable so tests can exercise the split on small inputs
 
 // MatMul computes c = a·b for row-major a (m×k), b (k×n) and c (m×n),
 // overwriting c. Large products use every CPU (GOMAXPROCS).

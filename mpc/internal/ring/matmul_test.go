@@ -109,3 +109,36 @@ func TestMatMulToSumsAndEpilogues(t *testing.T) {
 func BenchmarkMatMul256Serial(b *testing.B) {
 	benchMatMul(b, 256, func(c, a, bb []uint64, m, k, n int) { gemmBlocked(c, []Product{{a, bb, k}}, 0, m, n, Epilogue{}) })
 }
+
+// The products and convolutions split across goroutines equal the serial
+// ones (the threshold is lowered so that small inputs split).
+func TestParallelSplit(t *testing.T) {
+	defer func(w int) { parallelWork = w }(parallelWork)
+	parallelWork = 1
+	r := rand.New(rand.NewPCG(15, 16))
+	m, k, n := 70, 90, 110
+	a, b := randVec(r, m*k), randVec(r, k*n)
+	want := make([]uint64, m*n)
+	matMulNaive(want, a, b, m, k, n)
+	got := randVec(r, m*n)
+	MatMul(got, a, b, m, k, n)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("matmul element %d got %d want %d", i, got[i], want[i])
+		}
+	}
+	for _, s := range []ConvSpec{
+		{N: 2, C: 3, H: 10, W: 40, Cout: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
+		{N: 3, C: 2, H: 9, W: 9, Cout: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
+	} {
+		x, w := randVec(r, s.InSize()), randVec(r, s.KernelSize())
+		want := convDirect(x, w, s)
+		got := randVec(r, s.OutSize())
+		Conv2d(got, x, w, s)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: element %d got %d want %d", s, i, got[i], want[i])
+			}
+		}
+	}
+}
