@@ -129,7 +129,7 @@ func TestParallelSplit(t *testing.T) {
 	}
 	for _, s := range []ConvSpec{
 		{N: 2, C: 3, H: 10, W: 40, Cout: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1},
-		{N: 3, C: 2, H: 9, W: 9, Cout: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
+		{N: 3, C: 2, H: 17, W: 17, Cout: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 2},
 	} {
 		x, w := randVec(r, s.InSize()), randVec(r, s.KernelSize())
 		want := convDirect(x, w, s)
