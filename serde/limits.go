@@ -73,6 +73,7 @@ type DecodeError struct {
 	Msg    string // what exactly went wrong
 }
 
+// Error says what failed to decode and why.
 func (e *DecodeError) Error() string {
 	where := fmt.Sprintf("at byte %d", e.Offset)
 	if e.Path != "" {
@@ -89,6 +90,7 @@ type VersionError struct {
 	Got int // the version the message declares
 }
 
+// Error names both versions.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("serde: message version %d, this build speaks %d", e.Got, Version)
 }

@@ -19,6 +19,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error is the remote side's message, prefixed with its code.
 func (e *RemoteError) Error() string {
 	if e.Code == "" {
 		return e.Message

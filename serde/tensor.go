@@ -29,6 +29,7 @@ const (
 	Int64   DType = 3 // two's complement, 8 bytes; rounded to nearest float64 on decode
 )
 
+// String is the dtype's name as NumPy spells it.
 func (d DType) String() string {
 	switch d {
 	case Float64:

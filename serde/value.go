@@ -49,6 +49,7 @@ type MarshalError struct {
 	Msg  string
 }
 
+// Error names the value that cannot be encoded.
 func (e *MarshalError) Error() string {
 	if e.Path == "" {
 		return "serde: Marshal: " + e.Msg

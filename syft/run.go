@@ -164,6 +164,7 @@ type JobError struct {
 	Ranks []error
 }
 
+// Error lists the failed ranks, the cause first.
 func (e *JobError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "job %s failed on %d rank", e.JobID, len(e.Ranks))

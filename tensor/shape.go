@@ -13,6 +13,7 @@ type ShapeError struct {
 	Msg  string // optional detail
 }
 
+// Error names the operation and the shapes involved.
 func (e *ShapeError) Error() string {
 	s := fmt.Sprintf("tensor.%s: shapes %v and %v", e.Op, e.A, e.B)
 	if e.B == nil {

@@ -84,6 +84,7 @@ type Error struct {
 	Msg    string // the worker's explanation
 }
 
+// Error names the worker, the request and what went wrong.
 func (e *Error) Error() string {
 	return fmt.Sprintf("worker %s: %s: %s", e.Worker, e.Op, e.Msg)
 }
