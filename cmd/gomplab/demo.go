@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
@@ -80,7 +83,12 @@ them against plaintext inference, reports time, bytes and rounds, and
 stops the workers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.OutOrStdout(), c)
+			// Ctrl-C or SIGTERM ends the demo through its context, so
+			// that it stops its worker daemons and removes their
+			// directories instead of dying with them left behind.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, cmd.OutOrStdout(), c)
 		},
 	}
 	cmd.Flags().IntVar(&c.images, "images", c.images, "images bob holds")
@@ -88,8 +96,14 @@ stops the workers.`,
 	rootCmd.AddCommand(cmd)
 }
 
-// runDemo runs the model-hiding demo, writing its report to w.
-func runDemo(w io.Writer, c demoConfig) (err error) {
+// demoStarted, when set, runs once the workers are up. Tests set it to
+// hold the demo there until they interrupt it.
+var demoStarted func(ctx context.Context)
+
+// runDemo runs the model-hiding demo, writing its report to w. When ctx
+// ends (an interrupt), it stops at the next step or inside the job, stops
+// the workers and removes their temporary directories.
+func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	if c.infer < 1 || c.infer > c.images {
 		return fmt.Errorf("demo: cannot classify %d of %d images", c.infer, c.images)
@@ -102,16 +116,27 @@ func runDemo(w io.Writer, c demoConfig) (err error) {
 	start := time.Now()
 	var ds []*syft.LocalDaemon
 	defer func() {
+		if ctx.Err() != nil {
+			// Whatever failed, it failed because of the interrupt.
+			err = fmt.Errorf("demo interrupted: %w", ctx.Err())
+		}
+		stopped := true
 		for _, d := range ds {
-			if e := d.Stop(); e != nil && err == nil {
-				err = fmt.Errorf("stopping %s: %w", d.ID, e)
+			if e := d.Stop(); e != nil {
+				stopped = false
+				if err == nil {
+					err = fmt.Errorf("stopping %s: %w", d.ID, e)
+				}
 			}
 		}
-		if err == nil {
+		if len(ds) > 0 && stopped {
 			p("alice and bob stopped; their temporary directories are removed\n")
 		}
 	}()
 	for _, id := range []string{"alice", "bob"} {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: c.binary, Users: []string{"scientist"}})
 		if err != nil {
 			return err
@@ -120,12 +145,15 @@ func runDemo(w io.Writer, c demoConfig) (err error) {
 	}
 	alice, bob := ds[0], ds[1]
 	p("started alice at %s and bob at %s (%v)\n", alice.Addr, bob.Addr, time.Since(start).Round(time.Millisecond))
+	if demoStarted != nil {
+		demoStarted(ctx)
+	}
 
 	// The owners load their private data, as `gomplab worker load` does
 	// (through the running daemon, with the owner's token).
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	info, _, err := workers.LoadONNXInto(ctx, alice.Dir, demoModel, workers.LoadSpec{
+	info, _, err := workers.LoadONNXInto(lctx, alice.Dir, demoModel, workers.LoadSpec{
 		Tags: []string{"crypten_model"}, Private: true, File: "model.onnx",
 		Description: "digit classifier exported by PyTorch"})
 	if err != nil {
@@ -133,7 +161,7 @@ func runDemo(w io.Writer, c demoConfig) (err error) {
 	}
 	p("alice$ gomplab worker load --tag crypten_model --file model.onnx --private\n  %s\n", info)
 	images, truth := dataset.Digits(c.images, c.seed)
-	info, _, err = workers.LoadInto(ctx, bob.Dir, images, workers.LoadSpec{
+	info, _, err = workers.LoadInto(lctx, bob.Dir, images, workers.LoadSpec{
 		Tags: []string{"crypten_data"}, Private: true, File: "digits.npy",
 		Description: "synthetic 28x28 digits"})
 	if err != nil {
@@ -163,7 +191,8 @@ func runDemo(w io.Writer, c demoConfig) (err error) {
 	p("  bob: %s\n  GetCopy: %v\n\n", ptrs[0], firstLine(gerr))
 
 	p("it ships this function to both (alice is rank 0, bob rank 1) with syft.RunSource:\n\n%s\n", indentLines(demoJob[strings.Index(demoJob, "func infer"):], "    "))
-	res, err := syft.RunSource(ws, "127.0.0.1", demoJob, "infer", c.infer)
+	job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(demoJob, "infer"), Args: []any{c.infer}}
+	res, err := job.Run(ctx) // RunSource, cancelled by an interrupt
 	if err != nil {
 		return err
 	}

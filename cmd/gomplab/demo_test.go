@@ -1,12 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/workers"
 )
 
 // TestMain makes this test binary gomplab itself when it is started with
@@ -14,12 +23,21 @@ import (
 // `gomplab worker` daemons from its own executable, and they start `gomplab
 // party` children the same way.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "worker" || os.Args[1] == "party") {
+	if len(os.Args) > 1 && (os.Args[1] == "worker" || os.Args[1] == "party" || os.Args[1] == "demo") {
+		if os.Getenv(demoPauseEnv) != "" {
+			// TestDemoInterrupt's demo waits, workers running, for
+			// the signal.
+			demoStarted = func(ctx context.Context) { <-ctx.Done() }
+		}
 		main()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
+
+// demoPauseEnv makes this test binary, run as `gomplab demo`, wait for a
+// signal once its workers are up.
+const demoPauseEnv = "GOMPLAB_TEST_DEMO_PAUSE"
 
 func TestDemoCommand(t *testing.T) {
 	var out bytes.Buffer
@@ -51,6 +69,82 @@ func TestDemoCommand(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("demo output:\n%s", got)
+	}
+}
+
+// TestDemoInterrupt: Ctrl-C (SIGINT) or SIGTERM during the demo stops
+// its worker daemons and removes their temporary directories. The demo
+// runs as a process of its own (this test binary as `gomplab demo`),
+// paused once its workers listen, and gets the signal there.
+func TestDemoInterrupt(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(os.Args[0], "demo")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, demoPauseEnv+"=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			started := regexp.MustCompile(`started alice at (\S+) and bob at (\S+) `)
+			lines := bufio.NewScanner(stdout)
+			var addrs []string
+			var out strings.Builder
+			for addrs == nil && lines.Scan() {
+				out.WriteString(lines.Text() + "\n")
+				if m := started.FindStringSubmatch(lines.Text()); m != nil {
+					addrs = m[1:]
+				}
+			}
+			if addrs == nil {
+				t.Fatalf("the demo did not start its workers:\n%s%s", out.String(), stderr.String())
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := io.ReadAll(stdout)
+			out.Write(rest)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				t.Fatalf("the demo did not exit within a minute of %v:\n%s", sig, out.String())
+			}
+			if err == nil || !strings.Contains(stderr.String(), "demo interrupted") {
+				t.Errorf("exit %v, stderr %q: want a failure saying the demo was interrupted", err, stderr.String())
+			}
+			if !strings.Contains(out.String(), "alice and bob stopped") {
+				t.Errorf("the demo did not report stopping its workers:\n%s", out.String())
+			}
+			for _, addr := range addrs {
+				if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+					c.Close()
+					t.Errorf("a worker still listens at %s", addr)
+				}
+			}
+			left, err := os.ReadDir(tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range left {
+				t.Errorf("left behind in the temporary directory: %s", e.Name())
+				// Do not leave its daemon running past the test.
+				for _, id := range []string{"alice", "bob"} {
+					if dd, err := workers.OpenDataDir(filepath.Join(tmp, e.Name(), id)); err == nil {
+						if info, err := dd.ReadDaemonInfo(); err == nil && info.PID > 0 {
+							syscall.Kill(info.PID, syscall.SIGKILL)
+						}
+					}
+				}
+			}
+		})
 	}
 }
 
