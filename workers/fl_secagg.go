@@ -182,11 +182,8 @@ func validRound(round string) error {
 }
 
 func (st *flState) share(ctx context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q ShareRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if err := validRound(q.Round); err != nil {
@@ -350,11 +347,8 @@ func (st *flState) expireRounds() {
 }
 
 func (st *flState) sum(_ context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q SumRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if err := validRound(q.Round); err != nil {
@@ -430,11 +424,8 @@ func shareIDsTo(round string, rs *flRound) []string {
 }
 
 func (st *flState) abort(_ context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q AbortRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if err := validRound(q.Round); err != nil {

@@ -68,31 +68,13 @@ const (
 	maxAverageModels = 1024
 )
 
-func refuseGrant(r *Request) error {
+// decodeFL decodes the body of an fl.* request into q, after refusing
+// grant sessions: only a user drives training.
+func decodeFL(r *Request, q any) error {
 	if r.Session.viaGrant() {
 		return denied("%s is not available to a grant session", r.Type)
 	}
-	return nil
-}
-
-// privacyOf folds the privacy of objects as op results do: private if any
-// is, readable by the users allowed on every private one.
-func privacyOf(objs ...*Object) (bool, []string) {
-	private, first := false, true
-	var allowed []string
-	for _, o := range objs {
-		if o == nil || !o.Private {
-			continue
-		}
-		if first {
-			allowed = slices.Clone(o.AllowedUsers)
-			first = false
-		} else {
-			allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(o.AllowedUsers, u) })
-		}
-		private = true
-	}
-	return private, allowed
+	return r.Decode(q)
 }
 
 func (st *flState) tensorObj(r *Request, id, what string) (*Object, error) {
@@ -118,11 +100,8 @@ func (st *flState) modelObj(r *Request, id string) (*Object, error) {
 }
 
 func (st *flState) batch(_ context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q BatchRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.Indices) == 0 || len(q.Indices) > maxBatchRows {
@@ -257,11 +236,8 @@ func (st *flState) liveFor(key string) *flLive {
 }
 
 func (st *flState) train(ctx context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q TrainRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.Batches) == 0 || len(q.Batches) > maxTrainBatches {
@@ -423,11 +399,8 @@ func checkWeights(w []float64, n int) error {
 }
 
 func (st *flState) average(_ context.Context, r *Request) (any, error) {
-	if err := refuseGrant(r); err != nil {
-		return nil, err
-	}
 	var q AverageRequest
-	if err := r.Decode(&q); err != nil {
+	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.IDs) == 0 || len(q.IDs) > maxAverageModels {

@@ -354,28 +354,13 @@ type jobStore struct {
 // worker only as shares (what the job's code then decrypts is its own
 // business, as with any MPC function).
 func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
-	log := func(outcome string, kv ...any) {
-		s.h.cfg.AccessLog.Info("job load", append([]any{"job", s.job, "user", s.user, "rank", s.rank,
-			"tag", tag, "outcome", outcome}, kv...)...)
-	}
-	if err := ValidateTag(tag); err != nil {
-		log("error", "err", err.Error())
-		return nil, err
-	}
-	o, err := GetTagged(s.h.cfg.Store, tag)
+	o, log, err := s.tagged("job load", tag, "a tensor this worker holds", func(o *Object) bool {
+		return o.Kind == KindTensor && o.Tensor != nil
+	})
 	if err != nil {
-		log("error", "err", err.Error())
 		return nil, err
 	}
-	if o.Kind != KindTensor || o.Tensor == nil {
-		err := fmt.Errorf("object %s tagged %q is a %s, not a tensor this worker holds", o.ID, tag, o.Kind)
-		log("error", "object", o.ID, "err", err.Error())
-		return nil, err
-	}
-	s.mu.Lock()
-	s.loaded = append(s.loaded, o.ID)
-	s.private = s.private || o.Private
-	s.mu.Unlock()
+	s.loadedObject(o)
 	log("ok", "object", o.ID, "shape", o.Tensor.Shape(), "private", o.Private)
 	return o.Tensor, nil
 }
@@ -384,22 +369,8 @@ func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
 // (architecture and weights), for nn.LoadModel, which shares it with the
 // other parties as an architecture plus secret-shared weights.
 func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
-	log := func(outcome string, kv ...any) {
-		s.h.cfg.AccessLog.Info("job load model", append([]any{"job", s.job, "user", s.user, "rank", s.rank,
-			"tag", tag, "outcome", outcome}, kv...)...)
-	}
-	if err := ValidateTag(tag); err != nil {
-		log("error", "err", err.Error())
-		return nil, err
-	}
-	o, err := GetTagged(s.h.cfg.Store, tag)
+	o, log, err := s.tagged("job load model", tag, "a model", func(o *Object) bool { return o.Kind == KindModel })
 	if err != nil {
-		log("error", "err", err.Error())
-		return nil, err
-	}
-	if o.Kind != KindModel {
-		err := fmt.Errorf("object %s tagged %q is a %s, not a model", o.ID, tag, o.Kind)
-		log("error", "object", o.ID, "err", err.Error())
 		return nil, err
 	}
 	m, err := DecodeModel(o.Blob, s.h.cfg.Limits)
@@ -407,12 +378,44 @@ func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
 		log("error", "object", o.ID, "err", err.Error())
 		return nil, err
 	}
+	s.loadedObject(o)
+	log("ok", "object", o.ID, "params", m.NumParams(), "private", o.Private)
+	return m, nil
+}
+
+// tagged finds the one object carrying tag for a load (the access-log
+// event), refusing one that kindOK rejects as not being want. It returns
+// the function that writes this load's access-log record; failures are
+// logged before they are returned.
+func (s *jobStore) tagged(event, tag, want string, kindOK func(*Object) bool) (*Object, func(outcome string, kv ...any), error) {
+	log := func(outcome string, kv ...any) {
+		s.h.cfg.AccessLog.Info(event, append([]any{"job", s.job, "user", s.user, "rank", s.rank,
+			"tag", tag, "outcome", outcome}, kv...)...)
+	}
+	if err := ValidateTag(tag); err != nil {
+		log("error", "err", err.Error())
+		return nil, nil, err
+	}
+	o, err := GetTagged(s.h.cfg.Store, tag)
+	if err != nil {
+		log("error", "err", err.Error())
+		return nil, nil, err
+	}
+	if !kindOK(o) {
+		err := fmt.Errorf("object %s tagged %q is a %s, not %s", o.ID, tag, o.Kind, want)
+		log("error", "object", o.ID, "err", err.Error())
+		return nil, nil, err
+	}
+	return o, log, nil
+}
+
+// loadedObject records a load, for the provenance and privacy of what
+// the party saves.
+func (s *jobStore) loadedObject(o *Object) {
 	s.mu.Lock()
 	s.loaded = append(s.loaded, o.ID)
 	s.private = s.private || o.Private
 	s.mu.Unlock()
-	log("ok", "object", o.ID, "params", m.NumParams(), "private", o.Private)
-	return m, nil
 }
 
 // Save implements sandbox.Store: a new tensor object tagged tag, owned

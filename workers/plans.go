@@ -3,8 +3,6 @@ package workers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
@@ -75,9 +73,6 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 	}
 	ins := make([]*Object, len(q.Args))
 	inputs := []string{po.ID}
-	private := false
-	var allowed []string
-	first := true
 	for i, id := range q.Args {
 		o, err := h.lookup(r, id, GrantUse)
 		if err != nil {
@@ -88,17 +83,8 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 		}
 		ins[i] = o
 		inputs = append(inputs, o.ID)
-		// Outputs are as private as the most private input.
-		if o.Private {
-			if first {
-				allowed = slices.Clone(o.AllowedUsers)
-				first = false
-			} else {
-				allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(o.AllowedUsers, u) })
-			}
-			private = true
-		}
 	}
+	private, allowed := privacyOf(ins...)
 	tensors := make([]*tensor.Tensor, len(ins))
 	for i, o := range ins {
 		tensors[i] = o.Tensor
@@ -114,10 +100,8 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 		}
 	}
 	for i, t := range outs {
-		res := &Object{ID: q.ResultIDs[i], Kind: KindTensor, Tensor: t, Private: private, AllowedUsers: allowed,
-			Owner:      r.User().Name,
-			Provenance: Provenance{Source: "op", Op: "plan:" + p.Name, Inputs: inputs, Grant: r.Session.creatingGrant()},
-			Created:    time.Now().UnixNano()}
+		res := opResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
+		res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, t, private, allowed
 		r.Touch(res.ID)
 		if err := h.cfg.Store.Put(res); err != nil {
 			return nil, err

@@ -108,6 +108,27 @@ func canRead(u *User, o *Object) error {
 	return denied("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
 }
 
+// privacyOf is the privacy of a result computed from objs (nil entries
+// are scalars): as private as its most private input, so private if any
+// is, and readable only by the users allowed on every private one.
+func privacyOf(objs ...*Object) (bool, []string) {
+	private, first := false, true
+	var allowed []string
+	for _, o := range objs {
+		if o == nil || !o.Private {
+			continue
+		}
+		if first {
+			allowed = slices.Clone(o.AllowedUsers)
+			first = false
+		} else {
+			allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(o.AllowedUsers, u) })
+		}
+		private = true
+	}
+	return private, allowed
+}
+
 // canRemove enforces ownership.
 func canRemove(s *Session, o *Object) error {
 	u := s.user
@@ -342,27 +363,14 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 	}
 
 	args := make([]*tensor.Tensor, len(q.Args))
-	private := false
-	var allowed []string
-	first := true
 	for i, a := range q.Args {
 		if objs[i] == nil {
 			args[i] = tensor.Scalar(*a.Scalar)
 			continue
 		}
 		args[i] = objs[i].Tensor
-		if objs[i].Private {
-			// A result is as private as its most private input: only
-			// users allowed on every private input may read it.
-			if first {
-				allowed = slices.Clone(objs[i].AllowedUsers)
-				first = false
-			} else {
-				allowed = slices.DeleteFunc(allowed, func(u string) bool { return !slices.Contains(objs[i].AllowedUsers, u) })
-			}
-			private = true
-		}
 	}
+	private, allowed := privacyOf(objs...)
 	out, err := runOp(spec, args, q.Params, h.maxResult())
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds the worker's limit") {
@@ -370,18 +378,27 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	res := &Object{
-		ID: q.ResultID, Kind: KindTensor, Tensor: out,
-		Private: private, AllowedUsers: allowed,
-		Owner:      r.User().Name,
-		Provenance: Provenance{Source: "op", Op: q.Op, Inputs: inputs, Grant: r.Session.creatingGrant()},
-		Created:    time.Now().UnixNano(),
-	}
-	r.Touch(res.ID)
-	if err := h.cfg.Store.Put(res); err != nil {
+	res := opResult(r, q.ResultID, q.Op, inputs)
+	res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, out, private, allowed
+	return h.storeResult(r, res)
+}
+
+// opResult is the object an op (or a plan, op "plan:NAME") computes for
+// r's user: its value and privacy are the caller's to set.
+func opResult(r *Request, id, op string, inputs []string) *Object {
+	return &Object{ID: id, Owner: r.User().Name,
+		Provenance: Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
+		Created:    time.Now().UnixNano()}
+}
+
+// storeResult stores an object a request made and replies with its
+// metadata.
+func (h *Handler) storeResult(r *Request, o *Object) (any, error) {
+	r.Touch(o.ID)
+	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
 	}
-	return &InfoReply{Info: res.Info()}, nil
+	return &InfoReply{Info: o.Info()}, nil
 }
 
 func opNames() []string {
@@ -420,20 +437,11 @@ func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs [
 	if err := h.forward(ctx, r, target, MsgOp, &remote, &rep); err != nil {
 		return nil, err
 	}
-	res := &Object{
-		ID: q.ResultID, Kind: KindPointer,
-		Pointer: &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
-			Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape},
-		Private:    rep.Info.Private,
-		Owner:      r.User().Name,
-		Provenance: Provenance{Source: "op", Op: q.Op, Inputs: inputs, Grant: r.Session.creatingGrant()},
-		Created:    time.Now().UnixNano(),
-	}
-	r.Touch(res.ID)
-	if err := h.cfg.Store.Put(res); err != nil {
-		return nil, err
-	}
-	return &InfoReply{Info: res.Info()}, nil
+	res := opResult(r, q.ResultID, q.Op, inputs)
+	res.Kind, res.Private = KindPointer, rep.Info.Private
+	res.Pointer = &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
+		Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape}
+	return h.storeResult(r, res)
 }
 
 func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
@@ -467,11 +475,7 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 		c.Pointer = &p
 	}
 	// Tensors are immutable once stored, so the copy shares the data.
-	r.Touch(c.ID)
-	if err := h.cfg.Store.Put(&c); err != nil {
-		return nil, err
-	}
-	return &InfoReply{Info: c.Info()}, nil
+	return h.storeResult(r, &c)
 }
 
 func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
