@@ -3,9 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,31 +16,17 @@ import (
 // runChildJob runs prog on n parties, each a child process.
 func runChildJob(t *testing.T, n int, prog Program, timeout time.Duration, stores []Store, opts func(rank int, o *ChildOptions)) []Result {
 	t.Helper()
-	rv, err := comm.LocalRendezvous()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := make([]Result, n)
-	var wg sync.WaitGroup
-	for r := 0; r < n; r++ {
-		job := Job{ID: "child-job", Rank: r, WorldSize: n, MasterAddr: rv.Addr(), Worker: fmt.Sprintf("w%d", r),
-			Program: prog, TimeoutMS: timeout.Milliseconds()}
-		var rrv *comm.Rendezvous
-		if r == 0 {
-			rrv = rv
-		}
-		o := childOpts(t)
+	o := make([]ChildOptions, n)
+	for r := range o {
+		o[r] = childOpts(t)
 		if opts != nil {
-			opts(r, &o)
+			opts(r, &o[r])
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[r] = RunChild(context.Background(), job, rrv, stores[r], o)
-		}()
 	}
-	wg.Wait()
-	return res
+	job := Job{ID: "child-job", Program: prog, TimeoutMS: timeout.Milliseconds()}
+	return runRanks(t, n, job, func(j Job, rv *comm.Rendezvous) Result {
+		return RunChild(context.Background(), j, rv, stores[j.Rank], o[j.Rank])
+	})
 }
 
 func TestRunChildProduct(t *testing.T) {
@@ -158,22 +142,7 @@ func TestRunChildFailures(t *testing.T) {
 			if d := time.Since(start); d > c.timeout+5*time.Second {
 				t.Errorf("took %v with a %v timeout", d, c.timeout)
 			}
-			found := false
-			for i, r := range res {
-				if r.Err == nil {
-					t.Fatalf("rank %d succeeded", i)
-				}
-				if !slices.Contains(c.kinds[i], r.Err.Kind) {
-					t.Errorf("rank %d: kind %q, want one of %q: %v", i, r.Err.Kind, c.kinds[i], r.Err)
-				}
-				if r.Err.Rank != i || r.Err.Worker != fmt.Sprintf("w%d", i) {
-					t.Errorf("rank %d: error names rank %d worker %q", i, r.Err.Rank, r.Err.Worker)
-				}
-				found = found || strings.Contains(r.Err.Error(), c.msg)
-			}
-			if !found {
-				t.Errorf("no rank's error mentions %q: %v / %v", c.msg, res[0].Err, res[1].Err)
-			}
+			checkFailed(t, res, c.kinds, c.msg)
 		})
 	}
 }

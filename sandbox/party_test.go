@@ -49,21 +49,33 @@ func (s *mapStore) Save(tag string, t *tensor.Tensor) error {
 // runLocalJob runs prog on n in-process parties over loopback TCP.
 func runLocalJob(t *testing.T, n int, prog Program, timeout time.Duration, stores []Store, args ...any) []Result {
 	t.Helper()
-	rv, err := comm.LocalRendezvous()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ab []byte
 	if args != nil {
+		var err error
 		if ab, err = serde.Marshal(args); err != nil {
 			t.Fatal(err)
 		}
 	}
+	job := Job{ID: "test-job", Program: prog, Args: ab, TimeoutMS: timeout.Milliseconds()}
+	return runRanks(t, n, job, func(j Job, rv *comm.Rendezvous) Result {
+		return RunJob(context.Background(), j, rv, stores[j.Rank])
+	})
+}
+
+// runRanks runs the n ranks of job (worker "w<rank>"), each on a
+// goroutine of its own through run, rank 0 holding the rendezvous, and
+// returns their results by rank.
+func runRanks(t *testing.T, n int, job Job, run func(j Job, rv *comm.Rendezvous) Result) []Result {
+	t.Helper()
+	rv, err := comm.LocalRendezvous()
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := make([]Result, n)
 	var wg sync.WaitGroup
 	for r := 0; r < n; r++ {
-		job := Job{ID: "test-job", Rank: r, WorldSize: n, MasterAddr: rv.Addr(), Worker: fmt.Sprintf("w%d", r),
-			Program: prog, Args: ab, TimeoutMS: timeout.Milliseconds()}
+		j := job
+		j.Rank, j.WorldSize, j.MasterAddr, j.Worker = r, n, rv.Addr(), fmt.Sprintf("w%d", r)
 		var rrv *comm.Rendezvous
 		if r == 0 {
 			rrv = rv
@@ -71,11 +83,33 @@ func runLocalJob(t *testing.T, n int, prog Program, timeout time.Duration, store
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[r] = RunJob(context.Background(), job, rrv, stores[r])
+			res[r] = run(j, rrv)
 		}()
 	}
 	wg.Wait()
 	return res
+}
+
+// checkFailed checks that every rank failed, rank i with one of kinds[i]
+// naming its rank and worker, and that some rank's error mentions msg.
+func checkFailed(t *testing.T, res []Result, kinds [][]Kind, msg string) {
+	t.Helper()
+	found := false
+	for i, r := range res {
+		if r.Err == nil {
+			t.Fatalf("rank %d succeeded", i)
+		}
+		if !slices.Contains(kinds[i], r.Err.Kind) {
+			t.Errorf("rank %d: kind %q, want one of %q: %v", i, r.Err.Kind, kinds[i], r.Err)
+		}
+		if r.Err.Rank != i || r.Err.Worker != fmt.Sprintf("w%d", i) {
+			t.Errorf("rank %d: error names rank %d worker %q", i, r.Err.Rank, r.Err.Worker)
+		}
+		found = found || strings.Contains(r.Err.Error(), msg)
+	}
+	if !found {
+		t.Errorf("no rank's error mentions %q: %v / %v", msg, res[0].Err, res[1].Err)
+	}
 }
 
 const productSrc = `package main
@@ -170,22 +204,7 @@ func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * tim
 			if d := time.Since(start); d > c.timeout+3*time.Second {
 				t.Errorf("took %v with a %v timeout", d, c.timeout)
 			}
-			found := false
-			for i, r := range res {
-				if r.Err == nil {
-					t.Fatalf("rank %d succeeded", i)
-				}
-				if !slices.Contains(c.kinds[i], r.Err.Kind) {
-					t.Errorf("rank %d: kind %q, want %q: %v", i, r.Err.Kind, c.kinds[i], r.Err)
-				}
-				if r.Err.Rank != i || r.Err.Worker != fmt.Sprintf("w%d", i) {
-					t.Errorf("rank %d: error names rank %d worker %q", i, r.Err.Rank, r.Err.Worker)
-				}
-				found = found || strings.Contains(r.Err.Error(), c.msg)
-			}
-			if !found {
-				t.Errorf("no rank's error mentions %q: %v / %v", c.msg, res[0].Err, res[1].Err)
-			}
+			checkFailed(t, res, c.kinds, c.msg)
 		})
 	}
 }
