@@ -116,7 +116,7 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	start := time.Now()
 	var ds []*syft.LocalDaemon
 	defer func() {
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			// Whatever failed, it failed because of the interrupt.
 			err = fmt.Errorf("demo interrupted: %w", ctx.Err())
 		}
