@@ -52,19 +52,11 @@ func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) 
 
 // sendModelBlob stores a model object holding blob on w.
 func sendModelBlob(blob []byte, w Worker, opts []SendOption) (*ModelPointer, error) {
-	o := &workers.Object{Kind: workers.KindModel, Blob: blob, Provenance: workers.Provenance{Source: "send"}}
-	for _, opt := range opts {
-		opt(o)
+	p, err := sendObject(&workers.Object{Kind: workers.KindModel, Blob: blob}, w, opts, "model ")
+	if err != nil {
+		return nil, err
 	}
-	if o.ID == "" {
-		o.ID = workers.NewID()
-	}
-	l := w.link()
-	var rep workers.InfoReply
-	if err := l.call(workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
-		return nil, fmt.Errorf("send model to %s: %w", l.id, err)
-	}
-	return &ModelPointer{p: newPointer(l, rep.Info, true)}, nil
+	return &ModelPointer{p: p}, nil
 }
 
 // Pointer is the underlying object pointer (for Info, Keep, Send...).

@@ -56,20 +56,12 @@ func SendPlan(p *Plan, w Worker, opts ...SendOption) (*PlanPointer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendPlan: %w", err)
 	}
-	o := &workers.Object{Kind: workers.KindPlan, Blob: blob, Description: "plan " + p.Name,
-		Provenance: workers.Provenance{Source: "send"}}
-	for _, opt := range opts {
-		opt(o)
+	o := &workers.Object{Kind: workers.KindPlan, Blob: blob, Description: "plan " + p.Name}
+	ptr, err := sendObject(o, w, opts, fmt.Sprintf("plan %q ", p.Name))
+	if err != nil {
+		return nil, err
 	}
-	if o.ID == "" {
-		o.ID = workers.NewID()
-	}
-	l := w.link()
-	var rep workers.InfoReply
-	if err := l.call(workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
-		return nil, fmt.Errorf("send plan %q to %s: %w", p.Name, l.id, err)
-	}
-	return &PlanPointer{p: newPointer(l, rep.Info, true), name: p.Name, outputs: len(p.Outputs)}, nil
+	return &PlanPointer{p: ptr, name: p.Name, outputs: len(p.Outputs)}, nil
 }
 
 // Pointer is the underlying object pointer.

@@ -180,7 +180,14 @@ func Send(t *tensor.Tensor, w Worker, opts ...SendOption) (*Pointer, error) {
 	if w == nil {
 		return nil, errNilWorker
 	}
-	o := &workers.Object{Kind: workers.KindTensor, Tensor: t, Provenance: workers.Provenance{Source: "send"}}
+	return sendObject(&workers.Object{Kind: workers.KindTensor, Tensor: t}, w, opts, "")
+}
+
+// sendObject stores o on w, with opts applied, and returns an owning
+// pointer to it. what names the object in errors ("model ": "send model
+// to bob: ...").
+func sendObject(o *workers.Object, w Worker, opts []SendOption, what string) (*Pointer, error) {
+	o.Provenance = workers.Provenance{Source: "send"}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -190,7 +197,7 @@ func Send(t *tensor.Tensor, w Worker, opts ...SendOption) (*Pointer, error) {
 	l := w.link()
 	var rep workers.InfoReply
 	if err := l.call(workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
-		return nil, fmt.Errorf("send to %s: %w", l.id, err)
+		return nil, fmt.Errorf("send %sto %s: %w", what, l.id, err)
 	}
 	return newPointer(l, rep.Info, true), nil
 }
