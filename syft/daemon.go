@@ -102,6 +102,7 @@ func StartLocalDaemon(id string, opts DaemonOptions) (*LocalDaemon, error) {
 	args := append([]string{"worker", "--data", d.Dir, "--listen", "127.0.0.1:0"}, opts.Args...)
 	d.cmd = exec.Command(bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	tieToParent(d.cmd)
 	if err := d.cmd.Start(); err != nil {
 		d.cleanup()
 		return nil, fmt.Errorf("syft: start worker %s: %w", id, err)
