@@ -227,7 +227,10 @@ func DecodeTensor(b []byte, lim Limits) (*tensor.Tensor, error) {
 // decodedTensor is what decodeTensorPayload found.
 type decodedTensor struct {
 	tensor *tensor.Tensor // nil when only validating
+	dtype  DType
+	shape  []int
 	numel  int
+	off    int // where the data starts in the payload
 }
 
 // decodeTensorPayload checks (and with build set, decodes) an ExtTensor
@@ -303,13 +306,13 @@ func decodeTensorPayload(p []byte, maxElems int, build bool) (decodedTensor, err
 			have-numel*size, dt, shape)
 	}
 	if !build {
-		return decodedTensor{numel: numel}, nil
+		return decodedTensor{dtype: dt, shape: shape, numel: numel, off: off}, nil
 	}
 	t, err := tensor.New(decodeData(p[off:], numel, dt), shape...)
 	if err != nil {
 		return fail(1, ErrMalformed, "%v", err)
 	}
-	return decodedTensor{tensor: t, numel: numel}, nil
+	return decodedTensor{tensor: t, dtype: dt, shape: shape, numel: numel, off: off}, nil
 }
 
 // decodeData converts n little-endian dt values from src to float64s.
@@ -363,9 +366,19 @@ func float64sFromLE(src []byte, n int) []float64 {
 // input fails at once; otherwise the buffer grows only as data arrives, so
 // a lying length cannot force a large allocation.
 func readExtPayload(d *msgpack.Decoder, n int) ([]byte, error) {
-	if l, ok := d.Buffered().(interface{ Len() int }); ok && n > l.Len() {
-		return nil, &DecodeError{Op: "msgpack", Kind: ErrTruncated,
-			Msg: fmt.Sprintf("extension payload of %d bytes, %d left", n, l.Len())}
+	if l, ok := d.Buffered().(interface{ Len() int }); ok {
+		if n > l.Len() {
+			return nil, &DecodeError{Op: "msgpack", Kind: ErrTruncated,
+				Msg: fmt.Sprintf("extension payload of %d bytes, %d left", n, l.Len())}
+		}
+		// The bytes are there: read them in one piece, without the
+		// copies of a growing buffer.
+		buf := make([]byte, n)
+		if err := d.ReadFull(buf); err != nil {
+			return nil, &DecodeError{Op: "msgpack", Kind: ErrTruncated,
+				Msg: fmt.Sprintf("extension payload of %d bytes: %v", n, err)}
+		}
+		return buf, nil
 	}
 	const chunk = 1 << 20
 	buf := make([]byte, 0, min(n, chunk))
@@ -394,12 +407,27 @@ func decodeTensorExt(d *msgpack.Decoder, v reflect.Value, n int) error {
 	if err != nil {
 		return err
 	}
-	dt, err := decodeTensorPayload(p, noLimits.MaxElements, true)
+	dt, err := decodeTensorPayload(p, noLimits.MaxElements, false)
 	if err != nil {
 		err.(*DecodeError).Op = "msgpack tensor extension"
 		return err
 	}
-	*v.Interface().(*tensor.Tensor) = *dt.tensor
+	// p is ours: float64 data moves to its start and is used in place,
+	// rather than copied into a second allocation as large.
+	var data []float64
+	if b := unsafe.Pointer(unsafe.SliceData(p)); dt.dtype == Float64 && littleEndian && dt.numel > 0 &&
+		uintptr(b)%unsafe.Alignof(float64(0)) == 0 {
+		copy(p, p[dt.off:])
+		data = unsafe.Slice((*float64)(b), dt.numel)
+	}
+	if data == nil {
+		data = decodeData(p[dt.off:], dt.numel, dt.dtype)
+	}
+	t, err := tensor.New(data, dt.shape...)
+	if err != nil {
+		return &DecodeError{Op: "msgpack tensor extension", Kind: ErrMalformed, Msg: err.Error()}
+	}
+	*v.Interface().(*tensor.Tensor) = *t
 	return nil
 }
 

@@ -32,9 +32,17 @@ var ErrLocked = errors.New("store file is in use by another process")
 // transaction, committed (written and fsynced) before the method returns,
 // so an acknowledged write survives a crash or kill -9; bbolt's
 // copy-on-write pages mean a crash mid-write leaves the previous state.
+//
+// Decoded objects are kept in a cache bounded by DefaultStoreCacheBytes of
+// values, so repeated use of a large tensor does not decode it each time.
 type BoltStore struct {
-	db *bolt.DB
+	db    *bolt.DB
+	cache *objectCache
 }
+
+// DefaultStoreCacheBytes bounds the values a BoltStore keeps decoded in
+// memory.
+const DefaultStoreCacheBytes = 512 << 20
 
 // OpenBoltStore opens (creating if needed) the store file at path. The
 // file is locked while open; if another process holds it, OpenBoltStore
@@ -62,7 +70,7 @@ func OpenBoltStore(path string, wait time.Duration) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return &BoltStore{db: db, cache: newObjectCache(DefaultStoreCacheBytes)}, nil
 }
 
 func tagKey(tag, id string) []byte {
@@ -82,7 +90,8 @@ func (s *BoltStore) Put(o *Object) error {
 	if err != nil {
 		return fmt.Errorf("store object %s: %w", o.ID, err)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	epoch := s.cache.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		objs := tx.Bucket(bucketObjects)
 		if objs.Get([]byte(o.ID)) != nil {
 			return fmt.Errorf("object %s: %w", o.ID, ErrExists)
@@ -101,6 +110,10 @@ func (s *BoltStore) Put(o *Object) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.cache.add(o, epoch)
+	}
+	return err
 }
 
 func decodeStored(id string, b []byte) (*Object, error) {
@@ -114,6 +127,10 @@ func decodeStored(id string, b []byte) (*Object, error) {
 
 // Get implements Store.
 func (s *BoltStore) Get(id string) (*Object, error) {
+	if o := s.cache.get(id); o != nil {
+		return o, nil
+	}
+	epoch := s.cache.now()
 	var o *Object
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketObjects).Get([]byte(id))
@@ -124,15 +141,34 @@ func (s *BoltStore) Get(id string) (*Object, error) {
 		o, err = decodeStored(id, b)
 		return err
 	})
+	if err == nil {
+		s.cache.add(o, epoch)
+	}
 	return o, err
 }
 
-func (s *BoltStore) removeTx(tx *bolt.Tx, id string) (*Object, error) {
+// removeTx deletes object id in tx. With full set it returns the object,
+// value included; otherwise only its metadata is read (a Delete need not
+// decode the value).
+func (s *BoltStore) removeTx(tx *bolt.Tx, id string, full bool) (*Object, error) {
 	b := tx.Bucket(bucketObjects).Get([]byte(id))
 	if b == nil {
 		return nil, fmt.Errorf("object %s: %w", id, ErrNotFound)
 	}
-	o, err := decodeStored(id, b)
+	var o *Object
+	var err error
+	if full {
+		if o = s.cache.get(id); o == nil {
+			o, err = decodeStored(id, b)
+		}
+	} else {
+		var in Info
+		if m := tx.Bucket(bucketMeta).Get([]byte(id)); m == nil {
+			o, err = decodeStored(id, b) // written before metadata was kept apart
+		} else if err = serde.DecodeBody(m, &in, storedLimits); err == nil {
+			o = &Object{ID: id, Tags: in.Tags}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -156,18 +192,21 @@ func (s *BoltStore) Take(id string) (*Object, error) {
 	var o *Object
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		o, err = s.removeTx(tx, id)
+		o, err = s.removeTx(tx, id, true)
 		return err
 	})
+	s.cache.remove(id)
 	return o, err
 }
 
 // Delete implements Store.
 func (s *BoltStore) Delete(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		_, err := s.removeTx(tx, id)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		_, err := s.removeTx(tx, id, false)
 		return err
 	})
+	s.cache.remove(id)
+	return err
 }
 
 // Search implements Store.
@@ -206,9 +245,9 @@ func (s *BoltStore) Search(tags ...string) ([]Info, error) {
 
 // Clear implements Store.
 func (s *BoltStore) Clear(owner string) (int, error) {
-	n := 0
+	var ids []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		var ids []string
+		ids = ids[:0]
 		err := tx.Bucket(bucketMeta).ForEach(func(k, v []byte) error {
 			if owner != "" {
 				var in Info
@@ -226,17 +265,17 @@ func (s *BoltStore) Clear(owner string) (int, error) {
 			return err
 		}
 		for _, id := range ids {
-			if _, err := s.removeTx(tx, id); err != nil {
+			if _, err := s.removeTx(tx, id, false); err != nil {
 				return err
 			}
 		}
-		n = len(ids)
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	return n, nil
+	s.cache.remove(ids...)
+	return len(ids), nil
 }
 
 // SaveGrant implements Store.
