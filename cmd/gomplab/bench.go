@@ -1,7 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"time"
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/spf13/cobra"
@@ -35,3 +42,76 @@ var errNotAChild = errors.New("bench child: not started by a benchmark (no party
 // benchChildArgs are the arguments that make a re-executed gomplab a
 // benchmark party.
 var benchChildArgs = []string{"bench", "child"}
+
+// Environment of a benchmark party: which workload row, how many timed
+// repetitions.
+const (
+	envBenchRow  = "GOMPLAB_BENCH_ROW"
+	envBenchReps = "GOMPLAB_BENCH_REPS"
+)
+
+// partyReport is what each benchmark party returns.
+type partyReport struct {
+	Seconds []float64 `json:"seconds"`               // one per timed repetition
+	CPU     []float64 `json:"cpu_seconds,omitempty"` // process CPU time (user+system) per repetition
+	Faults  []int64   `json:"page_faults,omitempty"` // minor page faults per repetition
+	Bytes   int64     `json:"bytes"`                 // sent during one repetition
+	Rounds  int64     `json:"rounds"`
+	MaxErr  float64   `json:"max_abs_error"`
+}
+
+// benchPartyEnv reads, in a benchmark party, its workload row (one of
+// rows) and repetition count.
+func benchPartyEnv(rows int) (row, reps int, err error) {
+	row, err = strconv.Atoi(os.Getenv(envBenchRow))
+	if err != nil || row < 0 || row >= rows {
+		return 0, 0, fmt.Errorf("bench: bad workload index %q", os.Getenv(envBenchRow))
+	}
+	reps, err = strconv.Atoi(os.Getenv(envBenchReps))
+	if err != nil || reps < 1 {
+		return 0, 0, fmt.Errorf("bench: bad repetition count %q", os.Getenv(envBenchReps))
+	}
+	return row, reps, nil
+}
+
+// runBenchParties runs workload row of the party function registered as
+// name in parties processes, and returns every party's report.
+func runBenchParties(name string, parties, row, reps int, env []string) ([]partyReport, error) {
+	res, err := mpc.RunProcesses(parties, name, mpc.ProcessOptions{
+		Args:    benchChildArgs,
+		Env:     append([]string{envBenchRow + "=" + strconv.Itoa(row), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
+		Timeout: 10 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	reports := make([]partyReport, len(res))
+	for i, pr := range res {
+		b, _ := json.Marshal(pr.Value)
+		if err := json.Unmarshal(b, &reports[i]); err != nil || len(reports[i].Seconds) != reps {
+			return nil, fmt.Errorf("party %d sent a malformed report", pr.Rank)
+		}
+	}
+	return reports, nil
+}
+
+// slowestParty returns, over the repetitions, the minimum and the median
+// of the slower party's time (how CrypTen's reference was measured), and
+// the largest bytes, rounds and error any party reported.
+func slowestParty(reports []partyReport) (minSec, median float64, bytes, rounds int64, maxErr float64) {
+	reps := len(reports[0].Seconds)
+	slowest := make([]float64, reps)
+	for _, rep := range reports {
+		for k, s := range rep.Seconds {
+			slowest[k] = math.Max(slowest[k], s)
+		}
+		bytes, rounds = max(bytes, rep.Bytes), max(rounds, rep.Rounds)
+		maxErr = math.Max(maxErr, rep.MaxErr)
+	}
+	sort.Float64s(slowest)
+	median = slowest[reps/2]
+	if reps%2 == 0 {
+		median = (slowest[reps/2-1] + slowest[reps/2]) / 2
+	}
+	return slowest[0], median, bytes, rounds, maxErr
+}

@@ -11,7 +11,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
-	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -142,24 +141,9 @@ func matmulWorkload(n int, ref cryptenRef) mpcWorkload {
 	}
 }
 
-// Environment of a benchmark party.
-const (
-	envBenchRow  = "GOMPLAB_BENCH_ROW"
-	envBenchReps = "GOMPLAB_BENCH_REPS"
-	// envBenchProfile, when set, makes each party write a CPU profile of
-	// its timed repetitions to <value>.<row>.rank<r> (--cpuprofile).
-	envBenchProfile = "GOMPLAB_BENCH_CPUPROFILE"
-)
-
-// partyReport is what each benchmark party returns.
-type partyReport struct {
-	Seconds []float64 `json:"seconds"`     // one per timed repetition
-	CPU     []float64 `json:"cpu_seconds"` // process CPU time (user+system) per repetition
-	Faults  []int64   `json:"page_faults"` // minor page faults per repetition
-	Bytes   int64     `json:"bytes"`       // sent during one repetition
-	Rounds  int64     `json:"rounds"`
-	MaxErr  float64   `json:"max_abs_error"`
-}
+// envBenchProfile, when set, makes each party write a CPU profile of its
+// timed repetitions to <value>.<row>.rank<r> (--cpuprofile).
+const envBenchProfile = "GOMPLAB_BENCH_CPUPROFILE"
 
 func init() {
 	mpc.RegisterParty("bench-mpc", benchParty)
@@ -169,13 +153,9 @@ func init() {
 // timed repetitions, each started after a barrier so the parties begin
 // together; the error is measured on the last output.
 func benchParty(p *mpc.Party) (any, error) {
-	row, err := strconv.Atoi(os.Getenv(envBenchRow))
-	if err != nil || row < 0 || row >= len(mpcWorkloads) {
-		return nil, fmt.Errorf("bench: bad workload index %q", os.Getenv(envBenchRow))
-	}
-	reps, err := strconv.Atoi(os.Getenv(envBenchReps))
-	if err != nil || reps < 1 {
-		return nil, fmt.Errorf("bench: bad repetition count %q", os.Getenv(envBenchReps))
+	row, reps, err := benchPartyEnv(len(mpcWorkloads))
+	if err != nil {
+		return nil, err
 	}
 	w := mpcWorkloads[row]
 	in := w.inputs()
@@ -364,42 +344,20 @@ and the speedup.`,
 
 func runMPCWorkload(i int, w mpcWorkload, parties, reps int, env []string) mpcResult {
 	r := mpcResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
-	res, err := mpc.RunProcesses(parties, "bench-mpc", mpc.ProcessOptions{
-		Args:    benchChildArgs,
-		Env:     append([]string{envBenchRow + "=" + strconv.Itoa(i), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
-		Timeout: 10 * time.Minute,
-	})
+	reports, err := runBenchParties("bench-mpc", parties, i, reps, env)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	slowest := make([]float64, reps)
-	for _, pr := range res {
-		var rep partyReport
-		b, _ := json.Marshal(pr.Value)
-		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Seconds) != reps {
-			r.Error = fmt.Sprintf("party %d sent a malformed report", pr.Rank)
-			return r
-		}
-		for k, s := range rep.Seconds {
-			slowest[k] = math.Max(slowest[k], s)
-		}
+	for _, rep := range reports {
 		cpu := append([]float64(nil), rep.CPU...)
 		sort.Float64s(cpu)
 		r.CPU = append(r.CPU, cpu[len(cpu)/2])
 		flt := append([]int64(nil), rep.Faults...)
 		slices.Sort(flt)
 		r.Faults = append(r.Faults, flt[len(flt)/2])
-		r.Bytes = max(r.Bytes, rep.Bytes)
-		r.Rounds = max(r.Rounds, rep.Rounds)
-		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
 	}
-	sort.Float64s(slowest)
-	r.Min = slowest[0]
-	r.Median = slowest[reps/2]
-	if reps%2 == 0 {
-		r.Median = (slowest[reps/2-1] + slowest[reps/2]) / 2
-	}
+	r.Min, r.Median, r.Bytes, r.Rounds, r.MaxErr = slowestParty(reports)
 	if r.Median > 0 {
 		r.Speedup = w.ref.Seconds / r.Median
 	}

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"sort"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -139,21 +136,6 @@ func logregEpoch(p *mpc.Party) (func() error, func() (float64, error), error) {
 	return step, check, nil
 }
 
-// Environment of an nn benchmark party.
-const (
-	envNNBenchRow  = "GOMPLAB_BENCH_NN_ROW"
-	envNNBenchReps = "GOMPLAB_BENCH_NN_REPS"
-)
-
-// nnPartyReport is what each party returns: its time per repetition, its
-// traffic in one repetition, and the error of the last.
-type nnPartyReport struct {
-	Seconds []float64 `json:"seconds"`
-	Bytes   int64     `json:"bytes"`
-	Rounds  int64     `json:"rounds"`
-	MaxErr  float64   `json:"max_abs_error"`
-}
-
 func init() {
 	mpc.RegisterParty("bench-nn", benchNNParty)
 }
@@ -161,19 +143,15 @@ func init() {
 // benchNNParty runs one workload: setup, a warm-up, then reps timed
 // repetitions, each after a barrier so the parties start together.
 func benchNNParty(p *mpc.Party) (any, error) {
-	row, err := strconv.Atoi(os.Getenv(envNNBenchRow))
-	if err != nil || row < 0 || row >= len(nnWorkloads) {
-		return nil, fmt.Errorf("bench nn: bad workload index %q", os.Getenv(envNNBenchRow))
-	}
-	reps, err := strconv.Atoi(os.Getenv(envNNBenchReps))
-	if err != nil || reps < 1 {
-		return nil, fmt.Errorf("bench nn: bad repetition count %q", os.Getenv(envNNBenchReps))
+	row, reps, err := benchPartyEnv(len(nnWorkloads))
+	if err != nil {
+		return nil, err
 	}
 	step, check, err := nnWorkloads[row].setup(p)
 	if err != nil {
 		return nil, err
 	}
-	var rep nnPartyReport
+	var rep partyReport
 	for i := -1; i < reps; i++ {
 		if err := comm.Barrier(p.Comm()); err != nil {
 			return nil, err
@@ -255,35 +233,12 @@ figures and the speedup.`,
 
 func runNNWorkload(i int, w nnWorkload, parties, reps int) nnResult {
 	r := nnResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
-	res, err := mpc.RunProcesses(parties, "bench-nn", mpc.ProcessOptions{
-		Args:    benchChildArgs,
-		Env:     []string{envNNBenchRow + "=" + strconv.Itoa(i), envNNBenchReps + "=" + strconv.Itoa(reps)},
-		Timeout: 10 * time.Minute,
-	})
+	reports, err := runBenchParties("bench-nn", parties, i, reps, nil)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	slowest := make([]float64, reps)
-	for _, pr := range res {
-		var rep nnPartyReport
-		b, _ := json.Marshal(pr.Value)
-		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Seconds) != reps {
-			r.Error = fmt.Sprintf("party %d sent a malformed report", pr.Rank)
-			return r
-		}
-		for k, s := range rep.Seconds {
-			slowest[k] = math.Max(slowest[k], s)
-		}
-		r.Bytes = max(r.Bytes, rep.Bytes)
-		r.Rounds = max(r.Rounds, rep.Rounds)
-		r.MaxErr = math.Max(r.MaxErr, rep.MaxErr)
-	}
-	sort.Float64s(slowest)
-	r.Median = slowest[reps/2]
-	if reps%2 == 0 {
-		r.Median = (slowest[reps/2-1] + slowest[reps/2]) / 2
-	}
+	_, r.Median, r.Bytes, r.Rounds, r.MaxErr = slowestParty(reports)
 	if r.Median > 0 {
 		r.Speedup = w.ref.Seconds / r.Median
 	}
