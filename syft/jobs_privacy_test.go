@@ -4,84 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"log/slog"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/internal/recording"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 )
-
-// jobRecorder collects every byte a worker receives.
-type jobRecorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *jobRecorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
-
-func (r *jobRecorder) Bytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Clone(r.buf.Bytes())
-}
-
-// jobRecordingProxy forwards connections to addr, recording what clients
-// send (what the worker receives).
-func jobRecordingProxy(t *testing.T, addr string, rec io.Writer) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(d, io.TeeReader(c, rec)); d.Close() }()
-			go func() { io.Copy(c, d); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// jobRecordingComm records every MPC message a party receives.
-type jobRecordingComm struct {
-	comm.Comm
-	rec io.Writer
-}
-
-func (c *jobRecordingComm) Recv(from int) ([]byte, error) {
-	b, err := c.Comm.Recv(from)
-	if err == nil {
-		c.rec.Write(b)
-	}
-	return b, err
-}
-
-// Flush keeps the transport's buffer-ownership contract.
-func (c *jobRecordingComm) Flush(to int) error { return comm.Flush(c.Comm, to) }
 
 // encodings lists byte strings that would betray the values: float64 and
 // float32 bits, the 16-bit fixed-point encoding MPC shares, and the
@@ -113,13 +49,13 @@ func TestJobPrivacy(t *testing.T) {
 	names := []string{"alice", "bob"}
 	type worker struct {
 		dir      string
-		log, rec *jobRecorder
+		log, rec *recording.Buffer
 		w        syft.Worker
 		d        *workers.Daemon
 	}
 	ws := make([]*worker, 2)
 	for i, id := range names {
-		x := &worker{dir: filepath.Join(t.TempDir(), id), log: &jobRecorder{}, rec: &jobRecorder{}}
+		x := &worker{dir: filepath.Join(t.TempDir(), id), log: &recording.Buffer{}, rec: &recording.Buffer{}}
 		res, err := workers.InitDataDir(x.dir, id, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +75,7 @@ func TestJobPrivacy(t *testing.T) {
 		}
 		rec := x.rec
 		workers.ConfigureJobs(x.d.Handler(), workers.JobOptions{
-			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &jobRecordingComm{Comm: c, rec: rec} }})
+			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -153,7 +89,7 @@ func TestJobPrivacy(t *testing.T) {
 		}
 		stageTensor(t, owner, "crypten_data", tensor.FromSlice(vals[i]))
 		owner.Close()
-		x.w, err = syft.Connect(jobRecordingProxy(t, x.d.Addr(), x.rec), syft.Options{Token: meTok, Insecure: true})
+		x.w, err = syft.Connect(recording.Proxy(t, x.d.Addr(), x.rec), syft.Options{Token: meTok, Insecure: true})
 		if err != nil {
 			t.Fatal(err)
 		}

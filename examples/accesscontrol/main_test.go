@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/internal/recording"
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
@@ -47,7 +48,7 @@ type daemonOpts struct {
 // recorded is what one daemon received and logged.
 type recorded struct {
 	dir           string
-	received, log *recorder
+	received, log *recording.Buffer
 	daemon        *workers.Daemon
 }
 
@@ -59,7 +60,7 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 	g := &grid{close: func() {}}
 	var recs []*recorded
 	for _, id := range []string{"alice", "bob"} {
-		r := &recorded{dir: filepath.Join(t.TempDir(), id), received: &recorder{}, log: &recorder{}}
+		r := &recorded{dir: filepath.Join(t.TempDir(), id), received: &recording.Buffer{}, log: &recording.Buffer{}}
 		res, err := workers.InitDataDir(r.dir, id, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +98,7 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 		case o.record:
 			rec := r.received
 			workers.ConfigureJobs(d.Handler(), workers.JobOptions{
-				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recordingComm{Comm: c, rec: rec} }})
+				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		}
 		opts := syft.Options{Fingerprint: d.Fingerprint(), Insecure: o.record, Timeout: 30 * time.Second}
 		owner, err := syft.Connect(d.Addr(), withToken(opts, res.OwnerToken))
@@ -108,7 +109,7 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 		if o.record {
 			// The data scientist's session goes through a recording proxy;
 			// the owner stages the data directly.
-			addr = recordingProxy(t, d.Addr(), r.received)
+			addr = recording.Proxy(t, d.Addr(), r.received)
 		}
 		sci, err := syft.Connect(addr, withToken(opts, tok))
 		if err != nil {

@@ -3,15 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	"math"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn/dataset"
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
 	"github.com/gomplab/gomplab/tensor"
@@ -21,74 +17,6 @@ import (
 // it: the data scientist's session through a proxy (plaintext loopback,
 // so the bytes are the messages themselves), and the party's MPC traffic
 // through its communicator.
-
-// recorder collects bytes.
-type recorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Write(p)
-}
-
-func (r *recorder) Bytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return bytes.Clone(r.buf.Bytes())
-}
-
-func (r *recorder) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.buf.Len()
-}
-
-// recordingProxy forwards connections to addr, recording what clients
-// send (what the worker receives).
-func recordingProxy(t testing.TB, addr string, rec io.Writer) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(d, io.TeeReader(c, rec)); d.Close() }()
-			go func() { io.Copy(c, d); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// recordingComm records every MPC message a party receives.
-type recordingComm struct {
-	comm.Comm
-	rec io.Writer
-}
-
-func (c *recordingComm) Recv(from int) ([]byte, error) {
-	b, err := c.Comm.Recv(from)
-	if err == nil {
-		c.rec.Write(b)
-	}
-	return b, err
-}
-
-// Flush keeps the transport's buffer-ownership contract.
-func (c *recordingComm) Flush(to int) error { return comm.Flush(c.Comm, to) }
 
 // pattern is a byte string that would betray an owner's data.
 type pattern struct {
