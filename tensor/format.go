@@ -189,6 +189,15 @@ func (t *Tensor) shownValues(summary bool) []float64 {
 	if !summary {
 		return t.data
 	}
+	return t.selectValues(func(d int) []int {
+		lead, trail := shownIndices(t.shape[d], true)
+		return append(lead, trail...)
+	})
+}
+
+// selectValues returns, in row-major order, the elements whose index
+// along each dim d is among indices(d) (negative entries are skipped).
+func (t *Tensor) selectValues(indices func(d int) []int) []float64 {
 	var out []float64
 	st := Strides(t.shape)
 	var rec func(d, off int)
@@ -197,9 +206,10 @@ func (t *Tensor) shownValues(summary bool) []float64 {
 			out = append(out, t.data[off])
 			return
 		}
-		lead, trail := shownIndices(t.shape[d], true)
-		for _, i := range append(lead, trail...) {
-			rec(d+1, off+i*st[d])
+		for _, i := range indices(d) {
+			if i >= 0 {
+				rec(d+1, off+i*st[d])
+			}
 		}
 	}
 	rec(0, 0)

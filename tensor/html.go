@@ -93,26 +93,13 @@ func (t *Tensor) HTML() string {
 // htmlValues collects the elements the HTML view shows, to choose the
 // number format from them.
 func (t *Tensor) htmlValues() []float64 {
-	var out []float64
-	st := Strides(t.shape)
-	var rec func(d, off int)
-	rec = func(d, off int) {
-		if d == len(t.shape) {
-			out = append(out, t.data[off])
-			return
-		}
+	return t.selectValues(func(d int) []int {
 		edge := htmlEdge
 		if d < len(t.shape)-2 {
 			edge = 2
 		}
-		for _, i := range htmlIndices(t.shape[d], edge) {
-			if i >= 0 {
-				rec(d+1, off+i*st[d])
-			}
-		}
-	}
-	rec(0, 0)
-	return out
+		return htmlIndices(t.shape[d], edge)
+	})
 }
 
 // htmlTable writes the (at most 2-D) trailing block of t starting at off.
