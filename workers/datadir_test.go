@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,15 +104,81 @@ func TestLoadIntoStoreAndDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Shutdown(context.Background())
-	in, via, err = LoadInto(ctx, dir, x, LoadSpec{ID: "online", Tags: []string{"#t"}})
+	in, via, err = LoadInto(ctx, dir, x, LoadSpec{ID: "online", Tags: []string{"#u"}})
 	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Owner != OwnerUser || in.Provenance.Source != "load" {
 		t.Fatalf("online load: %+v %s %v", in, via, err)
 	}
-	infos, err := d.Handler().Store().Search("#t")
+	infos, err := d.Handler().Store().Search()
 	if err != nil || len(infos) != 2 {
 		t.Fatalf("daemon store holds %v, %v", infos, err)
 	}
 	if _, _, err := LoadInto(ctx, dir, x, LoadSpec{ID: "bad id"}); err == nil {
 		t.Fatal("bad id accepted")
+	}
+}
+
+// TestLoadRefusesAmbiguousTags loads twice under one tag, into the store
+// and through a running daemon: the second load is refused (ErrExists,
+// naming the object and the way out) unless it replaces the first, so a
+// later lookup by the tag never finds two objects.
+func TestLoadRefusesAmbiguousTags(t *testing.T) {
+	for _, online := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "w")
+		if _, err := InitDataDir(dir, "w", nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		x := tensor.FromSlice([]float64{1, 2, 3})
+		if _, _, err := LoadInto(ctx, dir, x, LoadSpec{ID: "first", Tags: []string{"#x", "v1"}, File: "x.csv"}); err != nil {
+			t.Fatal(err)
+		}
+		var store func() Store
+		if online {
+			d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Shutdown(context.Background())
+			store = d.Handler().Store
+		}
+		cases := []struct {
+			tags    []string
+			replace bool
+			ok      bool
+		}{
+			{[]string{"#x"}, false, false},               // a lookup by #x would find two
+			{[]string{"#x", "v1", "more"}, false, false}, // a lookup by #x v1 would
+			{[]string{"#y"}, false, true},                // another tag
+			{[]string{"#x", "v2"}, false, true},          // neither contains the other
+			{[]string{"#x", "v1"}, true, true},           // replaces "first"
+		}
+		for i, c := range cases {
+			_, _, err := LoadInto(ctx, dir, x, LoadSpec{ID: fmt.Sprintf("o%d", i), Tags: c.tags, Replace: c.replace})
+			if c.ok != (err == nil) {
+				t.Fatalf("online=%v load %v (replace %v): %v", online, c.tags, c.replace, err)
+			}
+			if err != nil && (!errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "--replace")) {
+				t.Errorf("online=%v: refusal %q does not name the object and --replace", online, err)
+			}
+		}
+		if store == nil {
+			s, err := OpenBoltStore(filepath.Join(dir, fileStore), time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			store = func() Store { return s }
+		}
+		all, err := store().Search()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, in := range all {
+			ids = append(ids, in.ID)
+		}
+		if got := strings.Join(ids, " "); got != "o2 o3 o4" {
+			t.Errorf("online=%v: store holds %s, want o2 o3 o4 (first replaced)", online, got)
+		}
 	}
 }

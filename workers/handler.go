@@ -90,6 +90,7 @@ type Handler struct {
 	routes map[string]HandlerFunc
 
 	grantMu sync.Mutex // serialises grant use counting
+	loadMu  sync.Mutex // serialises loads' tag checks with their puts
 
 	peerMu sync.Mutex
 	peers  map[string]*Client // cached peer sessions by address and grants

@@ -59,6 +59,9 @@ type PingReply struct {
 // an empty ID is replaced by a fresh one.
 type PutRequest struct {
 	Object *Object `msgpack:"object"`
+	// Replace, for an owner's load (provenance "load"), replaces the
+	// objects the load would make ambiguous instead of refusing it.
+	Replace bool `msgpack:"replace,omitempty"`
 }
 
 // InfoReply carries one object's metadata.

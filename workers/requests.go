@@ -74,6 +74,17 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	if o.Tensor != nil {
 		r.Note("shape", o.Tensor.Shape())
 	}
+	if o.Provenance.Source == "load" {
+		// A data owner's load (gomplab worker load to a running daemon):
+		// the same tag rule as a load straight into the store.
+		h.loadMu.Lock()
+		err := putLoad(h.cfg.Store, o, p.Replace)
+		h.loadMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return &InfoReply{Info: o.Info()}, nil
+	}
 	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
 	}

@@ -161,23 +161,28 @@ func TestDemoModelIsTheFixture(t *testing.T) {
 }
 
 // TestWorkerLoadONNX: `gomplab worker load` stores an ONNX file as a model,
-// and refuses one it could not run.
+// refuses one it could not run, and refuses a second model under the same
+// tag unless told to replace the first.
 func TestWorkerLoadONNX(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "alice")
 	if out, err := runCLI(t, "worker", "init", "--id", "alice", "--data", dir); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
 	cases := []struct {
-		file string
-		want string // output or error substring
-		ok   bool
+		file  string
+		extra []string
+		want  string // output or error substring
+		ok    bool
 	}{
-		{"digits_mlp.onnx", "tags=[crypten_model] private (via store)", true},
-		{"unsupported.onnx", "unsupported operator LeakyRelu", false},
+		{"digits_mlp.onnx", nil, "tags=[crypten_model] private (via store)", true},
+		{"unsupported.onnx", nil, "unsupported operator LeakyRelu", false},
+		{"digits_mlp.onnx", nil, "already tagged [crypten_model]", false},
+		{"digits_mlp.onnx", []string{"--replace"}, "tags=[crypten_model] private (via store)", true},
 	}
 	for _, c := range cases {
-		out, err := runCLI(t, "worker", "load", "--data", dir, "--tag", "crypten_model", "--private",
-			"--file", filepath.Join("..", "..", "mpc", "nn", "testdata", c.file))
+		args := append([]string{"worker", "load", "--data", dir, "--tag", "crypten_model", "--private",
+			"--file", filepath.Join("..", "..", "mpc", "nn", "testdata", c.file)}, c.extra...)
+		out, err := runCLI(t, args...)
 		if c.ok != (err == nil) {
 			t.Fatalf("%s: %v\n%s", c.file, err, out)
 		}

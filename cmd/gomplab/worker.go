@@ -157,7 +157,7 @@ func workerInitCmd() *cobra.Command {
 func workerLoadCmd() *cobra.Command {
 	var data, file, desc, id string
 	var tags, allow []string
-	var private, header bool
+	var private, header, replace bool
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Load a .npy, .csv or .onnx file into a worker as its data owner",
@@ -169,7 +169,11 @@ daemon (found through the data directory) with the owner's token.
 
 A --private object can be used in remote computations and MPC jobs, but its
 value, and anything computed from it, is released only to users with the
-read-private permission or named with --allow.`,
+read-private permission or named with --allow.
+
+A load that would make a lookup by tag ambiguous (the owner already holds
+an object with the same tags, or with a subset or superset of them) is
+refused; --replace stores the new object and removes the old one.`,
 		Example: `  gomplab worker load --data ./alice --tag '#salaries' --file salaries.csv --header --private`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -194,7 +198,7 @@ read-private permission or named with --allow.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			spec := workers.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file}
+			spec := workers.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file, Replace: replace}
 			var info workers.Info
 			var via string
 			if model != nil {
@@ -218,6 +222,7 @@ read-private permission or named with --allow.`,
 	f.BoolVar(&private, "private", false, "mark the data private")
 	f.StringArrayVar(&allow, "allow", nil, "user allowed to read the private value (repeatable)")
 	f.BoolVar(&header, "header", false, "the CSV file has a header line")
+	f.BoolVar(&replace, "replace", false, "replace the owner's object already loaded under these tags")
 	return cmd
 }
 
