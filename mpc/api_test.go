@@ -26,7 +26,7 @@ func TestLoadByTag(t *testing.T) {
 	for _, n := range parties {
 		res, err := RunLocal(n, func(p *Party) (any, error) {
 			if p.Rank() == 1 {
-				p.SetStore(mapStore{"data": x})
+				SetStore(p, mapStore{"data": x})
 			}
 			ct, err := p.Load("data", 1)
 			if err != nil {
@@ -43,7 +43,7 @@ func TestLoadByTag(t *testing.T) {
 		// Unknown tag: every rank fails with the source's reason.
 		res, err = RunLocal(n, func(p *Party) (any, error) {
 			if p.Rank() == 0 {
-				p.SetStore(mapStore{})
+				SetStore(p, mapStore{})
 			}
 			return p.Load("missing", 0)
 		})

@@ -69,7 +69,7 @@ func TestSharesUniform(t *testing.T) {
 		for i := 0; i < trials; i++ {
 			ct := p.Encrypt(x, 0)
 			if p.Rank() == 1 {
-				s := ct.Share()[0]
+				s := ShareOf(ct)[0]
 				for b := 0; b < 8; b++ {
 					counts[b][byte(s>>(8*b))]++
 				}

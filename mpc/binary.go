@@ -19,8 +19,9 @@ type BinTensor struct {
 // Shape returns a copy of x's dimensions.
 func (x *BinTensor) Shape() []int { return cloneShape(x.shape) }
 
-// Share returns this party's share words (not a copy).
-func (x *BinTensor) Share() []uint64 { return x.share }
+// BinShareOf returns this party's share words of x (not a copy), for
+// trusted code; a function, not a method, so that the jail can deny it.
+func BinShareOf(x *BinTensor) []uint64 { return x.share }
 
 // and returns XOR shares of x&y (words) with a binary Beaver triple: open
 // e = x^a and f = y^b in one round; z_i = c_i ^ (e & y_i) ^ (a_i & f).

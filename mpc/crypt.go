@@ -182,17 +182,21 @@ func (p *Party) Zeros(shape ...int) *CrypTensor {
 	return p.newCT(shape, p.zeroShares(numel(shape)))
 }
 
-// FromShares wraps this party's share vector (already encoded at the
-// party's precision) as a CrypTensor. For protocols built on top of mpc.
-func (p *Party) FromShares(share []uint64, shape ...int) *CrypTensor {
+// FromShares wraps p's share vector (already encoded at the party's
+// precision) as a CrypTensor, for protocols built on top of mpc in trusted
+// code. It is a function, not a method, so that the jail can deny it.
+func FromShares(p *Party, share []uint64, shape ...int) *CrypTensor {
 	if len(share) != numel(shape) {
 		p.failf("FromShares", "%d shares for shape %v", len(share), shape)
 	}
 	return p.newCT(shape, share)
 }
 
-// Share returns this party's share vector (not a copy).
-func (x *CrypTensor) Share() []uint64 { return x.share }
+// ShareOf returns this party's share vector of x (not a copy), for trusted
+// code: protocols built on top of mpc, and the worker returning a share to
+// the requester. It is a function, not a method, so that the jail can deny
+// it: job code never holds a share.
+func ShareOf(x *CrypTensor) []uint64 { return x.share }
 
 // Party returns the party x belongs to.
 func (x *CrypTensor) Party() *Party { return x.p }

@@ -168,11 +168,15 @@ func (p *Party) Config() Config { return p.cfg }
 // total and per operation).
 func (p *Party) Stats() *comm.Stats { return p.c.Stats() }
 
-// Comm returns the party's communicator.
-func (p *Party) Comm() comm.Comm { return p.c }
+// CommOf returns p's communicator, for protocols built on top of mpc in
+// trusted code (nn's model sharing, benchmarks' barriers). It is a
+// function, not a method, so that the jail can deny it: job code never
+// sends or receives raw bytes.
+func CommOf(p *Party) comm.Comm { return p.c }
 
-// SetStore sets the store Load reads from.
-func (p *Party) SetStore(s Store) { p.store = s }
+// SetStore sets the store p's Load and Save use. Host code only (denied in
+// the jail): the worker gives the party its store.
+func SetStore(p *Party, s Store) { p.store = s }
 
 // Close releases the provider and the communicator.
 func (p *Party) Close() error {

@@ -24,10 +24,12 @@ func (p *Party) Save(tag string, x *tensor.Tensor) error {
 	return nil
 }
 
-// Store returns the store the party's Load and Save use (nil if none).
-// Packages that keep other kinds of objects by tag reach them through it:
-// nn.LoadModel asks it for a model when it also implements nn.ModelStore.
-func (p *Party) Store() Store { return p.store }
+// StoreOf returns the store p's Load and Save use (nil if none).
+// Trusted packages that keep other kinds of objects by tag reach them
+// through it: nn.LoadModel asks it for a model when it also implements
+// nn.ModelStore. Host code only (denied in the jail): job code reaches
+// stored data only through Load, encrypted.
+func StoreOf(p *Party) Store { return p.store }
 
 // Save stores x under tag in the default party's own store (see
 // Party.Save).

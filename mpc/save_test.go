@@ -57,7 +57,7 @@ func TestPartySave(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := RunLocal(1, func(p *Party) (any, error) {
 				if c.store != nil {
-					p.SetStore(c.store)
+					SetStore(p, c.store)
 				}
 				return nil, p.Save("out", c.x)
 			})
@@ -82,8 +82,8 @@ func TestPartySave(t *testing.T) {
 func TestSaveDefault(t *testing.T) {
 	s := &saveStore{}
 	_, err := RunLocal(1, func(p *Party) (any, error) {
-		p.SetStore(s)
-		if p.Store() != Store(s) {
+		SetStore(p, s)
+		if StoreOf(p) != Store(s) {
 			return nil, errors.New("Store does not return the party's store")
 		}
 		SetDefault(p)
@@ -103,7 +103,7 @@ func TestSaveDefault(t *testing.T) {
 func ExampleParty_Save() {
 	stores := []*saveStore{{}, {}}
 	_, err := RunLocal(2, func(p *Party) (any, error) {
-		p.SetStore(stores[p.Rank()])
+		SetStore(p, stores[p.Rank()])
 		x := p.Encrypt(tensor.FromSlice([]float64{1, 2, 3}), 0)
 		sum, err := x.SumAll().GetPlainTextTo(1) // only rank 1 learns it
 		if err != nil || sum == nil {

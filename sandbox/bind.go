@@ -80,8 +80,8 @@ func boundParty(get func() *mpc.Party, s Store) func() *mpc.Party {
 		if p == nil {
 			panic(ErrNoParty)
 		}
-		if s != nil && p.Store() == nil {
-			p.SetStore(s)
+		if s != nil && mpc.StoreOf(p) == nil {
+			mpc.SetStore(p, s)
 		}
 		return p
 	}

@@ -24,6 +24,10 @@ var deniedSymbols = map[string][]string{
 		"RunLocal", "RunProcesses", "RegisterParty", "RunChildIfRequested", "ProcessOptions",
 		// A job gets its party from the worker; it cannot make another.
 		"NewParty", "WithProvider", "WithStore", "WithConfig", "TrustedFirstParty",
+		// Host-only access to what job code must never hold: raw shares,
+		// the communicator (wire bytes), the store (plaintext), and
+		// wrapping chosen words as a share.
+		"ShareOf", "BinShareOf", "FromShares", "CommOf", "StoreOf", "SetStore",
 	},
 	NNPath: {},
 }

@@ -172,7 +172,7 @@ func benchParty(p *mpc.Party) (any, error) {
 		return nil, err
 	}
 	for i := 0; i < reps; i++ {
-		if err := comm.Barrier(p.Comm()); err != nil {
+		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return nil, err
 		}
 		if i == 0 {
@@ -219,7 +219,7 @@ func warmUp(p *mpc.Party, op func()) error {
 	start := time.Now()
 	quiet := 0
 	for i := 1; ; i++ {
-		if err := comm.Barrier(p.Comm()); err != nil {
+		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return err
 		}
 		before := heapMapped()
@@ -234,7 +234,7 @@ func warmUp(p *mpc.Party, op func()) error {
 		if warm {
 			flag[0] = 1
 		}
-		if err := comm.AllReduce(p.Comm(), flag); err != nil {
+		if err := comm.AllReduce(mpc.CommOf(p), flag); err != nil {
 			return err
 		}
 		if flag[0] == uint64(p.WorldSize()) {

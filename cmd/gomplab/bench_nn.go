@@ -153,7 +153,7 @@ func benchNNParty(p *mpc.Party) (any, error) {
 	}
 	var rep partyReport
 	for i := -1; i < reps; i++ {
-		if err := comm.Barrier(p.Comm()); err != nil {
+		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return nil, err
 		}
 		before := p.Stats().Total()

@@ -430,22 +430,22 @@ func (cryptBackend) maxPool2d(x value, opt tensor.PoolOpts, grad bool) (value, f
 		}
 	}
 	p := c.Party()
-	share := xp.Share()
+	share := mpc.ShareOf(xp)
 	ws := make([]uint64, len(idx))
 	for i, j := range idx {
 		ws[i] = share[j]
 	}
-	win := p.FromShares(ws, n, ch, oh, ow, k)
+	win := mpc.FromShares(p, ws, n, ch, oh, ow, k)
 	onehot := win.ArgmaxOneHot(4)
 	out := onehot.Mul(win).Sum(4, false)
 	return cv(out), func(g value) value {
 		gw := mpc.Mul(onehot, operand(pick(g).reshape(g, []int{n, ch, oh, ow, 1})))
-		gs := gw.Share()
+		gs := mpc.ShareOf(gw)
 		acc := make([]uint64, n*ch*hp*wp)
 		for i, j := range idx {
 			acc[j] += gs[i]
 		}
-		dx := p.FromShares(acc, n, ch, hp, wp)
+		dx := mpc.FromShares(p, acc, n, ch, hp, wp)
 		return cv(dx.Slice(2, o.Padding[0], o.Padding[0]+h, 1).Slice(3, o.Padding[1], o.Padding[1]+w, 1))
 	}
 }

@@ -260,7 +260,7 @@ func TestLoadEncrypted(t *testing.T) {
 		if p.Rank() == 1 {
 			store["features"] = data
 		}
-		p.SetStore(store)
+		mpc.SetStore(p, store)
 		x, err := LoadEncrypted(p, "features", 1)
 		if err != nil {
 			return nil, err

@@ -30,7 +30,7 @@ func LoadEncryptedModel(p *mpc.Party, tag string, src int) (*Model, error) {
 	var m *Model
 	var srcErr error
 	if p.Rank() == src {
-		m, srcErr = loadFromStore(p.Store(), tag)
+		m, srcErr = loadFromStore(mpc.StoreOf(p), tag)
 		if srcErr != nil {
 			srcErr = fmt.Errorf("load model %q: %w", tag, srcErr)
 		}

@@ -66,7 +66,7 @@ func TestLoadEncryptedModel(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
 				if s := c.store(p.Rank()); s != nil {
-					p.SetStore(s)
+					mpc.SetStore(p, s)
 				}
 				m, err := LoadEncryptedModel(p, c.tag, c.src)
 				if err != nil {
@@ -111,7 +111,7 @@ func TestLoadModelDefaultParty(t *testing.T) {
 	}
 	owned := NewModel(NewSequential(NewLinear(2, 1, tensor.NewRNG(1))))
 	res, err := mpc.RunLocal(1, func(p *mpc.Party) (any, error) {
-		p.SetStore(modelStore{"m": owned})
+		mpc.SetStore(p, modelStore{"m": owned})
 		mpc.SetDefault(p)
 		defer mpc.SetDefault(nil)
 		m, err := LoadModel("m", 0)
@@ -141,7 +141,7 @@ func ExampleLoadEncryptedModel() {
 	res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
 		var x *tensor.Tensor
 		if p.Rank() == 0 {
-			p.SetStore(modelStore{"scorer": owned})
+			mpc.SetStore(p, modelStore{"scorer": owned})
 		} else {
 			x = tensor.FromSlice([]float64{3, 4}).Reshape(1, 2)
 		}

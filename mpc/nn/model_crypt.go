@@ -105,7 +105,7 @@ func shareModel(p *mpc.Party, op string, m *Model, srcErr error, src int) (*Mode
 			msg = append([]byte{0}, b...)
 		}
 	}
-	got, err := comm.Broadcast(p.Comm(), src, msg)
+	got, err := comm.Broadcast(mpc.CommOf(p), src, msg)
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}

@@ -162,7 +162,7 @@ func TestRunParty(t *testing.T) {
 	want := tensor.MatMul(x, weights).Add(bias).Relu().Sum(1, false)
 	stores := []mapStore{{}, {"data": x}}
 	res, err := mpc.RunLocal(2, func(party *mpc.Party) (any, error) {
-		party.SetStore(stores[party.Rank()])
+		mpc.SetStore(party, stores[party.Rank()])
 		out, err := p.RunParty(party)
 		if err != nil {
 			return nil, err

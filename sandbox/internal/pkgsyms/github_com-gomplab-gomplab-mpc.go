@@ -12,6 +12,8 @@ func init() {
 	Symbols["github.com/gomplab/gomplab/mpc/mpc"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Add":                 reflect.ValueOf(mpc.Add),
+		"BinShareOf":          reflect.ValueOf(mpc.BinShareOf),
+		"CommOf":              reflect.ValueOf(mpc.CommOf),
 		"Concat":              reflect.ValueOf(mpc.Concat),
 		"Conv2d":              reflect.ValueOf(mpc.Conv2d),
 		"Default":             reflect.ValueOf(mpc.Default),
@@ -19,6 +21,7 @@ func init() {
 		"Dot":                 reflect.ValueOf(mpc.Dot),
 		"Encrypt":             reflect.ValueOf(mpc.Encrypt),
 		"Eq":                  reflect.ValueOf(mpc.Eq),
+		"FromShares":          reflect.ValueOf(mpc.FromShares),
 		"Ge":                  reflect.ValueOf(mpc.Ge),
 		"Gt":                  reflect.ValueOf(mpc.Gt),
 		"Input":               reflect.ValueOf(mpc.Input),
@@ -37,7 +40,10 @@ func init() {
 		"RunProcesses":        reflect.ValueOf(mpc.RunProcesses),
 		"Save":                reflect.ValueOf(mpc.Save),
 		"SetDefault":          reflect.ValueOf(mpc.SetDefault),
+		"SetStore":            reflect.ValueOf(mpc.SetStore),
+		"ShareOf":             reflect.ValueOf(mpc.ShareOf),
 		"Stack":               reflect.ValueOf(mpc.Stack),
+		"StoreOf":             reflect.ValueOf(mpc.StoreOf),
 		"Sub":                 reflect.ValueOf(mpc.Sub),
 		"TrustedFirstParty":   reflect.ValueOf(mpc.TrustedFirstParty),
 		"TrustedThirdParty":   reflect.ValueOf(mpc.TrustedThirdParty),
