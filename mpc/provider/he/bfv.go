@@ -1,0 +1,489 @@
+// Package he is the lattice homomorphic encryption behind the dealer-free
+// provider's matrix and convolution triples: a BFV-style scheme (Brakerski;
+// Fan–Vercauteren) over R_Q = Z_Q[X]/(X^N+1) with plaintext modulus
+// t = 2^64 and coefficient encoding, so that one product of a ciphertext
+// by a plaintext polynomial computes many inner products at once (the
+// encoding of Cheetah, Huang et al., USENIX Security 2022). It is built on
+// the RNS rings and NTTs of lattigo (github.com/tuneinsight/lattigo/v5);
+// lattigo's own BFV needs a prime plaintext modulus, which Z_2^64 is not.
+//
+// Only what two semi-honest parties need to share a product is provided:
+// secret-key encryption with a seeded mask (half the upload), products by
+// plaintexts, a masked and noise-flooded result re-randomised with the
+// owner's public key, switched down to a small modulus for the reply, and
+// decryption. See docs/dealer-free.md for the parameters and their
+// security.
+package he
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/big"
+	"math/bits"
+
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// Parameters (see docs/dealer-free.md): N = 2^13; Q the product of four
+// 54-bit NTT-friendly primes (log2 Q ≈ 216, below the 218 bits the
+// homomorphic encryption standard allows at N = 8192 for 128-bit security
+// with a ternary secret and σ = 3.2); replies travel modulo the first two
+// primes (≈ 108 bits).
+const (
+	LogN      = 13
+	N         = 1 << LogN
+	limbs     = 4
+	downLimbs = 2
+	primeBits = 54
+	sigma     = 3.2
+	// gaussBound truncates the error distribution (6σ): |e| ≤ 19.
+	gaussBound = 19.2
+	// floodBits: the flooding noise is uniform in [−2^floodBits, 2^floodBits).
+	floodBits = 148
+	// SeedSize is the size of the seed a ciphertext's mask is expanded from.
+	SeedSize = 32
+)
+
+// Context holds the rings and constants of the scheme. It is safe for
+// concurrent use once built.
+type Context struct {
+	rQ, rD   *ring.Ring
+	q        []uint64
+	deltaQ   []uint64 // ⌊Q/2^64⌋ mod q_i
+	remQ     uint64   // Q mod 2^64
+	pow64    []uint64 // 2^64 mod q_i
+	pow128   []uint64 // 2^128 mod q_i
+	floodOff []uint64 // 2^floodBits mod q_i
+	qD       *big.Int // the reply modulus q_0·q_1
+	qDHalf   *big.Int
+	q0InvQ1  uint64 // q_0^{-1} mod q_1
+}
+
+// NewContext builds the scheme's rings.
+func NewContext() (*Context, error) {
+	g := ring.NewNTTFriendlyPrimesGenerator(primeBits, 2*N)
+	q, err := g.NextDownstreamPrimes(limbs)
+	if err != nil {
+		return nil, fmt.Errorf("he: primes: %w", err)
+	}
+	rQ, err := ring.NewRing(N, q)
+	if err != nil {
+		return nil, fmt.Errorf("he: ring: %w", err)
+	}
+	c := &Context{rQ: rQ, rD: rQ.AtLevel(downLimbs - 1), q: q}
+	Q := rQ.Modulus()
+	t := new(big.Int).Lsh(big.NewInt(1), 64)
+	delta, rem := new(big.Int).QuoRem(Q, t, new(big.Int))
+	c.remQ = rem.Uint64()
+	for _, qi := range q {
+		bq := new(big.Int).SetUint64(qi)
+		c.deltaQ = append(c.deltaQ, new(big.Int).Mod(delta, bq).Uint64())
+		c.pow64 = append(c.pow64, new(big.Int).Mod(t, bq).Uint64())
+		c.pow128 = append(c.pow128, new(big.Int).Mod(new(big.Int).Mul(t, t), bq).Uint64())
+		c.floodOff = append(c.floodOff, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), floodBits), bq).Uint64())
+	}
+	c.qD = new(big.Int).Mul(new(big.Int).SetUint64(q[0]), new(big.Int).SetUint64(q[1]))
+	c.qDHalf = new(big.Int).Rsh(c.qD, 1)
+	c.q0InvQ1 = new(big.Int).ModInverse(new(big.Int).SetUint64(q[0]), new(big.Int).SetUint64(q[1])).Uint64()
+	return c, nil
+}
+
+// LogQ returns log2 of the ciphertext modulus.
+func (c *Context) LogQ() float64 { return c.rQ.LogModuli() }
+
+// Moduli returns the RNS primes of Q.
+func (c *Context) Moduli() []uint64 { return append([]uint64(nil), c.q...) }
+
+// prng is an AES-CTR stream as an io.Reader, for lattigo's samplers.
+type prng struct{ s cipher.Stream }
+
+func (p prng) Read(b []byte) (int, error) {
+	clear(b)
+	p.s.XORKeyStream(b, b)
+	return len(b), nil
+}
+
+func newPRNG(seed []byte) prng {
+	b, err := aes.NewCipher(seed[:16])
+	if err != nil {
+		panic(err)
+	}
+	iv := make([]byte, 16)
+	copy(iv, seed[16:32])
+	return prng{cipher.NewCTR(b, iv)}
+}
+
+// readSeed draws a seed from rnd.
+func readSeed(rnd io.Reader) ([SeedSize]byte, error) {
+	var s [SeedSize]byte
+	_, err := io.ReadFull(rnd, s[:])
+	if err != nil {
+		err = fmt.Errorf("he: randomness: %w", err)
+	}
+	return s, err
+}
+
+// uniformNTT returns the uniform polynomial (read as NTT values) of seed.
+func (c *Context) uniformNTT(seed [SeedSize]byte) ring.Poly {
+	p := c.rQ.NewPoly()
+	ring.NewUniformSampler(newPRNG(seed[:]), c.rQ).Read(p)
+	return p
+}
+
+// SecretKey is a party's key: a ternary secret s, its public key, and its
+// private randomness.
+type SecretKey struct {
+	c      *Context
+	s      ring.Poly // NTT form, all limbs
+	rnd    io.Reader
+	gauss  ring.Sampler
+	pkSeed [SeedSize]byte
+	pkB    ring.Poly // −a·s + e, NTT
+}
+
+// NewSecretKey draws a key from rnd (which also feeds every later
+// encryption with this key).
+func (c *Context) NewSecretKey(rnd io.Reader) (*SecretKey, error) {
+	seed, err := readSeed(rnd)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := ring.NewSampler(newPRNG(seed[:]), c.rQ, ring.Ternary{P: 2.0 / 3.0}, false)
+	if err != nil {
+		return nil, err
+	}
+	k := &SecretKey{c: c, s: ts.ReadNew(), rnd: rnd}
+	c.rQ.NTT(k.s, k.s)
+	gseed, err := readSeed(rnd)
+	if err != nil {
+		return nil, err
+	}
+	k.gauss, err = ring.NewSampler(newPRNG(gseed[:]), c.rQ, ring.DiscreteGaussian{Sigma: sigma, Bound: gaussBound}, false)
+	if err != nil {
+		return nil, err
+	}
+	if k.pkSeed, err = readSeed(rnd); err != nil {
+		return nil, err
+	}
+	a := c.uniformNTT(k.pkSeed)
+	k.pkB = k.gauss.ReadNew()
+	c.rQ.NTT(k.pkB, k.pkB)
+	c.rQ.MulCoeffsBarrettThenAdd(a, k.s, k.pkB) // a·s + e
+	c.rQ.Neg(k.pkB, k.pkB)                     // −a·s − e: the sign of e is immaterial
+	return k, nil
+}
+
+// PublicKey is the other party's public key, used to re-randomise results.
+type PublicKey struct {
+	b, a ring.Poly
+}
+
+// Public encodes the public key: its seed and b.
+func (k *SecretKey) Public() []byte {
+	out := append([]byte(nil), k.pkSeed[:]...)
+	return append(out, k.c.polyBytes(k.pkB, limbs)...)
+}
+
+// ParsePublic decodes a public key.
+func (c *Context) ParsePublic(b []byte) (*PublicKey, error) {
+	if len(b) != SeedSize+limbs*N*8 {
+		return nil, fmt.Errorf("he: public key of %d bytes, want %d", len(b), SeedSize+limbs*N*8)
+	}
+	var seed [SeedSize]byte
+	copy(seed[:], b)
+	pb, err := c.parsePoly(b[SeedSize:], limbs)
+	if err != nil {
+		return nil, fmt.Errorf("he: public key: %w", err)
+	}
+	return &PublicKey{b: pb, a: c.uniformNTT(seed)}, nil
+}
+
+// polyBytes encodes the first l limbs of p as little-endian words.
+func (c *Context) polyBytes(p ring.Poly, l int) []byte {
+	out := make([]byte, 0, l*N*8)
+	for i := 0; i < l; i++ {
+		for _, v := range p.Coeffs[i] {
+			out = binary.LittleEndian.AppendUint64(out, v)
+		}
+	}
+	return out
+}
+
+// parsePoly decodes l limbs, rejecting a wrong length or a coefficient
+// that is not reduced.
+func (c *Context) parsePoly(b []byte, l int) (ring.Poly, error) {
+	if len(b) != l*N*8 {
+		return ring.Poly{}, fmt.Errorf("he: polynomial of %d bytes, want %d", len(b), l*N*8)
+	}
+	p := ring.NewPoly(N, l-1)
+	for i := 0; i < l; i++ {
+		for j := range p.Coeffs[i] {
+			v := binary.LittleEndian.Uint64(b[(i*N+j)*8:])
+			if v >= c.q[i] {
+				return ring.Poly{}, fmt.Errorf("he: coefficient %d of limb %d is not reduced", j, i)
+			}
+			p.Coeffs[i][j] = v
+		}
+	}
+	return p, nil
+}
+
+// encodeScaled writes ⌊Q·m/2^64⌉ mod Q for the coefficients m (m read as
+// residues in [0, 2^64); missing coefficients are zero) into p's limbs:
+// Δ·m + ⌊r·m/2^64⌉ with Q = Δ·2^64 + r. This exact scaling keeps the
+// noise of a product by a plaintext p at e·p plus at most N·2^62,
+// whatever Q mod 2^64 is.
+func (c *Context) encodeScaled(m []uint64, p ring.Poly) {
+	for i, qi := range c.q[:len(p.Coeffs)] {
+		u := c.rQ.SubRings[i].BRedConstant
+		d := c.deltaQ[i]
+		out := p.Coeffs[i]
+		for j := range out {
+			var v uint64
+			if j < len(m) {
+				v = m[j]
+			}
+			hi, lo := bits.Mul64(c.remQ, v)
+			rnd := hi + lo>>63
+			out[j] = ring.BRedAdd(ring.BRed(d, ring.BRedAdd(v, qi, u), qi, u)+ring.BRedAdd(rnd, qi, u), qi, u)
+		}
+	}
+}
+
+// encodeCentered writes the coefficients m, read as signed 64-bit
+// integers, into p's limbs.
+func (c *Context) encodeCentered(m []uint64, p ring.Poly) {
+	for i, qi := range c.q[:len(p.Coeffs)] {
+		u := c.rQ.SubRings[i].BRedConstant
+		out := p.Coeffs[i]
+		for j := range out {
+			var v int64
+			if j < len(m) {
+				v = int64(m[j])
+			}
+			if v >= 0 {
+				out[j] = ring.BRedAdd(uint64(v), qi, u)
+			} else {
+				r := ring.BRedAdd(uint64(-v), qi, u) // |v| ≤ 2^63 fits
+				out[j] = (qi - r) % qi
+			}
+		}
+	}
+}
+
+// Ciphertext is an encryption under a secret key: c0 in NTT form, and the
+// seed of its uniform part c1 = a.
+type Ciphertext struct {
+	seed [SeedSize]byte
+	c0   ring.Poly
+}
+
+// ciphertextBytes is the encoded size of a Ciphertext.
+const ciphertextBytes = SeedSize + limbs*N*8
+
+// Encrypt encrypts the coefficient vector m (len ≤ N) under k:
+// c0 = −a·s + e + ⌊Q·m/t⌉, c1 = a expanded from a fresh seed.
+func (k *SecretKey) Encrypt(m []uint64) (*Ciphertext, error) {
+	c := k.c
+	seed, err := readSeed(k.rnd)
+	if err != nil {
+		return nil, err
+	}
+	ct := &Ciphertext{seed: seed, c0: c.rQ.NewPoly()}
+	c.encodeScaled(m, ct.c0)
+	k.gauss.ReadAndAdd(ct.c0)
+	c.rQ.NTT(ct.c0, ct.c0)
+	a := c.uniformNTT(seed)
+	c.rQ.MulCoeffsBarrett(a, k.s, a)
+	c.rQ.Sub(ct.c0, a, ct.c0)
+	return ct, nil
+}
+
+// Bytes encodes the ciphertext.
+func (ct *Ciphertext) Bytes(c *Context) []byte {
+	return append(append([]byte(nil), ct.seed[:]...), c.polyBytes(ct.c0, limbs)...)
+}
+
+// ParseCiphertext decodes a ciphertext.
+func (c *Context) ParseCiphertext(b []byte) (*Ciphertext, error) {
+	if len(b) != ciphertextBytes {
+		return nil, fmt.Errorf("he: ciphertext of %d bytes, want %d", len(b), ciphertextBytes)
+	}
+	ct := &Ciphertext{}
+	copy(ct.seed[:], b)
+	var err error
+	ct.c0, err = c.parsePoly(b[SeedSize:], limbs)
+	return ct, err
+}
+
+// Accumulator sums products of ciphertexts by plaintexts (the evaluator's
+// side), in NTT form.
+type Accumulator struct {
+	c      *Context
+	c0, c1 ring.Poly
+	terms  int
+}
+
+// NewAccumulator returns an empty sum.
+func (c *Context) NewAccumulator() *Accumulator {
+	return &Accumulator{c: c, c0: c.rQ.NewPoly(), c1: c.rQ.NewPoly()}
+}
+
+// Plaintext is a plaintext multiplier in NTT form.
+type Plaintext struct{ p ring.Poly }
+
+// NewPlaintext encodes the coefficients m (signed 64-bit) as a multiplier.
+func (c *Context) NewPlaintext(m []uint64) *Plaintext {
+	p := c.rQ.NewPoly()
+	c.encodeCentered(m, p)
+	c.rQ.NTT(p, p)
+	return &Plaintext{p}
+}
+
+// expanded is a ciphertext with its c1 expanded (for repeated products).
+type Expanded struct{ c0, c1 ring.Poly }
+
+// Expand regenerates the ciphertext's uniform part.
+func (c *Context) Expand(ct *Ciphertext) *Expanded {
+	return &Expanded{c0: ct.c0, c1: c.uniformNTT(ct.seed)}
+}
+
+// MulAdd adds ct·pt to the sum.
+func (acc *Accumulator) MulAdd(ct *Expanded, pt *Plaintext) {
+	r := acc.c.rQ
+	r.MulCoeffsBarrettThenAdd(ct.c0, pt.p, acc.c0)
+	r.MulCoeffsBarrettThenAdd(ct.c1, pt.p, acc.c1)
+	acc.terms++
+}
+
+// Reply is an evaluated result switched down to the reply modulus, in
+// coefficient form: c0, c1 at two limbs.
+type Reply struct{ c0, c1 ring.Poly }
+
+// replyBytes is the encoded size of a Reply.
+const replyBytes = 2 * downLimbs * N * 8
+
+// Finish masks the sum with the plaintext mask (every coefficient, read in
+// [0, 2^64)), re-randomises it with an encryption of zero under pk, floods
+// its noise, and switches it down for the reply. rnd is the evaluator's
+// private randomness. The owner of the key decrypts sum + mask.
+func (acc *Accumulator) Finish(pk *PublicKey, mask []uint64, rnd io.Reader) (*Reply, error) {
+	c, r := acc.c, acc.c.rQ
+	if acc.terms > 1<<20 {
+		return nil, fmt.Errorf("he: %d products in one sum exceed the noise budget", acc.terms)
+	}
+	m := r.NewPoly()
+	c.encodeScaled(mask, m)
+	r.NTT(m, m)
+	r.Add(acc.c0, m, acc.c0)
+	// Re-randomise: + (u·b + e0, u·a + e1).
+	seed, err := readSeed(rnd)
+	if err != nil {
+		return nil, err
+	}
+	src := newPRNG(seed[:])
+	ts, err := ring.NewSampler(src, r, ring.Ternary{P: 2.0 / 3.0}, false)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := ring.NewSampler(src, r, ring.DiscreteGaussian{Sigma: sigma, Bound: gaussBound}, false)
+	if err != nil {
+		return nil, err
+	}
+	u := ts.ReadNew()
+	r.NTT(u, u)
+	r.MulCoeffsBarrettThenAdd(u, pk.b, acc.c0)
+	r.MulCoeffsBarrettThenAdd(u, pk.a, acc.c1)
+	r.INTT(acc.c0, acc.c0)
+	r.INTT(acc.c1, acc.c1)
+	gs.ReadAndAdd(acc.c0)
+	gs.ReadAndAdd(acc.c1)
+	// Flood c0 with uniform noise in [−2^floodBits, 2^floodBits).
+	var w [24]byte
+	for j := 0; j < N; j++ {
+		src.Read(w[:])
+		x0 := binary.LittleEndian.Uint64(w[0:])
+		x1 := binary.LittleEndian.Uint64(w[8:])
+		x2 := binary.LittleEndian.Uint64(w[16:]) & (1<<(floodBits+1-128) - 1)
+		for i, qi := range c.q {
+			uu := r.SubRings[i].BRedConstant
+			v := ring.BRedAdd(x0, qi, uu)
+			v += ring.BRed(ring.BRedAdd(x1, qi, uu), c.pow64[i], qi, uu)
+			v += ring.BRed(ring.BRedAdd(x2, qi, uu), c.pow128[i], qi, uu)
+			v += qi - c.floodOff[i]
+			acc.c0.Coeffs[i][j] = ring.BRedAdd(acc.c0.Coeffs[i][j]+ring.BRedAdd(v, qi, uu), qi, uu)
+		}
+	}
+	// Switch down: divide by the dropped primes, rounding.
+	for l := limbs - 1; l >= downLimbs; l-- {
+		rl := r.AtLevel(l)
+		rl.DivRoundByLastModulus(acc.c0, acc.c0)
+		rl.DivRoundByLastModulus(acc.c1, acc.c1)
+		acc.c0.Resize(l - 1)
+		acc.c1.Resize(l - 1)
+	}
+	return &Reply{c0: acc.c0, c1: acc.c1}, nil
+}
+
+// Bytes encodes the reply.
+func (rp *Reply) Bytes(c *Context) []byte {
+	return append(c.polyBytes(rp.c0, downLimbs), c.polyBytes(rp.c1, downLimbs)...)
+}
+
+// ParseReply decodes a reply.
+func (c *Context) ParseReply(b []byte) (*Reply, error) {
+	if len(b) != replyBytes {
+		return nil, fmt.Errorf("he: reply of %d bytes, want %d", len(b), replyBytes)
+	}
+	half := replyBytes / 2
+	c0, err := c.parsePoly(b[:half], downLimbs)
+	if err != nil {
+		return nil, err
+	}
+	c1, err := c.parsePoly(b[half:], downLimbs)
+	if err != nil {
+		return nil, err
+	}
+	return &Reply{c0: c0, c1: c1}, nil
+}
+
+// Decrypt returns the plaintext coefficients of a reply, in [0, 2^64).
+func (k *SecretKey) Decrypt(rp *Reply) []uint64 {
+	c := k.c
+	rd := c.rD
+	x := rd.NewPoly()
+	rd.NTT(rp.c1, x)
+	s := ring.Poly{Coeffs: k.s.Coeffs[:downLimbs]}
+	rd.MulCoeffsBarrett(x, s, x)
+	rd.INTT(x, x)
+	rd.Add(x, rp.c0, x)
+	out := make([]uint64, N)
+	q0, q1 := c.q[0], c.q[1]
+	u1 := rd.SubRings[1].BRedConstant
+	var num, quo, tmp big.Int
+	for j := range out {
+		// CRT: v = x0 + q0·((x1 − x0)·q0^{-1} mod q1), in [0, q0·q1).
+		x0, x1 := x.Coeffs[0][j], x.Coeffs[1][j]
+		d := (x1 + q1 - ring.BRedAdd(x0, q1, u1)) % q1
+		kk := ring.BRed(d, c.q0InvQ1, q1, u1)
+		hi, lo := bits.Mul64(q0, kk)
+		lo, carry := bits.Add64(lo, x0, 0)
+		hi += carry
+		// round(2^64·v / qD) mod 2^64.
+		num.SetUint64(hi)
+		num.Lsh(&num, 64)
+		tmp.SetUint64(lo)
+		num.Or(&num, &tmp)
+		num.Lsh(&num, 64)
+		num.Add(&num, c.qDHalf)
+		quo.Quo(&num, c.qD)
+		ws := quo.Bits()
+		if len(ws) > 0 {
+			out[j] = uint64(ws[0])
+		}
+	}
+	return out
+}
