@@ -172,7 +172,7 @@ func (c *Context) NewSecretKey(rnd io.Reader) (*SecretKey, error) {
 	k.pkB = k.gauss.ReadNew()
 	c.rQ.NTT(k.pkB, k.pkB)
 	c.rQ.MulCoeffsBarrettThenAdd(a, k.s, k.pkB) // a·s + e
-	c.rQ.Neg(k.pkB, k.pkB)                     // −a·s − e: the sign of e is immaterial
+	c.rQ.Neg(k.pkB, k.pkB)                      // −a·s − e: the sign of e is immaterial
 	return k, nil
 }
 

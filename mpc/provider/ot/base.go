@@ -147,4 +147,3 @@ func BaseReceive(rnd io.Reader, first []byte, choices []bool) (msg []byte, keys 
 	}
 	return msg, keys, nil
 }
-
