@@ -51,7 +51,14 @@ type PRG struct {
 	st   *ctrState
 	buf  [32]uint64
 	left int
+	// Replay path: a stored vector read in order (see replay).
+	data []uint64
 }
+
+// replay returns a PRG whose stream is the stored vector v (and zeros
+// past its end): a provider that computed its masks ahead of time serves
+// a lazy request's streams from them.
+func replay(v []uint64) *PRG { return &PRG{data: v} }
 
 // NewPRG returns the stream of seed s.
 func NewPRG(s Seed) *PRG {
@@ -124,6 +131,15 @@ const vaesBatch = 1024
 // Fill overwrites v with the next len(v) values of the stream.
 func (g *PRG) Fill(v []uint64) {
 	if len(v) == 0 {
+		return
+	}
+	if g.data != nil {
+		n := 0
+		if g.pos < uint64(len(g.data)) {
+			n = copy(v, g.data[g.pos:])
+		}
+		clear(v[n:])
+		g.pos += uint64(len(v))
 		return
 	}
 	g.pos += uint64(len(v))

@@ -183,8 +183,13 @@ type Shares struct {
 
 // Stream returns a generator of random part i of a Lazy request: its
 // Fill yields the part's values in order, from the first. Each call
-// starts again at the beginning. It panics if part i was drawn.
+// starts again at the beginning. A provider that stored the part (it
+// computed it ahead, as the dealer-free provider does) replays it. It
+// panics if part i is neither stored nor left to a stream.
 func (s *Shares) Stream(i int) *PRG {
+	if s.src == nil && i < len(s.Parts) && s.Parts[i] != nil {
+		return replay(s.Parts[i])
+	}
 	if s.src == nil || i >= len(s.from) {
 		panic(fmt.Sprintf("provider: part %d was not left to a stream", i))
 	}
