@@ -140,6 +140,9 @@ func RegisterParty(name string, fn PartyFunc) {
 const (
 	envPartyFunc = "GOMPLAB_MPC_PARTY"
 	envResultFD  = "GOMPLAB_MPC_RESULT_FD"
+	// EnvProvider names the provider of a party process (see
+	// ProviderOption); the trusted third party is selected by comm.EnvTTP.
+	EnvProvider = "GOMPLAB_MPC_PROVIDER"
 )
 
 // RunChildIfRequested turns this process into an MPC party when it was
@@ -209,6 +212,13 @@ func runChild(name string) int {
 			return report(w)
 		}
 		opts = append(opts, TrustedThirdParty())
+	} else if name := os.Getenv(EnvProvider); name != "" {
+		o, err := ProviderOption(name)
+		if err != nil {
+			c.Close()
+			return report(wireResult{Rank: rank, Err: err.Error()})
+		}
+		opts = append(opts, o)
 	}
 	res := runParty(c, fn, opts)
 	w := wireResult{Rank: res.Rank, Stats: res.Stats, ByOp: res.ByOp, ElapsedNS: int64(res.Elapsed)}
@@ -246,6 +256,9 @@ type ProcessOptions struct {
 	// TTP adds a trusted third party process (rank n) that deals the
 	// correlated randomness, instead of rank 0.
 	TTP bool
+	// Provider names the parties' provider (ProviderOption's names);
+	// ProviderDealer is the same as TTP.
+	Provider string
 }
 
 // RunProcesses runs the function registered as name on n parties, each a
@@ -260,6 +273,16 @@ func RunProcesses(n int, name string, opt ProcessOptions) ([]Result, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("mpc: finding this executable: %w", err)
+	}
+	switch opt.Provider {
+	case ProviderDealer, "ttp", "trusted-third-party":
+		opt.TTP = true
+	case "":
+	default:
+		if _, err := ProviderOption(opt.Provider); err != nil {
+			return nil, err
+		}
+		opt.Env = append(append([]string(nil), opt.Env...), EnvProvider+"="+opt.Provider)
 	}
 	args := opt.Args
 	if args == nil && isTestBinary() {

@@ -77,6 +77,68 @@ func TrustedThirdParty() Option {
 	}
 }
 
+// DealerFree makes the two parties of a computation generate their
+// correlated randomness together, with oblivious transfer and homomorphic
+// encryption (provider.DealerFree): no dealer, and neither party learns
+// the other's masks. Two parties only. Call Party.Preprocess to generate
+// randomness ahead of the data; what is not preprocessed is generated
+// when an operation needs it.
+func DealerFree() Option {
+	return WithProvider(func(c comm.Comm, seeds []provider.Seed) (provider.Provider, error) {
+		// seeds[rank] is this party's private seed.
+		return provider.NewDealerFree(c, seeds[c.Rank()].Derive("dealer-free"))
+	})
+}
+
+// Provider names, for ProviderOption and the launchers.
+const (
+	ProviderTFP        = "tfp"         // trusted first party (the default)
+	ProviderDealer     = "dealer"      // trusted third party
+	ProviderDealerFree = "dealer-free" // two parties, no dealer
+)
+
+// ProviderOption returns the option that selects the provider named name
+// (ProviderTFP, ProviderDealer or ProviderDealerFree; "" is the default),
+// so that a job's parties, a launcher or a command-line flag can choose
+// the provider by name.
+func ProviderOption(name string) (Option, error) {
+	switch name {
+	case "", ProviderTFP, "trusted-first-party":
+		return TrustedFirstParty(), nil
+	case ProviderDealer, "ttp", "trusted-third-party":
+		return TrustedThirdParty(), nil
+	case ProviderDealerFree:
+		return DealerFree(), nil
+	}
+	return nil, fmt.Errorf("mpc: unknown provider %q (want %s, %s or %s)", name, ProviderTFP, ProviderDealer, ProviderDealerFree)
+}
+
+// Preprocessor is implemented by providers that can generate correlated
+// randomness ahead of the operations that use it (provider.DealerFree).
+type Preprocessor interface {
+	Preprocess(reqs ...provider.Request) error
+}
+
+// Preprocess generates the correlated randomness of reqs now, so that the
+// operations that later ask for it find it ready (an offline phase a
+// worker can run before the data arrives). Every party must call it with
+// the same requests at the same point. Elementwise kinds are pooled by
+// count (a later request of any size draws from the pool), matrix and
+// convolution triples by shape. Providers that deal without
+// communicating (the trusted first party) have nothing to do. Its
+// traffic is counted as the operation "Preprocess".
+func (p *Party) Preprocess(reqs ...provider.Request) error {
+	pp, ok := p.prov.(Preprocessor)
+	if !ok {
+		return nil
+	}
+	defer p.op("Preprocess")()
+	if err := pp.Preprocess(reqs...); err != nil {
+		return fmt.Errorf("mpc: party %d: preprocessing: %w", p.rank, err)
+	}
+	return nil
+}
+
 // tfpSeeds orders pairwise seeds as NewTrustedFirstParty expects: on rank
 // 0 its private seed then one per party, elsewhere the seed shared with 0.
 func tfpSeeds(rank int, pair []provider.Seed) []provider.Seed {
