@@ -79,6 +79,26 @@ func gomplabTable(importPath string) map[string]reflect.Value {
 	return pkgsyms.Symbols[key(importPath)]
 }
 
+// GomplabPackages lists the import paths of the gomplab packages whose
+// generated symbol tables GomplabSymbols returns (the ones a job may
+// import), in generation order.
+func GomplabPackages() []string { return append([]string(nil), pkgsyms.Packages...) }
+
+// GomplabSymbols returns the generated yaegi symbol tables of the gomplab
+// packages a job may import (tensor, mpc, mpc/nn), keyed
+// "<import path>/<package name>", before the jail removes its denied
+// identifiers. The notebook kernel offers them whole, so cells and jobs
+// compile against the very same tables, generated once. The inner maps
+// are shared, not copied: callers must not modify them (yaegi's Use
+// copies them).
+func GomplabSymbols() map[string]map[string]reflect.Value {
+	out := make(map[string]map[string]reflect.Value, len(pkgsyms.Symbols))
+	for k, v := range pkgsyms.Symbols {
+		out[k] = v
+	}
+	return out
+}
+
 // without copies t less the names in drop.
 func without(t map[string]reflect.Value, drop []string) map[string]reflect.Value {
 	out := make(map[string]reflect.Value, len(t))

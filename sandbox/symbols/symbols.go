@@ -1,6 +1,6 @@
 // Package symbols holds the yaegi symbol tables of gomplab's packages that
 // the notebook kernel offers: tensor, mpc and mpc/nn, which are the
-// jail's own tables (sandbox/internal/pkgsyms: cells and jobs compile
+// jail's own tables (sandbox.GomplabSymbols: cells and jobs compile
 // against the very same symbols, generated once), and the packages only
 // notebooks import, generated here: syft (workers, pointers, jobs),
 // mpc/nn/onnx (importing models) and mpc/nn/dataset (synthetic data).
@@ -14,7 +14,7 @@ package symbols
 import (
 	"reflect"
 
-	"github.com/gomplab/gomplab/sandbox/internal/pkgsyms"
+	"github.com/gomplab/gomplab/sandbox"
 )
 
 //go:generate yaegi extract -name symbols github.com/gomplab/gomplab/syft github.com/gomplab/gomplab/mpc/nn/onnx github.com/gomplab/gomplab/mpc/nn/dataset
@@ -25,10 +25,10 @@ var Symbols = map[string]map[string]reflect.Value{}
 
 // Packages lists the import paths covered by Symbols: the jail's, then
 // the notebook-only ones.
-var Packages = append(append([]string{}, pkgsyms.Packages...), Generated...)
+var Packages = append(sandbox.GomplabPackages(), Generated...)
 
 // Generated lists the import paths whose tables this package generates
-// (in go:generate order); the others are pkgsyms'.
+// (in go:generate order); the others are the jail's.
 var Generated = []string{
 	"github.com/gomplab/gomplab/syft",
 	"github.com/gomplab/gomplab/mpc/nn/onnx",
@@ -36,9 +36,9 @@ var Generated = []string{
 }
 
 func init() {
-	// pkgsyms' tables are complete once its package is initialized, which
-	// Go does before this one's init functions run.
-	for k, v := range pkgsyms.Symbols {
+	// The jail's tables are complete once sandbox is initialized, which Go
+	// does before this package's init functions run.
+	for k, v := range sandbox.GomplabSymbols() {
 		Symbols[k] = v
 	}
 }

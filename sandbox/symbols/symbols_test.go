@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomplab/gomplab/sandbox/internal/pkgsyms"
+	"github.com/gomplab/gomplab/sandbox"
 	"github.com/traefik/yaegi/extract"
 )
 
@@ -42,9 +42,10 @@ func TestSymbolsUpToDate(t *testing.T) {
 // generates them again, and the notebook-only ones are not in the jail.
 func TestOneCopy(t *testing.T) {
 	r := strings.NewReplacer("/", "-", ".", "_", "~", "_")
-	for _, p := range pkgsyms.Packages {
+	jail := sandbox.GomplabSymbols()
+	for _, p := range sandbox.GomplabPackages() {
 		k := key(p)
-		if reflect.ValueOf(Symbols[k]).Pointer() != reflect.ValueOf(pkgsyms.Symbols[k]).Pointer() {
+		if reflect.ValueOf(Symbols[k]).Pointer() != reflect.ValueOf(jail[k]).Pointer() {
 			t.Errorf("%s: the kernel's table is not the jail's", p)
 		}
 		if _, err := os.Stat(r.Replace(p) + ".go"); err == nil {
@@ -52,7 +53,7 @@ func TestOneCopy(t *testing.T) {
 		}
 	}
 	for _, p := range Generated {
-		if _, ok := pkgsyms.Symbols[key(p)]; ok {
+		if _, ok := jail[key(p)]; ok {
 			t.Errorf("%s is generated both here and in pkgsyms", p)
 		}
 	}
