@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/gomplab/gomplab/sandbox/symbols"
+	"github.com/gomplab/gomplab/kernel/symbols"
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
 )
@@ -13,7 +13,7 @@ import (
 
 // Symbols holds the generated tables of the packages only the notebook
 // kernel offers: display and gonum plot. (gomplab's own packages are in
-// sandbox/symbols, shared with the worker sandbox.)
+// kernel/symbols, shared with the worker sandbox.)
 var Symbols = map[string]map[string]reflect.Value{}
 
 // KernelPackages lists the import paths covered by Symbols.

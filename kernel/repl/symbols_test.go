@@ -14,7 +14,7 @@ import (
 // display lists exactly display's exported top-level identifiers: the
 // table refers to them by name, so a name added or removed without
 // `go generate ./kernel/repl` fails here. (Regenerating the table through
-// yaegi's extractor, as sandbox/symbols' test does, needs type-checking
+// yaegi's extractor, as kernel/symbols' test does, needs type-checking
 // gonum plot from source, which takes minutes. The gonum plot tables are
 // pinned by go.mod's version.)
 func TestDisplaySymbolsUpToDate(t *testing.T) {

@@ -5,7 +5,7 @@
 // notebooks import, generated here: syft (workers, pointers, jobs),
 // mpc/nn/onnx (importing models) and mpc/nn/dataset (synthetic data).
 //
-// Run `go generate ./sandbox/symbols ./sandbox/internal/pkgsyms` after
+// Run `go generate ./kernel/symbols ./sandbox/internal/pkgsyms` after
 // changing an exported API; each package's TestSymbolsUpToDate fails until
 // then. Keys follow yaegi's convention "<import path>/<package name>", for
 // example "github.com/gomplab/gomplab/tensor/tensor".

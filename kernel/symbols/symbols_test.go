@@ -29,10 +29,10 @@ func TestSymbolsUpToDate(t *testing.T) {
 		file := r.Replace(p) + ".go"
 		have, err := os.ReadFile(file)
 		if err != nil {
-			t.Fatalf("%s: %v (run go generate ./sandbox/symbols)", file, err)
+			t.Fatalf("%s: %v (run go generate ./kernel/symbols)", file, err)
 		}
 		if !bytes.Equal(have, buf.Bytes()) {
-			t.Errorf("%s is out of date with %s's exported API: run `go generate ./sandbox/symbols`", file, p)
+			t.Errorf("%s is out of date with %s's exported API: run `go generate ./kernel/symbols`", file, p)
 		}
 	}
 }
