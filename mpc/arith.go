@@ -286,12 +286,9 @@ func (p *Party) square(x []uint64, trunc bool) []uint64 {
 // truncate divides shares of a value by the public positive d in place.
 // Two parties divide their shares locally (rank 0 rounds down, rank 1
 // negates, rounds down and negates back), off by at most one unit and
-// wrong only with probability about |x|/2^63. Three or more parties also
-// correct for the wrap-arounds of the share sum (CrypTen's method): each
-// masks its share with a provider mask r whose wrap count θ_r is shared,
-// sends x_i + r_i to rank 0 (one round), and subtracts the resulting wrap
-// count of x times ⌊2^64/d⌋; off by at most N units (unbiased for odd N),
-// with the same failure probability.
+// wrong only with probability about |x|/2^63. Three or more parties mask
+// the value instead (truncateMasked): one round, the same error bound and
+// failure probability, and rounding that is unbiased.
 func (p *Party) truncate(v []uint64, d uint64) {
 	if d == 1 || p.size == 1 {
 		if d != 1 {
@@ -305,7 +302,7 @@ func (p *Party) truncate(v []uint64, d uint64) {
 		truncLocal(v, d, p.rank == 0)
 		return
 	}
-	p.truncateWraps(v, d)
+	p.truncateMasked(v, d)
 }
 
 // divFloor returns ⌊x/d⌋ for d > 0.
@@ -345,77 +342,41 @@ func truncLocal(v []uint64, d uint64, first bool) {
 	}
 }
 
-// truncateWraps is the wrap-corrected truncation for three or more parties.
-func (p *Party) truncateWraps(v []uint64, d uint64) {
+// truncateMasked is the truncation for three or more parties. The dealer
+// supplies a mask r (uniform over the ring) with shares of q = ⌊r/d⌋;
+// each party sends x_i + r_i to rank 0 (one round), which adds them up to
+// c = x + r, public to it and uniformly random; then x/d ≈ ⌊c/d⌋ − q,
+// rank 0 adding ⌊c/d⌋ to its share of −q. The result is ⌊x/d⌋ or
+// ⌊x/d⌋ + 1, the latter with probability frac(x/d) (over r): unbiased
+// stochastic rounding, within one unit. It is wrong only when x + r
+// overflows as signed integers, with probability about |x|/2^63 (as the
+// two-party truncation).
+func (p *Party) truncateMasked(v []uint64, d uint64) {
 	n := len(v)
-	s := p.get(provider.Request{Kind: provider.Wrap, N: n})
-	r := s.Parts[0]
+	s := p.get(provider.Request{Kind: provider.Trunc, N: n, Div: d})
 	z := make([]uint64, n)
-	beta := make([]int64, n)
-	for i := range z {
-		x, ri := int64(v[i]), int64(r[i])
-		sum := x + ri
-		z[i] = uint64(sum)
-		if (x >= 0) == (ri >= 0) && (sum >= 0) != (x >= 0) {
-			if x >= 0 {
-				beta[i] = 1
-			} else {
-				beta[i] = -1
-			}
-		}
-	}
-	// Rank 0 gathers every z_i and counts their wraps.
+	ring.Add(z, v, s.Parts[0])
+	// Rank 0 gathers every z_i.
 	p.Stats().Round()
-	var thetaZ []int64
 	if p.rank == 0 {
-		thetaZ = make([]int64, n)
-		acc := append([]uint64(nil), z...)
 		buf := make([]uint64, n)
 		for q := 1; q < p.size; q++ {
 			if err := recvUint64s(p, q, buf); err != nil {
 				p.fail("truncate", err)
 			}
-			for i := range acc {
-				a, b := int64(acc[i]), int64(buf[i])
-				sum := a + b
-				if (a >= 0) == (b >= 0) && (sum >= 0) != (a >= 0) {
-					if a >= 0 {
-						thetaZ[i]++
-					} else {
-						thetaZ[i]--
-					}
-				}
-				acc[i] = uint64(sum)
-			}
+			ring.AddTo(z, buf)
 		}
 	} else if err := sendUint64s(p, 0, z); err != nil {
 		p.fail("truncate", err)
 	}
-	thetaR := p.wait("truncate", s)[1]
-	q := (^uint64(0))/d + boolU64((^uint64(0))%d == d-1) // ⌊2^64/d⌋
-	// Every share loses its fraction: flooring on even ranks and rounding
-	// up on odd ones keeps the result unbiased (products feed long chains
-	// of squarings in exp, where a bias would compound).
-	odd := p.rank%2 == 1
-	for i, x := range v {
-		w := uint64(beta[i]) - thetaR[i]
-		if thetaZ != nil {
-			w += uint64(thetaZ[i])
+	q := p.wait("truncate", s)[1]
+	for i := range v {
+		v[i] = -q[i]
+		if p.rank == 0 {
+			v[i] += uint64(divFloor(int64(z[i]), d))
 		}
-		t := uint64(divFloor(int64(x), d))
-		if odd {
-			t = -uint64(divFloor(-int64(x), d))
-		}
-		v[i] = t - w*q
 	}
 	s.Release()
-}
-
-func boolU64(b bool) uint64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // ---- division ----

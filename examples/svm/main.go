@@ -28,15 +28,18 @@ type config struct {
 	seed                               uint64
 }
 
+// defaults is the configuration the flags start from.
+var defaults = config{samples: 100, features: 50, epochs: 30, parties: 2, lr: 0.5, weightDecay: 0.01, seed: 1}
+
 func main() {
 	var c config
-	flag.IntVar(&c.samples, "samples", 100, "training samples")
-	flag.IntVar(&c.features, "features", 50, "features per sample")
-	flag.IntVar(&c.epochs, "epochs", 30, "full-batch gradient steps")
-	flag.IntVar(&c.parties, "parties", 2, "number of MPC parties")
-	flag.Float64Var(&c.lr, "lr", 0.5, "learning rate")
-	flag.Float64Var(&c.weightDecay, "l2", 0.01, "L2 regularization (SVM's margin term)")
-	flag.Uint64Var(&c.seed, "seed", 1, "random seed")
+	flag.IntVar(&c.samples, "samples", defaults.samples, "training samples")
+	flag.IntVar(&c.features, "features", defaults.features, "features per sample")
+	flag.IntVar(&c.epochs, "epochs", defaults.epochs, "full-batch gradient steps")
+	flag.IntVar(&c.parties, "parties", defaults.parties, "number of MPC parties")
+	flag.Float64Var(&c.lr, "lr", defaults.lr, "learning rate")
+	flag.Float64Var(&c.weightDecay, "l2", defaults.weightDecay, "L2 regularization (SVM's margin term)")
+	flag.Uint64Var(&c.seed, "seed", defaults.seed, "random seed")
 	flag.Parse()
 	if _, err := run(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "svm:", err)

@@ -88,15 +88,15 @@ func (r prgReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// Get implements Provider. It panics on a malformed request and on Wrap
+// Get implements Provider. It panics on a malformed request and on Trunc
 // (which only three or more parties use).
 func (d *DealerFree) Get(r Request) *Shares {
 	rnd, der, err := r.layout()
 	if err != nil {
 		panic(err)
 	}
-	if r.Kind == Wrap {
-		panic("provider: the dealer-free provider has no wrap counts (two parties truncate locally)")
+	if r.Kind == Trunc {
+		panic("provider: the dealer-free provider has no truncation masks (two parties truncate locally)")
 	}
 	var s *Shares
 	if r.Kind == MatMul || r.Kind == Conv {
@@ -129,8 +129,8 @@ func (d *DealerFree) Preprocess(reqs ...Request) error {
 		if _, _, err := r.layout(); err != nil {
 			return err
 		}
-		if r.Kind == Wrap {
-			return fmt.Errorf("provider: the dealer-free provider has no wrap counts")
+		if r.Kind == Trunc {
+			return fmt.Errorf("provider: the dealer-free provider has no truncation masks")
 		}
 		if bitPacked(r.Kind) {
 			// Whole words, so that every pooled element is valid.

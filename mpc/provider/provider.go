@@ -1,7 +1,7 @@
 // Package provider supplies the correlated randomness of the MPC engine:
 // Beaver triples for multiplications, matrix products and convolutions,
-// squares, binary AND triples, wrap counts for truncation with three or
-// more parties, and doubly-authenticated bits (daBits) for converting
+// squares, binary AND triples, masks with their quotients for truncation
+// with three or more parties, and doubly-authenticated bits (daBits) for converting
 // binary bits to arithmetic shares.
 //
 // Two providers follow CrypTen's threat model, in which parties are
@@ -50,9 +50,9 @@ const (
 	Conv
 	// And: A, B (N words, binary) | C = A&B (binary).
 	And
-	// Wrap: R (N) | Theta, the number of times Σ_i R_i wraps around 2^64
-	// when the shares R_i are summed as signed 64-bit integers.
-	Wrap
+	// Trunc: R (N) | Q = ⌊R/Div⌋, R read as a signed 64-bit integer: a
+	// mask and its quotient, for truncation with three or more parties.
+	Trunc
 	// DaBit: RB (⌈N/64⌉ words, binary: N random bits) | RA (N): the same
 	// bits as additive shares of 0 or 1.
 	DaBit
@@ -63,7 +63,7 @@ const (
 	numKinds
 )
 
-var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "wrap", "dabit", "bitmul"}
+var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "trunc", "dabit", "bitmul"}
 
 // String is the kind's name ("mul", "and", ...).
 func (k Kind) String() string {
@@ -79,13 +79,15 @@ type ConvSpec = ring.ConvSpec
 // Request asks for one batch of correlated randomness.
 type Request struct {
 	Kind Kind
-	// N is the element count (Mul, Square, Wrap, DaBit, BitMul) or the
+	// N is the element count (Mul, Square, Trunc, DaBit, BitMul) or the
 	// word count (And).
 	N int
 	// Batch, M, K, Cols shape a MatMul request.
 	Batch, M, K, Cols int
 	// Conv shapes a Conv request.
 	Conv ConvSpec
+	// Div is the divisor of a Trunc request (at least 1).
+	Div uint64
 	// OmitZero lets the provider leave nil the derived parts that are
 	// identically zero on this party (with the trusted first party, on
 	// every rank but 0), sparing their allocation and clearing. A caller
@@ -138,7 +140,10 @@ func (r Request) layout() (rnd, der []part, err error) {
 		return []part{a(c.InSize()), a(c.KernelSize())}, []part{a(c.OutSize())}, nil
 	case And:
 		return []part{b(r.N), b(r.N)}, []part{b(r.N)}, nil
-	case Wrap:
+	case Trunc:
+		if r.Div == 0 || r.Div > maxDiv {
+			return nil, nil, fmt.Errorf("provider: trunc request with divisor %d outside [1, 2^62]", r.Div)
+		}
 		return []part{a(r.N)}, []part{a(r.N)}, nil
 	case DaBit:
 		return []part{b(words(r.N))}, []part{a(r.N)}, nil
@@ -149,6 +154,9 @@ func (r Request) layout() (rnd, der []part, err error) {
 }
 
 func words(bits int) int { return (bits + 63) / 64 }
+
+// maxDiv bounds the divisor of a Trunc request.
+const maxDiv = 1 << 62
 
 // maxPart bounds the elements of one part of any request (2^31: 16 GiB).
 const maxPart = 1 << 31
@@ -292,7 +300,6 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 		}
 		return s
 	}
-	// Wrap counts need every party's shares intact: count before summing.
 	switch r.Kind {
 	case Mul:
 		if len(rnd) == 2 {
@@ -314,8 +321,8 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 		ring.Conv2d(full[0], sum(0), sum(1), r.Conv)
 	case And:
 		ring.And(full[0], xor(0), xor(1))
-	case Wrap:
-		wrapCount(full[0], rnd)
+	case Trunc:
+		quotients(full[0], sum(0), r.Div)
 	case DaBit:
 		unpackBits(full[0], xor(0))
 	case BitMul:
@@ -333,26 +340,15 @@ func mulSums(c, a0, a1, b0, b1 []uint64) {
 	}
 }
 
-// wrapCount sets theta[j] to the number of signed 64-bit overflows of
-// Σ_p shares[p][0][j]: (Σ as integers − Σ mod 2^64, as a signed value) / 2^64.
-func wrapCount(theta []uint64, rnd [][][]uint64) {
-	for j := range theta {
-		var acc int64
-		var w int64
-		for p := range rnd {
-			x := int64(rnd[p][0][j])
-			s := acc + x
-			// Signed overflow: operands of equal sign, result of the other.
-			if (acc >= 0) == (x >= 0) && (s >= 0) != (acc >= 0) {
-				if acc >= 0 {
-					w++
-				} else {
-					w--
-				}
-			}
-			acc = s
+// quotients sets q[j] = ⌊r[j]/d⌋ with r[j] read as a signed integer.
+func quotients(q, r []uint64, d uint64) {
+	for j := range q {
+		x := int64(r[j])
+		v := x / int64(d)
+		if x%int64(d) != 0 && x < 0 {
+			v--
 		}
-		theta[j] = uint64(w)
+		q[j] = uint64(v)
 	}
 }
 

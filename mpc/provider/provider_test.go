@@ -60,7 +60,7 @@ func checkRequests(t *testing.T, ps []Provider) {
 	conv := ConvSpec{N: 2, C: 2, H: 5, W: 4, Cout: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1}
 	reqs := []Request{
 		{Kind: Mul, N: 100}, {Kind: Square, N: 33}, {Kind: MatMul, Batch: 2, M: 3, K: 4, Cols: 5},
-		{Kind: Conv, Conv: conv}, {Kind: And, N: 17}, {Kind: Wrap, N: 50}, {Kind: DaBit, N: 130},
+		{Kind: Conv, Conv: conv}, {Kind: And, N: 17}, {Kind: Trunc, N: 50, Div: 1 << 16}, {Kind: Trunc, N: 20, Div: 1000}, {Kind: DaBit, N: 130},
 		{Kind: BitMul, N: 70}, {Kind: Mul, N: 5},
 		{Kind: Mul, N: 3000, OmitZero: true}, {Kind: Square, N: 2100, OmitZero: true},
 		{Kind: MatMul, Batch: 1, M: 40, K: 30, Cols: 50, OmitZero: true}, {Kind: Conv, Conv: conv, OmitZero: true},
@@ -102,34 +102,11 @@ func checkRequests(t *testing.T, ps []Provider) {
 			want := make([]uint64, len(a))
 			ring.And(want, a, b)
 			eq(t, name, c, want)
-		case Wrap:
-			theta := reconstruct(all, 1, false)
-			for j := range theta {
-				// Recompute with 128-bit-safe big sums.
-				var hi int64
-				var lo uint64
-				for _, s := range all {
-					x := int64(s.Parts[0][j])
-					// Accumulate as a signed 128-bit integer (hi, lo).
-					nlo := lo + uint64(x)
-					carry := int64(0)
-					if nlo < lo {
-						carry = 1
-					}
-					ext := int64(0)
-					if x < 0 {
-						ext = -1
-					}
-					hi += ext + carry
-					lo = nlo
-				}
-				// Signed value of lo; wraps = (total - signed(lo)) / 2^64.
-				want := hi
-				if int64(lo) < 0 {
-					want++
-				}
-				if int64(theta[j]) != want {
-					t.Fatalf("%s: wrap %d is %d, want %d", name, j, int64(theta[j]), want)
+		case Trunc:
+			r0, q := reconstruct(all, 0, false), reconstruct(all, 1, false)
+			for j := range q {
+				if x, v := int64(r0[j]), int64(q[j]); !(v*int64(r.Div) <= x && x-v*int64(r.Div) < int64(r.Div)) {
+					t.Fatalf("%s: %d = %d·%d + remainder outside [0, %d)", name, x, v, r.Div, r.Div)
 				}
 			}
 		case DaBit, BitMul:
@@ -158,13 +135,13 @@ func TestOmitZero(t *testing.T) {
 			p.Close()
 		}
 	}()
-	for _, k := range []Kind{Mul, Square, And, Wrap, DaBit, BitMul} {
+	for _, k := range []Kind{Mul, Square, And, Trunc, DaBit, BitMul} {
 		for r, pr := range ps {
-			s := pr.Get(Request{Kind: k, N: 10, OmitZero: true})
+			s := pr.Get(Request{Kind: k, N: 10, OmitZero: true, Div: 3})
 			if err := s.Wait(); err != nil {
 				t.Fatal(err)
 			}
-			rnd, der, _ := Request{Kind: k, N: 10}.layout()
+			rnd, der, _ := Request{Kind: k, N: 10, Div: 3}.layout()
 			for i := range der {
 				if got := s.Parts[len(rnd)+i]; (got == nil) != (r > 0) {
 					t.Errorf("%s, rank %d: derived part %d is %v", k, r, i, got)

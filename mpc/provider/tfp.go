@@ -8,7 +8,7 @@ import (
 
 // TrustedFirstParty is the provider in which rank 0 deals (see the package
 // documentation for what rank 0 learns). It sends no message. Derived
-// parts (c of a triple, θ of a wrap, the arithmetic bit of a daBit) are
+// parts (c of a triple, the quotient of a truncation mask, the arithmetic bit of a daBit) are
 // held whole by rank 0; the other ranks' shares of them are zero.
 type TrustedFirstParty struct {
 	rank, size int

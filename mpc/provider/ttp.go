@@ -18,7 +18,7 @@ const (
 )
 
 // requestFields is the number of integers a request encodes.
-const requestFields = 6 + 14
+const requestFields = 6 + 14 + 1
 
 // maxPartElements bounds every field and part of a decoded request, so a
 // corrupt message cannot make the dealer allocate without limit.
@@ -27,7 +27,7 @@ const maxPartElements = maxPart
 func encodeRequest(r Request) []byte {
 	c := r.Conv
 	f := [requestFields]int{int(r.Kind), r.N, r.Batch, r.M, r.K, r.Cols,
-		c.N, c.C, c.H, c.W, c.Cout, c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW, c.DilationH, c.DilationW, c.Groups}
+		c.N, c.C, c.H, c.W, c.Cout, c.KH, c.KW, c.StrideH, c.StrideW, c.PadH, c.PadW, c.DilationH, c.DilationW, c.Groups, int(r.Div)}
 	b := make([]byte, 1+8*requestFields)
 	b[0] = tagRequest
 	for i, v := range f {
@@ -44,6 +44,13 @@ func decodeRequest(b []byte) (Request, error) {
 	var f [requestFields]int
 	for i := range f {
 		v := int64(binary.LittleEndian.Uint64(b[1+8*i:]))
+		if i == requestFields-1 { // the divisor, checked by layout
+			if v < 0 || v > maxDiv {
+				return Request{}, fmt.Errorf("provider: request divisor out of range: %d", v)
+			}
+			f[i] = int(v)
+			continue
+		}
 		if v < 0 || v > maxPartElements {
 			return Request{}, fmt.Errorf("provider: request field %d out of range: %d", i, v)
 		}
@@ -51,7 +58,8 @@ func decodeRequest(b []byte) (Request, error) {
 	}
 	r := Request{Kind: Kind(f[0]), N: f[1], Batch: f[2], M: f[3], K: f[4], Cols: f[5],
 		Conv: ConvSpec{N: f[6], C: f[7], H: f[8], W: f[9], Cout: f[10], KH: f[11], KW: f[12],
-			StrideH: f[13], StrideW: f[14], PadH: f[15], PadW: f[16], DilationH: f[17], DilationW: f[18], Groups: f[19]}}
+			StrideH: f[13], StrideW: f[14], PadH: f[15], PadW: f[16], DilationH: f[17], DilationW: f[18], Groups: f[19]},
+		Div: uint64(f[20])}
 	rnd, der, err := r.layout()
 	if err != nil {
 		return Request{}, err

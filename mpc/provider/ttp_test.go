@@ -55,6 +55,13 @@ func TestDecodeRequestRejects(t *testing.T) {
 	if r, err := decodeRequest(good); err != nil || r.Kind != Mul || r.N != 10 {
 		t.Fatalf("round trip: %+v %v", r, err)
 	}
+	tr := encodeRequest(Request{Kind: Trunc, N: 7, Div: 1 << 40})
+	if r, err := decodeRequest(tr); err != nil || r.Kind != Trunc || r.N != 7 || r.Div != 1<<40 {
+		t.Fatalf("trunc round trip: %+v %v", r, err)
+	}
+	if _, err := decodeRequest(encodeRequest(Request{Kind: Trunc, N: 7})); err == nil {
+		t.Error("trunc request without a divisor accepted")
+	}
 	bad := append([]byte(nil), good...)
 	bad[1] = 99 // unknown kind
 	if _, err := decodeRequest(bad); err == nil {
