@@ -243,22 +243,68 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         self.assertLess(first[1], 1.2, "stdout was held until the cell ended")
         self.get_non_kernel_info_reply(timeout=TIMEOUT)
 
+    def interrupt_cell(self, code, wait=0.5):
+        """Run code, interrupt it after wait seconds; return (reply, seconds the interrupt took)."""
+        self.flush_channels()
+        msg_id = self.kc.execute(code)
+        time.sleep(wait)
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        return reply, time.time() - t0
+
     def test_interrupt(self):
-        for code in ("for {}", 'import "time"\ntime.Sleep(time.Hour)'):
+        # Every kind of running code stops within a second, the statement
+        # after the interrupted one never runs, and the next cell runs.
+        self.run_cell('import "time"\nvar ranAfter bool\nvar spins int')
+        for code in (
+            "for {}",
+            "func(){ for { spins++ } }()",
+            "type spinner struct{}\nfunc (spinner) spin() { for { spins++ } }\nspinner{}.spin()",
+            "go func(){ for { spins++ } }()\nselect {}",
+            "time.Sleep(time.Hour)",
+            "func(){ time.Sleep(time.Hour) }()",
+            "c := make(chan int)\n<-c",
+            "<-time.After(time.Hour)",
+        ):
             with self.subTest(code=code):
-                self.flush_channels()
-                msg_id = self.kc.execute(code)
-                time.sleep(0.5)
-                t0 = time.time()
-                self.km.interrupt_kernel()
-                reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
-                elapsed = time.time() - t0
-                self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+                reply, elapsed = self.interrupt_cell(code + "\nranAfter = true")
                 self.assertEqual(reply["content"]["status"], "error")
                 self.assertEqual(reply["content"]["ename"], "Interrupted")
                 self.assertLess(elapsed, 1.0, f"interrupt took {elapsed:.2f}s")
+                reply, out = self.run_cell("spinsThen := spins\ntime.Sleep(100 * time.Millisecond)\nspins - spinsThen")
+                self.assertEqual(self.result_text(out), "0", "a loop kept running after the interrupt")
+                reply, out = self.run_cell("ranAfter")
+                self.assertEqual(self.result_text(out), "false", "code after the interrupted call ran")
                 reply, out = self.run_cell("7 * 6")
                 self.assertEqual(self.result_text(out), "42")
+
+    def test_interrupt_between_cells_stops_goroutines(self):
+        # A goroutine left spinning by a finished cell stops on an
+        # interrupt sent while no cell runs.
+        self.run_cell('import "time"\nvar bg int\ngo func() { for { bg++ } }()')
+        self.km.interrupt_kernel()
+        time.sleep(0.3)
+        reply, out = self.run_cell("bgThen := bg\ntime.Sleep(100 * time.Millisecond)\nbg - bgThen")
+        self.assertEqual(self.result_text(out), "0")
+
+    def test_zy_interrupt_stuck_replaces_interpreter(self):
+        # Code blocked in a compiled call cannot be stopped: within 2 s the
+        # kernel replaces the interpreter and says so in the cell's error.
+        # (Late in the alphabet: it costs the interpreter its state.)
+        self.run_cell("stuckBefore := 1")
+        reply, elapsed = self.interrupt_cell('import "sync"\nvar mu sync.Mutex\nmu.Lock()\nmu.Lock()')
+        c = reply["content"]
+        self.assertEqual(c["status"], "error")
+        self.assertEqual(c["ename"], "Interrupted")
+        self.assertIn("sync.(*Mutex).Lock", c["evalue"])
+        self.assertIn("interpreter restarted, state lost", c["evalue"])
+        self.assertLess(elapsed, 2.5, f"replacing the interpreter took {elapsed:.2f}s")
+        reply, out = self.run_cell("stuckBefore")
+        self.assertEqual(reply["content"]["status"], "error")
+        reply, out = self.run_cell("5 * 5")
+        self.assertEqual(self.result_text(out), "25")
 
     def test_queued_cells_abort_after_error(self):
         # As with "Run All": cells queued behind a failing one are aborted.

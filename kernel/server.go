@@ -54,8 +54,10 @@ type Config struct {
 const streamFlushInterval = 50 * time.Millisecond
 
 // interruptGrace is how long a cell may take to stop after an interrupt
-// before the interpreter is killed and restarted.
-const interruptGrace = 3 * time.Second
+// before the interpreter is killed and replaced. The interpreter itself
+// reports a cell that did not stop after repl.StopGrace; this catches an
+// interpreter that does not answer at all.
+const interruptGrace = 2 * time.Second
 
 // server holds the sockets and state of one running kernel.
 type server struct {
@@ -474,7 +476,7 @@ func (s *server) runCell(req *Message, c executeRequest) (map[string]any, *repl.
 	events, exited := s.interp.channels()
 	id := s.interp.id()
 	if err := s.interp.send(repl.Request{Op: "execute", ID: id, Code: c.Code, AllowStdin: c.AllowStdin}); err != nil {
-		return nil, s.recoverInterpreter(req, fmt.Sprintf("cannot reach the interpreter: %v", err))
+		return nil, s.recoverInterpreter(req, "InterpreterCrashed", fmt.Sprintf("cannot reach the interpreter: %v", err))
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -484,7 +486,8 @@ func (s *server) runCell(req *Message, c executeRequest) (map[string]any, *repl.
 			if !ok {
 				<-exited
 				summary, detail := s.interp.crashReport()
-				return nil, s.recoverInterpreter(req, summary, detail...)
+				return nil, s.recoverInterpreter(req, "InterpreterCrashed", summary, append(detail,
+					"(A panic inside a goroutine, a stack overflow or running out of memory ends the interpreter process; Go cannot recover from them.)")...)
 			}
 			switch ev.Kind {
 			case "stream":
@@ -512,37 +515,65 @@ func (s *server) runCell(req *Message, c executeRequest) (map[string]any, *repl.
 					continue
 				}
 				s.flushStreams()
+				if ev.Error != nil && ev.Error.Stuck {
+					s.log.Warn("interrupted cell did not stop; replacing the interpreter", "err", ev.Error.Evalue)
+					return nil, s.recoverInterpreter(req, "Interrupted", ev.Error.Evalue)
+				}
 				return ev.Data, ev.Error
+			case "stuck":
+				// Goroutines of earlier cells did not stop after an
+				// interrupt given between cells (the interpreter answers
+				// before it takes this cell): replace the interpreter and
+				// run the cell in the new one.
+				s.streams.add("stderr", "kernel: "+ev.Text+"; the interpreter was replaced, so variables, imports and declarations from earlier cells are lost\n")
+				s.replaceStuck(ev.Text)
+				events, exited = s.interp.channels()
+				id = s.interp.id()
+				if err := s.interp.send(repl.Request{Op: "execute", ID: id, Code: c.Code, AllowStdin: c.AllowStdin}); err != nil {
+					return nil, s.recoverInterpreter(req, "InterpreterCrashed", fmt.Sprintf("cannot reach the interpreter: %v", err))
+				}
 			}
 		case <-tick.C:
 			s.interruptMu.Lock()
 			at := s.interruptedAt
 			s.interruptMu.Unlock()
 			if !at.IsZero() && time.Since(at) > interruptGrace {
-				s.log.Warn("cell ignored the interrupt; restarting the interpreter")
+				s.log.Warn("interpreter did not answer the interrupt; replacing it")
 				s.flushStreams()
-				return nil, s.recoverInterpreter(req, "the cell did not stop after an interrupt, so the interpreter was restarted")
+				return nil, s.recoverInterpreter(req, "Interrupted", fmt.Sprintf("the interpreter did not answer within %v of the interrupt", interruptGrace))
 			}
 		}
 	}
 }
 
-// recoverInterpreter restarts a dead or stuck interpreter and returns the
-// error the cell reports.
-func (s *server) recoverInterpreter(req *Message, summary string, detail ...string) *repl.CellError {
+// recoverInterpreter replaces a dead or stuck interpreter and returns the
+// error the cell reports: ename (InterpreterCrashed, or Interrupted for a
+// cell that would not stop), what happened, and that the state is lost.
+func (s *server) recoverInterpreter(req *Message, ename, summary string, detail ...string) *repl.CellError {
 	s.flushStreams()
 	err := s.interp.restart()
-	tb := []string{"\x1b[31mInterpreterCrashed\x1b[0m: " + summary}
+	tb := []string{"\x1b[31m" + ename + "\x1b[0m: " + summary}
 	for _, d := range detail {
 		tb = append(tb, "  "+d)
 	}
+	evalue := summary + " (interpreter restarted, state lost)"
 	if err != nil {
 		tb = append(tb, "the interpreter could not be restarted: "+err.Error())
+		evalue = summary + " (the interpreter could not be restarted: " + err.Error() + ")"
 	} else {
-		tb = append(tb, "A new interpreter was started: variables, imports and declarations from earlier cells are lost; re-run them.",
-			"(Panics inside goroutines cannot be recovered in Go and end the interpreter process.)")
+		tb = append(tb, "The interpreter was replaced by a new one: variables, imports and declarations from earlier cells are lost; re-run them.")
 	}
-	return &repl.CellError{Ename: "InterpreterCrashed", Evalue: summary + " (interpreter restarted, state lost)", Traceback: tb}
+	return &repl.CellError{Ename: ename, Evalue: evalue, Traceback: tb}
+}
+
+// replaceStuck replaces an interpreter whose goroutines did not stop after
+// an interrupt given while no cell ran, and says so on the kernel's log
+// (there is no cell to report it in).
+func (s *server) replaceStuck(why string) {
+	s.log.Warn("goroutines did not stop after an interrupt; replacing the interpreter", "why", why)
+	if err := s.interp.restart(); err != nil {
+		s.log.Error("restart interpreter", "err", err)
+	}
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -708,8 +739,13 @@ func (s *server) ask(r repl.Request) (repl.Event, error) {
 			if ev.ID == r.ID && ev.Kind == r.Op {
 				return ev, nil
 			}
-			if ev.Kind == "stream" {
+			switch ev.Kind {
+			case "stream":
 				s.streams.add(ev.Name, ev.Text)
+			case "stuck":
+				// See runCell; the request was queued behind the stop.
+				s.replaceStuck(ev.Text)
+				return repl.Event{}, errors.New("interpreter replaced")
 			}
 		case <-timeout:
 			return repl.Event{}, errors.New("interpreter did not answer")

@@ -9,8 +9,10 @@ package repl
 // Request is one instruction from the kernel process to the interpreter.
 type Request struct {
 	// Op is "execute", "complete", "inspect", "interrupt" or "input_reply".
-	// interrupt and input_reply are handled at once, even while a cell runs;
-	// the others are served one at a time, in order.
+	// interrupt and input_reply are handled at once, even while a cell runs
+	// (an interrupt with no cell running stops goroutines earlier cells
+	// left running, in turn with the others); the others are served one at
+	// a time, in order.
 	Op string `json:"op"`
 	// ID is echoed in the matching "done", "complete" or "inspect" event.
 	ID          uint64 `json:"id,omitempty"`
@@ -26,7 +28,8 @@ type Request struct {
 type Event struct {
 	// Kind is "ready", "stream", "display_data", "update_display_data",
 	// "clear_output", "input_request", "done" (a cell finished),
-	// "complete" or "inspect".
+	// "complete", "inspect" or "stuck" (goroutines of earlier cells did
+	// not stop after an interrupt; Text says where).
 	Kind string `json:"kind"`
 	ID   uint64 `json:"id,omitempty"`
 
@@ -64,6 +67,9 @@ type CellError struct {
 	Ename     string   `json:"ename"`
 	Evalue    string   `json:"evalue"`
 	Traceback []string `json:"traceback"`
+	// Stuck is set when an interrupted cell did not stop (StuckError):
+	// the interpreter must be replaced.
+	Stuck bool `json:"stuck,omitempty"`
 }
 
 // Error returns "ename: evalue".

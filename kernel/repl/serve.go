@@ -97,28 +97,19 @@ func (r *inputReader) Read(p []byte) (int, error) {
 		for len(r.replies) > 0 {
 			<-r.replies
 		}
+		sig := r.sess.interruption()
 		r.em.emit(Event{Kind: "input_request"})
 		select {
 		case v := <-r.replies:
 			r.buf = []byte(v + "\n")
-		case <-r.sess.doneOrNever():
+		case <-sig.fired:
+			waitInterrupted(sig)
 			return 0, errors.New("input interrupted")
 		}
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
 	return n, nil
-}
-
-// doneOrNever is cellDone for callers that must not block on a nil
-// channel forever when no cell runs.
-func (s *Session) doneOrNever() <-chan struct{} {
-	if d := s.cellDone(); d != nil {
-		return d
-	}
-	closed := make(chan struct{})
-	close(closed)
-	return closed
 }
 
 // Serve runs the interpreter side of the kernel: it reads Requests from r
@@ -157,7 +148,14 @@ func Serve(r io.Reader, w io.Writer) error {
 			}
 			switch req.Op {
 			case "interrupt":
-				sess.Interrupt()
+				if !sess.Interrupt() {
+					// No cell is running: stop what earlier cells left
+					// running, in turn with the other requests.
+					select {
+					case work <- Request{Op: "stop"}:
+					default:
+					}
+				}
 			case "input_reply":
 				select {
 				case in.replies <- req.Value:
@@ -192,6 +190,10 @@ func Serve(r io.Reader, w io.Writer) error {
 				m = []string{}
 			}
 			em.emit(Event{Kind: "complete", ID: req.ID, Matches: m, CursorStart: start, CursorEnd: end})
+		case "stop":
+			if err := sess.StopBackground(); err != nil {
+				em.emit(Event{Kind: "stuck", Text: err.Error()})
+			}
 		case "inspect":
 			data, found := sess.Inspect(req.Code, req.CursorPos, req.DetailLevel)
 			em.emit(Event{Kind: "inspect", ID: req.ID, Data: data, Found: found})

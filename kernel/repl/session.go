@@ -22,19 +22,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/traefik/yaegi/interp"
+)
+
+// The session's own runtime package, imported under a name cells will not
+// use: the running marker's function.
+const (
+	runtimePath = "gomplab/kernel/rt"
+	runtimePkg  = "gomplabrt__"
 )
 
 // captureFunc is the interpreted helper a cell's last expression is wrapped
 // in: a variadic call accepts any number of results (f(g()) forwards all of
 // g's results), so the kernel sees every value the expression produced.
 const captureFunc = "gomplabCapture__"
-
-// interruptSettle is how long an interrupted evaluation is given to
-// unwind before the session is used again.
-const interruptSettle = 50 * time.Millisecond
 
 // Options configure a Session.
 type Options struct {
@@ -75,8 +77,14 @@ type Session struct {
 	prog programState
 
 	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   <-chan struct{}
+	cancel context.CancelFunc // cancels the running cell
+	// intr is the interrupt blocking host functions watch; pending are
+	// fired interrupts whose stop has not happened yet (interrupt.go).
+	intr    *interruption
+	pending []*interruption
+	// started is closed by the running marker of the statements being
+	// evaluated.
+	started chan struct{}
 }
 
 // New returns a Session with the standard library, gomplab's packages and
@@ -87,6 +95,7 @@ func New(opt Options) (*Session, error) {
 		names:   map[string]string{},
 		typeSrc: map[string]string{},
 		docs:    newDocIndex(),
+		intr:    newInterruption(),
 	}
 	stdout := opt.Stdout
 	if stdout == nil {
@@ -122,29 +131,18 @@ func New(opt Options) (*Session, error) {
 	if _, err := it.Eval("func " + captureFunc + "(v ...any) []any { return v }"); err != nil {
 		return nil, fmt.Errorf("repl: define capture helper: %w", err)
 	}
+	rt := interp.Exports{runtimePath + "/rt": {"Running": reflect.ValueOf(s.running)}}
+	if err := it.Use(rt); err != nil {
+		return nil, fmt.Errorf("repl: load the session's runtime: %w", err)
+	}
+	if _, err := it.Eval("import " + runtimePkg + " " + strconv.Quote(runtimePath)); err != nil {
+		return nil, fmt.Errorf("repl: import the session's runtime: %w", err)
+	}
 	s.it = it
 	s.prog.decls = map[string]cellDecl{}
 	s.prog.funcTypes = map[string]reflect.Type{}
 	registerResolver(s)
 	return s, nil
-}
-
-// Interrupt stops the running cell, if any. The cell's Execute returns an
-// "Interrupted" error.
-func (s *Session) Interrupt() {
-	s.mu.Lock()
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.mu.Unlock()
-}
-
-// cellDone returns a channel closed when the running cell is interrupted
-// (never closed when no cell runs), for blocking host calls such as Sleep.
-func (s *Session) cellDone() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.done
 }
 
 // Result is what a successful cell produced as its value.
@@ -161,11 +159,11 @@ type Result struct {
 func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError) {
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
-	s.cancel, s.done = cancel, ctx.Done()
+	s.cancel = cancel
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.cancel, s.done = nil, nil
+		s.cancel = nil
 		s.mu.Unlock()
 		cancel()
 	}()
@@ -176,7 +174,14 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 	s.prog.mu.Unlock()
 
 	if strings.HasPrefix(strings.TrimSpace(code), "package ") {
-		_, err := s.eval(ctx, code)
+		// A whole program: run its main once. yaegi would run a function
+		// named main again after every later evaluation, so it is
+		// declared under another name and called.
+		src, mainName := renameMain(code, "", cellName)
+		_, err := s.eval(ctx, src)
+		if err == nil && mainName != "" {
+			_, err = s.evalStmts(ctx, mainName+"()")
+		}
 		if err != nil {
 			return Result{}, s.cellError(err, code, 1)
 		}
@@ -192,6 +197,10 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 			err = s.evalImports(ctx, c)
 		case DeclChunk:
 			s.warnTypeRedefinition(c)
+			if _, mainName := renameMain(c.Src, declPrefix, cellName); mainName != "" {
+				err = errDeclaredMain
+				break
+			}
 			_, err = s.eval(ctx, c.Padded())
 		case StmtChunk:
 			res, err = s.evalStatements(ctx, c, last)
@@ -207,18 +216,78 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 	return res, nil
 }
 
-// eval runs src, stopping stray interpreted goroutines if it was
-// interrupted.
+// eval runs src, a source without statements to run (imports,
+// declarations). When ctx is cancelled it returns context.Canceled once
+// interpreted code has stopped, or a *StuckError if it did not stop within
+// StopGrace (see interrupt.go).
 func (s *Session) eval(ctx context.Context, src string) (reflect.Value, error) {
+	return s.evalWith(ctx, src, nil)
+}
+
+// runningMarker starts every statement source the session evaluates: a
+// call that tells the session yaegi has begun running it (interrupt.go
+// explains why that matters). Starting with it also keeps yaegi from
+// reading a function literal called on the spot as a declaration (which
+// makes it the program's main, run again after every later evaluation).
+const runningMarker = runtimePkg + ".Running();"
+
+// evalStmts runs statements src (padded to cell lines) as eval does.
+func (s *Session) evalStmts(ctx context.Context, src string) (reflect.Value, error) {
+	started := make(chan struct{})
+	s.mu.Lock()
+	s.started = started
+	s.mu.Unlock()
+	body := strings.TrimLeft(src, "\n")
+	return s.evalWith(ctx, src[:len(src)-len(body)]+runningMarker+body, started)
+}
+
+// evalWith runs src; started, if not nil, is closed once src runs.
+func (s *Session) evalWith(ctx context.Context, src string, started chan struct{}) (reflect.Value, error) {
 	s.stderr.startCell()
-	v, err := s.it.EvalWithContext(ctx, src)
+	var v reflect.Value
+	var err error
 	if ctx.Err() != nil {
-		// Cancelling bumped the interpreter's run id, so interpreted
-		// goroutines of this and every earlier evaluation stop at their
-		// next step. yaegi returns before its evaluating goroutine has
-		// unwound; give it a moment so the next cell does not compile
-		// while it still touches the interpreter.
-		time.Sleep(interruptSettle)
+		// Interrupted before this evaluation: do not start it, but stop
+		// the interpreter all the same.
+		s.stopInterpreter()
+	} else {
+		// yaegi stops only code that was running when the context ended:
+		// code that starts after its stop runs on. So the cancellation
+		// reaches yaegi only once src has started (or has finished
+		// without running, failing to compile).
+		runCtx, cancel := context.WithCancel(context.Background())
+		finished := make(chan struct{})
+		go func() {
+			select {
+			case <-ctx.Done():
+				if started != nil {
+					select {
+					case <-started:
+					case <-finished:
+						return
+					}
+				}
+				cancel()
+			case <-finished:
+			}
+		}()
+		v, err = s.it.EvalWithContext(runCtx, src)
+		close(finished)
+		if ctx.Err() != nil && runCtx.Err() == nil {
+			s.stopInterpreter() // nothing was running; stop goroutines
+		}
+		cancel()
+	}
+	if ctx.Err() != nil {
+		// The interpreter's run id moved on, so interpreted goroutines of
+		// this and every earlier evaluation stop at their next step;
+		// blocking host functions may now return. yaegi returns before
+		// its evaluating goroutine has unwound: wait for it, so the next
+		// cell does not run beside it.
+		s.markStopped()
+		if err := settle(); err != nil {
+			return reflect.Value{}, err
+		}
 		return reflect.Value{}, context.Canceled
 	}
 	return v, err
@@ -229,19 +298,19 @@ func (s *Session) eval(ctx context.Context, src string) (reflect.Value, error) {
 func (s *Session) evalLast(ctx context.Context, c Chunk) (Result, error) {
 	wrapped, ok := captureLast(c.Src)
 	if !ok {
-		_, err := s.eval(ctx, c.Padded())
+		_, err := s.evalStmts(ctx, c.Padded())
 		return Result{}, err
 	}
 	pad := strings.Repeat("\n", c.Line-1)
-	v, err := s.eval(ctx, pad+wrapped)
+	v, err := s.evalStmts(ctx, pad+wrapped)
 	if err != nil {
-		if errors.Is(err, context.Canceled) || isRunError(err) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, ErrStuck) || isRunError(err) {
 			return Result{}, err
 		}
 		// The expression has no value (a call of a function without
 		// results) or the rewrite confused the compiler: compile errors
 		// happen before anything runs, so run the chunk as written.
-		_, err = s.eval(ctx, c.Padded())
+		_, err = s.evalStmts(ctx, c.Padded())
 		return Result{}, err
 	}
 	vals, ok := v.Interface().([]any)
@@ -249,6 +318,34 @@ func (s *Session) evalLast(ctx context.Context, c Chunk) (Result, error) {
 		return Result{}, nil
 	}
 	return Result{Values: vals, HasValue: true}, nil
+}
+
+// errDeclaredMain refuses a cell declaring func main without a package
+// clause.
+var errDeclaredMain = errors.New("a cell cannot declare func main: the interpreter would run it again after every later cell. " +
+	"Give it another name (func run() { ... }) and call it, or start the cell with \"package main\" to run it once as a program")
+
+// renameMain finds a function main declared at the top level of src
+// (parsed after prefix) and returns src with it renamed to a name made
+// from cell, and that name; "" when there is none.
+func renameMain(src, prefix, cell string) (string, string) {
+	f, err := parser.ParseFile(token.NewFileSet(), "cell", prefix+src, parser.SkipObjectResolution)
+	if err != nil {
+		return src, ""
+	}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil || fd.Name.Name != "main" {
+			continue
+		}
+		at := int(fd.Name.Pos()) - 1 - len(prefix)
+		if at < 0 || at+4 > len(src) {
+			return src, ""
+		}
+		name := "gomplabMain_" + cell + "__"
+		return src[:at] + name + src[at+4:], name
+	}
+	return src, ""
 }
 
 // isRunError reports whether err happened while running (a panic), as
@@ -301,12 +398,12 @@ func (s *Session) evalStatements(ctx context.Context, c Chunk, last bool) (Resul
 			name := fmt.Sprintf("gomplabBlock%d__", s.blockSeq)
 			pad := strings.Repeat("\n", p.Line-1)
 			if _, err = s.eval(ctx, pad+"func "+name+"() { "+p.Src+" }"); err == nil {
-				_, err = s.eval(ctx, pad+name+"()")
+				_, err = s.evalStmts(ctx, pad+name+"()")
 			}
 		case last && i == len(pieces)-1:
 			return s.evalLast(ctx, p)
 		default:
-			_, err = s.eval(ctx, p.Padded())
+			_, err = s.evalStmts(ctx, p.Padded())
 		}
 		if err != nil {
 			return Result{}, err
@@ -549,6 +646,11 @@ func (s *Session) cellError(err error, code string, chunkLine int) *CellError {
 	if errors.Is(err, context.Canceled) {
 		return &CellError{Ename: "Interrupted", Evalue: "the cell was interrupted",
 			Traceback: []string{"\x1b[31mInterrupted\x1b[0m: the cell was interrupted"}}
+	}
+	var stuck *StuckError
+	if errors.As(err, &stuck) {
+		return &CellError{Ename: "Interrupted", Evalue: stuck.Error(), Stuck: true,
+			Traceback: []string{"\x1b[31mInterrupted\x1b[0m: " + stuck.Error()}}
 	}
 	var p interp.Panic
 	if errors.As(err, &p) {

@@ -69,14 +69,17 @@ func DefaultSymbols(sleep func(time.Duration)) interp.Exports {
 	return ex
 }
 
-// sleep is time.Sleep as cells see it: it returns early when the cell is
-// interrupted, since yaegi cannot stop a goroutine inside a host call.
+// sleep is time.Sleep as cells see it: an interrupt ends it early, since
+// yaegi cannot stop a goroutine inside a host call. It then returns only
+// once the interpreter has stopped, so the statements after the sleep do
+// not run.
 func (s *Session) sleep(d time.Duration) {
-	done := s.cellDone()
+	sig := s.interruption()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-done:
+	case <-sig.fired:
+		waitInterrupted(sig)
 	}
 }
