@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/internal/ring"
+	"github.com/gomplab/gomplab/mpc/provider/ot"
 )
 
 // dfRequests covers every kind the dealer-free provider serves, at
@@ -27,7 +28,7 @@ var dfRequests = []Request{
 
 // runPair runs f on both parties of a dealer-free pair over the
 // in-memory transport, with the given private seeds.
-func runPair(t testing.TB, seeds [2]Seed, wrap func(rank int, c comm.Comm) comm.Comm, f func(d *DealerFree) ([]*Shares, error)) [2][]*Shares {
+func runPair(t testing.TB, seeds [2]Seed, wrap func(rank int, c comm.Comm) comm.Comm, f func(d *DealerFree) ([]*Shares, error), g ...func(c comm.Comm, seed Seed) ([]*Shares, error)) [2][]*Shares {
 	t.Helper()
 	cs := comm.NewMemWorld(2, false)
 	var out [2][]*Shares
@@ -41,12 +42,16 @@ func runPair(t testing.TB, seeds [2]Seed, wrap func(rank int, c comm.Comm) comm.
 			if wrap != nil {
 				c = wrap(rank, c)
 			}
-			d, err := NewDealerFree(c, seeds[rank])
-			if err != nil {
-				errs[rank] = err
-				return
+			if f == nil {
+				out[rank], errs[rank] = g[0](c, seeds[rank])
+			} else {
+				d, err := NewDealerFree(c, seeds[rank])
+				if err != nil {
+					errs[rank] = err
+					return
+				}
+				out[rank], errs[rank] = f(d)
 			}
-			out[rank], errs[rank] = f(d)
 			if errs[rank] != nil {
 				cs[rank].Close()
 			}
@@ -190,4 +195,23 @@ func TestBitPacking(t *testing.T) {
 			t.Fatalf("value %d: %#x, want %#x", i, got, v)
 		}
 	}
+}
+
+// FuzzGilboaReceive feeds arbitrary sender messages to the receiver's
+// side of the products: a wrong length is an error, anything else a value.
+func FuzzGilboaReceive(f *testing.F) {
+	f.Add([]byte{1, 2, 3}, uint8(1))
+	f.Add(make([]byte, 8*gilboaWords(2)), uint8(2))
+	f.Fuzz(func(t *testing.T, b []byte, n uint8) {
+		y := make([]uint64, int(n%8))
+		msg := make([]uint64, len(b)/8)
+		for i := range msg {
+			msg[i] = uint64(b[8*i]) | uint64(b[8*i+7])<<56
+		}
+		pads := make([]ot.Block, 64*len(y))
+		c := make([]uint64, len(y))
+		if err := gilboaReceive(y, pads, msg, c); err == nil && len(msg) != gilboaWords(len(y)) {
+			t.Fatalf("a message of %d words was accepted for %d products", len(msg), len(y))
+		}
+	})
 }
