@@ -287,4 +287,3 @@ func (l *leaker) Get(r Request) *Shares {
 	}
 	return s
 }
-

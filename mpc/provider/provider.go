@@ -20,6 +20,12 @@
 //     correction shares, one message each way per request. No computing
 //     party learns anything.
 //
+// A third needs no dealer at all: DealerFree, for two parties, generates
+// the randomness between them with oblivious transfer (package ot) and
+// lattice homomorphic encryption (package he), ahead of time into a pool
+// (Preprocess) or when a request arrives; neither party learns the
+// other's shares (docs/dealer-free.md).
+//
 // A request's parts are listed per Kind. Random parts are drawn from the
 // party's stream and are ready when Get returns; derived parts (those
 // that depend on every party's random parts, such as c = a·b) may still
