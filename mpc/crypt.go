@@ -213,11 +213,6 @@ func (x *CrypTensor) Size() int { return len(x.share) }
 // Dim returns the size of dimension d (negative counts from the end).
 func (x *CrypTensor) Dim(d int) int { return x.shape[x.normDim("Dim", d)] }
 
-// String describes x without revealing it: its shape and party.
-func (x *CrypTensor) String() string {
-	return fmt.Sprintf("CrypTensor(shape=%v, party %d of %d)", x.shape, x.p.rank, x.p.size)
-}
-
 func (x *CrypTensor) normDim(op string, d int) int {
 	nd, err := tensor.NormDim(d, len(x.shape))
 	if err != nil {

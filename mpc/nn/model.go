@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -96,6 +97,26 @@ func (m *Model) Encrypted() bool {
 	}
 	return false
 }
+
+// String describes m without its weights: whether it is encrypted, and
+// its number of parameters and values.
+func (m Model) String() string {
+	if m.root == nil {
+		return "nn.Model(empty)"
+	}
+	state := "plaintext"
+	if m.Encrypted() {
+		state = "encrypted"
+	}
+	return fmt.Sprintf("nn.Model(%s, %d parameters, %d values)", state, len(m.root.Params()), m.NumParams())
+}
+
+// Format writes String for every verb, on the value as on the pointer, so
+// printing a dereferenced model never shows its weights or their shares.
+func (m Model) Format(f fmt.State, _ rune) { io.WriteString(f, m.String()) }
+
+// GoString is String.
+func (m Model) GoString() string { return m.String() }
 
 // Spec describes the model's architecture (see Spec).
 func (m *Model) Spec() (*Spec, error) { return Describe(m.root) }

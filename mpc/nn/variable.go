@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 
@@ -152,16 +153,27 @@ func (v *Variable) Detach() *Variable {
 	return fromValue(v.val)
 }
 
-// String describes v briefly (it never decrypts).
-func (v *Variable) String() string {
+// String describes v briefly: an encrypted Variable by its shape only (it
+// never decrypts), a plaintext one with its values.
+func (v Variable) String() string {
 	switch {
 	case v.err != nil:
 		return "Variable(error: " + v.err.Error() + ")"
+	case v.val == nil:
+		return "Variable(empty)"
 	case v.Encrypted():
 		return fmt.Sprintf("Variable(encrypted, shape %v)", v.val.dims())
 	}
 	return "Variable(" + v.Tensor().String() + ")"
 }
+
+// Format writes String for every verb, on the value as on the pointer, so
+// that printing a dereferenced Variable (fmt reflects into unexported
+// fields otherwise) never shows an encrypted value's share.
+func (v Variable) Format(f fmt.State, _ rune) { io.WriteString(f, v.String()) }
+
+// GoString is String: %#v shows no share either.
+func (v Variable) GoString() string { return v.String() }
 
 // apply builds the result of an operation named op on inputs: it returns the
 // first input error if any, else runs fwd under guard. The result records
