@@ -446,14 +446,13 @@ func (x *BinTensor) RightShift(k uint) *BinTensor {
 }
 
 // GetPlainText reveals x to every party (one round), decoding the words
-// as fixed point.
+// as fixed point. On a restricted party it needs the reveal policy to
+// allow every party, as CrypTensor.GetPlainText.
 func (x *BinTensor) GetPlainText() (*tensor.Tensor, error) {
 	defer x.p.op("GetPlainText")()
 	v := append([]uint64(nil), x.share...)
-	if x.p.size > 1 {
-		if err := comm.AllReduceXor(x.p.c, v); err != nil {
-			return nil, err
-		}
+	if err := x.p.reveal("GetPlainText", -1, v, true); err != nil {
+		return nil, err
 	}
 	return x.p.decode(v, x.shape), nil
 }

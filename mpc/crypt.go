@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -59,7 +58,7 @@ func (p *Party) encrypt(op string, shape []int, data []float64, src int) *CrypTe
 // others pass nil. It returns an error (on every rank) when src's x is nil
 // or cannot be encoded.
 func (p *Party) Input(x *tensor.Tensor, src int) (*CrypTensor, error) {
-	return p.input("Input", x, nil, src)
+	return p.input("Input", x, false, nil, src)
 }
 
 // Load secret-shares the tensor that party src holds under tag in its
@@ -67,34 +66,37 @@ func (p *Party) Input(x *tensor.Tensor, src int) (*CrypTensor, error) {
 // round) and receive their shares from the seeds. An error on src (no
 // store, unknown tag, values that cannot be encoded) is reported on every
 // rank.
+//
+// When the store says the tensor is restricted (TaggedStore), every party
+// becomes restricted (see Restricted): its reveals then follow its
+// RevealPolicy.
 func (p *Party) Load(tag string, src int) (*CrypTensor, error) {
 	var x *tensor.Tensor
 	var err error
+	var restricted bool
 	if p.rank == src {
-		if p.store == nil {
-			err = fmt.Errorf("party %d has no store", p.rank)
-		} else if x, err = p.store.Load(tag); err == nil && x == nil {
+		if x, restricted, err = p.loadTagged(tag); err == nil && x == nil {
 			err = fmt.Errorf("store returned no tensor")
 		}
 		if err != nil {
 			err = fmt.Errorf("load %q: %w", tag, err)
 		}
 	}
-	ct, err := p.input("Load", x, err, src)
+	ct, err := p.input("Load", x, restricted, err, src)
 	if err != nil {
 		return nil, fmt.Errorf("mpc: load %q from party %d: %w", tag, src, err)
 	}
 	return ct, nil
 }
 
-// input broadcasts src's shape (or its error) and encrypts.
-func (p *Party) input(op string, x *tensor.Tensor, srcErr error, src int) (ct *CrypTensor, err error) {
+// input announces src's shape (or its error, and whether its data is
+// restricted) and encrypts.
+func (p *Party) input(op string, x *tensor.Tensor, restricted bool, srcErr error, src int) (ct *CrypTensor, err error) {
 	if src < 0 || src >= p.size {
 		return nil, fmt.Errorf("mpc: %s: source rank %d out of range [0,%d)", op, src, p.size)
 	}
 	defer p.op(op)()
-	// Header: status word (0 ok, 1 error) then the shape or the message.
-	var msg []byte
+	var payload []byte
 	if p.rank == src {
 		if srcErr == nil && x == nil {
 			srcErr = fmt.Errorf("nil tensor on the source party")
@@ -105,24 +107,13 @@ func (p *Party) input(op string, x *tensor.Tensor, srcErr error, src int) (ct *C
 				srcErr = e
 			}
 		}
-		if srcErr != nil {
-			msg = append([]byte{1}, srcErr.Error()...)
-		} else {
-			msg = encodeShape(x.Shape())
+		if srcErr == nil {
+			payload = encodeShape(x.Shape())
 		}
 	}
-	if p.size > 1 {
-		m, e := comm.Broadcast(p.c, src, msg)
-		if e != nil {
-			return nil, fmt.Errorf("mpc: %s: party %d: %w", op, p.rank, e)
-		}
-		msg = m
-	}
-	if len(msg) > 0 && msg[0] == 1 {
-		if p.rank == src {
-			return nil, srcErr
-		}
-		return nil, fmt.Errorf("party %d: %s", src, msg[1:])
+	msg, err := Announce(p, src, payload, restricted, srcErr)
+	if err != nil {
+		return nil, err
 	}
 	shape, e := decodeShape(msg)
 	if e != nil {
@@ -144,9 +135,9 @@ func (p *Party) input(op string, x *tensor.Tensor, srcErr error, src int) (ct *C
 	return p.encrypt(op, shape, data, src), nil
 }
 
-// encodeShape is status 0, the rank, then each dim, 4 bytes little-endian.
+// encodeShape is the rank, then each dim, 4 bytes little-endian.
 func encodeShape(shape []int) []byte {
-	b := []byte{0, byte(len(shape))}
+	b := []byte{byte(len(shape))}
 	for _, d := range shape {
 		b = append(b, byte(d), byte(d>>8), byte(d>>16), byte(d>>24))
 	}
@@ -158,13 +149,13 @@ func encodeShape(shape []int) []byte {
 const maxInputElements = 1 << 31
 
 func decodeShape(b []byte) ([]int, error) {
-	if len(b) < 2 || b[0] != 0 || len(b) != 2+4*int(b[1]) {
+	if len(b) < 1 || len(b) != 1+4*int(b[0]) {
 		return nil, fmt.Errorf("malformed shape header of %d bytes", len(b))
 	}
-	shape := make([]int, b[1])
+	shape := make([]int, b[0])
 	n := 1
 	for i := range shape {
-		v := int(uint32(b[2+4*i]) | uint32(b[3+4*i])<<8 | uint32(b[4+4*i])<<16 | uint32(b[5+4*i])<<24)
+		v := int(uint32(b[1+4*i]) | uint32(b[2+4*i])<<8 | uint32(b[3+4*i])<<16 | uint32(b[4+4*i])<<24)
 		if v < 0 || v > maxInputElements {
 			return nil, fmt.Errorf("dimension %d out of range", v)
 		}
@@ -226,30 +217,29 @@ func (x *CrypTensor) Clone() *CrypTensor {
 	return x.p.newCT(x.shape, append([]uint64(nil), x.share...))
 }
 
-// GetPlainText reveals x to every party (one round) and returns it.
+// GetPlainText reveals x to every party (one round) and returns it. On a
+// restricted party it needs the reveal policy to allow every party (see
+// WithRevealPolicy); a refusal stops the party.
 func (x *CrypTensor) GetPlainText() (*tensor.Tensor, error) {
 	defer x.p.op("GetPlainText")()
 	v := append([]uint64(nil), x.share...)
-	if x.p.size > 1 {
-		if err := comm.AllReduce(x.p.c, v); err != nil {
-			return nil, fmt.Errorf("mpc: party %d: reveal: %w", x.p.rank, err)
-		}
+	if err := x.p.reveal("GetPlainText", -1, v, false); err != nil {
+		return nil, err
 	}
 	return x.p.decode(v, x.shape), nil
 }
 
 // GetPlainTextTo reveals x to party dst only (one round): dst gets the
-// tensor, the others nil.
+// tensor, the others nil. On a restricted party it needs the reveal policy
+// to allow dst.
 func (x *CrypTensor) GetPlainTextTo(dst int) (*tensor.Tensor, error) {
 	defer x.p.op("GetPlainText")()
 	if dst < 0 || dst >= x.p.size {
 		return nil, fmt.Errorf("mpc: reveal to rank %d out of range [0,%d)", dst, x.p.size)
 	}
 	v := append([]uint64(nil), x.share...)
-	if x.p.size > 1 {
-		if err := comm.Reduce(x.p.c, dst, v); err != nil {
-			return nil, fmt.Errorf("mpc: party %d: reveal to %d: %w", x.p.rank, dst, err)
-		}
+	if err := x.p.reveal("GetPlainTextTo", dst, v, false); err != nil {
+		return nil, err
 	}
 	if x.p.rank != dst {
 		return nil, nil

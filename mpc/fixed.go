@@ -21,9 +21,16 @@ const maxEncodable = 1 << 62
 func encodeValue(x float64, f uint) (uint64, error) {
 	v := math.Round(math.Ldexp(x, int(f)))
 	if math.IsNaN(v) || math.Abs(v) >= maxEncodable {
-		return 0, fmt.Errorf("value %g cannot be encoded in 64-bit fixed point with %d fractional bits (|x| must be below 2^%d)", x, f, 62-int(f))
+		return 0, encodeError(f)
 	}
 	return uint64(int64(v)), nil
+}
+
+// encodeError says a value cannot be encoded, without saying which value
+// or where: the tensor may be private, and a source party's error reaches
+// every party (see Announce).
+func encodeError(f uint) error {
+	return fmt.Errorf("values cannot be encoded in 64-bit fixed point with %d fractional bits: NaN, infinite, or not below 2^%d in magnitude", f, 62-int(f))
 }
 
 // decodeValue returns the real number encoded by u at f fractional bits.
@@ -31,14 +38,14 @@ func decodeValue(u uint64, f uint) float64 {
 	return math.Ldexp(float64(int64(u)), -int(f))
 }
 
-// encodeSlice encodes xs into dst; the error names the first bad index.
+// encodeSlice encodes xs into dst; the error names neither the value nor
+// its index (see encodeError).
 func encodeSlice(dst []uint64, xs []float64, f uint) error {
 	scale := math.Ldexp(1, int(f))
 	for i, x := range xs {
 		v := math.Round(x * scale)
 		if !(math.Abs(v) < maxEncodable) { // also catches NaN
-			_, err := encodeValue(x, f)
-			return fmt.Errorf("element %d: %w", i, err)
+			return encodeError(f)
 		}
 		dst[i] = uint64(int64(v))
 	}

@@ -28,6 +28,16 @@ type Party struct {
 	cfg        Config
 	store      Store
 
+	// Restriction (policy.go): the reveal policy (nil: none), whether the
+	// party has computed on restricted data, and the refusal that stopped
+	// it.
+	policy     *RevealPolicy
+	restricted bool
+	stopped    error
+	// quota bounds Save (nil: unbounded); saved counts what it used.
+	quota *SaveQuota
+	saved SaveQuota
+
 	// Zero shares: next is the stream shared with rank+1, prev with
 	// rank-1 (directed, so two parties still get nonzero masks).
 	next, prev *provider.PRG
@@ -39,6 +49,8 @@ type Option func(*partyOptions)
 type partyOptions struct {
 	cfg      Config
 	store    Store
+	policy   *RevealPolicy
+	quota    *SaveQuota
 	provider func(c comm.Comm, pairSeeds []provider.Seed) (provider.Provider, error)
 	ttp      bool // the provider is a trusted third party (launchers start it)
 }
@@ -164,7 +176,12 @@ func NewParty(c comm.Comm, opts ...Option) (*Party, error) {
 	if rank < 0 || rank >= size {
 		return nil, fmt.Errorf("mpc: rank %d is not a computing party of %d", rank, size)
 	}
-	p := &Party{rank: rank, size: size, c: c, cfg: o.cfg.withDefaults(), store: o.store}
+	p := &Party{rank: rank, size: size, c: c, cfg: o.cfg.withDefaults(), store: o.store, policy: o.policy, quota: o.quota}
+	if o.policy != nil {
+		if err := o.policy.Validate(size); err != nil {
+			return nil, err
+		}
+	}
 	if p.cfg.Precision > 30 {
 		return nil, fmt.Errorf("mpc: precision %d bits is too high (at most 30: products need twice the bits)", p.cfg.Precision)
 	}
@@ -260,8 +277,12 @@ func (e *Error) Error() string { return fmt.Sprintf("mpc: party %d: %s: %v", e.R
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// fail panics with an *Error for op.
+// fail panics with an *Error for op. On a party stopped by a refused
+// reveal, a failure to communicate is that refusal's doing, and says so.
 func (p *Party) fail(op string, err error) {
+	if p.stopped != nil && errors.Is(err, comm.ErrClosed) {
+		err = p.stopped
+	}
 	panic(&Error{Rank: p.rank, Op: op, Err: err})
 }
 

@@ -10,18 +10,56 @@ import (
 // (on a worker: a new object in that worker's store, owned by the job's
 // user). It is local: no other party takes part, so each party saves what
 // it alone decided to keep, typically a result it decrypted. It fails when
-// the party has no store or x is nil.
+// the party has no store, x is nil, or the party's save quota
+// (WithSaveQuota) would be exceeded. A restricted party (see Restricted)
+// saves only into a TaggedStore, telling it the result derives from
+// restricted data.
 func (p *Party) Save(tag string, x *tensor.Tensor) error {
+	if p.stopped != nil {
+		return fmt.Errorf("mpc: save %q: %w", tag, p.stopped)
+	}
 	if p.store == nil {
 		return fmt.Errorf("mpc: save %q: party %d has no store", tag, p.rank)
 	}
 	if x == nil {
 		return fmt.Errorf("mpc: save %q: nil tensor", tag)
 	}
-	if err := p.store.Save(tag, x); err != nil {
+	size := 8 * int64(x.Size())
+	if q := p.quota; q != nil && (q.Count > 0 && p.saved.Count+1 > q.Count || q.Bytes > 0 && p.saved.Bytes+size > q.Bytes) {
+		return fmt.Errorf("mpc: save %q (%d bytes): the job's save quota of %d saves and %d bytes is exhausted (%d saves and %d bytes used); save fewer or smaller results, or ask the worker's owner for a larger quota",
+			tag, size, q.Count, q.Bytes, p.saved.Count, p.saved.Bytes)
+	}
+	var err error
+	switch s := p.store.(type) {
+	case TaggedStore:
+		err = s.SaveTagged(tag, x, p.restricted)
+	default:
+		if p.restricted {
+			return fmt.Errorf("mpc: save %q: this party computed on private data, and its store cannot record a result as private; not saved", tag)
+		}
+		err = s.Save(tag, x)
+	}
+	if err != nil {
 		return fmt.Errorf("mpc: save %q: %w", tag, err)
 	}
+	p.saved.Count++
+	p.saved.Bytes += size
 	return nil
+}
+
+// SaveQuota bounds what a party may Save over its life (a job): a number
+// of saves and their total size. A field that is zero (or negative) does
+// not bound; a store that must refuse every save refuses it itself.
+type SaveQuota struct {
+	Count int   // saves
+	Bytes int64 // total size, 8 bytes per element
+}
+
+// WithSaveQuota bounds the party's saves to q; a save beyond it fails
+// with an error saying so (the job sees it as Save's error). Workers set
+// it per job.
+func WithSaveQuota(q SaveQuota) Option {
+	return func(o *partyOptions) { o.quota = &q }
 }
 
 // StoreOf returns the store p's Load and Save use (nil if none).

@@ -28,6 +28,10 @@ var deniedSymbols = map[string][]string{
 		// the communicator (wire bytes), the store (plaintext), and
 		// wrapping chosen words as a share.
 		"ShareOf", "BinShareOf", "FromShares", "CommOf", "StoreOf", "SetStore",
+		// Restriction and quotas are the worker's: the jail neither reads
+		// nor changes them, nor broadcasts announcements of its own.
+		"Announce", "Restricted", "Restrict", "ReturnAllowed", "HasRevealPolicy",
+		"WithRevealPolicy", "WithSaveQuota", "TrustedThirdParty",
 	},
 	NNPath: {},
 }

@@ -118,6 +118,12 @@ var leakRoutes = []leakRoute{
 	{name: "mpc.SetStore", body: `mpc.SetStore(mpc.Default(), nil); return nil, nil`, want: "compile"},
 	{name: "mpc.WithStore", body: `return mpc.WithStore(nil), nil`, want: "compile"},
 	{name: "mpc.NewParty", body: `return mpc.NewParty(nil)`, want: "compile"},
+	{name: "mpc.Announce", body: `return mpc.Announce(mpc.Default(), 0, []byte("x"), false, nil)`, want: "compile"},
+	{name: "mpc.Restricted", body: `return mpc.Restricted(mpc.Default()), nil`, want: "compile"},
+	{name: "mpc.Restrict", body: `mpc.Restrict(mpc.Default()); return nil, nil`, want: "compile"},
+	{name: "mpc.ReturnAllowed", body: `return nil, mpc.ReturnAllowed(mpc.Default())`, want: "compile"},
+	{name: "mpc.WithRevealPolicy", body: `return mpc.WithRevealPolicy(mpc.RevealPolicy{}), nil`, want: "compile"},
+	{name: "mpc.WithSaveQuota", body: `return mpc.WithSaveQuota(mpc.SaveQuota{}), nil`, want: "compile"},
 	{name: "x.Party().Comm", body: `return x.Party().Comm(), nil`, want: "compile"},
 	// Unexported fields, directly or through a look-alike type.
 	{name: "unexported field", body: `return fmt.Sprint(x.share), nil`, want: "fail"},

@@ -236,7 +236,7 @@ func TestShareModelErrors(t *testing.T) {
 	_, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
 		return ShareModel(p, nil, 0) // the source has no model
 	})
-	if err == nil || !strings.Contains(err.Error(), "cannot share its model") {
+	if err == nil || !strings.Contains(err.Error(), "cannot share its model: party 0") {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -446,7 +446,7 @@ func plainInts(v *Variable, what string) ([]int, error) {
 	out := make([]int, t.Size())
 	for i, f := range t.Data() {
 		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			return nil, fmt.Errorf("nn: %s holds %v, not an integer", what, f)
+			return nil, fmt.Errorf("nn: %s holds a value that is not an integer", what)
 		}
 		out[i] = int(f)
 	}

@@ -16,46 +16,69 @@ type ModelStore interface {
 	LoadModel(tag string) (*Model, error)
 }
 
+// TaggedModelStore is a ModelStore that also says whether a model is
+// restricted: private data the job's requester may not read (see
+// mpc.TaggedStore). A worker's job store implements it.
+type TaggedModelStore interface {
+	ModelStore
+	// LoadModelTagged is LoadModel that also reports whether the model is
+	// restricted.
+	LoadModelTagged(tag string) (m *Model, restricted bool, err error)
+}
+
 // LoadEncryptedModel gives every party an encrypted copy of the model
 // party src holds under tag in its store (which must implement
 // ModelStore): src reads it and shares it as ShareModel does, so the other
 // parties learn its architecture but never its weights. Every party must
 // call it. A failure at src (no store, unknown tag, a model that cannot be
 // described) is reported on every rank, in the same message that would
-// have carried the architecture. The model is in evaluation mode.
+// have carried the architecture. The model is in evaluation mode. A
+// restricted model (TaggedModelStore) makes every party restricted, as
+// mpc.Party.Load does for tensors.
 func LoadEncryptedModel(p *mpc.Party, tag string, src int) (*Model, error) {
 	if p == nil {
 		return nil, fmt.Errorf("nn: LoadModel(%q, %d): nil party", tag, src)
 	}
 	var m *Model
 	var srcErr error
+	var restricted bool
 	if p.Rank() == src {
-		m, srcErr = loadFromStore(mpc.StoreOf(p), tag)
+		m, restricted, srcErr = loadFromStore(p, tag)
 		if srcErr != nil {
 			srcErr = fmt.Errorf("load model %q: %w", tag, srcErr)
 		}
 	}
-	out, err := shareModel(p, fmt.Sprintf("LoadModel(%q, %d)", tag, src), m, srcErr, src)
+	out, err := shareModel(p, fmt.Sprintf("LoadModel(%q, %d)", tag, src), m, restricted, srcErr, src)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// loadFromStore reads the model tagged tag from s.
-func loadFromStore(s mpc.Store, tag string) (*Model, error) {
+// loadFromStore reads the model tagged tag from p's store, saying
+// whether it is restricted. A store that cannot say is trusted unless p
+// runs under a reveal policy (see mpc.WithRevealPolicy).
+func loadFromStore(p *mpc.Party, tag string) (*Model, bool, error) {
+	s := mpc.StoreOf(p)
 	if s == nil {
-		return nil, errors.New("this party has no store")
+		return nil, false, errors.New("this party has no store")
 	}
-	ms, ok := s.(ModelStore)
-	if !ok {
-		return nil, errors.New("this party's store holds no models")
+	var m *Model
+	var restricted bool
+	var err error
+	switch ms := s.(type) {
+	case TaggedModelStore:
+		m, restricted, err = ms.LoadModelTagged(tag)
+	case ModelStore:
+		m, err = ms.LoadModel(tag)
+		restricted = mpc.HasRevealPolicy(p)
+	default:
+		return nil, false, errors.New("this party's store holds no models")
 	}
-	m, err := ms.LoadModel(tag)
 	if err == nil && m == nil {
 		err = errors.New("the store returned no model")
 	}
-	return m, err
+	return m, restricted, err
 }
 
 // LoadModel is LoadEncryptedModel on the default party (mpc.Default), the

@@ -166,3 +166,68 @@ func ExampleLoadEncryptedModel() {
 	fmt.Println(res[0].Value == (*tensor.Tensor)(nil), res[1].Value.(*tensor.Tensor).Data())
 	// Output: true [2.5]
 }
+
+// taggedModelStore is a TaggedModelStore whose models are restricted.
+type taggedModelStore struct{ modelStore }
+
+func (s taggedModelStore) LoadModelTagged(tag string) (*Model, bool, error) {
+	m, err := s.LoadModel(tag)
+	return m, true, err
+}
+
+// TestLoadRestrictedModel: a restricted model makes every party
+// restricted, and every way of revealing what it computes or holds (the
+// output's PlainText and PlainTextTo, the model's Decrypt and DecryptTo)
+// then follows the reveal policy: refused under "requester" only, allowed
+// under "all-parties".
+func TestLoadRestrictedModel(t *testing.T) {
+	r := tensor.NewRNG(7)
+	owned := NewModel(NewLinear(3, 2, r))
+	x := NewVariable(tensor.FromSlice([]float64{0.5, -1, 2}).Reshape(1, 3))
+	reveals := map[string]func(m *Model) error{
+		"PlainText": func(m *Model) error {
+			out, err := m.Forward(x)
+			if err == nil {
+				_, err = out.PlainText()
+			}
+			return err
+		},
+		"PlainTextTo": func(m *Model) error {
+			out, err := m.Forward(x)
+			if err == nil {
+				_, err = out.PlainTextTo(1)
+			}
+			return err
+		},
+		"Decrypt":   func(m *Model) error { return m.Decrypt() },
+		"DecryptTo": func(m *Model) error { return m.DecryptTo(0) },
+	}
+	for _, recipients := range [][]string{{"requester"}, {"all-parties"}} {
+		for how, reveal := range reveals {
+			t.Run(recipients[0]+"/"+how, func(t *testing.T) {
+				res, _ := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+					if p.Rank() == 0 {
+						mpc.SetStore(p, taggedModelStore{modelStore{"m": owned}})
+					}
+					m, err := LoadEncryptedModel(p, "m", 0)
+					if err != nil {
+						return nil, err
+					}
+					if !mpc.Restricted(p) {
+						return nil, errors.New("not restricted after loading a restricted model")
+					}
+					return nil, reveal(m)
+				}, mpc.WithRevealPolicy(mpc.RevealPolicy{Request: "r-m", Recipients: recipients}))
+				for _, rr := range res {
+					if recipients[0] == "all-parties" {
+						if rr.Err != nil {
+							t.Errorf("rank %d: %v", rr.Rank, rr.Err)
+						}
+					} else if !errors.Is(rr.Err, mpc.ErrNotApproved) {
+						t.Errorf("rank %d: want a refusal, got %v", rr.Rank, rr.Err)
+					}
+				}
+			})
+		}
+	}
+}

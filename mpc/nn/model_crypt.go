@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/mpc"
-	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -74,48 +73,45 @@ func (m *Model) decrypt(dst int) error {
 // but src ever sees them. src's own m is left as it was. The result is in
 // evaluation mode, for inference; call Train to fine-tune it.
 func ShareModel(p *mpc.Party, m *Model, src int) (*Model, error) {
-	return shareModel(p, "ShareModel", m, nil, src)
+	return shareModel(p, "ShareModel", m, false, nil, src)
 }
 
 // shareModel is ShareModel for op; srcErr, set on src, is a failure to
-// obtain the model there, reported on every rank in place of the spec.
-func shareModel(p *mpc.Party, op string, m *Model, srcErr error, src int) (*Model, error) {
+// obtain the model there, reported on every rank in place of the spec, and
+// restricted, on src, says the model is private data the requester may not
+// read (every party then becomes restricted, see mpc.Announce).
+func shareModel(p *mpc.Party, op string, m *Model, restricted bool, srcErr error, src int) (*Model, error) {
 	if p == nil {
 		return nil, fmt.Errorf("nn: %s: nil party", op)
 	}
 	if src < 0 || src >= p.WorldSize() {
 		return nil, fmt.Errorf("nn: %s: source rank %d outside [0, %d)", op, src, p.WorldSize())
 	}
-	// The message is a status byte (0 ok, 1 error) and the spec or the error,
-	// so a failure at src stops every party instead of leaving them waiting.
-	var msg []byte
+	// The announcement carries the spec or the error, so a failure at src
+	// stops every party instead of leaving them waiting.
+	var b []byte
 	var sd map[string]*tensor.Tensor
 	if p.Rank() == src {
 		err := srcErr
-		var b []byte
 		if err == nil {
 			b, err = describeForSharing(m)
 		}
 		if err == nil {
 			sd, err = m.StateDict()
 		}
-		if err != nil {
-			msg = append([]byte{1}, err.Error()...)
-		} else {
-			msg = append([]byte{0}, b...)
-		}
+		srcErr = err
 	}
-	got, err := comm.Broadcast(mpc.CommOf(p), src, msg)
+	got, err := mpc.Announce(p, src, b, restricted, srcErr)
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", op, err)
+		if p.Rank() == src {
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
+		}
+		return nil, fmt.Errorf("nn: %s: the source cannot share its model: %w", op, err)
 	}
-	if len(got) == 0 || len(got) > MaxSpecBytes+1 {
+	if len(got) > MaxSpecBytes {
 		return nil, fmt.Errorf("nn: %s: architecture message of %d bytes", op, len(got))
 	}
-	if got[0] != 0 {
-		return nil, fmt.Errorf("nn: %s: party %d cannot share its model: %s", op, src, got[1:])
-	}
-	spec, err := UnmarshalSpec(got[1:])
+	spec, err := UnmarshalSpec(got)
 	if err != nil {
 		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}

@@ -149,7 +149,7 @@ func intsOf(c *constant, what string) ([]int, error) {
 	out := make([]int, c.t.Size())
 	for i, f := range c.t.Data() {
 		if f != math.Trunc(f) || math.Abs(f) > maxExactInt {
-			return nil, fmt.Errorf("%s holds %v, not an integer", what, f)
+			return nil, fmt.Errorf("%s holds a value that is not an integer", what)
 		}
 		out[i] = int(f)
 	}

@@ -81,13 +81,15 @@ func init() {
 		"Sigmoid":           reflect.ValueOf((*nn.Sigmoid)(nil)),
 		"Softmax":           reflect.ValueOf((*nn.Softmax)(nil)),
 		"Spec":              reflect.ValueOf((*nn.Spec)(nil)),
+		"TaggedModelStore":  reflect.ValueOf((*nn.TaggedModelStore)(nil)),
 		"Tanh":              reflect.ValueOf((*nn.Tanh)(nil)),
 		"Variable":          reflect.ValueOf((*nn.Variable)(nil)),
 
 		// interface wrapper definitions
-		"_ModelStore": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_ModelStore)(nil)),
-		"_Module":     reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Module)(nil)),
-		"_Optimizer":  reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Optimizer)(nil)),
+		"_ModelStore":       reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_ModelStore)(nil)),
+		"_Module":           reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Module)(nil)),
+		"_Optimizer":        reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_Optimizer)(nil)),
+		"_TaggedModelStore": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_nn_TaggedModelStore)(nil)),
 	}
 }
 
@@ -131,4 +133,18 @@ func (W _github_com_gomplab_gomplab_mpc_nn_Optimizer) Step() error {
 }
 func (W _github_com_gomplab_gomplab_mpc_nn_Optimizer) ZeroGrad() {
 	W.WZeroGrad()
+}
+
+// _github_com_gomplab_gomplab_mpc_nn_TaggedModelStore is an interface wrapper for TaggedModelStore type
+type _github_com_gomplab_gomplab_mpc_nn_TaggedModelStore struct {
+	IValue           interface{}
+	WLoadModel       func(tag string) (*nn.Model, error)
+	WLoadModelTagged func(tag string) (m *nn.Model, restricted bool, err error)
+}
+
+func (W _github_com_gomplab_gomplab_mpc_nn_TaggedModelStore) LoadModel(tag string) (*nn.Model, error) {
+	return W.WLoadModel(tag)
+}
+func (W _github_com_gomplab_gomplab_mpc_nn_TaggedModelStore) LoadModelTagged(tag string) (m *nn.Model, restricted bool, err error) {
+	return W.WLoadModelTagged(tag)
 }

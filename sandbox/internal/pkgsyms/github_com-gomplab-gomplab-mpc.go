@@ -5,54 +5,68 @@ package pkgsyms
 import (
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/tensor"
+	"go/constant"
+	"go/token"
 	"reflect"
 )
 
 func init() {
 	Symbols["github.com/gomplab/gomplab/mpc/mpc"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"Add":                 reflect.ValueOf(mpc.Add),
-		"BinShareOf":          reflect.ValueOf(mpc.BinShareOf),
-		"CommOf":              reflect.ValueOf(mpc.CommOf),
-		"Concat":              reflect.ValueOf(mpc.Concat),
-		"Conv2d":              reflect.ValueOf(mpc.Conv2d),
-		"Default":             reflect.ValueOf(mpc.Default),
-		"Div":                 reflect.ValueOf(mpc.Div),
-		"Dot":                 reflect.ValueOf(mpc.Dot),
-		"Encrypt":             reflect.ValueOf(mpc.Encrypt),
-		"Eq":                  reflect.ValueOf(mpc.Eq),
-		"FromShares":          reflect.ValueOf(mpc.FromShares),
-		"Ge":                  reflect.ValueOf(mpc.Ge),
-		"Gt":                  reflect.ValueOf(mpc.Gt),
-		"Input":               reflect.ValueOf(mpc.Input),
-		"Le":                  reflect.ValueOf(mpc.Le),
-		"Load":                reflect.ValueOf(mpc.Load),
-		"Lt":                  reflect.ValueOf(mpc.Lt),
-		"MatMul":              reflect.ValueOf(mpc.MatMul),
-		"Mul":                 reflect.ValueOf(mpc.Mul),
-		"Ne":                  reflect.ValueOf(mpc.Ne),
-		"NewParty":            reflect.ValueOf(mpc.NewParty),
-		"Outer":               reflect.ValueOf(mpc.Outer),
-		"Rank":                reflect.ValueOf(mpc.Rank),
-		"RegisterParty":       reflect.ValueOf(mpc.RegisterParty),
-		"RunChildIfRequested": reflect.ValueOf(mpc.RunChildIfRequested),
-		"RunLocal":            reflect.ValueOf(mpc.RunLocal),
-		"RunProcesses":        reflect.ValueOf(mpc.RunProcesses),
-		"Save":                reflect.ValueOf(mpc.Save),
-		"SetDefault":          reflect.ValueOf(mpc.SetDefault),
-		"SetStore":            reflect.ValueOf(mpc.SetStore),
-		"ShareOf":             reflect.ValueOf(mpc.ShareOf),
-		"Stack":               reflect.ValueOf(mpc.Stack),
-		"StoreOf":             reflect.ValueOf(mpc.StoreOf),
-		"Sub":                 reflect.ValueOf(mpc.Sub),
-		"TrustedFirstParty":   reflect.ValueOf(mpc.TrustedFirstParty),
-		"TrustedThirdParty":   reflect.ValueOf(mpc.TrustedThirdParty),
-		"Where":               reflect.ValueOf(mpc.Where),
-		"WithConfig":          reflect.ValueOf(mpc.WithConfig),
-		"WithProvider":        reflect.ValueOf(mpc.WithProvider),
-		"WithStore":           reflect.ValueOf(mpc.WithStore),
-		"WorldSize":           reflect.ValueOf(mpc.WorldSize),
-		"Zeros":               reflect.ValueOf(mpc.Zeros),
+		"Add":                  reflect.ValueOf(mpc.Add),
+		"Announce":             reflect.ValueOf(mpc.Announce),
+		"BinShareOf":           reflect.ValueOf(mpc.BinShareOf),
+		"CommOf":               reflect.ValueOf(mpc.CommOf),
+		"Concat":               reflect.ValueOf(mpc.Concat),
+		"Conv2d":               reflect.ValueOf(mpc.Conv2d),
+		"Default":              reflect.ValueOf(mpc.Default),
+		"Div":                  reflect.ValueOf(mpc.Div),
+		"Dot":                  reflect.ValueOf(mpc.Dot),
+		"Encrypt":              reflect.ValueOf(mpc.Encrypt),
+		"Eq":                   reflect.ValueOf(mpc.Eq),
+		"ErrNotApproved":       reflect.ValueOf(&mpc.ErrNotApproved).Elem(),
+		"FromShares":           reflect.ValueOf(mpc.FromShares),
+		"Ge":                   reflect.ValueOf(mpc.Ge),
+		"Gt":                   reflect.ValueOf(mpc.Gt),
+		"HasRevealPolicy":      reflect.ValueOf(mpc.HasRevealPolicy),
+		"Input":                reflect.ValueOf(mpc.Input),
+		"Le":                   reflect.ValueOf(mpc.Le),
+		"Load":                 reflect.ValueOf(mpc.Load),
+		"Lt":                   reflect.ValueOf(mpc.Lt),
+		"MatMul":               reflect.ValueOf(mpc.MatMul),
+		"MaxErrorText":         reflect.ValueOf(constant.MakeFromLiteral("1024", token.INT, 0)),
+		"Mul":                  reflect.ValueOf(mpc.Mul),
+		"Ne":                   reflect.ValueOf(mpc.Ne),
+		"NewParty":             reflect.ValueOf(mpc.NewParty),
+		"Outer":                reflect.ValueOf(mpc.Outer),
+		"Rank":                 reflect.ValueOf(mpc.Rank),
+		"RecipientAllParties":  reflect.ValueOf(constant.MakeFromLiteral("\"all-parties\"", token.STRING, 0)),
+		"RecipientPartyPrefix": reflect.ValueOf(constant.MakeFromLiteral("\"party:\"", token.STRING, 0)),
+		"RecipientRequester":   reflect.ValueOf(constant.MakeFromLiteral("\"requester\"", token.STRING, 0)),
+		"RegisterParty":        reflect.ValueOf(mpc.RegisterParty),
+		"Restrict":             reflect.ValueOf(mpc.Restrict),
+		"Restricted":           reflect.ValueOf(mpc.Restricted),
+		"ReturnAllowed":        reflect.ValueOf(mpc.ReturnAllowed),
+		"RunChildIfRequested":  reflect.ValueOf(mpc.RunChildIfRequested),
+		"RunLocal":             reflect.ValueOf(mpc.RunLocal),
+		"RunProcesses":         reflect.ValueOf(mpc.RunProcesses),
+		"Save":                 reflect.ValueOf(mpc.Save),
+		"SetDefault":           reflect.ValueOf(mpc.SetDefault),
+		"SetStore":             reflect.ValueOf(mpc.SetStore),
+		"ShareOf":              reflect.ValueOf(mpc.ShareOf),
+		"Stack":                reflect.ValueOf(mpc.Stack),
+		"StoreOf":              reflect.ValueOf(mpc.StoreOf),
+		"Sub":                  reflect.ValueOf(mpc.Sub),
+		"TrustedFirstParty":    reflect.ValueOf(mpc.TrustedFirstParty),
+		"TrustedThirdParty":    reflect.ValueOf(mpc.TrustedThirdParty),
+		"Where":                reflect.ValueOf(mpc.Where),
+		"WithConfig":           reflect.ValueOf(mpc.WithConfig),
+		"WithProvider":         reflect.ValueOf(mpc.WithProvider),
+		"WithRevealPolicy":     reflect.ValueOf(mpc.WithRevealPolicy),
+		"WithSaveQuota":        reflect.ValueOf(mpc.WithSaveQuota),
+		"WithStore":            reflect.ValueOf(mpc.WithStore),
+		"WorldSize":            reflect.ValueOf(mpc.WorldSize),
+		"Zeros":                reflect.ValueOf(mpc.Zeros),
 
 		// type definitions
 		"BinTensor":      reflect.ValueOf((*mpc.BinTensor)(nil)),
@@ -64,10 +78,14 @@ func init() {
 		"PartyFunc":      reflect.ValueOf((*mpc.PartyFunc)(nil)),
 		"ProcessOptions": reflect.ValueOf((*mpc.ProcessOptions)(nil)),
 		"Result":         reflect.ValueOf((*mpc.Result)(nil)),
+		"RevealPolicy":   reflect.ValueOf((*mpc.RevealPolicy)(nil)),
+		"SaveQuota":      reflect.ValueOf((*mpc.SaveQuota)(nil)),
 		"Store":          reflect.ValueOf((*mpc.Store)(nil)),
+		"TaggedStore":    reflect.ValueOf((*mpc.TaggedStore)(nil)),
 
 		// interface wrapper definitions
-		"_Store": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Store)(nil)),
+		"_Store":       reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Store)(nil)),
+		"_TaggedStore": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_TaggedStore)(nil)),
 	}
 }
 
@@ -83,4 +101,26 @@ func (W _github_com_gomplab_gomplab_mpc_Store) Load(tag string) (*tensor.Tensor,
 }
 func (W _github_com_gomplab_gomplab_mpc_Store) Save(tag string, t *tensor.Tensor) error {
 	return W.WSave(tag, t)
+}
+
+// _github_com_gomplab_gomplab_mpc_TaggedStore is an interface wrapper for TaggedStore type
+type _github_com_gomplab_gomplab_mpc_TaggedStore struct {
+	IValue      interface{}
+	WLoad       func(tag string) (*tensor.Tensor, error)
+	WLoadTagged func(tag string) (t *tensor.Tensor, restricted bool, err error)
+	WSave       func(tag string, t *tensor.Tensor) error
+	WSaveTagged func(tag string, t *tensor.Tensor, restricted bool) error
+}
+
+func (W _github_com_gomplab_gomplab_mpc_TaggedStore) Load(tag string) (*tensor.Tensor, error) {
+	return W.WLoad(tag)
+}
+func (W _github_com_gomplab_gomplab_mpc_TaggedStore) LoadTagged(tag string) (t *tensor.Tensor, restricted bool, err error) {
+	return W.WLoadTagged(tag)
+}
+func (W _github_com_gomplab_gomplab_mpc_TaggedStore) Save(tag string, t *tensor.Tensor) error {
+	return W.WSave(tag, t)
+}
+func (W _github_com_gomplab_gomplab_mpc_TaggedStore) SaveTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	return W.WSaveTagged(tag, t, restricted)
 }
