@@ -4,6 +4,7 @@ package pkgsyms
 
 import (
 	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/provider"
 	"github.com/gomplab/gomplab/tensor"
 	"go/constant"
 	"go/token"
@@ -19,10 +20,12 @@ func init() {
 		"CommOf":               reflect.ValueOf(mpc.CommOf),
 		"Concat":               reflect.ValueOf(mpc.Concat),
 		"Conv2d":               reflect.ValueOf(mpc.Conv2d),
+		"DealerFree":           reflect.ValueOf(mpc.DealerFree),
 		"Default":              reflect.ValueOf(mpc.Default),
 		"Div":                  reflect.ValueOf(mpc.Div),
 		"Dot":                  reflect.ValueOf(mpc.Dot),
 		"Encrypt":              reflect.ValueOf(mpc.Encrypt),
+		"EnvProvider":          reflect.ValueOf(constant.MakeFromLiteral("\"GOMPLAB_MPC_PROVIDER\"", token.STRING, 0)),
 		"Eq":                   reflect.ValueOf(mpc.Eq),
 		"ErrNotApproved":       reflect.ValueOf(&mpc.ErrNotApproved).Elem(),
 		"FromShares":           reflect.ValueOf(mpc.FromShares),
@@ -39,6 +42,10 @@ func init() {
 		"Ne":                   reflect.ValueOf(mpc.Ne),
 		"NewParty":             reflect.ValueOf(mpc.NewParty),
 		"Outer":                reflect.ValueOf(mpc.Outer),
+		"ProviderDealer":       reflect.ValueOf(constant.MakeFromLiteral("\"dealer\"", token.STRING, 0)),
+		"ProviderDealerFree":   reflect.ValueOf(constant.MakeFromLiteral("\"dealer-free\"", token.STRING, 0)),
+		"ProviderOption":       reflect.ValueOf(mpc.ProviderOption),
+		"ProviderTFP":          reflect.ValueOf(constant.MakeFromLiteral("\"tfp\"", token.STRING, 0)),
 		"Rank":                 reflect.ValueOf(mpc.Rank),
 		"RecipientAllParties":  reflect.ValueOf(constant.MakeFromLiteral("\"all-parties\"", token.STRING, 0)),
 		"RecipientPartyPrefix": reflect.ValueOf(constant.MakeFromLiteral("\"party:\"", token.STRING, 0)),
@@ -76,6 +83,7 @@ func init() {
 		"Option":         reflect.ValueOf((*mpc.Option)(nil)),
 		"Party":          reflect.ValueOf((*mpc.Party)(nil)),
 		"PartyFunc":      reflect.ValueOf((*mpc.PartyFunc)(nil)),
+		"Preprocessor":   reflect.ValueOf((*mpc.Preprocessor)(nil)),
 		"ProcessOptions": reflect.ValueOf((*mpc.ProcessOptions)(nil)),
 		"Result":         reflect.ValueOf((*mpc.Result)(nil)),
 		"RevealPolicy":   reflect.ValueOf((*mpc.RevealPolicy)(nil)),
@@ -84,9 +92,20 @@ func init() {
 		"TaggedStore":    reflect.ValueOf((*mpc.TaggedStore)(nil)),
 
 		// interface wrapper definitions
-		"_Store":       reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Store)(nil)),
-		"_TaggedStore": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_TaggedStore)(nil)),
+		"_Preprocessor": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Preprocessor)(nil)),
+		"_Store":        reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Store)(nil)),
+		"_TaggedStore":  reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_TaggedStore)(nil)),
 	}
+}
+
+// _github_com_gomplab_gomplab_mpc_Preprocessor is an interface wrapper for Preprocessor type
+type _github_com_gomplab_gomplab_mpc_Preprocessor struct {
+	IValue      interface{}
+	WPreprocess func(reqs ...provider.Request) error
+}
+
+func (W _github_com_gomplab_gomplab_mpc_Preprocessor) Preprocess(reqs ...provider.Request) error {
+	return W.WPreprocess(reqs...)
 }
 
 // _github_com_gomplab_gomplab_mpc_Store is an interface wrapper for Store type
