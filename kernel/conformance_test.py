@@ -213,13 +213,36 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         errs = [m for m in out if m["msg_type"] == "error"]
         self.assertEqual(len(errs), 1)
         tb = "\n".join(errs[0]["content"]["traceback"])
-        # yaegi reports each frame at the statement of that function being
-        # run: here the if statement in explode and the call in the cell.
-        self.assertIn("in explode, cell line 2", tb)
-        self.assertIn("cell line 6", tb)
+        # Each frame names the line that failed: the panic in explode, the
+        # call in the cell.
+        self.assertIn("in explode, cell line 3", tb)
+        self.assertIn("in the cell, cell line 6", tb)
         self.assertIn("too big", errs[0]["content"]["evalue"])
         reply, out = self.run_cell("40 + 2")
         self.assertEqual(self.result_text(out), "42")
+
+    def test_runtime_error_names_line_with_gos_message(self):
+        reply, out = self.run_cell("xs := []int{1, 2}\nidx := 5\nxs[idx]")
+        c = reply["content"]
+        self.assertEqual(c["status"], "error")
+        self.assertEqual(c["evalue"], "runtime error: index out of range [5] with length 2")
+        self.assertIn("in the cell, cell line 3", "\n".join(c["traceback"]))
+        reply, out = self.run_cell("var np *struct{ X int }\n\nnp.X")
+        self.assertEqual(reply["content"]["evalue"], "runtime error: invalid memory address or nil pointer dereference")
+        self.assertIn("cell line 3", "\n".join(reply["content"]["traceback"]))
+
+    def test_typed_nil_renders_and_kernel_keeps_state(self):
+        self.run_cell("keptState := 7")
+        reply, out = self.run_cell('import "github.com/gomplab/gomplab/tensor"\nvar tn *tensor.Tensor\ntn')
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertEqual(self.result_text(out), "<nil>")
+        # A cell that fails to compile leaves its variable nil: still fine.
+        reply, out = self.run_cell("var tc *tensor.Tensor = tensor.NoSuchFunc()")
+        self.assertEqual(reply["content"]["status"], "error")
+        reply, out = self.run_cell("tc")
+        self.assertEqual(self.result_text(out), "<nil>")
+        reply, out = self.run_cell("keptState")
+        self.assertEqual(self.result_text(out), "7", "the interpreter lost its state")
 
     def test_compile_error_names_line(self):
         reply, out = self.run_cell("a := 1\nb := a + undefinedName\n_ = b")

@@ -20,6 +20,7 @@ import (
 	"image"
 	"image/png"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gomplab/gomplab/kernel/internal/iopub"
@@ -160,6 +161,10 @@ func Bytes(b []byte) Data {
 // Markdowner, SVGer, PNGer, JPEGer, JSONer, Latexer), an image.Image as PNG,
 // and otherwise v's text form. Every bundle has a text/plain entry.
 func Auto(v any) Data {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		// A typed nil (var t *tensor.Tensor): its methods would dereference it.
+		return Text("<nil>")
+	}
 	var d Data
 	switch x := v.(type) {
 	case Data:

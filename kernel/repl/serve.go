@@ -19,23 +19,36 @@ import (
 const maxRequestLine = 64 << 20
 
 // Bundle turns a cell's result into the MIME bundle of its execute_result,
-// or reports false when there is nothing to show.
-func Bundle(res Result) (map[string]any, bool) {
+// or reports false when there is nothing to show. Rendering runs compiled
+// methods (HTML, String, ...) of the values: a panic in one, or a bundle
+// that cannot be sent as JSON, is returned as an error instead of ending
+// the interpreter. Typed nil pointers show as <nil>.
+func Bundle(res Result) (data map[string]any, ok bool, err error) {
 	if !res.HasValue {
-		return nil, false
+		return nil, false, nil
 	}
 	vals, ok := FormatValues(res.Values)
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			data, ok, err = nil, false, fmt.Errorf("rendering the result panicked: %v", r)
+		}
+	}()
 	if len(vals) == 1 {
-		return display.Auto(vals[0]).Data, true
+		data = display.Auto(vals[0]).Data
+	} else {
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		data = map[string]any{display.MIMEText: strings.Join(parts, " ")}
 	}
-	parts := make([]string, len(vals))
-	for i, v := range vals {
-		parts[i] = fmt.Sprint(v)
+	if _, err := json.Marshal(data); err != nil {
+		return nil, false, fmt.Errorf("the result cannot be shown: its MIME bundle is not JSON: %v", err)
 	}
-	return map[string]any{display.MIMEText: strings.Join(parts, " ")}, true
+	return data, true, nil
 }
 
 // emitter writes events, one JSON line each, from any goroutine.
@@ -179,7 +192,12 @@ func Serve(r io.Reader, w io.Writer) error {
 			res, cerr := sess.Execute(context.Background(), req.Code)
 			ev := Event{Kind: "done", ID: req.ID, Error: cerr}
 			if cerr == nil {
-				if data, ok := Bundle(res); ok {
+				data, ok, err := Bundle(res)
+				switch {
+				case err != nil:
+					ev.Error = &CellError{Ename: "RenderError", Evalue: err.Error(),
+						Traceback: []string{"\x1b[31mRenderError\x1b[0m: " + err.Error()}}
+				case ok:
 					ev.Data = data
 				}
 			}

@@ -71,8 +71,10 @@ type Session struct {
 
 	// blockSeq numbers the functions compound statements run in.
 	blockSeq int
-	// cellSeq numbers executed cells, naming them in job sources.
-	cellSeq int
+	// cellSeq numbers executed cells, naming them in job sources;
+	// cellName is the running cell's name.
+	cellSeq  int
+	cellName string
 	// prog keeps the cells' declarations for shipping functions to workers.
 	prog programState
 
@@ -169,6 +171,7 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 	}()
 	s.cellSeq++
 	cellName := fmt.Sprintf("cell%d", s.cellSeq)
+	s.cellName = cellName
 	s.prog.mu.Lock()
 	s.prog.cellCode = code
 	s.prog.mu.Unlock()
@@ -412,13 +415,21 @@ func (s *Session) evalStatements(ctx context.Context, c Chunk, last bool) (Resul
 	return Result{}, nil
 }
 
-// splitBlocks cuts a statement chunk into runs of plain statements
+// splitBlocks cuts a statement chunk into single plain statements
 // (StmtChunk) and single compound statements to run as functions (marked
-// DeclChunk).
+// DeclChunk). Each runs in an evaluation of its own: yaegi reports a
+// panic at the first statement of the evaluation, so that is the line that
+// failed. A chunk with a return, goto or label outside function literals
+// stays in one piece: in pieces, a return would end only its own.
 func splitBlocks(c Chunk) []Chunk {
 	f, err := parser.ParseFile(token.NewFileSet(), "cell", stmtPrefix+c.Src+"\n}", parser.SkipObjectResolution)
 	if err != nil {
 		return []Chunk{c}
+	}
+	for _, st := range f.Decls[0].(*ast.FuncDecl).Body.List {
+		if _, ok := st.(*ast.LabeledStmt); ok || escapes(st) {
+			return []Chunk{c}
+		}
 	}
 	var out []Chunk
 	piece := func(kind ChunkKind, start, end int) {
@@ -432,23 +443,22 @@ func splitBlocks(c Chunk) []Chunk {
 	}
 	last := 0
 	for _, st := range f.Decls[0].(*ast.FuncDecl).Body.List {
+		kind := StmtChunk
 		switch st.(type) {
 		case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.BlockStmt:
-		default:
-			continue
-		}
-		if escapes(st) {
+			kind = DeclChunk
+		case *ast.EmptyStmt:
 			continue
 		}
 		start, end := int(st.Pos())-1-len(stmtPrefix), int(st.End())-1-len(stmtPrefix)
 		if start < last || end > len(c.Src) {
 			return []Chunk{c}
 		}
-		piece(StmtChunk, last, start)
-		piece(DeclChunk, start, end)
+		// Comments between statements are left out: the piece must start
+		// with its statement, whose line is the piece's.
+		piece(kind, start, end)
 		last = end
 	}
-	piece(StmtChunk, last, len(c.Src))
 	return out
 }
 
@@ -654,19 +664,7 @@ func (s *Session) cellError(err error, code string, chunkLine int) *CellError {
 	}
 	var p interp.Panic
 	if errors.As(err, &p) {
-		val := fmt.Sprint(p.Value)
-		tb := []string{"\x1b[31mpanic\x1b[0m: " + val}
-		for _, f := range s.stderr.takeFrames() {
-			tb = append(tb, fmt.Sprintf("  in %s, cell line %d", f.fn, f.line))
-			if q := quote(f.line); q != "" {
-				tb = append(tb, q)
-			}
-		}
-		ename := "panic"
-		if _, ok := p.Value.(error); ok && strings.HasPrefix(val, "runtime error") {
-			ename = "runtime error"
-		}
-		return &CellError{Ename: ename, Evalue: val, Traceback: tb}
+		return s.panicError(p, code)
 	}
 	msg := err.Error()
 	if m := missingImport.FindStringSubmatch(msg); m != nil {

@@ -19,7 +19,10 @@ func newTestSession(t *testing.T) (*Session, *bytes.Buffer, *bytes.Buffer) {
 
 func resultText(t *testing.T, res Result) string {
 	t.Helper()
-	b, ok := Bundle(res)
+	b, ok, err := Bundle(res)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !ok {
 		return ""
 	}
