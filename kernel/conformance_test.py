@@ -33,6 +33,8 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
 
     completion_samples = [
         {"text": 'import "strings"\nstrings.ToUp', "matches": ["ToUpper", "ToUpperSpecial"]},
+        # Before the package is imported anywhere.
+        {"text": "html.EscapeStr", "matches": ["EscapeString"]},
         {"text": "appe", "matches": ["append"]},
         {"text": 'import "math"\nmath.Sqr', "matches": ["Sqrt", "Sqrt2", "SqrtE", "SqrtPhi", "SqrtPi"]},
     ]
@@ -54,6 +56,7 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
     ]
     invalid_code_samples = [
         "x := )",
+        "func {",  # the syntax error comes before the open bracket
         "func f() { }}",
         "1 + + ]",
     ]
@@ -139,6 +142,52 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         validate_message(reply, "inspect_reply", msg_id)
         self.assertTrue(reply["content"]["found"])
         self.assertIn("func Zeros", reply["content"]["data"]["text/plain"])
+
+    def inspect(self, code, cursor_pos=None, detail_level=0):
+        self.flush_channels()
+        if cursor_pos is None:
+            cursor_pos = len(code)
+        msg_id = self.kc.inspect(code, cursor_pos=cursor_pos, detail_level=detail_level)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        validate_message(reply, "inspect_reply", msg_id)
+        return reply["content"]
+
+    def complete(self, code):
+        self.flush_channels()
+        msg_id = self.kc.complete(code, cursor_pos=len(code))
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        validate_message(reply, "complete_reply", msg_id)
+        return reply["content"]["matches"]
+
+    def test_complete_before_import_without_internal_names(self):
+        self.assertEqual(self.complete("unicode.IsUpp"), ["IsUpper"])
+        members = self.complete("syft.")
+        self.assertIn("Worker", members)
+        self.assertEqual([m for m in members if m.startswith("_") or m.endswith("__")], [])
+        self.assertEqual(self.complete("gomplab"), [])
+
+    def test_inspect_in_calls_on_methods_with_detail(self):
+        # Inside a call's parentheses: the function called.
+        c = self.inspect('import "github.com/gomplab/gomplab/tensor"\ntensor.MatMul(')
+        self.assertTrue(c["found"])
+        self.assertIn("func MatMul", c["data"]["text/plain"])
+        # A method of a type; a package function asked as a method.
+        c = self.inspect("tensor.Tensor.Reshape")
+        self.assertTrue(c["found"])
+        self.assertIn("func (t *Tensor) Reshape", c["data"]["text/plain"])
+        c = self.inspect("tensor.Tensor.Softmax")
+        self.assertIn("tensor.Softmax is a function", c["data"]["text/plain"])
+        # detail_level 0 is brief, 1 has the whole doc and the source.
+        brief = self.inspect("tensor.Tensor", detail_level=0)["data"]["text/plain"]
+        full = self.inspect("tensor.Tensor", detail_level=1)["data"]["text/plain"]
+        self.assertNotIn("Methods:", brief)
+        self.assertIn("Methods:", full)
+        src = self.inspect("strings.Fields", detail_level=1)["data"]["text/plain"]
+        self.assertIn("func Fields(s string) []string {", src)
+        # ??name pages the detailed form.
+        reply, _ = self.run_cell("??strings.Fields")
+        page = reply["content"]["payload"][0]["data"]["text/plain"]
+        self.assertIn("func Fields(s string) []string {", page)
 
     def test_kernel_info_fields(self):
         self.flush_channels()

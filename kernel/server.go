@@ -347,13 +347,14 @@ func (s *server) execute(sock zmq4.Socket, mu *sync.Mutex, req *Message) {
 	s.current = req
 	s.curMu.Unlock()
 
-	if name, ok := helpQuery(c.Code); ok {
+	if name, detail, ok := helpQuery(c.Code); ok {
 		// "?name" or "name?" shows name's documentation in the pager, as
-		// IPython does.
+		// IPython does; "??name" with more detail (the source, where
+		// there is one).
 		if store {
 			s.history.Add(count, c.Code, "")
 		}
-		ev, err := s.ask(repl.Request{Op: "inspect", Code: name, CursorPos: len([]rune(name))})
+		ev, err := s.ask(repl.Request{Op: "inspect", Code: name, CursorPos: len([]rune(name)), DetailLevel: detail})
 		if err != nil || !ev.Found {
 			msg := fmt.Sprintf("no documentation found for %q", name)
 			s.publish(req, "error", map[string]any{"ename": "NotFound", "evalue": msg, "traceback": []string{msg}})
@@ -436,27 +437,32 @@ func (s *server) userExpressions(exprs map[string]string) map[string]any {
 }
 
 // helpQuery recognizes a help request: a cell that is only a (dotted)
-// name preceded or followed by "?".
-func helpQuery(code string) (string, bool) {
+// name preceded or followed by "?" (detail level 0) or "??" (level 1).
+func helpQuery(code string) (string, int, bool) {
 	c := strings.TrimSpace(code)
+	detail := 0
 	switch {
+	case strings.HasPrefix(c, "??"):
+		c, detail = strings.TrimPrefix(c, "??"), 1
+	case strings.HasSuffix(c, "??"):
+		c, detail = strings.TrimSuffix(c, "??"), 1
 	case strings.HasPrefix(c, "?"):
 		c = strings.TrimPrefix(c, "?")
 	case strings.HasSuffix(c, "?"):
 		c = strings.TrimSuffix(c, "?")
 	default:
-		return "", false
+		return "", 0, false
 	}
 	c = strings.TrimSpace(c)
 	if c == "" {
-		return "", false
+		return "", 0, false
 	}
 	for _, part := range strings.Split(c, ".") {
 		if !token.IsIdentifier(part) {
-			return "", false
+			return "", 0, false
 		}
 	}
-	return c, true
+	return c, detail, true
 }
 
 func errorContent(ename, evalue string, count int, tb ...string) map[string]any {

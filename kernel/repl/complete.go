@@ -31,19 +31,22 @@ func IsComplete(code string) Completeness {
 	if sr.UnterminatedAtEOF {
 		return Completeness{Status: "incomplete"}
 	}
-	if sr.Depth > 0 {
-		return Completeness{Status: "incomplete", Indent: strings.Repeat("\t", sr.Depth)}
-	}
 	if len(sr.Errors) > 0 {
 		return Completeness{Status: "invalid"}
 	}
+	// A syntax error before the end of the input is invalid even with
+	// brackets left open ("func {"): more input cannot fix it.
+	incomplete := sr.Depth > 0
 	for _, c := range chunks {
 		if err := parseChunk(c); err != nil {
-			if atEOF(err, c) {
-				return Completeness{Status: "incomplete"}
+			if !atEOF(err, c) {
+				return Completeness{Status: "invalid"}
 			}
-			return Completeness{Status: "invalid"}
+			incomplete = true
 		}
+	}
+	if incomplete {
+		return Completeness{Status: "incomplete", Indent: strings.Repeat("\t", sr.Depth)}
 	}
 	return Completeness{Status: "complete"}
 }
@@ -78,5 +81,10 @@ func atEOF(err error, c Chunk) bool {
 	}
 	end := prefix + len(c.Src)
 	e := list[0]
-	return e.Pos.Offset >= end || strings.Contains(e.Msg, "EOF")
+	if e.Pos.Offset >= end || strings.Contains(e.Msg, "EOF") {
+		return true
+	}
+	// Only blanks (a newline the console sent) after the error.
+	rest := e.Pos.Offset - prefix
+	return rest >= 0 && rest <= len(c.Src) && strings.TrimSpace(c.Src[rest:]) == ""
 }

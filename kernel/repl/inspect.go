@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"go/ast"
 	"go/build"
 	"go/parser"
 	"go/token"
@@ -50,6 +51,38 @@ func (d *docIndex) lookup(path, name string) (string, bool) {
 	}
 	text, ok := ents[name]
 	return text, ok
+}
+
+// source returns the source of name ("Name", "Type.Method") in package
+// path when it is in the Go installation (the standard library); the
+// docs of gomplab's packages are embedded without their source.
+func (d *docIndex) source(path, name string) (string, bool) {
+	root := build.Default.GOROOT
+	if root == "" || strings.Contains(path, ".") {
+		return "", false
+	}
+	src, err := godoc.Source(filepath.Join(root, "src", filepath.FromSlash(path)), name)
+	return src, err == nil
+}
+
+// cellDeclDoc documents a function or type declared by a cell: its
+// signature (detail 0) or its source (detail 1, and always for types).
+func (s *Session) cellDeclDoc(kind, name string, detail int) string {
+	s.prog.mu.Lock()
+	d, ok := s.prog.decls[kind+" "+name]
+	s.prog.mu.Unlock()
+	if !ok {
+		return fmt.Sprintf("%s %s (declared in a cell)", kind, name)
+	}
+	src := d.src
+	if kind == "func" && detail < 1 {
+		if f, err := parser.ParseFile(token.NewFileSet(), "cell", declPrefix+src, parser.SkipObjectResolution); err == nil && len(f.Decls) == 1 {
+			if fd, ok := f.Decls[0].(*ast.FuncDecl); ok && fd.Body != nil {
+				src = strings.TrimSpace((declPrefix + src)[int(fd.Pos())-1:int(fd.Body.Lbrace)-1]) + "\n\n(the source: ??" + name + ", or inspect with detail_level 1)"
+			}
+		}
+	}
+	return src + "\n\n(declared in a cell)"
 }
 
 // identChar reports whether c can be part of a Go identifier (ASCII only,
@@ -108,11 +141,19 @@ func (s *Session) Complete(code string, cursor int) (matches []string, start, en
 	}
 	_ = cstart
 	for _, c := range cands {
-		if strings.HasPrefix(c, prefix) && c != captureFunc {
+		if strings.HasPrefix(c, prefix) && !internalName(c) {
 			matches = append(matches, c)
 		}
 	}
 	return dedupSorted(matches), runeOffset(code, start), runeOffset(code, cursor)
+}
+
+// internalName reports whether a name is the kernel's or yaegi's, not the
+// user's: the interpreter's helpers (gomplabCapture__, gomplabrt__, blocks)
+// end in "__", and yaegi's symbol tables list interface wrappers as
+// "_Name".
+func internalName(name string) bool {
+	return strings.HasPrefix(name, "_") || strings.HasSuffix(name, "__")
 }
 
 // runeOffset converts a byte offset into code to the code-point offset
@@ -179,12 +220,18 @@ func importPrefix(text string) (string, bool) {
 	return "", false
 }
 
-// members lists the exported members of base: a package's symbols, or the
-// methods and fields of a variable's type.
+// members lists the exported members of base: a package's symbols (also
+// of a package not imported yet, known by its name), or the methods and
+// fields of a variable's type.
 func (s *Session) members(base string) []string {
 	path, ok := s.imports[base]
 	if !ok {
 		path, ok = s.pendingImports[base]
+	}
+	if !ok {
+		if _, isVar := s.names[base]; !isVar {
+			path, ok = s.knownPackage(base)
+		}
 	}
 	if ok {
 		var out []string
@@ -239,7 +286,11 @@ func (s *Session) valueOf(chain string) (reflect.Value, bool) {
 
 // Inspect returns documentation for the identifier at (or just before)
 // cursor: a package member's declaration and doc comment, a method's doc,
-// or a variable's type and value.
+// or a variable's type and value. When there is none there (the cursor
+// is inside a call's parentheses, on an argument or a space), it documents
+// the function being called. detail 0 gives the declaration and the first
+// paragraph of the doc; 1 the whole doc, a type's methods, and the source
+// of functions declared in cells or in the standard library.
 func (s *Session) Inspect(code string, cursor, detail int) (map[string]any, bool) {
 	cursor = clampCursor(code, cursor)
 	end := cursor
@@ -248,18 +299,77 @@ func (s *Session) Inspect(code string, cursor, detail int) (map[string]any, bool
 	}
 	chain, _ := exprBefore(code, end)
 	chain = strings.Trim(chain, ".")
-	if chain == "" {
-		return nil, false
+	if text, ok := s.docForChain(chain, detail); ok {
+		return map[string]any{"text/plain": text}, true
 	}
-	parts := strings.Split(chain, ".")
-	text, ok := s.docFor(parts)
-	if !ok {
-		return nil, false
+	if open := openCall(code[:cursor]); open >= 0 {
+		chain, _ = exprBefore(code, open)
+		if text, ok := s.docForChain(strings.Trim(chain, "."), detail); ok {
+			return map[string]any{"text/plain": text}, true
+		}
 	}
-	return map[string]any{"text/plain": text}, true
+	return nil, false
 }
 
-func (s *Session) docFor(parts []string) (string, bool) {
+// openCall returns the offset of the innermost "(" left open in text
+// (strings and comments are not parsed: good enough for one call), or -1.
+func openCall(text string) int {
+	depth := 0
+	for i := len(text) - 1; i >= 0; i-- {
+		switch text[i] {
+		case ')', ']', '}':
+			depth++
+		case '(':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case '[', '{':
+			if depth == 0 {
+				return -1
+			}
+			depth--
+		case '\n':
+			if depth == 0 && i > 0 && text[i-1] == '\n' {
+				return -1 // a blank line: another statement
+			}
+		}
+	}
+	return -1
+}
+
+// docForChain documents a dotted name at a detail level.
+func (s *Session) docForChain(chain string, detail int) (string, bool) {
+	if chain == "" {
+		return "", false
+	}
+	parts := strings.Split(chain, ".")
+	for _, p := range parts {
+		if !token.IsIdentifier(p) || internalName(p) {
+			return "", false
+		}
+	}
+	text, ok := s.docFor(parts, detail)
+	if !ok {
+		return "", false
+	}
+	if detail < 1 {
+		text = briefDoc(text)
+	}
+	return text, true
+}
+
+// briefDoc shortens documentation to its declaration and first paragraph,
+// pointing to the rest (detail level 1).
+func briefDoc(text string) string {
+	paras := strings.Split(text, "\n\n")
+	if len(paras) <= 2 {
+		return text
+	}
+	return paras[0] + "\n\n" + paras[1] + "\n\n(more: ??name, or inspect with detail_level 1)"
+}
+
+func (s *Session) docFor(parts []string, detail int) (string, bool) {
 	// package or package member (pkg.Name, pkg.Type.Method), also for
 	// packages not imported yet
 	path, ok := s.imports[parts[0]]
@@ -271,17 +381,33 @@ func (s *Session) docFor(parts []string) (string, bool) {
 			doc, _ := s.docs.lookup(path, "")
 			return fmt.Sprintf("package %s // import %q\n\n%s", parts[0], path, doc), true
 		}
-		if doc, ok := s.docs.lookup(path, strings.Join(parts[1:], ".")); ok {
+		name := strings.Join(parts[1:], ".")
+		if doc, ok := s.docs.lookup(path, name); ok {
+			if detail >= 1 {
+				if src, ok := s.docs.source(path, name); ok {
+					doc += "\n\nSource:\n" + src
+				}
+			}
 			return doc, true
 		}
-		if _, ok := s.exports[path+"/"+s.packageName(path)][parts[1]]; ok {
+		if len(parts) == 3 {
+			// pkg.Type.Name where Name is no method: a function of the
+			// package, as with tensor.Tensor.Softmax and tensor.Softmax?
+			if doc, ok := s.docs.lookup(path, parts[2]); ok {
+				if _, isType := s.docs.lookup(path, parts[1]); isType {
+					return fmt.Sprintf("%s.%s has no method %s; %s.%s is a function of the package:\n\n%s",
+						parts[0], parts[1], parts[2], parts[0], parts[2], doc), true
+				}
+			}
+		}
+		if _, ok := s.exports[path+"/"+s.packageName(path)][parts[1]]; ok && len(parts) == 2 {
 			return fmt.Sprintf("%s.%s (no documentation found)", parts[0], parts[1]), true
 		}
 		return "", false
 	}
 	// a variable, or a method or field of one
 	if kind, ok := s.names[parts[0]]; ok && len(parts) == 1 && (kind == "func" || kind == "type") {
-		return fmt.Sprintf("%s %s (declared in a cell)", kind, parts[0]), true
+		return s.cellDeclDoc(kind, parts[0], detail), true
 	}
 	base := parts
 	if len(parts) > 1 {

@@ -111,7 +111,8 @@ func TestTypeRedefinitionWarns(t *testing.T) {
 
 func TestCompleteAndInspect(t *testing.T) {
 	s, _, _ := newTestSession(t)
-	if _, cerr := s.Execute(context.Background(), "import \"fmt\"\nimport \"github.com/gomplab/gomplab/tensor\"\nmyVar := tensor.Zeros(2, 3)"); cerr != nil {
+	if _, cerr := s.Execute(context.Background(), "import \"fmt\"\nimport \"github.com/gomplab/gomplab/tensor\"\nmyVar := tensor.Zeros(2, 3)\n"+
+		"// twice doubles.\nfunc twice(x int) int {\n\treturn 2 * x\n}"); cerr != nil {
 		t.Fatal(cerr)
 	}
 	cases := []struct {
@@ -123,6 +124,13 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"myV", []string{"myVar"}, 0},
 		{"x := myVar.Resh", []string{"Reshape"}, 11},
 		{"import \"encoding/js", []string{"encoding/json"}, 8},
+		// Before the package is imported.
+		{"strings.ToUp", []string{"ToUpper", "ToUpperSpecial"}, 8},
+		{"syft.Wor", []string{"Worker"}, 5},
+		{"tensor.Ey", []string{"Eye"}, 7},
+		// No internal names: yaegi's interface wrappers, the kernel's helpers.
+		{"syft._", nil, 5},
+		{"gomplab", nil, 0},
 	}
 	for _, c := range cases {
 		m, start, end := s.Complete(c.code, len(c.code))
@@ -130,20 +138,52 @@ func TestCompleteAndInspect(t *testing.T) {
 			t.Errorf("complete %q = %v [%d,%d], want %v [%d,%d]", c.code, m, start, end, c.want, c.start, len(c.code))
 		}
 	}
-	for _, c := range []struct{ code, want string }{
-		{"fmt.Println", "Println formats"},
-		{"tensor.Zeros", "func Zeros"},
-		{"myVar", "*tensor.Tensor"},
-		{"strings.Fields", "func Fields"},
-		{"syft.Send", "func Send"},
+	if m, _, _ := s.Complete("syft.", 5); len(m) < 10 || strings.HasPrefix(strings.Join(m, ","), "_") {
+		t.Errorf("syft. completes %v", m)
+	}
+	for _, c := range []struct {
+		code    string
+		cursor  int // -1: the end
+		detail  int
+		want    string
+		wantNot string
+	}{
+		{"fmt.Println", -1, 0, "Println formats", ""},
+		{"tensor.Zeros", -1, 0, "func Zeros", ""},
+		{"myVar", -1, 0, "*tensor.Tensor", ""},
+		{"strings.Fields", -1, 0, "func Fields", ""},
+		{"syft.Send", -1, 0, "func Send", ""},
+		// Inside a call's parentheses: the function called.
+		{"tensor.MatMul(", -1, 0, "func MatMul", ""},
+		{"y := tensor.MatMul(myVar, ", -1, 0, "func MatMul", ""},
+		{"fmt.Sprintf(\"%d\", 3)", 14, 0, "func Sprintf", ""},
+		// On an argument, the argument.
+		{"tensor.MatMul(myVar, myVar)", 16, 0, "*tensor.Tensor", ""},
+		// Methods: of a type, of a value; a function mistaken for a method.
+		{"tensor.Tensor.Reshape", -1, 0, "func (t *Tensor) Reshape", ""},
+		{"myVar.Reshape", -1, 0, "Reshape", ""},
+		{"tensor.Tensor.Softmax", -1, 0, "Tensor has no method Softmax; tensor.Softmax is a function", ""},
+		// detail_level: 0 is short, 1 has the whole doc and the source.
+		{"tensor.Tensor", -1, 0, "(more: ??name", "Methods:"},
+		{"tensor.Tensor", -1, 1, "Methods:", "(more:"},
+		{"strings.Fields", -1, 1, "func Fields(s string) []string {", ""},
+		{"twice", -1, 0, "func twice(x int) int", "return"},
+		{"twice", -1, 1, "return 2 * x", ""},
 	} {
-		data, found := s.Inspect(c.code, len(c.code), 0)
-		if !found || !strings.Contains(data["text/plain"].(string), c.want) {
-			t.Errorf("inspect %q = %v %v, want %q", c.code, found, data, c.want)
+		cursor := c.cursor
+		if cursor < 0 {
+			cursor = len(c.code)
+		}
+		data, found := s.Inspect(c.code, cursor, c.detail)
+		text, _ := data["text/plain"].(string)
+		if !found || !strings.Contains(text, c.want) || c.wantNot != "" && strings.Contains(text, c.wantNot) {
+			t.Errorf("inspect %q at %d (detail %d) = %v %q, want %q without %q", c.code, cursor, c.detail, found, text, c.want, c.wantNot)
 		}
 	}
-	if _, found := s.Inspect("nothingHere", 3, 0); found {
-		t.Errorf("inspect of unknown name found something")
+	for _, code := range []string{"nothingHere", "syft._Worker", "gomplabCapture__"} {
+		if _, found := s.Inspect(code, len(code), 0); found {
+			t.Errorf("inspect of %q found something", code)
+		}
 	}
 }
 

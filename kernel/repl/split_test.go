@@ -56,6 +56,13 @@ func TestIsComplete(t *testing.T) {
 		"func f() { }}":                  "invalid",
 		"1 + + ]":                        "invalid",
 		"x := 'ab'":                      "invalid",
+		// A syntax error comes before the open bracket: invalid.
+		"func {":                             "invalid",
+		"x := ) + foo(":                      "invalid",
+		"if x := 1; x > {\n":                 "invalid",
+		"m := map[string]int{\n\t\"a\": 1\n": "incomplete",
+		"foo(a,\n":                           "incomplete",
+		"type T struct {\n\tA int\n":         "incomplete",
 	}
 	for code, want := range cases {
 		if got := IsComplete(code); got.Status != want {

@@ -98,3 +98,72 @@ func Dir(dir, importPath string) (Entries, error) {
 	}
 	return out, nil
 }
+
+// Source returns the source of the exported declaration name ("Name" or
+// "Type.Method") of the Go package in dir, with its doc comment.
+func Source(dir, name string) (string, error) {
+	typ, member, isMethod := strings.Cut(name, ".")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ents {
+		fn := e.Name()
+		if e.IsDir() || !strings.HasSuffix(fn, ".go") || strings.HasSuffix(fn, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		path := dir + "/" + fn
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		text := func(n ast.Node, doc *ast.CommentGroup) string {
+			start := n.Pos()
+			if doc != nil {
+				start = doc.Pos()
+			}
+			return string(src[fset.Position(start).Offset:fset.Position(n.End()).Offset])
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if !isMethod && d.Recv == nil && d.Name.Name == name {
+					return text(d, d.Doc), nil
+				}
+				if isMethod && d.Recv != nil && d.Name.Name == member && len(d.Recv.List) == 1 && recvName(d.Recv.List[0].Type) == typ {
+					return text(d, d.Doc), nil
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					if ts, ok := sp.(*ast.TypeSpec); ok && !isMethod && ts.Name.Name == name {
+						if len(d.Specs) == 1 {
+							return text(d, d.Doc), nil
+						}
+						return text(ts, ts.Doc), nil
+					}
+				}
+			}
+		}
+	}
+	return "", fs.ErrNotExist
+}
+
+// recvName is the type name of a method receiver (T, *T, T[P]).
+func recvName(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.StarExpr:
+		return recvName(e.X)
+	case *ast.IndexExpr:
+		return recvName(e.X)
+	case *ast.IndexListExpr:
+		return recvName(e.X)
+	case *ast.Ident:
+		return e.Name
+	}
+	return ""
+}
