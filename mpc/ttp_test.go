@@ -53,3 +53,36 @@ func TestRunProcessesTTP(t *testing.T) {
 		t.Fatalf("results %+v", res)
 	}
 }
+
+// TestDealerRounds: once the dealer has seen a workload's requests, it
+// deals ahead of them, and the workload costs the rounds it costs with
+// the trusted first party.
+func TestDealerRounds(t *testing.T) {
+	a := tensor.RandN(70, 30, 20)
+	b := tensor.RandN(71, 20, 10)
+	x := tensor.RandN(72, 2, 1, 6, 6)
+	w := tensor.RandN(73, 2, 1, 3, 3)
+	work := func(p *Party) {
+		ea, eb := p.Encrypt(a, 0), p.Encrypt(b, 1)
+		ea.Mul(ea).Relu().MatMul(eb).Sigmoid()
+		p.Encrypt(x, 0).Conv2d(p.Encrypt(w, 1), nil, tensor.ConvOpts{}).Relu().ArgmaxOneHot(1)
+	}
+	for _, n := range parties {
+		rounds := map[string]int64{}
+		for name, opt := range map[string]Option{"tfp": TrustedFirstParty(), "dealer": TrustedThirdParty()} {
+			res, err := RunLocal(n, func(p *Party) (any, error) {
+				work(p) // the dealer learns the requests
+				before := p.Stats().Total().Rounds
+				work(p)
+				return p.Stats().Total().Rounds - before, nil
+			}, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rounds[name] = res[0].Value.(int64)
+		}
+		if rounds["dealer"] != rounds["tfp"] {
+			t.Errorf("%d parties: the workload took %d rounds with the dealer, %d with the trusted first party", n, rounds["dealer"], rounds["tfp"])
+		}
+	}
+}

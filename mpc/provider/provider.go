@@ -15,10 +15,12 @@
 //     secret: this provider is for benchmarks and for settings in which
 //     the other parties trust rank 0.
 //   - TrustedThirdParty: a separate process (rank Size() on the
-//     communicator) is the dealer. Every party expands its shares from a
-//     seed shared with the dealer; rank 0 asks the dealer for its
-//     correction shares, one message each way per request. No computing
-//     party learns anything.
+//     communicator) is the dealer. Every party expands its shares from
+//     streams of a seed the dealer sent it; the dealer pushes rank 0's
+//     correction shares ahead of use, per kind (and per matrix or
+//     convolution shape), so they cost no round once the dealer has seen
+//     a request of that size or shape, or was told of it by Preprocess
+//     (see ttp_push.go). No computing party learns anything.
 //
 // A third needs no dealer at all: DealerFree, for two parties, generates
 // the randomness between them with oblivious transfer (package ot) and
@@ -190,8 +192,10 @@ type Shares struct {
 	wait  func() error
 	err   error
 	done  bool
-	// Lazy requests: the stream and the position of each random part.
+	// Lazy requests: the stream and the position of each random part
+	// (srcs, when set, gives each part its own stream).
 	src  *PRG
+	srcs []*PRG
 	from []uint64
 }
 
@@ -201,6 +205,9 @@ type Shares struct {
 // computed it ahead, as the dealer-free provider does) replays it. It
 // panics if part i is neither stored nor left to a stream.
 func (s *Shares) Stream(i int) *PRG {
+	if i < len(s.srcs) && s.srcs[i] != nil {
+		return s.srcs[i].at(s.from[i])
+	}
 	if s.src == nil && i < len(s.Parts) && s.Parts[i] != nil {
 		return replay(s.Parts[i])
 	}

@@ -97,3 +97,78 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// Preprocessed requests cost no round even the first time, and the
+// shares are right.
+func TestTrustedThirdPartyPreprocess(t *testing.T) {
+	cs := comm.NewMemWorld(2, true)
+	done := make(chan error, 1)
+	go func() { done <- ServeTrustedThirdParty(cs[2]) }()
+	ps := make([]*TrustedThirdParty, 2)
+	var wg sync.WaitGroup
+	for r := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := NewTrustedThirdParty(cs[r])
+			if err != nil {
+				t.Error(err)
+			}
+			ps[r] = p
+		}()
+	}
+	wg.Wait()
+	reqs := []Request{{Kind: MatMul, Batch: 1, M: 5, K: 6, Cols: 7}, {Kind: Mul, N: 50000}, {Kind: Trunc, N: 10, Div: 1 << 16}}
+	for _, p := range ps {
+		if err := p.Preprocess(reqs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := cs[0].Stats().Total().Rounds
+	all := make([]*Shares, 2)
+	for _, r := range reqs {
+		for i, p := range ps {
+			all[i] = p.Get(r)
+		}
+		for _, s := range all {
+			if err := s.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkTriple(t, r, all[0], all[1])
+	}
+	if got := cs[0].Stats().Total().Rounds - before; got != 0 {
+		t.Errorf("preprocessed requests cost %d rounds", got)
+	}
+	for _, p := range ps {
+		p.Close()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeControl(f *testing.F) {
+	f.Add(encodeOpen(5, Request{Kind: MatMul, Batch: 1, M: 2, K: 3, Cols: 4}), 5)
+	f.Add(encodeTarget(1, 1000), 3)
+	f.Add([]byte{tagClose}, 0)
+	f.Add([]byte{tagData, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, nch int) {
+		if nch < 0 || nch > 1000 {
+			return
+		}
+		if tag, id, r, target, err := decodeControl(b, nch); err == nil {
+			if tag == tagOpen {
+				if _, _, err := r.layout(); err != nil || id != nch {
+					t.Fatalf("open decoded to %+v (id %d)", r, id)
+				}
+			}
+			if tag == tagTarget && (id >= nch || target > maxUnits) {
+				t.Fatalf("target %d for channel %d of %d", target, id, nch)
+			}
+		}
+		if id, _, _, data, err := decodeData(b, nch); err == nil && (id >= nch || len(data) != (len(b)-21)/8) {
+			t.Fatalf("push for channel %d of %d with %d words", id, nch, len(data))
+		}
+	})
+}
