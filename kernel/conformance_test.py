@@ -12,6 +12,7 @@ GOMPLAB_KERNEL_NAME selects another kernelspec name.
 
 import os
 import queue
+import tempfile
 import threading
 import time
 import unittest
@@ -21,6 +22,11 @@ from jupyter_client.utils import run_sync
 from jupyter_kernel_test.msgspec_v5 import validate_message
 
 TIMEOUT = 20
+
+# Third-party packages load from the Go module cache: the kernel under
+# test uses a fixture cache (kernel/repl/testdata/modcache), so the test
+# does not depend on what this machine downloaded.
+os.environ["GOMODCACHE"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "repl", "testdata", "modcache")
 
 
 class GomplabKernelTests(jupyter_kernel_test.KernelTests):
@@ -188,6 +194,57 @@ class GomplabKernelTests(jupyter_kernel_test.KernelTests):
         reply, _ = self.run_cell("??strings.Fields")
         page = reply["content"]["payload"][0]["data"]["text/plain"]
         self.assertIn("func Fields(s string) []string {", page)
+
+    def outputs_of(self, outputs, msg_type):
+        return [m["content"] for m in outputs if m["msg_type"] == msg_type]
+
+    def stdout_of(self, outputs):
+        return "".join(c["text"] for c in self.outputs_of(outputs, "stream") if c["name"] == "stdout")
+
+    def test_display_javascript_pdf_file_mime(self):
+        # gophernotes' display set: JavaScript, PDF, File, any MIME bundle.
+        with tempfile.TemporaryDirectory() as d:
+            img = os.path.join(d, "dot.png")
+            reply, out = self.run_cell(
+                'import (\n\t"image"\n\t"image/png"\n\t"os"\n\t"gomplab/display"\n)\n'
+                f'f, _ := os.Create("{img}")\npng.Encode(f, image.NewGray(image.Rect(0, 0, 3, 3)))\nf.Close()\n'
+                'display.Show(display.JavaScript("console.log(1)"), display.PDF([]byte("%PDF-1.4")))\n'
+                f'pic, err := display.File("{img}")\ndisplay.Show(pic)\n'
+                'display.Show(display.MIME(map[string]any{"application/vnd.gomplab.test+json": map[string]any{"a": 1}}, nil))\n'
+                "err"
+            )
+            self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        mimes = [set(c["data"]) for c in self.outputs_of(out, "display_data")]
+        self.assertEqual(len(mimes), 4, mimes)
+        self.assertIn("application/javascript", mimes[0])
+        self.assertIn("application/pdf", mimes[1])
+        self.assertIn("image/png", mimes[2])
+        self.assertIn("application/vnd.gomplab.test+json", mimes[3])
+
+    def test_magics(self):
+        reply, out = self.run_cell("%help")
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertIn("%timeit", self.stdout_of(out))
+        reply, out = self.run_cell("%packages gomplab/tensor")
+        self.assertIn("github.com/gomplab/gomplab/tensor", self.stdout_of(out))
+        reply, out = self.run_cell("%timeit -n 3 -r 2 1 + 1")
+        self.assertRegex(self.stdout_of(out), r"per loop \(mean ± std. dev. of 2 runs, 3 loops each\)")
+        reply, out = self.run_cell("%%time\nslow := 0\nfor i := 0; i < 1000; i++ {\n\tslow += i\n}\nslow")
+        self.assertRegex(self.stdout_of(out), r"^wall time: [0-9.]+ (ns|µs|ms|s)")
+        self.assertEqual(self.result_text(out), "499500")
+        reply, out = self.run_cell("%nosuch")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("%help lists the magics", reply["content"]["evalue"])
+
+    def test_third_party_package_from_module_cache(self):
+        reply, out = self.run_cell('import "example.com/greet"\ngreet.Hello("gopher")')
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertEqual(self.result_text(out), "HELLO, GOPHER!")
+        reply, out = self.run_cell('import "example.com/not/downloaded"')
+        c = reply["content"]
+        self.assertEqual(c["ename"], "ImportError")
+        self.assertIn("is not in the Go module cache", c["evalue"])
+        self.assertIn("go mod download example.com/not/downloaded@latest", c["evalue"])
 
     def test_kernel_info_fields(self):
         self.flush_channels()

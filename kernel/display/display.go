@@ -20,6 +20,8 @@ import (
 	"image"
 	"image/png"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -36,6 +38,10 @@ const (
 	MIMEPNG      = "image/png"
 	MIMEJPEG     = "image/jpeg"
 	MIMEJSON     = "application/json"
+	// MIMEJavaScript is run by the front end (classic Notebook runs it;
+	// JupyterLab and VS Code show it only from trusted notebooks, or not).
+	MIMEJavaScript = "application/javascript"
+	MIMEPDF        = "application/pdf"
 )
 
 // MIMEMap maps MIME types to representations of one value. Binary
@@ -74,6 +80,10 @@ type (
 	JPEGer = interface{ JPEG() []byte }
 	// JSONer renders as a JSON object.
 	JSONer = interface{ JSON() map[string]any }
+	// JavaScripter renders as JavaScript for the front end to run.
+	JavaScripter = interface{ JavaScript() string }
+	// PDFer renders as PDF bytes.
+	PDFer = interface{ PDF() []byte }
 )
 
 // bundle returns Data holding one representation plus the text fallback.
@@ -109,6 +119,86 @@ func imageBundle(mime string, b []byte) Data {
 		d.Metadata = MIMEMap{mime: MIMEMap{"width": cfg.Width, "height": cfg.Height}}
 	}
 	return d
+}
+
+// JavaScript returns a bundle of JavaScript that the front end runs in
+// the output area (classic Notebook; JupyterLab only for trusted
+// notebooks).
+func JavaScript(s string) Data { return bundle(MIMEJavaScript, s, "<JavaScript>") }
+
+// PDF returns a bundle for a PDF document.
+func PDF(b []byte) Data {
+	return bundle(MIMEPDF, b, fmt.Sprintf("<PDF document, %d bytes>", len(b)))
+}
+
+// Any returns a bundle holding v as the representation of MIME type mime,
+// any type: text types as strings ([]byte is converted), binary types as
+// bytes (base64-encoded when sent), JSON types as values.
+func Any(mime string, v any) Data {
+	if b, ok := v.([]byte); ok && (strings.HasPrefix(mime, "text/") || mime == MIMEJavaScript || mime == MIMESVG) {
+		v = string(b)
+	}
+	text := fmt.Sprintf("<%s>", mime)
+	if s, ok := v.(string); ok && strings.HasPrefix(mime, "text/") {
+		text = s
+	}
+	if mime == MIMEText {
+		return Data{Data: MIMEMap{MIMEText: v}}
+	}
+	return bundle(mime, v, text)
+}
+
+// MIME returns a raw bundle: data maps MIME types to representations,
+// metadata holds per-type metadata (nil for none). A text/plain
+// representation is added if data has none.
+func MIME(data, metadata MIMEMap) Data {
+	d := Data{Data: copyMap(data), Metadata: metadata}
+	if _, ok := d.Data[MIMEText]; !ok {
+		d.Data[MIMEText] = "<display data>"
+	}
+	return d
+}
+
+// File returns a bundle of the file at path, its type chosen by the
+// file's extension or, failing that, its content: images, SVG, PDF,
+// HTML, Markdown, LaTeX, JSON, JavaScript, else text.
+func File(path string) (Data, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Data{}, fmt.Errorf("display.File: %w", err)
+	}
+	mime := ""
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png":
+		mime = MIMEPNG
+	case ".jpg", ".jpeg":
+		mime = MIMEJPEG
+	case ".svg":
+		return SVG(string(b)), nil
+	case ".pdf":
+		return PDF(b), nil
+	case ".html", ".htm":
+		return HTML(string(b)), nil
+	case ".md", ".markdown":
+		return Markdown(string(b)), nil
+	case ".tex", ".latex":
+		return Latex(string(b)), nil
+	case ".json":
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return Data{}, fmt.Errorf("display.File %s: %w", path, err)
+		}
+		return JSON(v), nil
+	case ".js":
+		return JavaScript(string(b)), nil
+	}
+	if mime != "" {
+		return imageBundle(mime, b), nil
+	}
+	if strings.HasPrefix(http.DetectContentType(b), "application/pdf") {
+		return PDF(b), nil
+	}
+	return Bytes(b), nil
 }
 
 // JSON returns a bundle whose application/json representation is v
@@ -158,8 +248,9 @@ func Bytes(b []byte) Data {
 
 // Auto returns the richest bundle for v: v itself if it is a Data, else the
 // first renderer interface v implements (Renderer, SimpleRenderer, HTMLer,
-// Markdowner, SVGer, PNGer, JPEGer, JSONer, Latexer), an image.Image as PNG,
-// and otherwise v's text form. Every bundle has a text/plain entry.
+// Markdowner, SVGer, PNGer, JPEGer, JSONer, Latexer, JavaScripter, PDFer),
+// an image.Image as PNG, and otherwise v's text form. A nil pointer is
+// "<nil>". Every bundle has a text/plain entry.
 func Auto(v any) Data {
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 		// A typed nil (var t *tensor.Tensor): its methods would dereference it.
@@ -192,6 +283,10 @@ func Auto(v any) Data {
 		d = Data{Data: MIMEMap{MIMEJSON: x.JSON()}}
 	case Latexer:
 		d = Data{Data: MIMEMap{MIMELatex: x.Latex()}}
+	case JavaScripter:
+		d = JavaScript(x.JavaScript())
+	case PDFer:
+		d = PDF(x.PDF())
 	case image.Image:
 		d = Image(x)
 	default:

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,18 @@ type mdThing struct{}
 
 func (mdThing) Markdown() string { return "# md" }
 
+type jsThing struct{}
+
+func (jsThing) JavaScript() string { return "console.log(1)" }
+
+type pdfThing struct{}
+
+func (pdfThing) PDF() []byte { return []byte("%PDF-1.4") }
+
+type ptrThing struct{ s string }
+
+func (p *ptrThing) HTML() string { return p.s }
+
 func TestAuto(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
 	cases := []struct {
@@ -36,6 +49,9 @@ func TestAuto(t *testing.T) {
 		{HTML("<i>x</i>"), MIMEHTML, "<i>x</i>"},
 		{42, MIMEText, "42"},
 		{img, MIMEPNG, ""},
+		{jsThing{}, MIMEJavaScript, ""},
+		{pdfThing{}, MIMEPDF, ""},
+		{(*ptrThing)(nil), MIMEText, "<nil>"},
 	}
 	for _, c := range cases {
 		d := Auto(c.v)
@@ -148,4 +164,53 @@ func ExampleAuto() {
 	d := Auto(HTML("<b>hi</b>"))
 	fmt.Println(d.Data[MIMEHTML], d.Data[MIMEText])
 	// Output: <b>hi</b> <b>hi</b>
+}
+
+// TestFileAndRawBundles: gophernotes' JavaScript, PDF, File and MIME
+// bundles.
+func TestFileAndRawBundles(t *testing.T) {
+	dir := t.TempDir()
+	var png1 bytes.Buffer
+	if err := png.Encode(&png1, image.NewGray(image.Rect(0, 0, 2, 5))); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"a.png": png1.Bytes(), "b.svg": []byte("<svg></svg>"), "c.pdf": []byte("%PDF-1.4\n"),
+		"d.html": []byte("<p>x</p>"), "e.md": []byte("# t"), "f.json": []byte(`{"k": [1, 2]}`),
+		"g.js": []byte("alert(1)"), "h.txt": []byte("plain"), "noext": []byte("%PDF-1.7\n"),
+	}
+	want := map[string]string{"a.png": MIMEPNG, "b.svg": MIMESVG, "c.pdf": MIMEPDF, "d.html": MIMEHTML,
+		"e.md": MIMEMarkdown, "f.json": MIMEJSON, "g.js": MIMEJavaScript, "h.txt": MIMEText, "noext": MIMEPDF}
+	for name, b := range files {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := File(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := d.Data[want[name]]; !ok {
+			t.Errorf("File(%s) = %v, want %s", name, d.Data, want[name])
+		}
+	}
+	if d, _ := File(dir + "/a.png"); d.Metadata[MIMEPNG].(MIMEMap)["height"] != 5 {
+		t.Errorf("File PNG metadata %v", d.Metadata)
+	}
+	if _, err := File(dir + "/missing.png"); err == nil || !strings.Contains(err.Error(), "missing.png") {
+		t.Errorf("missing file: %v", err)
+	}
+	d := MIME(MIMEMap{"application/vnd.custom+json": map[string]any{"a": 1}}, MIMEMap{"x": 1})
+	if d.Data["application/vnd.custom+json"] == nil || d.Data[MIMEText] == nil || d.Metadata["x"] != 1 {
+		t.Errorf("MIME = %+v", d)
+	}
+	if d := Any("text/csv", []byte("a,b")); d.Data["text/csv"] != "a,b" {
+		t.Errorf("Any text = %v", d.Data)
+	}
+	if d := Any("application/octet-stream", []byte{1}); !bytes.Equal(d.Data["application/octet-stream"].([]byte), []byte{1}) {
+		t.Errorf("Any bytes = %v", d.Data)
+	}
+	if d := JavaScript("x()"); d.Data[MIMEJavaScript] != "x()" {
+		t.Errorf("JavaScript = %v", d.Data)
+	}
 }

@@ -12,6 +12,7 @@ import (
 func init() {
 	Symbols["github.com/gomplab/gomplab/kernel/display/display"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"Any":               reflect.ValueOf(display.Any),
 		"Auto":              reflect.ValueOf(display.Auto),
 		"Bytes":             reflect.ValueOf(display.Bytes),
 		"ClearOutput":       reflect.ValueOf(display.ClearOutput),
@@ -20,21 +21,27 @@ func init() {
 		"Display":           reflect.ValueOf(display.Display),
 		"DisplayWithID":     reflect.ValueOf(display.DisplayWithID),
 		"ErrNoKernel":       reflect.ValueOf(&display.ErrNoKernel).Elem(),
+		"File":              reflect.ValueOf(display.File),
 		"HTML":              reflect.ValueOf(display.HTML),
 		"Image":             reflect.ValueOf(display.Image),
 		"JPEG":              reflect.ValueOf(display.JPEG),
 		"JSON":              reflect.ValueOf(display.JSON),
+		"JavaScript":        reflect.ValueOf(display.JavaScript),
 		"Latex":             reflect.ValueOf(display.Latex),
+		"MIME":              reflect.ValueOf(display.MIME),
 		"MIMEHTML":          reflect.ValueOf(constant.MakeFromLiteral("\"text/html\"", token.STRING, 0)),
 		"MIMEJPEG":          reflect.ValueOf(constant.MakeFromLiteral("\"image/jpeg\"", token.STRING, 0)),
 		"MIMEJSON":          reflect.ValueOf(constant.MakeFromLiteral("\"application/json\"", token.STRING, 0)),
+		"MIMEJavaScript":    reflect.ValueOf(constant.MakeFromLiteral("\"application/javascript\"", token.STRING, 0)),
 		"MIMELatex":         reflect.ValueOf(constant.MakeFromLiteral("\"text/latex\"", token.STRING, 0)),
 		"MIMEMarkdown":      reflect.ValueOf(constant.MakeFromLiteral("\"text/markdown\"", token.STRING, 0)),
+		"MIMEPDF":           reflect.ValueOf(constant.MakeFromLiteral("\"application/pdf\"", token.STRING, 0)),
 		"MIMEPNG":           reflect.ValueOf(constant.MakeFromLiteral("\"image/png\"", token.STRING, 0)),
 		"MIMESVG":           reflect.ValueOf(constant.MakeFromLiteral("\"image/svg+xml\"", token.STRING, 0)),
 		"MIMEText":          reflect.ValueOf(constant.MakeFromLiteral("\"text/plain\"", token.STRING, 0)),
 		"Markdown":          reflect.ValueOf(display.Markdown),
 		"NewProgress":       reflect.ValueOf(display.NewProgress),
+		"PDF":               reflect.ValueOf(display.PDF),
 		"PNG":               reflect.ValueOf(display.PNG),
 		"Plot":              reflect.ValueOf(display.Plot),
 		"PlotSVG":           reflect.ValueOf(display.PlotSVG),
@@ -49,9 +56,11 @@ func init() {
 		"HTMLer":         reflect.ValueOf((*display.HTMLer)(nil)),
 		"JPEGer":         reflect.ValueOf((*display.JPEGer)(nil)),
 		"JSONer":         reflect.ValueOf((*display.JSONer)(nil)),
+		"JavaScripter":   reflect.ValueOf((*display.JavaScripter)(nil)),
 		"Latexer":        reflect.ValueOf((*display.Latexer)(nil)),
 		"MIMEMap":        reflect.ValueOf((*display.MIMEMap)(nil)),
 		"Markdowner":     reflect.ValueOf((*display.Markdowner)(nil)),
+		"PDFer":          reflect.ValueOf((*display.PDFer)(nil)),
 		"PNGer":          reflect.ValueOf((*display.PNGer)(nil)),
 		"Progress":       reflect.ValueOf((*display.Progress)(nil)),
 		"Renderer":       reflect.ValueOf((*display.Renderer)(nil)),
@@ -62,8 +71,10 @@ func init() {
 		"_HTMLer":         reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_HTMLer)(nil)),
 		"_JPEGer":         reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_JPEGer)(nil)),
 		"_JSONer":         reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_JSONer)(nil)),
+		"_JavaScripter":   reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_JavaScripter)(nil)),
 		"_Latexer":        reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_Latexer)(nil)),
 		"_Markdowner":     reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_Markdowner)(nil)),
+		"_PDFer":          reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_PDFer)(nil)),
 		"_PNGer":          reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_PNGer)(nil)),
 		"_Renderer":       reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_Renderer)(nil)),
 		"_SVGer":          reflect.ValueOf((*_github_com_gomplab_gomplab_kernel_display_SVGer)(nil)),
@@ -101,6 +112,16 @@ func (W _github_com_gomplab_gomplab_kernel_display_JSONer) JSON() map[string]any
 	return W.WJSON()
 }
 
+// _github_com_gomplab_gomplab_kernel_display_JavaScripter is an interface wrapper for JavaScripter type
+type _github_com_gomplab_gomplab_kernel_display_JavaScripter struct {
+	IValue      interface{}
+	WJavaScript func() string
+}
+
+func (W _github_com_gomplab_gomplab_kernel_display_JavaScripter) JavaScript() string {
+	return W.WJavaScript()
+}
+
 // _github_com_gomplab_gomplab_kernel_display_Latexer is an interface wrapper for Latexer type
 type _github_com_gomplab_gomplab_kernel_display_Latexer struct {
 	IValue interface{}
@@ -119,6 +140,16 @@ type _github_com_gomplab_gomplab_kernel_display_Markdowner struct {
 
 func (W _github_com_gomplab_gomplab_kernel_display_Markdowner) Markdown() string {
 	return W.WMarkdown()
+}
+
+// _github_com_gomplab_gomplab_kernel_display_PDFer is an interface wrapper for PDFer type
+type _github_com_gomplab_gomplab_kernel_display_PDFer struct {
+	IValue interface{}
+	WPDF   func() []byte
+}
+
+func (W _github_com_gomplab_gomplab_kernel_display_PDFer) PDF() []byte {
+	return W.WPDF()
 }
 
 // _github_com_gomplab_gomplab_kernel_display_PNGer is an interface wrapper for PNGer type

@@ -63,6 +63,7 @@ func TestInterruptStops(t *testing.T) {
 		{"channel send", "d := make(chan int)\nd <- 1\nafter = true"},
 		{"select", "select {}\nafter = true"},
 		{"timer channel", "<-time.After(time.Hour)\nafter = true"},
+		{"%%timeit", "%%timeit -n 1 -r 1\nfor { n++ }\nafter = true"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -48,6 +48,9 @@ type Options struct {
 	Symbols interp.Exports
 	// Env is the environment cells see through os.Getenv.
 	Env []string
+	// ModuleCache is the Go module cache third-party packages load from
+	// (DefaultModuleCache when empty).
+	ModuleCache string
 }
 
 // Session is one interpreter with its cell history. Execute, Complete and
@@ -59,6 +62,7 @@ type Session struct {
 	stdout  io.Writer
 	stderr  *frameFilter
 	docs    *docIndex
+	modules moduleCache
 
 	// imports maps a cell-visible package name to its import path.
 	imports map[string]string
@@ -87,6 +91,8 @@ type Session struct {
 	// started is closed by the running marker of the statements being
 	// evaluated.
 	started chan struct{}
+	// timing is the running %timeit's options.
+	timing timeitOptions
 }
 
 // New returns a Session with the standard library, gomplab's packages and
@@ -111,6 +117,11 @@ func New(opt Options) (*Session, error) {
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
+	modDir := opt.ModuleCache
+	if modDir == "" {
+		modDir = DefaultModuleCache()
+	}
+	s.modules = moduleCache{dir: modDir}
 	s.stdout = stdout
 	s.stderr = &frameFilter{w: stderr}
 	s.exports = opt.Symbols
@@ -125,7 +136,8 @@ func New(opt Options) (*Session, error) {
 	it := interp.New(interp.Options{
 		Stdout: stdout, Stderr: s.stderr, Stdin: stdin,
 		Env: opt.Env, Args: []string{"gomplab-cell"},
-		GoPath: "/nonexistent",
+		// Packages without a symbol table load from the module cache.
+		GoPath: srcRoot, SourcecodeFilesystem: s.modules,
 	})
 	if err := it.Use(s.exports); err != nil {
 		return nil, fmt.Errorf("repl: load symbol tables: %w", err)
@@ -133,7 +145,7 @@ func New(opt Options) (*Session, error) {
 	if _, err := it.Eval("func " + captureFunc + "(v ...any) []any { return v }"); err != nil {
 		return nil, fmt.Errorf("repl: define capture helper: %w", err)
 	}
-	rt := interp.Exports{runtimePath + "/rt": {"Running": reflect.ValueOf(s.running)}}
+	rt := interp.Exports{runtimePath + "/rt": s.runtimeSymbols()}
 	if err := it.Use(rt); err != nil {
 		return nil, fmt.Errorf("repl: load the session's runtime: %w", err)
 	}
@@ -175,7 +187,15 @@ func (s *Session) Execute(ctx context.Context, code string) (Result, *CellError)
 	s.prog.mu.Lock()
 	s.prog.cellCode = code
 	s.prog.mu.Unlock()
+	if name, args, rest, ok := magicLine(code); ok {
+		return s.magic(ctx, name, args, rest)
+	}
+	return s.run(ctx, code)
+}
 
+// run executes a cell's code (after any magic).
+func (s *Session) run(ctx context.Context, code string) (Result, *CellError) {
+	cellName := s.cellName
 	if strings.HasPrefix(strings.TrimSpace(code), "package ") {
 		// A whole program: run its main once. yaegi would run a function
 		// named main again after every later evaluation, so it is
@@ -639,8 +659,8 @@ var (
 	// posPrefix matches the position yaegi and go/scanner put before
 	// messages: "3:5: msg" or "_.go:3:5: msg".
 	posPrefix = regexp.MustCompile(`^(?:[^\s:]*\.go:)?(\d+):(\d+): `)
-	// missingImport matches yaegi's error for an unknown package.
-	missingImport = regexp.MustCompile(`import "([^"]+)" error: unable to find source related to: "[^"]*"`)
+	// importFailed matches each package in yaegi's chain of import errors.
+	importFailed = regexp.MustCompile(`import "([^"]+)" error: `)
 )
 
 // cellError turns an evaluation error into a Jupyter error naming the cell
@@ -667,9 +687,8 @@ func (s *Session) cellError(err error, code string, chunkLine int) *CellError {
 		return s.panicError(p, code)
 	}
 	msg := err.Error()
-	if m := missingImport.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("package %q is not available in the gomplab kernel (it can import the standard library, gomplab packages, gomplab/display and gonum.org/v1/plot)", m[1])
-		return &CellError{Ename: "ImportError", Evalue: msg, Traceback: []string{"\x1b[31mImportError\x1b[0m: " + msg}}
+	if ie := s.importError(msg); ie != nil {
+		return ie
 	}
 	// Compile errors may be lists; report each with its cell line.
 	var tb []string

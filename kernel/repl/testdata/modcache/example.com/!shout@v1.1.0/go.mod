@@ -1,0 +1,3 @@
+module example.com/Shout
+
+go 1.21
