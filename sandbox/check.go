@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Import paths of gomplab's packages that jobs may use.
@@ -83,8 +86,67 @@ func Check(p Program) error {
 	return err
 }
 
+// Bounds on the names a Program gives the jail.
+const (
+	// MaxFileName bounds Program.File in bytes.
+	MaxFileName = 255
+	// MaxEntryName bounds Program.Entry in bytes.
+	MaxEntryName = 128
+)
+
+// checkNames validates the texts of p that the jail splices into the
+// source it generates around the program (see prepare): the entry must be
+// a Go identifier and the file name a plain name (letters, digits, spaces
+// and . _ - / [ ] ( ) + @ , =), so that neither can end a comment or a
+// line and add code the checker never saw.
+func checkNames(p Program) error {
+	if p.Entry == "" {
+		return errorf(KindCompile, "no entry function named")
+	}
+	if len(p.Entry) > MaxEntryName || !token.IsIdentifier(p.Entry) {
+		return errorf(KindCompile, "entry %s is not a Go identifier of at most %d bytes (name a top-level function)", quoteClip(p.Entry), MaxEntryName)
+	}
+	if err := checkFileName(p.File); err != nil {
+		return errorf(KindCompile, "program file name %s: %v", quoteClip(p.File), err)
+	}
+	return nil
+}
+
+// checkFileName validates a file name for positions and //line
+// directives ("" is allowed: the default).
+func checkFileName(name string) error {
+	if len(name) > MaxFileName {
+		return fmt.Errorf("%d bytes, more than %d", len(name), MaxFileName)
+	}
+	if !utf8.ValidString(name) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range name {
+		if !fileNameRune(r) {
+			return fmt.Errorf("character %q is not allowed (use letters, digits, spaces and . _ - / [ ] ( ) + @ , =)", r)
+		}
+	}
+	return nil
+}
+
+// fileNameRune reports whether r may appear in a program's file name.
+func fileNameRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-/ []()+@,=", r)
+}
+
+// quoteClip quotes s for an error, cut to 64 bytes.
+func quoteClip(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.QuoteToASCII(s)
+}
+
 // parseProgram parses and checks p.
 func parseProgram(p Program) (*token.FileSet, *ast.File, error) {
+	if err := checkNames(p); err != nil {
+		return nil, nil, err
+	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, p.fileName(), p.Source, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
@@ -104,6 +166,14 @@ func parseProgram(p Program) (*token.FileSet, *ast.File, error) {
 			return nil, nil, placed(fset, im.Path.Pos(), KindForbidden, "%s", msg)
 		}
 	}
+	if err := checkConstructs(fset, f); err != nil {
+		return nil, nil, err
+	}
+	return fset, f, nil
+}
+
+// checkConstructs refuses the constructs jobs may not use: go statements.
+func checkConstructs(fset *token.FileSet, f *ast.File) error {
 	var bad error
 	ast.Inspect(f, func(n ast.Node) bool {
 		if bad != nil {
@@ -115,10 +185,7 @@ func parseProgram(p Program) (*token.FileSet, *ast.File, error) {
 		}
 		return true
 	})
-	if bad != nil {
-		return nil, nil, bad
-	}
-	return fset, f, nil
+	return bad
 }
 
 // placed builds an *Error at pos.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind classifies why a jailed run failed. Kinds travel on the wire as
@@ -113,7 +114,26 @@ func KindOf(err error) Kind {
 	return ""
 }
 
-// errorf builds an unplaced *Error of kind k.
+// MaxErrorMsg bounds an Error's message in bytes: errors cross from the
+// party to its worker and on to the requester, so a program cannot make
+// them carry more than this (its printed output has MaxOutput).
+const MaxErrorMsg = 1 << 10
+
+// errorf builds an unplaced *Error of kind k, its message cut to
+// MaxErrorMsg bytes.
 func errorf(k Kind, format string, args ...any) *Error {
-	return &Error{Kind: k, Rank: -1, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Kind: k, Rank: -1, Msg: clipText(fmt.Sprintf(format, args...), MaxErrorMsg)}
+}
+
+// clipText cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = " […]"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

@@ -3,12 +3,14 @@ package sandbox
 import (
 	"fmt"
 	"go/ast"
+	"go/parser"
 	"go/printer"
 	"go/token"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Program is Go source shipped to a jail: one file holding the entry
@@ -40,16 +42,37 @@ func (p Program) fileName() string {
 
 // LineDirective returns a //line directive (with its newline) that makes
 // the next line of a Program's source line `line` of `file` in errors.
+// Characters a file name may not hold (see Program.File) become '_' and
+// the name is cut to MaxFileName bytes, so the directive stays one
+// comment line whatever file is.
 func LineDirective(file string, line int) string {
-	return fmt.Sprintf("//line %s/%s:%d\n", file, jobFile, line)
+	return fmt.Sprintf("//line %s/%s:%d\n", safeFileName(file), jobFile, line)
 }
 
-// displayFile strips the base name LineDirective adds.
+// safeFileName replaces the characters checkFileName refuses with '_'
+// and cuts the name to MaxFileName bytes.
+func safeFileName(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	name = strings.Map(func(r rune) rune {
+		if fileNameRune(r) {
+			return r
+		}
+		return '_'
+	}, name)
+	for len(name) > MaxFileName {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	return name
+}
+
+// displayFile strips the base name LineDirective adds (and cuts what a
+// directive in the source named to MaxFileName bytes).
 func displayFile(name string) string {
 	if name == jobFile {
 		return name
 	}
-	return strings.TrimSuffix(name, "/"+jobFile)
+	return clipText(strings.TrimSuffix(name, "/"+jobFile), MaxFileName)
 }
 
 // Identifiers the jail adds to a program. The double underscore keeps
@@ -228,7 +251,56 @@ func prepare(p Program) (*prepared, error) {
 	sb.WriteString("var " + lineVar + " int\n")
 	sb.WriteString(pr.wrapper(p.Entry))
 	pr.src = sb.String()
+	if err := verifyGenerated(pr.src, len(f.Decls)); err != nil {
+		return nil, err
+	}
 	return pr, nil
+}
+
+// verifyGenerated checks the source prepare generated, as the
+// interpreter will see it, so that nothing spliced into it (names, types
+// as written, directives) added code the checks of the user's source did
+// not see: it must parse, import only allowed packages and the job
+// runtime, start no goroutine, and declare exactly the user's declarations
+// plus the runtime's import, the line variable and the entry wrapper.
+func verifyGenerated(src string, userDecls int) error {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, jobFile, src, parser.SkipObjectResolution)
+	if err != nil {
+		return errorf(KindCompile, "the program cannot be prepared for the jail (%s); check the entry's parameter and result types", firstLine(err.Error()))
+	}
+	runtime := 0
+	for _, im := range f.Imports {
+		path, err := strconv.Unquote(im.Path.Value)
+		switch {
+		case err == nil && path == jobPkgPath:
+			runtime++
+		case err != nil || !Allowed(path):
+			return errorf(KindForbidden, "the prepared program imports %s", quoteClip(im.Path.Value))
+		}
+	}
+	if runtime != 1 {
+		return errorf(KindForbidden, "the prepared program imports the job runtime %d times", runtime)
+	}
+	if err := checkConstructs(fset, f); err != nil {
+		return err
+	}
+	n := len(f.Decls)
+	if n != userDecls+3 {
+		return errorf(KindForbidden, "the prepared program has %d declarations, want the program's %d and the jail's 3", n, userDecls)
+	}
+	if fd, ok := f.Decls[n-1].(*ast.FuncDecl); !ok || fd.Name.Name != entryWrap || fd.Recv != nil {
+		return errorf(KindForbidden, "the prepared program does not end with the jail's entry wrapper")
+	}
+	return nil
+}
+
+// firstLine returns s up to its first newline.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // mayStop reports whether running s can panic, block or take long: the

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
@@ -118,12 +120,37 @@ const (
 	MaxInputs  = 256
 )
 
+// MaxName bounds a plan's name, its state names and its tags in bytes.
+const MaxName = 256
+
+// checkText refuses a name that is not one line of printable UTF-8 of at
+// most max bytes.
+func checkText(what, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("%s of %d bytes (at most %d)", what, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8", what, s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%s %q holds the unprintable character %q", what, s, r)
+		}
+	}
+	return nil
+}
+
 // Validate checks p before anything runs: every operation is allowed and
 // well formed, and every operand refers to a value computed before it. It
 // is what a worker calls on a plan that arrives.
 func (p *Plan) Validate() error {
 	if p == nil {
 		return errors.New("plan: nil")
+	}
+	// Names and tags are shown to the data owners who review a plan
+	// (String): one printable line each, so a plan cannot fake lines.
+	if err := checkText("name", p.Name, MaxName); err != nil {
+		return fmt.Errorf("plan: %w", err)
 	}
 	if len(p.Inputs) > MaxInputs || len(p.State) > MaxState || len(p.Actions) > MaxActions {
 		return fmt.Errorf("plan %q: %d inputs, %d state tensors, %d actions: over the limits (%d, %d, %d)",
@@ -135,6 +162,9 @@ func (p *Plan) Validate() error {
 		}
 	}
 	for i, s := range p.State {
+		if err := checkText(fmt.Sprintf("state %d name", i), s.Name, MaxName); err != nil {
+			return fmt.Errorf("plan %q: %w", p.Name, err)
+		}
 		if s.Tensor == nil {
 			return fmt.Errorf("plan %q: state %d (%q) has no tensor", p.Name, i, s.Name)
 		}
@@ -166,6 +196,9 @@ func (p *Plan) Validate() error {
 		}
 		if a.Op == "load" && a.Tag == "" {
 			return fmt.Errorf("plan %q: action %d: load without a tag", p.Name, i)
+		}
+		if err := checkText("tag", a.Tag, MaxName); err != nil {
+			return fmt.Errorf("plan %q: action %d: %w", p.Name, i, err)
 		}
 		if a.Op == "state" && (a.Ints[0] < 0 || a.Ints[0] >= len(p.State)) {
 			return fmt.Errorf("plan %q: action %d: state %d does not exist", p.Name, i, a.Ints[0])

@@ -118,6 +118,11 @@ func TestRefusedOnArrival(t *testing.T) {
 		{"no outputs", func(p *Plan) { p.Outputs = nil }, "no outputs"},
 		{"bad output", func(p *Plan) { p.Outputs = []int{1000} }, "does not exist"},
 		{"scalar matmul", func(p *Plan) { s := 2.0; p.Actions[2].Args[1] = Arg{Scalar: &s} }, "scalar operand"},
+		// Names an owner reads in the review: one printable line each.
+		{"name with newlines", func(p *Plan) { p.Name = "affine(x0 [1 4])\n  v1 = add(x0, x0)" }, `unprintable character '\n'`},
+		{"long name", func(p *Plan) { p.Name = strings.Repeat("a", MaxName+1) }, "name of 257 bytes"},
+		{"state name", func(p *Plan) { p.State[0].Name = "w\rb" }, `state 0 name "w\rb" holds the unprintable character '\r'`},
+		{"tag", func(p *Plan) { p.Actions[0] = Action{Op: "load", Ints: []int{0}, Tag: "x\x1b[2J"} }, `unprintable character '\x1b'`},
 	}
 	for _, m := range mutate {
 		t.Run(m.name, func(t *testing.T) {
