@@ -60,7 +60,7 @@ var benchLengths = []struct {
 func BenchmarkComm(b *testing.B) {
 	for _, op := range []string{"pingpong", "exchange", "allreduce"} {
 		for _, l := range benchLengths {
-			for _, tr := range []string{"mem", "tcp", "tls", "proc", "proc-queued", "wire"} {
+			for _, tr := range []string{"mem", "tcp", "pinned", "secret", "proc", "proc-queued", "wire"} {
 				if tr == "wire" && op == "allreduce" || tr == "proc-queued" && l.n > 1 {
 					continue
 				}
@@ -77,8 +77,10 @@ func BenchmarkComm(b *testing.B) {
 						benchInProcess(b, NewMemWorld(2, false), op, l.n)
 					case "tcp":
 						benchInProcess(b, dialWorld(b, 2, false, nil), op, l.n)
-					case "tls":
-						benchInProcess(b, dialWorld(b, 2, false, testTLS(b)), op, l.n)
+					case "pinned":
+						benchInProcess(b, dialWorld(b, 2, false, pinned(b)), op, l.n)
+					case "secret":
+						benchInProcess(b, dialWorld(b, 2, false, withSecret(testSecret)), op, l.n)
 					case "proc":
 						benchProcess(b, op, l.n)
 					case "proc-queued": // without inline sends, for comparison

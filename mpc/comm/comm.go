@@ -21,6 +21,15 @@
 // by a writer goroutine per peer; Recv reads the socket directly, and
 // RecvUint64s lands ring tensors in the caller's slice without a copy.
 //
+// Links are authenticated and encrypted unless a Config asks for plain TCP:
+// TLS 1.3 with every rank bound to the worker a job pins for it (each
+// worker signs a Credential for its party's ephemeral PartyKey), or to a
+// per-job secret. Strangers at a listener are bounded in time, size and
+// number before they prove anything. A watchdog per Comm keeps idle links
+// alive with heartbeats and reports a peer that went silent (StuckError);
+// a party that gives up tells the others which rank it blames
+// (AbortError, Blame). docs/comm.md describes all of it.
+//
 // Buffer ownership: Send and SendUint64s may hand the caller's memory to
 // the network without copying. Do not modify it until Flush(c, to)
 // returns; every collective flushes before it returns, so buffers passed to

@@ -3,18 +3,18 @@ package comm
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
 // Config says how one party joins a TCP mesh. Every party of a job passes
-// the same Size, MasterAddr, TTP and JobID, and its own Rank.
+// the same Size, MasterAddr, TTP, JobID and authentication mode, and its
+// own Rank.
 type Config struct {
 	// Rank is this party's rank: 0..Size-1, or Size for the trusted third
 	// party. Rank 0 hosts the rendezvous.
@@ -27,20 +27,48 @@ type Config struct {
 	MasterAddr string
 	// TTP says a trusted third party joins as rank Size.
 	TTP bool
-	// TLS, when set, makes every link (rendezvous included) TLS 1.3 with
-	// mutual authentication: the config must hold this party's certificate,
-	// and RootCAs to verify peers (also used for clients when ClientCAs is
-	// nil). A dialed peer is verified against the host of its address (the
-	// master's host, or the IP a party registered), so certificates need
-	// those IP or DNS names, unless ServerName is set, which every party's
-	// certificate must then carry. Certificates authenticate membership;
-	// ranks come from the hello.
-	TLS *tls.Config
 	// JobID names the computation; the rendezvous and every link refuse a
 	// party of another job.
 	JobID string
+
+	// Identities pins every rank to a worker: Identities[r] is the
+	// fingerprint ("sha256:" and 64 hex digits, see Fingerprint) of the
+	// long-term certificate of the worker that runs rank r, the TTP's at
+	// index Size. With it, every link is TLS 1.3 between party keys, and
+	// a peer gets a rank's slot only with a Credential for that rank and
+	// this job, signed by that worker, for the key it used in the
+	// handshake. Key and Credential are then this party's own.
+	Identities []string
+	// Key is this party's ephemeral TLS key (NewPartyKey), used with
+	// Identities.
+	Key *PartyKey
+	// Credential is this party's credential for Key (SignCredential, made
+	// by its worker), used with Identities.
+	Credential *Credential
+	// Secret, used instead of Identities, authenticates every party by a
+	// per-job secret (at least MinSecret random bytes) that the one
+	// orchestrator of all parties handed each over an authenticated
+	// channel: links are TLS 1.3 with keys made for this Dial, and each
+	// end proves the secret bound to the TLS session. Without Identities
+	// or Secret, links are plain TCP: only for parties on one host.
+	Secret []byte
+
+	// Advertise is the host the other parties reach this party's mesh
+	// listener by (ranks 2 and up listen for lower ranks). When set, the
+	// listener binds every interface and the others dial Advertise; when
+	// empty, it binds the address this party reaches rank 0 from, and
+	// that is what the others dial.
+	Advertise string
+
 	// Timeout bounds rendezvous and mesh setup (DefaultTimeout when zero).
 	Timeout time.Duration
+	// HelloTimeout bounds how long an incoming connection may take to
+	// finish its TLS handshake and hello (DefaultHelloTimeout when zero).
+	HelloTimeout time.Duration
+	// ConnectTimeout bounds how long a party keeps trying to reach a peer
+	// at the address the rendezvous gave (DefaultConnectTimeout when
+	// zero); past it, setup fails naming the peer's rank and address.
+	ConnectTimeout time.Duration
 	// Rendezvous is rank 0's already-bound listener (from NewRendezvous),
 	// for callers that must know the port before the parties dial. Dial
 	// takes ownership and closes it once the mesh is up.
@@ -49,76 +77,37 @@ type Config struct {
 	// when zero); a peer announcing a larger frame is an error.
 	MaxMessage int64
 	// RecvTimeout, when positive, fails a Recv that waits longer for its
-	// message (a peer that is alive but stuck); zero waits until the peer
-	// or the Comm closes.
+	// message, even from a peer that is alive; zero waits as long as the
+	// peer is alive (see PeerTimeout) or until the Comm closes.
 	RecvTimeout time.Duration
+	// PeerTimeout is how long a peer this party waits on may stay silent,
+	// not even sending heartbeats, before it is reported stuck (frozen,
+	// partitioned or stopped): DefaultPeerTimeout when zero, never when
+	// negative.
+	PeerTimeout time.Duration
 }
 
 // DefaultTimeout bounds mesh setup when Config.Timeout is zero.
 const DefaultTimeout = 60 * time.Second
 
-// Rendezvous is rank 0's listening socket, bound before any party dials so
-// that port 0 can be used and the chosen address reported to the others.
-type Rendezvous struct {
-	ln   net.Listener
-	once sync.Once
-}
-
-// NewRendezvous listens on addr (host:port; port 0 picks a free one).
-func NewRendezvous(addr string) (*Rendezvous, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("comm: rendezvous listen on %s: %w", addr, err)
-	}
-	return &Rendezvous{ln: ln}, nil
-}
-
-// LocalRendezvous listens on a free loopback port: the master address for
-// tests, benchmarks and local multi-process runs.
-func LocalRendezvous() (*Rendezvous, error) { return NewRendezvous("127.0.0.1:0") }
-
-// RendezvousFromFile adopts a listening socket inherited from a parent
-// process (see Rendezvous.File and LocalJob.Prepare).
-func RendezvousFromFile(f *os.File) (*Rendezvous, error) {
-	ln, err := net.FileListener(f)
-	if err != nil {
-		return nil, fmt.Errorf("comm: inherited rendezvous socket: %w", err)
-	}
-	f.Close()
-	return &Rendezvous{ln: ln}, nil
-}
-
-// Addr is the bound host:port, to pass to the parties as MasterAddr.
-func (r *Rendezvous) Addr() string { return r.ln.Addr().String() }
-
-// File returns a duplicate of the listening socket, to hand to a child
-// process that will run rank 0 (exec.Cmd.ExtraFiles).
-func (r *Rendezvous) File() (*os.File, error) {
-	tl, ok := r.ln.(*net.TCPListener)
-	if !ok {
-		return nil, fmt.Errorf("comm: rendezvous listener %T has no file", r.ln)
-	}
-	return tl.File()
-}
-
-// Close stops listening. Dial closes the rendezvous it was given.
-func (r *Rendezvous) Close() error {
-	var err error
-	r.once.Do(func() { err = r.ln.Close() })
-	return err
-}
+// DefaultConnectTimeout is Config.ConnectTimeout's default.
+const DefaultConnectTimeout = 5 * time.Second
 
 // Dial joins the mesh described by cfg and returns this party's Comm once
 // it has a checked link to every other party. Setup follows
 // torch.distributed's env:// scheme: every party registers with rank 0 at
-// MasterAddr, giving the address of its own listener (an ephemeral port on
-// the interface that reaches the master); rank 0 sends everyone the table;
-// then each party dials every higher rank and accepts the lower ones. The
-// registration link to rank 0 stays up as the data link with rank 0. Every
-// link opens with a hello naming job, world and ranks, and a party of
-// another job, a bad rank or a malformed hello is refused with a reason
-// sent back. Setup fails after cfg.Timeout (or when ctx ends) with an error
-// listing the ranks that never showed up.
+// MasterAddr, giving the address of its own listener; rank 0 sends
+// everyone the table; then each party dials every higher rank and accepts
+// the lower ones. The registration link to rank 0 stays up as the data
+// link with rank 0. Every link opens (after the TLS handshake, unless
+// plain) with a hello naming job, world and ranks and carrying the
+// sender's proof of membership, answered by the acceptor's proof; a party
+// of another job, a bad rank, a bad proof or a malformed hello is refused
+// with a reason sent back, before it takes any rank's place. Setup fails
+// after cfg.Timeout (or when ctx ends) with an error listing the ranks
+// that never showed up, or as soon as a peer proves unreachable (naming
+// its rank and address); the links already made then carry an abort that
+// says so to the peers at the other end.
 func Dial(ctx context.Context, cfg Config) (Comm, error) {
 	w := worldSpec{Size: cfg.Size, TTP: cfg.TTP, Job: cfg.JobID}
 	switch {
@@ -131,57 +120,79 @@ func Dial(ctx context.Context, cfg Config) (Comm, error) {
 	case cfg.MasterAddr == "" && !(cfg.Rank == 0 && cfg.Rendezvous != nil):
 		return nil, errors.New("comm: no master address")
 	}
+	auth, err := newLinkAuth(cfg, w.parties())
+	if err != nil {
+		return nil, err
+	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s := &setup{cfg: cfg, w: w, timeout: timeout, ctx: ctx}
+	s := &setup{cfg: cfg, w: w, auth: auth, timeout: timeout, ctx: ctx,
+		helloTO:   orDefault(cfg.HelloTimeout, DefaultHelloTimeout),
+		connectTO: orDefault(cfg.ConnectTimeout, DefaultConnectTimeout),
+		links:     make([]*peerConn, w.parties())}
 	s.deadline, _ = ctx.Deadline()
-	var err error
 	if cfg.Rank == 0 {
 		err = s.master()
 	} else {
 		err = s.join()
 	}
 	if err != nil {
-		s.closeAll()
+		s.abandon(err)
 		return nil, err
 	}
-	for _, c := range s.conns {
-		if c != nil {
-			c.SetDeadline(time.Time{})
+	for _, pc := range s.links {
+		if pc != nil {
+			pc.conn.SetDeadline(time.Time{})
 		}
 	}
-	return newTCPComm(cfg.Rank, w, s.conns, s.brs, cfg.MaxMessage, cfg.RecvTimeout), nil
+	peerTO := cfg.PeerTimeout
+	if peerTO == 0 {
+		peerTO = DefaultPeerTimeout
+	}
+	return newTCPComm(cfg.Rank, w, s.links, linkOptions{maxMsg: cfg.MaxMessage, recvTO: cfg.RecvTimeout, peerTO: peerTO}), nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // setup is one party's state while the mesh forms.
 type setup struct {
-	cfg      Config
-	w        worldSpec
-	timeout  time.Duration
-	ctx      context.Context
-	deadline time.Time
-	conns    []net.Conn // by rank
-	brs      []*bufio.Reader
-	refused  []string // why links were refused, for the timeout error
+	cfg       Config
+	w         worldSpec
+	auth      *linkAuth
+	timeout   time.Duration
+	helloTO   time.Duration
+	connectTO time.Duration
+	ctx       context.Context
+	deadline  time.Time
+	links     []*peerConn // by rank, once checked both ways
+	refused   refusals    // why links were refused, for the timeout error
 }
 
-// arrival is an accepted connection whose hello has been read.
-type arrival struct {
-	conn   net.Conn
-	br     *bufio.Reader
-	hello  ctrlMsg
-	remote string
-	err    error
-}
-
-func (s *setup) closeAll() {
-	for _, c := range s.conns {
-		if c != nil {
-			c.Close()
+// abandon ends a failed setup: the links already made carry an abort
+// naming err's culprit to the peers that hold their other end, then close.
+func (s *setup) abandon(err error) {
+	blame, ok := Blame(err)
+	if !ok {
+		blame = -1
+	}
+	p := abortMsg{Blame: blame, Reason: strings.TrimPrefix(err.Error(), "comm: ")}.encode()
+	var hdr [frameHeaderLen]byte
+	putFrameHeaderKind(hdr[:], len(p), frameAbort)
+	frame := append(append(hdr[:], p...), zeroPad[:framePad(int64(len(p)))]...)
+	for _, pc := range s.links {
+		if pc != nil {
+			pc.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			pc.conn.Write(frame)
+			pc.conn.Close()
 		}
 	}
 }
@@ -200,17 +211,10 @@ func (s *setup) why() string {
 	return "was canceled (" + s.ctx.Err().Error() + ")"
 }
 
-func (s *setup) refusedNote() string {
-	if len(s.refused) == 0 {
-		return ""
-	}
-	return "; refused: " + strings.Join(s.refused, "; ")
-}
-
 // missing lists the ranks without a link, self excluded.
 func (s *setup) missing() []int {
 	var m []int
-	for r, c := range s.conns {
+	for r, c := range s.links {
 		if c == nil && r != s.cfg.Rank {
 			m = append(m, r)
 		}
@@ -224,95 +228,30 @@ func noDelay(c net.Conn) {
 	}
 }
 
-// secure wraps a fresh connection in TLS when configured.
-func (s *setup) secure(c net.Conn, server bool, addr string) (net.Conn, error) {
-	if s.cfg.TLS == nil {
-		return c, nil
-	}
-	tc := s.cfg.TLS.Clone()
-	tc.MinVersion = tls.VersionTLS13
-	var t *tls.Conn
-	if server {
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-		if tc.ClientCAs == nil {
-			tc.ClientCAs = tc.RootCAs
+// place records an authenticated arrival in its rank's slot. A second
+// claimant of a taken slot is refused on plain links (anyone may claim a
+// rank there); when links are authenticated it can only be the rank's own
+// party reconnecting after its first attempt failed, and it replaces the
+// old link.
+func (s *setup) place(a arrival) bool {
+	r := a.hello.From
+	if old := s.links[r]; old != nil {
+		if s.auth.mode == authPlain {
+			err := fmt.Errorf("rank %d is already connected", r)
+			s.refused.add(a.remote, err)
+			reject(a.pc.conn, fmt.Sprintf("rank %d refused the link: %v", s.cfg.Rank, err))
+			return false
 		}
-		t = tls.Server(c, tc)
-	} else {
-		if tc.ServerName == "" {
-			host, _, _ := net.SplitHostPort(addr)
-			tc.ServerName = host
-		}
-		t = tls.Client(c, tc)
+		old.conn.Close()
 	}
-	if err := t.HandshakeContext(s.ctx); err != nil {
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	return t, nil
-}
-
-// acceptHellos accepts connections on ln until it is closed, reads each
-// one's hello in its own goroutine (so a silent client delays nobody) and
-// delivers it on out.
-func (s *setup) acceptHellos(ln net.Listener, out chan<- arrival) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			a := arrival{remote: c.RemoteAddr().String()}
-			noDelay(c)
-			c.SetDeadline(s.deadline)
-			a.conn, a.err = s.secure(c, true, "")
-			if a.err == nil {
-				a.br = bufio.NewReaderSize(a.conn, readBufSize)
-				a.hello, a.err = readCtrl(a.br)
-			}
-			if a.err != nil {
-				c.Close()
-			}
-			select {
-			case out <- a:
-			case <-s.ctx.Done():
-				c.Close()
-			}
-		}()
-	}
-}
-
-// reject tells a refused peer why, then hangs up.
-func reject(c net.Conn, reason string) {
-	c.SetWriteDeadline(time.Now().Add(time.Second))
-	m := ctrlMsg{Kind: kindReject, Reason: reason}
-	c.Write(m.encode())
-	c.Close()
-}
-
-// admit checks an arrival for a link to this party from ranks [lo, hi);
-// on success it records the link, otherwise it refuses the peer.
-func (s *setup) admit(a arrival, lo, hi int) (ctrlMsg, bool) {
-	if a.err != nil {
-		s.refused = append(s.refused, fmt.Sprintf("%s: %v", a.remote, a.err))
-		return a.hello, false
-	}
-	err := s.w.checkHello(a.hello, s.cfg.Rank, lo, hi)
-	if err == nil && s.conns[a.hello.From] != nil {
-		err = fmt.Errorf("rank %d is already connected", a.hello.From)
-	}
-	if err != nil {
-		s.refused = append(s.refused, fmt.Sprintf("%s: %v", a.remote, err))
-		reject(a.conn, fmt.Sprintf("rank %d refused the link: %v", s.cfg.Rank, err))
-		return a.hello, false
-	}
-	s.conns[a.hello.From], s.brs[a.hello.From] = a.conn, a.br
-	return a.hello, true
+	a.pc.conn.SetDeadline(s.deadline)
+	s.links[r] = a.pc
+	return true
 }
 
 // master runs rank 0's side of the rendezvous.
 func (s *setup) master() error {
 	p := s.w.parties()
-	s.conns, s.brs = make([]net.Conn, p), make([]*bufio.Reader, p)
 	rv := s.cfg.Rendezvous
 	if rv == nil {
 		var err error
@@ -322,36 +261,62 @@ func (s *setup) master() error {
 	}
 	defer rv.Close()
 	arrivals := make(chan arrival)
-	go s.acceptHellos(rv.ln, arrivals)
+	go s.accept(rv.ln, 1, p, arrivals)
 	addrs := make([]string, p)
 	for len(s.missing()) > 0 {
 		select {
 		case a := <-arrivals:
-			if h, ok := s.admit(a, 1, p); ok {
-				addrs[h.From] = h.Addr
+			if a.err != nil {
+				s.refused.add(a.remote, a.err)
+				continue
+			}
+			if s.place(a) {
+				addrs[a.hello.From] = a.hello.Addr
 			}
 		case <-s.ctx.Done():
-			what := fmt.Sprintf("ranks %s never showed up%s", rankList(s.missing(), s.cfg.Size), s.refusedNote())
-			for _, c := range s.conns {
-				if c != nil {
-					reject(c, fmt.Sprintf("rank 0 %s: %s", s.why(), what))
+			what := fmt.Sprintf("ranks %s never showed up%s", rankList(s.missing(), s.cfg.Size), s.refused.String())
+			for _, pc := range s.links {
+				if pc != nil {
+					reject(pc.conn, fmt.Sprintf("rank 0 %s: %s", s.why(), what))
 				}
 			}
-			s.conns = nil
+			s.links = nil
 			return fmt.Errorf("%s: rendezvous at %s %s: %s", s.me(), rv.Addr(), s.why(), what)
 		}
 	}
 	rv.Close()
-	table := (&ctrlMsg{Kind: kindTable, Addrs: addrs}).encode()
-	for r, c := range s.conns {
-		if c == nil {
+	for r, pc := range s.links {
+		if pc == nil {
 			continue
 		}
-		if _, err := c.Write(table); err != nil {
+		proof, err := s.auth.proof(pc.conn, roleAcceptor, 0, r)
+		if err == nil {
+			table := &ctrlMsg{Kind: kindTable, Addrs: addrs, Proof: proof}
+			_, err = pc.conn.Write(table.encode())
+		}
+		if err != nil {
 			return &PeerError{Op: "send", Peer: r, Err: fmt.Errorf("rendezvous table: %w", err)}
 		}
 	}
 	return nil
+}
+
+// retryable says a link attempt failed in a way that a new attempt may
+// cure: the other end hung up without a word (it dropped a stranger to
+// make room, or was not listening yet).
+func retryable(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// sleep waits d or until setup ends; it reports whether setup goes on.
+func (s *setup) sleep(d time.Duration) bool {
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // dialMaster connects to the rendezvous, retrying until rank 0 listens.
@@ -365,10 +330,126 @@ func (s *setup) dialMaster() (net.Conn, error) {
 			return c, nil
 		}
 		last = err
-		select {
-		case <-s.ctx.Done():
-			return nil, fmt.Errorf("%s: rendezvous at %s unreachable (%s): %v", s.me(), s.cfg.MasterAddr, s.why(), last)
-		case <-time.After(backoff):
+		if !s.sleep(backoff) {
+			return nil, fmt.Errorf("%s: rank 0's rendezvous at %s unreachable (%s): %v", s.me(), s.cfg.MasterAddr, s.why(), last)
+		}
+		backoff = min(2*backoff, 250*time.Millisecond)
+	}
+}
+
+// greeting runs the dialing side of a link on a fresh connection: TLS
+// handshake, hello, and the peer's answer with its proof. The answer must
+// be of kind want (a table from rank 0, ok from the others).
+func (s *setup) greeting(raw net.Conn, to int, hello ctrlMsg, want ctrlKind) (*peerConn, ctrlMsg, error) {
+	noDelay(raw)
+	pc := newPeerConn(raw)
+	conn, err := s.auth.secure(s.ctx, pc.m, false)
+	if err != nil {
+		raw.Close()
+		return nil, ctrlMsg{}, err
+	}
+	pc.conn = conn
+	fail := func(err error) (*peerConn, ctrlMsg, error) {
+		conn.Close()
+		return nil, ctrlMsg{}, err
+	}
+	if hello.Proof, err = s.auth.proof(conn, roleDialer, hello.From, to); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.Write(hello.encode()); err != nil {
+		return fail(err)
+	}
+	pc.br = bufio.NewReaderSize(conn, readBufSize)
+	limit := int64(maxHello)
+	if want == kindTable {
+		limit = maxControl
+	}
+	resp, err := readCtrlLimit(pc.br, limit)
+	switch {
+	case err != nil:
+		return fail(err)
+	case resp.Kind == kindReject:
+		return fail(&refusedError{resp.Reason})
+	case resp.Kind != want:
+		return fail(fmt.Errorf("expected %v, got %v", want, resp.Kind))
+	}
+	if err := s.auth.verify(conn, roleAcceptor, to, hello.From, resp.Proof); err != nil {
+		return fail(fmt.Errorf("rank %d failed to prove it belongs to the job: %v", to, err))
+	}
+	return pc, resp, nil
+}
+
+// refusedError is a peer's stated reason for refusing a link.
+type refusedError struct{ reason string }
+
+func (e *refusedError) Error() string { return e.reason }
+
+// listen opens the mesh listener of a rank that lower ranks will dial,
+// and returns the address to register.
+func (s *setup) listen(master net.Conn) (net.Listener, string, error) {
+	if s.cfg.Advertise != "" {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			return nil, "", err
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		return ln, net.JoinHostPort(s.cfg.Advertise, port), nil
+	}
+	// The interface that reaches the master reaches the others too.
+	host, _, _ := net.SplitHostPort(master.LocalAddr().String())
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, "", err
+	}
+	return ln, ln.Addr().String(), nil
+}
+
+// register joins the rendezvous: it says hello to rank 0 (with the mesh
+// listener's address when this rank has one) and waits for the table,
+// retrying while rank 0 hangs up without a word. It returns the table.
+func (s *setup) register() (net.Listener, ctrlMsg, error) {
+	me, p := s.cfg.Rank, s.w.parties()
+	var ln net.Listener
+	hello := ctrlMsg{Kind: kindHello, From: me, To: 0, Size: s.w.Size, TTP: s.w.TTP, Job: s.w.Job}
+	backoff := 10 * time.Millisecond
+	for {
+		raw, err := s.dialMaster()
+		if err != nil {
+			return ln, ctrlMsg{}, err
+		}
+		// Rank 0 times out at about the same moment and then says which
+		// ranks never came: wait a little longer than our own deadline to
+		// hear it.
+		raw.SetDeadline(s.deadline.Add(min(s.timeout/4, 2*time.Second)))
+		if ln == nil && me >= 2 {
+			// Ranks 1..me-1 will dial us: listen before registering, so
+			// the table only holds live listeners.
+			if ln, hello.Addr, err = s.listen(raw); err != nil {
+				raw.Close()
+				return nil, ctrlMsg{}, fmt.Errorf("%s: mesh listener: %w", s.me(), err)
+			}
+		}
+		pc, table, err := s.greeting(raw, 0, hello, kindTable)
+		if err == nil {
+			if len(table.Addrs) != p {
+				pc.conn.Close()
+				return ln, table, fmt.Errorf("%s: rendezvous at %s: expected a table of %d addresses, got %d",
+					s.me(), s.cfg.MasterAddr, p, len(table.Addrs))
+			}
+			s.links[0] = pc
+			return ln, table, nil
+		}
+		var refused *refusedError
+		switch {
+		case errors.As(err, &refused):
+			return ln, table, fmt.Errorf("%s: rendezvous at %s failed: %s", s.me(), s.cfg.MasterAddr, refused.reason)
+		case s.ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+			return ln, table, fmt.Errorf("%s: rendezvous at %s did not complete (%s)", s.me(), s.cfg.MasterAddr, s.why())
+		case !retryable(err):
+			return ln, table, fmt.Errorf("%s: rendezvous at %s: %w", s.me(), s.cfg.MasterAddr, err)
+		}
+		if !s.sleep(backoff) {
+			return ln, table, fmt.Errorf("%s: rendezvous at %s did not complete (%s): %v", s.me(), s.cfg.MasterAddr, s.why(), err)
 		}
 		backoff = min(2*backoff, 250*time.Millisecond)
 	}
@@ -378,64 +459,20 @@ func (s *setup) dialMaster() (net.Conn, error) {
 // table, then link with every other party.
 func (s *setup) join() error {
 	me, p := s.cfg.Rank, s.w.parties()
-	s.conns, s.brs = make([]net.Conn, p), make([]*bufio.Reader, p)
-	raw, err := s.dialMaster()
-	if err != nil {
-		return err
-	}
-	noDelay(raw)
-	raw.SetDeadline(s.deadline)
-	conn, err := s.secure(raw, false, s.cfg.MasterAddr)
-	if err != nil {
-		raw.Close()
-		return fmt.Errorf("%s: rendezvous at %s: %w", s.me(), s.cfg.MasterAddr, err)
-	}
-	// Ranks 1..me-1 will dial us: listen on the interface that reaches
-	// the master, before registering, so the table only holds live
-	// listeners.
-	var ln net.Listener
-	hello := ctrlMsg{Kind: kindHello, From: me, To: 0, Size: s.w.Size, TTP: s.w.TTP, Job: s.w.Job}
-	if me >= 2 {
-		host, _, _ := net.SplitHostPort(conn.LocalAddr().String())
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-			conn.Close()
-			return fmt.Errorf("%s: mesh listener: %w", s.me(), err)
-		}
+	ln, table, err := s.register()
+	if ln != nil {
 		defer ln.Close()
-		hello.Addr = ln.Addr().String()
-	}
-	br := bufio.NewReaderSize(conn, readBufSize)
-	if _, err := conn.Write(hello.encode()); err != nil {
-		conn.Close()
-		return fmt.Errorf("%s: register at %s: %w", s.me(), s.cfg.MasterAddr, err)
-	}
-	// Rank 0 times out at about the same moment and then says which ranks
-	// never came: wait a little longer than our own deadline to hear it.
-	conn.SetReadDeadline(s.deadline.Add(min(s.timeout/4, 2*time.Second)))
-	table, err := readCtrl(br)
-	switch {
-	case err != nil && (s.ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)):
-		err = fmt.Errorf("%s: rendezvous at %s did not complete (%s)", s.me(), s.cfg.MasterAddr, s.why())
-	case err != nil:
-		err = fmt.Errorf("%s: rendezvous at %s: %w", s.me(), s.cfg.MasterAddr, err)
-	case table.Kind == kindReject:
-		err = fmt.Errorf("%s: rendezvous at %s failed: %s", s.me(), s.cfg.MasterAddr, table.Reason)
-	case table.Kind != kindTable || len(table.Addrs) != p:
-		err = fmt.Errorf("%s: rendezvous at %s: expected a table of %d addresses, got %v of %d",
-			s.me(), s.cfg.MasterAddr, p, table.Kind, len(table.Addrs))
 	}
 	if err != nil {
-		conn.Close()
 		return err
 	}
-	s.conns[0], s.brs[0] = conn, br
 	if testHookTable != nil {
 		testHookTable(me, table.Addrs)
 	}
 
 	arrivals := make(chan arrival)
 	if ln != nil {
-		go s.acceptHellos(ln, arrivals)
+		go s.accept(ln, 1, me, arrivals)
 	}
 	dialed := make(chan arrival, p)
 	pending := 0 // dials not yet collected
@@ -449,8 +486,8 @@ func (s *setup) join() error {
 		if pending > 0 && len(s.missing()) > 0 {
 			go func(n int) {
 				for range n {
-					if a := <-dialed; a.conn != nil {
-						a.conn.Close()
+					if a := <-dialed; a.pc != nil {
+						a.pc.conn.Close()
 					}
 				}
 			}(pending)
@@ -459,21 +496,32 @@ func (s *setup) join() error {
 	for len(s.missing()) > 0 {
 		select {
 		case a := <-arrivals:
-			if _, ok := s.admit(a, 1, me); ok {
-				ok := ctrlMsg{Kind: kindOK}
-				if _, err := a.conn.Write(ok.encode()); err != nil {
-					return &PeerError{Op: "accept", Peer: a.hello.From, Err: err}
-				}
+			if a.err != nil {
+				s.refused.add(a.remote, a.err)
+				continue
+			}
+			if !s.place(a) {
+				continue
+			}
+			proof, err := s.auth.proof(a.pc.conn, roleAcceptor, me, a.hello.From)
+			if err == nil {
+				ok := ctrlMsg{Kind: kindOK, Proof: proof}
+				_, err = a.pc.conn.Write(ok.encode())
+			}
+			if err != nil {
+				s.links[a.hello.From] = nil
+				a.pc.conn.Close()
+				return &PeerError{Op: "accept", Peer: a.hello.From, Err: err}
 			}
 		case a := <-dialed:
 			pending--
 			if a.err != nil {
 				return a.err
 			}
-			s.conns[a.hello.To], s.brs[a.hello.To] = a.conn, a.br
+			s.links[a.hello.To] = a.pc
 		case <-s.ctx.Done():
 			return fmt.Errorf("%s: mesh %s: no link with ranks %s%s",
-				s.me(), s.why(), rankList(s.missing(), s.cfg.Size), s.refusedNote())
+				s.me(), s.why(), rankList(s.missing(), s.cfg.Size), s.refused.String())
 		}
 	}
 	return nil
@@ -483,41 +531,40 @@ func (s *setup) join() error {
 // mesh forms.
 var testHookTable func(rank int, addrs []string)
 
-// dialPeer opens the link from this party to the higher rank q.
+// dialPeer opens the link from this party to the higher rank q at addr,
+// retrying for up to the connect timeout while the peer is unreachable or
+// hangs up without a word.
 func (s *setup) dialPeer(q int, addr string) arrival {
 	me := s.cfg.Rank
 	hello := ctrlMsg{Kind: kindHello, From: me, To: q, Size: s.w.Size, TTP: s.w.TTP, Job: s.w.Job}
 	a := arrival{hello: hello, remote: addr}
+	start := time.Now()
+	giveUp := earliest(start.Add(s.connectTO), s.deadline)
 	fail := func(err error) arrival {
-		if a.conn != nil {
-			a.conn.Close()
-		}
-		a.conn, a.err = nil, &PeerError{Op: "dial", Peer: q, Err: fmt.Errorf("%s: %w", addr, err)}
+		a.pc, a.err = nil, &PeerError{Op: "dial", Peer: q, Err: fmt.Errorf("%s: %w", addr, err)}
 		return a
 	}
-	var d net.Dialer
-	raw, err := d.DialContext(s.ctx, "tcp", addr)
-	if err != nil {
-		return fail(err)
+	backoff := 10 * time.Millisecond
+	for {
+		ctx, cancel := context.WithDeadline(s.ctx, giveUp)
+		var d net.Dialer
+		raw, err := d.DialContext(ctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			raw.SetDeadline(earliest(time.Now().Add(s.connectTO), s.deadline))
+			var pc *peerConn
+			if pc, _, err = s.greeting(raw, q, hello, kindOK); err == nil {
+				a.pc = pc
+				return a
+			}
+			var refused *refusedError
+			if errors.As(err, &refused) || !retryable(err) {
+				return fail(err)
+			}
+		}
+		if time.Now().Add(backoff).After(giveUp) || !s.sleep(backoff) {
+			return fail(fmt.Errorf("unreachable for %v: %w", time.Since(start).Round(time.Millisecond), err))
+		}
+		backoff = min(2*backoff, 250*time.Millisecond)
 	}
-	noDelay(raw)
-	raw.SetDeadline(s.deadline)
-	if a.conn, err = s.secure(raw, false, addr); err != nil {
-		raw.Close()
-		return fail(err)
-	}
-	if _, err := a.conn.Write(hello.encode()); err != nil {
-		return fail(err)
-	}
-	a.br = bufio.NewReaderSize(a.conn, readBufSize)
-	resp, err := readCtrl(a.br)
-	switch {
-	case err != nil:
-		return fail(err)
-	case resp.Kind == kindReject:
-		return fail(errors.New(resp.Reason))
-	case resp.Kind != kindOK:
-		return fail(fmt.Errorf("expected ok, got %v", resp.Kind))
-	}
-	return a
 }

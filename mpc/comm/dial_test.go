@@ -3,8 +3,6 @@ package comm
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"strings"
@@ -275,47 +273,6 @@ func TestMeshRefusesStranger(t *testing.T) {
 	}
 }
 
-// A party whose certificate is not signed by the job's CA cannot join a
-// TLS mesh; the master names the failed handshake.
-func TestTLSRejectsUnknownCertificate(t *testing.T) {
-	job := newJob(t, 2, false, time.Second)
-	good := testTLS(t)
-	// A second, unrelated CA signs the intruder's certificate.
-	otherCA, otherKey := newCA(t)
-	pool := x509.NewCertPool()
-	pool.AddCert(otherCA)
-	bad := &tls.Config{Certificates: []tls.Certificate{partyCert(t, "intruder", otherCA, otherKey)}, RootCAs: pool}
-	_, errs := dialAll(t, job, []int{0, 1}, func(c *Config) {
-		if c.Rank == 0 {
-			c.TLS = good(0)
-		} else {
-			c.TLS = bad
-		}
-	})
-	wantErr(t, "rank 0", errs[0], "ranks [1] never showed up", "TLS handshake")
-	wantErr(t, "rank 1", errs[1], "TLS handshake")
-}
-
-// The links of a TLS mesh really are TLS 1.3.
-func TestTLSVersion(t *testing.T) {
-	cs := dialWorld(t, 2, false, testTLS(t))
-	for _, c := range cs {
-		tc := c.(*tcpComm)
-		for r, l := range tc.peers {
-			if l == nil {
-				continue
-			}
-			conn, ok := l.conn.(*tls.Conn)
-			if !ok {
-				t.Fatalf("rank %d link to %d is %T", tc.rank, r, l.conn)
-			}
-			if v := conn.ConnectionState().Version; v != tls.VersionTLS13 {
-				t.Errorf("rank %d link to %d: TLS version %x", tc.rank, r, v)
-			}
-		}
-	}
-}
-
 // Data-link failures: a truncated frame, an oversized frame and a silent
 // peer each give an error naming the peer, and never a hang.
 func TestLinkFailures(t *testing.T) {
@@ -341,7 +298,7 @@ func TestLinkFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := net.Pipe()
 			defer b.Close()
-			c := newTCPComm(0, worldSpec{Size: 2}, []net.Conn{nil, a}, nil, 4096, tc.recvTO)
+			c := newTCPComm(0, worldSpec{Size: 2}, []*peerConn{nil, newPeerConn(a)}, linkOptions{maxMsg: 4096, recvTO: tc.recvTO})
 			defer c.Close()
 			go tc.peer(b)
 			errc := make(chan error, 1)
@@ -368,7 +325,7 @@ func TestLinkFailures(t *testing.T) {
 func TestSendTooLarge(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
-	c := newTCPComm(0, worldSpec{Size: 2}, []net.Conn{nil, a}, nil, 16, 0)
+	c := newTCPComm(0, worldSpec{Size: 2}, []*peerConn{nil, newPeerConn(a)}, linkOptions{maxMsg: 16})
 	defer c.Close()
 	wantErr(t, "send", c.Send(1, make([]byte, 17)), "17 bytes", "limit of 16")
 }

@@ -3,6 +3,8 @@ package comm
 import (
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // inlineConn returns the raw socket of a plain TCP link, on which Send may
@@ -49,4 +51,23 @@ func tryWrite(raw syscall.RawConn, p []byte) (int, error) {
 		return n, err
 	}
 	return n, werr
+}
+
+// unread returns how many received bytes wait in c's socket, or -1 when
+// that cannot be known (the watchdog then never declares a send stuck).
+func unread(c *net.TCPConn) int {
+	if c == nil {
+		return -1
+	}
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	raw.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
+			n = v
+		}
+	})
+	return n
 }

@@ -27,10 +27,17 @@ const (
 	// EnvMasterFD, set for rank 0 only, is the file descriptor of an
 	// inherited, already-bound rendezvous socket (see LocalJob.Prepare).
 	EnvMasterFD = "GOMPLAB_MASTER_FD"
+	// EnvSecret is the job secret (Config.Secret) in hex: parties on one
+	// host started by one user may share it through their environment.
+	EnvSecret = "GOMPLAB_JOB_SECRET"
+	// EnvPeerTimeout is Config.PeerTimeout as a Go duration ("10s"; a
+	// negative one turns liveness checks off).
+	EnvPeerTimeout = "GOMPLAB_PEER_TIMEOUT"
 )
 
-// EnvConfig builds a Config from the environment of a party process. TLS
-// is not configured from the environment: set Config.TLS afterwards.
+// EnvConfig builds a Config from the environment of a party process.
+// Pinned identities are not configured from the environment: set
+// Config.Identities, Key and Credential afterwards.
 func EnvConfig() (Config, error) {
 	var cfg Config
 	atoi := func(name string) (int, error) {
@@ -71,6 +78,16 @@ func EnvConfig() (Config, error) {
 			return cfg, fmt.Errorf("comm: %s=%q: %v", EnvTimeout, v, err)
 		}
 	}
+	if v := os.Getenv(EnvPeerTimeout); v != "" {
+		if cfg.PeerTimeout, err = time.ParseDuration(v); err != nil {
+			return cfg, fmt.Errorf("comm: %s=%q: %v", EnvPeerTimeout, v, err)
+		}
+	}
+	if v := os.Getenv(EnvSecret); v != "" {
+		if cfg.Secret, err = hex.DecodeString(v); err != nil || len(cfg.Secret) < MinSecret {
+			return cfg, fmt.Errorf("comm: %s: want at least %d bytes in hex", EnvSecret, MinSecret)
+		}
+	}
 	if v := os.Getenv(EnvMasterFD); v != "" && cfg.Rank == 0 {
 		fd, err := strconv.Atoi(v)
 		if err != nil || fd < 3 {
@@ -100,8 +117,13 @@ type LocalJob struct {
 	TTP     bool
 	JobID   string
 	Timeout time.Duration // setup timeout passed to the parties; 0 for the default
-	rv      *Rendezvous
-	files   []*os.File
+	// Secret, when set, authenticates the parties' links by this job
+	// secret (Config.Secret); NewLocalJob leaves it empty (plain links).
+	Secret []byte
+	// PeerTimeout is passed to the parties as Config.PeerTimeout.
+	PeerTimeout time.Duration
+	rv          *Rendezvous
+	files       []*os.File
 }
 
 // NewLocalJob binds a loopback rendezvous for size parties (plus a TTP).
@@ -129,7 +151,8 @@ func (j *LocalJob) Parties() int {
 // Config is the Config of rank, for parties run in this process. Rank 0's
 // Config carries the bound rendezvous.
 func (j *LocalJob) Config(rank int) Config {
-	cfg := Config{Rank: rank, Size: j.Size, TTP: j.TTP, MasterAddr: j.rv.Addr(), JobID: j.JobID, Timeout: j.Timeout}
+	cfg := Config{Rank: rank, Size: j.Size, TTP: j.TTP, MasterAddr: j.rv.Addr(), JobID: j.JobID,
+		Timeout: j.Timeout, Secret: j.Secret, PeerTimeout: j.PeerTimeout}
 	if rank == 0 {
 		cfg.Rendezvous = j.rv
 	}
@@ -151,6 +174,12 @@ func (j *LocalJob) Env(rank int) []string {
 	}
 	if j.Timeout > 0 {
 		env = append(env, EnvTimeout+"="+j.Timeout.String())
+	}
+	if j.PeerTimeout != 0 {
+		env = append(env, EnvPeerTimeout+"="+j.PeerTimeout.String())
+	}
+	if j.Secret != nil {
+		env = append(env, EnvSecret+"="+hex.EncodeToString(j.Secret))
 	}
 	return env
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,9 +40,68 @@ type tcpComm struct {
 	peers  []*link // by rank; nil for self
 	maxMsg int64
 	recvTO time.Duration
+	peerTO time.Duration // liveness; 0 when off
 	closed atomic.Bool
 	once   sync.Once
-	wg     sync.WaitGroup // writer goroutines
+	abort  sync.Once      // the abort frames go out at most once
+	stop   chan struct{}  // ends the watchdog
+	wg     sync.WaitGroup // writer goroutines and the watchdog
+}
+
+// linkOptions are a mesh's per-link settings, from the Config.
+type linkOptions struct {
+	maxMsg int64         // largest data frame received (DefaultMaxMessage when 0)
+	recvTO time.Duration // Config.RecvTimeout
+	peerTO time.Duration // liveness timeout; 0 turns heartbeats and the watchdog off
+}
+
+// peerConn is an established link's connection as setup leaves it.
+type peerConn struct {
+	conn net.Conn      // reads, writes, deadlines, close: TLS over m, or m itself
+	m    *meter        // the raw socket, counting progress
+	tcp  *net.TCPConn  // the socket, when it is TCP
+	br   *bufio.Reader // reader used during setup, or nil
+}
+
+// newPeerConn wraps a connection for use as a plain link.
+func newPeerConn(c net.Conn) *peerConn {
+	m := &meter{Conn: c}
+	tc, _ := c.(*net.TCPConn)
+	return &peerConn{conn: m, m: m, tcp: tc}
+}
+
+// meter is a connection that counts completed reads and writes, so the
+// watchdog can tell a slow link from a dead one. Writes go out in chunks
+// so that a large one shows progress too.
+type meter struct {
+	net.Conn
+	r, w atomic.Uint64
+}
+
+// meterChunk is the largest write the meter hands the socket at once.
+const meterChunk = 512 << 10
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.Conn.Read(p)
+	if n > 0 {
+		m.r.Add(1)
+	}
+	return n, err
+}
+
+func (m *meter) Write(p []byte) (int, error) {
+	var done int
+	for done < len(p) {
+		n, err := m.Conn.Write(p[done:min(len(p), done+meterChunk)])
+		done += n
+		if n > 0 {
+			m.w.Add(1)
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // link is the connection to one peer. Sending: a small message sent while
@@ -53,16 +113,25 @@ type tcpComm struct {
 // caller's goroutine, so a message reaches its reader with no hand-off and
 // a ring tensor lands directly in the caller's slice.
 type link struct {
-	c    *tcpComm
-	peer int
-	conn net.Conn
-	raw  syscall.RawConn // for non-blocking inline writes; nil when unavailable (TLS)
+	c     *tcpComm
+	peer  int
+	conn  net.Conn
+	m     *meter
+	tcp   *net.TCPConn    // the socket when it is TCP (the watchdog probes it)
+	plain bool            // tcp carries frames as they are (no TLS): vectored writes
+	raw   syscall.RawConn // for non-blocking inline writes; nil when unavailable (TLS)
+
+	// Watched by the watchdog without locks.
+	waitSeq atomic.Uint64 // odd while a Recv waits on this link
+	writing atomic.Bool   // the writer is writing
+	stuck   atomic.Int64  // silence (ns) that made the watchdog interrupt a recv
+	wstuck  atomic.Int64  // likewise for a write
 
 	mu      sync.Mutex
 	work    sync.Cond // writer: something to write, link idle, or closing
 	done    sync.Cond // Flush: progress
-	queue   [][]byte
-	spare   [][]byte
+	queue   []outFrame
+	spare   []outFrame
 	busy    bool   // an inline Send or the writer is using the socket
 	rest    []byte // unwritten tail of an inline frame, for the writer
 	queued  uint64 // messages queued so far
@@ -77,35 +146,50 @@ type link struct {
 	hdr  [frameHeaderLen]byte
 }
 
+// outFrame is a queued frame: a message, or a heartbeat or abort.
+type outFrame struct {
+	b    []byte
+	kind byte
+}
+
 // inlineMax is the largest message Send writes itself: copying it next to
 // its header costs less than a goroutine switch, and the kernel buffer
 // nearly always takes it whole.
 const inlineMax = 16 << 10
 
-// newTCPComm wraps established, hello-checked connections (conns[r] to rank
-// r; br[r] the reader already used during setup, or nil).
-func newTCPComm(rank int, w worldSpec, conns []net.Conn, brs []*bufio.Reader, maxMsg int64, recvTO time.Duration) *tcpComm {
-	if maxMsg <= 0 {
-		maxMsg = DefaultMaxMessage
+// newTCPComm wraps established, hello-checked connections (conns[r] to
+// rank r, nil for self).
+func newTCPComm(rank int, w worldSpec, conns []*peerConn, o linkOptions) *tcpComm {
+	if o.maxMsg <= 0 {
+		o.maxMsg = DefaultMaxMessage
 	}
-	c := &tcpComm{rank: rank, world: w, stats: NewStats(), peers: make([]*link, len(conns)), maxMsg: maxMsg, recvTO: recvTO}
-	for r, conn := range conns {
-		if conn == nil {
+	c := &tcpComm{rank: rank, world: w, stats: NewStats(), peers: make([]*link, len(conns)),
+		maxMsg: o.maxMsg, recvTO: o.recvTO, peerTO: max(o.peerTO, 0), stop: make(chan struct{})}
+	for r, pc := range conns {
+		if pc == nil {
 			continue
 		}
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
+		if pc.tcp != nil {
+			pc.tcp.SetNoDelay(true)
 		}
-		l := &link{c: c, peer: r, conn: conn, raw: inlineConn(conn)}
+		l := &link{c: c, peer: r, conn: pc.conn, m: pc.m, tcp: pc.tcp}
+		if pc.tcp != nil && pc.conn == net.Conn(pc.m) {
+			l.plain = true
+			l.raw = inlineConn(pc.tcp)
+		}
 		l.work.L, l.done.L = &l.mu, &l.mu
-		if brs != nil && brs[r] != nil {
-			l.br = brs[r]
+		if pc.br != nil {
+			l.br = pc.br
 		} else {
-			l.br = bufio.NewReaderSize(conn, readBufSize)
+			l.br = bufio.NewReaderSize(pc.conn, readBufSize)
 		}
 		c.peers[r] = l
 		c.wg.Add(1)
 		go l.writeLoop()
+	}
+	if c.peerTO > 0 {
+		c.wg.Add(1)
+		go c.watch(c.stop)
 	}
 	return c
 }
@@ -150,12 +234,26 @@ func (c *tcpComm) Send(to int, b []byte) error {
 		l.mu.Unlock()
 		l.sendInline(b)
 	} else {
-		l.queue = append(l.queue, b)
+		l.queue = append(l.queue, outFrame{b: b})
 		l.mu.Unlock()
 		l.work.Signal()
 	}
 	c.stats.Sent(len(b))
 	return nil
+}
+
+// queueCtrl queues a heartbeat or abort frame for the writer; it is
+// dropped when the link is failed or closing.
+func (l *link) queueCtrl(kind byte, payload []byte) {
+	l.mu.Lock()
+	if l.werr != nil || l.closing {
+		l.mu.Unlock()
+		return
+	}
+	l.queued++
+	l.queue = append(l.queue, outFrame{b: payload, kind: kind})
+	l.mu.Unlock()
+	l.work.Signal()
 }
 
 // sendInline writes b's frame with one non-blocking syscall; what the
@@ -170,10 +268,13 @@ func (l *link) sendInline(b []byte) {
 	copy(frame[frameHeaderLen:], b)
 	clear(frame[frameHeaderLen+len(b):])
 	n, err := tryWrite(l.raw, frame)
+	if n > 0 {
+		l.m.w.Add(1)
+	}
 	l.mu.Lock()
 	switch {
 	case err != nil:
-		l.werr = l.c.linkError("send", l.peer, err)
+		l.werr = l.linkError("send", err)
 		l.written, l.queue = l.queued, nil
 	case n == len(frame):
 		l.written++
@@ -224,31 +325,34 @@ func (l *link) writeLoop() {
 		l.queue, l.rest = l.spare[:0], nil
 		l.mu.Unlock()
 
+		l.writing.Store(true)
 		if rest != nil {
 			bw.Write(rest) // errors are sticky in bw and surface at Flush
 		}
 		var err error
-		for i, m := range batch {
-			putFrameHeader(hdr[:], len(m))
+		for i, f := range batch {
+			m := f.b
+			putFrameHeaderKind(hdr[:], len(m), f.kind)
 			pad := zeroPad[:framePad(int64(len(m)))]
-			if len(m) >= directWrite && l.raw != nil && err == nil {
-				// A large message goes out with its header in one writev
-				// straight from the caller's memory: through bw, the part
-				// that fits after the header would be copied first.
+			if len(m) >= directWrite && l.plain && err == nil {
+				// A large message goes out with its header in vectored
+				// writes straight from the caller's memory: through bw,
+				// the part that fits after the header would be copied
+				// first.
 				if err = bw.Flush(); err == nil {
-					bufs := net.Buffers{hdr[:], m, pad}
-					_, err = bufs.WriteTo(l.conn)
+					err = l.writeDirect(hdr[:], m, pad)
 				}
 			} else {
 				bw.Write(hdr[:])
 				bw.Write(m)
 				bw.Write(pad)
 			}
-			batch[i] = nil
+			batch[i] = outFrame{}
 		}
 		if ferr := bw.Flush(); err == nil {
 			err = ferr
 		}
+		l.writing.Store(false)
 
 		l.mu.Lock()
 		l.busy = false
@@ -258,20 +362,64 @@ func (l *link) writeLoop() {
 			l.written++
 		}
 		if err != nil {
-			l.werr = l.c.linkError("send", l.peer, err)
+			err = l.linkError("send", err)
+			l.werr = err
 			l.written = l.queued // nothing more will be written
 			l.queue = nil
 		}
 		l.done.Broadcast()
 		l.mu.Unlock()
 		if err != nil {
+			// A peer that took nothing for the peer timeout is stuck;
+			// one that hung up may just have finished (if we needed
+			// something from it, the Recv says so).
+			var se *StuckError
+			if errors.As(err, &se) {
+				l.c.giveUp(l.peer, err)
+			}
 			return
 		}
 	}
 }
 
-// linkError turns a socket error into the error callers see.
-func (c *tcpComm) linkError(op string, peer int, err error) error {
+// writeDirect writes a frame (header, payload, padding) with vectored
+// writes from the caller's memory, a chunk at a time so that the watchdog
+// sees progress.
+func (l *link) writeDirect(hdr, m, pad []byte) error {
+	for off := 0; off < len(m); {
+		end := min(len(m), off+meterChunk)
+		var bufs net.Buffers
+		if off == 0 {
+			bufs = append(bufs, hdr)
+		}
+		bufs = append(bufs, m[off:end])
+		if end == len(m) {
+			bufs = append(bufs, pad)
+		}
+		if _, err := bufs.WriteTo(l.tcp); err != nil {
+			return err
+		}
+		l.m.w.Add(1)
+		off = end
+	}
+	return nil
+}
+
+// interrupt ends a wait on a silent peer: the blocked read or write fails
+// at once, and the error says for how long the peer was silent.
+func (l *link) interrupt(op string, silent time.Duration) {
+	if op == "recv" {
+		l.stuck.Store(int64(silent))
+		l.conn.SetReadDeadline(time.Unix(1, 0))
+	} else {
+		l.wstuck.Store(int64(silent))
+		l.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// linkError turns a socket error on this link into the error callers see.
+func (l *link) linkError(op string, err error) error {
+	c := l.c
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -281,16 +429,46 @@ func (c *tcpComm) linkError(op string, peer int, err error) error {
 	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = fmt.Errorf("no message within %v", c.recvTO)
+		stuck := l.stuck.Load()
+		if op == "send" {
+			stuck = l.wstuck.Load()
+		}
+		if stuck > 0 {
+			err = &StuckError{Rank: l.peer, Op: op, Silent: time.Duration(stuck)}
+		} else {
+			err = fmt.Errorf("no message within %v", c.recvTO)
+		}
 	case errors.Is(err, errBadFrame):
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed), isConnReset(err):
 		err = fmt.Errorf("%w (%v)", ErrPeerClosed, err)
 	}
-	return &PeerError{Op: op, Peer: peer, Err: err}
+	return &PeerError{Op: op, Peer: l.peer, Err: err}
 }
 
-// readHeader reads the next frame header; the caller holds l.rmu.
+// giveUp tells every other peer, once, that this party stops because of
+// err on its link with peer, so their errors name the rank to blame.
+func (c *tcpComm) giveUp(peer int, err error) {
+	if c.closed.Load() || errors.Is(err, ErrClosed) {
+		return
+	}
+	c.abort.Do(func() {
+		blame, ok := Blame(err)
+		if !ok {
+			blame = peer
+		}
+		reason := strings.TrimPrefix(err.Error(), "comm: ")
+		payload := abortMsg{Blame: blame, Reason: reason}.encode()
+		for r, l := range c.peers {
+			if l != nil && r != peer {
+				l.queueCtrl(frameAbort, payload)
+			}
+		}
+	})
+}
+
+// readHeader reads the next data frame header, passing over heartbeats;
+// the caller holds l.rmu.
 func (l *link) readHeader() (int64, error) {
 	if l.rerr != nil {
 		return 0, l.rerr
@@ -298,19 +476,36 @@ func (l *link) readHeader() (int64, error) {
 	if l.c.recvTO > 0 {
 		l.conn.SetReadDeadline(time.Now().Add(l.c.recvTO))
 	}
-	if _, err := io.ReadFull(l.br, l.hdr[:]); err != nil {
-		return 0, l.fail(err)
+	for {
+		if _, err := io.ReadFull(l.br, l.hdr[:]); err != nil {
+			return 0, l.fail(err)
+		}
+		n, kind, err := frameHeader(l.hdr[:], l.c.maxMsg)
+		switch {
+		case err != nil:
+			return 0, l.fail(err)
+		case kind == frameData:
+			return n, nil
+		case kind == frameAbort:
+			p := make([]byte, n+framePad(n))
+			if _, err := io.ReadFull(l.br, p); err != nil {
+				return 0, l.fail(err)
+			}
+			a, err := decodeAbort(p[:n])
+			if err != nil {
+				return 0, l.fail(err)
+			}
+			return 0, l.fail(&AbortError{From: l.peer, Blame: a.Blame, Reason: a.Reason})
+		}
+		// A heartbeat: the peer is alive; read on.
 	}
-	n, err := frameLen(l.hdr[:], l.c.maxMsg)
-	if err != nil {
-		return 0, l.fail(err)
-	}
-	return n, nil
 }
 
 // fail records a read failure; the stream cannot be trusted afterwards.
+// The other peers hear of it.
 func (l *link) fail(err error) error {
-	l.rerr = l.c.linkError("recv", l.peer, err)
+	l.rerr = l.linkError("recv", err)
+	l.c.giveUp(l.peer, l.rerr)
 	return l.rerr
 }
 
@@ -321,6 +516,8 @@ func (c *tcpComm) Recv(from int) ([]byte, error) {
 	}
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
+	l.waitSeq.Add(1)
+	defer l.waitSeq.Add(1)
 	n, err := l.readHeader()
 	if err != nil {
 		return nil, err
@@ -344,6 +541,8 @@ func (c *tcpComm) RecvInto(from int, dst []byte) error {
 	}
 	l.rmu.Lock()
 	defer l.rmu.Unlock()
+	l.waitSeq.Add(1)
+	defer l.waitSeq.Add(1)
 	n, err := l.readHeader()
 	if err != nil {
 		return err
@@ -383,6 +582,7 @@ func (l *link) skipPad(n int64) error {
 func (c *tcpComm) Close() error {
 	c.once.Do(func() {
 		c.closed.Store(true)
+		close(c.stop)
 		for _, l := range c.peers {
 			if l == nil {
 				continue

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +17,16 @@ import (
 func init() {
 	worlds = append(worlds,
 		world{"tcp", func(t testing.TB, n int, ttp bool) []Comm { return dialWorld(t, n, ttp, nil) }},
-		world{"tls", func(t testing.TB, n int, ttp bool) []Comm { return dialWorld(t, n, ttp, testTLS(t)) }},
+		world{"pinned", func(t testing.TB, n int, ttp bool) []Comm { return dialWorld(t, n, ttp, pinned(t)) }},
+		world{"secret", func(t testing.TB, n int, ttp bool) []Comm { return dialWorld(t, n, ttp, withSecret(testSecret)) }},
 	)
 }
 
+// authFn sets a rank's authentication in its Config.
+type authFn func(t testing.TB, cfg *Config)
+
 // dialWorld starts a loopback mesh of n parties (plus TTP) as goroutines.
-func dialWorld(t testing.TB, n int, ttp bool, tlsFor func(rank int) *tls.Config) []Comm {
+func dialWorld(t testing.TB, n int, ttp bool, auth authFn) []Comm {
 	t.Helper()
 	job, err := NewLocalJob(n, ttp)
 	if err != nil {
@@ -36,8 +39,8 @@ func dialWorld(t testing.TB, n int, ttp bool, tlsFor func(rank int) *tls.Config)
 	var wg sync.WaitGroup
 	for r := range cs {
 		cfg := job.Config(r)
-		if tlsFor != nil {
-			cfg.TLS = tlsFor(r)
+		if auth != nil {
+			auth(t, &cfg)
 		}
 		wg.Add(1)
 		go func() {
@@ -61,68 +64,75 @@ func dialWorld(t testing.TB, n int, ttp bool, tlsFor func(rank int) *tls.Config)
 	return cs
 }
 
-// testCA is a certificate authority made once per test binary.
-var testCA = sync.OnceValues(func() (*x509.Certificate, *ecdsa.PrivateKey) { return newCA(nil) })
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// newCA makes a self-signed certificate authority.
-func newCA(t testing.TB) (*x509.Certificate, *ecdsa.PrivateKey) {
+// withSecret authenticates every rank by secret.
+func withSecret(secret []byte) authFn {
+	return func(t testing.TB, cfg *Config) { cfg.Secret = secret }
+}
+
+// testWorkerCerts are long-term worker key pairs, made once per test
+// binary (index = rank in the tests that pin them).
+var testWorkerCerts = sync.OnceValue(func() []tls.Certificate {
+	cs := make([]tls.Certificate, 8)
+	for i := range cs {
+		cs[i] = workerCert(nil, "worker")
+	}
+	return cs
+})
+
+// workerCert makes a self-signed ECDSA P-256 key pair like a worker's.
+func workerCert(t testing.TB, name string) tls.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		panic(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "gomplab test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "gomplab worker " + name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		panic(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return cert, key
-}
-
-// partyCert issues a certificate valid as TLS server and client on
-// 127.0.0.1, signed by ca.
-func partyCert(t testing.TB, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// testTLS gives each rank a certificate of the shared test CA.
-func testTLS(t testing.TB) func(rank int) *tls.Config {
-	ca, caKey := testCA()
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return func(rank int) *tls.Config {
-		return &tls.Config{
-			Certificates: []tls.Certificate{partyCert(t, "party", ca, caKey)},
-			RootCAs:      pool,
-		}
+// identities lists the fingerprints of the first n test workers.
+func identities(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = Fingerprint(testWorkerCerts()[i].Certificate[0])
 	}
+	return ids
+}
+
+// pinned pins rank r to test worker r, as a worker would: a fresh party
+// key per rank and a credential signed by the worker's key.
+func pinned(t testing.TB) authFn {
+	return func(t testing.TB, cfg *Config) {
+		p := cfg.Size
+		if cfg.TTP {
+			p++
+		}
+		cfg.Identities = identities(p)
+		cfg.Key, cfg.Credential = credentialFor(t, testWorkerCerts()[cfg.Rank], cfg.JobID, cfg.Rank)
+	}
+}
+
+// credentialFor mints a party key and has worker sign it for rank of job.
+func credentialFor(t testing.TB, worker tls.Certificate, job string, rank int) (*PartyKey, *Credential) {
+	t.Helper()
+	k, err := NewPartyKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := SignCredential(worker, job, rank, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, c
 }

@@ -11,31 +11,49 @@ import (
 // Wire format of the TCP mesh.
 //
 // Every message, data or control, travels as a frame: a 64-byte header (the
-// payload length as 8 little-endian bytes, then 56 zero bytes), the
-// payload, and zero padding to the next multiple of 64 bytes. Keeping
+// payload length as 8 little-endian bytes, a frame kind byte, then 55 zero
+// bytes), the payload, and zero padding to the next multiple of 64 bytes. Keeping
 // every frame a multiple of 64 bytes keeps a large payload cache-line
 // aligned in the kernel's socket buffers, where the sender's copy of a
 // misaligned one costs about twice as much (measured on loopback; see
-// docs/benchmarks/comm.md). Data frames carry Send's bytes untouched.
+// docs/benchmarks/comm.md). Data frames (kind 0) carry Send's bytes
+// untouched. Once the mesh is up, two more kinds may appear on a link: a
+// heartbeat (kind 1, no payload), sent on a link that has been idle for a
+// while so the peer can tell a quiet party from a frozen one, and an abort
+// (kind 2), a party's last word before it gives up: the rank it blames
+// (uint32, noRank when none) and a reason (a string as below).
+//
 // Control messages, exchanged only while the mesh is being set up, are
-// frames whose payload is
+// data frames whose payload is
 //
 //	"GMPC" | version (1 byte) | kind (1 byte) | body
 //
 // with integers as little-endian uint32 and strings as a uint16 length and
 // bytes. Bodies by kind:
 //
-//	hello:  from, to, size, ttp (1 byte), job, addr
-//	table:  count, then count strings (rank r's mesh address at index r)
-//	ok:     empty
+//	hello:  from, to, size, ttp (1 byte), job, addr, proof
+//	table:  count, then count strings (rank r's mesh address at index r), proof
+//	ok:     proof
 //	reject: reason
+//
+// A proof (a string of bytes) shows the sender belongs to the job: empty
+// on plain links, a MAC over the TLS session with a per-job secret, or the
+// sender's signed Credential (see auth.go).
 
 const (
 	frameHeaderLen = 64
 	frameAlign     = 64
-	wireVersion    = 2
+	wireVersion    = 3
 	// maxControl bounds a control frame: tables of many parties fit easily.
 	maxControl = 64 << 10
+	// maxHello bounds the first frame an unauthenticated peer may send (a
+	// hello with its credential), so a stranger cannot make a party
+	// allocate more than this before it proves anything.
+	maxHello = 8 << 10
+	// maxProof bounds a proof (credentials are about a kilobyte).
+	maxProof = 6 << 10
+	// maxAbort bounds an abort frame's payload.
+	maxAbort = 2 << 10
 	// maxJobID and maxAddr bound the strings of a hello.
 	maxJobID = 256
 	maxAddr  = 256
@@ -81,33 +99,68 @@ type ctrlMsg struct {
 	Addr     string   // hello: the sender's mesh listening address, if any
 	Addrs    []string // table
 	Reason   string   // reject
+	Proof    []byte   // hello, table, ok: the sender's membership proof
 }
+
+// Frame kinds (byte 8 of a frame header).
+const (
+	frameData      byte = 0
+	frameHeartbeat byte = 1
+	frameAbort     byte = 2
+)
+
+// noRank in an abort frame means the sender blames no particular party.
+const noRank = 1<<32 - 1
 
 // errBadFrame marks malformed input from the network.
 var errBadFrame = errors.New("malformed message")
 
-// frameLen decodes and bounds a frame header.
+// frameLen decodes and bounds the header of a data frame.
 func frameLen(hdr []byte, limit int64) (int64, error) {
-	if len(hdr) < frameHeaderLen {
-		return 0, fmt.Errorf("%w: frame header of %d bytes", errBadFrame, len(hdr))
+	n, kind, err := frameHeader(hdr, limit)
+	if err == nil && kind != frameData {
+		err = fmt.Errorf("%w: frame of kind %d where a data frame belongs", errBadFrame, kind)
 	}
-	for _, b := range hdr[8:frameHeaderLen] {
-		if b != 0 {
-			return 0, fmt.Errorf("%w: frame header with non-zero reserved bytes", errBadFrame)
-		}
-	}
-	n := binary.LittleEndian.Uint64(hdr)
-	if n > uint64(limit) {
-		return 0, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", errBadFrame, n, limit)
-	}
-	return int64(n), nil
+	return n, err
 }
 
-// putFrameHeader writes the header of a frame of n payload bytes into
+// frameHeader decodes a frame header of any kind, bounding a data frame by
+// limit and the others by what their kind allows.
+func frameHeader(hdr []byte, limit int64) (n int64, kind byte, err error) {
+	if len(hdr) < frameHeaderLen {
+		return 0, 0, fmt.Errorf("%w: frame header of %d bytes", errBadFrame, len(hdr))
+	}
+	for _, b := range hdr[9:frameHeaderLen] {
+		if b != 0 {
+			return 0, 0, fmt.Errorf("%w: frame header with non-zero reserved bytes", errBadFrame)
+		}
+	}
+	u := binary.LittleEndian.Uint64(hdr)
+	kind = hdr[8]
+	switch kind {
+	case frameData:
+	case frameHeartbeat:
+		limit = 0
+	case frameAbort:
+		limit = maxAbort
+	default:
+		return 0, 0, fmt.Errorf("%w: unknown frame kind %d", errBadFrame, kind)
+	}
+	if u > uint64(limit) {
+		return 0, 0, fmt.Errorf("%w: frame of %d bytes exceeds the limit of %d", errBadFrame, u, limit)
+	}
+	return int64(u), kind, nil
+}
+
+// putFrameHeader writes the header of a data frame of n payload bytes into
 // hdr[:frameHeaderLen].
-func putFrameHeader(hdr []byte, n int) {
+func putFrameHeader(hdr []byte, n int) { putFrameHeaderKind(hdr, n, frameData) }
+
+// putFrameHeaderKind writes the header of a frame of the given kind.
+func putFrameHeaderKind(hdr []byte, n int, kind byte) {
 	binary.LittleEndian.PutUint64(hdr, uint64(n))
 	clear(hdr[8:frameHeaderLen])
+	hdr[8] = kind
 }
 
 // framePad is the padding that follows a payload of n bytes.
@@ -126,6 +179,7 @@ func (m *ctrlMsg) encode() []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
 	}
+	putProof := func() { putStr(string(m.Proof)) }
 	switch m.Kind {
 	case kindHello:
 		putU32(m.From)
@@ -138,11 +192,15 @@ func (m *ctrlMsg) encode() []byte {
 		}
 		putStr(m.Job)
 		putStr(m.Addr)
+		putProof()
 	case kindTable:
 		putU32(len(m.Addrs))
 		for _, a := range m.Addrs {
 			putStr(a)
 		}
+		putProof()
+	case kindOK:
+		putProof()
 	case kindReject:
 		r := m.Reason
 		if len(r) > maxControl/2 {
@@ -210,6 +268,15 @@ func (r *wireReader) str(what string, max int) string {
 	return string(s)
 }
 
+// proof reads a membership proof; an empty one decodes as nil.
+func (r *wireReader) proof() []byte {
+	s := r.str("proof", maxProof)
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
 // decodeCtrl parses a control payload (frame header removed). It never
 // panics: every length is checked against what remains and its bound.
 func decodeCtrl(p []byte) (ctrlMsg, error) {
@@ -241,12 +308,15 @@ func decodeCtrl(p []byte) (ctrlMsg, error) {
 		}
 		m.Job = r.str("job id", maxJobID)
 		m.Addr = r.str("address", maxAddr)
+		m.Proof = r.proof()
 	case kindTable:
 		n := r.u32("table length", maxParties+1)
 		for i := 0; i < n && r.err == nil; i++ {
 			m.Addrs = append(m.Addrs, r.str("address", maxAddr))
 		}
+		m.Proof = r.proof()
 	case kindOK:
+		m.Proof = r.proof()
 	case kindReject:
 		m.Reason = r.str("reason", maxControl)
 	default:
@@ -259,12 +329,15 @@ func decodeCtrl(p []byte) (ctrlMsg, error) {
 }
 
 // readCtrl reads one control frame from r.
-func readCtrl(r io.Reader) (ctrlMsg, error) {
+func readCtrl(r io.Reader) (ctrlMsg, error) { return readCtrlLimit(r, maxControl) }
+
+// readCtrlLimit reads one control frame of at most limit payload bytes.
+func readCtrlLimit(r io.Reader, limit int64) (ctrlMsg, error) {
 	var hdr [frameHeaderLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return ctrlMsg{}, err
 	}
-	n, err := frameLen(hdr[:], maxControl)
+	n, err := frameLen(hdr[:], limit)
 	if err != nil {
 		return ctrlMsg{}, err
 	}

@@ -12,6 +12,9 @@ import (
 func TestCtrlRoundTrip(t *testing.T) {
 	msgs := []ctrlMsg{
 		{Kind: kindHello, From: 3, To: 1, Size: 4, TTP: true, Job: "job-1", Addr: "10.0.0.2:41234"},
+		{Kind: kindHello, From: 1, Size: 2, Job: "j", Proof: []byte("a credential")},
+		{Kind: kindTable, Addrs: []string{"", "a:1"}, Proof: bytes.Repeat([]byte{7}, 32)},
+		{Kind: kindOK, Proof: []byte{1}},
 		{Kind: kindHello},
 		{Kind: kindTable, Addrs: []string{"", "", "127.0.0.1:5000", "[::1]:6000"}},
 		{Kind: kindTable},
@@ -76,7 +79,7 @@ func TestCtrlDecodeErrors(t *testing.T) {
 		{"magic", mutate(func(b []byte) []byte { b[0] = 'X'; return b }), "not a gomplab mesh peer"},
 		{"version", mutate(func(b []byte) []byte { b[4] = 9; return b }), "protocol version 9"},
 		{"kind", mutate(func(b []byte) []byte { b[5] = 77; return b }), "unknown control message kind 77"},
-		{"truncated", valid[:len(valid)-1], "truncated address"},
+		{"truncated", valid[:len(valid)-1], "truncated proof"},
 		{"trailing", append(append([]byte(nil), valid...), 0), "1 trailing bytes after hello"},
 		{"rank-range", mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[6:], 1<<20); return b }), "rank 1048576 exceeds"},
 		{"ttp-flag", mutate(func(b []byte) []byte { b[18] = 2; return b }), "ttp flag 2"},
@@ -119,9 +122,14 @@ func TestCheckHello(t *testing.T) {
 // FuzzDecodeCtrl feeds arbitrary control frames to the setup decoder: it
 // must never panic, and whatever it accepts must re-encode to itself.
 func FuzzDecodeCtrl(f *testing.F) {
+	_, cred := credentialFor(f, testWorkerCerts()[0], "job", 1)
+	credBytes, _ := cred.MarshalBinary()
 	for _, m := range []ctrlMsg{
 		{Kind: kindHello, From: 1, To: 2, Size: 3, TTP: true, Job: "job", Addr: "127.0.0.1:1"},
+		{Kind: kindHello, From: 1, To: 0, Size: 3, Job: "job", Proof: credBytes},
 		{Kind: kindTable, Addrs: []string{"", "a:1"}},
+		{Kind: kindTable, Addrs: []string{"", "a:1"}, Proof: make([]byte, 32)},
+		{Kind: kindOK, Proof: credBytes},
 		{Kind: kindOK},
 		{Kind: kindReject, Reason: "no"},
 	} {
@@ -151,12 +159,17 @@ func FuzzDecodeCtrl(f *testing.F) {
 func FuzzRecvFrames(f *testing.F) {
 	frame := rawFrame
 	f.Add(frame([]byte("hello")))
+	f.Add(append(heartbeatFrame(), frame([]byte("after a heartbeat"))...))
+	ab := abortMsg{Blame: 2, Reason: "stuck"}.encode()
+	abHdr := make([]byte, frameHeaderLen)
+	putFrameHeaderKind(abHdr, len(ab), frameAbort)
+	f.Add(append(append(abHdr, ab...), zeroPad[:framePad(int64(len(ab)))]...))
 	f.Add(append(frame(nil), frame([]byte{1, 2, 3})...))
 	f.Add(rawHeader(1 << 40))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		a, b := net.Pipe()
-		c := newTCPComm(0, worldSpec{Size: 2}, []net.Conn{nil, a}, nil, 1<<16, 0)
+		c := newTCPComm(0, worldSpec{Size: 2}, []*peerConn{nil, newPeerConn(a)}, linkOptions{maxMsg: 1 << 16})
 		defer c.Close()
 		go func() {
 			b.Write(stream)
@@ -166,7 +179,7 @@ func FuzzRecvFrames(f *testing.F) {
 		for {
 			m, err := c.Recv(1)
 			if err != nil {
-				if !strings.Contains(err.Error(), "party 1") {
+				if _, ok := Blame(err); !ok || !strings.Contains(err.Error(), "party 1") {
 					t.Fatalf("error does not name the peer: %v", err)
 				}
 				break
