@@ -189,7 +189,10 @@ func Mul(a, b any) *CrypTensor {
 }
 
 // mulPublic multiplies share x (already of shape) by a public tensor
-// broadcast to shape, truncating unless the tensor is integral.
+// broadcast to shape, truncating unless the tensor is integral. The
+// public values are encoded with publicBits fractional bits, so small
+// constants keep f significant bits (a learning rate of 0.001 is not
+// rounded to 66/65536).
 func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) []uint64 {
 	out := make([]uint64, len(x))
 	if integral(t) {
@@ -200,9 +203,32 @@ func (p *Party) mulPublic(op string, x []uint64, t *tensor.Tensor, shape []int) 
 		ring.Mul(out, x, expandTo(iv, t.Shape(), shape))
 		return out
 	}
-	ring.Mul(out, x, expandTo(p.encodePublic(op, t), t.Shape(), shape))
-	p.truncate(out, 1<<p.cfg.Precision)
+	bits := p.publicBits(t)
+	enc := make([]uint64, t.Size())
+	if err := encodeSlice(enc, t.Data(), bits); err != nil {
+		p.fail(op, err)
+	}
+	ring.Mul(out, x, expandTo(enc, t.Shape(), shape))
+	p.truncate(out, 1<<bits)
 	return out
+}
+
+// publicBits returns the fractional bits to encode the public multipliers
+// t with: the precision f, and more when every value is below 1/2, so that
+// the largest keeps f significant bits. The products are then no larger
+// than with multipliers up to 1 at f bits, and neither is the (small)
+// chance that their truncation fails.
+func (p *Party) publicBits(t *tensor.Tensor) uint {
+	m := 0.0
+	for _, v := range t.Data() {
+		m = max(m, math.Abs(v))
+	}
+	f := p.cfg.Precision
+	if m == 0 || m >= 0.5 {
+		return f
+	}
+	_, e := math.Frexp(m) // m = frac·2^e, frac in [1/2, 1)
+	return min(f+uint(-e), 2*f+8)
 }
 
 // beaverMul returns shares of x∘y, truncated by 2^f when trunc is set:
@@ -352,14 +378,27 @@ func truncLocal(v []uint64, d uint64, first bool) {
 // overflows as signed integers, with probability about |x|/2^63 (as the
 // two-party truncation).
 func (p *Party) truncateMasked(v []uint64, d uint64) {
-	n := len(v)
-	s := p.get(provider.Request{Kind: provider.Trunc, N: n, Div: d})
-	z := make([]uint64, n)
-	ring.Add(z, v, s.Parts[0])
+	p.truncateMaskedEach(v, len(v), func(int) uint64 { return d })
+}
+
+// truncateMaskedEach is truncateMasked for consecutive blocks of n values
+// with a divisor each (div(j) for block j), all in one round.
+func (p *Party) truncateMaskedEach(v []uint64, n int, div func(j int) uint64) {
+	if len(v) == 0 {
+		return
+	}
+	blocks := (len(v) + n - 1) / n
+	ss := make([]*provider.Shares, blocks)
+	z := make([]uint64, len(v))
+	for j := range ss {
+		lo, hi := j*n, min((j+1)*n, len(v))
+		ss[j] = p.get(provider.Request{Kind: provider.Trunc, N: hi - lo, Div: div(j)})
+		ring.Add(z[lo:hi], v[lo:hi], ss[j].Parts[0])
+	}
 	// Rank 0 gathers every z_i.
 	p.Stats().Round()
 	if p.rank == 0 {
-		buf := make([]uint64, n)
+		buf := make([]uint64, len(v))
 		for q := 1; q < p.size; q++ {
 			if err := recvUint64s(p, q, buf); err != nil {
 				p.fail("truncate", err)
@@ -369,14 +408,18 @@ func (p *Party) truncateMasked(v []uint64, d uint64) {
 	} else if err := sendUint64s(p, 0, z); err != nil {
 		p.fail("truncate", err)
 	}
-	q := p.wait("truncate", s)[1]
-	for i := range v {
-		v[i] = -q[i]
-		if p.rank == 0 {
-			v[i] += uint64(divFloor(int64(z[i]), d))
+	for j, s := range ss {
+		lo, hi := j*n, min((j+1)*n, len(v))
+		q := p.wait("truncate", s)[1]
+		d := div(j)
+		for i := lo; i < hi; i++ {
+			v[i] = -q[i-lo]
+			if p.rank == 0 {
+				v[i] += uint64(divFloor(int64(z[i]), d))
+			}
 		}
+		s.Release()
 	}
-	s.Release()
 }
 
 // ---- division ----

@@ -229,3 +229,29 @@ func TestShapeErrorsPanic(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSmallPublicMultipliers: public constants below 1/2 keep 16
+// significant bits (encoded at 16 fractional bits, 0.0013 would become
+// 85/65536, 0.2% off), so the product's relative error stays about 2^-16.
+func TestSmallPublicMultipliers(t *testing.T) {
+	x := tensor.FromSlice([]float64{1000, -2500.5, 0.75, 12345})
+	for _, n := range parties {
+		for _, c := range []float64{0.0013, 3e-5, 0.3, -0.001} {
+			want := x.MulScalar(c)
+			for _, div := range []bool{false, true} {
+				outs := run(t, n, func(p *Party) *tensor.Tensor {
+					if div {
+						return reveal(p.Encrypt(x, 0).Div(1 / c))
+					}
+					return reveal(p.Encrypt(x, 0).Mul(c))
+				})
+				for i, g := range outs[0].Data() {
+					w := want.Data()[i]
+					if d := math.Abs(g - w); d > 2*ulp+math.Abs(w)*2e-5 {
+						t.Errorf("%d parties %g·%g (div %v) = %g, want %g", n, x.Data()[i], c, div, g, w)
+					}
+				}
+			}
+		}
+	}
+}

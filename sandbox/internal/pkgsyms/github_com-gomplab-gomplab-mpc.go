@@ -90,6 +90,7 @@ func init() {
 		"SaveQuota":      reflect.ValueOf((*mpc.SaveQuota)(nil)),
 		"Store":          reflect.ValueOf((*mpc.Store)(nil)),
 		"TaggedStore":    reflect.ValueOf((*mpc.TaggedStore)(nil)),
+		"WideTensor":     reflect.ValueOf((*mpc.WideTensor)(nil)),
 
 		// interface wrapper definitions
 		"_Preprocessor": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Preprocessor)(nil)),
