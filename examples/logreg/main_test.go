@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/gomplab/gomplab/tensor"
 )
 
 // TestEncryptedMatchesPlaintext: from the same initialization, encrypted
@@ -14,7 +16,7 @@ func TestEncryptedMatchesPlaintext(t *testing.T) {
 	tolerance := map[int]float64{2: 2e-3, 3: 1e-2}
 	for _, parties := range []int{2, 3} {
 		var out bytes.Buffer
-		h, err := run(&out, config{samples: 200, features: 20, batch: 50, epochs: 4, parties: parties, lr: 1, seed: 5})
+		h, err := run(&out, config{samples: 200, features: 20, batch: 50, epochs: 4, parties: parties, optim: "sgd", lr: 1, seed: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,6 +34,32 @@ func TestEncryptedMatchesPlaintext(t *testing.T) {
 		}
 		if t.Failed() {
 			t.Log(out.String())
+		}
+	}
+}
+
+// TestAdamDefaults trains with Adam at the example's defaults (50 steps)
+// and at PyTorch's default learning rate: the encrypted weights end within
+// 1e-2 of plaintext Adam's from the same initialization and data.
+func TestAdamDefaults(t *testing.T) {
+	for _, lr := range []float64{defaultLR["adam"], 0.001} {
+		for _, parties := range []int{2, 3} {
+			c := defaults
+			c.optim, c.lr, c.parties = "adam", lr, parties
+			var out bytes.Buffer
+			h, err := run(&out, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := tensor.MaxAbsDiff(h[0].Weight, h[1].Weight)
+			if d > 1e-2 {
+				t.Errorf("Adam lr %g, %d parties: encrypted weights differ from plaintext by %.3g\n%s", lr, parties, d, out.String())
+			} else {
+				t.Logf("Adam lr %g, %d parties: weights within %.2e of plaintext", lr, parties, d)
+			}
+			if !(h[1].Loss[len(h[1].Loss)-1] < h[1].Loss[0]) {
+				t.Errorf("Adam lr %g: plaintext loss did not fall: %v", lr, h[1].Loss)
+			}
 		}
 	}
 }
