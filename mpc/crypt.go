@@ -528,3 +528,39 @@ func (x *CrypTensor) Split(d int, sizes ...int) []*CrypTensor {
 	}
 	return out
 }
+
+// CombineShares returns the tensor of the given shape whose additive
+// shares (over Z_2^64, at precision fractional bits) are shares, one per
+// party: what the requester does with the shares every party returned
+// (PySyft's get of a shared tensor). Host code only. It fails unless
+// every share has one word per element.
+func CombineShares(precision uint, shape []int, shares ...[]uint64) (*tensor.Tensor, error) {
+	if precision > 30 {
+		return nil, fmt.Errorf("mpc: combine shares: precision %d bits is too high", precision)
+	}
+	n := 1
+	for _, d := range shape {
+		if d < 0 || d > maxInputElements {
+			return nil, fmt.Errorf("mpc: combine shares: shape %v", shape)
+		}
+		n *= d
+		if n > maxInputElements {
+			return nil, fmt.Errorf("mpc: combine shares: shape %v too large", shape)
+		}
+	}
+	if len(shares) == 0 {
+		return nil, fmt.Errorf("mpc: combine shares: no shares")
+	}
+	sum := make([]uint64, n)
+	for i, s := range shares {
+		if len(s) != n {
+			return nil, fmt.Errorf("mpc: combine shares: share %d has %d words for shape %v", i, len(s), shape)
+		}
+		for j, w := range s {
+			sum[j] += w
+		}
+	}
+	out := make([]float64, n)
+	decodeSlice(out, sum, precision)
+	return tensor.New(out, cloneShape(shape)...)
+}

@@ -158,7 +158,8 @@ var leakRoutes = []leakRoute{
 	{name: "panic with struct", body: `panic(struct{ V mpc.CrypTensor }{*x})`, want: "CrypTensor(shape=[3]"},
 	{name: "printed", body: `fmt.Println(*x, *b); fmt.Printf("%+v %#v\n", *x, []mpc.CrypTensor{*x}); print(x.Size()); return nil, nil`,
 		want: "CrypTensor(shape=[3]"},
-	{name: "returned value", body: `return *x, nil`, want: "CrypTensor(shape=[3]"},
+	{name: "returned value", body: `return *x, nil`, want: "fail"},
+	{name: "returned in a struct", body: `return struct{ X mpc.CrypTensor }{*x}, nil`, want: "fail"},
 
 	// nn: encrypted Variables and models.
 	{name: "encrypted variable", body: `v := nn.NewEncrypted(x); return fmt.Sprintf("%v %+v %#v %v", *v, v, []nn.Variable{*v}, v.CrypTensor()), nil`,

@@ -191,10 +191,10 @@ func f() (any, error) {
 	}
 	return a.GetPlainText()
 }`, time.Second, [][]Kind{{KindTimeout}, {KindTimeout, KindPeer}}, "deadline"},
-		{"encrypted result", `package main
+		{"binary encrypted result", `package main
 import "github.com/gomplab/gomplab/mpc"
-func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * time.Second,
-			[][]Kind{{KindResult}, {KindResult}}, "GetPlainText"},
+func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x.ToBinary()} }`, 10 * time.Second,
+			[][]Kind{{KindResult}, {KindResult}}, "ToArithmetic"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

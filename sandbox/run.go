@@ -36,6 +36,9 @@ type Env struct {
 	// Stdout receives what the program prints (fmt.Print*, println).
 	// Nil discards it.
 	Stdout io.Writer
+	// JobID names the job in the shares of encrypted values the program
+	// returns (see CombineShares).
+	JobID string
 	// StopGrace is how long a run that passed its deadline may take to
 	// stop before Run returns anyway (0: one second). Interpreted code
 	// stops at its next step; only a blocking host call takes longer.
@@ -142,7 +145,10 @@ func (r *run) call(ctx context.Context) (any, error) {
 		r.place(e)
 		return nil, e
 	}
-	v := normalizeNil(r.value)
+	v, err := encodeShares(normalizeNil(r.value), r.env.JobID)
+	if err != nil {
+		return nil, errorf(KindResult, "%v", err)
+	}
 	if err := checkResult(v); err != nil {
 		return nil, errorf(KindResult, "%v", err)
 	}

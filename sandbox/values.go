@@ -173,11 +173,13 @@ func walkResult(v reflect.Value, at string, depth int) error {
 		return "the result at " + at
 	}
 	switch x := v.Interface().(type) {
-	case *mpc.CrypTensor:
-		return fmt.Errorf("%s is an encrypted *mpc.CrypTensor: decrypt it with GetPlainText() (every party must call it)", where())
-	case *mpc.BinTensor:
-		return fmt.Errorf("%s is an encrypted *mpc.BinTensor: decrypt it with GetPlainText() (every party must call it)", where())
-	case *mpc.Party:
+	case *mpc.CrypTensor, mpc.CrypTensor:
+		// Pointers were replaced by their shares (encodeShares) in
+		// []any, map[string]any and typed slices and maps of them.
+		return fmt.Errorf("%s is an encrypted tensor where it cannot be returned: return the *mpc.CrypTensor itself, or in a []any or map[string]any", where())
+	case *mpc.BinTensor, mpc.BinTensor:
+		return fmt.Errorf("%s is an encrypted *mpc.BinTensor: convert it with ToArithmetic() to return it encrypted", where())
+	case *mpc.Party, mpc.Party:
 		return fmt.Errorf("%s is an *mpc.Party, which cannot leave its worker", where())
 	case *tensor.Tensor:
 		_ = x
@@ -188,8 +190,16 @@ func walkResult(v reflect.Value, at string, depth int) error {
 		if v.IsNil() {
 			return nil
 		}
-		if v.Kind() == reflect.Interface {
-			return walkResult(v.Elem(), at, depth+1)
+		return walkResult(v.Elem(), at, depth+1)
+	case reflect.Struct:
+		// The program's own types (serde refuses them later), searched
+		// for what must not leave.
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.CanInterface() {
+				if err := walkResult(f, at+"."+v.Type().Field(i).Name, depth+1); err != nil {
+					return err
+				}
+			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {

@@ -17,6 +17,7 @@ func init() {
 		"Add":                  reflect.ValueOf(mpc.Add),
 		"Announce":             reflect.ValueOf(mpc.Announce),
 		"BinShareOf":           reflect.ValueOf(mpc.BinShareOf),
+		"CombineShares":        reflect.ValueOf(mpc.CombineShares),
 		"CommOf":               reflect.ValueOf(mpc.CommOf),
 		"Concat":               reflect.ValueOf(mpc.Concat),
 		"Conv2d":               reflect.ValueOf(mpc.Conv2d),

@@ -1,0 +1,175 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+const encryptedResultSrc = `package main
+
+import "github.com/gomplab/gomplab/mpc"
+
+func f() (any, error) {
+	x, err := mpc.Load("crypten_data", 0)
+	if err != nil {
+		return nil, err
+	}
+	y := x.Mul(x)
+	return []any{x, map[string]any{"square": y, "n": 2}, []*mpc.CrypTensor{x.Add(1)}, "plain"}, nil
+}
+`
+
+// decodedValues runs prog on two in-process parties and returns each
+// rank's value as the requester decodes it.
+func decodedValues(t *testing.T, prog Program, stores []Store) []any {
+	t.Helper()
+	res := runLocalJob(t, 2, prog, 20*time.Second, stores)
+	values := make([]any, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("rank %d: %v", i, r.Err)
+		}
+		v, err := serde.Unmarshal(r.Value, serde.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[i] = v
+	}
+	return values
+}
+
+// TestEncryptedResults: a job returns encrypted tensors, alone or inside
+// lists and maps; each rank's result holds only its share (which decodes
+// to noise), and CombineShares rebuilds every value exactly.
+func TestEncryptedResults(t *testing.T) {
+	x := tensor.FromSlice([]float64{1.5, -2.25, 313.125})
+	stores := []Store{newMapStore("crypten_data", x), newMapStore()}
+	values := decodedValues(t, Program{Source: encryptedResultSrc, Entry: "f"}, stores)
+	for r, v := range values {
+		if strings.Contains(fmt.Sprint(v), "313.125") {
+			t.Fatalf("rank %d's result shows the value: %v", r, v)
+		}
+		one, err := CombineShares("", []any{v}) // a single share is noise
+		if err == nil {
+			if got := one[0].([]any)[0].(*tensor.Tensor); tensor.AllClose(got, x, 0, 1) {
+				t.Fatalf("rank %d's share alone decodes to the value", r)
+			}
+		}
+	}
+	out, err := CombineShares("", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, v := range out {
+		list := v.([]any)
+		square := list[1].(map[string]any)["square"].(*tensor.Tensor)
+		checks := []struct {
+			got, want *tensor.Tensor
+			tol       float64
+		}{
+			{list[0].(*tensor.Tensor), x, 0},
+			{square, x.Mul(x), 0.1},
+			{list[2].([]any)[0].(*tensor.Tensor), x.AddScalar(1), 0},
+		}
+		for i, c := range checks {
+			if !tensor.AllClose(c.got, c.want, 0, c.tol+1e-4) {
+				t.Errorf("rank %d value %d: %v, want %v", r, i, c.got, c.want)
+			}
+		}
+		if list[3] != "plain" || list[1].(map[string]any)["n"] != int64(2) {
+			t.Errorf("rank %d: plain parts changed: %v", r, list)
+		}
+	}
+}
+
+// TestCombineSharesRefuses: shares that do not all match are not added.
+func TestCombineSharesRefuses(t *testing.T) {
+	stores := []Store{newMapStore("crypten_data", tensor.Ones(3)), newMapStore()}
+	values := decodedValues(t, Program{Source: encryptedResultSrc, Entry: "f"}, stores)
+	mark := func(v any) map[string]any { return v.([]any)[0].(map[string]any)[shareKey].(map[string]any) }
+	cases := []struct {
+		name  string
+		job   string
+		alter func(vs []any)
+		msg   string
+	}{
+		{"missing rank", "", func(vs []any) { vs[1] = nil }, "rank 1 returned no share"},
+		{"other job", "j2", func([]any) {}, `share is of job "", not "j2"`},
+		{"swapped ranks", "", func(vs []any) { vs[0], vs[1] = vs[1], vs[0] }, "marked rank 1 of 2"},
+		{"shape", "", func(vs []any) { mark(vs[1])["shape"] = []any{int64(1), int64(3)} }, "differs from rank 0's"},
+		{"short share", "", func(vs []any) { mark(vs[1])["share"] = []byte{1, 2, 3} }, "without its words"},
+		{"renumbered", "", func(vs []any) { mark(vs[1])["seq"] = int64(2) }, "two shares numbered"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vs := make([]any, len(values))
+			for i, v := range values { // a deep copy through serde
+				b, _ := serde.Marshal(v)
+				vs[i], _ = serde.Unmarshal(b, serde.Limits{})
+			}
+			c.alter(vs)
+			if _, err := CombineShares(c.job, vs); err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("error %v, want one containing %q", err, c.msg)
+			}
+		})
+	}
+}
+
+// restrictingStore is a TaggedStore whose tensors are all restricted.
+type restrictingStore struct{ *mapStore }
+
+func (s restrictingStore) LoadTagged(tag string) (*tensor.Tensor, bool, error) {
+	t, err := s.Load(tag)
+	return t, true, err
+}
+
+func (s restrictingStore) SaveTagged(tag string, t *tensor.Tensor, _ bool) error {
+	return s.Save(tag, t)
+}
+
+// TestEncryptedResultsGated: on a restricted party, returning an
+// encrypted value needs the reveal policy to name the requester.
+func TestEncryptedResultsGated(t *testing.T) {
+	// A worker's party without a policy: refused on every rank.
+	stores := []Store{restrictingStore{newMapStore("crypten_data", tensor.Ones(2))}, newMapStore()}
+	res := runLocalJob(t, 2, Program{Source: encryptedResultSrc, Entry: "f"}, 20*time.Second, stores)
+	checkFailed(t, res, [][]Kind{{KindResult}, {KindResult}}, "returning results to the requester is not approved")
+
+	for _, c := range []struct {
+		recipients []string
+		ok         bool
+	}{{[]string{"requester"}, true}, {[]string{"all-parties"}, false}} {
+		res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+			if p.Rank() == 0 {
+				mpc.SetStore(p, restrictingStore{newMapStore("crypten_data", tensor.Ones(2))})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return Run(ctx, Program{Source: encryptedResultSrc, Entry: "f"}, nil, Env{Party: p, JobID: "j"})
+		}, mpc.WithRevealPolicy(mpc.RevealPolicy{Request: "r-1", Recipients: c.recipients}))
+		if c.ok {
+			if err != nil {
+				t.Fatalf("%v: %v", c.recipients, err)
+			}
+			vs := []any{res[0].Value, res[1].Value}
+			if _, err := CombineShares("j", vs); err != nil {
+				t.Fatalf("%v: %v", c.recipients, err)
+			}
+			continue
+		}
+		for _, r := range res {
+			if r.Err == nil || KindOf(r.Err) != KindResult || !errors.Is(r.Err, &Error{Kind: KindResult}) ||
+				!strings.Contains(r.Err.Error(), "names recipients [all-parties]; ask the owners to approve requester") {
+				t.Errorf("%v rank %d: %v", c.recipients, r.Rank, r.Err)
+			}
+		}
+	}
+}
