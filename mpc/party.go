@@ -271,8 +271,15 @@ type Error struct {
 	Err  error
 }
 
-// Error names the rank, the operation and the cause.
-func (e *Error) Error() string { return fmt.Sprintf("mpc: party %d: %s: %v", e.Rank, e.Op, e.Err) }
+// Error names the rank, the operation and the cause (a refused reveal
+// names them itself).
+func (e *Error) Error() string {
+	var re *RefusedError
+	if errors.As(e.Err, &re) {
+		return re.Error()
+	}
+	return fmt.Sprintf("mpc: party %d: %s: %v", e.Rank, e.Op, e.Err)
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

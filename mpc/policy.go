@@ -145,18 +145,18 @@ func Restrict(p *Party) { p.restricted = true }
 // ReturnAllowed reports whether what p holds (results, shares, printed
 // output) may go back to the job's requester: always for an unrestricted
 // party, and on a restricted one when its policy names the requester. The
-// error says why not. Host code only.
+// error (a *RefusedError) says why not. Host code only.
 func ReturnAllowed(p *Party) error {
 	if !p.restricted || (p.policy != nil && p.policy.AllowsRequester()) {
 		return nil
 	}
-	return p.refusal("returning results to the requester", RecipientRequester)
+	return p.refusal("return", "returning results to the requester", RecipientRequester)
 }
 
 // checkReveal allows or refuses, on p, opening a value to party dst (dst <
-// 0: to every party). Every reveal passes here (see reveal); a refusal
-// stops the party.
-func (p *Party) checkReveal(dst int) error {
+// 0: to every party) in operation op. Every reveal passes here (see
+// reveal); a refusal stops the party.
+func (p *Party) checkReveal(op string, dst int) error {
 	if p.stopped != nil {
 		return p.stopped
 	}
@@ -167,22 +167,44 @@ func (p *Party) checkReveal(dst int) error {
 		if p.policy != nil && p.policy.AllowsAllParties() {
 			return nil
 		}
-		return p.stop(p.refusal("revealing to all parties", RecipientAllParties))
+		return p.stop(p.refusal(op, "revealing to all parties", RecipientAllParties))
 	}
 	if p.policy != nil && p.policy.AllowsParty(dst) {
 		return nil
 	}
-	return p.stop(p.refusal(fmt.Sprintf("revealing to party %d", dst), RecipientPartyPrefix+strconv.Itoa(dst)))
+	return p.stop(p.refusal(op, fmt.Sprintf("revealing to party %d", dst), RecipientPartyPrefix+strconv.Itoa(dst)))
 }
 
-// ErrNotApproved is wrapped by every refusal of a restricted party.
+// ErrNotApproved is what every refusal of a restricted party wraps
+// (errors.Is(err, ErrNotApproved)).
 var ErrNotApproved = errors.New("not approved")
+
+// RefusedError is a reveal, or a return to the requester, that a
+// restricted party's policy does not allow. Its text is the engine's own,
+// built only from the operation and the request (never from data or job
+// code), so a worker can pass it to the requester even when it withholds
+// everything else a restricted party says.
+type RefusedError struct {
+	Rank int
+	Op   string // e.g. "GetPlainText", "return"
+	Msg  string // what is not approved and what would be
+}
+
+// Error names the party, the operation and the refusal.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("mpc: party %d: %s: %s", e.Rank, e.Op, e.Msg)
+}
+
+// Unwrap returns ErrNotApproved.
+func (e *RefusedError) Unwrap() error { return ErrNotApproved }
 
 // refusal explains that what is not approved for this party's request,
 // and what would be: the recipient need, or returning encrypted values.
-func (p *Party) refusal(what, need string) error {
+func (p *Party) refusal(op, what, need string) *RefusedError {
+	e := &RefusedError{Rank: p.rank, Op: op}
 	if p.policy == nil {
-		return fmt.Errorf("%s is %w: this party computes on private data and runs under no approved request", what, ErrNotApproved)
+		e.Msg = what + " is not approved: this party computes on private data and runs under no approved request"
+		return e
 	}
 	req := p.policy.Request
 	if req == "" {
@@ -196,8 +218,9 @@ func (p *Party) refusal(what, need string) error {
 	if strings.HasPrefix(need, RecipientPartyPrefix) {
 		ask += " (or " + RecipientAllParties + ")"
 	}
-	return fmt.Errorf("%s is %w: request %s names recipients [%s]; %sask the owners to approve %s",
-		what, ErrNotApproved, req, strings.Join(p.policy.Recipients, " "), hint, ask)
+	e.Msg = fmt.Sprintf("%s is not approved: request %s names recipients [%s]; %sask the owners to approve %s",
+		what, clip(req, 128), clip(strings.Join(p.policy.Recipients, " "), 512), hint, ask)
+	return e
 }
 
 // stop makes err this party's permanent state: it closes the party's
@@ -218,8 +241,8 @@ func (p *Party) stop(err error) error {
 // masked openings inside products and comparisons) must call it. On dst
 // (or everywhere) v holds the opened value; elsewhere it is unchanged.
 func (p *Party) reveal(op string, dst int, v []uint64, xor bool) error {
-	if err := p.checkReveal(dst); err != nil {
-		return fmt.Errorf("mpc: party %d: %s: %w", p.rank, op, err)
+	if err := p.checkReveal(op, dst); err != nil {
+		return err
 	}
 	if p.size == 1 {
 		return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gomplab/gomplab/mpc"
 )
 
 // Kind classifies why a jailed run failed. Kinds travel on the wire as
@@ -46,6 +48,10 @@ const (
 	// KindKilled: the party process was killed by a signal nobody in
 	// gomplab sent (an operator, the kernel's OOM killer).
 	KindKilled Kind = "killed"
+	// KindRefused: the party's reveal policy refused a reveal, or a
+	// return to the requester (mpc.RefusedError); the message is the
+	// engine's, never the program's.
+	KindRefused Kind = "not approved"
 	// KindPeer: another party of the job failed or vanished, so this one
 	// could not go on.
 	KindPeer Kind = "peer failed"
@@ -118,6 +124,17 @@ func KindOf(err error) Kind {
 // party to its worker and on to the requester, so a program cannot make
 // them carry more than this (its printed output has MaxOutput).
 const MaxErrorMsg = 1 << 10
+
+// refused returns the KindRefused error for err if a restricted party
+// refused something in it (whatever the program wrapped around the
+// refusal is dropped), or nil.
+func refused(err error) *Error {
+	var re *mpc.RefusedError
+	if err == nil || !errors.As(err, &re) {
+		return nil
+	}
+	return errorf(KindRefused, "%s", re.Error())
+}
 
 // errorf builds an unplaced *Error of kind k, its message cut to
 // MaxErrorMsg bytes.

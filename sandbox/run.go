@@ -142,10 +142,16 @@ func (r *run) call(ctx context.Context) (any, error) {
 			k = KindPeer
 		}
 		e := errorf(k, "%s", r.err.Error())
+		if re := refused(r.err); re != nil {
+			e = re
+		}
 		r.place(e)
 		return nil, e
 	}
 	v, err := encodeShares(normalizeNil(r.value), r.env.JobID)
+	if re := refused(err); re != nil {
+		return nil, re
+	}
 	if err != nil {
 		return nil, errorf(KindResult, "%v", err)
 	}
@@ -316,6 +322,11 @@ func (r *run) evalError(ctx context.Context, err error, compiling bool) error {
 			k = KindPeer
 		}
 		e := errorf(k, "%s", panicMessage(p.Value))
+		if err, ok := panicValue(p.Value).(error); ok {
+			if re := refused(err); re != nil {
+				e = re
+			}
+		}
 		r.place(e)
 		return e
 	}
@@ -378,11 +389,17 @@ func peerFailure(v any) bool {
 	return errors.As(err, &pe) || errors.Is(err, comm.ErrClosed) || errors.Is(err, comm.ErrPeerClosed)
 }
 
+// panicValue unwraps a panic value yaegi hands over as a reflect.Value.
+func panicValue(v any) any {
+	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
+		return rv.Interface()
+	}
+	return v
+}
+
 // panicMessage renders a panic value from interpreted or host code.
 func panicMessage(v any) string {
-	if rv, ok := v.(reflect.Value); ok && rv.IsValid() && rv.CanInterface() {
-		v = rv.Interface()
-	}
+	v = panicValue(v)
 	var msg string
 	switch x := v.(type) {
 	case error:

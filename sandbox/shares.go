@@ -31,21 +31,21 @@ const shareKey = "$gomplab.share"
 // and a CrypTensor whose party may not return results to the requester.
 func encodeShares(v any, jobID string) (any, error) {
 	seq := 0
-	return encodeSharesAt(v, jobID, &seq, "")
+	return encodeSharesAt(v, jobID, &seq)
 }
 
-func encodeSharesAt(v any, jobID string, seq *int, at string) (any, error) {
+func encodeSharesAt(v any, jobID string, seq *int) (any, error) {
 	switch x := v.(type) {
 	case *mpc.CrypTensor:
 		if x == nil {
 			return nil, nil
 		}
-		return shareMark(x, jobID, seq, at)
+		return shareMark(x, jobID, seq)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
 			var err error
-			if out[i], err = encodeSharesAt(e, jobID, seq, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+			if out[i], err = encodeSharesAt(e, jobID, seq); err != nil {
 				return nil, err
 			}
 		}
@@ -59,7 +59,7 @@ func encodeSharesAt(v any, jobID string, seq *int, at string) (any, error) {
 		out := make(map[string]any, len(x))
 		for _, k := range keys {
 			var err error
-			if out[k], err = encodeSharesAt(x[k], jobID, seq, fmt.Sprintf("%s[%q]", at, k)); err != nil {
+			if out[k], err = encodeSharesAt(x[k], jobID, seq); err != nil {
 				return nil, err
 			}
 		}
@@ -75,7 +75,7 @@ func encodeSharesAt(v any, jobID string, seq *int, at string) (any, error) {
 			for i := range list {
 				list[i] = rv.Index(i).Interface()
 			}
-			return encodeSharesAt(list, jobID, seq, at)
+			return encodeSharesAt(list, jobID, seq)
 		}
 	case reflect.Map:
 		if rv.Type().Key().Kind() == reflect.String && rv.Type().Elem() == ct {
@@ -83,24 +83,20 @@ func encodeSharesAt(v any, jobID string, seq *int, at string) (any, error) {
 			for _, k := range rv.MapKeys() {
 				m[k.String()] = rv.MapIndex(k).Interface()
 			}
-			return encodeSharesAt(m, jobID, seq, at)
+			return encodeSharesAt(m, jobID, seq)
 		}
 	}
 	return v, nil
 }
 
 // shareMark is x's share as a marked map.
-func shareMark(x *mpc.CrypTensor, jobID string, seq *int, at string) (any, error) {
+func shareMark(x *mpc.CrypTensor, jobID string, seq *int) (any, error) {
 	p := x.Party()
 	if p == nil {
 		return nil, errors.New("an encrypted value without a party")
 	}
 	if err := mpc.ReturnAllowed(p); err != nil {
-		where := "the result"
-		if at != "" {
-			where += " at " + at
-		}
-		return nil, fmt.Errorf("%s is encrypted, and %w", where, err)
+		return nil, err // the refusal alone: at may hold the program's text
 	}
 	share := mpc.ShareOf(x)
 	b := make([]byte, 8*len(share))

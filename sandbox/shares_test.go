@@ -141,7 +141,7 @@ func TestEncryptedResultsGated(t *testing.T) {
 	// A worker's party without a policy: refused on every rank.
 	stores := []Store{restrictingStore{newMapStore("crypten_data", tensor.Ones(2))}, newMapStore()}
 	res := runLocalJob(t, 2, Program{Source: encryptedResultSrc, Entry: "f"}, 20*time.Second, stores)
-	checkFailed(t, res, [][]Kind{{KindResult}, {KindResult}}, "returning results to the requester is not approved")
+	checkFailed(t, res, [][]Kind{{KindRefused}, {KindRefused}}, "returning results to the requester is not approved")
 
 	for _, c := range []struct {
 		recipients []string
@@ -166,10 +166,95 @@ func TestEncryptedResultsGated(t *testing.T) {
 			continue
 		}
 		for _, r := range res {
-			if r.Err == nil || KindOf(r.Err) != KindResult || !errors.Is(r.Err, &Error{Kind: KindResult}) ||
+			if r.Err == nil || KindOf(r.Err) != KindRefused || !errors.Is(r.Err, &Error{Kind: KindRefused}) ||
 				!strings.Contains(r.Err.Error(), "names recipients [all-parties]; ask the owners to approve requester") {
 				t.Errorf("%v rank %d: %v", c.recipients, r.Rank, r.Err)
 			}
+		}
+	}
+}
+
+// TestRefusalsAndGate: a refusal reaches the requester as the engine's
+// text alone, whatever the program wrapped around it; and GateResult
+// withholds from a restricted party's result everything the program
+// could have written, unless the policy names the requester.
+func TestRefusalsAndGate(t *testing.T) {
+	const secretSrc = `package main
+
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc"
+)
+
+func wrap() (any, error) {
+	x, err := mpc.Load("crypten_data", 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = x.GetPlainText()
+	return nil, fmt.Errorf("SECRET-%d: %w", 42, err)
+}
+
+func must() any {
+	x, _ := mpc.Load("crypten_data", 0)
+	return x.MustPlainText()
+}
+
+func talk() (any, error) {
+	x, _ := mpc.Load("crypten_data", 0)
+	t, err := x.GetPlainTextTo(0)
+	fmt.Println("SECRET printed", t)
+	if mpc.Rank() == 0 {
+		return nil, fmt.Errorf("SECRET %v", t)
+	}
+	return "SECRET value", err
+}
+`
+	run := func(entry string, recipients []string) []mpc.Result {
+		res, _ := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+			if p.Rank() == 0 {
+				mpc.SetStore(p, restrictingStore{newMapStore("crypten_data", tensor.Ones(2))})
+			}
+			var out strings.Builder
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			v, err := Run(ctx, Program{Source: secretSrc, Entry: entry}, nil, Env{Party: p, Stdout: &out})
+			r := Result{Rank: p.Rank(), Output: out.String()}
+			if err != nil {
+				r.Err = err.(*Error)
+			} else {
+				r.Value, _ = serde.Marshal(v)
+			}
+			GateResult(p, &r)
+			return r, nil
+		}, mpc.WithRevealPolicy(mpc.RevealPolicy{Request: "r-g", Recipients: recipients}))
+		return res
+	}
+	for _, entry := range []string{"wrap", "must"} {
+		for _, rr := range run(entry, []string{"requester"}) {
+			r := rr.Value.(Result)
+			if r.Err == nil || r.Err.Kind != KindRefused || strings.Contains(r.Err.Error(), "SECRET") ||
+				!strings.Contains(r.Err.Msg, "mpc: party "+fmt.Sprint(rr.Rank)+": GetPlainText: revealing to all parties is not approved: request r-g") {
+				t.Errorf("%s rank %d: %v", entry, rr.Rank, r.Err)
+			}
+		}
+	}
+	// Revealed to party 0 (approved), but the requester is not a
+	// recipient: nothing the program wrote comes back.
+	for _, rr := range run("talk", []string{"party:0"}) {
+		r := rr.Value.(Result)
+		all := fmt.Sprintf("%v %q %q", r.Err, r.Output, r.Value)
+		if strings.Contains(all, "SECRET") || r.Err == nil || !strings.Contains(r.Err.Msg, "returning results to the requester is not approved") {
+			t.Errorf("rank %d: %s", rr.Rank, all)
+		}
+	}
+	// The control: with the requester named, the same job's output comes
+	// back.
+	for _, rr := range run("talk", []string{"party:0", "requester"}) {
+		r := rr.Value.(Result)
+		if all := fmt.Sprintf("%v %q %q", r.Err, r.Output, r.Value); !strings.Contains(all, "SECRET") {
+			t.Errorf("control rank %d: %s", rr.Rank, all)
 		}
 	}
 }
