@@ -27,9 +27,14 @@ import (
 const shareKey = "$gomplab.share"
 
 // encodeShares replaces every *mpc.CrypTensor in v with its marked share
-// (see above); jobID names the job in each mark. It refuses a BinTensor,
-// and a CrypTensor whose party may not return results to the requester.
+// (see above); jobID names the job in each mark. It refuses a CrypTensor
+// whose party may not return results to the requester. Without a job id
+// (a run outside a job) it changes nothing, and checkResult refuses the
+// encrypted values.
 func encodeShares(v any, jobID string) (any, error) {
+	if jobID == "" {
+		return v, nil
+	}
 	seq := 0
 	return encodeSharesAt(v, jobID, &seq)
 }

@@ -27,21 +27,42 @@ func f() (any, error) {
 }
 `
 
-// decodedValues runs prog on two in-process parties and returns each
-// rank's value as the requester decodes it.
+// testJob is the job id of the parties runEncrypted starts.
+const testJob = "test-job"
+
+// runEncrypted runs prog on two parties in jails, as a job of id testJob,
+// with the stores given and the parties' options, and returns each rank's
+// outcome (its error, or its value after the trip to the requester).
+func runEncrypted(t *testing.T, prog Program, stores []Store, opts ...mpc.Option) []mpc.Result {
+	t.Helper()
+	res, _ := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+		if s := stores[p.Rank()]; s != nil {
+			mpc.SetStore(p, s)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		v, err := Run(ctx, prog, nil, Env{Party: p, JobID: testJob})
+		if err != nil {
+			return nil, err
+		}
+		b, err := serde.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return serde.Unmarshal(b, serde.Limits{})
+	}, opts...)
+	return res
+}
+
+// decodedValues is runEncrypted's values, every rank having succeeded.
 func decodedValues(t *testing.T, prog Program, stores []Store) []any {
 	t.Helper()
-	res := runLocalJob(t, 2, prog, 20*time.Second, stores)
-	values := make([]any, len(res))
-	for i, r := range res {
+	values := []any{}
+	for _, r := range runEncrypted(t, prog, stores) {
 		if r.Err != nil {
-			t.Fatalf("rank %d: %v", i, r.Err)
+			t.Fatalf("rank %d: %v", r.Rank, r.Err)
 		}
-		v, err := serde.Unmarshal(r.Value, serde.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		values[i] = v
+		values = append(values, r.Value)
 	}
 	return values
 }
@@ -57,14 +78,14 @@ func TestEncryptedResults(t *testing.T) {
 		if strings.Contains(fmt.Sprint(v), "313.125") {
 			t.Fatalf("rank %d's result shows the value: %v", r, v)
 		}
-		one, err := CombineShares("", []any{v}) // a single share is noise
+		one, err := CombineShares(testJob, []any{v}) // a single share is noise
 		if err == nil {
 			if got := one[0].([]any)[0].(*tensor.Tensor); tensor.AllClose(got, x, 0, 1) {
 				t.Fatalf("rank %d's share alone decodes to the value", r)
 			}
 		}
 	}
-	out, err := CombineShares("", values)
+	out, err := CombineShares(testJob, values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +122,12 @@ func TestCombineSharesRefuses(t *testing.T) {
 		alter func(vs []any)
 		msg   string
 	}{
-		{"missing rank", "", func(vs []any) { vs[1] = nil }, "rank 1 returned no share"},
-		{"other job", "j2", func([]any) {}, `share is of job "", not "j2"`},
-		{"swapped ranks", "", func(vs []any) { vs[0], vs[1] = vs[1], vs[0] }, "marked rank 1 of 2"},
-		{"shape", "", func(vs []any) { mark(vs[1])["shape"] = []any{int64(1), int64(3)} }, "differs from rank 0's"},
-		{"short share", "", func(vs []any) { mark(vs[1])["share"] = []byte{1, 2, 3} }, "without its words"},
-		{"renumbered", "", func(vs []any) { mark(vs[1])["seq"] = int64(2) }, "two shares numbered"},
+		{"missing rank", testJob, func(vs []any) { vs[1] = nil }, "rank 1 returned no share"},
+		{"other job", "j2", func([]any) {}, `share is of job "test-job", not "j2"`},
+		{"swapped ranks", testJob, func(vs []any) { vs[0], vs[1] = vs[1], vs[0] }, "marked rank 1 of 2"},
+		{"shape", testJob, func(vs []any) { mark(vs[1])["shape"] = []any{int64(1), int64(3)} }, "differs from rank 0's"},
+		{"short share", testJob, func(vs []any) { mark(vs[1])["share"] = []byte{1, 2, 3} }, "without its words"},
+		{"renumbered", testJob, func(vs []any) { mark(vs[1])["seq"] = int64(2) }, "two shares numbered"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,29 +159,30 @@ func (s restrictingStore) SaveTagged(tag string, t *tensor.Tensor, _ bool) error
 // TestEncryptedResultsGated: on a restricted party, returning an
 // encrypted value needs the reveal policy to name the requester.
 func TestEncryptedResultsGated(t *testing.T) {
-	// A worker's party without a policy: refused on every rank.
-	stores := []Store{restrictingStore{newMapStore("crypten_data", tensor.Ones(2))}, newMapStore()}
-	res := runLocalJob(t, 2, Program{Source: encryptedResultSrc, Entry: "f"}, 20*time.Second, stores)
-	checkFailed(t, res, [][]Kind{{KindRefused}, {KindRefused}}, "returning results to the requester is not approved")
+	// A party without a policy: refused on every rank.
+	stores := []Store{restrictingStore{newMapStore("crypten_data", tensor.Ones(2))}, nil}
+	for _, r := range runEncrypted(t, Program{Source: encryptedResultSrc, Entry: "f"}, stores) {
+		if KindOf(r.Err) != KindRefused || !strings.Contains(r.Err.Error(), "returning results to the requester is not approved: this party computes on private data and runs under no approved request") {
+			t.Errorf("rank %d: %v", r.Rank, r.Err)
+		}
+	}
 
 	for _, c := range []struct {
 		recipients []string
 		ok         bool
 	}{{[]string{"requester"}, true}, {[]string{"all-parties"}, false}} {
-		res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
-			if p.Rank() == 0 {
-				mpc.SetStore(p, restrictingStore{newMapStore("crypten_data", tensor.Ones(2))})
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			return Run(ctx, Program{Source: encryptedResultSrc, Entry: "f"}, nil, Env{Party: p, JobID: "j"})
-		}, mpc.WithRevealPolicy(mpc.RevealPolicy{Request: "r-1", Recipients: c.recipients}))
+		res := runEncrypted(t, Program{Source: encryptedResultSrc, Entry: "f"}, stores,
+			mpc.WithRevealPolicy(mpc.RevealPolicy{Request: "r-1", Recipients: c.recipients}))
+		var err error
+		for _, r := range res {
+			err = errors.Join(err, r.Err)
+		}
 		if c.ok {
 			if err != nil {
 				t.Fatalf("%v: %v", c.recipients, err)
 			}
 			vs := []any{res[0].Value, res[1].Value}
-			if _, err := CombineShares("j", vs); err != nil {
+			if _, err := CombineShares(testJob, vs); err != nil {
 				t.Fatalf("%v: %v", c.recipients, err)
 			}
 			continue

@@ -173,10 +173,13 @@ func walkResult(v reflect.Value, at string, depth int) error {
 		return "the result at " + at
 	}
 	switch x := v.Interface().(type) {
-	case *mpc.CrypTensor, mpc.CrypTensor:
-		// Pointers were replaced by their shares (encodeShares) in
-		// []any, map[string]any and typed slices and maps of them.
-		return fmt.Errorf("%s is an encrypted tensor where it cannot be returned: return the *mpc.CrypTensor itself, or in a []any or map[string]any", where())
+	case *mpc.CrypTensor:
+		// In a job, pointers were replaced by their shares
+		// (encodeShares), in []any, map[string]any and typed slices and
+		// maps of them.
+		return fmt.Errorf("%s is an encrypted *mpc.CrypTensor where it cannot be returned: decrypt it with GetPlainText() (every party must call it), or return it alone or in a []any or map[string]any from a job", where())
+	case mpc.CrypTensor:
+		return fmt.Errorf("%s is an encrypted tensor value: return the *mpc.CrypTensor itself, alone or in a []any or map[string]any", where())
 	case *mpc.BinTensor, mpc.BinTensor:
 		return fmt.Errorf("%s is an encrypted *mpc.BinTensor: convert it with ToArithmetic() to return it encrypted", where())
 	case *mpc.Party, mpc.Party:
