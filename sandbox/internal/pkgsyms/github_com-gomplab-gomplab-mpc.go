@@ -86,6 +86,7 @@ func init() {
 		"PartyFunc":      reflect.ValueOf((*mpc.PartyFunc)(nil)),
 		"Preprocessor":   reflect.ValueOf((*mpc.Preprocessor)(nil)),
 		"ProcessOptions": reflect.ValueOf((*mpc.ProcessOptions)(nil)),
+		"RefusedError":   reflect.ValueOf((*mpc.RefusedError)(nil)),
 		"Result":         reflect.ValueOf((*mpc.Result)(nil)),
 		"RevealPolicy":   reflect.ValueOf((*mpc.RevealPolicy)(nil)),
 		"SaveQuota":      reflect.ValueOf((*mpc.SaveQuota)(nil)),
