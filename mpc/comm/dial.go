@@ -59,6 +59,9 @@ type Config struct {
 	// empty, it binds the address this party reaches rank 0 from, and
 	// that is what the others dial.
 	Advertise string
+	// Ports is the range the mesh listener binds (any free port when
+	// zero), for hosts whose firewall opens only those.
+	Ports PortRange
 
 	// Timeout bounds rendezvous and mesh setup (DefaultTimeout when zero).
 	Timeout time.Duration
@@ -388,7 +391,7 @@ func (e *refusedError) Error() string { return e.reason }
 // and returns the address to register.
 func (s *setup) listen(master net.Conn) (net.Listener, string, error) {
 	if s.cfg.Advertise != "" {
-		ln, err := net.Listen("tcp", ":0")
+		ln, err := ListenRange("", s.cfg.Ports)
 		if err != nil {
 			return nil, "", err
 		}
@@ -397,7 +400,7 @@ func (s *setup) listen(master net.Conn) (net.Listener, string, error) {
 	}
 	// The interface that reaches the master reaches the others too.
 	host, _, _ := net.SplitHostPort(master.LocalAddr().String())
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	ln, err := ListenRange(host, s.cfg.Ports)
 	if err != nil {
 		return nil, "", err
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gomplab/gomplab/internal/faultnet"
 )
 
 // tcpPair is a connected loopback TCP pair.
@@ -262,64 +264,22 @@ func TestStuckSendNamed(t *testing.T) {
 	}
 }
 
-// forwarder relays TCP connections to a target and can cut them all off
-// at once without closing them: a network partition.
-type forwarder struct {
-	ln  net.Listener
-	cut atomic.Bool
-}
-
-func newForwarder(t *testing.T, target string) *forwarder {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &forwarder{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			t.Cleanup(func() { in.Close(); out.Close() })
-			go f.pipe(in, out)
-			go f.pipe(out, in)
-		}
-	}()
-	return f
-}
-
-// pipe copies src to dst until the partition, then swallows src.
-func (f *forwarder) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !f.cut.Load() {
-			dst.Write(buf[:n])
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // A party cut off by a partition (its connections open, nothing passing)
 // is detected by the ranks waiting on it, within the peer timeout.
 func TestPartitionedPartyNamed(t *testing.T) {
 	const peerTO = 500 * time.Millisecond
 	job := newJob(t, 2, false, 10*time.Second)
 	job.PeerTimeout = peerTO
-	fw := newForwarder(t, job.MasterAddr())
+	fw := faultnet.New()
+	defer fw.Close()
+	via, err := fw.Forward("127.0.0.1:0", job.MasterAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cs, errs := dialAll(t, job, []int{0, 1}, func(c *Config) {
 		c.Secret = testSecret
 		if c.Rank == 1 {
-			c.MasterAddr = fw.ln.Addr().String() // rank 1's link to 0 passes the forwarder
+			c.MasterAddr = via // rank 1's link to 0 passes the forwarder
 		}
 	})
 	for r, err := range errs {
@@ -328,7 +288,7 @@ func TestPartitionedPartyNamed(t *testing.T) {
 		}
 	}
 	runParties(t, cs, func(c Comm) error { return Barrier(c) })
-	fw.cut.Store(true)
+	fw.Partition(true)
 	got := make([]error, 2)
 	var wg sync.WaitGroup
 	for r, c := range cs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -260,4 +261,88 @@ func TestModeMismatch(t *testing.T) {
 	})
 	wantErr(t, "rank 1", errs[1], "the peer does not speak TLS", "configure every party alike")
 	wantErr(t, "rank 0", errs[0], "never showed up", "a TLS client reached a job of plain links")
+}
+
+func TestPortRange(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want PortRange
+		err  string
+	}{
+		{"", PortRange{}, ""},
+		{"7200-7209", PortRange{7200, 7209}, ""},
+		{"7200", PortRange{7200, 7200}, ""},
+		{"7209-7200", PortRange{}, "want 1 <= LO <= HI"},
+		{"0-10", PortRange{}, "want 1 <= LO <= HI"},
+		{"a-b", PortRange{}, "want LO-HI"},
+	} {
+		got, err := ParsePortRange(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %v, %v", tc.in, got, err)
+		}
+	}
+	// Listeners fill a small range, then report it full.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	r := PortRange{base, base + 1}
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for range 2 {
+		ln, err := ListenRange("127.0.0.1", r)
+		if err != nil {
+			t.Skipf("ports near %d are taken by others: %v", base, err)
+		}
+		if p := ln.Addr().(*net.TCPAddr).Port; p < r.Lo || p > r.Hi {
+			t.Errorf("port %d outside %v", p, r)
+		}
+		lns = append(lns, ln)
+	}
+	if _, err := ListenRange("127.0.0.1", r); err == nil || !strings.Contains(err.Error(), "no free port in") {
+		t.Errorf("full range: %v", err)
+	}
+}
+
+// Mesh listeners bind the configured range.
+func TestMeshPorts(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	var addrs []string
+	testHookTable = func(rank int, a []string) {
+		if rank == 1 {
+			addrs = a
+		}
+	}
+	defer func() { testHookTable = nil }()
+	job := newJob(t, 4, false, 10*time.Second)
+	cs, errs := dialAll(t, job, []int{0, 1, 2, 3}, func(c *Config) { c.Ports = PortRange{base, base + 20} })
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	for _, a := range addrs[2:] {
+		_, p, _ := net.SplitHostPort(a)
+		if n, _ := strconv.Atoi(p); n < base || n > base+20 {
+			t.Errorf("listener %s outside %d-%d", a, base, base+20)
+		}
+	}
+	runParties(t, cs, func(c Comm) error { return Barrier(c) })
 }
