@@ -18,14 +18,14 @@ import (
 // Forwarder accepts connections on one or more listeners and forwards
 // each to its target.
 type Forwarder struct {
-	mu      sync.Mutex
-	delay   time.Duration
-	cut     bool
-	healed  chan struct{} // closed when a partition ends
-	lns     []net.Listener
-	conns   map[net.Conn]bool
-	closed  bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	delay  time.Duration
+	cut    bool
+	healed chan struct{} // closed when a partition ends
+	lns    []net.Listener
+	conns  map[net.Conn]bool
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // chunkSize is the most one read forwards at once; maxInFlight bounds the
