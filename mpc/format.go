@@ -36,6 +36,17 @@ func (x BinTensor) Format(f fmt.State, _ rune) { io.WriteString(f, x.String()) }
 // GoString is String.
 func (x BinTensor) GoString() string { return x.String() }
 
+// String describes x without revealing it: its shape and party.
+func (x WideTensor) String() string {
+	return fmt.Sprintf("WideTensor(shape=%v, %s)", x.shape, partyLabel(x.p))
+}
+
+// Format writes x's String for every verb, never its share.
+func (x WideTensor) Format(f fmt.State, _ rune) { io.WriteString(f, x.String()) }
+
+// GoString is String.
+func (x WideTensor) GoString() string { return x.String() }
+
 // String names the party's rank and world size; its communicator, store,
 // seeds and provider are never printed.
 func (p Party) String() string { return "mpc.Party(" + partyLabel(&p) + ")" }

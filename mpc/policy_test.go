@@ -3,6 +3,10 @@ package mpc
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -54,6 +58,7 @@ var reveals = map[string]func(x *CrypTensor) (*tensor.Tensor, error){
 	"GetPlainTextTo0": func(x *CrypTensor) (*tensor.Tensor, error) { return x.GetPlainTextTo(0) },
 	"GetPlainTextTo1": func(x *CrypTensor) (*tensor.Tensor, error) { return x.GetPlainTextTo(1) },
 	"BinTensor":       func(x *CrypTensor) (*tensor.Tensor, error) { return x.ToBinary().GetPlainText() },
+	"WideTensor":      func(x *CrypTensor) (*tensor.Tensor, error) { return x.Wide().GetPlainText() },
 	"MustPlainText": func(x *CrypTensor) (t *tensor.Tensor, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -80,13 +85,13 @@ func TestRevealPolicy(t *testing.T) {
 		restricted bool
 		msg        string // in refusals
 	}{
-		{name: "unrestricted", allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "MustPlainText"}},
+		{name: "unrestricted", allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "WideTensor", "MustPlainText"}},
 		{name: "unrestricted under a policy", policy: &RevealPolicy{Request: req, Recipients: []string{"requester"}},
-			allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "MustPlainText"}},
+			allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "WideTensor", "MustPlainText"}},
 		{name: "requester only", private: true, policy: &RevealPolicy{Request: req, Recipients: []string{"requester"}},
 			restricted: true, msg: "not approved: request r-0123456789abcdef names recipients [requester]; return the encrypted value to send it to the requester, or ask the owners to approve"},
 		{name: "all parties", private: true, policy: &RevealPolicy{Request: req, Recipients: []string{"all-parties"}},
-			restricted: true, allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "MustPlainText"}},
+			restricted: true, allowed: []string{"GetPlainText", "GetPlainTextTo0", "GetPlainTextTo1", "BinTensor", "WideTensor", "MustPlainText"}},
 		{name: "party 1", private: true, policy: &RevealPolicy{Request: req, Recipients: []string{"party:1", "requester"}},
 			restricted: true, allowed: []string{"GetPlainTextTo1"}, msg: "names recipients [party:1 requester]"},
 		{name: "no policy", private: true, restricted: true, msg: "runs under no approved request"},
@@ -303,5 +308,46 @@ func TestSaveQuotaAndRestriction(t *testing.T) {
 	})
 	if err != nil || s.saved["before"] || !s.saved["after"] {
 		t.Errorf("tagged saves: %v, restricted %v", err, s.saved)
+	}
+}
+
+// TestRevealsPassThePolicy reads the package's source: every exported
+// function or method that reveals (its name holds PlainText, Reveal or
+// Decrypt) must call reveal, the one place the policy is checked, or
+// another such function. A new reveal that opens values its own way
+// fails here.
+func TestRevealsPassThePolicy(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isReveal := func(name string) bool {
+		return ast.IsExported(name) && (strings.Contains(name, "PlainText") || strings.Contains(name, "Reveal") || strings.Contains(name, "Decrypt"))
+	}
+	found := 0
+	for _, f := range pkgs["mpc"].Files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || !isReveal(fd.Name.Name) || strings.Contains(fd.Name.Name, "Policy") {
+				continue
+			}
+			found++
+			ok = false
+			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				if c, is := n.(*ast.CallExpr); is {
+					if sel, is := c.Fun.(*ast.SelectorExpr); is && (sel.Sel.Name == "reveal" || isReveal(sel.Sel.Name)) {
+						ok = true
+					}
+				}
+				return true
+			})
+			if !ok {
+				t.Errorf("%s: %s reveals without calling reveal (the reveal policy's check)", fset.Position(fd.Pos()), fd.Name.Name)
+			}
+		}
+	}
+	if found < 4 {
+		t.Fatalf("found only %d reveal functions", found)
 	}
 }

@@ -1,7 +1,6 @@
 package mpc
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gomplab/gomplab/mpc/internal/ring"
@@ -67,8 +66,9 @@ func (x *WideTensor) Shape() []int { return cloneShape(x.shape) }
 // Party returns the party x belongs to.
 func (x *WideTensor) Party() *Party { return x.p }
 
-// Share returns this party's share vector (not a copy).
-func (x *WideTensor) Share() []uint64 { return x.share }
+// WideShareOf returns this party's share vector of x (not a copy), for
+// trusted code; a function, not a method, so that the jail can deny it.
+func WideShareOf(x *WideTensor) []uint64 { return x.share }
 
 // Add returns x + y (same shape).
 func (x *WideTensor) Add(y *WideTensor) *WideTensor { return x.addSub("Add", y, false) }
@@ -136,12 +136,14 @@ func (x *WideTensor) Sum(d int, keepdim bool) *WideTensor {
 	return &WideTensor{p: x.p, shape: ns, share: data}
 }
 
-// GetPlainText reveals x to every party (one round).
+// GetPlainText reveals x to every party (one round). On a restricted
+// party it needs the reveal policy to allow every party, as
+// CrypTensor.GetPlainText.
 func (x *WideTensor) GetPlainText() (*tensor.Tensor, error) {
 	defer x.p.op("GetPlainText")()
 	v := append([]uint64(nil), x.share...)
-	if err := x.p.openSumErr(v); err != nil {
-		return nil, fmt.Errorf("mpc: party %d: reveal: %w", x.p.rank, err)
+	if err := x.p.reveal("GetPlainText", -1, v, false); err != nil {
+		return nil, err
 	}
 	out := make([]float64, len(v))
 	decodeSlice(out, v, 2*x.p.cfg.Precision)
@@ -234,21 +236,6 @@ func (p *Party) addConstFrac(v []uint64, c float64, frac uint) {
 	for i := range v {
 		v[i] += e
 	}
-}
-
-// openSumErr is openSum returning the error.
-func (p *Party) openSumErr(v []uint64) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			me, ok := r.(*Error)
-			if !ok {
-				panic(r)
-			}
-			err = me.Err
-		}
-	}()
-	p.openSum("reveal", v)
-	return nil
 }
 
 // normFunc is a power function evaluated by normalization.

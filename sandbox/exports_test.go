@@ -1,15 +1,22 @@
 package sandbox
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
+	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
 )
 
 // hostImports reach outside the computation: a file importing one of them
@@ -93,4 +100,84 @@ func TestNoDangerousPackages(t *testing.T) {
 			t.Errorf("%s is whitelisted", p)
 		}
 	}
+}
+
+// TestJailTypesHideShares reads every type of the jail's gomplab tables
+// by reflection, so that a new API cannot reopen a closed route:
+//   - no exported method (callable in yaegi whatever the tables say)
+//     returns raw words ([]uint64), a communicator, a store, or anything
+//     of the provider's or the communicator's packages but traffic
+//     counts;
+//   - every struct type holding share words by value prints through a
+//     Format method of its own on the value (fmt would print the words of
+//     a dereferenced pointer otherwise).
+func TestJailTypesHideShares(t *testing.T) {
+	forbidden := func(r reflect.Type) string {
+		for r.Kind() == reflect.Pointer || r.Kind() == reflect.Slice && r.Elem().Kind() != reflect.Uint64 {
+			r = r.Elem()
+		}
+		switch {
+		case r.Kind() == reflect.Slice && r.Elem().Kind() == reflect.Uint64:
+			return "raw words"
+		case r == reflect.TypeOf((*comm.Comm)(nil)).Elem():
+			return "the communicator"
+		case r == reflect.TypeOf((*mpc.Store)(nil)).Elem(), r == reflect.TypeOf((*nn.ModelStore)(nil)).Elem():
+			return "a store"
+		case strings.HasSuffix(r.PkgPath(), "/mpc/provider"):
+			return "the provider's state"
+		case strings.HasSuffix(r.PkgPath(), "/mpc/comm") && r.Name() != "Stats" && r.Name() != "Counts":
+			return "the communicator's state"
+		}
+		return ""
+	}
+	formatter := reflect.TypeOf((*fmt.Formatter)(nil)).Elem()
+	types := 0
+	for _, pkg := range []string{TensorPath, MPCPath, NNPath} {
+		for name, v := range baseExports()[key(pkg)] {
+			if v.Kind() != reflect.Pointer || !v.IsNil() || strings.HasPrefix(name, "_") {
+				continue // not a type
+			}
+			typ := v.Type().Elem()
+			types++
+			for _, tt := range []reflect.Type{typ, reflect.PointerTo(typ)} {
+				if tt.Kind() == reflect.Pointer && typ.Kind() == reflect.Interface {
+					continue
+				}
+				for i := 0; i < tt.NumMethod(); i++ {
+					m := tt.Method(i)
+					for j := 0; j < m.Type.NumOut(); j++ {
+						if why := forbidden(m.Type.Out(j)); why != "" {
+							t.Errorf("%s.%s.%s returns %s (%s), and methods are callable in the jail: make it a package function and deny it",
+								path.Base(pkg), name, m.Name, m.Type.Out(j), why)
+						}
+					}
+				}
+			}
+			if typ.Kind() == reflect.Struct && holdsWords(typ, 0) && !typ.Implements(formatter) {
+				t.Errorf("%s.%s holds share words but its value has no Format method: %%v of a dereferenced pointer would print them",
+					path.Base(pkg), name)
+			}
+		}
+	}
+	if types < 20 {
+		t.Fatalf("only %d types in the tables", types)
+	}
+}
+
+// holdsWords reports whether a struct holds []uint64 fields by value
+// (directly or in nested struct values; pointers print as addresses).
+func holdsWords(typ reflect.Type, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i).Type
+		switch {
+		case f.Kind() == reflect.Slice && f.Elem().Kind() == reflect.Uint64:
+			return true
+		case f.Kind() == reflect.Struct && holdsWords(f, depth+1):
+			return true
+		}
+	}
+	return false
 }

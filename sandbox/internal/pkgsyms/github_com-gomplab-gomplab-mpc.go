@@ -68,6 +68,7 @@ func init() {
 		"TrustedFirstParty":    reflect.ValueOf(mpc.TrustedFirstParty),
 		"TrustedThirdParty":    reflect.ValueOf(mpc.TrustedThirdParty),
 		"Where":                reflect.ValueOf(mpc.Where),
+		"WideShareOf":          reflect.ValueOf(mpc.WideShareOf),
 		"WithConfig":           reflect.ValueOf(mpc.WithConfig),
 		"WithProvider":         reflect.ValueOf(mpc.WithProvider),
 		"WithRevealPolicy":     reflect.ValueOf(mpc.WithRevealPolicy),
