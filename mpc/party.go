@@ -151,6 +151,28 @@ func (p *Party) Preprocess(reqs ...provider.Request) error {
 	return nil
 }
 
+// RecordRequests runs f and returns, in order, the requests for
+// correlated randomness it made (public shapes only), so that the same
+// requests can be preprocessed before the next run of f (Preprocess).
+func (p *Party) RecordRequests(f func()) []provider.Request {
+	rec := &recorder{Provider: p.prov}
+	p.prov = rec
+	defer func() { p.prov = rec.Provider }()
+	f()
+	return rec.reqs
+}
+
+// recorder is a provider that notes the requests passing through it.
+type recorder struct {
+	provider.Provider
+	reqs []provider.Request
+}
+
+func (r *recorder) Get(q provider.Request) *provider.Shares {
+	r.reqs = append(r.reqs, q)
+	return r.Provider.Get(q)
+}
+
 // tfpSeeds orders pairwise seeds as NewTrustedFirstParty expects: on rank
 // 0 its private seed then one per party, elsewhere the seed shared with 0.
 func tfpSeeds(rank int, pair []provider.Seed) []provider.Seed {

@@ -58,6 +58,10 @@ type partyReport struct {
 	Bytes   int64     `json:"bytes"`                 // sent during one repetition
 	Rounds  int64     `json:"rounds"`
 	MaxErr  float64   `json:"max_abs_error"`
+	// Offline phase (dealer-free provider): preprocessing the requests of
+	// one repetition, timed and counted apart from it.
+	OfflineSeconds []float64 `json:"offline_seconds,omitempty"`
+	OfflineBytes   int64     `json:"offline_bytes,omitempty"`
 }
 
 // benchPartyEnv reads, in a benchmark party, its workload row (one of
@@ -76,9 +80,10 @@ func benchPartyEnv(rows int) (row, reps int, err error) {
 
 // runBenchParties runs workload row of the party function registered as
 // name in parties processes, and returns every party's report.
-func runBenchParties(name string, parties, row, reps int, env []string) ([]partyReport, error) {
+func runBenchParties(name, provider string, parties, row, reps int, env []string) ([]partyReport, error) {
 	res, err := mpc.RunProcesses(parties, name, mpc.ProcessOptions{
-		Args:    benchChildArgs,
+		Provider: provider,
+		Args:     benchChildArgs,
 		Env:     append([]string{envBenchRow + "=" + strconv.Itoa(row), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
 		Timeout: 10 * time.Minute,
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/provider"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/spf13/cobra"
 )
@@ -168,12 +169,33 @@ func benchParty(p *mpc.Party) (any, error) {
 	// memory, as a long-running party does (CrypTen's single warm-up does
 	// the same for its allocator). At least one repetition, at most
 	// maxWarmup or about two seconds; the parties agree when to stop.
-	if err := warmUp(p, func() { out = w.op(x) }); err != nil {
+	//
+	// With the dealer-free provider the first run records the workload's
+	// requests (generating them on the spot); every repetition then
+	// preprocesses them first, timed and counted apart (the offline
+	// phase), and the repetition itself is the online phase.
+	var reqs []provider.Request
+	offline := os.Getenv(mpc.EnvProvider) == mpc.ProviderDealerFree
+	if offline {
+		reqs = p.RecordRequests(func() { out = w.op(x) })
+	} else if err := warmUp(p, func() { out = w.op(x) }); err != nil {
 		return nil, err
 	}
 	for i := 0; i < reps; i++ {
 		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return nil, err
+		}
+		if offline {
+			before := p.Stats().Total()
+			start := time.Now()
+			if err := p.Preprocess(reqs...); err != nil {
+				return nil, err
+			}
+			rep.OfflineSeconds = append(rep.OfflineSeconds, time.Since(start).Seconds())
+			rep.OfflineBytes = p.Stats().Total().Sub(before).BytesSent
+			if err := comm.Barrier(mpc.CommOf(p)); err != nil {
+				return nil, err
+			}
 		}
 		if i == 0 {
 			stop, err := startProfile(row, p.Rank())
@@ -271,6 +293,7 @@ func startProfile(row, rank int) (func(), error) {
 // mpcResult is one row of the report.
 type mpcResult struct {
 	Workload string     `json:"workload"`
+	Provider string     `json:"provider"`
 	Parties  int        `json:"parties"`
 	Reps     int        `json:"reps"`
 	Median   float64    `json:"median_seconds"`
@@ -282,22 +305,31 @@ type mpcResult struct {
 	MaxErr   float64    `json:"max_abs_error"`
 	CrypTen  cryptenRef `json:"crypten"`
 	Speedup  float64    `json:"speedup"`
-	Error    string     `json:"error,omitempty"`
+	// Offline phase (dealer-free): median seconds at the slower party and
+	// bytes sent per party, to preprocess one repetition's requests.
+	Offline      float64 `json:"offline_median_seconds,omitempty"`
+	OfflineBytes int64   `json:"offline_bytes_per_party,omitempty"`
+	Error        string  `json:"error,omitempty"`
 }
 
 func init() {
 	var asJSON bool
 	var parties, reps int
-	var only, profile string
+	var only, profile, prov string
 	cmd := &cobra.Command{
 		Use:   "mpc",
 		Short: "Benchmark the MPC engine on CrypTen's standard workloads",
 		Long: `Runs each standard workload with parties as separate processes over
-loopback TCP (trusted-first-party provider, 16-bit fixed point), as CrypTen's
-reference figures were measured: median time at the slower party over the
-repetitions (triple generation included), bytes sent and rounds per party in
-one repetition, and max abs error against plaintext; beside CrypTen's figure
-and the speedup.`,
+loopback TCP (16-bit fixed point), as CrypTen's reference figures were
+measured: median time at the slower party over the repetitions (triple
+generation included), bytes sent and rounds per party in one repetition, and
+max abs error against plaintext; beside CrypTen's stored figure (trusted first
+party) and the speedup against it.
+
+--provider chooses the correlated randomness: tfp (trusted first party, as
+CrypTen's reference), dealer (a trusted third party process), or dealer-free
+(two parties, oblivious transfer and homomorphic encryption: the offline
+phase, preprocessing each repetition's requests, is timed and counted apart).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var re *regexp.Regexp
@@ -310,6 +342,12 @@ and the speedup.`,
 			if parties < 2 || reps < 1 {
 				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
 			}
+			if _, err := mpc.ProviderOption(prov); err != nil {
+				return fmt.Errorf("--provider: %w", err)
+			}
+			if prov == mpc.ProviderDealerFree && parties != 2 {
+				return fmt.Errorf("--provider dealer-free runs between exactly 2 parties, not %d", parties)
+			}
 			var env []string
 			if profile != "" {
 				env = append(env, envBenchProfile+"="+profile)
@@ -319,7 +357,7 @@ and the speedup.`,
 				if re != nil && !re.MatchString(w.name) {
 					continue
 				}
-				r := runMPCWorkload(i, w, parties, reps, env)
+				r := runMPCWorkload(i, w, prov, parties, reps, env)
 				results = append(results, r)
 				if !asJSON {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%-36s %.4fs\n", w.name, r.Median)
@@ -338,13 +376,14 @@ and the speedup.`,
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
 	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
 	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
+	cmd.Flags().StringVar(&prov, "provider", mpc.ProviderTFP, "correlated randomness: tfp, dealer or dealer-free")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write each party's CPU profile of the timed repetitions to FILE.<row>.rank<r>")
 	benchCmd.AddCommand(cmd)
 }
 
-func runMPCWorkload(i int, w mpcWorkload, parties, reps int, env []string) mpcResult {
-	r := mpcResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
-	reports, err := runBenchParties("bench-mpc", parties, i, reps, env)
+func runMPCWorkload(i int, w mpcWorkload, prov string, parties, reps int, env []string) mpcResult {
+	r := mpcResult{Workload: w.name, Provider: prov, Parties: parties, Reps: reps, CrypTen: w.ref}
+	reports, err := runBenchParties("bench-mpc", prov, parties, i, reps, env)
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -358,6 +397,7 @@ func runMPCWorkload(i int, w mpcWorkload, parties, reps int, env []string) mpcRe
 		r.Faults = append(r.Faults, flt[len(flt)/2])
 	}
 	r.Min, r.Median, r.Bytes, r.Rounds, r.MaxErr = slowestParty(reports)
+	r.Offline, r.OfflineBytes = offlinePhase(reports)
 	if r.Median > 0 {
 		r.Speedup = w.ref.Seconds / r.Median
 	}
@@ -378,15 +418,45 @@ func cpuSeconds() (float64, int64) {
 
 func printMPCTable(out io.Writer, results []mpcResult) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "workload\tmedian s\tbytes/party\trounds\tmax abs err\tCrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup\t")
+	offline := len(results) > 0 && results[0].Provider == mpc.ProviderDealerFree
+	head := "workload\tmedian s\tbytes/party\trounds\tmax abs err\t"
+	if offline {
+		head += "offline s\toffline bytes/party\t"
+	}
+	fmt.Fprintln(tw, head+"CrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup vs stored\t")
 	for _, r := range results {
 		if r.Error != "" {
 			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t%.4f\t%d\t%d\t%.2g\t%.1fx\t\n",
-			r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr,
+		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t", r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr)
+		if offline {
+			fmt.Fprintf(tw, "%.4f\t%d\t", r.Offline, r.OfflineBytes)
+		}
+		fmt.Fprintf(tw, "%.4f\t%d\t%d\t%.2g\t%.1fx\t\n",
 			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
 	}
 	tw.Flush()
+	if len(results) > 0 {
+		fmt.Fprintf(out, "provider: %s; CrypTen's figures are stored references (trusted first party), not a run beside this one\n", results[0].Provider)
+	}
+}
+
+// offlinePhase returns the median offline time at the slower party and
+// the largest offline bytes any party sent (zero without an offline
+// phase).
+func offlinePhase(reports []partyReport) (median float64, bytes int64) {
+	reps := len(reports[0].OfflineSeconds)
+	if reps == 0 {
+		return 0, 0
+	}
+	slowest := make([]float64, reps)
+	for _, rep := range reports {
+		for k, s := range rep.OfflineSeconds {
+			slowest[k] = math.Max(slowest[k], s)
+		}
+		bytes = max(bytes, rep.OfflineBytes)
+	}
+	sort.Float64s(slowest)
+	return slowest[reps/2], bytes
 }

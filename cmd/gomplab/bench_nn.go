@@ -233,7 +233,7 @@ figures and the speedup.`,
 
 func runNNWorkload(i int, w nnWorkload, parties, reps int) nnResult {
 	r := nnResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
-	reports, err := runBenchParties("bench-nn", parties, i, reps, nil)
+	reports, err := runBenchParties("bench-nn", "", parties, i, reps, nil)
 	if err != nil {
 		r.Error = err.Error()
 		return r

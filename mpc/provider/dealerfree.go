@@ -323,10 +323,14 @@ func (d *DealerFree) generate(r Request) (*Shares, error) {
 	parts := draw(d.shares, rnd)
 	var out [][]uint64
 	var err error
-	switch r.Kind {
-	case MatMul, Conv:
+	switch {
+	case r.Kind == MatMul || r.Kind == Conv:
 		if err = d.setupHE(); err == nil {
 			out, err = d.bilinear(r, parts)
+		}
+	case (r.Kind == Mul || r.Kind == Square) && r.N >= heProductsMin:
+		if err = d.setupHE(); err == nil {
+			out, err = d.heProducts(r, parts)
 		}
 	default:
 		if err = d.setupOT(); err == nil {

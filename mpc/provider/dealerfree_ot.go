@@ -85,6 +85,9 @@ func gilboaWords(n int) int { return (2080*n + 63) / 64 }
 func (d *DealerFree) elementwise(r Request, parts [][]uint64) ([][]uint64, error) {
 	switch r.Kind {
 	case Mul, Square:
+		if r.N >= heProductsMin {
+			return d.heProducts(r, parts)
+		}
 		c := make([]uint64, r.N)
 		for lo := 0; lo < r.N; lo += otChunk {
 			hi := min(r.N, lo+otChunk)

@@ -14,8 +14,9 @@ import (
 // several shapes (chunk boundaries, partial words, flipped products,
 // strided, padded, dilated and grouped convolutions).
 var dfRequests = []Request{
-	{Kind: Mul, N: 1}, {Kind: Mul, N: 100}, {Kind: Mul, N: otChunk + 3},
-	{Kind: Square, N: 1}, {Kind: Square, N: 777},
+	{Kind: Mul, N: 1}, {Kind: Mul, N: 100}, {Kind: Mul, N: heProductsMin - 1},
+	{Kind: Mul, N: heProductsMin}, {Kind: Mul, N: 2*8192 + 5},
+	{Kind: Square, N: 1}, {Kind: Square, N: 777}, {Kind: Square, N: 3 * 8192},
 	{Kind: And, N: 1}, {Kind: And, N: 70},
 	{Kind: DaBit, N: 1}, {Kind: DaBit, N: 130},
 	{Kind: BitMul, N: 1}, {Kind: BitMul, N: 200},

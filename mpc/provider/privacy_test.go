@@ -22,7 +22,7 @@ import (
 
 // privacyRequests exercises every kind the dealer-free provider serves.
 var privacyRequests = []Request{
-	{Kind: Mul, N: 64}, {Kind: Square, N: 64}, {Kind: And, N: 2},
+	{Kind: Mul, N: 64}, {Kind: Square, N: 64}, {Kind: Mul, N: heProductsMin}, {Kind: And, N: 2},
 	{Kind: DaBit, N: 64}, {Kind: BitMul, N: 64},
 	{Kind: MatMul, Batch: 1, M: 2, K: 3, Cols: 2},
 	{Kind: Conv, Conv: ConvSpec{N: 1, C: 1, H: 3, W: 3, Cout: 1, KH: 2, KW: 2, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1}},
@@ -123,12 +123,12 @@ func checkPrivacy(t *testing.T, np newProvider, observer int, runs int) error {
 			return fmt.Errorf("party %d's shares are the same in runs 0 and %d: the observer's randomness determines them", 1-observer, k)
 		}
 	}
-	// Bit agreement between every view word and up to 96 share words. The
+	// Bit agreement between every view word and up to 64 share words. The
 	// target's derived parts are compared with the messages only: with the
 	// observer's own derived shares they are tied by what the triple
 	// computes (a daBit's arithmetic shares sum to a bit), as they would
 	// be with any dealer.
-	spos := spread(len(targets[0]), 96)
+	spos := spread(len(targets[0]), 64)
 	n := float64(64 * runs)
 	worst, where := 0.0, ""
 	for i := range views[0] {
@@ -186,7 +186,7 @@ func TestDealerFreePrivacy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many runs of the protocols")
 	}
-	const runs = 32
+	const runs = 24
 	for observer := 0; observer < 2; observer++ {
 		if err := checkPrivacy(t, dealerFreeUnderTest, observer, runs); err != nil {
 			t.Errorf("dealer-free, observer party %d: %v", observer, err)

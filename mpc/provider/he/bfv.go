@@ -43,6 +43,11 @@ const (
 	gaussBound = 19.2
 	// floodBits: the flooding noise is uniform in [−2^floodBits, 2^floodBits).
 	floodBits = 148
+	// Slot encoding: slotMods NTT-friendly primes of slotBits bits, whose
+	// product (≈ 2^177) holds a sum of products of 64-bit values plus a
+	// 40-bit statistical mask exactly.
+	slotBits = 59
+	slotMods = 3
 	// SeedSize is the size of the seed a ciphertext's mask is expanded from.
 	SeedSize = 32
 )
@@ -52,8 +57,8 @@ const (
 type Context struct {
 	rQ, rD   *ring.Ring
 	q        []uint64
-	deltaQ   []uint64 // ⌊Q/2^64⌋ mod q_i
-	remQ     uint64   // Q mod 2^64
+	p64      *plain   // t = 2^64, coefficient encoding
+	slots    []*plain // prime t ≡ 1 mod 2N, slot (SIMD) encoding
 	pow64    []uint64 // 2^64 mod q_i
 	pow128   []uint64 // 2^128 mod q_i
 	floodOff []uint64 // 2^floodBits mod q_i
@@ -76,11 +81,21 @@ func NewContext() (*Context, error) {
 	c := &Context{rQ: rQ, rD: rQ.AtLevel(downLimbs - 1), q: q}
 	Q := rQ.Modulus()
 	t := new(big.Int).Lsh(big.NewInt(1), 64)
-	delta, rem := new(big.Int).QuoRem(Q, t, new(big.Int))
-	c.remQ = rem.Uint64()
+	c.p64 = newPlain(Q, q, t, nil)
+	sg := ring.NewNTTFriendlyPrimesGenerator(slotBits, 2*N)
+	ts, err := sg.NextDownstreamPrimes(slotMods)
+	if err != nil {
+		return nil, fmt.Errorf("he: slot primes: %w", err)
+	}
+	for _, ti := range ts {
+		rt, err := ring.NewRing(N, []uint64{ti})
+		if err != nil {
+			return nil, fmt.Errorf("he: slot ring: %w", err)
+		}
+		c.slots = append(c.slots, newPlain(Q, q, new(big.Int).SetUint64(ti), rt))
+	}
 	for _, qi := range q {
 		bq := new(big.Int).SetUint64(qi)
-		c.deltaQ = append(c.deltaQ, new(big.Int).Mod(delta, bq).Uint64())
 		c.pow64 = append(c.pow64, new(big.Int).Mod(t, bq).Uint64())
 		c.pow128 = append(c.pow128, new(big.Int).Mod(new(big.Int).Mul(t, t), bq).Uint64())
 		c.floodOff = append(c.floodOff, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), floodBits), bq).Uint64())
@@ -89,6 +104,41 @@ func NewContext() (*Context, error) {
 	c.qDHalf = new(big.Int).Rsh(c.qD, 1)
 	c.q0InvQ1 = new(big.Int).ModInverse(new(big.Int).SetUint64(q[0]), new(big.Int).SetUint64(q[1])).Uint64()
 	return c, nil
+}
+
+// plain is a plaintext modulus t and what encoding and decoding under it
+// need: Q = Δ·t + r.
+type plain struct {
+	t      uint64 // 0 stands for 2^64
+	tBig   *big.Int
+	deltaQ []uint64   // Δ mod q_i
+	remQ   uint64     // r
+	rt     *ring.Ring // the ring Z_t[X]/(X^N+1) of slot encoding (nil for 2^64)
+}
+
+func newPlain(Q *big.Int, q []uint64, t *big.Int, rt *ring.Ring) *plain {
+	delta, rem := new(big.Int).QuoRem(Q, t, new(big.Int))
+	p := &plain{tBig: t, remQ: rem.Uint64(), rt: rt}
+	if t.BitLen() <= 64 && t.Cmp(new(big.Int).Lsh(big.NewInt(1), 64)) < 0 {
+		p.t = t.Uint64()
+	}
+	for _, qi := range q {
+		p.deltaQ = append(p.deltaQ, new(big.Int).Mod(delta, new(big.Int).SetUint64(qi)).Uint64())
+	}
+	return p
+}
+
+// roundRemTimes returns ⌊r·m/t⌉ for m < t.
+func (p *plain) roundRemTimes(m uint64) uint64 {
+	hi, lo := bits.Mul64(p.remQ, m)
+	if p.t == 0 {
+		return hi + lo>>63
+	}
+	q, rem := bits.Div64(hi, lo, p.t)
+	if rem >= p.t-rem {
+		q++
+	}
+	return q
 }
 
 // LogQ returns log2 of the ciphertext modulus.
@@ -231,31 +281,31 @@ func (c *Context) parsePoly(b []byte, l int) (ring.Poly, error) {
 	return p, nil
 }
 
-// encodeScaled writes ⌊Q·m/2^64⌉ mod Q for the coefficients m (m read as
-// residues in [0, 2^64); missing coefficients are zero) into p's limbs:
-// Δ·m + ⌊r·m/2^64⌉ with Q = Δ·2^64 + r. This exact scaling keeps the
+// encodeScaled writes ⌊Q·m/t⌉ mod Q for the coefficients m (m read as
+// residues in [0, t); missing coefficients are zero) into p's limbs:
+// Δ·m + ⌊r·m/t⌉ with Q = Δ·t + r. This exact scaling keeps the
 // noise of a product by a plaintext p at e·p plus at most N·2^62,
 // whatever Q mod 2^64 is.
-func (c *Context) encodeScaled(m []uint64, p ring.Poly) {
+func (c *Context) encodeScaled(pl *plain, m []uint64, p ring.Poly) {
 	for i, qi := range c.q[:len(p.Coeffs)] {
 		u := c.rQ.SubRings[i].BRedConstant
-		d := c.deltaQ[i]
+		d := pl.deltaQ[i]
 		out := p.Coeffs[i]
 		for j := range out {
 			var v uint64
 			if j < len(m) {
 				v = m[j]
 			}
-			hi, lo := bits.Mul64(c.remQ, v)
-			rnd := hi + lo>>63
+			rnd := pl.roundRemTimes(v)
 			out[j] = ring.BRedAdd(ring.BRed(d, ring.BRedAdd(v, qi, u), qi, u)+ring.BRedAdd(rnd, qi, u), qi, u)
 		}
 	}
 }
 
-// encodeCentered writes the coefficients m, read as signed 64-bit
-// integers, into p's limbs.
-func (c *Context) encodeCentered(m []uint64, p ring.Poly) {
+// encodeCentered writes the coefficients m, read as residues mod t
+// lifted to (−t/2, t/2] (for t = 2^64: as signed 64-bit integers), into
+// p's limbs.
+func (c *Context) encodeCentered(pl *plain, m []uint64, p ring.Poly) {
 	for i, qi := range c.q[:len(p.Coeffs)] {
 		u := c.rQ.SubRings[i].BRedConstant
 		out := p.Coeffs[i]
@@ -263,6 +313,11 @@ func (c *Context) encodeCentered(m []uint64, p ring.Poly) {
 			var v int64
 			if j < len(m) {
 				v = int64(m[j])
+				if pl.t != 0 {
+					if m[j] > pl.t/2 {
+						v = -int64(pl.t - m[j])
+					}
+				}
 			}
 			if v >= 0 {
 				out[j] = ring.BRedAdd(uint64(v), qi, u)
@@ -286,14 +341,16 @@ const ciphertextBytes = SeedSize + limbs*N*8
 
 // Encrypt encrypts the coefficient vector m (len ≤ N) under k:
 // c0 = −a·s + e + ⌊Q·m/t⌉, c1 = a expanded from a fresh seed.
-func (k *SecretKey) Encrypt(m []uint64) (*Ciphertext, error) {
+func (k *SecretKey) Encrypt(m []uint64) (*Ciphertext, error) { return k.encrypt(k.c.p64, m) }
+
+func (k *SecretKey) encrypt(pl *plain, m []uint64) (*Ciphertext, error) {
 	c := k.c
 	seed, err := readSeed(k.rnd)
 	if err != nil {
 		return nil, err
 	}
 	ct := &Ciphertext{seed: seed, c0: c.rQ.NewPoly()}
-	c.encodeScaled(m, ct.c0)
+	c.encodeScaled(pl, m, ct.c0)
 	k.gauss.ReadAndAdd(ct.c0)
 	c.rQ.NTT(ct.c0, ct.c0)
 	a := c.uniformNTT(seed)
@@ -336,9 +393,11 @@ func (c *Context) NewAccumulator() *Accumulator {
 type Plaintext struct{ p ring.Poly }
 
 // NewPlaintext encodes the coefficients m (signed 64-bit) as a multiplier.
-func (c *Context) NewPlaintext(m []uint64) *Plaintext {
+func (c *Context) NewPlaintext(m []uint64) *Plaintext { return c.newPlaintext(c.p64, m) }
+
+func (c *Context) newPlaintext(pl *plain, m []uint64) *Plaintext {
 	p := c.rQ.NewPoly()
-	c.encodeCentered(m, p)
+	c.encodeCentered(pl, m, p)
 	c.rQ.NTT(p, p)
 	return &Plaintext{p}
 }
@@ -371,12 +430,16 @@ const replyBytes = 2 * downLimbs * N * 8
 // its noise, and switches it down for the reply. rnd is the evaluator's
 // private randomness. The owner of the key decrypts sum + mask.
 func (acc *Accumulator) Finish(pk *PublicKey, mask []uint64, rnd io.Reader) (*Reply, error) {
+	return acc.finish(acc.c.p64, pk, mask, rnd)
+}
+
+func (acc *Accumulator) finish(pl *plain, pk *PublicKey, mask []uint64, rnd io.Reader) (*Reply, error) {
 	c, r := acc.c, acc.c.rQ
 	if acc.terms > 1<<20 {
 		return nil, fmt.Errorf("he: %d products in one sum exceed the noise budget", acc.terms)
 	}
 	m := r.NewPoly()
-	c.encodeScaled(mask, m)
+	c.encodeScaled(pl, mask, m)
 	r.NTT(m, m)
 	r.Add(acc.c0, m, acc.c0)
 	// Re-randomise: + (u·b + e0, u·a + e1).
@@ -451,7 +514,9 @@ func (c *Context) ParseReply(b []byte) (*Reply, error) {
 }
 
 // Decrypt returns the plaintext coefficients of a reply, in [0, 2^64).
-func (k *SecretKey) Decrypt(rp *Reply) []uint64 {
+func (k *SecretKey) Decrypt(rp *Reply) []uint64 { return k.decrypt(k.c.p64, rp) }
+
+func (k *SecretKey) decrypt(pl *plain, rp *Reply) []uint64 {
 	c := k.c
 	rd := c.rD
 	x := rd.NewPoly()
@@ -472,14 +537,21 @@ func (k *SecretKey) Decrypt(rp *Reply) []uint64 {
 		hi, lo := bits.Mul64(q0, kk)
 		lo, carry := bits.Add64(lo, x0, 0)
 		hi += carry
-		// round(2^64·v / qD) mod 2^64.
+		// round(t·v / qD) mod t.
 		num.SetUint64(hi)
 		num.Lsh(&num, 64)
 		tmp.SetUint64(lo)
 		num.Or(&num, &tmp)
-		num.Lsh(&num, 64)
+		if pl.t == 0 {
+			num.Lsh(&num, 64)
+		} else {
+			num.Mul(&num, pl.tBig)
+		}
 		num.Add(&num, c.qDHalf)
 		quo.Quo(&num, c.qD)
+		if pl.t != 0 {
+			quo.Mod(&quo, pl.tBig)
+		}
 		ws := quo.Bits()
 		if len(ws) > 0 {
 			out[j] = uint64(ws[0])

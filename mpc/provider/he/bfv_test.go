@@ -168,3 +168,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSlotProducts(t *testing.T) {
+	k, err := ctx.NewSecretKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := ctx.ParsePublic(k.Public())
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	for _, n := range []int{1, 100, N + 5} {
+		xs := [][]uint64{make([]uint64, n), make([]uint64, n)}
+		ys := [][]uint64{make([]uint64, n), make([]uint64, n)}
+		for v := range xs {
+			for i := 0; i < n; i++ {
+				xs[v][i], ys[v][i] = rng.Uint64(), rng.Uint64()
+			}
+		}
+		xs[0][0], ys[0][0] = ^uint64(0), ^uint64(0) // the largest product
+		msg, err := k.EncryptVectors(xs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, share, err := ctx.EvalProducts(pk, msg, ys, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, err := k.DecryptProducts(reply, n, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			want := xs[0][i]*ys[0][i] + xs[1][i]*ys[1][i]
+			if got := own[i] + share[i]; got != want {
+				t.Fatalf("n=%d element %d: %#x, want %#x", n, i, got, want)
+			}
+		}
+	}
+}
