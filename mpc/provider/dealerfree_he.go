@@ -171,8 +171,8 @@ func (d *DealerFree) heProducts(r Request, parts [][]uint64) ([][]uint64, error)
 	n := r.N
 	batches := (n + he.N - 1) / he.N
 	split := min(n, (batches+1)/2*he.N) // rank 0 encrypts [0, split), rank 1 the rest
-	lo, hi := 0, split                   // the elements this party encrypts
-	plo, phi := split, n                 // the elements the peer encrypts
+	lo, hi := 0, split                  // the elements this party encrypts
+	plo, phi := split, n                // the elements the peer encrypts
 	if d.rank == 1 {
 		lo, hi, plo, phi = plo, phi, lo, hi
 	}

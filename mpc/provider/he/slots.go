@@ -171,7 +171,7 @@ func (k *SecretKey) DecryptProducts(reply []byte, n, vectors int) ([]uint64, err
 			// Garner: v = a1 + a2·t1 + a3·t1·t2, exact below t1·t2·t3.
 			a1 := v[0][i]
 			a2 := mul((v[1][i]+t2-a1%t2)%t2, i12, t2)
-			a3 := mul(((mul((v[2][i]+t3-a1%t3)%t3, i13, t3)+t3-a2%t3)%t3), i23, t3)
+			a3 := mul(((mul((v[2][i]+t3-a1%t3)%t3, i13, t3) + t3 - a2%t3) % t3), i23, t3)
 			out[lo+i] = a1 + a2*t1 + a3*t12
 		}
 	}
