@@ -57,7 +57,8 @@ func LoadEncryptedModel(p *mpc.Party, tag string, src int) (*Model, error) {
 
 // loadFromStore reads the model tagged tag from p's store, saying
 // whether it is restricted. A store that cannot say is trusted unless p
-// runs under a reveal policy (see mpc.WithRevealPolicy).
+// runs under a reveal policy (see mpc.WithRevealPolicy) or the store tags
+// its tensors (mpc.TaggedStore): then its models count as restricted.
 func loadFromStore(p *mpc.Party, tag string) (*Model, bool, error) {
 	s := mpc.StoreOf(p)
 	if s == nil {
@@ -71,7 +72,10 @@ func loadFromStore(p *mpc.Party, tag string) (*Model, bool, error) {
 		m, restricted, err = ms.LoadModelTagged(tag)
 	case ModelStore:
 		m, err = ms.LoadModel(tag)
-		restricted = mpc.HasRevealPolicy(p)
+		// A store that tags its tensors but not its models, or any
+		// store of a governed job, cannot vouch for a model.
+		_, tagsTensors := s.(mpc.TaggedStore)
+		restricted = tagsTensors || mpc.HasRevealPolicy(p)
 	default:
 		return nil, false, errors.New("this party's store holds no models")
 	}

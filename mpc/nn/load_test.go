@@ -231,3 +231,47 @@ func TestLoadRestrictedModel(t *testing.T) {
 		}
 	}
 }
+
+// halfTagged tags its tensors (mpc.TaggedStore) but not its models.
+type halfTagged struct{ modelStore }
+
+func (s halfTagged) LoadTagged(tag string) (*tensor.Tensor, bool, error) {
+	t, err := s.Load(tag)
+	return t, false, err
+}
+
+func (s halfTagged) SaveTagged(tag string, t *tensor.Tensor, _ bool) error { return s.Save(tag, t) }
+
+// TestModelRestrictionDefaults: without a policy, a plain model store is
+// trusted, but a store that tags tensors and not models restricts every
+// model it gives.
+func TestModelRestrictionDefaults(t *testing.T) {
+	owned := NewModel(NewLinear(2, 1, tensor.NewRNG(1)))
+	for _, c := range []struct {
+		name       string
+		store      mpc.Store
+		restricted bool
+	}{
+		{"plain model store", modelStore{"m": owned}, false},
+		{"tags tensors only", halfTagged{modelStore{"m": owned}}, true},
+		{"tags models", taggedModelStore{modelStore{"m": owned}}, true},
+	} {
+		res, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+			if p.Rank() == 0 {
+				mpc.SetStore(p, c.store)
+			}
+			if _, err := LoadEncryptedModel(p, "m", 0); err != nil {
+				return nil, err
+			}
+			return mpc.Restricted(p), nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, r := range res {
+			if r.Value != c.restricted {
+				t.Errorf("%s rank %d: restricted %v", c.name, r.Rank, r.Value)
+			}
+		}
+	}
+}
