@@ -151,10 +151,11 @@ func (p *Party) Preprocess(reqs ...provider.Request) error {
 	return nil
 }
 
-// RecordRequests runs f and returns, in order, the requests for
+// RecordRequests runs f on p and returns, in order, the requests for
 // correlated randomness it made (public shapes only), so that the same
-// requests can be preprocessed before the next run of f (Preprocess).
-func (p *Party) RecordRequests(f func()) []provider.Request {
+// requests can be preprocessed before the next run of f (Party.Preprocess).
+// Host only: the jail denies it (a job's code does not see its provider).
+func RecordRequests(p *Party, f func()) []provider.Request {
 	rec := &recorder{Provider: p.prov}
 	p.prov = rec
 	defer func() { p.prov = rec.Provider }()

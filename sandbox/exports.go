@@ -31,7 +31,7 @@ var deniedSymbols = map[string][]string{
 		// Restriction and quotas are the worker's: the jail neither reads
 		// nor changes them, nor broadcasts announcements of its own.
 		"Announce", "Restricted", "Restrict", "ReturnAllowed", "HasRevealPolicy",
-		"WithRevealPolicy", "WithSaveQuota", "TrustedThirdParty", "DealerFree", "ProviderOption",
+		"WithRevealPolicy", "WithSaveQuota", "TrustedThirdParty", "DealerFree", "ProviderOption", "RecordRequests",
 	},
 	NNPath: {},
 }

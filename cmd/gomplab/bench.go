@@ -84,8 +84,8 @@ func runBenchParties(name, provider string, parties, row, reps int, env []string
 	res, err := mpc.RunProcesses(parties, name, mpc.ProcessOptions{
 		Provider: provider,
 		Args:     benchChildArgs,
-		Env:     append([]string{envBenchRow + "=" + strconv.Itoa(row), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
-		Timeout: 10 * time.Minute,
+		Env:      append([]string{envBenchRow + "=" + strconv.Itoa(row), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
+		Timeout:  10 * time.Minute,
 	})
 	if err != nil {
 		return nil, err

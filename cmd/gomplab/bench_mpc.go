@@ -177,7 +177,7 @@ func benchParty(p *mpc.Party) (any, error) {
 	var reqs []provider.Request
 	offline := os.Getenv(mpc.EnvProvider) == mpc.ProviderDealerFree
 	if offline {
-		reqs = p.RecordRequests(func() { out = w.op(x) })
+		reqs = mpc.RecordRequests(p, func() { out = w.op(x) })
 	} else if err := warmUp(p, func() { out = w.op(x) }); err != nil {
 		return nil, err
 	}

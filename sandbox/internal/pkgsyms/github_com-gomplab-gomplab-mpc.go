@@ -51,6 +51,7 @@ func init() {
 		"RecipientAllParties":  reflect.ValueOf(constant.MakeFromLiteral("\"all-parties\"", token.STRING, 0)),
 		"RecipientPartyPrefix": reflect.ValueOf(constant.MakeFromLiteral("\"party:\"", token.STRING, 0)),
 		"RecipientRequester":   reflect.ValueOf(constant.MakeFromLiteral("\"requester\"", token.STRING, 0)),
+		"RecordRequests":       reflect.ValueOf(mpc.RecordRequests),
 		"RegisterParty":        reflect.ValueOf(mpc.RegisterParty),
 		"Restrict":             reflect.ValueOf(mpc.Restrict),
 		"Restricted":           reflect.ValueOf(mpc.Restricted),
