@@ -143,6 +143,9 @@ const (
 	// EnvProvider names the provider of a party process (see
 	// ProviderOption); the trusted third party is selected by comm.EnvTTP.
 	EnvProvider = "GOMPLAB_MPC_PROVIDER"
+	// EnvDelay, a Go duration, delays every message a party process sends
+	// by that much (comm.Delayed), as a wide-area link would.
+	EnvDelay = "GOMPLAB_MPC_DELAY"
 )
 
 // RunChildIfRequested turns this process into an MPC party when it was
@@ -199,6 +202,14 @@ func runChild(name string) int {
 	c, err := comm.DialEnv(context.Background())
 	if err != nil {
 		return report(wireResult{Rank: rank, Err: fmt.Sprintf("mpc: party %d: joining the mesh: %v", rank, err)})
+	}
+	if v := os.Getenv(EnvDelay); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			c.Close()
+			return report(wireResult{Rank: rank, Err: fmt.Sprintf("mpc: %s=%q: want a non-negative duration such as 20ms", EnvDelay, v)})
+		}
+		c = comm.Delayed(c, d)
 	}
 	var opts []Option
 	if v := os.Getenv(comm.EnvTTP); v == "1" || v == "true" {
@@ -259,6 +270,9 @@ type ProcessOptions struct {
 	// Provider names the parties' provider (ProviderOption's names);
 	// ProviderDealer is the same as TTP.
 	Provider string
+	// Delay delays every message by this much (comm.Delayed): a one-way
+	// network delay on loopback.
+	Delay time.Duration
 }
 
 // RunProcesses runs the function registered as name on n parties, each a
@@ -283,6 +297,9 @@ func RunProcesses(n int, name string, opt ProcessOptions) ([]Result, error) {
 			return nil, err
 		}
 		opt.Env = append(append([]string(nil), opt.Env...), EnvProvider+"="+opt.Provider)
+	}
+	if opt.Delay > 0 {
+		opt.Env = append(append([]string(nil), opt.Env...), EnvDelay+"="+opt.Delay.String())
 	}
 	args := opt.Args
 	if args == nil && isTestBinary() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"time"
@@ -78,11 +79,19 @@ func benchPartyEnv(rows int) (row, reps int, err error) {
 	return row, reps, nil
 }
 
+// benchSetting is how a benchmark's parties run: their provider and the
+// one-way delay added to every message.
+type benchSetting struct {
+	Provider string        `json:"provider"`
+	Delay    time.Duration `json:"delay_ns"`
+}
+
 // runBenchParties runs workload row of the party function registered as
 // name in parties processes, and returns every party's report.
-func runBenchParties(name, provider string, parties, row, reps int, env []string) ([]partyReport, error) {
+func runBenchParties(name string, set benchSetting, parties, row, reps int, env []string) ([]partyReport, error) {
 	res, err := mpc.RunProcesses(parties, name, mpc.ProcessOptions{
-		Provider: provider,
+		Provider: set.Provider,
+		Delay:    set.Delay,
 		Args:     benchChildArgs,
 		Env:      append([]string{envBenchRow + "=" + strconv.Itoa(row), envBenchReps + "=" + strconv.Itoa(reps)}, env...),
 		Timeout:  10 * time.Minute,
@@ -119,4 +128,52 @@ func slowestParty(reports []partyReport) (minSec, median float64, bytes, rounds 
 		median = (slowest[reps/2-1] + slowest[reps/2]) / 2
 	}
 	return slowest[0], median, bytes, rounds, maxErr
+}
+
+// loadWarning returns a warning when the machine's one-minute load average
+// is above 0.5 (other work shares the cores: times will be inflated, bytes
+// and rounds will not), and the load average itself (−1 if unknown).
+func loadWarning() (string, float64) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "", -1
+	}
+	var load float64
+	if _, err := fmt.Sscanf(string(b), "%g", &load); err != nil {
+		return "", -1
+	}
+	if load > 0.5 {
+		return fmt.Sprintf("warning: load average %.2f before the run (above 0.5): other work shares the %d cores, so times will be inflated; bytes and rounds are not affected", load, runtime.NumCPU()), load
+	}
+	return "", load
+}
+
+// settingFlags adds --provider and --delay to a benchmark command.
+func settingFlags(cmd *cobra.Command, set *benchSetting) {
+	cmd.Flags().StringVar(&set.Provider, "provider", mpc.ProviderTFP, "correlated randomness: tfp (trusted first party), dealer (trusted third party) or dealer-free")
+	cmd.Flags().DurationVar(&set.Delay, "delay", 0, "one-way delay added to every message (e.g. 20ms)")
+}
+
+// checkSetting validates a benchmark's flags.
+func checkSetting(set benchSetting, parties, reps int) error {
+	if parties < 2 || reps < 1 {
+		return fmt.Errorf("need --parties >= 2 and --reps >= 1")
+	}
+	if _, err := mpc.ProviderOption(set.Provider); err != nil {
+		return fmt.Errorf("--provider: %w", err)
+	}
+	if set.Provider == mpc.ProviderDealerFree && parties != 2 {
+		return fmt.Errorf("--provider dealer-free runs between exactly 2 parties, not %d", parties)
+	}
+	if set.Delay < 0 {
+		return fmt.Errorf("--delay %v is negative", set.Delay)
+	}
+	return nil
+}
+
+// settingNote is the line under a benchmark table saying how it ran and
+// what the CrypTen column is.
+func settingNote(set benchSetting) string {
+	return fmt.Sprintf("provider %s, one-way delay %v; CrypTen's figures are stored references (trusted first party, no delay), not a run beside this one",
+		set.Provider, set.Delay)
 }

@@ -186,14 +186,7 @@ func benchParty(p *mpc.Party) (any, error) {
 			return nil, err
 		}
 		if offline {
-			before := p.Stats().Total()
-			start := time.Now()
-			if err := p.Preprocess(reqs...); err != nil {
-				return nil, err
-			}
-			rep.OfflineSeconds = append(rep.OfflineSeconds, time.Since(start).Seconds())
-			rep.OfflineBytes = p.Stats().Total().Sub(before).BytesSent
-			if err := comm.Barrier(mpc.CommOf(p)); err != nil {
+			if err := preprocessTimed(p, reqs, &rep); err != nil {
 				return nil, err
 			}
 		}
@@ -292,19 +285,20 @@ func startProfile(row, rank int) (func(), error) {
 
 // mpcResult is one row of the report.
 type mpcResult struct {
-	Workload string     `json:"workload"`
-	Provider string     `json:"provider"`
-	Parties  int        `json:"parties"`
-	Reps     int        `json:"reps"`
-	Median   float64    `json:"median_seconds"`
-	Min      float64    `json:"min_seconds"`           // the fastest repetition (at the slower party)
-	CPU      []float64  `json:"cpu_seconds_per_party"` // median process CPU time of each party
-	Faults   []int64    `json:"page_faults_per_party"` // median minor page faults of each party
-	Bytes    int64      `json:"bytes_per_party"`
-	Rounds   int64      `json:"rounds"`
-	MaxErr   float64    `json:"max_abs_error"`
-	CrypTen  cryptenRef `json:"crypten"`
-	Speedup  float64    `json:"speedup"`
+	Workload string `json:"workload"`
+	benchSetting
+	LoadAverage float64    `json:"load_average"`
+	Parties     int        `json:"parties"`
+	Reps        int        `json:"reps"`
+	Median      float64    `json:"median_seconds"`
+	Min         float64    `json:"min_seconds"`           // the fastest repetition (at the slower party)
+	CPU         []float64  `json:"cpu_seconds_per_party"` // median process CPU time of each party
+	Faults      []int64    `json:"page_faults_per_party"` // median minor page faults of each party
+	Bytes       int64      `json:"bytes_per_party"`
+	Rounds      int64      `json:"rounds"`
+	MaxErr      float64    `json:"max_abs_error"`
+	CrypTen     cryptenRef `json:"crypten"`
+	Speedup     float64    `json:"speedup"`
 	// Offline phase (dealer-free): median seconds at the slower party and
 	// bytes sent per party, to preprocess one repetition's requests.
 	Offline      float64 `json:"offline_median_seconds,omitempty"`
@@ -315,7 +309,8 @@ type mpcResult struct {
 func init() {
 	var asJSON bool
 	var parties, reps int
-	var only, profile, prov string
+	var only, profile string
+	var set benchSetting
 	cmd := &cobra.Command{
 		Use:   "mpc",
 		Short: "Benchmark the MPC engine on CrypTen's standard workloads",
@@ -329,7 +324,9 @@ party) and the speedup against it.
 --provider chooses the correlated randomness: tfp (trusted first party, as
 CrypTen's reference), dealer (a trusted third party process), or dealer-free
 (two parties, oblivious transfer and homomorphic encryption: the offline
-phase, preprocessing each repetition's requests, is timed and counted apart).`,
+phase, preprocessing each repetition's requests, is timed and counted apart).
+--delay adds a one-way delay to every message (e.g. 20ms), as across hosts.
+A warning is printed when the machine's load average is above 0.5.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var re *regexp.Regexp
@@ -339,14 +336,12 @@ phase, preprocessing each repetition's requests, is timed and counted apart).`,
 					return fmt.Errorf("--only: %w", err)
 				}
 			}
-			if parties < 2 || reps < 1 {
-				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
+			if err := checkSetting(set, parties, reps); err != nil {
+				return err
 			}
-			if _, err := mpc.ProviderOption(prov); err != nil {
-				return fmt.Errorf("--provider: %w", err)
-			}
-			if prov == mpc.ProviderDealerFree && parties != 2 {
-				return fmt.Errorf("--provider dealer-free runs between exactly 2 parties, not %d", parties)
+			warn, load := loadWarning()
+			if warn != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), warn)
 			}
 			var env []string
 			if profile != "" {
@@ -357,7 +352,8 @@ phase, preprocessing each repetition's requests, is timed and counted apart).`,
 				if re != nil && !re.MatchString(w.name) {
 					continue
 				}
-				r := runMPCWorkload(i, w, prov, parties, reps, env)
+				r := runMPCWorkload(i, w, set, parties, reps, env)
+				r.LoadAverage = load
 				results = append(results, r)
 				if !asJSON {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%-36s %.4fs\n", w.name, r.Median)
@@ -376,14 +372,14 @@ phase, preprocessing each repetition's requests, is timed and counted apart).`,
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
 	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
 	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
-	cmd.Flags().StringVar(&prov, "provider", mpc.ProviderTFP, "correlated randomness: tfp, dealer or dealer-free")
+	settingFlags(cmd, &set)
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write each party's CPU profile of the timed repetitions to FILE.<row>.rank<r>")
 	benchCmd.AddCommand(cmd)
 }
 
-func runMPCWorkload(i int, w mpcWorkload, prov string, parties, reps int, env []string) mpcResult {
-	r := mpcResult{Workload: w.name, Provider: prov, Parties: parties, Reps: reps, CrypTen: w.ref}
-	reports, err := runBenchParties("bench-mpc", prov, parties, i, reps, env)
+func runMPCWorkload(i int, w mpcWorkload, set benchSetting, parties, reps int, env []string) mpcResult {
+	r := mpcResult{Workload: w.name, benchSetting: set, Parties: parties, Reps: reps, CrypTen: w.ref}
+	reports, err := runBenchParties("bench-mpc", set, parties, i, reps, env)
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -438,8 +434,21 @@ func printMPCTable(out io.Writer, results []mpcResult) {
 	}
 	tw.Flush()
 	if len(results) > 0 {
-		fmt.Fprintf(out, "provider: %s; CrypTen's figures are stored references (trusted first party), not a run beside this one\n", results[0].Provider)
+		fmt.Fprintln(out, settingNote(results[0].benchSetting))
 	}
+}
+
+// preprocessTimed runs the offline phase of a dealer-free repetition:
+// preprocessing reqs, timed and counted into rep, then a barrier.
+func preprocessTimed(p *mpc.Party, reqs []provider.Request, rep *partyReport) error {
+	before := p.Stats().Total()
+	start := time.Now()
+	if err := p.Preprocess(reqs...); err != nil {
+		return err
+	}
+	rep.OfflineSeconds = append(rep.OfflineSeconds, time.Since(start).Seconds())
+	rep.OfflineBytes = p.Stats().Total().Sub(before).BytesSent
+	return comm.Barrier(mpc.CommOf(p))
 }
 
 // offlinePhase returns the median offline time at the slower party and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/dataset"
+	"github.com/gomplab/gomplab/mpc/provider"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/spf13/cobra"
 )
@@ -152,13 +154,28 @@ func benchNNParty(p *mpc.Party) (any, error) {
 		return nil, err
 	}
 	var rep partyReport
+	// With the dealer-free provider the warm-up records the requests and
+	// each timed repetition preprocesses them first, timed apart (the
+	// offline phase).
+	offline := os.Getenv(mpc.EnvProvider) == mpc.ProviderDealerFree
+	var reqs []provider.Request
 	for i := -1; i < reps; i++ {
 		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return nil, err
 		}
+		if offline && i >= 0 {
+			if err := preprocessTimed(p, reqs, &rep); err != nil {
+				return nil, err
+			}
+		}
 		before := p.Stats().Total()
 		start := time.Now()
-		if err := step(); err != nil {
+		if offline && i < 0 {
+			reqs = mpc.RecordRequests(p, func() { err = step() })
+		} else {
+			err = step()
+		}
+		if err != nil {
 			return nil, err
 		}
 		el := time.Since(start).Seconds()
@@ -176,21 +193,26 @@ func benchNNParty(p *mpc.Party) (any, error) {
 
 // nnResult is one row of the report.
 type nnResult struct {
-	Workload string  `json:"workload"`
-	Parties  int     `json:"parties"`
-	Reps     int     `json:"reps"`
-	Median   float64 `json:"median_seconds"`
-	Bytes    int64   `json:"bytes_per_party"`
-	Rounds   int64   `json:"rounds"`
-	MaxErr   float64 `json:"max_abs_error"`
-	CrypTen  nnRef   `json:"crypten"`
-	Speedup  float64 `json:"speedup"`
-	Error    string  `json:"error,omitempty"`
+	Workload string `json:"workload"`
+	benchSetting
+	LoadAverage  float64 `json:"load_average"`
+	Offline      float64 `json:"offline_median_seconds,omitempty"`
+	OfflineBytes int64   `json:"offline_bytes_per_party,omitempty"`
+	Parties      int     `json:"parties"`
+	Reps         int     `json:"reps"`
+	Median       float64 `json:"median_seconds"`
+	Bytes        int64   `json:"bytes_per_party"`
+	Rounds       int64   `json:"rounds"`
+	MaxErr       float64 `json:"max_abs_error"`
+	CrypTen      nnRef   `json:"crypten"`
+	Speedup      float64 `json:"speedup"`
+	Error        string  `json:"error,omitempty"`
 }
 
 func init() {
 	var asJSON bool
 	var parties, reps int
+	var set benchSetting
 	cmd := &cobra.Command{
 		Use:   "nn",
 		Short: "Benchmark encrypted neural networks: LeNet inference and logistic-regression training",
@@ -202,15 +224,21 @@ training (1000 encrypted samples of 100 features, batch 100, SGD). It prints
 the median time at the slower party (triple generation included), bytes sent
 and rounds per party in one repetition, and the max abs error against the
 same computation in plaintext (logits; trained weights), beside CrypTen's
-figures and the speedup.`,
+stored figures (trusted first party) and the speedup against them.
+--provider and --delay as for bench mpc.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if parties < 2 || reps < 1 {
-				return fmt.Errorf("need --parties >= 2 and --reps >= 1")
+			if err := checkSetting(set, parties, reps); err != nil {
+				return err
+			}
+			warn, load := loadWarning()
+			if warn != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), warn)
 			}
 			var results []nnResult
 			for i, w := range nnWorkloads {
-				r := runNNWorkload(i, w, parties, reps)
+				r := runNNWorkload(i, w, set, parties, reps)
+				r.LoadAverage = load
 				results = append(results, r)
 				if !asJSON {
 					fmt.Fprintf(cmd.ErrOrStderr(), "%-62s %.4fs\n", w.name, r.Median)
@@ -228,17 +256,19 @@ figures and the speedup.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
 	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per workload (after one warm-up)")
+	settingFlags(cmd, &set)
 	benchCmd.AddCommand(cmd)
 }
 
-func runNNWorkload(i int, w nnWorkload, parties, reps int) nnResult {
-	r := nnResult{Workload: w.name, Parties: parties, Reps: reps, CrypTen: w.ref}
-	reports, err := runBenchParties("bench-nn", "", parties, i, reps, nil)
+func runNNWorkload(i int, w nnWorkload, set benchSetting, parties, reps int) nnResult {
+	r := nnResult{Workload: w.name, benchSetting: set, Parties: parties, Reps: reps, CrypTen: w.ref}
+	reports, err := runBenchParties("bench-nn", set, parties, i, reps, nil)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
 	_, r.Median, r.Bytes, r.Rounds, r.MaxErr = slowestParty(reports)
+	r.Offline, r.OfflineBytes = offlinePhase(reports)
 	if r.Median > 0 {
 		r.Speedup = w.ref.Seconds / r.Median
 	}
@@ -247,15 +277,26 @@ func runNNWorkload(i int, w nnWorkload, parties, reps int) nnResult {
 
 func printNNTable(out io.Writer, results []nnResult) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "workload\tmedian s\tbytes/party\trounds\tmax abs err\tCrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup\t")
+	offline := len(results) > 0 && results[0].Provider == mpc.ProviderDealerFree
+	head := "workload\tmedian s\tbytes/party\trounds\tmax abs err\t"
+	if offline {
+		head += "offline s\toffline bytes/party\t"
+	}
+	fmt.Fprintln(tw, head+"CrypTen s\tCrypTen bytes\tCrypTen rounds\tCrypTen err\tspeedup vs stored\t")
 	for _, r := range results {
 		if r.Error != "" {
 			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t%.2f\t%d\t%d\t%.2g\t%.1fx\t\n",
-			r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr,
+		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t", r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr)
+		if offline {
+			fmt.Fprintf(tw, "%.4f\t%d\t", r.Offline, r.OfflineBytes)
+		}
+		fmt.Fprintf(tw, "%.2f\t%d\t%d\t%.2g\t%.1fx\t\n",
 			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
 	}
 	tw.Flush()
+	if len(results) > 0 {
+		fmt.Fprintln(out, settingNote(results[0].benchSetting))
+	}
 }
