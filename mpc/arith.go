@@ -396,7 +396,7 @@ func (p *Party) truncateMaskedEach(v []uint64, n int, div func(j int) uint64) {
 		ring.Add(z[lo:hi], v[lo:hi], ss[j].Parts[0])
 	}
 	// Rank 0 gathers every z_i.
-	p.Stats().Round()
+	p.c.Stats().Round()
 	if p.rank == 0 {
 		buf := make([]uint64, len(v))
 		for q := 1; q < p.size; q++ {

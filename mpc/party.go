@@ -266,9 +266,20 @@ func (p *Party) WorldSize() int { return p.size }
 // Config returns the party's numeric configuration (defaults filled in).
 func (p *Party) Config() Config { return p.cfg }
 
-// Stats returns the party's traffic counters (bytes, messages, rounds, in
-// total and per operation).
-func (p *Party) Stats() *comm.Stats { return p.c.Stats() }
+// Stats returns a read-only view of the party's traffic counters (bytes,
+// messages, rounds, in total and per operation).
+func (p *Party) Stats() Traffic { return Traffic{p.c.Stats()} }
+
+// Traffic reads a party's traffic counters. It cannot change them: the
+// counters travel to the job's requester, so job code must not be able to
+// write into them.
+type Traffic struct{ s *comm.Stats }
+
+// Total returns the counts since the party started.
+func (t Traffic) Total() comm.Counts { return t.s.Total() }
+
+// ByOp returns the counts per outermost operation.
+func (t Traffic) ByOp() map[string]comm.Counts { return t.s.ByOp() }
 
 // CommOf returns p's communicator, for protocols built on top of mpc in
 // trusted code (nn's model sharing, benchmarks' barriers). It is a

@@ -126,6 +126,10 @@ var leakRoutes = []leakRoute{
 	{name: "mpc.ReturnAllowed", body: `return nil, mpc.ReturnAllowed(mpc.Default())`, want: "compile"},
 	{name: "mpc.WithRevealPolicy", body: `return mpc.WithRevealPolicy(mpc.RevealPolicy{}), nil`, want: "compile"},
 	{name: "mpc.WithSaveQuota", body: `return mpc.WithSaveQuota(mpc.SaveQuota{}), nil`, want: "compile"},
+	// The traffic counters travel to the requester: job code reads them
+	// but cannot write into them.
+	{name: "forged traffic", body: `mpc.Default().Stats().Sent(31337); return nil, nil`, want: "compile"},
+	{name: "forged operation names", body: `mpc.Default().Stats().Op("31337"); return nil, nil`, want: "compile"},
 	{name: "x.Party().Comm", body: `return x.Party().Comm(), nil`, want: "compile"},
 	// Unexported fields, directly or through a look-alike type.
 	{name: "unexported field", body: `return fmt.Sprint(x.share), nil`, want: "fail"},

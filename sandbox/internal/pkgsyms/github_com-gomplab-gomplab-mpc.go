@@ -94,6 +94,7 @@ func init() {
 		"SaveQuota":      reflect.ValueOf((*mpc.SaveQuota)(nil)),
 		"Store":          reflect.ValueOf((*mpc.Store)(nil)),
 		"TaggedStore":    reflect.ValueOf((*mpc.TaggedStore)(nil)),
+		"Traffic":        reflect.ValueOf((*mpc.Traffic)(nil)),
 		"WideTensor":     reflect.ValueOf((*mpc.WideTensor)(nil)),
 
 		// interface wrapper definitions
