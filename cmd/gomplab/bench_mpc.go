@@ -82,9 +82,10 @@ var mpcWorkloads = []mpcWorkload{
 	matmulWorkload(256, cryptenRef{0.0243, 1_048_576, 1, 1.1e-3}),
 	matmulWorkload(1024, cryptenRef{0.832, 16_777_216, 1, 2.5e-3}),
 	{
+		// Unscaled random weights, as CrypTen's reference (torch.randn).
 		name: "conv2d 64x3x32x32, 16 3x3, pad 1", ref: cryptenRef{0.054, 1_576_320, 1, 3.9e-4},
 		inputs: func() []*tensor.Tensor {
-			return []*tensor.Tensor{tensor.RandN(3, 64, 3, 32, 32), tensor.RandN(4, 16, 3, 3, 3).MulScalar(0.2)}
+			return []*tensor.Tensor{tensor.RandN(3, 64, 3, 32, 32), tensor.RandN(4, 16, 3, 3, 3)}
 		},
 		enc: twoOperands,
 		op: func(x []*mpc.CrypTensor) *mpc.CrypTensor {
