@@ -26,6 +26,7 @@ func init() {
 		"Div":                  reflect.ValueOf(mpc.Div),
 		"Dot":                  reflect.ValueOf(mpc.Dot),
 		"Encrypt":              reflect.ValueOf(mpc.Encrypt),
+		"EnvDelay":             reflect.ValueOf(constant.MakeFromLiteral("\"GOMPLAB_MPC_DELAY\"", token.STRING, 0)),
 		"EnvProvider":          reflect.ValueOf(constant.MakeFromLiteral("\"GOMPLAB_MPC_PROVIDER\"", token.STRING, 0)),
 		"Eq":                   reflect.ValueOf(mpc.Eq),
 		"ErrNotApproved":       reflect.ValueOf(&mpc.ErrNotApproved).Elem(),
