@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -143,6 +145,59 @@ func matmulWorkload(n int, ref cryptenRef) mpcWorkload {
 	}
 }
 
+// envBenchSizes carries --sizes to the parties, which build the same rows.
+const envBenchSizes = "GOMPLAB_BENCH_SIZES"
+
+// growthWorkloads are the rows of --sizes: mul and relu on n elements and
+// the product of two √n×√n matrices, for each n (no CrypTen reference).
+func growthWorkloads(sizes []int) []mpcWorkload {
+	var ws []mpcWorkload
+	for _, n := range sizes {
+		ws = append(ws, mpcWorkload{
+			name: fmt.Sprintf("mul %d", n),
+			inputs: func() []*tensor.Tensor {
+				return []*tensor.Tensor{tensor.RandN(1, n), tensor.RandN(2, n)}
+			},
+			enc:   twoOperands,
+			op:    func(x []*mpc.CrypTensor) *mpc.CrypTensor { return x[0].Mul(x[1]) },
+			plain: func(in []*tensor.Tensor) *tensor.Tensor { return in[0].Mul(in[1]) },
+		})
+		ws = append(ws, unary(fmt.Sprintf("relu %d", n), -1, 1, n, cryptenRef{}, (*mpc.CrypTensor).Relu,
+			func(v float64) float64 { return math.Max(v, 0) }))
+		m := max(1, int(math.Round(math.Sqrt(float64(n)))))
+		ws = append(ws, matmulWorkload(m, cryptenRef{}))
+	}
+	return ws
+}
+
+// parseSizes reads a comma-separated list of positive element counts
+// (1000, 1e6, 1_000_000).
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ReplaceAll(strings.TrimSpace(f), "_", "")
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 1 || v > 1<<30 || v != math.Trunc(v) {
+			return nil, fmt.Errorf("--sizes: %q is not an element count between 1 and 2^30", f)
+		}
+		out = append(out, int(v))
+	}
+	return out, nil
+}
+
+// workloadsFor returns the rows a run uses: the standard ones, or the
+// growth rows of --sizes (from the flag, or in a party from envBenchSizes).
+func workloadsFor(sizes string) ([]mpcWorkload, error) {
+	if sizes == "" {
+		return mpcWorkloads, nil
+	}
+	ns, err := parseSizes(sizes)
+	if err != nil {
+		return nil, err
+	}
+	return growthWorkloads(ns), nil
+}
+
 // envBenchProfile, when set, makes each party write a CPU profile of its
 // timed repetitions to <value>.<row>.rank<r> (--cpuprofile).
 const envBenchProfile = "GOMPLAB_BENCH_CPUPROFILE"
@@ -155,11 +210,15 @@ func init() {
 // timed repetitions, each started after a barrier so the parties begin
 // together; the error is measured on the last output.
 func benchParty(p *mpc.Party) (any, error) {
-	row, reps, err := benchPartyEnv(len(mpcWorkloads))
+	ws, err := workloadsFor(os.Getenv(envBenchSizes))
 	if err != nil {
 		return nil, err
 	}
-	w := mpcWorkloads[row]
+	row, reps, err := benchPartyEnv(len(ws))
+	if err != nil {
+		return nil, err
+	}
+	w := ws[row]
 	in := w.inputs()
 	x := w.enc(p, in)
 	var rep partyReport
@@ -310,7 +369,7 @@ type mpcResult struct {
 func init() {
 	var asJSON bool
 	var parties, reps int
-	var only, profile string
+	var only, profile, sizes string
 	var set benchSetting
 	cmd := &cobra.Command{
 		Use:   "mpc",
@@ -327,6 +386,7 @@ CrypTen's reference), dealer (a trusted third party process), or dealer-free
 (two parties, oblivious transfer and homomorphic encryption: the offline
 phase, preprocessing each repetition's requests, is timed and counted apart).
 --delay adds a one-way delay to every message (e.g. 20ms), as across hosts.
+--sizes replaces the standard rows by growth curves (mul, relu, matmul).
 A warning is printed when the machine's load average is above 0.5.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -348,8 +408,15 @@ A warning is printed when the machine's load average is above 0.5.`,
 			if profile != "" {
 				env = append(env, envBenchProfile+"="+profile)
 			}
+			ws, err := workloadsFor(sizes)
+			if err != nil {
+				return err
+			}
+			if sizes != "" {
+				env = append(env, envBenchSizes+"="+sizes)
+			}
 			var results []mpcResult
-			for i, w := range mpcWorkloads {
+			for i, w := range ws {
 				if re != nil && !re.MatchString(w.name) {
 					continue
 				}
@@ -374,6 +441,7 @@ A warning is printed when the machine's load average is above 0.5.`,
 	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
 	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
 	settingFlags(cmd, &set)
+	cmd.Flags().StringVar(&sizes, "sizes", "", "growth curves instead of the standard rows: mul and relu on each of these element counts and matmul of √n×√n (e.g. 1e3,1e4,1e5,1e6)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write each party's CPU profile of the timed repetitions to FILE.<row>.rank<r>")
 	benchCmd.AddCommand(cmd)
 }
@@ -429,6 +497,10 @@ func printMPCTable(out io.Writer, results []mpcResult) {
 		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t", r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr)
 		if offline {
 			fmt.Fprintf(tw, "%.4f\t%d\t", r.Offline, r.OfflineBytes)
+		}
+		if r.CrypTen.Seconds == 0 {
+			fmt.Fprintf(tw, "-\t-\t-\t-\t-\t\n")
+			continue
 		}
 		fmt.Fprintf(tw, "%.4f\t%d\t%d\t%.2g\t%.1fx\t\n",
 			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
