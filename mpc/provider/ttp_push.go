@@ -21,7 +21,9 @@ import (
 // conv). The dealer replays the streams and pushes rank 0's derived parts
 // of the next units, up to a target that rank 0 keeps ahead of its use
 // (twice the largest request seen, at least a starting window), so they
-// are on the wire while the parties compute. Rank 0 counts a round only
+// are on the wire while the parties compute (a window that turns out too
+// short, data asked for in time arriving late, doubles). Rank 0 counts a
+// round only
 // when a request outruns the target (the first large request of a kind,
 // the first of a shape): the dealer must then be told before it can
 // answer, as with a request. Preprocess raises targets ahead of time
@@ -37,9 +39,11 @@ type chanDesc struct {
 }
 
 // startAhead is the window of an elementwise channel before any request
-// (units), and shapedAhead the requests of a shape dealt ahead of use.
+// (units), maxAhead the widest it grows, and shapedAhead the requests of
+// a shape dealt ahead of use.
 const (
 	startAhead  = 1 << 13
+	maxAhead    = 1 << 24
 	shapedAhead = 2
 	// pushElems bounds the elements of one data message.
 	pushElems = 1 << 16
@@ -242,17 +246,20 @@ func (t *TrustedThirdParty) Get(r Request) *Shares {
 	ch.assigned = end
 	ch.pending[start]++
 	t.mu.Unlock()
+	t.mu.Lock()
 	if d.elem {
 		ch.ahead = max(ch.ahead, 2*units)
 	}
+	ahead := ch.ahead
+	t.mu.Unlock()
 	switch {
 	case end > ch.target:
 		// The dealer cannot have dealt this yet: asking costs a round.
 		t.c.Stats().Round()
-		ch.target = end + ch.ahead
+		ch.target = end + ahead
 		msgs = append(msgs, encodeTarget(ch.id, ch.target))
-	case end+ch.ahead/2 > ch.target:
-		ch.target = end + ch.ahead
+	case end+ahead/2 > ch.target:
+		ch.target = end + ahead
 		msgs = append(msgs, encodeTarget(ch.id, ch.target))
 	}
 	for _, m := range msgs {
@@ -271,6 +278,13 @@ func (t *TrustedThirdParty) Get(r Request) *Shares {
 func (t *TrustedThirdParty) collect(ch *ttpChan, start, end int, out [][]uint64, der []part) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if ch.have < end && ch.err == nil && ch.desc.elem {
+		// The dealer had been asked in time but the data is not here: the
+		// window is shorter than what the parties use in a round trip to
+		// the dealer. Widen it (bounded), so later requests find their
+		// data waiting.
+		ch.ahead = min(2*ch.ahead, maxAhead)
+	}
 	for ch.have < end && ch.err == nil {
 		ch.cond.Wait()
 	}
