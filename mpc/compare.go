@@ -224,6 +224,14 @@ func (x *CrypTensor) Argmax(d int, keepdim bool) *CrypTensor {
 	return idx
 }
 
+// Argmin returns the index of the first minimum along dim d (as an
+// encrypted number): Argmax of −x.
+func (x *CrypTensor) Argmin(d int, keepdim bool) *CrypTensor {
+	defer x.p.op("Argmin")()
+	_, idx := x.Neg().maxAlong(x.normDim("Argmin", d), keepdim, false, true)
+	return idx
+}
+
 // ArgminOneHot is ArgmaxOneHot of −x.
 func (x *CrypTensor) ArgminOneHot(d int) *CrypTensor {
 	defer x.p.op("Argmin")()
@@ -487,14 +495,14 @@ func (p *Party) argmaxPairwise(x []uint64, outer, n, inner int) []uint64 {
 func (x *CrypTensor) MaxPool2d(opt tensor.PoolOpts) *CrypTensor {
 	p := x.p
 	defer p.op("MaxPool2d")()
-	win, oshape := x.poolWindows("MaxPool2d", opt)
+	win, oshape := x.poolWindows("MaxPool2d", opt, -(1 << 40))
 	v, _ := win.maxAlong(4, false, false, false)
 	return v.Reshape(oshape...)
 }
 
 // poolWindows gathers every pooling window into a trailing dim:
-// (N, C, OH, OW, KH·KW).
-func (x *CrypTensor) poolWindows(op string, opt tensor.PoolOpts) (*CrypTensor, []int) {
+// (N, C, OH, OW, KH·KW); positions outside the input hold the public fill.
+func (x *CrypTensor) poolWindows(op string, opt tensor.PoolOpts, fill float64) (*CrypTensor, []int) {
 	p := x.p
 	if len(x.shape) != 4 {
 		p.failf(op, "input shape %v is not NCHW", x.shape)
@@ -518,8 +526,7 @@ func (x *CrypTensor) poolWindows(op string, opt tensor.PoolOpts) (*CrypTensor, [
 	if oh <= 0 || ow <= 0 {
 		p.failf(op, "pooling window %dx%d larger than input %v", kh, kw, x.shape)
 	}
-	// Out-of-range positions hold a very negative public value.
-	neg := p.publicConst(1, -(1 << 40))[0]
+	neg := p.publicConst(1, fill)[0]
 	k := kh * kw
 	out := make([]uint64, N*C*oh*ow*k)
 	for nc := 0; nc < N*C; nc++ {

@@ -61,6 +61,54 @@ func TestCosts(t *testing.T) {
 		{"wide reciprocal", n, func(x *CrypTensor) func() { w := x.Wide(); return func() { w.Reciprocal() } }},
 		{"wide m/√v", n, func(x *CrypTensor) func() { w := x.Wide(); return func() { w.DivSqrt(w, 0) } }},
 		{"wide m/(√v+eps)", n, func(x *CrypTensor) func() { w := x.Wide(); return func() { w.DivSqrt(w, 1e-3) } }},
+		{"pow 2", n, func(x *CrypTensor) func() { return func() { x.Pow(2) } }},
+		{"pow 3", n, func(x *CrypTensor) func() { return func() { x.Pow(3) } }},
+		{"pow 7", n, func(x *CrypTensor) func() { return func() { x.Pow(7) } }},
+		{"pow -2", n, func(x *CrypTensor) func() { return func() { x.Pow(-2) } }},
+		{"pos_pow 1.5", n, func(x *CrypTensor) func() { return func() { x.PosPow(1.5) } }},
+		{"cos/sin (both)", n, func(x *CrypTensor) func() { return func() { x.CosSin() } }},
+		{"erf", n, func(x *CrypTensor) func() { return func() { x.Erf() } }},
+		{"norm 2 (rows of 64)", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 64); return func() { y.Norm(2, 1, false) } }},
+		{"norm 1 (rows of 64)", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 64); return func() { y.Norm(1, 1, false) } }},
+		{"cumsum, gather, scatter, index_add, take", n, func(x *CrypTensor) func() {
+			idx := tensor.Zeros(n / 2)
+			return func() {
+				x.Cumsum(0)
+				x.Gather(0, idx)
+				x.Scatter(0, idx, 1.0)
+				x.IndexAdd(0, []int{0}, tensor.Zeros(1))
+				x.Take(idx)
+			}
+		}},
+		{"conv1d 8 ch, k 3 (public kernel)", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 8, -1)
+			return func() { y.Conv1d(tensor.Ones(8, 8, 3), nil, tensor.Conv1dOpts{Padding: 1}) }
+		}},
+		{"conv1d 8 ch, k 3 (encrypted kernel)", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 8, -1)
+			w := x.Party().Encrypt(tensor.Ones(8, 8, 3), 0)
+			return func() { y.Conv1d(w, nil, tensor.Conv1dOpts{Padding: 1}) }
+		}},
+		{"conv_transpose2d 4 ch, k 3, stride 2 (encrypted kernel)", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 4, 32, 32)
+			w := x.Party().Encrypt(tensor.Ones(4, 4, 3, 3), 0)
+			return func() {
+				y.ConvTranspose2d(w, nil, tensor.ConvTransposeOpts{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+			}
+		}},
+		{"avg_pool2d 2x2", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 4, 32, 32)
+			return func() { y.AvgPool2d(tensor.PoolOpts{Kernel: [2]int{2, 2}}) }
+		}},
+		{"adaptive_avg_pool2d to 5x5", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 4, 32, 32)
+			return func() { y.AdaptiveAvgPool2d(5, 5) }
+		}},
+		{"adaptive_max_pool2d to 5x5", n, func(x *CrypTensor) func() {
+			y := x.Reshape(1, 4, 32, 32)
+			return func() { y.AdaptiveMaxPool2d(5, 5) }
+		}},
+		{"argmin over 16", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 16); return func() { y.Argmin(1, false) } }},
 	}
 	t.Log("\n" + measureCosts(t, cases))
 }

@@ -1,0 +1,240 @@
+package mpc
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// Indexing with public indices: every party moves its shares the same
+// way, so none of these communicates (as PyTorch's gather, scatter,
+// index_add, take and cumsum, and CrypTen's, which take public indices
+// too).
+
+// Cumsum returns the running sums along dim d (torch.cumsum). Local.
+func (x *CrypTensor) Cumsum(d int) *CrypTensor {
+	nd := x.normDim("Cumsum", d)
+	outer, n, inner := splitAround(x.shape, nd)
+	out := append([]uint64(nil), x.share...)
+	for o := 0; o < outer; o++ {
+		for i := 1; i < n; i++ {
+			row := out[(o*n+i)*inner : (o*n+i+1)*inner]
+			prev := out[(o*n+i-1)*inner : (o*n+i)*inner]
+			for j := range row {
+				row[j] += prev[j]
+			}
+		}
+	}
+	return x.p.newCT(x.shape, out)
+}
+
+// indexOffsets returns, for every position of index (a tensor of integers
+// with as many dims as shape, no larger than shape outside dim d), the
+// flat offset in a tensor of shape that torch.gather along d reads there:
+// the position's own multi-index with dim d replaced by the index value.
+func indexOffsets(shape []int, d int, index *tensor.Tensor) ([]int, error) {
+	is := index.Shape()
+	if len(is) != len(shape) {
+		return nil, fmt.Errorf("index shape %v has %d dims, the tensor %v has %d", is, len(is), shape, len(shape))
+	}
+	for k := range is {
+		if k != d && is[k] > shape[k] {
+			return nil, fmt.Errorf("index shape %v exceeds tensor shape %v in dim %d", is, shape, k)
+		}
+	}
+	st := strides(shape)
+	offs := make([]int, index.Size())
+	pos := make([]int, len(is))
+	for i, v := range index.Data() {
+		if v != math.Trunc(v) || v < 0 || int(v) >= shape[d] {
+			return nil, fmt.Errorf("index %v out of range for dim %d of shape %v", v, d, shape)
+		}
+		off := 0
+		for k, p := range pos {
+			if k == d {
+				p = int(v)
+			}
+			off += p * st[k]
+		}
+		offs[i] = off
+		for k := len(pos) - 1; k >= 0; k-- {
+			if pos[k]++; pos[k] < is[k] {
+				break
+			}
+			pos[k] = 0
+		}
+	}
+	return offs, nil
+}
+
+// Gather returns the elements of x along dim d at the public indices
+// index (torch.gather): out[i][j][k] = x[index[i][j][k]][j][k] for d = 0.
+// The result has index's shape. Local.
+func (x *CrypTensor) Gather(d int, index *tensor.Tensor) *CrypTensor {
+	nd := x.normDim("Gather", d)
+	if index == nil {
+		x.p.failf("Gather", "nil index")
+	}
+	offs, err := indexOffsets(x.shape, nd, index)
+	if err != nil {
+		x.p.fail("Gather", err)
+	}
+	out := make([]uint64, len(offs))
+	for i, o := range offs {
+		out[i] = x.share[o]
+	}
+	return x.p.newCT(index.Shape(), out)
+}
+
+// Scatter returns a copy of x with the elements of src written along dim d
+// at the public indices index (torch.scatter): out[index[i][j]][j] =
+// src[i][j] for d = 0. src is a *CrypTensor, a public tensor (both at
+// least index's shape in every dim) or a number; where indices repeat, the
+// last write wins. Local.
+func (x *CrypTensor) Scatter(d int, index *tensor.Tensor, src any) *CrypTensor {
+	return x.scatter("Scatter", d, index, src, false)
+}
+
+// ScatterAdd returns a copy of x with the elements of src added along dim
+// d at the public indices index (torch.scatter_add). Local.
+func (x *CrypTensor) ScatterAdd(d int, index *tensor.Tensor, src any) *CrypTensor {
+	return x.scatter("ScatterAdd", d, index, src, true)
+}
+
+func (x *CrypTensor) scatter(op string, d int, index *tensor.Tensor, src any, add bool) *CrypTensor {
+	p := x.p
+	nd := x.normDim(op, d)
+	if index == nil {
+		p.failf(op, "nil index")
+	}
+	offs, err := indexOffsets(x.shape, nd, index)
+	if err != nil {
+		p.fail(op, err)
+	}
+	vals := p.srcValues(op, src, index.Shape())
+	out := append([]uint64(nil), x.share...)
+	for i, o := range offs {
+		if add {
+			out[o] += vals[i]
+		} else {
+			out[o] = vals[i]
+		}
+	}
+	return p.newCT(x.shape, out)
+}
+
+// srcValues returns this party's shares of src (a *CrypTensor, a public
+// tensor or a number) read at every position of shape: src must be at
+// least that large in every dim (as torch.scatter's src), or a scalar.
+// Public values are shared as rank 0 holding them.
+func (p *Party) srcValues(op string, src any, shape []int) []uint64 {
+	o, err := toOperand(src)
+	if err != nil {
+		p.fail(op, err)
+	}
+	var data []uint64
+	ss := o.shape()
+	if o.enc != nil {
+		if o.enc.p != p {
+			p.failf(op, "source belongs to another party")
+		}
+		data = o.enc.share
+	} else {
+		data = p.encodePublic(op, o.pub) // on every rank, so all fail alike
+		if p.rank != 0 {
+			clear(data)
+		}
+	}
+	if len(ss) == 0 || numel(ss) == 1 {
+		out := make([]uint64, numel(shape))
+		for i := range out {
+			out[i] = data[0]
+		}
+		return out
+	}
+	if len(ss) != len(shape) {
+		p.failf(op, "source shape %v for index shape %v", ss, shape)
+	}
+	for k := range ss {
+		if ss[k] < shape[k] {
+			p.failf(op, "source shape %v smaller than index shape %v", ss, shape)
+		}
+	}
+	// The leading corner of src, of the index's shape.
+	out := make([]uint64, 0, numel(shape))
+	st := strides(ss)
+	pos := make([]int, len(shape))
+	for range numel(shape) {
+		off := 0
+		for k, v := range pos {
+			off += v * st[k]
+		}
+		out = append(out, data[off])
+		for k := len(pos) - 1; k >= 0; k-- {
+			if pos[k]++; pos[k] < shape[k] {
+				break
+			}
+			pos[k] = 0
+		}
+	}
+	return out
+}
+
+// IndexAdd returns a copy of x with slice i of src along dim d added to
+// slice idx[i] of x (torch.index_add): src has x's shape except len(idx)
+// along d; it may be encrypted or public. Local.
+func (x *CrypTensor) IndexAdd(d int, idx []int, src any) *CrypTensor {
+	p := x.p
+	nd := x.normDim("IndexAdd", d)
+	outer, n, inner := splitAround(x.shape, nd)
+	want := cloneShape(x.shape)
+	want[nd] = len(idx)
+	o, err := toOperand(src)
+	if err != nil {
+		p.fail("IndexAdd", err)
+	}
+	if !tensor.SameShape(o.shape(), want) {
+		p.failf("IndexAdd", "source shape %v, want %v", o.shape(), want)
+	}
+	vals := p.srcValues("IndexAdd", src, want)
+	out := append([]uint64(nil), x.share...)
+	for _, i := range idx {
+		if i < 0 || i >= n {
+			p.failf("IndexAdd", "index %d out of range for dim %d of shape %v", i, d, x.shape)
+		}
+	}
+	for oi := 0; oi < outer; oi++ {
+		for k, i := range idx {
+			dst := out[(oi*n+i)*inner : (oi*n+i+1)*inner]
+			s := vals[(oi*len(idx)+k)*inner : (oi*len(idx)+k+1)*inner]
+			for j := range dst {
+				dst[j] += s[j]
+			}
+		}
+	}
+	return p.newCT(x.shape, out)
+}
+
+// Take returns the elements of x at the public flat (row-major) indices
+// index, in index's shape (torch.take); negative indices count from the
+// end. Local.
+func (x *CrypTensor) Take(index *tensor.Tensor) *CrypTensor {
+	p := x.p
+	if index == nil {
+		p.failf("Take", "nil index")
+	}
+	n := len(x.share)
+	out := make([]uint64, index.Size())
+	for i, v := range index.Data() {
+		if v != math.Trunc(v) || v < float64(-n) || v >= float64(n) {
+			p.failf("Take", "index %v out of range for %d elements", v, n)
+		}
+		j := int(v)
+		if j < 0 {
+			j += n
+		}
+		out[i] = x.share[j]
+	}
+	return p.newCT(index.Shape(), out)
+}
