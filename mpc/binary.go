@@ -400,6 +400,7 @@ func (x *BinTensor) Xor(y any) *BinTensor {
 	out := append([]uint64(nil), x.share...)
 	switch t := y.(type) {
 	case *BinTensor:
+		x.sameParty("Xor", t)
 		x.sameShape("Xor", t.shape)
 		ring.XorTo(out, t.share)
 	default:
@@ -417,6 +418,7 @@ func (x *BinTensor) And(y any) *BinTensor {
 	var out []uint64
 	switch t := y.(type) {
 	case *BinTensor:
+		x.sameParty("And", t)
 		x.sameShape("And", t.shape)
 		out = x.p.and(x.share, t.share)
 	default:
@@ -455,6 +457,13 @@ func (x *BinTensor) GetPlainText() (*tensor.Tensor, error) {
 		return nil, err
 	}
 	return x.p.decode(v, x.shape), nil
+}
+
+// sameParty fails op unless y belongs to x's party.
+func (x *BinTensor) sameParty(op string, y *BinTensor) {
+	if x.p != y.p {
+		x.p.failf(op, "operands belong to different parties")
+	}
 }
 
 func (x *BinTensor) sameShape(op string, s []int) {

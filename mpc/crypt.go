@@ -479,6 +479,9 @@ func Concat(d int, xs ...*CrypTensor) *CrypTensor {
 	parts := make([][]uint64, len(xs))
 	shapes := make([][]int, len(xs))
 	for i, x := range xs {
+		if x.p != p {
+			p.failf("Concat", "operands belong to different parties")
+		}
 		parts[i], shapes[i] = x.share, x.shape
 	}
 	data, ns, err := concatDim(parts, shapes, nd)

@@ -28,15 +28,11 @@ type Party struct {
 	cfg        Config
 	store      Store
 
-	// Restriction (policy.go): the reveal policy (nil: none), whether the
-	// party has computed on restricted data, and the refusal that stopped
-	// it.
-	policy     *RevealPolicy
-	restricted bool
-	stopped    error
-	// quota bounds Save (nil: unbounded); saved counts what it used.
-	quota *SaveQuota
-	saved SaveQuota
+	// g is the party's restriction and quotas (policy.go), behind a
+	// pointer so that every copy of the Party value shares them: job code
+	// can dereference a *Party, and a copy made before a restricted load
+	// must not stay unrestricted.
+	g *guard
 
 	// Zero shares: next is the stream shared with rank+1, prev with
 	// rank-1 (directed, so two parties still get nonzero masks).
@@ -199,7 +195,7 @@ func NewParty(c comm.Comm, opts ...Option) (*Party, error) {
 	if rank < 0 || rank >= size {
 		return nil, fmt.Errorf("mpc: rank %d is not a computing party of %d", rank, size)
 	}
-	p := &Party{rank: rank, size: size, c: c, cfg: o.cfg.withDefaults(), store: o.store, policy: o.policy, quota: o.quota}
+	p := &Party{rank: rank, size: size, c: c, cfg: o.cfg.withDefaults(), store: o.store, g: &guard{policy: o.policy, quota: o.quota}}
 	if o.policy != nil {
 		if err := o.policy.Validate(size); err != nil {
 			return nil, err
@@ -321,8 +317,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // fail panics with an *Error for op. On a party stopped by a refused
 // reveal, a failure to communicate is that refusal's doing, and says so.
 func (p *Party) fail(op string, err error) {
-	if p.stopped != nil && errors.Is(err, comm.ErrClosed) {
-		err = p.stopped
+	if p.g.stopped != nil && errors.Is(err, comm.ErrClosed) {
+		err = p.g.stopped
 	}
 	panic(&Error{Rank: p.rank, Op: op, Err: err})
 }

@@ -36,6 +36,16 @@ import (
 // Every opening needs the share of the party whose worker owns the data,
 // so that worker enforcing its own approval suffices for all openings.
 
+// guard is a party's restriction state, shared by every copy of its
+// Party value.
+type guard struct {
+	policy     *RevealPolicy // nil: none
+	restricted bool          // computed on restricted data
+	stopped    error         // the refusal that stopped the party
+	quota      *SaveQuota    // bounds Save (nil: unbounded)
+	saved      SaveQuota     // what Save used
+}
+
 // Recipients of decrypted values, as a request names them.
 const (
 	// RecipientRequester: the requester may receive results (encrypted
@@ -130,24 +140,24 @@ type TaggedStore interface {
 
 // Restricted reports whether p has computed on restricted data (see
 // Announce). Host code only (the jail denies it).
-func Restricted(p *Party) bool { return p.restricted }
+func Restricted(p *Party) bool { return p.g.restricted }
 
 // HasRevealPolicy reports whether p runs under a reveal policy (a
 // governed job): then data from a store that cannot say whether it is
 // restricted counts as restricted. Host code only.
-func HasRevealPolicy(p *Party) bool { return p.policy != nil }
+func HasRevealPolicy(p *Party) bool { return p.g.policy != nil }
 
 // Restrict marks p restricted, for a worker that knows before the job
 // starts that it loads private data. Restriction is never lifted. Host
 // code only.
-func Restrict(p *Party) { p.restricted = true }
+func Restrict(p *Party) { p.g.restricted = true }
 
 // ReturnAllowed reports whether what p holds (results, shares, printed
 // output) may go back to the job's requester: always for an unrestricted
 // party, and on a restricted one when its policy names the requester. The
 // error (a *RefusedError) says why not. Host code only.
 func ReturnAllowed(p *Party) error {
-	if !p.restricted || (p.policy != nil && p.policy.AllowsRequester()) {
+	if !p.g.restricted || (p.g.policy != nil && p.g.policy.AllowsRequester()) {
 		return nil
 	}
 	return p.refusal("return", "returning results to the requester", RecipientRequester)
@@ -157,19 +167,19 @@ func ReturnAllowed(p *Party) error {
 // 0: to every party) in operation op. Every reveal passes here (see
 // reveal); a refusal stops the party.
 func (p *Party) checkReveal(op string, dst int) error {
-	if p.stopped != nil {
-		return p.stopped
+	if p.g.stopped != nil {
+		return p.g.stopped
 	}
-	if !p.restricted {
+	if !p.g.restricted {
 		return nil
 	}
 	if dst < 0 {
-		if p.policy != nil && p.policy.AllowsAllParties() {
+		if p.g.policy != nil && p.g.policy.AllowsAllParties() {
 			return nil
 		}
 		return p.stop(p.refusal(op, "revealing to all parties", RecipientAllParties))
 	}
-	if p.policy != nil && p.policy.AllowsParty(dst) {
+	if p.g.policy != nil && p.g.policy.AllowsParty(dst) {
 		return nil
 	}
 	return p.stop(p.refusal(op, fmt.Sprintf("revealing to party %d", dst), RecipientPartyPrefix+strconv.Itoa(dst)))
@@ -202,16 +212,16 @@ func (e *RefusedError) Unwrap() error { return ErrNotApproved }
 // and what would be: the recipient need, or returning encrypted values.
 func (p *Party) refusal(op, what, need string) *RefusedError {
 	e := &RefusedError{Rank: p.rank, Op: op}
-	if p.policy == nil {
+	if p.g.policy == nil {
 		e.Msg = what + " is not approved: this party computes on private data and runs under no approved request"
 		return e
 	}
-	req := p.policy.Request
+	req := p.g.policy.Request
 	if req == "" {
 		req = "(unnamed)"
 	}
 	hint := ""
-	if need != RecipientRequester && p.policy.AllowsRequester() {
+	if need != RecipientRequester && p.g.policy.AllowsRequester() {
 		hint = "return the encrypted value to send it to the requester, or "
 	}
 	ask := need
@@ -219,7 +229,7 @@ func (p *Party) refusal(op, what, need string) *RefusedError {
 		ask += " (or " + RecipientAllParties + ")"
 	}
 	e.Msg = fmt.Sprintf("%s is not approved: request %s names recipients [%s]; %sask the owners to approve %s",
-		what, clip(req, 128), clip(strings.Join(p.policy.Recipients, " "), 512), hint, ask)
+		what, clip(req, 128), clip(strings.Join(p.g.policy.Recipients, " "), 512), hint, ask)
 	return e
 }
 
@@ -227,11 +237,11 @@ func (p *Party) refusal(op, what, need string) *RefusedError {
 // communicator, so peers waiting on its share fail now, and every later
 // operation fails with err. It returns err.
 func (p *Party) stop(err error) error {
-	if p.stopped == nil {
-		p.stopped = err
+	if p.g.stopped == nil {
+		p.g.stopped = err
 		p.c.Close()
 	}
-	return p.stopped
+	return p.g.stopped
 }
 
 // reveal opens v, this party's shares of a value, to party dst (dst < 0:
@@ -297,8 +307,8 @@ func Announce(p *Party, src int, payload []byte, restricted bool, srcErr error) 
 	if src < 0 || src >= p.size {
 		return nil, fmt.Errorf("mpc: announce: source rank %d out of range [0,%d)", src, p.size)
 	}
-	if p.stopped != nil {
-		return nil, p.stopped
+	if p.g.stopped != nil {
+		return nil, p.g.stopped
 	}
 	// Header: status (0 ok, 1 error), flags (bit 0: restricted), then the
 	// payload or the error's text.
@@ -325,7 +335,7 @@ func Announce(p *Party, src int, payload []byte, restricted bool, srcErr error) 
 		return nil, fmt.Errorf("mpc: party %d: malformed announcement of %d bytes from party %d", p.rank, len(msg), src)
 	}
 	if msg[1] == 1 {
-		p.restricted = true
+		p.g.restricted = true
 	}
 	if msg[0] == 1 {
 		if p.rank == src {

@@ -351,3 +351,40 @@ func TestRevealsPassThePolicy(t *testing.T) {
 		t.Fatalf("found only %d reveal functions", found)
 	}
 }
+
+// TestRestrictionSharedByCopies: a copy of a Party value (job code can
+// dereference a *Party) shares its restriction, its stop and its save
+// quota, and tensors of different copies do not mix.
+func TestRestrictionSharedByCopies(t *testing.T) {
+	res, err := RunLocal(2, func(p *Party) (any, error) {
+		s := newTaggedStore()
+		s.data["x"], s.private["x"] = canary, true
+		SetStore(p, s)
+		cp := *p // before the restricted load
+		x, err := p.Load("x", 0)
+		if err != nil {
+			return nil, err
+		}
+		if !Restricted(&cp) {
+			return nil, errors.New("a copy made before a restricted load is not restricted")
+		}
+		var mixed error
+		func() {
+			defer func() { mixed, _ = recover().(error) }()
+			Concat(0, cp.Zeros(2), x)
+		}()
+		if mixed == nil || !strings.Contains(mixed.Error(), "different parties") {
+			return nil, fmt.Errorf("concatenating tensors of two copies: %v", mixed)
+		}
+		if err := cp.Save("a", canary); err != nil {
+			return nil, err
+		}
+		if err := p.Save("b", canary); err == nil || !strings.Contains(err.Error(), "save quota") {
+			return nil, fmt.Errorf("the second save, through another copy: %v", err)
+		}
+		return nil, nil
+	}, WithRevealPolicy(RevealPolicy{Recipients: []string{"requester"}}), WithSaveQuota(SaveQuota{Count: 1}))
+	if err != nil {
+		t.Fatal(err, res)
+	}
+}

@@ -15,8 +15,8 @@ import (
 // saves only into a TaggedStore, telling it the result derives from
 // restricted data.
 func (p *Party) Save(tag string, x *tensor.Tensor) error {
-	if p.stopped != nil {
-		return fmt.Errorf("mpc: save %q: %w", tag, p.stopped)
+	if p.g.stopped != nil {
+		return fmt.Errorf("mpc: save %q: %w", tag, p.g.stopped)
 	}
 	if p.store == nil {
 		return fmt.Errorf("mpc: save %q: party %d has no store", tag, p.rank)
@@ -25,16 +25,16 @@ func (p *Party) Save(tag string, x *tensor.Tensor) error {
 		return fmt.Errorf("mpc: save %q: nil tensor", tag)
 	}
 	size := 8 * int64(x.Size())
-	if q := p.quota; q != nil && (q.Count > 0 && p.saved.Count+1 > q.Count || q.Bytes > 0 && p.saved.Bytes+size > q.Bytes) {
+	if q := p.g.quota; q != nil && (q.Count > 0 && p.g.saved.Count+1 > q.Count || q.Bytes > 0 && p.g.saved.Bytes+size > q.Bytes) {
 		return fmt.Errorf("mpc: save %q (%d bytes): the job's save quota of %d saves and %d bytes is exhausted (%d saves and %d bytes used); save fewer or smaller results, or ask the worker's owner for a larger quota",
-			tag, size, q.Count, q.Bytes, p.saved.Count, p.saved.Bytes)
+			tag, size, q.Count, q.Bytes, p.g.saved.Count, p.g.saved.Bytes)
 	}
 	var err error
 	switch s := p.store.(type) {
 	case TaggedStore:
-		err = s.SaveTagged(tag, x, p.restricted)
+		err = s.SaveTagged(tag, x, p.g.restricted)
 	default:
-		if p.restricted {
+		if p.g.restricted {
 			return fmt.Errorf("mpc: save %q: this party computed on private data, and its store cannot record a result as private; not saved", tag)
 		}
 		err = s.Save(tag, x)
@@ -42,8 +42,8 @@ func (p *Party) Save(tag string, x *tensor.Tensor) error {
 	if err != nil {
 		return fmt.Errorf("mpc: save %q: %w", tag, err)
 	}
-	p.saved.Count++
-	p.saved.Bytes += size
+	p.g.saved.Count++
+	p.g.saved.Bytes += size
 	return nil
 }
 

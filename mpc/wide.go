@@ -77,6 +77,9 @@ func (x *WideTensor) Add(y *WideTensor) *WideTensor { return x.addSub("Add", y, 
 func (x *WideTensor) Sub(y *WideTensor) *WideTensor { return x.addSub("Sub", y, true) }
 
 func (x *WideTensor) addSub(op string, y *WideTensor, sub bool) *WideTensor {
+	if x.p != y.p {
+		x.p.failf(op, "operands belong to different parties")
+	}
 	if !tensor.SameShape(x.shape, y.shape) {
 		x.p.failf(op, "wide shapes %v and %v differ", x.shape, y.shape)
 	}
@@ -197,6 +200,9 @@ func (x *WideTensor) Reciprocal() *CrypTensor {
 func (x *WideTensor) DivSqrt(v *WideTensor, eps float64) *CrypTensor {
 	p := x.p
 	defer p.op("DivSqrt")()
+	if v.p != p {
+		p.failf("DivSqrt", "operands belong to different parties")
+	}
 	if !tensor.SameShape(x.shape, v.shape) {
 		p.failf("DivSqrt", "wide shapes %v and %v differ", x.shape, v.shape)
 	}
@@ -217,6 +223,9 @@ func (x *WideTensor) DivSqrt(v *WideTensor, eps float64) *CrypTensor {
 func (x *WideTensor) Div(d *CrypTensor) *CrypTensor {
 	p := x.p
 	defer p.op("Div")()
+	if d.p != p {
+		p.failf("Div", "operands belong to different parties")
+	}
 	if !tensor.SameShape(x.shape, d.shape) {
 		p.failf("Div", "shapes %v and %v differ", x.shape, d.shape)
 	}
