@@ -29,8 +29,9 @@ import (
 // answer, as with a request. Preprocess raises targets ahead of time
 // without counting rounds, for a worker that knows its workload.
 
-// chanKind is the per-channel description of a request kind: how many
-// units a request takes and how many elements each part has per unit.
+// chanDesc describes a channel: its name (which seeds the parties'
+// streams), the request of one unit, and how many elements each part has
+// per unit.
 type chanDesc struct {
 	name string
 	tmpl Request // the request of one unit (shaped kinds: the shape)
@@ -175,10 +176,9 @@ func NewTrustedThirdParty(c comm.Comm) (*TrustedThirdParty, error) {
 
 // newChan registers a channel of rank 0 (the caller holds no lock).
 func (t *TrustedThirdParty) newChan(d chanDesc) *ttpChan {
-	rnd, der, _ := d.unitRequest(1).layout()
+	_, der, _ := d.unitRequest(1).layout()
 	ch := &ttpChan{id: len(t.chans), desc: d, derived: len(der), buf: make([][]uint64, len(der)),
 		pending: map[int]int{}, ahead: shapedAhead}
-	_ = rnd
 	ch.cond = sync.NewCond(&t.mu)
 	t.mu.Lock()
 	t.chans = append(t.chans, ch)
