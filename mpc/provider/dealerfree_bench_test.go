@@ -19,6 +19,8 @@ func BenchmarkDealerFree(b *testing.B) {
 		{"bitmul-16k", Request{Kind: BitMul, N: 1 << 14}, 1 << 14},
 		{"matmul-256", Request{Kind: MatMul, Batch: 1, M: 256, K: 256, Cols: 256}, 256 * 256},
 		{"conv-28x28-6x5x5", Request{Kind: Conv, Conv: ConvSpec{N: 1, C: 1, H: 28, W: 28, Cout: 6, KH: 5, KW: 5, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1}}, 6 * 24 * 24},
+		// The conv2d row of gomplab bench mpc.
+		{"conv-64x3x32x32-16x3x3-pad1", Request{Kind: Conv, Conv: ConvSpec{N: 64, C: 3, H: 32, W: 32, Cout: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilationH: 1, DilationW: 1, Groups: 1}}, 64 * 16 * 32 * 32},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
