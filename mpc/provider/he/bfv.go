@@ -239,8 +239,8 @@ func (k *SecretKey) Public() []byte {
 
 // ParsePublic decodes a public key.
 func (c *Context) ParsePublic(b []byte) (*PublicKey, error) {
-	if len(b) != SeedSize+limbs*N*8 {
-		return nil, fmt.Errorf("he: public key of %d bytes, want %d", len(b), SeedSize+limbs*N*8)
+	if len(b) != SeedSize+limbs*limbBytes {
+		return nil, fmt.Errorf("he: public key of %d bytes, want %d", len(b), SeedSize+limbs*limbBytes)
 	}
 	var seed [SeedSize]byte
 	copy(seed[:], b)
@@ -251,27 +251,50 @@ func (c *Context) ParsePublic(b []byte) (*PublicKey, error) {
 	return &PublicKey{b: pb, a: c.uniformNTT(seed)}, nil
 }
 
-// polyBytes encodes the first l limbs of p as little-endian words.
+// limbBytes is the encoded size of one limb: N coefficients of primeBits
+// bits each, packed (every prime is below 2^primeBits).
+const limbBytes = N * primeBits / 8
+
+// polyBytes encodes the first l limbs of p, primeBits bits per
+// coefficient, low bits first.
 func (c *Context) polyBytes(p ring.Poly, l int) []byte {
-	out := make([]byte, 0, l*N*8)
+	out := make([]byte, 0, l*limbBytes)
+	var acc uint64
+	var n uint
 	for i := 0; i < l; i++ {
 		for _, v := range p.Coeffs[i] {
-			out = binary.LittleEndian.AppendUint64(out, v)
+			// acc holds n < 8 pending bits, so v (< 2^primeBits) fits.
+			acc |= v << n
+			n += primeBits
+			for n >= 8 {
+				out = append(out, byte(acc))
+				acc >>= 8
+				n -= 8
+			}
 		}
 	}
 	return out
 }
 
-// parsePoly decodes l limbs, rejecting a wrong length or a coefficient
-// that is not reduced.
+// parsePoly decodes l packed limbs, rejecting a wrong length or a
+// coefficient that is not reduced.
 func (c *Context) parsePoly(b []byte, l int) (ring.Poly, error) {
-	if len(b) != l*N*8 {
-		return ring.Poly{}, fmt.Errorf("he: polynomial of %d bytes, want %d", len(b), l*N*8)
+	if len(b) != l*limbBytes {
+		return ring.Poly{}, fmt.Errorf("he: polynomial of %d bytes, want %d", len(b), l*limbBytes)
 	}
 	p := ring.NewPoly(N, l-1)
+	var acc uint64
+	var n uint
 	for i := 0; i < l; i++ {
 		for j := range p.Coeffs[i] {
-			v := binary.LittleEndian.Uint64(b[(i*N+j)*8:])
+			for n < primeBits {
+				acc |= uint64(b[0]) << n
+				b = b[1:]
+				n += 8
+			}
+			v := acc & (1<<primeBits - 1)
+			acc >>= primeBits
+			n -= primeBits
 			if v >= c.q[i] {
 				return ring.Poly{}, fmt.Errorf("he: coefficient %d of limb %d is not reduced", j, i)
 			}
@@ -337,7 +360,7 @@ type Ciphertext struct {
 }
 
 // ciphertextBytes is the encoded size of a Ciphertext.
-const ciphertextBytes = SeedSize + limbs*N*8
+const ciphertextBytes = SeedSize + limbs*limbBytes
 
 // Encrypt encrypts the coefficient vector m (len ≤ N) under k:
 // c0 = −a·s + e + ⌊Q·m/t⌉, c1 = a expanded from a fresh seed.
@@ -423,7 +446,7 @@ func (acc *Accumulator) MulAdd(ct *Expanded, pt *Plaintext) {
 type Reply struct{ c0, c1 ring.Poly }
 
 // replyBytes is the encoded size of a Reply.
-const replyBytes = 2 * downLimbs * N * 8
+const replyBytes = 2 * downLimbs * limbBytes
 
 // Finish masks the sum with the plaintext mask (every coefficient, read in
 // [0, 2^64)), re-randomises it with an encryption of zero under pk, floods

@@ -161,7 +161,7 @@ func FuzzParse(f *testing.F) {
 			ctx.ParseReply(full)
 			ctx.ParseReply(b)
 		default:
-			full := make([]byte, SeedSize+limbs*N*8)
+			full := make([]byte, SeedSize+limbs*limbBytes)
 			copy(full, b)
 			ctx.ParsePublic(full)
 			ctx.ParsePublic(b)
