@@ -18,6 +18,10 @@ import (
 
 // User permissions. A user without any may send objects, compute on any
 // object, and take back non-private objects it owns.
+// OwnerUser is the name of the account `gomplab worker init` creates for
+// the data owner (an admin); virtual workers have one too.
+const OwnerUser = "owner"
+
 const (
 	// PermAdmin may do everything: read private values, delete or clear
 	// anyone's objects, load data as the data owner.

@@ -82,11 +82,11 @@ func tagKey(tag, id string) []byte {
 
 // Put implements Store.
 func (s *BoltStore) Put(o *Object) error {
-	full, err := encodeBody(o)
+	full, err := serde.EncodeBody(o)
 	if err != nil {
 		return fmt.Errorf("store object %s: %w", o.ID, err)
 	}
-	meta, err := encodeBody(o.Info())
+	meta, err := serde.EncodeBody(o.Info())
 	if err != nil {
 		return fmt.Errorf("store object %s: %w", o.ID, err)
 	}
@@ -280,7 +280,7 @@ func (s *BoltStore) Clear(owner string) (int, error) {
 
 // SaveGrant implements Store.
 func (s *BoltStore) SaveGrant(g *Grant) error {
-	b, err := encodeBody(g)
+	b, err := serde.EncodeBody(g)
 	if err != nil {
 		return err
 	}

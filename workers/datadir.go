@@ -33,8 +33,6 @@ const (
 	fileKey        = "key.pem"
 	fileOwnerToken = "owner.token"
 	fileDaemon     = "daemon.json"
-	// OwnerUser is the name of the account `gomplab worker init` creates.
-	OwnerUser = "owner"
 )
 
 // DataDir is a worker's data directory: identity, users, TLS key and

@@ -92,10 +92,15 @@ func (e *Error) Error() string {
 // Is matches the sentinel error of e's code.
 func (e *Error) Is(target error) bool { return errOfCode(e.Code) == target }
 
-func badRequest(format string, args ...any) error {
+// BadRequestf returns an error of class ErrBadRequest with a formatted
+// explanation: the request is malformed or impossible. Capability
+// handlers (jobs, plans, federated learning) answer with it too.
+func BadRequestf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
-func denied(format string, args ...any) error {
+// Deniedf returns an error of class ErrPermission with a formatted
+// explanation: the user may not do this.
+func Deniedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPermission, fmt.Sprintf(format, args...))
 }

@@ -171,11 +171,11 @@ func roundDigest(q *ShareRequest) []byte {
 
 func validRound(round string) error {
 	if round == "" || len(round) > maxRoundID {
-		return badRequest("round id must be 1 to %d characters", maxRoundID)
+		return BadRequestf("round id must be 1 to %d characters", maxRoundID)
 	}
 	for _, c := range round {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return badRequest("round id %q: use letters and digits", round)
+			return BadRequestf("round id %q: use letters and digits", round)
 		}
 	}
 	return nil
@@ -191,15 +191,15 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	}
 	n := len(q.Participants)
 	if n < 2 || n > maxPeers {
-		return nil, badRequest("secure aggregation needs 2 to %d participants, got %d (alone, the sum would be the model)", maxPeers, n)
+		return nil, BadRequestf("secure aggregation needs 2 to %d participants, got %d (alone, the sum would be the model)", maxPeers, n)
 	}
-	if q.Index < 0 || q.Index >= n || q.Participants[q.Index].Worker != st.h.cfg.WorkerID {
-		return nil, badRequest("participant %d is not this worker (%s)", q.Index, st.h.cfg.WorkerID)
+	if q.Index < 0 || q.Index >= n || q.Participants[q.Index].Worker != st.h.WorkerID() {
+		return nil, BadRequestf("participant %d is not this worker (%s)", q.Index, st.h.WorkerID())
 	}
 	seen := map[string]bool{}
 	for _, p := range q.Participants {
 		if seen[p.Worker] {
-			return nil, badRequest("worker %s is listed twice among the participants", p.Worker)
+			return nil, BadRequestf("worker %s is listed twice among the participants", p.Worker)
 		}
 		seen[p.Worker] = true
 	}
@@ -210,13 +210,13 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		q.FracBits = DefaultFracBits
 	}
 	if q.FracBits < minFracBits || q.FracBits > maxFracBits {
-		return nil, badRequest("fixed point with %d fractional bits (want %d to %d)", q.FracBits, minFracBits, maxFracBits)
+		return nil, BadRequestf("fixed point with %d fractional bits (want %d to %d)", q.FracBits, minFracBits, maxFracBits)
 	}
 	mo, err := st.modelObj(r, q.Model)
 	if err != nil {
 		return nil, err
 	}
-	m, spec, err := decodeModel(mo.Blob, st.h.cfg.Limits)
+	m, spec, err := decodeModel(mo.Blob, st.h.Limits())
 	if err != nil {
 		return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
 	}
@@ -232,7 +232,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if o.Tensor.Size() > maxExtraElems {
-			return nil, badRequest("extra %s has %d elements, at most %d", id, o.Tensor.Size(), maxExtraElems)
+			return nil, BadRequestf("extra %s has %d elements, at most %d", id, o.Tensor.Size(), maxExtraElems)
 		}
 		vec = append(vec, o.Tensor.Data()...)
 		names = append(names, "extra:"+id)
@@ -246,7 +246,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	}
 	enc, err := EncodeFixed(vec, q.FracBits)
 	if err != nil {
-		return nil, badRequest("model %s: %v", mo.ID, err)
+		return nil, BadRequestf("model %s: %v", mo.ID, err)
 	}
 	digest := roundDigest(&q)
 
@@ -254,7 +254,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	st.expireRounds()
 	if _, dup := st.rounds[q.Round]; dup {
 		st.mu.Unlock()
-		return nil, badRequest("round %s was already shared on this worker", q.Round)
+		return nil, BadRequestf("round %s was already shared on this worker", q.Round)
 	}
 	if len(st.rounds) >= maxRounds {
 		st.mu.Unlock()
@@ -279,31 +279,31 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		for k := range own {
 			own[k] -= mask[k]
 		}
-		blob, err := encodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
+		blob, err := serde.EncodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
 			From: q.Index, To: j, Data: rnd})
 		if err != nil {
 			st.dropRound(q.Round)
 			return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 		}
 		obj := &Object{ID: ShareID(q.Round, q.Index, j), Kind: KindBlob, Blob: blob, Tags: []string{TagShare},
-			Private: true, Description: "secure-aggregation share from " + st.h.cfg.WorkerID,
+			Private: true, Description: "secure-aggregation share from " + st.h.WorkerID(),
 			Provenance: Provenance{Source: "send"}}
 		if err := st.sendShare(ctx, p, obj); err != nil {
 			st.dropRound(q.Round)
 			return nil, err
 		}
 	}
-	blob, err := encodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
+	blob, err := serde.EncodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
 		From: q.Index, To: q.Index, Data: RingBytes(own)})
 	if err != nil {
 		st.dropRound(q.Round)
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
 	mine := &Object{ID: ShareID(q.Round, q.Index, q.Index), Kind: KindBlob, Blob: blob, Tags: []string{TagShare},
-		Private: true, Owner: r.User().Name, Description: "secure-aggregation share from " + st.h.cfg.WorkerID,
+		Private: true, Owner: r.User().Name, Description: "secure-aggregation share from " + st.h.WorkerID(),
 		Provenance: Provenance{Source: "op", Op: "share", Inputs: append([]string{mo.ID}, q.Extras...)},
 		Created:    time.Now().UnixNano()}
-	if err := st.h.cfg.Store.Put(mine); err != nil {
+	if err := st.h.Store().Put(mine); err != nil {
 		st.dropRound(q.Round)
 		return nil, err
 	}
@@ -317,9 +317,9 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 func (st *flState) sendShare(ctx context.Context, p Participant, o *Object) error {
 	t := p.Target
 	if t.Worker != p.Worker || t.Addr == "" || len(t.Grants) == 0 {
-		return badRequest("participant %s: needs an address and a put grant", p.Worker)
+		return BadRequestf("participant %s: needs an address and a put grant", p.Worker)
 	}
-	c, err := st.h.dial(ctx, &t, false)
+	c, err := st.h.Dial(ctx, &t, false)
 	if err != nil {
 		return fmt.Errorf("send share to participant %s: %w", p.Worker, err)
 	}
@@ -366,9 +366,9 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("%w: no open secure-aggregation round %s on this worker (never shared, already summed, or aborted)", ErrNotFound, q.Round)
 	}
 	if rs.user != r.User().Name {
-		return nil, denied("round %s belongs to user %q", q.Round, rs.user)
+		return nil, Deniedf("round %s belongs to user %q", q.Round, rs.user)
 	}
-	store := st.h.cfg.Store
+	store := st.h.Store()
 	// Every share must be there before any is used: never a partial sum.
 	objs := make([]*Object, rs.n)
 	for i := 0; i < rs.n; i++ {
@@ -385,7 +385,7 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 	}
 	acc := make([]uint64, rs.length)
 	for i, o := range objs {
-		sb, v, err := decodeShare(o.Blob, st.h.cfg.Limits)
+		sb, v, err := decodeShare(o.Blob, st.h.Limits())
 		if err == nil && (sb.Round != q.Round || sb.From != i || sb.To != rs.index) {
 			err = fmt.Errorf("share is for round %s from %d to %d", sb.Round, sb.From, sb.To)
 		}
@@ -397,7 +397,7 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 		}
 		if err != nil {
 			st.discard(q.Round, rs)
-			return nil, badRequest("round %s, share of participant %d: %v; the round is discarded", q.Round, i, err)
+			return nil, BadRequestf("round %s, share of participant %d: %v; the round is discarded", q.Round, i, err)
 		}
 		for k := range acc {
 			acc[k] += v[k]
@@ -411,7 +411,7 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 // discard deletes the shares a participant holds for a round.
 func (st *flState) discard(round string, rs *flRound) {
 	for _, id := range shareIDsTo(round, rs) {
-		_ = st.h.cfg.Store.Delete(id)
+		_ = st.h.Store().Delete(id)
 	}
 }
 
@@ -435,7 +435,7 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 	rs := st.rounds[q.Round]
 	if rs != nil && rs.user != r.User().Name && !r.User().Has(PermAdmin) {
 		st.mu.Unlock()
-		return nil, denied("round %s belongs to user %q", q.Round, rs.user)
+		return nil, Deniedf("round %s belongs to user %q", q.Round, rs.user)
 	}
 	delete(st.rounds, q.Round)
 	st.mu.Unlock()
@@ -443,7 +443,7 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 	// sharing) are discarded too, by their ids; only the round's owner
 	// or an admin can do that, since the objects are theirs.
 	n := 0
-	infos, err := st.h.cfg.Store.Search(TagShare)
+	infos, err := st.h.Store().Search(TagShare)
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +455,7 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 		if in.Owner != r.User().Name && !r.User().Has(PermAdmin) {
 			continue
 		}
-		if st.h.cfg.Store.Delete(in.ID) == nil {
+		if st.h.Store().Delete(in.ID) == nil {
 			n++
 		}
 	}

@@ -124,11 +124,11 @@ func TestModelBlobRoundTrip(t *testing.T) {
 }
 
 func mustBody(t *testing.T, v any) []byte {
-	b, err := encodeBody(v)
+	b, err := serde.EncodeBody(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return []byte(b)
 }
 
 func FuzzDecodeModel(f *testing.F) {
@@ -148,7 +148,8 @@ func FuzzDecodeModel(f *testing.F) {
 }
 
 func FuzzDecodeShare(f *testing.F) {
-	good, _ := encodeBody(&shareBlob{Version: 1, Round: "r", Digest: make([]byte, 32), Layout: "x", From: 1, To: 0, Data: make([]byte, 16)})
+	raw, _ := serde.EncodeBody(&shareBlob{Version: 1, Round: "r", Digest: make([]byte, 32), Layout: "x", From: 1, To: 0, Data: make([]byte, 16)})
+	good := []byte(raw)
 	f.Add(good)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

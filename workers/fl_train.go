@@ -71,30 +71,30 @@ const (
 // decodeFL decodes the body of an fl.* request into q, after refusing
 // grant sessions: only a user drives training.
 func decodeFL(r *Request, q any) error {
-	if r.Session.viaGrant() {
-		return denied("%s is not available to a grant session", r.Type)
+	if r.Session.ViaGrant() {
+		return Deniedf("%s is not available to a grant session", r.Type)
 	}
 	return r.Decode(q)
 }
 
 func (st *flState) tensorObj(r *Request, id, what string) (*Object, error) {
-	o, err := st.h.lookup(r, id, GrantUse)
+	o, err := st.h.Lookup(r, id, GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if o.Kind != KindTensor {
-		return nil, badRequest("%s: object %s is a %s, not a tensor", what, id, o.Kind)
+		return nil, BadRequestf("%s: object %s is a %s, not a tensor", what, id, o.Kind)
 	}
 	return o, nil
 }
 
 func (st *flState) modelObj(r *Request, id string) (*Object, error) {
-	o, err := st.h.lookup(r, id, GrantUse)
+	o, err := st.h.Lookup(r, id, GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if o.Kind != KindModel {
-		return nil, badRequest("object %s is a %s, not a model", id, o.Kind)
+		return nil, BadRequestf("object %s is a %s, not a model", id, o.Kind)
 	}
 	return o, nil
 }
@@ -105,7 +105,7 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if len(q.Indices) == 0 || len(q.Indices) > maxBatchRows {
-		return nil, badRequest("batch of %d rows (want 1 to %d)", len(q.Indices), maxBatchRows)
+		return nil, BadRequestf("batch of %d rows (want 1 to %d)", len(q.Indices), maxBatchRows)
 	}
 	for _, id := range []*string{&q.DataID, &q.TargetID} {
 		if *id == "" {
@@ -123,19 +123,19 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if data.Tensor.Dims() == 0 || tgt.Tensor.Dims() == 0 {
-		return nil, badRequest("batch: data %v and targets %v need a leading sample dimension", data.Tensor.Shape(), tgt.Tensor.Shape())
+		return nil, BadRequestf("batch: data %v and targets %v need a leading sample dimension", data.Tensor.Shape(), tgt.Tensor.Shape())
 	}
 	n := data.Tensor.Dim(0)
 	if tgt.Tensor.Dim(0) != n {
-		return nil, badRequest("batch: data has %d samples but targets %d", n, tgt.Tensor.Dim(0))
+		return nil, BadRequestf("batch: data has %d samples but targets %d", n, tgt.Tensor.Dim(0))
 	}
 	for _, i := range q.Indices {
 		if i < 0 || i >= n {
-			return nil, badRequest("batch: index %d out of range [0, %d)", i, n)
+			return nil, BadRequestf("batch: index %d out of range [0, %d)", i, n)
 		}
 	}
 	rows := len(q.Indices)
-	if rows*(data.Tensor.Size()/max(n, 1)) > st.h.maxResult() || rows*(tgt.Tensor.Size()/max(n, 1)) > st.h.maxResult() {
+	if rows*(data.Tensor.Size()/max(n, 1)) > st.h.MaxResult() || rows*(tgt.Tensor.Size()/max(n, 1)) > st.h.MaxResult() {
 		return nil, fmt.Errorf("%w: batch of %d rows exceeds the worker's limit", ErrTooLarge, rows)
 	}
 	mk := func(id string, src *Object) *Object {
@@ -147,11 +147,11 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 	d, t := mk(q.DataID, data), mk(q.TargetID, tgt)
 	r.Touch(d.ID, t.ID)
 	r.Note("rows", rows)
-	if err := st.h.cfg.Store.Put(d); err != nil {
+	if err := st.h.Store().Put(d); err != nil {
 		return nil, err
 	}
-	if err := st.h.cfg.Store.Put(t); err != nil {
-		_ = st.h.cfg.Store.Delete(d.ID)
+	if err := st.h.Store().Put(t); err != nil {
+		_ = st.h.Store().Delete(d.ID)
 		return nil, err
 	}
 	return &BatchReply{Data: d.Info(), Target: t.Info()}, nil
@@ -186,18 +186,18 @@ func checkOptimizer(c OptimizerConfig) error {
 	switch c.Name {
 	case "", "sgd", "adam":
 	default:
-		return badRequest("unknown optimizer %q (known: sgd, adam)", c.Name)
+		return BadRequestf("unknown optimizer %q (known: sgd, adam)", c.Name)
 	}
 	for _, v := range []float64{c.LR, c.Momentum, c.WeightDecay} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return badRequest("optimizer settings must be finite and non-negative (lr %g, momentum %g, weight decay %g)", c.LR, c.Momentum, c.WeightDecay)
+			return BadRequestf("optimizer settings must be finite and non-negative (lr %g, momentum %g, weight decay %g)", c.LR, c.Momentum, c.WeightDecay)
 		}
 	}
 	if c.LR == 0 {
-		return badRequest("optimizer needs a learning rate")
+		return BadRequestf("optimizer needs a learning rate")
 	}
 	if c.Key != "" && len(c.Key) > 128 {
-		return badRequest("optimizer key of %d bytes, at most 128", len(c.Key))
+		return BadRequestf("optimizer key of %d bytes, at most 128", len(c.Key))
 	}
 	return nil
 }
@@ -241,11 +241,11 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if len(q.Batches) == 0 || len(q.Batches) > maxTrainBatches {
-		return nil, badRequest("train on %d batches (want 1 to %d)", len(q.Batches), maxTrainBatches)
+		return nil, BadRequestf("train on %d batches (want 1 to %d)", len(q.Batches), maxTrainBatches)
 	}
 	lossFn, ok := lossFuncs[q.Loss]
 	if !ok {
-		return nil, badRequest("unknown loss %q (known: %v)", q.Loss, LossNames())
+		return nil, BadRequestf("unknown loss %q (known: %v)", q.Loss, LossNames())
 	}
 	if err := checkOptimizer(q.Optimizer); err != nil {
 		return nil, err
@@ -260,7 +260,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	// Training rewrites the model: the same rule as removing it.
-	if err := canRemove(r.Session, mo); err != nil {
+	if err := CanRemove(r.Session, mo); err != nil {
 		return nil, err
 	}
 	type pair struct{ x, y *Object }
@@ -276,7 +276,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if x.Tensor.Dims() == 0 || y.Tensor.Dims() == 0 || x.Tensor.Dim(0) != y.Tensor.Dim(0) {
-			return nil, badRequest("batch %d: data %v and target %v must have the same number of samples", i, x.Tensor.Shape(), y.Tensor.Shape())
+			return nil, BadRequestf("batch %d: data %v and target %v must have the same number of samples", i, x.Tensor.Shape(), y.Tensor.Shape())
 		}
 		batches[i] = pair{x, y}
 		inputs = append(inputs, x.ID, y.ID)
@@ -288,7 +288,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	e := st.liveFor(r.User().Name + "\x00" + key)
 	defer e.mu.Unlock()
 	if e.model == nil || e.objID != mo.ID || e.created != mo.Created || e.opt != q.Optimizer {
-		m, spec, err := decodeModel(mo.Blob, st.h.cfg.Limits)
+		m, spec, err := decodeModel(mo.Blob, st.h.Limits())
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
 		}
@@ -319,12 +319,12 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		pred, err := e.model.Forward(nn.NewVariable(b.x.Tensor))
 		if err != nil {
 			e.model = nil
-			return nil, badRequest("batch %d: forward: %v", i, err)
+			return nil, BadRequestf("batch %d: forward: %v", i, err)
 		}
 		loss := lossFn(pred, nn.NewVariable(b.y.Tensor))
 		if err := loss.Backward(); err != nil {
 			e.model = nil
-			return nil, badRequest("batch %d: loss %s: %v", i, q.Loss, err)
+			return nil, BadRequestf("batch %d: loss %s: %v", i, q.Loss, err)
 		}
 		if err := e.optim.Step(); err != nil {
 			e.model = nil
@@ -342,7 +342,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	for _, b := range batches {
 		objs = append(objs, b.x, b.y)
 	}
-	private, allowed := privacyOf(objs...)
+	private, allowed := PrivacyOf(objs...)
 	nm := &Object{ID: mo.ID, Kind: KindModel, Blob: blob, Tags: slices.Clone(mo.Tags), Description: mo.Description,
 		Private: private, AllowedUsers: allowed, Owner: mo.Owner,
 		Provenance: Provenance{Source: "op", Op: "train", Inputs: inputs},
@@ -363,7 +363,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	e.objID, e.created = nm.ID, nm.Created
 	r.Touch(nm.ID, lo.ID)
 	r.Note("steps", len(batches), "samples", samples)
-	if err := st.h.cfg.Store.Put(lo); err != nil {
+	if err := st.h.Store().Put(lo); err != nil {
 		return nil, err
 	}
 	return &TrainReply{Model: nm.Info(), Loss: lo.Info(), Samples: samples}, nil
@@ -373,7 +373,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 // Stores hold immutable records, so it is a delete and a put; if the put
 // fails the old version is put back.
 func (st *flState) replace(old, nu *Object) error {
-	s := st.h.cfg.Store
+	s := st.h.Store()
 	if err := s.Delete(old.ID); err != nil {
 		return err
 	}
@@ -388,11 +388,11 @@ func (st *flState) replace(old, nu *Object) error {
 
 func checkWeights(w []float64, n int) error {
 	if len(w) != n {
-		return badRequest("%d weights for %d models", len(w), n)
+		return BadRequestf("%d weights for %d models", len(w), n)
 	}
 	for _, v := range w {
 		if !(v > 0) || math.IsInf(v, 0) {
-			return badRequest("weights must be positive and finite, got %g", v)
+			return BadRequestf("weights must be positive and finite, got %g", v)
 		}
 	}
 	return nil
@@ -404,7 +404,7 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if len(q.IDs) == 0 || len(q.IDs) > maxAverageModels {
-		return nil, badRequest("average of %d models (want 1 to %d)", len(q.IDs), maxAverageModels)
+		return nil, BadRequestf("average of %d models (want 1 to %d)", len(q.IDs), maxAverageModels)
 	}
 	if len(q.Weights) == 0 {
 		q.Weights = slices.Repeat([]float64{1}, len(q.IDs))
@@ -428,18 +428,18 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if q.Free {
-			if err := canRemove(r.Session, o); err != nil {
+			if err := CanRemove(r.Session, o); err != nil {
 				return nil, err
 			}
 		}
-		m, spec, err := decodeModel(o.Blob, st.h.cfg.Limits)
+		m, spec, err := decodeModel(o.Blob, st.h.Limits())
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, id, err)
 		}
 		if i == 0 {
 			first, spec0 = m, spec
 		} else if !bytes.Equal(spec, spec0) {
-			return nil, badRequest("model %s has another architecture than %s", id, q.IDs[0])
+			return nil, BadRequestf("model %s has another architecture than %s", id, q.IDs[0])
 		}
 		sd, err := m.StateDict()
 		if err != nil {
@@ -469,17 +469,17 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	private, allowed := privacyOf(objs...)
+	private, allowed := PrivacyOf(objs...)
 	res := &Object{ID: q.ResultID, Kind: KindModel, Blob: blob, Private: private, AllowedUsers: allowed,
 		Owner: r.User().Name, Provenance: Provenance{Source: "op", Op: "average", Inputs: slices.Clone(q.IDs)},
 		Created: time.Now().UnixNano()}
 	r.Touch(append([]string{res.ID}, q.IDs...)...)
-	if err := st.h.cfg.Store.Put(res); err != nil {
+	if err := st.h.Store().Put(res); err != nil {
 		return nil, err
 	}
 	if q.Free {
 		for _, o := range objs {
-			if err := st.h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := st.h.Store().Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
 			}
 		}

@@ -173,6 +173,16 @@ func (h *Handler) Store() Store { return h.cfg.Store }
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
 
+// Limits returns the bounds every decoded message is held to (serde's
+// defaults for zero fields).
+func (h *Handler) Limits() serde.Limits { return h.cfg.Limits }
+
+// AccessLog is where request handlers record what they did to which
+// object for whom (never a value): one record per request is written by
+// the handler itself; capabilities add records of their own (a job's
+// loads and saves).
+func (h *Handler) AccessLog() *slog.Logger { return h.cfg.AccessLog }
+
 // Close drops cached peer sessions and cancels running MPC parties.
 func (h *Handler) Close() {
 	if h.jobs != nil {
@@ -207,8 +217,9 @@ func (h *Handler) NewSession(remote string) *Session {
 // User returns the authenticated user, or nil before authentication.
 func (s *Session) User() *User { return s.user }
 
-// viaGrant reports whether the session authenticated with grants.
-func (s *Session) viaGrant() bool { return len(s.grants) > 0 }
+// ViaGrant reports whether the session authenticated with grants (a
+// peer worker acting on a user's behalf) rather than a user's token.
+func (s *Session) ViaGrant() bool { return len(s.grants) > 0 }
 
 // Handle answers one frame and returns the reply frame to send back.
 // close is true when the session must end after that reply: too many
@@ -243,7 +254,7 @@ func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close
 	fn := h.routes[env.Type]
 	h.mu.RUnlock()
 	if fn == nil {
-		err := badRequest("unknown message type %q", env.Type)
+		err := BadRequestf("unknown message type %q", env.Type)
 		h.refuse(s, "unknown type", env.ID, env.Type, err)
 		return h.errorReply(env.ID, env.Type, err), false
 	}
@@ -297,11 +308,11 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 		return h.errorReply(env.ID, env.Type, err), s.failures >= h.cfg.MaxAuthFailures
 	}
 	if s.user != nil {
-		return fail(badRequest("session already authenticated"))
+		return fail(BadRequestf("session already authenticated"))
 	}
 	var a AuthRequest
 	if err := decodeBody(env.Body, &a, h.cfg.Limits); err != nil {
-		return fail(badRequest("auth body: %v", err))
+		return fail(BadRequestf("auth body: %v", err))
 	}
 	switch {
 	case a.Token != "" && a.Grant == "":
@@ -377,7 +388,7 @@ func (h *Handler) refuse(s *Session, why string, id uint64, typ string, err erro
 
 func (h *Handler) logAccess(s *Session, r *Request, d time.Duration, err error) {
 	attrs := []any{"remote", s.remote, "user", s.user.Name, "type", r.Type, "req", r.ID, "objects", r.objects, "ms", d.Milliseconds()}
-	if s.viaGrant() {
+	if s.ViaGrant() {
 		attrs = append(attrs, "grants", grantIDs(s.grants))
 	}
 	attrs = append(attrs, r.detail...)

@@ -137,8 +137,8 @@ type job struct {
 }
 
 func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
-	if r.Session.viaGrant() {
-		return nil, denied("grant sessions may not run MPC jobs")
+	if r.Session.ViaGrant() {
+		return nil, Deniedf("grant sessions may not run MPC jobs")
 	}
 	var q JobStartRequest
 	if err := r.Decode(&q); err != nil {
@@ -148,13 +148,13 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 	if err := ValidateID(j.ID); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
 	}
-	j.Worker = h.cfg.WorkerID
+	j.Worker = h.WorkerID()
 	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
 	// Refused before anything runs: forbidden imports, or a plan with an
 	// operation outside the allow-list.
 	var checkErr error
 	if len(j.Plan) > 0 {
-		if _, err := plan.Decode(j.Plan, h.cfg.Limits); err != nil {
+		if _, err := plan.Decode(j.Plan, h.Limits()); err != nil {
 			checkErr = &sandbox.Error{Kind: sandbox.KindForbidden, Msg: err.Error()}
 		}
 	} else {
@@ -164,7 +164,7 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 		var se *sandbox.Error
 		if errors.As(checkErr, &se) {
 			se.Rank, se.Worker = j.Rank, j.Worker
-			h.cfg.AccessLog.Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
+			h.AccessLog().Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
 			return &JobStartReply{Refused: se}, nil
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, checkErr)
@@ -184,11 +184,11 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 	t.mu.Unlock()
 	switch {
 	case dup:
-		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, ErrExists, h.cfg.WorkerID)
+		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, ErrExists, h.WorkerID())
 	case running >= opts.MaxJobs:
-		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", ErrUnavailable, h.cfg.WorkerID, running)
+		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", ErrUnavailable, h.WorkerID(), running)
 	case j.TimeoutMS <= 0:
-		return nil, badRequest("job %s has no timeout", j.ID)
+		return nil, BadRequestf("job %s has no timeout", j.ID)
 	}
 	if j.Timeout() > opts.MaxTimeout {
 		j.TimeoutMS = opts.MaxTimeout.Milliseconds()
@@ -215,7 +215,7 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 		if rv != nil {
 			rv.Close()
 		}
-		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, ErrExists, h.cfg.WorkerID)
+		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, ErrExists, h.WorkerID())
 	}
 	t.jobs[j.ID] = x
 	t.mu.Unlock()
@@ -224,7 +224,7 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 	pctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
 	store := &jobStore{h: h, job: j.ID, rank: j.Rank, user: r.User().Name}
-	h.cfg.AccessLog.Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
+	h.AccessLog().Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
 		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "child", opts.Child != nil)
 	go func() {
 		defer cancel()
@@ -242,7 +242,7 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 		if res.Err != nil {
 			outcome, errMsg = string(res.Err.Kind), res.Err.Error()
 		}
-		h.cfg.AccessLog.Info("job finished", "job", j.ID, "user", x.user, "rank", j.Rank,
+		h.AccessLog().Info("job finished", "job", j.ID, "user", x.user, "rank", j.Rank,
 			"outcome", outcome, "err", errMsg, "bytes_sent", res.Stats.BytesSent, "rounds", res.Stats.Rounds,
 			"ms", time.Duration(res.ElapsedNS).Milliseconds())
 		x.result = res
@@ -276,7 +276,7 @@ func (t *jobTable) lookup(r *Request, id string) (*job, error) {
 	x := t.jobs[id]
 	t.mu.Unlock()
 	if x == nil || x.user != r.User().Name {
-		return nil, fmt.Errorf("job %s: %w on worker %s", id, ErrNotFound, t.h.cfg.WorkerID)
+		return nil, fmt.Errorf("job %s: %w on worker %s", id, ErrNotFound, t.h.WorkerID())
 	}
 	return x, nil
 }
@@ -373,7 +373,7 @@ func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := DecodeModel(o.Blob, s.h.cfg.Limits)
+	m, err := DecodeModel(o.Blob, s.h.Limits())
 	if err != nil {
 		log("error", "object", o.ID, "err", err.Error())
 		return nil, err
@@ -389,14 +389,14 @@ func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
 // logged before they are returned.
 func (s *jobStore) tagged(event, tag, want string, kindOK func(*Object) bool) (*Object, func(outcome string, kv ...any), error) {
 	log := func(outcome string, kv ...any) {
-		s.h.cfg.AccessLog.Info(event, append([]any{"job", s.job, "user", s.user, "rank", s.rank,
+		s.h.AccessLog().Info(event, append([]any{"job", s.job, "user", s.user, "rank", s.rank,
 			"tag", tag, "outcome", outcome}, kv...)...)
 	}
 	if err := ValidateTag(tag); err != nil {
 		log("error", "err", err.Error())
 		return nil, nil, err
 	}
-	o, err := GetTagged(s.h.cfg.Store, tag)
+	o, err := GetTagged(s.h.Store(), tag)
 	if err != nil {
 		log("error", "err", err.Error())
 		return nil, nil, err
@@ -430,15 +430,15 @@ func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
 		Provenance:  Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
 		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
 	s.mu.Unlock()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return err
 	}
-	err := s.h.cfg.Store.Put(o)
+	err := s.h.Store().Put(o)
 	outcome := "ok"
 	if err != nil {
 		outcome = err.Error()
 	}
-	s.h.cfg.AccessLog.Info("job save", "job", s.job, "user", s.user, "rank", s.rank, "tag", tag,
+	s.h.AccessLog().Info("job save", "job", s.job, "user", s.user, "rank", s.rank, "tag", tag,
 		"object", o.ID, "shape", t.Shape(), "private", o.Private, "outcome", outcome)
 	return err
 }

@@ -25,10 +25,10 @@ func FuzzJobMessages(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, v := range []any{&JobStartRequest{}, &JobWaitRequest{}, &JobCancelRequest{}, &JobWaitReply{}} {
-			if err := decodeBody(b, v, serde.Limits{MaxBytes: 1 << 20}); err != nil {
+			if err := serde.DecodeBody(b, v, serde.Limits{MaxBytes: 1 << 20}); err != nil {
 				continue
 			}
-			if _, err := encodeBody(v); err != nil {
+			if _, err := serde.EncodeBody(v); err != nil {
 				t.Fatalf("%T accepted but does not re-encode: %v", v, err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -23,7 +24,7 @@ type LoadSpec struct {
 	// File is recorded (base name only) in the object's provenance.
 	File string
 	// Replace lets the load replace the owner's objects it would make
-	// ambiguous (see putLoad); without it such a load is refused.
+	// ambiguous (see PutLoad); without it such a load is refused.
 	Replace bool
 }
 
@@ -60,13 +61,13 @@ func loadObject(ctx context.Context, dir string, o *Object, spec LoadSpec) (Info
 	o.ID, o.Tags, o.Description = spec.ID, spec.Tags, spec.Description
 	o.Private, o.AllowedUsers, o.Owner, o.Provenance = spec.Private, spec.AllowedUsers, OwnerUser, prov
 	o.Created = time.Now().UnixNano()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return Info{}, "", err
 	}
 	store, err := OpenBoltStore(d.StorePath(), 100*time.Millisecond)
 	if err == nil {
 		defer store.Close()
-		if err := putLoad(store, o, spec.Replace); err != nil {
+		if err := PutLoad(store, o, spec.Replace); err != nil {
 			return Info{}, "", err
 		}
 		return o.Info(), "store", nil
@@ -102,14 +103,14 @@ func loadObject(ctx context.Context, dir string, o *Object, spec LoadSpec) (Info
 	return rep.Info, "daemon at " + info.Addr, nil
 }
 
-// putLoad stores o, an object its owner loads, refusing to make a tag
+// PutLoad stores o, an object its owner loads, refusing to make a tag
 // lookup ambiguous: if the same owner already holds an object whose tags
 // contain o's or are contained in them, a lookup by those tags (a job's
 // mpc.Load, syft's Search) would find two objects and fail later with
 // ErrAmbiguous, far from the mistake. Such a load fails with ErrExists
 // naming the object, unless replace is set: then o is stored and the
 // conflicting objects are deleted.
-func putLoad(s Store, o *Object, replace bool) error {
+func PutLoad(s Store, o *Object, replace bool) error {
 	all, err := s.Search()
 	if err != nil {
 		return err
@@ -149,4 +150,9 @@ func subset(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// loadFileProvenance describes data loaded from a file.
+func loadFileProvenance(path string) Provenance {
+	return Provenance{Source: "load", File: filepath.Base(path)}
 }

@@ -169,8 +169,9 @@ func (in Info) HasTags(tags ...string) bool {
 	return true
 }
 
-// validate checks an object arriving from outside before it is stored.
-func (o *Object) validate() error {
+// Validate checks an object before it is stored: a valid id, kind, tags
+// and description, and a value matching its kind.
+func (o *Object) Validate() error {
 	if err := ValidateID(o.ID); err != nil {
 		return err
 	}

@@ -43,20 +43,20 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	po, err := h.lookup(r, q.PlanID, GrantUse)
+	po, err := h.Lookup(r, q.PlanID, GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if po.Kind != KindPlan {
-		return nil, badRequest("object %s is a %s, not a plan", po.ID, po.Kind)
+		return nil, BadRequestf("object %s is a %s, not a plan", po.ID, po.Kind)
 	}
-	p, err := plan.Decode(po.Blob, h.cfg.Limits)
+	p, err := plan.Decode(po.Blob, h.Limits())
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored plan %s: %v", ErrBadRequest, po.ID, err)
 	}
 	r.Note("plan", p.Name)
 	if len(q.Args) != len(p.Inputs) {
-		return nil, badRequest("plan %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(q.Args))
+		return nil, BadRequestf("plan %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(q.Args))
 	}
 	if len(q.ResultIDs) == 0 {
 		for range p.Outputs {
@@ -64,7 +64,7 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 		}
 	}
 	if len(q.ResultIDs) != len(p.Outputs) {
-		return nil, badRequest("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
+		return nil, BadRequestf("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
 	}
 	for _, id := range q.ResultIDs {
 		if err := ValidateID(id); err != nil {
@@ -74,17 +74,17 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 	ins := make([]*Object, len(q.Args))
 	inputs := []string{po.ID}
 	for i, id := range q.Args {
-		o, err := h.lookup(r, id, GrantUse)
+		o, err := h.Lookup(r, id, GrantUse)
 		if err != nil {
 			return nil, fmt.Errorf("plan %q input %d: %w", p.Name, i, err)
 		}
 		if o.Kind != KindTensor {
-			return nil, badRequest("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
+			return nil, BadRequestf("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
 		}
 		ins[i] = o
 		inputs = append(inputs, o.ID)
 	}
-	private, allowed := privacyOf(ins...)
+	private, allowed := PrivacyOf(ins...)
 	tensors := make([]*tensor.Tensor, len(ins))
 	for i, o := range ins {
 		tensors[i] = o.Tensor
@@ -95,15 +95,15 @@ func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
 	}
 	rep := &PlanRunReply{}
 	for i, t := range outs {
-		if t.Size() > h.maxResult() {
-			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", ErrTooLarge, i, t.Size(), h.maxResult())
+		if t.Size() > h.MaxResult() {
+			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", ErrTooLarge, i, t.Size(), h.MaxResult())
 		}
 	}
 	for i, t := range outs {
-		res := opResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
+		res := OpResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
 		res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, t, private, allowed
 		r.Touch(res.ID)
-		if err := h.cfg.Store.Put(res); err != nil {
+		if err := h.Store().Put(res); err != nil {
 			return nil, err
 		}
 		rep.Results = append(rep.Results, res.Info())

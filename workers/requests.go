@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,18 +38,18 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	o := p.Object
 	if o == nil {
-		return nil, badRequest("put without an object")
+		return nil, BadRequestf("put without an object")
 	}
 	if o.ID == "" {
 		o.ID = NewID()
 	}
 	r.Touch(o.ID)
 	s := r.Session
-	if s.viaGrant() {
+	if s.ViaGrant() {
 		// Worker-to-worker: the receiving end of a move.
 		g := s.grantFor(GrantPut, o.ID)
 		if g == nil {
-			return nil, denied("grant does not allow storing object %s", o.ID)
+			return nil, Deniedf("grant does not allow storing object %s", o.ID)
 		}
 		o.Provenance.Grant = g.ID
 		if o.Provenance.Source == "" {
@@ -61,7 +60,7 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	o.Owner = r.User().Name
 	o.Created = time.Now().UnixNano()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	if o.Kind == KindPlan {
@@ -78,7 +77,7 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		// A data owner's load (gomplab worker load to a running daemon):
 		// the same tag rule as a load straight into the store.
 		h.loadMu.Lock()
-		err := putLoad(h.cfg.Store, o, p.Replace)
+		err := PutLoad(h.cfg.Store, o, p.Replace)
 		h.loadMu.Unlock()
 		if err != nil {
 			return nil, err
@@ -91,8 +90,9 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	return &InfoReply{Info: o.Info()}, nil
 }
 
-// lookup loads an object the session may use.
-func (h *Handler) lookup(r *Request, id, action string) (*Object, error) {
+// Lookup loads the object id for r, refusing it when r comes through
+// grants that do not allow action on it (GrantUse, GrantGet...).
+func (h *Handler) Lookup(r *Request, id, action string) (*Object, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
@@ -101,8 +101,8 @@ func (h *Handler) lookup(r *Request, id, action string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() && !r.Session.covers(action, o) {
-		return nil, denied("grant does not allow %s on object %s", action, id)
+	if r.Session.ViaGrant() && !r.Session.covers(action, o) {
+		return nil, Deniedf("grant does not allow %s on object %s", action, id)
 	}
 	return o, nil
 }
@@ -116,13 +116,13 @@ func canRead(u *User, o *Object) error {
 	if o.Provenance.Source == "op" || o.Provenance.Source == "copy" {
 		what = "is computed from private data"
 	}
-	return denied("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
+	return Deniedf("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
 }
 
-// privacyOf is the privacy of a result computed from objs (nil entries
+// PrivacyOf is the privacy of a result computed from objs (nil entries
 // are scalars): as private as its most private input, so private if any
 // is, and readable only by the users allowed on every private one.
-func privacyOf(objs ...*Object) (bool, []string) {
+func PrivacyOf(objs ...*Object) (bool, []string) {
 	private, first := false, true
 	var allowed []string
 	for _, o := range objs {
@@ -140,16 +140,17 @@ func privacyOf(objs ...*Object) (bool, []string) {
 	return private, allowed
 }
 
-// canRemove enforces ownership.
-func canRemove(s *Session, o *Object) error {
+// CanRemove enforces ownership: only o's owner or an admin may remove it
+// (and a grant session only when its grants allow freeing or taking o).
+func CanRemove(s *Session, o *Object) error {
 	u := s.user
 	if u.Has(PermAdmin) || o.Owner == u.Name {
-		if s.viaGrant() && !s.covers(GrantFree, o) && !s.covers(GrantGet, o) {
-			return denied("grant does not allow removing object %s", o.ID)
+		if s.ViaGrant() && !s.covers(GrantFree, o) && !s.covers(GrantGet, o) {
+			return Deniedf("grant does not allow removing object %s", o.ID)
 		}
 		return nil
 	}
-	return denied("object %s belongs to user %q; user %q may not remove it (get it with keep, or copy it)", o.ID, o.Owner, u.Name)
+	return Deniedf("object %s belongs to user %q; user %q may not remove it (get it with keep, or copy it)", o.ID, o.Owner, u.Name)
 }
 
 func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
@@ -160,12 +161,12 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if g.Reason != "" {
 		r.Note("reason", g.Reason)
 	}
-	o, err := h.lookup(r, g.ID, GrantGet)
+	o, err := h.Lookup(r, g.ID, GrantGet)
 	if err != nil {
 		return nil, err
 	}
 	if !g.Keep {
-		if err := canRemove(r.Session, o); err != nil {
+		if err := CanRemove(r.Session, o); err != nil {
 			return nil, err
 		}
 	}
@@ -187,10 +188,10 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if err := canRead(r.User(), o); err != nil {
 		return nil, err
 	}
-	if o.Private && r.Session.viaGrant() {
+	if o.Private && r.Session.ViaGrant() {
 		// A grant is held by another worker, whose other users could
 		// use it: private values are released only to a user directly.
-		return nil, denied("object %s is private: its value is never released to another worker, even for a user allowed to read it (that user may get it directly)", o.ID)
+		return nil, Deniedf("object %s is private: its value is never released to another worker, even for a user allowed to read it (that user may get it directly)", o.ID)
 	}
 	if !g.Keep {
 		// Take, not Delete: two concurrent gets must not both succeed.
@@ -206,7 +207,7 @@ func (h *Handler) info(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, GrantUse)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +220,11 @@ func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if len(f.IDs) > 10000 {
-		return nil, badRequest("free of %d ids, at most 10000 at once", len(f.IDs))
+		return nil, BadRequestf("free of %d ids, at most 10000 at once", len(f.IDs))
 	}
 	var rep FreeReply
 	for _, id := range f.IDs {
-		o, err := h.lookup(r, id, GrantFree)
+		o, err := h.Lookup(r, id, GrantFree)
 		if errors.Is(err, ErrNotFound) {
 			rep.Missing = append(rep.Missing, id)
 			continue
@@ -231,7 +232,7 @@ func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := canRemove(r.Session, o); err != nil {
+		if err := CanRemove(r.Session, o); err != nil {
 			return nil, err
 		}
 		if err := h.cfg.Store.Delete(id); errors.Is(err, ErrNotFound) {
@@ -268,7 +269,7 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() {
+	if r.Session.ViaGrant() {
 		infos = slices.DeleteFunc(infos, func(in Info) bool {
 			o := &Object{ID: in.ID, Provenance: in.Provenance}
 			return !r.Session.covers(GrantUse, o)
@@ -281,8 +282,8 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 }
 
 func (h *Handler) clear(_ context.Context, r *Request) (any, error) {
-	if r.Session.viaGrant() {
-		return nil, denied("a grant cannot clear a worker")
+	if r.Session.ViaGrant() {
+		return nil, Deniedf("a grant cannot clear a worker")
 	}
 	owner := r.User().Name
 	if r.User().Has(PermAdmin) {
@@ -296,7 +297,9 @@ func (h *Handler) clear(_ context.Context, r *Request) (any, error) {
 	return &ClearReply{Deleted: n}, nil
 }
 
-func (h *Handler) maxResult() int {
+// MaxResult is the most elements one computed result (op, plan output,
+// training batch) may hold on this worker.
+func (h *Handler) MaxResult() int {
 	if h.cfg.MaxResultElements > 0 {
 		return h.cfg.MaxResultElements
 	}
@@ -313,11 +316,11 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 	}
 	spec, ok := LookupOp(q.Op)
 	if !ok {
-		return nil, badRequest("op %q is not allowed (allowed: %s)", q.Op, strings.Join(opNames(), ", "))
+		return nil, BadRequestf("op %q is not allowed (allowed: %s)", q.Op, strings.Join(opNames(), ", "))
 	}
 	r.Note("op", q.Op)
 	if len(q.Args) != spec.Arity {
-		return nil, badRequest("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
+		return nil, BadRequestf("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
 	}
 	if q.ResultID == "" {
 		q.ResultID = NewID()
@@ -330,7 +333,7 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 	for i, a := range q.Args {
 		switch {
 		case a.ID != "" && a.Scalar == nil:
-			o, err := h.lookup(r, a.ID, GrantUse)
+			o, err := h.Lookup(r, a.ID, GrantUse)
 			if err != nil {
 				return nil, fmt.Errorf("op %s operand %d: %w", q.Op, i, err)
 			}
@@ -339,11 +342,11 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 			nobj++
 		case a.ID == "" && a.Scalar != nil:
 		default:
-			return nil, badRequest("op %s operand %d: give exactly one of an object id or a scalar", q.Op, i)
+			return nil, BadRequestf("op %s operand %d: give exactly one of an object id or a scalar", q.Op, i)
 		}
 	}
 	if nobj == 0 {
-		return nil, badRequest("op %s: no stored operand (compute on scalars locally)", q.Op)
+		return nil, BadRequestf("op %s: no stored operand (compute on scalars locally)", q.Op)
 	}
 	// Where are the operands? All here, or all behind pointers to one
 	// other worker; mixing is refused, as in PySyft.
@@ -360,14 +363,14 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 			if target == nil {
 				target = o.Pointer
 			} else if target.Worker != o.Pointer.Worker || target.Addr != o.Pointer.Addr {
-				return nil, badRequest("op %s: operands point to different workers (%s and %s); move them together first", q.Op, target.Worker, o.Pointer.Worker)
+				return nil, BadRequestf("op %s: operands point to different workers (%s and %s); move them together first", q.Op, target.Worker, o.Pointer.Worker)
 			}
 		default:
-			return nil, badRequest("op %s operand %d: object %s is a %s, not a tensor", q.Op, i, o.ID, o.Kind)
+			return nil, BadRequestf("op %s operand %d: object %s is a %s, not a tensor", q.Op, i, o.ID, o.Kind)
 		}
 	}
 	if local > 0 && target != nil {
-		return nil, badRequest("op %s: some operands are here and some on worker %s; move them together first", q.Op, target.Worker)
+		return nil, BadRequestf("op %s: some operands are here and some on worker %s; move them together first", q.Op, target.Worker)
 	}
 	if target != nil {
 		return h.forwardOp(ctx, r, q, objs, inputs)
@@ -381,30 +384,30 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		}
 		args[i] = objs[i].Tensor
 	}
-	private, allowed := privacyOf(objs...)
-	out, err := runOp(spec, args, q.Params, h.maxResult())
+	private, allowed := PrivacyOf(objs...)
+	out, err := runOp(spec, args, q.Params, h.MaxResult())
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds the worker's limit") {
 			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	res := opResult(r, q.ResultID, q.Op, inputs)
+	res := OpResult(r, q.ResultID, q.Op, inputs)
 	res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, out, private, allowed
-	return h.storeResult(r, res)
+	return h.StoreResult(r, res)
 }
 
-// opResult is the object an op (or a plan, op "plan:NAME") computes for
+// OpResult is the object an op (or a plan, op "plan:NAME") computes for
 // r's user: its value and privacy are the caller's to set.
-func opResult(r *Request, id, op string, inputs []string) *Object {
+func OpResult(r *Request, id, op string, inputs []string) *Object {
 	return &Object{ID: id, Owner: r.User().Name,
 		Provenance: Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
 		Created:    time.Now().UnixNano()}
 }
 
-// storeResult stores an object a request made and replies with its
+// StoreResult stores an object a request made and replies with its
 // metadata.
-func (h *Handler) storeResult(r *Request, o *Object) (any, error) {
+func (h *Handler) StoreResult(r *Request, o *Object) (any, error) {
 	r.Touch(o.ID)
 	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
@@ -448,11 +451,11 @@ func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs [
 	if err := h.forward(ctx, r, target, MsgOp, &remote, &rep); err != nil {
 		return nil, err
 	}
-	res := opResult(r, q.ResultID, q.Op, inputs)
+	res := OpResult(r, q.ResultID, q.Op, inputs)
 	res.Kind, res.Private = KindPointer, rep.Info.Private
 	res.Pointer = &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
 		Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape}
-	return h.storeResult(r, res)
+	return h.StoreResult(r, res)
 }
 
 func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
@@ -460,7 +463,7 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, GrantUse)
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +489,7 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 		c.Pointer = &p
 	}
 	// Tensors are immutable once stored, so the copy shares the data.
-	return h.storeResult(r, &c)
+	return h.StoreResult(r, &c)
 }
 
 func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
@@ -494,19 +497,19 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() {
-		return nil, denied("a grant cannot issue grants")
+	if r.Session.ViaGrant() {
+		return nil, Deniedf("a grant cannot issue grants")
 	}
 	if len(q.Actions) == 0 {
-		return nil, badRequest("grant without actions")
+		return nil, BadRequestf("grant without actions")
 	}
 	for _, a := range q.Actions {
 		if !slices.Contains([]string{GrantPut, GrantUse, GrantGet, GrantFree}, a) {
-			return nil, badRequest("unknown grant action %q (known: put, use, get, free)", a)
+			return nil, BadRequestf("unknown grant action %q (known: put, use, get, free)", a)
 		}
 	}
 	if len(q.Objects) > 1000 {
-		return nil, badRequest("grant for %d objects, at most 1000", len(q.Objects))
+		return nil, BadRequestf("grant for %d objects, at most 1000", len(q.Objects))
 	}
 	for _, id := range q.Objects {
 		if err := ValidateID(id); err != nil {
@@ -514,16 +517,16 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 		}
 	}
 	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{GrantPut}) {
-		return nil, badRequest("a grant other than put must name its objects")
+		return nil, BadRequestf("a grant other than put must name its objects")
 	}
 	if q.Uses < 0 || q.TTLMillis < 0 {
-		return nil, badRequest("negative uses or ttl")
+		return nil, BadRequestf("negative uses or ttl")
 	}
 	for _, id := range q.Objects {
 		if slices.Contains(q.Actions, GrantPut) {
 			continue // the object does not exist yet
 		}
-		if _, err := h.lookup(r, id, GrantUse); err != nil {
+		if _, err := h.Lookup(r, id, GrantUse); err != nil {
 			return nil, err
 		}
 	}
@@ -545,11 +548,11 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantGet)
+	o, err := h.Lookup(r, q.ID, GrantGet)
 	if err != nil {
 		return nil, err
 	}
-	if err := canRemove(r.Session, o); err != nil {
+	if err := CanRemove(r.Session, o); err != nil {
 		return nil, err
 	}
 	// Moving releases the value to another worker, where other people
@@ -563,14 +566,14 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 		return &InfoReply{Info: o.Info()}, nil
 	}
 	if len(q.Dest.Grants) == 0 || q.Dest.Addr == "" {
-		return nil, badRequest("move destination needs an address and a put grant")
+		return nil, BadRequestf("move destination needs an address and a put grant")
 	}
 	r.Note("dest", q.Dest.Worker)
 	moved := *o
 	moved.Provenance = Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
 	var rep InfoReply
 	// A fresh session: the grant is one-time, so it must not be cached.
-	c, err := h.dial(ctx, &q.Dest, false)
+	c, err := h.Dial(ctx, &q.Dest, false)
 	if err != nil {
 		return nil, err
 	}
@@ -591,7 +594,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 // the grants it carries, and decodes the reply into out.
 func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ string, body, out any) error {
 	r.Note("via", p.Worker)
-	c, err := h.dial(ctx, p, true)
+	c, err := h.Dial(ctx, p, true)
 	if err != nil {
 		return err
 	}
@@ -612,9 +615,9 @@ func peerKey(p *PointerTarget) string {
 	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",")
 }
 
-// dial returns a session to a peer, cached by address and grants when
+// Dial returns a session to a peer, cached by address and grants when
 // cache is set.
-func (h *Handler) dial(ctx context.Context, p *PointerTarget, cache bool) (*Client, error) {
+func (h *Handler) Dial(ctx context.Context, p *PointerTarget, cache bool) (*Client, error) {
 	if h.cfg.Dial == nil {
 		return nil, fmt.Errorf("%w: this worker cannot reach other workers", ErrPeer)
 	}
@@ -710,7 +713,7 @@ func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
 // grantFor returns a session grant allowing action on object id.
 func (s *Session) grantFor(action, id string) *Grant {
 	for _, g := range s.grants {
-		if g.allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
+		if g.Allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
 			return g
 		}
 	}
@@ -720,7 +723,7 @@ func (s *Session) grantFor(action, id string) *Grant {
 // covers reports whether some session grant allows action on o.
 func (s *Session) covers(action string, o *Object) bool {
 	for _, g := range s.grants {
-		if g.allows(action) && g.covers(o) {
+		if g.Allows(action) && g.Covers(o) {
 			return true
 		}
 	}
@@ -734,9 +737,4 @@ func (s *Session) creatingGrant() string {
 		return s.grants[0].ID
 	}
 	return ""
-}
-
-// loadFileProvenance describes data loaded from a file.
-func loadFileProvenance(path string) Provenance {
-	return Provenance{Source: "load", File: filepath.Base(path)}
 }

@@ -84,10 +84,11 @@ const (
 	GrantFree = "free"
 )
 
-func (g *Grant) allows(action string) bool { return slices.Contains(g.Actions, action) }
+// Allows reports whether the grant allows action (GrantPut, GrantUse...).
+func (g *Grant) Allows(action string) bool { return slices.Contains(g.Actions, action) }
 
-// covers reports whether the grant may touch object o.
-func (g *Grant) covers(o *Object) bool {
+// Covers reports whether the grant may touch object o.
+func (g *Grant) Covers(o *Object) bool {
 	return slices.Contains(g.Objects, o.ID) || (o.Provenance.Grant != "" && o.Provenance.Grant == g.ID)
 }
 
