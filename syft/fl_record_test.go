@@ -78,11 +78,11 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := workers.NewHandler(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
+	core, err := workers.NewWorker(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := workers.NewServer(workers.ServerConfig{Handler: h})
+	srv := workers.NewServer(workers.ServerConfig{Handler: core.Handler})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	t.Cleanup(func() {
 		w.Close()
 		srv.Shutdown(t.Context())
-		h.Close()
+		core.Close()
 	})
 	return w
 }

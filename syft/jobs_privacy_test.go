@@ -74,7 +74,7 @@ func TestJobPrivacy(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := x.rec
-		workers.ConfigureJobs(x.d.Handler(), workers.JobOptions{
+		x.d.Jobs().Configure(workers.JobOptions{
 			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -113,7 +113,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 	for i := 0; i < n; i++ {
 		d, tok := startDaemon(t, fmt.Sprintf("w%d", i))
 		if child {
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{Child: partyChild(t)})
+			d.Jobs().Configure(workers.JobOptions{Child: partyChild(t)})
 		}
 		g.data = append(g.data, tensor.FromSlice(jobData[i]))
 		owner := connectB(t, d, tok[workers.OwnerUser])
@@ -251,8 +251,8 @@ func TestJobFailures(t *testing.T) {
 					killOnce.Do(func() { time.AfterFunc(time.Second, func() { syscall.Kill(pid, syscall.SIGKILL) }) })
 				}
 			}
-			workers.ConfigureJobs(g.daemons[1].Handler(), workers.JobOptions{Child: child})
-			defer workers.ConfigureJobs(g.daemons[1].Handler(), workers.JobOptions{Child: partyChild(t)})
+			g.daemons[1].Jobs().Configure(workers.JobOptions{Child: child})
+			defer g.daemons[1].Jobs().Configure(workers.JobOptions{Child: partyChild(t)})
 
 			timeout := c.timeout
 			if timeout == 0 {

@@ -27,6 +27,7 @@ const virtualScheme = "virtual:"
 type virtualCore struct {
 	id    string
 	addr  string
+	w     *workers.Worker
 	h     *workers.Handler
 	store *workers.MemStore
 	users *workers.Users
@@ -67,12 +68,13 @@ func NewVirtualWorker(id string) *VirtualWorker {
 		id: id, addr: fmt.Sprintf("%s%s/%d", virtualScheme, id, instances.Add(1)),
 		store: store, users: users, owner: ownerTok, me: meTok,
 	}
-	core.h, err = workers.NewHandler(workers.Config{
+	core.w, err = workers.NewWorker(workers.Config{
 		WorkerID: id, Store: store, Users: users, Dial: dialVirtual,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
 	}
+	core.h = core.w.Handler
 	registryMu.Lock()
 	registry[core.addr] = core
 	registryMu.Unlock()
@@ -159,7 +161,7 @@ func (w *VirtualWorker) Shutdown() {
 	registryMu.Lock()
 	delete(registry, w.core.addr)
 	registryMu.Unlock()
-	w.core.h.Close()
+	w.core.w.Close()
 	w.l.close()
 }
 

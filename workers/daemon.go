@@ -41,7 +41,7 @@ type Daemon struct {
 	cfg         DaemonConfig
 	dir         *DataDir
 	store       *BoltStore
-	handler     *Handler
+	worker      *Worker
 	server      *Server
 	ln          net.Listener
 	accessFile  *os.File
@@ -95,7 +95,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, dir: dir, store: store, accessFile: af, done: make(chan error, 1),
 		fingerprint: CertFingerprint(cert.Certificate[0])}
-	d.handler, err = NewHandler(Config{
+	d.worker, err = NewWorker(Config{
 		WorkerID:       dir.WorkerID,
 		Store:          store,
 		Users:          users,
@@ -113,7 +113,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	if !cfg.InsecureLoopback {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
-	d.server = NewServer(ServerConfig{Handler: d.handler, TLS: tlsCfg, Log: cfg.Log})
+	d.server = NewServer(ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log})
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		d.closeFiles()
@@ -149,7 +149,11 @@ func (d *Daemon) Fingerprint() string { return d.fingerprint }
 func (d *Daemon) WorkerID() string { return d.dir.WorkerID }
 
 // Handler is the daemon's protocol core (to register more message types).
-func (d *Daemon) Handler() *Handler { return d.handler }
+func (d *Daemon) Handler() *Handler { return d.worker.Handler }
+
+// Jobs is the daemon's table of MPC parties (to configure how they run:
+// gomplab worker runs them as child processes under resource limits).
+func (d *Daemon) Jobs() *JobTable { return d.worker.Jobs }
 
 // Done receives Serve's result when the server stops.
 func (d *Daemon) Done() <-chan error { return d.done }
@@ -160,7 +164,7 @@ func (d *Daemon) Done() <-chan error { return d.done }
 // the exit orderly.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	err := d.server.Shutdown(ctx)
-	d.handler.Close()
+	d.worker.Close()
 	d.dir.RemoveDaemonInfo()
 	if cerr := d.closeFiles(); err == nil {
 		err = cerr

@@ -185,6 +185,7 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 		if err != nil {
 			t.Fatal(err)
 		}
+		RegisterFL(h)
 		byAddr["mem:"+id] = h
 		c, err := NewClient(t.Context(), NewSessionTransport(h, "me"), Credentials{Token: tok}, ClientOptions{})
 		if err != nil {

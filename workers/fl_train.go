@@ -20,16 +20,17 @@ import (
 // those allowed on every private input), so its weights leave the worker
 // only through secure aggregation (fl_secagg.go), as part of an aggregate.
 
-func init() {
-	Extend(func(h *Handler) {
-		st := &flState{h: h, live: map[string]*flLive{}, rounds: map[string]*flRound{}}
-		h.Handle(MsgFLBatch, st.batch)
-		h.Handle(MsgFLTrain, st.train)
-		h.Handle(MsgFLAverage, st.average)
-		h.Handle(MsgFLShare, st.share)
-		h.Handle(MsgFLSum, st.sum)
-		h.Handle(MsgFLAbort, st.abort)
-	})
+// RegisterFL adds the federated-learning message types to h, with their
+// state (live models and open secure-aggregation rounds), which lives as
+// long as h.
+func RegisterFL(h *Handler) {
+	st := &flState{h: h, live: map[string]*flLive{}, rounds: map[string]*flRound{}}
+	h.Handle(MsgFLBatch, st.batch)
+	h.Handle(MsgFLTrain, st.train)
+	h.Handle(MsgFLAverage, st.average)
+	h.Handle(MsgFLShare, st.share)
+	h.Handle(MsgFLSum, st.sum)
+	h.Handle(MsgFLAbort, st.abort)
 }
 
 // flState is one handler's federated-learning state: live models with

@@ -95,7 +95,7 @@ type Handler struct {
 	peerMu sync.Mutex
 	peers  map[string]*Client // cached peer sessions by address and grants
 
-	jobs *jobTable // MPC parties (jobs.go)
+	kindChecks map[Kind]func(blob []byte, lim serde.Limits) error
 }
 
 // NewHandler returns a Handler with the built-in message types registered.
@@ -131,32 +131,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.Handle(MsgCopy, h.copy)
 	h.Handle(MsgGrant, h.grant)
 	h.Handle(MsgMove, h.move)
-	extMu.Lock()
-	exts := append([]func(*Handler){}, extensions...)
-	extMu.Unlock()
-	for _, ext := range exts {
-		ext(h)
-	}
 	return h, nil
 }
 
-var (
-	extMu      sync.Mutex
-	extensions []func(*Handler)
-)
-
-// Extend registers fn to run on every Handler created afterwards, once the
-// built-in message types are in place. Layers above the object store (MPC
-// jobs, federated training) call it from an init function to add their
-// message types with Handle, so daemons and virtual workers alike serve them.
-func Extend(fn func(h *Handler)) {
-	extMu.Lock()
-	extensions = append(extensions, fn)
-	extMu.Unlock()
-}
-
 // Handle registers (or replaces) the function answering msgType; this is
-// how later layers (MPC jobs) add message types.
+// how the capabilities above the core (MPC jobs, plans, federated
+// learning) add their message types, each from its Register function,
+// which the worker's constructor calls.
 func (h *Handler) Handle(msgType string, fn HandlerFunc) {
 	if msgType == MsgAuth || msgType == MsgError || msgType == "" {
 		panic("workers: Handle: reserved message type " + msgType)
@@ -183,11 +164,28 @@ func (h *Handler) Limits() serde.Limits { return h.cfg.Limits }
 // loads and saves).
 func (h *Handler) AccessLog() *slog.Logger { return h.cfg.AccessLog }
 
-// Close drops cached peer sessions and cancels running MPC parties.
-func (h *Handler) Close() {
-	if h.jobs != nil {
-		h.jobs.cancelAll()
+// CheckKind registers fn to vet, on arrival, the blob of every object of
+// kind stored with put (plans refuse a plan with an operation outside
+// their allow-list); its error is the request's.
+func (h *Handler) CheckKind(kind Kind, fn func(blob []byte, lim serde.Limits) error) {
+	h.mu.Lock()
+	if h.kindChecks == nil {
+		h.kindChecks = map[Kind]func([]byte, serde.Limits) error{}
 	}
+	h.kindChecks[kind] = fn
+	h.mu.Unlock()
+}
+
+// kindCheck returns the check registered for kind, or nil.
+func (h *Handler) kindCheck(kind Kind) func([]byte, serde.Limits) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.kindChecks[kind]
+}
+
+// Close drops cached peer sessions. (A worker's capabilities close their
+// own state: see RegisterJobs.)
+func (h *Handler) Close() {
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()
 	for k, c := range h.peers {

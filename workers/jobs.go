@@ -99,26 +99,27 @@ func (o JobOptions) withDefaults() JobOptions {
 // maxWait bounds one MsgJobWait, well under clients' request timeouts.
 const maxWait = 5 * time.Second
 
-func init() {
-	Extend(func(h *Handler) {
-		h.jobs = &jobTable{h: h, opts: JobOptions{}.withDefaults(), jobs: map[string]*job{}}
-		h.Handle(MsgJobStart, h.jobStart)
-		h.Handle(MsgJobWait, h.jobWait)
-		h.Handle(MsgJobCancel, h.jobCancel)
-	})
+// RegisterJobs adds the job message types to h, running parties as o
+// says, and returns the table of h's parties (Configure changes o later,
+// Close stops them).
+func RegisterJobs(h *Handler, o JobOptions) *JobTable {
+	t := &JobTable{h: h, opts: o.withDefaults(), jobs: map[string]*job{}}
+	h.Handle(MsgJobStart, t.start)
+	h.Handle(MsgJobWait, t.wait)
+	h.Handle(MsgJobCancel, t.cancel)
+	return t
 }
 
-// ConfigureJobs sets how h runs parties (a daemon calls it to run them as
-// child processes). Jobs already running keep their settings.
-func ConfigureJobs(h *Handler, o JobOptions) {
-	t := h.jobs
+// Configure sets how parties run (a daemon runs them as child
+// processes). Jobs already running keep their settings.
+func (t *JobTable) Configure(o JobOptions) {
 	t.mu.Lock()
 	t.opts = o.withDefaults()
 	t.mu.Unlock()
 }
 
-// jobTable is a worker's running and finished-but-uncollected parties.
-type jobTable struct {
+// JobTable is a worker's running and finished-but-uncollected parties.
+type JobTable struct {
 	h    *Handler
 	mu   sync.Mutex
 	opts JobOptions
@@ -136,7 +137,8 @@ type job struct {
 	dropper *time.Timer
 }
 
-func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
+func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
+	h := t.h
 	if r.Session.ViaGrant() {
 		return nil, Deniedf("grant sessions may not run MPC jobs")
 	}
@@ -169,7 +171,6 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, checkErr)
 	}
-	t := h.jobs
 	t.mu.Lock()
 	opts := t.opts
 	running := 0
@@ -256,7 +257,7 @@ func (h *Handler) jobStart(ctx context.Context, r *Request) (any, error) {
 }
 
 // remove forgets x if it is still the job under its id.
-func (t *jobTable) remove(x *job) {
+func (t *JobTable) remove(x *job) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.jobs[x.id] == x {
@@ -268,7 +269,7 @@ func (t *jobTable) remove(x *job) {
 }
 
 // lookup finds the caller's job; other users' jobs do not exist for it.
-func (t *jobTable) lookup(r *Request, id string) (*job, error) {
+func (t *JobTable) lookup(r *Request, id string) (*job, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
 	}
@@ -281,28 +282,28 @@ func (t *jobTable) lookup(r *Request, id string) (*job, error) {
 	return x, nil
 }
 
-func (h *Handler) jobWait(ctx context.Context, r *Request) (any, error) {
+func (t *JobTable) wait(ctx context.Context, r *Request) (any, error) {
 	var q JobWaitRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	x, err := h.jobs.lookup(r, q.JobID)
+	x, err := t.lookup(r, q.JobID)
 	if err != nil {
 		return nil, err
 	}
 	wait := min(time.Duration(q.WaitMS)*time.Millisecond, maxWait)
 	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
+		tm := time.NewTimer(wait)
+		defer tm.Stop()
 		select {
 		case <-x.done:
-		case <-t.C:
+		case <-tm.C:
 		case <-ctx.Done():
 		}
 	}
 	select {
 	case <-x.done:
-		h.jobs.remove(x)
+		t.remove(x)
 		res := x.result
 		return &JobWaitReply{Done: true, Result: &res}, nil
 	default:
@@ -310,12 +311,12 @@ func (h *Handler) jobWait(ctx context.Context, r *Request) (any, error) {
 	}
 }
 
-func (h *Handler) jobCancel(_ context.Context, r *Request) (any, error) {
+func (t *JobTable) cancel(_ context.Context, r *Request) (any, error) {
 	var q JobCancelRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	x, err := h.jobs.lookup(r, q.JobID)
+	x, err := t.lookup(r, q.JobID)
 	if err != nil {
 		return nil, err
 	}
@@ -324,8 +325,8 @@ func (h *Handler) jobCancel(_ context.Context, r *Request) (any, error) {
 	return struct{}{}, nil
 }
 
-// cancelAll stops every party (the worker is closing).
-func (t *jobTable) cancelAll() {
+// Close stops every party (the worker is closing).
+func (t *JobTable) Close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, x := range t.jobs {

@@ -25,8 +25,12 @@ type PlanRunReply struct {
 	Results []Info `msgpack:"results"`
 }
 
-func init() {
-	Extend(func(h *Handler) { h.Handle(MsgPlanRun, h.planRun) })
+// RegisterPlans adds the plan message types to h, and the check that
+// refuses a malformed plan, or one with an operation outside the
+// allow-list, when it is stored.
+func RegisterPlans(h *Handler) {
+	h.Handle(MsgPlanRun, planRun)
+	h.CheckKind(KindPlan, validatePlanBlob)
 }
 
 // validatePlanBlob refuses, on arrival, a plan object whose blob is not a
@@ -38,7 +42,8 @@ func validatePlanBlob(b []byte, lim serde.Limits) error {
 	return nil
 }
 
-func (h *Handler) planRun(_ context.Context, r *Request) (any, error) {
+func planRun(_ context.Context, r *Request) (any, error) {
+	h := r.Handler
 	var q PlanRunRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err

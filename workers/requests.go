@@ -63,10 +63,10 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	if o.Kind == KindPlan {
+	if check := h.kindCheck(o.Kind); check != nil {
 		// Plans are refused on arrival if they hold an operation outside
-		// the allow-list (plans.go).
-		if err := validatePlanBlob(o.Blob, h.cfg.Limits); err != nil {
+		// the allow-list (RegisterPlans).
+		if err := check(o.Blob, h.cfg.Limits); err != nil {
 			return nil, err
 		}
 	}

@@ -80,7 +80,7 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return fmt.Errorf("locating this binary for party processes: %w", err)
 			}
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{MaxJobs: maxJobs,
+			d.Jobs().Configure(workers.JobOptions{MaxJobs: maxJobs,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

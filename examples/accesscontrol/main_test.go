@@ -93,11 +93,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{
+			d.Jobs().Configure(workers.JobOptions{
 				Child: &sandbox.ChildOptions{Command: []string{exe}, Env: []string{envPartyChild + "=1"}}})
 		case o.record:
 			rec := r.received
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{
+			d.Jobs().Configure(workers.JobOptions{
 				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		}
 		opts := syft.Options{Fingerprint: d.Fingerprint(), Insecure: o.record, Timeout: 30 * time.Second}

@@ -1,0 +1,30 @@
+package workers
+
+// Worker is a worker's protocol core with every capability registered:
+// the core's own requests (objects, ops, grants), MPC jobs, plans and
+// federated learning. A daemon serves one over TLS (StartDaemon); a
+// virtual worker drives one in process (syft.NewVirtualWorker).
+type Worker struct {
+	Handler *Handler
+	// Jobs runs the worker's MPC parties (Configure sets how).
+	Jobs *JobTable
+}
+
+// NewWorker builds the handler for cfg and registers each capability's
+// message types, explicitly and in one place: nothing registers itself.
+func NewWorker(cfg Config) (*Worker, error) {
+	h, err := NewHandler(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{Handler: h, Jobs: RegisterJobs(h, JobOptions{})}
+	RegisterPlans(h)
+	RegisterFL(h)
+	return w, nil
+}
+
+// Close stops the worker's MPC parties and drops its peer sessions.
+func (w *Worker) Close() {
+	w.Jobs.Close()
+	w.Handler.Close()
+}
