@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -181,4 +182,52 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 			t.Errorf("online=%v: store holds %s, want o2 o3 o4 (first replaced)", online, got)
 		}
 	}
+}
+
+// TestLoadONNXInto stores an ONNX model into a worker's data directory,
+// directly and through its running daemon, as `gomplab worker load --file
+// model.onnx` does.
+func TestLoadONNXInto(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "alice")
+	if _, err := InitDataDir(dir, "alice", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := readFixture(t, "digits_mlp.onnx")
+	in, via, err := LoadONNXInto(ctx, dir, data, LoadSpec{ID: "offline", Tags: []string{"crypten_model"}, Private: true, File: "/m/model.onnx"})
+	if err != nil || via != "store" || in.Kind != KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
+		t.Fatalf("offline load: %+v %s %v", in, via, err)
+	}
+	if _, _, err := LoadONNXInto(ctx, dir, readFixture(t, "unsupported.onnx"), LoadSpec{Tags: []string{"x"}}); err == nil {
+		t.Fatal("a model with an unsupported operator was stored")
+	}
+	d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Shutdown(context.Background())
+	in, via, err = LoadONNXInto(ctx, dir, data, LoadSpec{ID: "online", Tags: []string{"other_model"}})
+	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != KindModel {
+		t.Fatalf("online load: %+v %s %v", in, via, err)
+	}
+	// A job on this worker finds it by tag.
+	js := &jobStore{h: d.Handler(), job: "j", user: OwnerUser}
+	m, err := js.LoadModel("crypten_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.Zeros(2, 784)
+	out, err := m.Forward(nn.NewVariable(x))
+	if err != nil || !tensor.SameShape(out.Shape(), []int{2, 10}) {
+		t.Fatalf("forward: %v %v", out, err)
+	}
+}
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/serde"
 )
 
@@ -461,4 +463,23 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 	}
 	r.Note("round", q.Round, "discarded", n)
 	return &AbortReply{Discarded: n}, nil
+}
+
+// modelVector flattens a model's parameters and buffers, in Params order,
+// and describes the layout (names and shapes).
+func modelVector(m *nn.Model) ([]float64, []string, [][]int, error) {
+	sd, err := m.StateDict()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var v []float64
+	var names []string
+	var shapes [][]int
+	for _, p := range m.Params() {
+		t := sd[p.Name]
+		v = append(v, t.Data()...)
+		names = append(names, p.Name)
+		shapes = append(shapes, slices.Clone(t.Shape()))
+	}
+	return v, names, shapes, nil
 }

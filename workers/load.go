@@ -156,3 +156,18 @@ func subset(a, b []string) bool {
 func loadFileProvenance(path string) Provenance {
 	return Provenance{Source: "load", File: filepath.Base(path)}
 }
+
+// LoadONNXInto stores the ONNX model data in the worker whose data
+// directory is dir, as its owner, the way LoadInto stores a tensor (into
+// the store file, or through the running daemon). The object is of kind
+// model; jobs load it with nn.LoadModel(tag, rank).
+func LoadONNXInto(ctx context.Context, dir string, data []byte, spec LoadSpec) (Info, string, error) {
+	blob, err := EncodeONNXModel(data)
+	if err != nil {
+		return Info{}, "", err
+	}
+	if spec.Description == "" {
+		spec.Description = "ONNX model"
+	}
+	return loadObject(ctx, dir, &Object{Kind: KindModel, Blob: blob}, spec)
+}

@@ -1,7 +1,6 @@
 package workers
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,73 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 )
 
-func readFixture(t testing.TB, name string) []byte {
+func TestModelBlobRoundTrip(t *testing.T) {
+	r := tensor.NewRNG(1)
+	m := nn.NewModel(nn.NewSequential(nn.NewLinear(3, 4, r), nn.NewReLU(), nn.NewBatchNorm1d(4), nn.NewLinear(4, 2, r)))
+	b, err := EncodeModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeModel(b, serde.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := m.StateDict()
+	gs, _ := got.StateDict()
+	for k, v := range want {
+		if !tensor.Equal(v, gs[k]) {
+			t.Errorf("%s changed", k)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		blob func() []byte
+		want string
+	}{
+		{"garbage", func() []byte { return []byte{1, 2, 3} }, "decode model"},
+		{"version", func() []byte { return mustBody(t, &modelBlob{Version: 9}) }, "version 9"},
+		{"bad spec", func() []byte { return mustBody(t, &modelBlob{Version: 1, Spec: []byte("{")}) }, "decode model"},
+		{"missing weights", func() []byte {
+			sp, _ := m.Spec()
+			sj, _ := sp.Marshal()
+			return mustBody(t, &modelBlob{Version: 1, Spec: sj})
+		}, "missing"},
+		{"count", func() []byte { return mustBody(t, &modelBlob{Version: 1, Names: []string{"a"}}) }, "1 names but 0 values"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeModel(tc.blob(), serde.Limits{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func mustBody(t *testing.T, v any) []byte {
+	b, err := serde.EncodeBody(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b)
+}
+
+func FuzzDecodeModel(f *testing.F) {
+	m := nn.NewModel(nn.NewLinear(2, 1, tensor.NewRNG(1)))
+	b, _ := EncodeModel(m)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Add([]byte{0x85})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeModel(b, serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16})
+		if err == nil {
+			if _, err := EncodeModel(m); err != nil {
+				t.Fatalf("a decoded model does not encode: %v", err)
+			}
+		}
+	})
+}
+
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", name))
 	if err != nil {
@@ -26,15 +91,15 @@ func readFixture(t testing.TB, name string) []byte {
 // onnx.Decode/Import gives; files gomplab cannot run are refused when
 // they are encoded, naming the reason.
 func TestONNXModelBlob(t *testing.T) {
-	good := readFixture(t, "digits_mlp.onnx")
+	good := fixture(t, "digits_mlp.onnx")
 	cases := []struct {
 		name string
 		data []byte
 		err  string // "" for success
 	}{
 		{"digits classifier", good, ""},
-		{"lenet", readFixture(t, "lenet.onnx"), ""},
-		{"unsupported operator", readFixture(t, "unsupported.onnx"), "unsupported operator LeakyRelu"},
+		{"lenet", fixture(t, "lenet.onnx"), ""},
+		{"unsupported operator", fixture(t, "unsupported.onnx"), "unsupported operator LeakyRelu"},
 		{"truncated", good[:len(good)/2], "import ONNX model"},
 		{"not ONNX", []byte("hello, world"), "import ONNX model"},
 		{"empty", nil, "empty file"},
@@ -79,45 +144,6 @@ func TestONNXModelBlob(t *testing.T) {
 				t.Fatalf("re-encoding: %v", err)
 			}
 		})
-	}
-}
-
-// TestLoadONNXInto stores an ONNX model into a worker's data directory,
-// directly and through its running daemon, as `gomplab worker load --file
-// model.onnx` does.
-func TestLoadONNXInto(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "alice")
-	if _, err := InitDataDir(dir, "alice", nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	data := readFixture(t, "digits_mlp.onnx")
-	in, via, err := LoadONNXInto(ctx, dir, data, LoadSpec{ID: "offline", Tags: []string{"crypten_model"}, Private: true, File: "/m/model.onnx"})
-	if err != nil || via != "store" || in.Kind != KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
-		t.Fatalf("offline load: %+v %s %v", in, via, err)
-	}
-	if _, _, err := LoadONNXInto(ctx, dir, readFixture(t, "unsupported.onnx"), LoadSpec{Tags: []string{"x"}}); err == nil {
-		t.Fatal("a model with an unsupported operator was stored")
-	}
-	d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Shutdown(context.Background())
-	in, via, err = LoadONNXInto(ctx, dir, data, LoadSpec{ID: "online", Tags: []string{"other_model"}})
-	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != KindModel {
-		t.Fatalf("online load: %+v %s %v", in, via, err)
-	}
-	// A job on this worker finds it by tag.
-	js := &jobStore{h: d.Handler(), job: "j", user: OwnerUser}
-	m, err := js.LoadModel("crypten_model")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := tensor.Zeros(2, 784)
-	out, err := m.Forward(nn.NewVariable(x))
-	if err != nil || !tensor.SameShape(out.Shape(), []int{2, 10}) {
-		t.Fatalf("forward: %v %v", out, err)
 	}
 }
 
