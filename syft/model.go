@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/workers"
 )
 
@@ -23,7 +24,7 @@ func SendModel(m *nn.Model, w Worker, opts ...SendOption) (*ModelPointer, error)
 	if w == nil {
 		return nil, errNilWorker
 	}
-	blob, err := workers.EncodeModel(m)
+	blob, err := modelcodec.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendModel: %w", err)
 	}
@@ -43,7 +44,7 @@ func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) 
 	if w == nil {
 		return nil, errNilWorker
 	}
-	blob, err := workers.EncodeONNXModel(data)
+	blob, err := modelcodec.EncodeONNX(data)
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendONNX: %w", err)
 	}
@@ -99,7 +100,7 @@ func (mp *ModelPointer) get(keep bool) (*nn.Model, error) {
 	if rep.Object == nil || rep.Object.Kind != workers.KindModel {
 		return nil, fmt.Errorf("get model %s from %s: object is not a model", in.ID, l.id)
 	}
-	m, err := workers.DecodeModel(rep.Object.Blob, limitsFor(0))
+	m, err := modelcodec.Decode(rep.Object.Blob, limitsFor(0))
 	if err != nil {
 		return nil, fmt.Errorf("get model %s from %s: %w", in.ID, l.id, err)
 	}

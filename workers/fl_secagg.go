@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
 )
 
@@ -218,7 +219,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, spec, err := decodeModel(mo.Blob, st.h.Limits())
+	m, spec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 	if err != nil {
 		return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
 	}

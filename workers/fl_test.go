@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -133,7 +134,7 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 
 func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
 	t.Helper()
-	b, err := EncodeModel(nn.NewModel(nn.NewLinear(2, 2, tensor.NewRNG(seed))))
+	b, err := modelcodec.Encode(nn.NewModel(nn.NewLinear(2, 2, tensor.NewRNG(seed))))
 	if err != nil {
 		t.Fatal(err)
 	}

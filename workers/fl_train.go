@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -289,7 +290,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	e := st.liveFor(r.User().Name + "\x00" + key)
 	defer e.mu.Unlock()
 	if e.model == nil || e.objID != mo.ID || e.created != mo.Created || e.opt != q.Optimizer {
-		m, spec, err := decodeModel(mo.Blob, st.h.Limits())
+		m, spec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
 		}
@@ -334,7 +335,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		losses[i] = loss.Tensor().Item()
 		samples += b.x.Tensor.Dim(0)
 	}
-	blob, err := EncodeModel(e.model)
+	blob, err := modelcodec.Encode(e.model)
 	if err != nil {
 		e.model = nil
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
@@ -433,7 +434,7 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 				return nil, err
 			}
 		}
-		m, spec, err := decodeModel(o.Blob, st.h.Limits())
+		m, spec, err := modelcodec.DecodeWithSpec(o.Blob, st.h.Limits())
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, id, err)
 		}
@@ -466,7 +467,7 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 	if err := first.LoadStateDict(acc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	blob, err := EncodeModel(first)
+	blob, err := modelcodec.Encode(first)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}

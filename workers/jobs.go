@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/tensor"
@@ -374,7 +375,7 @@ func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := DecodeModel(o.Blob, s.h.Limits())
+	m, err := modelcodec.Decode(o.Blob, s.h.Limits())
 	if err != nil {
 		log("error", "object", o.ID, "err", err.Error())
 		return nil, err

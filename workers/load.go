@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -162,7 +163,7 @@ func loadFileProvenance(path string) Provenance {
 // the store file, or through the running daemon). The object is of kind
 // model; jobs load it with nn.LoadModel(tag, rank).
 func LoadONNXInto(ctx context.Context, dir string, data []byte, spec LoadSpec) (Info, string, error) {
-	blob, err := EncodeONNXModel(data)
+	blob, err := modelcodec.EncodeONNX(data)
 	if err != nil {
 		return Info{}, "", err
 	}

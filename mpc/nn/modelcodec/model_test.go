@@ -1,4 +1,4 @@
-package workers
+package modelcodec
 
 import (
 	"os"
@@ -15,11 +15,11 @@ import (
 func TestModelBlobRoundTrip(t *testing.T) {
 	r := tensor.NewRNG(1)
 	m := nn.NewModel(nn.NewSequential(nn.NewLinear(3, 4, r), nn.NewReLU(), nn.NewBatchNorm1d(4), nn.NewLinear(4, 2, r)))
-	b, err := EncodeModel(m)
+	b, err := Encode(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeModel(b, serde.Limits{})
+	got, err := Decode(b, serde.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestModelBlobRoundTrip(t *testing.T) {
 		{"count", func() []byte { return mustBody(t, &modelBlob{Version: 1, Names: []string{"a"}}) }, "1 names but 0 values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeModel(tc.blob(), serde.Limits{})
+			_, err := Decode(tc.blob(), serde.Limits{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
@@ -64,14 +64,14 @@ func mustBody(t *testing.T, v any) []byte {
 
 func FuzzDecodeModel(f *testing.F) {
 	m := nn.NewModel(nn.NewLinear(2, 1, tensor.NewRNG(1)))
-	b, _ := EncodeModel(m)
+	b, _ := Encode(m)
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{0x85})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := DecodeModel(b, serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16})
+		m, err := Decode(b, serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16})
 		if err == nil {
-			if _, err := EncodeModel(m); err != nil {
+			if _, err := Encode(m); err != nil {
 				t.Fatalf("a decoded model does not encode: %v", err)
 			}
 		}
@@ -80,7 +80,7 @@ func FuzzDecodeModel(f *testing.F) {
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestONNXModelBlob(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			blob, err := EncodeONNXModel(c.data)
+			blob, err := EncodeONNX(c.data)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want one containing %q", err, c.err)
@@ -116,7 +116,7 @@ func TestONNXModelBlob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := DecodeModel(blob, serde.Limits{})
+			m, err := Decode(blob, serde.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestONNXModelBlob(t *testing.T) {
 			}
 			// A decoded ONNX model can be stored natively (after training,
 			// say): the two forms are interchangeable.
-			if _, err := EncodeModel(m); err != nil {
+			if _, err := Encode(m); err != nil {
 				t.Fatalf("re-encoding: %v", err)
 			}
 		})
@@ -148,7 +148,7 @@ func TestONNXModelBlob(t *testing.T) {
 }
 
 func FuzzDecodeONNXModel(f *testing.F) {
-	if b, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", "crafted.onnx")); err == nil {
+	if b, err := os.ReadFile(filepath.Join("..", "testdata", "crafted.onnx")); err == nil {
 		blob, _ := serde.EncodeBody(&modelBlob{Version: modelBlobVersion, ONNX: b})
 		f.Add([]byte(blob))
 		f.Add(b)
@@ -156,8 +156,8 @@ func FuzzDecodeONNXModel(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		blob, _ := serde.EncodeBody(&modelBlob{Version: modelBlobVersion, ONNX: b})
-		if m, err := DecodeModel([]byte(blob), serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16}); err == nil {
-			if _, err := EncodeModel(m); err != nil {
+		if m, err := Decode([]byte(blob), serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16}); err == nil {
+			if _, err := Encode(m); err != nil {
 				t.Fatalf("a decoded ONNX model does not encode: %v", err)
 			}
 		}

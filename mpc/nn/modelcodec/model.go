@@ -1,4 +1,18 @@
-package workers
+// Package modelcodec is the one encoding of a plaintext model as bytes:
+// how a model is stored on a worker (the blob of a model object), sent to
+// one (syft.SendModel, SendONNX), trained there (federated learning) and
+// returned from an MPC job. Its users are the workers, syft and the
+// sandbox; mpc/nn itself shares models between parties as an
+// architecture plus secret shares (nn.ShareModel), never as this blob.
+//
+// A blob is the msgpack encoding of the architecture (an nn.Spec as JSON,
+// the form mpc/nn sends to other parties) and the parameters and buffers
+// by state-dict name, or of an ONNX file kept as its owner exported it.
+// The spec lets a worker rebuild a model it has never seen: Decode reads
+// within serde.Limits, nn.BuildModel bounds what a spec can make it
+// allocate, and LoadStateDict checks every name and shape, so a hostile
+// blob is refused, never trusted.
+package modelcodec
 
 import (
 	"errors"
@@ -10,13 +24,6 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 )
 
-// A stored model (KindModel) is a blob: the msgpack encoding of modelBlob,
-// which holds the architecture (an nn.Spec as JSON, the form mpc/nn sends
-// to other parties) and the parameters and buffers by state-dict name.
-// The spec lets a worker rebuild a model it has never seen; nn.Build
-// bounds what a spec can make it allocate, and LoadStateDict checks every
-// name and shape, so a hostile blob is refused, never trusted.
-
 // modelBlobVersion is bumped when the layout changes.
 const modelBlobVersion = 1
 
@@ -27,14 +34,14 @@ type modelBlob struct {
 	Values  []*tensor.Tensor `msgpack:"values"`
 	// ONNX, when set, is the model as an ONNX file (and the fields above
 	// are empty): it is kept as its owner gave it and imported when used
-	// (onnx_model.go).
+	// (EncodeONNX).
 	ONNX []byte `msgpack:"onnx,omitempty"`
 }
 
-// EncodeModel encodes a plaintext model (architecture and weights) as the
-// blob of a KindModel object. Only models built from mpc/nn's modules can
+// Encode encodes a plaintext model (architecture and weights) as a blob
+// (the value of a stored model object). Only models built from mpc/nn's modules can
 // be encoded, since the worker rebuilds them from their Spec.
-func EncodeModel(m *nn.Model) ([]byte, error) {
+func Encode(m *nn.Model) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("encode model: nil model")
 	}
@@ -62,17 +69,17 @@ func EncodeModel(m *nn.Model) ([]byte, error) {
 	return []byte(out), nil
 }
 
-// DecodeModel rebuilds a model from EncodeModel's blob, checking it within
+// Decode rebuilds a model from EncodeModel's blob, checking it within
 // lim (zero fields: serde's defaults): the spec must build, and the weights
 // must name exactly the model's parameters with their shapes.
-func DecodeModel(blob []byte, lim serde.Limits) (*nn.Model, error) {
-	m, _, err := decodeModel(blob, lim)
+func Decode(blob []byte, lim serde.Limits) (*nn.Model, error) {
+	m, _, err := DecodeWithSpec(blob, lim)
 	return m, err
 }
 
-// decodeModel also returns the spec's JSON, which identifies the
+// DecodeWithSpec also returns the spec's JSON, which identifies the
 // architecture (two models can be averaged only if these are equal).
-func decodeModel(blob []byte, lim serde.Limits) (*nn.Model, []byte, error) {
+func DecodeWithSpec(blob []byte, lim serde.Limits) (*nn.Model, []byte, error) {
 	var b modelBlob
 	if err := serde.DecodeBody(blob, &b, lim); err != nil {
 		return nil, nil, fmt.Errorf("decode model: %w", err)
@@ -122,18 +129,18 @@ func buildModel(s *nn.Spec) (m *nn.Model, err error) {
 }
 
 // A model can also be stored as the ONNX file its owner exported (from
-// PyTorch, say): the blob of its KindModel object holds the file's bytes
+// PyTorch, say): the blob of its model object holds the file's bytes
 // as they were given, and every use (a job's nn.LoadModel, Get, training)
 // imports them with mpc/nn/onnx, whose decoder bounds every count and size
 // before allocating. The owner's file therefore stays on the owner's
 // worker, byte for byte; MPC jobs share only its architecture and secret
 // shares of its weights.
 
-// EncodeONNXModel checks that data is an ONNX model gomplab can import
-// (every operator supported) and wraps it as the blob of a KindModel
+// EncodeONNX checks that data is an ONNX model gomplab can import
+// (every operator supported) and wraps it as the blob of a model
 // object. Checking here means a model that could not run is refused when
 // it is stored, not when a job needs it.
-func EncodeONNXModel(data []byte) ([]byte, error) {
+func EncodeONNX(data []byte) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("encode ONNX model: empty file")
 	}
