@@ -60,6 +60,10 @@ type Users struct {
 // NewUsers returns an empty in-memory user table.
 func NewUsers() *Users { return &Users{byName: map[string]*User{}} }
 
+// NewUsersFile returns an empty user table kept in the file at path,
+// which every change rewrites (a new data directory's).
+func NewUsersFile(path string) *Users { return &Users{path: path, byName: map[string]*User{}} }
+
 // LoadUsers reads the user table at path; a missing file is an error
 // (run `gomplab worker init`).
 func LoadUsers(path string) (*Users, error) {
@@ -76,7 +80,7 @@ func LoadUsers(path string) (*Users, error) {
 		u.loaded = fi
 	}
 	for _, x := range list {
-		if err := validUserName(x.Name); err != nil {
+		if err := ValidateName(x.Name); err != nil {
 			return nil, fmt.Errorf("load users %s: %w", path, err)
 		}
 		if len(x.TokenHash) != 64 {
@@ -102,7 +106,9 @@ func HashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func validUserName(name string) error {
+// ValidateName checks a user or worker name: 1 to 64 letters, digits,
+// '.', '_', '-' or '@'.
+func ValidateName(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("user name %q: must be 1 to 64 characters", name)
 	}
@@ -117,7 +123,7 @@ func validUserName(name string) error {
 // Add creates a user with the given permissions and returns its token,
 // which is shown once and never stored.
 func (u *Users) Add(name string, perms ...string) (string, error) {
-	if err := validUserName(name); err != nil {
+	if err := ValidateName(name); err != nil {
 		return "", err
 	}
 	for _, p := range perms {
@@ -249,10 +255,13 @@ func (u *Users) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(u.path, append(b, '\n'), 0o600)
+	return WriteFileAtomic(u.path, append(b, '\n'), 0o600)
 }
 
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+// WriteFileAtomic writes b to path through a synced temporary file and a
+// rename, so that a crash leaves either the old or the new content (user
+// tables, and the keys and identity of a data directory).
+func WriteFileAtomic(path string, b []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -56,7 +56,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.InsecureLoopback {
-		if err := requireLoopback(cfg.Listen); err != nil {
+		if err := RequireLoopback(cfg.Listen); err != nil {
 			return nil, fmt.Errorf("--insecure-loopback: %w", err)
 		}
 	}
@@ -126,17 +126,6 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	cfg.Log.Info("worker started", "id", dir.WorkerID, "addr", d.ln.Addr().String(),
 		"tls", !cfg.InsecureLoopback, "fingerprint", d.fingerprint, "data", cfg.Dir)
 	return d, nil
-}
-
-// DialPeer is how a daemon reaches another worker: TLS with the pinned
-// fingerprint the pointer or move destination carries (or loopback
-// plaintext when it says so), authenticated with grant tokens.
-func DialPeer(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
-	tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure})
-	if err != nil {
-		return nil, err
-	}
-	return NewClient(ctx, tr, Credentials{Grants: grants}, ClientOptions{})
 }
 
 // Addr is the address the daemon listens on.

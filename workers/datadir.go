@@ -62,7 +62,7 @@ type InitResult struct {
 // fingerprint rather than trusting a CA. An existing, initialised
 // directory is refused so that tokens and keys are never overwritten.
 func InitDataDir(path, id string, hosts []string) (*InitResult, error) {
-	if err := validUserName(id); err != nil {
+	if err := ValidateName(id); err != nil {
 		return nil, fmt.Errorf("init %s: worker id: %w", path, err)
 	}
 	if _, err := os.Stat(filepath.Join(path, fileWorker)); err == nil {
@@ -75,23 +75,23 @@ func InitDataDir(path, id string, hosts []string) (*InitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	if err := writeFileAtomic(filepath.Join(path, fileKey), keyPEM, 0o600); err != nil {
+	if err := WriteFileAtomic(filepath.Join(path, fileKey), keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(path, fileCert), certPEM, 0o644); err != nil {
+	if err := WriteFileAtomic(filepath.Join(path, fileCert), certPEM, 0o644); err != nil {
 		return nil, err
 	}
-	users := &Users{path: filepath.Join(path, fileUsers), byName: map[string]*User{}}
+	users := NewUsersFile(filepath.Join(path, fileUsers))
 	token, err := users.Add(OwnerUser, PermAdmin)
 	if err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	if err := writeFileAtomic(filepath.Join(path, fileOwnerToken), []byte(token+"\n"), 0o600); err != nil {
+	if err := WriteFileAtomic(filepath.Join(path, fileOwnerToken), []byte(token+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	wf, _ := json.MarshalIndent(workerFile{ID: id, Created: time.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	// worker.json is written last: its presence marks a complete init.
-	if err := writeFileAtomic(filepath.Join(path, fileWorker), append(wf, '\n'), 0o644); err != nil {
+	if err := WriteFileAtomic(filepath.Join(path, fileWorker), append(wf, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return &InitResult{Dir: &DataDir{Path: path, WorkerID: id}, Fingerprint: fp, OwnerToken: token}, nil
@@ -170,7 +170,7 @@ type DaemonInfo struct {
 // WriteDaemonInfo records the running daemon's address.
 func (d *DataDir) WriteDaemonInfo(info DaemonInfo) error {
 	b, _ := json.Marshal(info)
-	return writeFileAtomic(filepath.Join(d.Path, fileDaemon), b, 0o600)
+	return WriteFileAtomic(filepath.Join(d.Path, fileDaemon), b, 0o600)
 }
 
 // ReadDaemonInfo returns the recorded daemon address, if any.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
@@ -102,55 +101,6 @@ func loadObject(ctx context.Context, dir string, o *Object, spec LoadSpec) (Info
 		return Info{}, "", err
 	}
 	return rep.Info, "daemon at " + info.Addr, nil
-}
-
-// PutLoad stores o, an object its owner loads, refusing to make a tag
-// lookup ambiguous: if the same owner already holds an object whose tags
-// contain o's or are contained in them, a lookup by those tags (a job's
-// mpc.Load, syft's Search) would find two objects and fail later with
-// ErrAmbiguous, far from the mistake. Such a load fails with ErrExists
-// naming the object, unless replace is set: then o is stored and the
-// conflicting objects are deleted.
-func PutLoad(s Store, o *Object, replace bool) error {
-	all, err := s.Search()
-	if err != nil {
-		return err
-	}
-	var clash []Info
-	for _, in := range all {
-		if in.Owner == o.Owner && len(in.Tags) > 0 && len(o.Tags) > 0 &&
-			(subset(in.Tags, o.Tags) || subset(o.Tags, in.Tags)) {
-			clash = append(clash, in)
-		}
-	}
-	if len(clash) > 0 && !replace {
-		old := clash[0]
-		from := ""
-		if old.Provenance.File != "" {
-			from = ", loaded from " + old.Provenance.File
-		}
-		return fmt.Errorf("%w: object %s is already tagged %v (%s%s), so a lookup by tag would find two objects; "+
-			"replace it (gomplab worker load --replace, LoadSpec.Replace) or choose another tag", ErrExists, old.ID, old.Tags, old.Kind, from)
-	}
-	if err := s.Put(o); err != nil {
-		return err
-	}
-	for _, in := range clash {
-		if err := s.Delete(in.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("stored %s, but removing the object it replaces (%s): %w", o.ID, in.ID, err)
-		}
-	}
-	return nil
-}
-
-// subset reports whether every tag of a is in b.
-func subset(a, b []string) bool {
-	for _, t := range a {
-		if !slices.Contains(b, t) {
-			return false
-		}
-	}
-	return true
 }
 
 // loadFileProvenance describes data loaded from a file.

@@ -1,0 +1,48 @@
+package workers
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// TestJobLoadsONNXModel: a model its owner stored as an ONNX file (as
+// `gomplab worker load --file model.onnx` does) is what a job's
+// nn.LoadModel finds by tag on the worker, imported and ready to run.
+func TestJobLoadsONNXModel(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", "digits_mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := modelcodec.EncodeONNX(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewMemStore()
+	o := &Object{ID: NewID(), Kind: KindModel, Blob: blob, Tags: []string{"crypten_model"}, Owner: OwnerUser,
+		Private: true, Created: time.Now().UnixNano(), Provenance: Provenance{Source: "load", File: "model.onnx"}}
+	if err := st.Put(o); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(Config{WorkerID: "alice", Store: st, Users: NewUsers()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := &jobStore{h: h, job: "j", user: OwnerUser}
+	m, err := js.LoadModel("crypten_model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Forward(nn.NewVariable(tensor.Zeros(2, 784)))
+	if err != nil || !tensor.SameShape(out.Shape(), []int{2, 10}) {
+		t.Fatalf("forward: %v %v", out, err)
+	}
+	if _, err := js.LoadModel("no_such_model"); err == nil {
+		t.Fatal("an untagged model was found")
+	}
+}
