@@ -13,6 +13,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // recorder keeps every byte each process receives: what a worker's server
@@ -78,7 +79,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := workers.NewWorker(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
+	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // encodings lists byte strings that would betray the values: float64 and
@@ -51,12 +52,12 @@ func TestJobPrivacy(t *testing.T) {
 		dir      string
 		log, rec *recording.Buffer
 		w        syft.Worker
-		d        *workers.Daemon
+		d        *daemon.Daemon
 	}
 	ws := make([]*worker, 2)
 	for i, id := range names {
 		x := &worker{dir: filepath.Join(t.TempDir(), id), log: &recording.Buffer{}, rec: &recording.Buffer{}}
-		res, err := workers.InitDataDir(x.dir, id, nil)
+		res, err := daemon.InitDataDir(x.dir, id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +69,7 @@ func TestJobPrivacy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.d, err = workers.StartDaemon(workers.DaemonConfig{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
+		x.d, err = daemon.StartDaemon(daemon.DaemonConfig{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
 			Log: slog.New(slog.NewTextHandler(x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatal(err)

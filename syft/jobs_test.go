@@ -17,6 +17,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // The job functions below are shipped to workers from this file's source.
@@ -80,7 +81,7 @@ type jobGrid struct {
 	ws      []syft.Worker
 	owners  []syft.Worker // daemons only
 	data    []*tensor.Tensor
-	daemons []*workers.Daemon
+	daemons []*daemon.Daemon
 }
 
 var jobData = [][]float64{{42, 53, 3, 2}, {101, 32, 29, 2}, {1, 2, 3, 4}}
@@ -125,7 +126,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 	return g
 }
 
-func connectB(t testing.TB, d *workers.Daemon, token string) *syft.RemoteWorker {
+func connectB(t testing.TB, d *daemon.Daemon, token string) *syft.RemoteWorker {
 	t.Helper()
 	w, err := syft.Connect(d.Addr(), syft.Options{Token: token, Fingerprint: d.Fingerprint(), Timeout: 20 * time.Second})
 	if err != nil {

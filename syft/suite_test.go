@@ -13,6 +13,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // grid is what every suite case runs against: two workers as the ordinary
@@ -45,10 +46,10 @@ func virtualGrid(t *testing.T) grid {
 
 // startDaemon initialises a data directory with users "me" and "carol"
 // (read-private) and starts a TLS daemon on a free loopback port.
-func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
+func startDaemon(t testing.TB, id string) (*daemon.Daemon, map[string]string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
-	res, err := workers.InitDataDir(dir, id, nil)
+	res, err := daemon.InitDataDir(dir, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
 	if tokens["carol"], err = users.Add("carol", workers.PermReadPrivate); err != nil {
 		t.Fatal(err)
 	}
-	d, err := workers.StartDaemon(workers.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := daemon.StartDaemon(daemon.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
 	return d, tokens
 }
 
-func connect(t *testing.T, d *workers.Daemon, token string) *syft.RemoteWorker {
+func connect(t *testing.T, d *daemon.Daemon, token string) *syft.RemoteWorker {
 	t.Helper()
 	w, err := syft.Connect(d.Addr(), syft.Options{Token: token, Fingerprint: d.Fingerprint(), Timeout: 20 * time.Second})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // The registry of virtual workers in this process, by address, so that
@@ -27,7 +28,7 @@ const virtualScheme = "virtual:"
 type virtualCore struct {
 	id    string
 	addr  string
-	w     *workers.Worker
+	w     *daemon.Worker
 	h     *workers.Handler
 	store *workers.MemStore
 	users *workers.Users
@@ -68,7 +69,7 @@ func NewVirtualWorker(id string) *VirtualWorker {
 		id: id, addr: fmt.Sprintf("%s%s/%d", virtualScheme, id, instances.Add(1)),
 		store: store, users: users, owner: ownerTok, me: meTok,
 	}
-	core.w, err = workers.NewWorker(workers.Config{
+	core.w, err = daemon.NewWorker(workers.Config{
 		WorkerID: id, Store: store, Users: users, Dial: dialVirtual,
 	})
 	if err != nil {

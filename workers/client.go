@@ -2,7 +2,9 @@ package workers
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -339,4 +341,10 @@ func DialPeer(ctx context.Context, p PointerTarget, grants []string) (*Client, e
 		return nil, err
 	}
 	return NewClient(ctx, tr, Credentials{Grants: grants}, ClientOptions{})
+}
+
+// CertFingerprint formats the SHA-256 fingerprint of a DER certificate.
+func CertFingerprint(der []byte) string {
+	h := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(h[:])
 }

@@ -1,14 +1,12 @@
-package workers
+package daemon
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -19,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gomplab/gomplab/workers"
 )
 
 // Files in a worker's data directory. The directory is the data owner's
@@ -62,7 +62,7 @@ type InitResult struct {
 // fingerprint rather than trusting a CA. An existing, initialised
 // directory is refused so that tokens and keys are never overwritten.
 func InitDataDir(path, id string, hosts []string) (*InitResult, error) {
-	if err := ValidateName(id); err != nil {
+	if err := workers.ValidateName(id); err != nil {
 		return nil, fmt.Errorf("init %s: worker id: %w", path, err)
 	}
 	if _, err := os.Stat(filepath.Join(path, fileWorker)); err == nil {
@@ -75,23 +75,23 @@ func InitDataDir(path, id string, hosts []string) (*InitResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	if err := WriteFileAtomic(filepath.Join(path, fileKey), keyPEM, 0o600); err != nil {
+	if err := workers.WriteFileAtomic(filepath.Join(path, fileKey), keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(path, fileCert), certPEM, 0o644); err != nil {
+	if err := workers.WriteFileAtomic(filepath.Join(path, fileCert), certPEM, 0o644); err != nil {
 		return nil, err
 	}
-	users := NewUsersFile(filepath.Join(path, fileUsers))
-	token, err := users.Add(OwnerUser, PermAdmin)
+	users := workers.NewUsersFile(filepath.Join(path, fileUsers))
+	token, err := users.Add(workers.OwnerUser, workers.PermAdmin)
 	if err != nil {
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	if err := WriteFileAtomic(filepath.Join(path, fileOwnerToken), []byte(token+"\n"), 0o600); err != nil {
+	if err := workers.WriteFileAtomic(filepath.Join(path, fileOwnerToken), []byte(token+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	wf, _ := json.MarshalIndent(workerFile{ID: id, Created: time.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	// worker.json is written last: its presence marks a complete init.
-	if err := WriteFileAtomic(filepath.Join(path, fileWorker), append(wf, '\n'), 0o644); err != nil {
+	if err := workers.WriteFileAtomic(filepath.Join(path, fileWorker), append(wf, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	return &InitResult{Dir: &DataDir{Path: path, WorkerID: id}, Fingerprint: fp, OwnerToken: token}, nil
@@ -123,7 +123,7 @@ func (d *DataDir) UsersPath() string { return filepath.Join(d.Path, fileUsers) }
 func (d *DataDir) AccessLogPath() string { return filepath.Join(d.Path, fileAccessLog) }
 
 // Users loads the user table.
-func (d *DataDir) Users() (*Users, error) { return LoadUsers(d.UsersPath()) }
+func (d *DataDir) Users() (*workers.Users, error) { return workers.LoadUsers(d.UsersPath()) }
 
 // OwnerToken reads the owner's token that init left in the directory.
 func (d *DataDir) OwnerToken() (string, error) {
@@ -150,13 +150,7 @@ func (d *DataDir) Fingerprint() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return CertFingerprint(c.Certificate[0]), nil
-}
-
-// CertFingerprint formats the SHA-256 fingerprint of a DER certificate.
-func CertFingerprint(der []byte) string {
-	h := sha256.Sum256(der)
-	return "sha256:" + hex.EncodeToString(h[:])
+	return workers.CertFingerprint(c.Certificate[0]), nil
 }
 
 // DaemonInfo is written by a running daemon so that local tools (`gomplab
@@ -170,7 +164,7 @@ type DaemonInfo struct {
 // WriteDaemonInfo records the running daemon's address.
 func (d *DataDir) WriteDaemonInfo(info DaemonInfo) error {
 	b, _ := json.Marshal(info)
-	return WriteFileAtomic(filepath.Join(d.Path, fileDaemon), b, 0o600)
+	return workers.WriteFileAtomic(filepath.Join(d.Path, fileDaemon), b, 0o600)
 }
 
 // ReadDaemonInfo returns the recorded daemon address, if any.
@@ -224,5 +218,5 @@ func selfSignedCert(id string, hosts []string) (certPEM, keyPEM []byte, fingerpr
 	}
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	return certPEM, keyPEM, CertFingerprint(der), nil
+	return certPEM, keyPEM, workers.CertFingerprint(der), nil
 }

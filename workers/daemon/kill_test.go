@@ -1,4 +1,4 @@
-package workers
+package daemon
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 )
 
 // buildBinary builds bin/gomplab into a temporary directory.
@@ -90,12 +91,12 @@ func TestKill9WhileStreaming(t *testing.T) {
 	proc := startWorkerProcess(t, bin, dir, addr)
 
 	ctx := context.Background()
-	tr, err := DialTransport(ctx, addr, DialOptions{Fingerprint: res.Fingerprint})
+	tr, err := workers.DialTransport(ctx, addr, workers.DialOptions{Fingerprint: res.Fingerprint})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const timeout = 10 * time.Second
-	c, err := NewClient(ctx, tr, Credentials{Token: res.OwnerToken}, ClientOptions{Timeout: timeout})
+	c, err := workers.NewClient(ctx, tr, workers.Credentials{Token: res.OwnerToken}, workers.ClientOptions{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +114,9 @@ func TestKill9WhileStreaming(t *testing.T) {
 		var r result
 		for i := 0; ; i++ {
 			id := fmt.Sprintf("obj-%d", i)
-			put := &PutRequest{Object: &Object{ID: id, Kind: KindTensor, Tensor: value(i), Tags: []string{"#stream"}}}
+			put := &workers.PutRequest{Object: &workers.Object{ID: id, Kind: workers.KindTensor, Tensor: value(i), Tags: []string{"#stream"}}}
 			start := time.Now()
-			if err := c.Call(ctx, MsgPut, put, nil); err != nil {
+			if err := c.Call(ctx, workers.MsgPut, put, nil); err != nil {
 				r.err, r.elapsed = err, time.Since(start)
 				done <- r
 				return
@@ -146,7 +147,7 @@ func TestKill9WhileStreaming(t *testing.T) {
 	case <-time.After(2 * timeout):
 		t.Fatal("client hung after the worker was killed")
 	}
-	if !errors.Is(r.err, ErrUnavailable) || !strings.Contains(r.err.Error(), "unknown") {
+	if !errors.Is(r.err, workers.ErrUnavailable) || !strings.Contains(r.err.Error(), "unknown") {
 		t.Fatalf("client error after kill: %v", r.err)
 	}
 	t.Logf("acknowledged %d puts; in-flight put failed after %v: %v", len(r.acked), r.elapsed, r.err)
@@ -162,26 +163,26 @@ func TestKill9WhileStreaming(t *testing.T) {
 			t.Errorf("daemon.json left behind after a clean exit: %v", err)
 		}
 	}()
-	tr, err = DialTransport(ctx, addr, DialOptions{Fingerprint: res.Fingerprint})
+	tr, err = workers.DialTransport(ctx, addr, workers.DialOptions{Fingerprint: res.Fingerprint})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := NewClient(ctx, tr, Credentials{Token: res.OwnerToken}, ClientOptions{Timeout: timeout})
+	c2, err := workers.NewClient(ctx, tr, workers.Credentials{Token: res.OwnerToken}, workers.ClientOptions{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
 	for i, id := range r.acked {
-		var got GetReply
-		if err := c2.Call(ctx, MsgGet, &GetRequest{ID: id, Keep: true}, &got); err != nil {
+		var got workers.GetReply
+		if err := c2.Call(ctx, workers.MsgGet, &workers.GetRequest{ID: id, Keep: true}, &got); err != nil {
 			t.Fatalf("acknowledged %s lost: %v", id, err)
 		}
 		if !tensor.Equal(got.Object.Tensor, value(i)) {
 			t.Fatalf("acknowledged %s corrupted", id)
 		}
 	}
-	var found SearchReply
-	if err := c2.Call(ctx, MsgSearch, &SearchRequest{Tags: []string{"#stream"}}, &found); err != nil {
+	var found workers.SearchReply
+	if err := c2.Call(ctx, workers.MsgSearch, &workers.SearchRequest{Tags: []string{"#stream"}}, &found); err != nil {
 		t.Fatal(err)
 	}
 	// The put in flight at the kill may or may not have committed.

@@ -1,4 +1,4 @@
-package workers
+package daemon
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 )
 
 // daemonForTest starts a TLS daemon with a user "me" on a free port.
@@ -42,15 +43,15 @@ func daemonForTest(t *testing.T, cfg DaemonConfig) (*Daemon, string) {
 	return d, me
 }
 
-func dialTest(t *testing.T, d *Daemon, token string) *Client {
+func dialTest(t *testing.T, d *Daemon, token string) *workers.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tr, err := DialTransport(ctx, d.Addr(), DialOptions{Fingerprint: d.Fingerprint()})
+	tr, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: d.Fingerprint()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(ctx, tr, Credentials{Token: token}, ClientOptions{Timeout: 10 * time.Second})
+	c, err := workers.NewClient(ctx, tr, workers.Credentials{Token: token}, workers.ClientOptions{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +63,11 @@ func TestServerTLSAndPinning(t *testing.T) {
 	d, me := daemonForTest(t, DaemonConfig{})
 	ctx := context.Background()
 	// A wrong pin is refused during the handshake.
-	if _, err := DialTransport(ctx, d.Addr(), DialOptions{Fingerprint: "sha256:00"}); err == nil || !strings.Contains(err.Error(), "fingerprint") {
+	if _, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: "sha256:00"}); err == nil || !strings.Contains(err.Error(), "fingerprint") {
 		t.Fatalf("wrong fingerprint: %v", err)
 	}
 	// No pin at all is refused before dialing.
-	if _, err := DialTransport(ctx, d.Addr(), DialOptions{}); err == nil {
+	if _, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{}); err == nil {
 		t.Fatal("dial without a fingerprint succeeded")
 	}
 	// TLS 1.2 is refused by the server.
@@ -76,28 +77,28 @@ func TestServerTLSAndPinning(t *testing.T) {
 		t.Fatal("TLS 1.2 handshake succeeded")
 	}
 	// Plaintext to a TLS daemon fails cleanly, not with a hang.
-	tr, err := DialTransport(ctx, d.Addr(), DialOptions{Insecure: true})
+	tr, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := NewClient(cctx, tr, Credentials{Token: me}, ClientOptions{}); err == nil {
+	if _, err := workers.NewClient(cctx, tr, workers.Credentials{Token: me}, workers.ClientOptions{}); err == nil {
 		t.Fatal("plaintext session with a TLS daemon succeeded")
 	}
 	// Plaintext is only for loopback.
-	if _, err := DialTransport(ctx, "192.0.2.1:7101", DialOptions{Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
+	if _, err := workers.DialTransport(ctx, "192.0.2.1:7101", workers.DialOptions{Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("insecure dial to a non-loopback address: %v", err)
 	}
 	if _, err := StartDaemon(DaemonConfig{Dir: t.TempDir(), Listen: "0.0.0.0:0", InsecureLoopback: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("insecure daemon on a public address: %v", err)
 	}
 	// A bad token gets a clear error.
-	tr, err = DialTransport(ctx, d.Addr(), DialOptions{Fingerprint: d.Fingerprint()})
+	tr, err = workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: d.Fingerprint()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewClient(ctx, tr, Credentials{Token: "wrong"}, ClientOptions{}); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := workers.NewClient(ctx, tr, workers.Credentials{Token: "wrong"}, workers.ClientOptions{}); !errors.Is(err, workers.ErrUnauthenticated) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
@@ -105,15 +106,15 @@ func TestServerTLSAndPinning(t *testing.T) {
 func TestServerOversizedFrame(t *testing.T) {
 	d, me := daemonForTest(t, DaemonConfig{Limits: serde.Limits{MaxBytes: 64 << 10}})
 	c := dialTest(t, d, me)
-	big := &PutRequest{Object: &Object{Kind: KindTensor, Tensor: tensor.Zeros(100000)}}
-	err := c.Call(context.Background(), MsgPut, big, nil)
-	if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnavailable) {
+	big := &workers.PutRequest{Object: &workers.Object{Kind: workers.KindTensor, Tensor: tensor.Zeros(100000)}}
+	err := c.Call(context.Background(), workers.MsgPut, big, nil)
+	if !errors.Is(err, workers.ErrTooLarge) && !errors.Is(err, workers.ErrUnavailable) {
 		t.Fatalf("oversized put: %v", err)
 	}
 	// The daemon keeps serving: a new session works.
 	c2 := dialTest(t, d, me)
-	var rep PingReply
-	if err := c2.Call(context.Background(), MsgPing, struct{}{}, &rep); err != nil || rep.Objects != 0 {
+	var rep workers.PingReply
+	if err := c2.Call(context.Background(), workers.MsgPing, struct{}{}, &rep); err != nil || rep.Objects != 0 {
 		t.Fatalf("ping after oversized frame: %+v %v", rep, err)
 	}
 }
@@ -128,12 +129,12 @@ func TestServerManyClients(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ctx := context.Background()
-			tr, err := DialTransport(ctx, d.Addr(), DialOptions{Fingerprint: d.Fingerprint()})
+			tr, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: d.Fingerprint()})
 			if err != nil {
 				errs <- err
 				return
 			}
-			c, err := NewClient(ctx, tr, Credentials{Token: me}, ClientOptions{})
+			c, err := workers.NewClient(ctx, tr, workers.Credentials{Token: me}, workers.ClientOptions{})
 			if err != nil {
 				errs <- err
 				return
@@ -141,18 +142,18 @@ func TestServerManyClients(t *testing.T) {
 			defer c.Close()
 			for r := range rounds {
 				id := fmt.Sprintf("c%d-r%d", i, r)
-				put := &PutRequest{Object: &Object{ID: id, Kind: KindTensor, Tensor: tensor.Full(float64(i), 3)}}
-				if err := c.Call(ctx, MsgPut, put, nil); err != nil {
+				put := &workers.PutRequest{Object: &workers.Object{ID: id, Kind: workers.KindTensor, Tensor: tensor.Full(float64(i), 3)}}
+				if err := c.Call(ctx, workers.MsgPut, put, nil); err != nil {
 					errs <- err
 					return
 				}
-				var info InfoReply
-				if err := c.Call(ctx, MsgOp, &OpRequest{Op: "mul", Args: []Operand{{ID: id}, {ID: id}}}, &info); err != nil {
+				var info workers.InfoReply
+				if err := c.Call(ctx, workers.MsgOp, &workers.OpRequest{Op: "mul", Args: []workers.Operand{{ID: id}, {ID: id}}}, &info); err != nil {
 					errs <- err
 					return
 				}
-				var got GetReply
-				if err := c.Call(ctx, MsgGet, &GetRequest{ID: info.Info.ID}, &got); err != nil {
+				var got workers.GetReply
+				if err := c.Call(ctx, workers.MsgGet, &workers.GetRequest{ID: info.Info.ID}, &got); err != nil {
 					errs <- err
 					return
 				}
@@ -169,8 +170,8 @@ func TestServerManyClients(t *testing.T) {
 		t.Error(err)
 	}
 	c := dialTest(t, d, me)
-	var rep PingReply
-	if err := c.Call(context.Background(), MsgPing, struct{}{}, &rep); err != nil || rep.Objects != clients*rounds {
+	var rep workers.PingReply
+	if err := c.Call(context.Background(), workers.MsgPing, struct{}{}, &rep); err != nil || rep.Objects != clients*rounds {
 		t.Fatalf("objects = %d (%v), want %d", rep.Objects, err, clients*rounds)
 	}
 }
@@ -178,15 +179,15 @@ func TestServerManyClients(t *testing.T) {
 func TestServerShutdownFinishesInFlight(t *testing.T) {
 	d, me := daemonForTest(t, DaemonConfig{})
 	started := make(chan struct{})
-	d.Handler().Handle("slow", func(ctx context.Context, r *Request) (any, error) {
+	d.Handler().Handle("slow", func(ctx context.Context, r *workers.Request) (any, error) {
 		close(started)
 		time.Sleep(300 * time.Millisecond)
-		return &PingReply{Worker: "done"}, nil
+		return &workers.PingReply{Worker: "done"}, nil
 	})
 	c := dialTest(t, d, me)
 	dialTest(t, d, me) // an idle connection must not hold Shutdown up
 	done := make(chan error, 1)
-	var rep PingReply
+	var rep workers.PingReply
 	go func() { done <- c.Call(context.Background(), "slow", struct{}{}, &rep) }()
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -205,7 +206,7 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 
 func TestClientTimeout(t *testing.T) {
 	d, me := daemonForTest(t, DaemonConfig{RequestTimeout: time.Second})
-	d.Handler().Handle("hang", func(ctx context.Context, r *Request) (any, error) {
+	d.Handler().Handle("hang", func(ctx context.Context, r *workers.Request) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
@@ -214,7 +215,7 @@ func TestClientTimeout(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := c.Call(ctx, "hang", struct{}{}, nil)
-	if !errors.Is(err, ErrDeadline) || time.Since(start) > 5*time.Second {
+	if !errors.Is(err, workers.ErrDeadline) || time.Since(start) > 5*time.Second {
 		t.Fatalf("timeout: %v after %v", err, time.Since(start))
 	}
 	if !strings.Contains(err.Error(), "unknown") {

@@ -1,4 +1,4 @@
-package workers
+package daemon
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers"
 )
 
 // DaemonConfig configures a worker daemon.
@@ -40,9 +41,9 @@ type DaemonConfig struct {
 type Daemon struct {
 	cfg         DaemonConfig
 	dir         *DataDir
-	store       *BoltStore
+	store       *workers.BoltStore
 	worker      *Worker
-	server      *Server
+	server      *workers.Server
 	ln          net.Listener
 	accessFile  *os.File
 	fingerprint string
@@ -56,7 +57,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.InsecureLoopback {
-		if err := RequireLoopback(cfg.Listen); err != nil {
+		if err := workers.RequireLoopback(cfg.Listen); err != nil {
 			return nil, fmt.Errorf("--insecure-loopback: %w", err)
 		}
 	}
@@ -81,9 +82,9 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	if wait <= 0 {
 		wait = time.Second
 	}
-	store, err := OpenBoltStore(dir.StorePath(), wait)
+	store, err := workers.OpenBoltStore(dir.StorePath(), wait)
 	if err != nil {
-		if errors.Is(err, ErrLocked) {
+		if errors.Is(err, workers.ErrLocked) {
 			return nil, fmt.Errorf("%w (is another worker running on %s?)", err, cfg.Dir)
 		}
 		return nil, err
@@ -94,8 +95,8 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 		return nil, fmt.Errorf("open access log: %w", err)
 	}
 	d := &Daemon{cfg: cfg, dir: dir, store: store, accessFile: af, done: make(chan error, 1),
-		fingerprint: CertFingerprint(cert.Certificate[0])}
-	d.worker, err = NewWorker(Config{
+		fingerprint: workers.CertFingerprint(cert.Certificate[0])}
+	d.worker, err = NewWorker(workers.Config{
 		WorkerID:       dir.WorkerID,
 		Store:          store,
 		Users:          users,
@@ -103,7 +104,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 		Log:            cfg.Log,
 		Limits:         cfg.Limits,
 		RequestTimeout: cfg.RequestTimeout,
-		Dial:           DialPeer,
+		Dial:           workers.DialPeer,
 	})
 	if err != nil {
 		d.closeFiles()
@@ -113,7 +114,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	if !cfg.InsecureLoopback {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
-	d.server = NewServer(ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log})
+	d.server = workers.NewServer(workers.ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log})
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		d.closeFiles()
@@ -138,11 +139,11 @@ func (d *Daemon) Fingerprint() string { return d.fingerprint }
 func (d *Daemon) WorkerID() string { return d.dir.WorkerID }
 
 // Handler is the daemon's protocol core (to register more message types).
-func (d *Daemon) Handler() *Handler { return d.worker.Handler }
+func (d *Daemon) Handler() *workers.Handler { return d.worker.Handler }
 
 // Jobs is the daemon's table of MPC parties (to configure how they run:
 // gomplab worker runs them as child processes under resource limits).
-func (d *Daemon) Jobs() *JobTable { return d.worker.Jobs }
+func (d *Daemon) Jobs() *workers.JobTable { return d.worker.Jobs }
 
 // Done receives Serve's result when the server stops.
 func (d *Daemon) Done() <-chan error { return d.done }

@@ -1,4 +1,4 @@
-package workers
+package daemon
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 )
 
 func TestInitDataDir(t *testing.T) {
@@ -43,7 +44,7 @@ func TestInitDataDir(t *testing.T) {
 	}
 	users, _ := d.Users()
 	u, err := users.Authenticate(res.OwnerToken)
-	if err != nil || u.Name != OwnerUser || !u.Has(PermReadPrivate) {
+	if err != nil || u.Name != workers.OwnerUser || !u.Has(workers.PermReadPrivate) {
 		t.Fatalf("owner: %+v %v", u, err)
 	}
 	if _, err := OpenDataDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "worker init") {
@@ -58,11 +59,11 @@ func TestUsersReloadAndRemove(t *testing.T) {
 	}
 	running, _ := res.Dir.Users() // as a daemon holds it
 	cli, _ := res.Dir.Users()     // as `gomplab worker user add` does
-	tok, err := cli.Add("carol", PermReadPrivate)
+	tok, err := cli.Add("carol", workers.PermReadPrivate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.Add("carol"); !errors.Is(err, ErrExists) {
+	if _, err := cli.Add("carol"); !errors.Is(err, workers.ErrExists) {
 		t.Fatalf("duplicate user: %v", err)
 	}
 	if _, err := cli.Add("dave", "superuser"); err == nil {
@@ -105,7 +106,7 @@ func TestLoadIntoStoreAndDaemon(t *testing.T) {
 	}
 	defer d.Shutdown(context.Background())
 	in, via, err = LoadInto(ctx, dir, x, LoadSpec{ID: "online", Tags: []string{"#u"}})
-	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Owner != OwnerUser || in.Provenance.Source != "load" {
+	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Owner != workers.OwnerUser || in.Provenance.Source != "load" {
 		t.Fatalf("online load: %+v %s %v", in, via, err)
 	}
 	infos, err := d.Handler().Store().Search()
@@ -132,7 +133,7 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 		if _, _, err := LoadInto(ctx, dir, x, LoadSpec{ID: "first", Tags: []string{"#x", "v1"}, File: "x.csv"}); err != nil {
 			t.Fatal(err)
 		}
-		var store func() Store
+		var store func() workers.Store
 		if online {
 			d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
 			if err != nil {
@@ -157,17 +158,17 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 			if c.ok != (err == nil) {
 				t.Fatalf("online=%v load %v (replace %v): %v", online, c.tags, c.replace, err)
 			}
-			if err != nil && (!errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "--replace")) {
+			if err != nil && (!errors.Is(err, workers.ErrExists) || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "--replace")) {
 				t.Errorf("online=%v: refusal %q does not name the object and --replace", online, err)
 			}
 		}
 		if store == nil {
-			s, err := OpenBoltStore(filepath.Join(dir, fileStore), time.Second)
+			s, err := workers.OpenBoltStore(filepath.Join(dir, fileStore), time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			store = func() Store { return s }
+			store = func() workers.Store { return s }
 		}
 		all, err := store().Search()
 		if err != nil {
@@ -194,7 +195,7 @@ func TestLoadONNXInto(t *testing.T) {
 	ctx := context.Background()
 	data := readFixture(t, "digits_mlp.onnx")
 	in, via, err := LoadONNXInto(ctx, dir, data, LoadSpec{ID: "offline", Tags: []string{"crypten_model"}, Private: true, File: "/m/model.onnx"})
-	if err != nil || via != "store" || in.Kind != KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
+	if err != nil || via != "store" || in.Kind != workers.KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
 		t.Fatalf("offline load: %+v %s %v", in, via, err)
 	}
 	if _, _, err := LoadONNXInto(ctx, dir, readFixture(t, "unsupported.onnx"), LoadSpec{Tags: []string{"x"}}); err == nil {
@@ -206,7 +207,7 @@ func TestLoadONNXInto(t *testing.T) {
 	}
 	defer d.Shutdown(context.Background())
 	in, via, err = LoadONNXInto(ctx, dir, data, LoadSpec{ID: "online", Tags: []string{"other_model"}})
-	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != KindModel {
+	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != workers.KindModel {
 		t.Fatalf("online load: %+v %s %v", in, via, err)
 	}
 	// (TestJobLoadsONNXModel: a job finds such a model by tag.)
@@ -214,7 +215,7 @@ func TestLoadONNXInto(t *testing.T) {
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "mpc", "nn", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

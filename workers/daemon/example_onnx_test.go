@@ -1,4 +1,4 @@
-package workers_test
+package daemon_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // A data owner stores a model exported by PyTorch in its worker, as
@@ -19,17 +19,17 @@ func ExampleLoadONNXInto() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if _, err := workers.InitDataDir(filepath.Join(dir, "alice"), "alice", nil); err != nil {
+	if _, err := daemon.InitDataDir(filepath.Join(dir, "alice"), "alice", nil); err != nil {
 		fmt.Println(err)
 		return
 	}
-	model, err := os.ReadFile("../mpc/nn/testdata/digits_mlp.onnx")
+	model, err := os.ReadFile("../../mpc/nn/testdata/digits_mlp.onnx")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	info, via, err := workers.LoadONNXInto(context.Background(), filepath.Join(dir, "alice"), model,
-		workers.LoadSpec{Tags: []string{"crypten_model"}, Private: true, File: "model.onnx"})
+	info, via, err := daemon.LoadONNXInto(context.Background(), filepath.Join(dir, "alice"), model,
+		daemon.LoadSpec{Tags: []string{"crypten_model"}, Private: true, File: "model.onnx"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -37,8 +37,8 @@ func ExampleLoadONNXInto() {
 	fmt.Println(info.Kind, info.Tags, info.Private, info.Description, via)
 
 	// A file with an operator gomplab cannot run is refused when stored.
-	bad, _ := os.ReadFile("../mpc/nn/testdata/unsupported.onnx")
-	_, _, err = workers.LoadONNXInto(context.Background(), filepath.Join(dir, "alice"), bad, workers.LoadSpec{Tags: []string{"m"}})
+	bad, _ := os.ReadFile("../../mpc/nn/testdata/unsupported.onnx")
+	_, _, err = daemon.LoadONNXInto(context.Background(), filepath.Join(dir, "alice"), bad, daemon.LoadSpec{Tags: []string{"m"}})
 	fmt.Println(err)
 	// Output:
 	// model [crypten_model] true ONNX model store

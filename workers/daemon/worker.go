@@ -1,25 +1,27 @@
-package workers
+package daemon
+
+import "github.com/gomplab/gomplab/workers"
 
 // Worker is a worker's protocol core with every capability registered:
 // the core's own requests (objects, ops, grants), MPC jobs, plans and
 // federated learning. A daemon serves one over TLS (StartDaemon); a
 // virtual worker drives one in process (syft.NewVirtualWorker).
 type Worker struct {
-	Handler *Handler
+	Handler *workers.Handler
 	// Jobs runs the worker's MPC parties (Configure sets how).
-	Jobs *JobTable
+	Jobs *workers.JobTable
 }
 
 // NewWorker builds the handler for cfg and registers each capability's
 // message types, explicitly and in one place: nothing registers itself.
-func NewWorker(cfg Config) (*Worker, error) {
-	h, err := NewHandler(cfg)
+func NewWorker(cfg workers.Config) (*Worker, error) {
+	h, err := workers.NewHandler(cfg)
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{Handler: h, Jobs: RegisterJobs(h, JobOptions{})}
-	RegisterPlans(h)
-	RegisterFL(h)
+	w := &Worker{Handler: h, Jobs: workers.RegisterJobs(h, workers.JobOptions{})}
+	workers.RegisterPlans(h)
+	workers.RegisterFL(h)
 	return w, nil
 }
 

@@ -1,4 +1,4 @@
-package workers
+package daemon
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 )
 
 // LoadSpec describes data a data owner loads into a worker.
@@ -40,85 +41,85 @@ type LoadSpec struct {
 //
 // It returns the stored object's metadata and which way it went ("store"
 // or "daemon at ADDR").
-func LoadInto(ctx context.Context, dir string, t *tensor.Tensor, spec LoadSpec) (Info, string, error) {
-	return loadObject(ctx, dir, &Object{Kind: KindTensor, Tensor: t}, spec)
+func LoadInto(ctx context.Context, dir string, t *tensor.Tensor, spec LoadSpec) (workers.Info, string, error) {
+	return loadObject(ctx, dir, &workers.Object{Kind: workers.KindTensor, Tensor: t}, spec)
 }
 
 // loadObject stores o (its kind and value set) with spec's metadata, as
 // LoadInto describes.
-func loadObject(ctx context.Context, dir string, o *Object, spec LoadSpec) (Info, string, error) {
+func loadObject(ctx context.Context, dir string, o *workers.Object, spec LoadSpec) (workers.Info, string, error) {
 	d, err := OpenDataDir(dir)
 	if err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
 	if spec.ID == "" {
-		spec.ID = NewID()
+		spec.ID = workers.NewID()
 	}
-	prov := Provenance{Source: "load"}
+	prov := workers.Provenance{Source: "load"}
 	if spec.File != "" {
 		prov = loadFileProvenance(spec.File)
 	}
 	o.ID, o.Tags, o.Description = spec.ID, spec.Tags, spec.Description
-	o.Private, o.AllowedUsers, o.Owner, o.Provenance = spec.Private, spec.AllowedUsers, OwnerUser, prov
+	o.Private, o.AllowedUsers, o.Owner, o.Provenance = spec.Private, spec.AllowedUsers, workers.OwnerUser, prov
 	o.Created = time.Now().UnixNano()
 	if err := o.Validate(); err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
-	store, err := OpenBoltStore(d.StorePath(), 100*time.Millisecond)
+	store, err := workers.OpenBoltStore(d.StorePath(), 100*time.Millisecond)
 	if err == nil {
 		defer store.Close()
-		if err := PutLoad(store, o, spec.Replace); err != nil {
-			return Info{}, "", err
+		if err := workers.PutLoad(store, o, spec.Replace); err != nil {
+			return workers.Info{}, "", err
 		}
 		return o.Info(), "store", nil
 	}
-	if !errors.Is(err, ErrLocked) {
-		return Info{}, "", err
+	if !errors.Is(err, workers.ErrLocked) {
+		return workers.Info{}, "", err
 	}
 	info, ierr := d.ReadDaemonInfo()
 	if ierr != nil {
-		return Info{}, "", fmt.Errorf("%w, but no running daemon is recorded in %s: %v", err, dir, ierr)
+		return workers.Info{}, "", fmt.Errorf("%w, but no running daemon is recorded in %s: %v", err, dir, ierr)
 	}
 	token, err := d.OwnerToken()
 	if err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
 	fp, err := d.Fingerprint()
 	if err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
-	tr, err := DialTransport(ctx, info.Addr, DialOptions{Fingerprint: fp, Insecure: info.Insecure})
+	tr, err := workers.DialTransport(ctx, info.Addr, workers.DialOptions{Fingerprint: fp, Insecure: info.Insecure})
 	if err != nil {
-		return Info{}, "", fmt.Errorf("the store is held by a daemon, and it cannot be reached: %w", err)
+		return workers.Info{}, "", fmt.Errorf("the store is held by a daemon, and it cannot be reached: %w", err)
 	}
-	c, err := NewClient(ctx, tr, Credentials{Token: token}, ClientOptions{})
+	c, err := workers.NewClient(ctx, tr, workers.Credentials{Token: token}, workers.ClientOptions{})
 	if err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
 	defer c.Close()
-	var rep InfoReply
-	if err := c.Call(ctx, MsgPut, &PutRequest{Object: o, Replace: spec.Replace}, &rep); err != nil {
-		return Info{}, "", err
+	var rep workers.InfoReply
+	if err := c.Call(ctx, workers.MsgPut, &workers.PutRequest{Object: o, Replace: spec.Replace}, &rep); err != nil {
+		return workers.Info{}, "", err
 	}
 	return rep.Info, "daemon at " + info.Addr, nil
 }
 
 // loadFileProvenance describes data loaded from a file.
-func loadFileProvenance(path string) Provenance {
-	return Provenance{Source: "load", File: filepath.Base(path)}
+func loadFileProvenance(path string) workers.Provenance {
+	return workers.Provenance{Source: "load", File: filepath.Base(path)}
 }
 
 // LoadONNXInto stores the ONNX model data in the worker whose data
 // directory is dir, as its owner, the way LoadInto stores a tensor (into
 // the store file, or through the running daemon). The object is of kind
 // model; jobs load it with nn.LoadModel(tag, rank).
-func LoadONNXInto(ctx context.Context, dir string, data []byte, spec LoadSpec) (Info, string, error) {
+func LoadONNXInto(ctx context.Context, dir string, data []byte, spec LoadSpec) (workers.Info, string, error) {
 	blob, err := modelcodec.EncodeONNX(data)
 	if err != nil {
-		return Info{}, "", err
+		return workers.Info{}, "", err
 	}
 	if spec.Description == "" {
 		spec.Description = "ONNX model"
 	}
-	return loadObject(ctx, dir, &Object{Kind: KindModel, Blob: blob}, spec)
+	return loadObject(ctx, dir, &workers.Object{Kind: workers.KindModel, Blob: blob}, spec)
 }
