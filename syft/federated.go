@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // DatasetPart is the part of a federated dataset one worker holds: a data
@@ -117,9 +118,9 @@ func one(w Worker, tag string) (*Pointer, error) {
 	}
 	switch len(ps) {
 	case 0:
-		return nil, fmt.Errorf("syft: worker %s holds no object tagged %s: %w", w.ID(), tag, workers.ErrNotFound)
+		return nil, fmt.Errorf("syft: worker %s holds no object tagged %s: %w", w.ID(), tag, store.ErrNotFound)
 	case 1:
-		if ps[0].Info().Kind != workers.KindTensor {
+		if ps[0].Info().Kind != store.KindTensor {
 			return nil, fmt.Errorf("syft: object tagged %s on %s is a %s, not a tensor", tag, w.ID(), ps[0].Info().Kind)
 		}
 		return ps[0], nil

@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // rowsData returns n samples (n, 2) whose rows are (i, -i) and targets
@@ -242,7 +243,7 @@ func TestFederatedFromTags(t *testing.T) {
 	if ps, _ := ws[0].Search("#x"); len(ps) != 1 {
 		t.Fatalf("freeing a bound dataset deleted the owner's data")
 	}
-	if _, err := syft.FederatedFromTags("#nope", "#y", ws...); !errors.Is(err, workers.ErrNotFound) {
+	if _, err := syft.FederatedFromTags("#nope", "#y", ws...); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing tag: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // recorder keeps every byte each process receives: what a worker's server
@@ -79,7 +80,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
+	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: workers.DialPeer})
 	if err != nil {
 		t.Fatal(err)
 	}

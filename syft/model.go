@@ -7,6 +7,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // ModelPointer refers to a model stored on a worker (an object of kind
@@ -53,7 +54,7 @@ func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) 
 
 // sendModelBlob stores a model object holding blob on w.
 func sendModelBlob(blob []byte, w Worker, opts []SendOption) (*ModelPointer, error) {
-	p, err := sendObject(&workers.Object{Kind: workers.KindModel, Blob: blob}, w, opts, "model ")
+	p, err := sendObject(&store.Object{Kind: store.KindModel, Blob: blob}, w, opts, "model ")
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +98,7 @@ func (mp *ModelPointer) get(keep bool) (*nn.Model, error) {
 	if !keep {
 		mp.p.kill("taken by Get")
 	}
-	if rep.Object == nil || rep.Object.Kind != workers.KindModel {
+	if rep.Object == nil || rep.Object.Kind != store.KindModel {
 		return nil, fmt.Errorf("get model %s from %s: object is not a model", in.ID, l.id)
 	}
 	m, err := modelcodec.Decode(rep.Object.Blob, limitsFor(0))
@@ -137,7 +138,7 @@ type Optimizer = workers.OptimizerConfig
 // a fresh key, so that every worker keeps one state for it across model
 // sends, as PySyft's Optims(workers, optim) did.
 func NewOptimizer(name string, lr float64) Optimizer {
-	return Optimizer{Name: name, LR: lr, Key: "opt-" + workers.NewID()}
+	return Optimizer{Name: name, LR: lr, Key: "opt-" + store.NewID()}
 }
 
 // TrainConfig says how a worker trains a model on a batch.

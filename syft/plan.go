@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Plan is a function traced into a list of allow-listed tensor operations
@@ -56,7 +57,7 @@ func SendPlan(p *Plan, w Worker, opts ...SendOption) (*PlanPointer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendPlan: %w", err)
 	}
-	o := &workers.Object{Kind: workers.KindPlan, Blob: blob, Description: "plan " + p.Name}
+	o := &store.Object{Kind: store.KindPlan, Blob: blob, Description: "plan " + p.Name}
 	ptr, err := sendObject(o, w, opts, fmt.Sprintf("plan %q ", p.Name))
 	if err != nil {
 		return nil, err

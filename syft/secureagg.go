@@ -12,6 +12,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // DropoutPolicy says what SecureAggregate does when a participant drops
@@ -213,7 +214,7 @@ type saPart struct {
 // dropped out (if any did) and an error; the round is aborted everywhere
 // still reachable.
 func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tensor, []*DropoutError, error) {
-	round := workers.NewID()
+	round := store.NewID()
 	n := len(ps)
 	progress := func(phase string) {
 		if opts.Progress != nil {
@@ -247,7 +248,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 				ids = append(ids, workers.ShareID(round, i, j))
 			}
 		}
-		tok, err := p.l.grant(workers.GrantRequest{Actions: []string{workers.GrantPut}, Objects: ids,
+		tok, err := p.l.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids,
 			Uses: n - 1, TTLMillis: int64(10 * time.Minute / time.Millisecond)})
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // grid is what every suite case runs against: two workers as the ordinary
@@ -187,7 +188,7 @@ func TestWalkthrough(t *testing.T) {
 		// alice holds a pointer to bob's tensor; ops through it run on bob.
 		b := p(syft.Send(vec(1, 2, 3, 4), g.bob))
 		pp := p(b.Send(g.alice))
-		if pp.Location().ID() != "alice" || pp.Info().Kind != workers.KindPointer || pp.Info().Target != "bob:"+b.ID() {
+		if pp.Location().ID() != "alice" || pp.Info().Kind != store.KindPointer || pp.Info().Target != "bob:"+b.ID() {
 			t.Fatalf("pointer to pointer: %v", pp)
 		}
 		doubled := p(pp.Add(pp))
@@ -418,11 +419,11 @@ func TestOwnershipAndErrors(t *testing.T) {
 		if err := pub.Free(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mine.GetCopy(); !errors.Is(err, workers.ErrNotFound) {
+		if _, err := mine.GetCopy(); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("get of a freed object: %v", err)
 		}
 		p(syft.Send(vec(1), g.bob, syft.WithID("fixed-id"))).Keep()
-		if _, err := syft.Send(vec(1), g.bob, syft.WithID("fixed-id")); !errors.Is(err, workers.ErrExists) {
+		if _, err := syft.Send(vec(1), g.bob, syft.WithID("fixed-id")); !errors.Is(err, store.ErrExists) {
 			t.Fatalf("duplicate id: %v", err)
 		}
 		if _, err := syft.Send(vec(1), g.bob, syft.WithID("bad id!")); !errors.Is(err, workers.ErrBadRequest) {

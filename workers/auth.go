@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // User permissions. A user without any may send objects, compute on any
@@ -135,7 +137,7 @@ func (u *Users) Add(name string, perms ...string) (string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, ok := u.byName[name]; ok {
-		return "", fmt.Errorf("user %q: %w", name, ErrExists)
+		return "", fmt.Errorf("user %q: %w", name, store.ErrExists)
 	}
 	u.byName[name] = &User{Name: name, TokenHash: HashToken(token), Perms: slices.Clone(perms)}
 	if err := u.saveLocked(); err != nil {
@@ -151,7 +153,7 @@ func (u *Users) Remove(name string) error {
 	defer u.mu.Unlock()
 	old, ok := u.byName[name]
 	if !ok {
-		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+		return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
 	delete(u.byName, name)
 	if err := u.saveLocked(); err != nil {

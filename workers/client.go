@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Transport carries one request frame to a worker and brings back its
@@ -335,7 +336,7 @@ func (t *connTransport) Close() error { return t.conn.Close() }
 // DialPeer is how a daemon reaches another worker: TLS with the pinned
 // fingerprint the pointer or move destination carries (or loopback
 // plaintext when it says so), authenticated with grant tokens.
-func DialPeer(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+func DialPeer(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
 	tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure})
 	if err != nil {
 		return nil, err

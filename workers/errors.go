@@ -3,6 +3,8 @@ package workers
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // More errors the protocol distinguishes. Requests that fail come back to
@@ -40,9 +42,9 @@ var codes = []struct {
 	code string
 	err  error
 }{
-	{"not_found", ErrNotFound},
-	{"exists", ErrExists},
-	{"ambiguous", ErrAmbiguous},
+	{"not_found", store.ErrNotFound},
+	{"exists", store.ErrExists},
+	{"ambiguous", store.ErrAmbiguous},
 	{"permission", ErrPermission},
 	{"bad_request", ErrBadRequest},
 	{"unauthenticated", ErrUnauthenticated},
@@ -75,8 +77,8 @@ func errOfCode(code string) error {
 }
 
 // Error is a failed request as the client sees it: which worker refused
-// what, and why. It matches the sentinel errors of this package with
-// errors.Is (ErrNotFound, ErrPermission, ...).
+// what, and why. It matches the sentinel errors of this package and of
+// the store with errors.Is (store.ErrNotFound, ErrPermission, ...).
 type Error struct {
 	Worker string // the worker that answered
 	Op     string // the request type

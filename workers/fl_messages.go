@@ -1,5 +1,7 @@
 package workers
 
+import "github.com/gomplab/gomplab/workers/store"
+
 // Message types of federated learning (package syft's federated datasets,
 // remote training and aggregation). They are registered on every Handler
 // by this package's init through Extend, so daemons and virtual workers
@@ -41,8 +43,8 @@ type BatchRequest struct {
 
 // BatchReply describes the two new objects.
 type BatchReply struct {
-	Data   Info `msgpack:"data"`
-	Target Info `msgpack:"target"`
+	Data   store.Info `msgpack:"data"`
+	Target store.Info `msgpack:"target"`
 }
 
 // OptimizerConfig chooses the optimizer a worker runs for remote training.
@@ -77,8 +79,8 @@ type TrainRequest struct {
 
 // TrainReply describes the updated model and the stored losses.
 type TrainReply struct {
-	Model Info `msgpack:"model"`
-	Loss  Info `msgpack:"loss"`
+	Model store.Info `msgpack:"model"`
+	Loss  store.Info `msgpack:"loss"`
 	// Samples counts the rows trained on.
 	Samples int `msgpack:"samples"`
 }
@@ -99,7 +101,7 @@ type Participant struct {
 	Worker string `msgpack:"worker"`
 	// Target is how other participants reach it, with a grant allowing
 	// them to store their share for it (the grant differs per round).
-	Target PointerTarget `msgpack:"target"`
+	Target store.PointerTarget `msgpack:"target"`
 }
 
 // ShareRequest asks a participant to secret-share its model Model for

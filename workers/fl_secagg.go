@@ -17,6 +17,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Secure aggregation, the participants' side.
@@ -288,9 +289,9 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 			st.dropRound(q.Round)
 			return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 		}
-		obj := &Object{ID: ShareID(q.Round, q.Index, j), Kind: KindBlob, Blob: blob, Tags: []string{TagShare},
+		obj := &store.Object{ID: ShareID(q.Round, q.Index, j), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
 			Private: true, Description: "secure-aggregation share from " + st.h.WorkerID(),
-			Provenance: Provenance{Source: "send"}}
+			Provenance: store.Provenance{Source: "send"}}
 		if err := st.sendShare(ctx, p, obj); err != nil {
 			st.dropRound(q.Round)
 			return nil, err
@@ -302,9 +303,9 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		st.dropRound(q.Round)
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	mine := &Object{ID: ShareID(q.Round, q.Index, q.Index), Kind: KindBlob, Blob: blob, Tags: []string{TagShare},
+	mine := &store.Object{ID: ShareID(q.Round, q.Index, q.Index), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
 		Private: true, Owner: r.User().Name, Description: "secure-aggregation share from " + st.h.WorkerID(),
-		Provenance: Provenance{Source: "op", Op: "share", Inputs: append([]string{mo.ID}, q.Extras...)},
+		Provenance: store.Provenance{Source: "op", Op: "share", Inputs: append([]string{mo.ID}, q.Extras...)},
 		Created:    time.Now().UnixNano()}
 	if err := st.h.Store().Put(mine); err != nil {
 		st.dropRound(q.Round)
@@ -317,7 +318,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 
 // sendShare stores a share on a peer through the grant it issued for the
 // round. The error names the peer: it is the one that did not take it.
-func (st *flState) sendShare(ctx context.Context, p Participant, o *Object) error {
+func (st *flState) sendShare(ctx context.Context, p Participant, o *store.Object) error {
 	t := p.Target
 	if t.Worker != p.Worker || t.Addr == "" || len(t.Grants) == 0 {
 		return BadRequestf("participant %s: needs an address and a put grant", p.Worker)
@@ -366,21 +367,21 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 	}
 	st.mu.Unlock()
 	if rs == nil {
-		return nil, fmt.Errorf("%w: no open secure-aggregation round %s on this worker (never shared, already summed, or aborted)", ErrNotFound, q.Round)
+		return nil, fmt.Errorf("%w: no open secure-aggregation round %s on this worker (never shared, already summed, or aborted)", store.ErrNotFound, q.Round)
 	}
 	if rs.user != r.User().Name {
 		return nil, Deniedf("round %s belongs to user %q", q.Round, rs.user)
 	}
-	store := st.h.Store()
+	objStore := st.h.Store()
 	// Every share must be there before any is used: never a partial sum.
-	objs := make([]*Object, rs.n)
+	objs := make([]*store.Object, rs.n)
 	for i := 0; i < rs.n; i++ {
 		id := ShareID(q.Round, i, rs.index)
-		o, err := store.Get(id)
+		o, err := objStore.Get(id)
 		if err != nil {
 			st.discard(q.Round, rs)
-			if errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("%w: round %s: the share of participant %d has not arrived; the round is discarded", ErrNotFound, q.Round, i)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%w: round %s: the share of participant %d has not arrived; the round is discarded", store.ErrNotFound, q.Round, i)
 			}
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 func TestFixedPointRoundTrip(t *testing.T) {
@@ -105,7 +106,7 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 	t.Helper()
 	fh := &flHarness{}
 	byAddr := map[string]*Handler{}
-	dial := func(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+	dial := func(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
 		h := byAddr[p.Addr]
 		if h == nil {
 			return nil, errors.New("no such worker")
@@ -116,7 +117,7 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 		users := NewUsers()
 		tok, _ := users.Add("me")
 		users.Add("eve")
-		h, err := NewHandler(Config{WorkerID: id, Store: NewMemStore(), Users: users, Dial: dial})
+		h, err := NewHandler(Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: dial})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
 		t.Fatal(err)
 	}
 	var rep InfoReply
-	if err := fh.c[i].Call(t.Context(), MsgPut, &PutRequest{Object: &Object{Kind: KindModel, Blob: b}}, &rep); err != nil {
+	if err := fh.c[i].Call(t.Context(), MsgPut, &PutRequest{Object: &store.Object{Kind: store.KindModel, Blob: b}}, &rep); err != nil {
 		t.Fatal(err)
 	}
 	return rep.Info.ID
@@ -156,11 +157,11 @@ func (fh *flHarness) participants(t *testing.T, round string, n int) []Participa
 			}
 		}
 		var g GrantReply
-		if err := fh.c[j].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
+		if err := fh.c[j].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{store.GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
 			t.Fatal(err)
 		}
 		id := fh.h[j].WorkerID()
-		ps[j] = Participant{Worker: id, Target: PointerTarget{Worker: id, Addr: "mem:" + id, Grants: []string{g.Token}}}
+		ps[j] = Participant{Worker: id, Target: store.PointerTarget{Worker: id, Addr: "mem:" + id, Grants: []string{g.Token}}}
 	}
 	return ps
 }
@@ -205,10 +206,10 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		t.Fatalf("round shared twice: %v", err)
 	}
 	var sum SumReply
-	if err := fh.c[1].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, ErrNotFound) {
+	if err := fh.c[1].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("alice summed a round she never shared in: %v", err)
 	}
-	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
+	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
 		t.Fatalf("bob summed without alice's share: %v", err)
 	}
 	// The shares are private: their owner, the user, cannot take them.
@@ -236,7 +237,7 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, ErrNotFound) {
+	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("summed twice: %v", err)
 	}
 	// Abort discards what is left.
@@ -251,7 +252,7 @@ func TestFederatedRefusesGrantSessions(t *testing.T) {
 	fh := newFLHarness(t, "bob")
 	m := fh.putModel(t, 0, 1)
 	var g GrantReply
-	if err := fh.c[0].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{GrantUse, GrantGet}, Objects: []string{m}}, &g); err != nil {
+	if err := fh.c[0].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}}, &g); err != nil {
 		t.Fatal(err)
 	}
 	c, err := NewClient(t.Context(), NewSessionTransport(fh.h[0], "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{})

@@ -13,6 +13,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Federated learning on the worker: cutting batches, training steps and
@@ -79,23 +80,23 @@ func decodeFL(r *Request, q any) error {
 	return r.Decode(q)
 }
 
-func (st *flState) tensorObj(r *Request, id, what string) (*Object, error) {
-	o, err := st.h.Lookup(r, id, GrantUse)
+func (st *flState) tensorObj(r *Request, id, what string) (*store.Object, error) {
+	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if o.Kind != KindTensor {
+	if o.Kind != store.KindTensor {
 		return nil, BadRequestf("%s: object %s is a %s, not a tensor", what, id, o.Kind)
 	}
 	return o, nil
 }
 
-func (st *flState) modelObj(r *Request, id string) (*Object, error) {
-	o, err := st.h.Lookup(r, id, GrantUse)
+func (st *flState) modelObj(r *Request, id string) (*store.Object, error) {
+	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if o.Kind != KindModel {
+	if o.Kind != store.KindModel {
 		return nil, BadRequestf("object %s is a %s, not a model", id, o.Kind)
 	}
 	return o, nil
@@ -111,8 +112,8 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 	}
 	for _, id := range []*string{&q.DataID, &q.TargetID} {
 		if *id == "" {
-			*id = NewID()
-		} else if err := ValidateID(*id); err != nil {
+			*id = store.NewID()
+		} else if err := store.ValidateID(*id); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
@@ -140,10 +141,10 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 	if rows*(data.Tensor.Size()/max(n, 1)) > st.h.MaxResult() || rows*(tgt.Tensor.Size()/max(n, 1)) > st.h.MaxResult() {
 		return nil, fmt.Errorf("%w: batch of %d rows exceeds the worker's limit", ErrTooLarge, rows)
 	}
-	mk := func(id string, src *Object) *Object {
-		return &Object{ID: id, Kind: KindTensor, Tensor: src.Tensor.IndexSelect(0, q.Indices),
+	mk := func(id string, src *store.Object) *store.Object {
+		return &store.Object{ID: id, Kind: store.KindTensor, Tensor: src.Tensor.IndexSelect(0, q.Indices),
 			Private: src.Private, AllowedUsers: slices.Clone(src.AllowedUsers), Owner: r.User().Name,
-			Provenance: Provenance{Source: "op", Op: "batch", Inputs: []string{src.ID}},
+			Provenance: store.Provenance{Source: "op", Op: "batch", Inputs: []string{src.ID}},
 			Created:    time.Now().UnixNano()}
 	}
 	d, t := mk(q.DataID, data), mk(q.TargetID, tgt)
@@ -253,8 +254,8 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if q.LossID == "" {
-		q.LossID = NewID()
-	} else if err := ValidateID(q.LossID); err != nil {
+		q.LossID = store.NewID()
+	} else if err := store.ValidateID(q.LossID); err != nil {
 		return nil, fmt.Errorf("%w: loss id: %v", ErrBadRequest, err)
 	}
 	mo, err := st.modelObj(r, q.Model)
@@ -265,7 +266,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	if err := CanRemove(r.Session, mo); err != nil {
 		return nil, err
 	}
-	type pair struct{ x, y *Object }
+	type pair struct{ x, y *store.Object }
 	batches := make([]pair, len(q.Batches))
 	inputs := []string{}
 	for i, b := range q.Batches {
@@ -340,23 +341,23 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		e.model = nil
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
-	objs := []*Object{mo}
+	objs := []*store.Object{mo}
 	for _, b := range batches {
 		objs = append(objs, b.x, b.y)
 	}
 	private, allowed := PrivacyOf(objs...)
-	nm := &Object{ID: mo.ID, Kind: KindModel, Blob: blob, Tags: slices.Clone(mo.Tags), Description: mo.Description,
+	nm := &store.Object{ID: mo.ID, Kind: store.KindModel, Blob: blob, Tags: slices.Clone(mo.Tags), Description: mo.Description,
 		Private: private, AllowedUsers: allowed, Owner: mo.Owner,
-		Provenance: Provenance{Source: "op", Op: "train", Inputs: inputs},
+		Provenance: store.Provenance{Source: "op", Op: "train", Inputs: inputs},
 		Created:    time.Now().UnixNano()}
 	lt := tensor.Scalar(losses[0])
 	if len(losses) > 1 {
 		lt = tensor.FromSlice(losses)
 	}
 	// The losses are computed from the same inputs: as private as the model.
-	lo := &Object{ID: q.LossID, Kind: KindTensor, Tensor: lt, Private: private, AllowedUsers: slices.Clone(allowed),
+	lo := &store.Object{ID: q.LossID, Kind: store.KindTensor, Tensor: lt, Private: private, AllowedUsers: slices.Clone(allowed),
 		Owner:      r.User().Name,
-		Provenance: Provenance{Source: "op", Op: "train", Inputs: append([]string{mo.ID}, inputs...)},
+		Provenance: store.Provenance{Source: "op", Op: "train", Inputs: append([]string{mo.ID}, inputs...)},
 		Created:    nm.Created}
 	if err := st.replace(mo, nm); err != nil {
 		e.model = nil
@@ -374,7 +375,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 // replace swaps a stored object for a new version under the same id.
 // Stores hold immutable records, so it is a delete and a put; if the put
 // fails the old version is put back.
-func (st *flState) replace(old, nu *Object) error {
+func (st *flState) replace(old, nu *store.Object) error {
 	s := st.h.Store()
 	if err := s.Delete(old.ID); err != nil {
 		return err
@@ -415,11 +416,11 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if q.ResultID == "" {
-		q.ResultID = NewID()
-	} else if err := ValidateID(q.ResultID); err != nil {
+		q.ResultID = store.NewID()
+	} else if err := store.ValidateID(q.ResultID); err != nil {
 		return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
 	}
-	var objs []*Object
+	var objs []*store.Object
 	var acc map[string]*tensor.Tensor
 	var first *nn.Model
 	var spec0 []byte
@@ -472,8 +473,8 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
 	}
 	private, allowed := PrivacyOf(objs...)
-	res := &Object{ID: q.ResultID, Kind: KindModel, Blob: blob, Private: private, AllowedUsers: allowed,
-		Owner: r.User().Name, Provenance: Provenance{Source: "op", Op: "average", Inputs: slices.Clone(q.IDs)},
+	res := &store.Object{ID: q.ResultID, Kind: store.KindModel, Blob: blob, Private: private, AllowedUsers: allowed,
+		Owner: r.User().Name, Provenance: store.Provenance{Source: "op", Op: "average", Inputs: slices.Clone(q.IDs)},
 		Created: time.Now().UnixNano()}
 	r.Touch(append([]string{res.ID}, q.IDs...)...)
 	if err := st.h.Store().Put(res); err != nil {
@@ -481,7 +482,7 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 	}
 	if q.Free {
 		for _, o := range objs {
-			if err := st.h.Store().Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := st.h.Store().Delete(o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 		}

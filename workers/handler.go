@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Config configures a Handler.
@@ -18,7 +19,7 @@ type Config struct {
 	// WorkerID names the worker in replies, pointers and logs.
 	WorkerID string
 	// Store holds the objects. Required.
-	Store Store
+	Store store.Store
 	// Users authenticates tokens. Required.
 	Users *Users
 	// AccessLog receives one record per request: who did what to which
@@ -38,7 +39,7 @@ type Config struct {
 	// Dial opens an authenticated client session to a peer worker,
 	// presenting the given grant tokens; used to resolve pointers and to
 	// move objects. Nil refuses such requests.
-	Dial func(ctx context.Context, peer PointerTarget, grants []string) (*Client, error)
+	Dial func(ctx context.Context, peer store.PointerTarget, grants []string) (*Client, error)
 	// MaxAuthFailures closes a session after this many failed
 	// authentications (0: 3).
 	MaxAuthFailures int
@@ -95,7 +96,7 @@ type Handler struct {
 	peerMu sync.Mutex
 	peers  map[string]*Client // cached peer sessions by address and grants
 
-	kindChecks map[Kind]func(blob []byte, lim serde.Limits) error
+	kindChecks map[store.Kind]func(blob []byte, lim serde.Limits) error
 }
 
 // NewHandler returns a Handler with the built-in message types registered.
@@ -149,7 +150,7 @@ func (h *Handler) Handle(msgType string, fn HandlerFunc) {
 
 // Store returns the handler's store, for code running on the worker (MPC
 // parties loading and saving tensors by tag).
-func (h *Handler) Store() Store { return h.cfg.Store }
+func (h *Handler) Store() store.Store { return h.cfg.Store }
 
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
@@ -167,17 +168,17 @@ func (h *Handler) AccessLog() *slog.Logger { return h.cfg.AccessLog }
 // CheckKind registers fn to vet, on arrival, the blob of every object of
 // kind stored with put (plans refuse a plan with an operation outside
 // their allow-list); its error is the request's.
-func (h *Handler) CheckKind(kind Kind, fn func(blob []byte, lim serde.Limits) error) {
+func (h *Handler) CheckKind(kind store.Kind, fn func(blob []byte, lim serde.Limits) error) {
 	h.mu.Lock()
 	if h.kindChecks == nil {
-		h.kindChecks = map[Kind]func([]byte, serde.Limits) error{}
+		h.kindChecks = map[store.Kind]func([]byte, serde.Limits) error{}
 	}
 	h.kindChecks[kind] = fn
 	h.mu.Unlock()
 }
 
 // kindCheck returns the check registered for kind, or nil.
-func (h *Handler) kindCheck(kind Kind) func([]byte, serde.Limits) error {
+func (h *Handler) kindCheck(kind store.Kind) func([]byte, serde.Limits) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.kindChecks[kind]
@@ -201,7 +202,7 @@ type Session struct {
 	h        *Handler
 	remote   string
 	user     *User
-	grants   []*Grant
+	grants   []*store.Grant
 	lastID   uint64
 	failures int
 }
@@ -345,7 +346,7 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 	return b, false
 }
 
-func grantIDs(gs []*Grant) []string {
+func grantIDs(gs []*store.Grant) []string {
 	var ids []string
 	for _, g := range gs {
 		ids = append(ids, g.ID)

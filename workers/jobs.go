@@ -14,6 +14,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Message types of MPC jobs: an orchestrator (syft.RunMultiWorkers) starts
@@ -148,7 +149,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	j := q.Job
-	if err := ValidateID(j.ID); err != nil {
+	if err := store.ValidateID(j.ID); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
 	}
 	j.Worker = h.WorkerID()
@@ -186,7 +187,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 	t.mu.Unlock()
 	switch {
 	case dup:
-		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, ErrExists, h.WorkerID())
+		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, store.ErrExists, h.WorkerID())
 	case running >= opts.MaxJobs:
 		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", ErrUnavailable, h.WorkerID(), running)
 	case j.TimeoutMS <= 0:
@@ -217,7 +218,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 		if rv != nil {
 			rv.Close()
 		}
-		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, ErrExists, h.WorkerID())
+		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, store.ErrExists, h.WorkerID())
 	}
 	t.jobs[j.ID] = x
 	t.mu.Unlock()
@@ -271,14 +272,14 @@ func (t *JobTable) remove(x *job) {
 
 // lookup finds the caller's job; other users' jobs do not exist for it.
 func (t *JobTable) lookup(r *Request, id string) (*job, error) {
-	if err := ValidateID(id); err != nil {
+	if err := store.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
 	}
 	t.mu.Lock()
 	x := t.jobs[id]
 	t.mu.Unlock()
 	if x == nil || x.user != r.User().Name {
-		return nil, fmt.Errorf("job %s: %w on worker %s", id, ErrNotFound, t.h.WorkerID())
+		return nil, fmt.Errorf("job %s: %w on worker %s", id, store.ErrNotFound, t.h.WorkerID())
 	}
 	return x, nil
 }
@@ -356,8 +357,8 @@ type jobStore struct {
 // worker only as shares (what the job's code then decrypts is its own
 // business, as with any MPC function).
 func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
-	o, log, err := s.tagged("job load", tag, "a tensor this worker holds", func(o *Object) bool {
-		return o.Kind == KindTensor && o.Tensor != nil
+	o, log, err := s.tagged("job load", tag, "a tensor this worker holds", func(o *store.Object) bool {
+		return o.Kind == store.KindTensor && o.Tensor != nil
 	})
 	if err != nil {
 		return nil, err
@@ -371,7 +372,7 @@ func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
 // (architecture and weights), for nn.LoadModel, which shares it with the
 // other parties as an architecture plus secret-shared weights.
 func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
-	o, log, err := s.tagged("job load model", tag, "a model", func(o *Object) bool { return o.Kind == KindModel })
+	o, log, err := s.tagged("job load model", tag, "a model", func(o *store.Object) bool { return o.Kind == store.KindModel })
 	if err != nil {
 		return nil, err
 	}
@@ -389,16 +390,16 @@ func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
 // event), refusing one that kindOK rejects as not being want. It returns
 // the function that writes this load's access-log record; failures are
 // logged before they are returned.
-func (s *jobStore) tagged(event, tag, want string, kindOK func(*Object) bool) (*Object, func(outcome string, kv ...any), error) {
+func (s *jobStore) tagged(event, tag, want string, kindOK func(*store.Object) bool) (*store.Object, func(outcome string, kv ...any), error) {
 	log := func(outcome string, kv ...any) {
 		s.h.AccessLog().Info(event, append([]any{"job", s.job, "user", s.user, "rank", s.rank,
 			"tag", tag, "outcome", outcome}, kv...)...)
 	}
-	if err := ValidateTag(tag); err != nil {
+	if err := store.ValidateTag(tag); err != nil {
 		log("error", "err", err.Error())
 		return nil, nil, err
 	}
-	o, err := GetTagged(s.h.Store(), tag)
+	o, err := store.GetTagged(s.h.Store(), tag)
 	if err != nil {
 		log("error", "err", err.Error())
 		return nil, nil, err
@@ -413,7 +414,7 @@ func (s *jobStore) tagged(event, tag, want string, kindOK func(*Object) bool) (*
 
 // loadedObject records a load, for the provenance and privacy of what
 // the party saves.
-func (s *jobStore) loadedObject(o *Object) {
+func (s *jobStore) loadedObject(o *store.Object) {
 	s.mu.Lock()
 	s.loaded = append(s.loaded, o.ID)
 	s.private = s.private || o.Private
@@ -423,13 +424,13 @@ func (s *jobStore) loadedObject(o *Object) {
 // Save implements sandbox.Store: a new tensor object tagged tag, owned
 // by the job's user, private if the party loaded any private object.
 func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
-	if err := ValidateTag(tag); err != nil {
+	if err := store.ValidateTag(tag); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	o := &Object{ID: NewID(), Kind: KindTensor, Tags: []string{tag}, Owner: s.user,
+	o := &store.Object{ID: store.NewID(), Kind: store.KindTensor, Tags: []string{tag}, Owner: s.user,
 		Private: s.private, Tensor: t, Created: time.Now().UnixNano(),
-		Provenance:  Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
+		Provenance:  store.Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
 		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
 	s.mu.Unlock()
 	if err := o.Validate(); err != nil {

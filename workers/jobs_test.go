@@ -9,6 +9,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // TestJobLoadsONNXModel: a model its owner stored as an ONNX file (as
@@ -23,9 +24,9 @@ func TestJobLoadsONNXModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := NewMemStore()
-	o := &Object{ID: NewID(), Kind: KindModel, Blob: blob, Tags: []string{"crypten_model"}, Owner: OwnerUser,
-		Private: true, Created: time.Now().UnixNano(), Provenance: Provenance{Source: "load", File: "model.onnx"}}
+	st := store.NewMemStore()
+	o := &store.Object{ID: store.NewID(), Kind: store.KindModel, Blob: blob, Tags: []string{"crypten_model"}, Owner: OwnerUser,
+		Private: true, Created: time.Now().UnixNano(), Provenance: store.Provenance{Source: "load", File: "model.onnx"}}
 	if err := st.Put(o); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // MsgPlanRun runs a stored plan on stored tensors, where they are.
@@ -22,7 +23,7 @@ type PlanRunRequest struct {
 
 // PlanRunReply describes the stored outputs.
 type PlanRunReply struct {
-	Results []Info `msgpack:"results"`
+	Results []store.Info `msgpack:"results"`
 }
 
 // RegisterPlans adds the plan message types to h, and the check that
@@ -30,7 +31,7 @@ type PlanRunReply struct {
 // allow-list, when it is stored.
 func RegisterPlans(h *Handler) {
 	h.Handle(MsgPlanRun, planRun)
-	h.CheckKind(KindPlan, validatePlanBlob)
+	h.CheckKind(store.KindPlan, validatePlanBlob)
 }
 
 // validatePlanBlob refuses, on arrival, a plan object whose blob is not a
@@ -48,11 +49,11 @@ func planRun(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	po, err := h.Lookup(r, q.PlanID, GrantUse)
+	po, err := h.Lookup(r, q.PlanID, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	if po.Kind != KindPlan {
+	if po.Kind != store.KindPlan {
 		return nil, BadRequestf("object %s is a %s, not a plan", po.ID, po.Kind)
 	}
 	p, err := plan.Decode(po.Blob, h.Limits())
@@ -65,25 +66,25 @@ func planRun(_ context.Context, r *Request) (any, error) {
 	}
 	if len(q.ResultIDs) == 0 {
 		for range p.Outputs {
-			q.ResultIDs = append(q.ResultIDs, NewID())
+			q.ResultIDs = append(q.ResultIDs, store.NewID())
 		}
 	}
 	if len(q.ResultIDs) != len(p.Outputs) {
 		return nil, BadRequestf("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
 	}
 	for _, id := range q.ResultIDs {
-		if err := ValidateID(id); err != nil {
+		if err := store.ValidateID(id); err != nil {
 			return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
 		}
 	}
-	ins := make([]*Object, len(q.Args))
+	ins := make([]*store.Object, len(q.Args))
 	inputs := []string{po.ID}
 	for i, id := range q.Args {
-		o, err := h.Lookup(r, id, GrantUse)
+		o, err := h.Lookup(r, id, store.GrantUse)
 		if err != nil {
 			return nil, fmt.Errorf("plan %q input %d: %w", p.Name, i, err)
 		}
-		if o.Kind != KindTensor {
+		if o.Kind != store.KindTensor {
 			return nil, BadRequestf("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
 		}
 		ins[i] = o
@@ -106,7 +107,7 @@ func planRun(_ context.Context, r *Request) (any, error) {
 	}
 	for i, t := range outs {
 		res := OpResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
-		res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, t, private, allowed
+		res.Kind, res.Tensor, res.Private, res.AllowedUsers = store.KindTensor, t, private, allowed
 		r.Touch(res.ID)
 		if err := h.Store().Put(res); err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // The built-in request handlers. Access rules, in one place:
@@ -41,13 +42,13 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		return nil, BadRequestf("put without an object")
 	}
 	if o.ID == "" {
-		o.ID = NewID()
+		o.ID = store.NewID()
 	}
 	r.Touch(o.ID)
 	s := r.Session
 	if s.ViaGrant() {
 		// Worker-to-worker: the receiving end of a move.
-		g := s.grantFor(GrantPut, o.ID)
+		g := s.grantFor(store.GrantPut, o.ID)
 		if g == nil {
 			return nil, Deniedf("grant does not allow storing object %s", o.ID)
 		}
@@ -77,7 +78,7 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		// A data owner's load (gomplab worker load to a running daemon):
 		// the same tag rule as a load straight into the store.
 		h.loadMu.Lock()
-		err := PutLoad(h.cfg.Store, o, p.Replace)
+		err := store.PutLoad(h.cfg.Store, o, p.Replace)
 		h.loadMu.Unlock()
 		if err != nil {
 			return nil, err
@@ -92,8 +93,8 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 
 // Lookup loads the object id for r, refusing it when r comes through
 // grants that do not allow action on it (GrantUse, GrantGet...).
-func (h *Handler) Lookup(r *Request, id, action string) (*Object, error) {
-	if err := ValidateID(id); err != nil {
+func (h *Handler) Lookup(r *Request, id, action string) (*store.Object, error) {
+	if err := store.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	r.Touch(id)
@@ -108,7 +109,7 @@ func (h *Handler) Lookup(r *Request, id, action string) (*Object, error) {
 }
 
 // canRead enforces privacy: may this user see o's value?
-func canRead(u *User, o *Object) error {
+func canRead(u *User, o *store.Object) error {
 	if !o.Private || u.Has(PermReadPrivate) || slices.Contains(o.AllowedUsers, u.Name) {
 		return nil
 	}
@@ -122,7 +123,7 @@ func canRead(u *User, o *Object) error {
 // PrivacyOf is the privacy of a result computed from objs (nil entries
 // are scalars): as private as its most private input, so private if any
 // is, and readable only by the users allowed on every private one.
-func PrivacyOf(objs ...*Object) (bool, []string) {
+func PrivacyOf(objs ...*store.Object) (bool, []string) {
 	private, first := false, true
 	var allowed []string
 	for _, o := range objs {
@@ -142,10 +143,10 @@ func PrivacyOf(objs ...*Object) (bool, []string) {
 
 // CanRemove enforces ownership: only o's owner or an admin may remove it
 // (and a grant session only when its grants allow freeing or taking o).
-func CanRemove(s *Session, o *Object) error {
+func CanRemove(s *Session, o *store.Object) error {
 	u := s.user
 	if u.Has(PermAdmin) || o.Owner == u.Name {
-		if s.ViaGrant() && !s.covers(GrantFree, o) && !s.covers(GrantGet, o) {
+		if s.ViaGrant() && !s.covers(store.GrantFree, o) && !s.covers(store.GrantGet, o) {
 			return Deniedf("grant does not allow removing object %s", o.ID)
 		}
 		return nil
@@ -161,7 +162,7 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if g.Reason != "" {
 		r.Note("reason", g.Reason)
 	}
-	o, err := h.Lookup(r, g.ID, GrantGet)
+	o, err := h.Lookup(r, g.ID, store.GrantGet)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 	}
-	if o.Kind == KindPointer {
+	if o.Kind == store.KindPointer {
 		// Resolve: the value comes from where the pointer points; the
 		// worker there applies its own privacy rules to our grant.
 		var rep GetReply
@@ -179,7 +180,7 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if !g.Keep {
-			if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 		}
@@ -207,7 +208,7 @@ func (h *Handler) info(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.Lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, store.GrantUse)
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +225,8 @@ func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
 	}
 	var rep FreeReply
 	for _, id := range f.IDs {
-		o, err := h.Lookup(r, id, GrantFree)
-		if errors.Is(err, ErrNotFound) {
+		o, err := h.Lookup(r, id, store.GrantFree)
+		if errors.Is(err, store.ErrNotFound) {
 			rep.Missing = append(rep.Missing, id)
 			continue
 		}
@@ -235,14 +236,14 @@ func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
 		if err := CanRemove(r.Session, o); err != nil {
 			return nil, err
 		}
-		if err := h.cfg.Store.Delete(id); errors.Is(err, ErrNotFound) {
+		if err := h.cfg.Store.Delete(id); errors.Is(err, store.ErrNotFound) {
 			rep.Missing = append(rep.Missing, id)
 			continue
 		} else if err != nil {
 			return nil, err
 		}
 		rep.Freed++
-		if o.Kind == KindPointer && o.Pointer.Owns {
+		if o.Kind == store.KindPointer && o.Pointer.Owns {
 			// The pointer object owned its target: release it too,
 			// best effort (the target may already be gone).
 			var fr FreeReply
@@ -260,7 +261,7 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	for _, t := range q.Tags {
-		if err := ValidateTag(t); err != nil {
+		if err := store.ValidateTag(t); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
@@ -270,13 +271,13 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if r.Session.ViaGrant() {
-		infos = slices.DeleteFunc(infos, func(in Info) bool {
-			o := &Object{ID: in.ID, Provenance: in.Provenance}
-			return !r.Session.covers(GrantUse, o)
+		infos = slices.DeleteFunc(infos, func(in store.Info) bool {
+			o := &store.Object{ID: in.ID, Provenance: in.Provenance}
+			return !r.Session.covers(store.GrantUse, o)
 		})
 	}
 	if infos == nil {
-		infos = []Info{}
+		infos = []store.Info{}
 	}
 	return &SearchReply{Objects: infos}, nil
 }
@@ -323,17 +324,17 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		return nil, BadRequestf("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
 	}
 	if q.ResultID == "" {
-		q.ResultID = NewID()
-	} else if err := ValidateID(q.ResultID); err != nil {
+		q.ResultID = store.NewID()
+	} else if err := store.ValidateID(q.ResultID); err != nil {
 		return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
 	}
-	objs := make([]*Object, len(q.Args))
+	objs := make([]*store.Object, len(q.Args))
 	var inputs []string
 	nobj := 0
 	for i, a := range q.Args {
 		switch {
 		case a.ID != "" && a.Scalar == nil:
-			o, err := h.Lookup(r, a.ID, GrantUse)
+			o, err := h.Lookup(r, a.ID, store.GrantUse)
 			if err != nil {
 				return nil, fmt.Errorf("op %s operand %d: %w", q.Op, i, err)
 			}
@@ -350,16 +351,16 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 	}
 	// Where are the operands? All here, or all behind pointers to one
 	// other worker; mixing is refused, as in PySyft.
-	var target *PointerTarget
+	var target *store.PointerTarget
 	local := 0
 	for i, o := range objs {
 		if o == nil {
 			continue
 		}
 		switch o.Kind {
-		case KindTensor:
+		case store.KindTensor:
 			local++
-		case KindPointer:
+		case store.KindPointer:
 			if target == nil {
 				target = o.Pointer
 			} else if target.Worker != o.Pointer.Worker || target.Addr != o.Pointer.Addr {
@@ -393,21 +394,21 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	res := OpResult(r, q.ResultID, q.Op, inputs)
-	res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, out, private, allowed
+	res.Kind, res.Tensor, res.Private, res.AllowedUsers = store.KindTensor, out, private, allowed
 	return h.StoreResult(r, res)
 }
 
 // OpResult is the object an op (or a plan, op "plan:NAME") computes for
 // r's user: its value and privacy are the caller's to set.
-func OpResult(r *Request, id, op string, inputs []string) *Object {
-	return &Object{ID: id, Owner: r.User().Name,
-		Provenance: Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
+func OpResult(r *Request, id, op string, inputs []string) *store.Object {
+	return &store.Object{ID: id, Owner: r.User().Name,
+		Provenance: store.Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
 		Created:    time.Now().UnixNano()}
 }
 
 // StoreResult stores an object a request made and replies with its
 // metadata.
-func (h *Handler) StoreResult(r *Request, o *Object) (any, error) {
+func (h *Handler) StoreResult(r *Request, o *store.Object) (any, error) {
 	r.Touch(o.ID)
 	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
@@ -425,10 +426,10 @@ func opNames() []string {
 
 // forwardOp runs an op whose operands are pointers to one other worker
 // there, and stores here a pointer to the result.
-func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs []*Object, inputs []string) (any, error) {
-	var target *PointerTarget
+func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs []*store.Object, inputs []string) (any, error) {
+	var target *store.PointerTarget
 	remote := q
-	remote.ResultID = NewID()
+	remote.ResultID = store.NewID()
 	remote.Args = slices.Clone(q.Args)
 	var grants []string
 	for i, o := range objs {
@@ -452,8 +453,8 @@ func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs [
 		return nil, err
 	}
 	res := OpResult(r, q.ResultID, q.Op, inputs)
-	res.Kind, res.Private = KindPointer, rep.Info.Private
-	res.Pointer = &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
+	res.Kind, res.Private = store.KindPointer, rep.Info.Private
+	res.Pointer = &store.PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
 		Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape}
 	return h.StoreResult(r, res)
 }
@@ -463,13 +464,13 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.Lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, store.GrantUse)
 	if err != nil {
 		return nil, err
 	}
 	if q.NewID == "" {
-		q.NewID = NewID()
-	} else if err := ValidateID(q.NewID); err != nil {
+		q.NewID = store.NewID()
+	} else if err := store.ValidateID(q.NewID); err != nil {
 		return nil, fmt.Errorf("%w: new id: %v", ErrBadRequest, err)
 	}
 	c := *o
@@ -477,9 +478,9 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	c.Tags = slices.Clone(o.Tags)
 	c.AllowedUsers = slices.Clone(o.AllowedUsers)
 	c.Owner = r.User().Name
-	c.Provenance = Provenance{Source: "copy", Inputs: []string{o.ID}, Grant: r.Session.creatingGrant()}
+	c.Provenance = store.Provenance{Source: "copy", Inputs: []string{o.ID}, Grant: r.Session.creatingGrant()}
 	c.Created = time.Now().UnixNano()
-	if o.Kind == KindPointer {
+	if o.Kind == store.KindPointer {
 		var rep InfoReply
 		if err := h.forward(ctx, r, o.Pointer, MsgCopy, &CopyRequest{ID: o.Pointer.ID}, &rep); err != nil {
 			return nil, err
@@ -504,7 +505,7 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 		return nil, BadRequestf("grant without actions")
 	}
 	for _, a := range q.Actions {
-		if !slices.Contains([]string{GrantPut, GrantUse, GrantGet, GrantFree}, a) {
+		if !slices.Contains([]string{store.GrantPut, store.GrantUse, store.GrantGet, store.GrantFree}, a) {
 			return nil, BadRequestf("unknown grant action %q (known: put, use, get, free)", a)
 		}
 	}
@@ -512,26 +513,26 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 		return nil, BadRequestf("grant for %d objects, at most 1000", len(q.Objects))
 	}
 	for _, id := range q.Objects {
-		if err := ValidateID(id); err != nil {
+		if err := store.ValidateID(id); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
-	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{GrantPut}) {
+	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{store.GrantPut}) {
 		return nil, BadRequestf("a grant other than put must name its objects")
 	}
 	if q.Uses < 0 || q.TTLMillis < 0 {
 		return nil, BadRequestf("negative uses or ttl")
 	}
 	for _, id := range q.Objects {
-		if slices.Contains(q.Actions, GrantPut) {
+		if slices.Contains(q.Actions, store.GrantPut) {
 			continue // the object does not exist yet
 		}
-		if _, err := h.Lookup(r, id, GrantUse); err != nil {
+		if _, err := h.Lookup(r, id, store.GrantUse); err != nil {
 			return nil, err
 		}
 	}
 	token := NewToken()
-	g := &Grant{ID: "g-" + NewID(), TokenHash: HashToken(token), User: r.User().Name,
+	g := &store.Grant{ID: "g-" + store.NewID(), TokenHash: HashToken(token), User: r.User().Name,
 		Actions: slices.Clone(q.Actions), Objects: slices.Clone(q.Objects), Uses: q.Uses}
 	if q.TTLMillis > 0 {
 		g.Expires = time.Now().Add(time.Duration(q.TTLMillis) * time.Millisecond).UnixNano()
@@ -548,7 +549,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.Lookup(r, q.ID, GrantGet)
+	o, err := h.Lookup(r, q.ID, store.GrantGet)
 	if err != nil {
 		return nil, err
 	}
@@ -557,7 +558,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	}
 	// Moving releases the value to another worker, where other people
 	// may administer it: the same rule as taking it.
-	if o.Kind != KindPointer {
+	if o.Kind != store.KindPointer {
 		if err := canRead(r.User(), o); err != nil {
 			return nil, err
 		}
@@ -570,7 +571,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	}
 	r.Note("dest", q.Dest.Worker)
 	moved := *o
-	moved.Provenance = Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
+	moved.Provenance = store.Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
 	var rep InfoReply
 	// A fresh session: the grant is one-time, so it must not be cached.
 	c, err := h.Dial(ctx, &q.Dest, false)
@@ -584,7 +585,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	}
 	// The destination has the object durably; now drop ours. A crash in
 	// between leaves it on both workers, never on neither.
-	if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	return &rep, nil
@@ -592,7 +593,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 
 // forward sends a request to the worker a pointer object targets, with
 // the grants it carries, and decodes the reply into out.
-func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ string, body, out any) error {
+func (h *Handler) forward(ctx context.Context, r *Request, p *store.PointerTarget, typ string, body, out any) error {
 	r.Note("via", p.Worker)
 	c, err := h.Dial(ctx, p, true)
 	if err != nil {
@@ -611,13 +612,13 @@ func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ
 	return nil
 }
 
-func peerKey(p *PointerTarget) string {
+func peerKey(p *store.PointerTarget) string {
 	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",")
 }
 
 // Dial returns a session to a peer, cached by address and grants when
 // cache is set.
-func (h *Handler) Dial(ctx context.Context, p *PointerTarget, cache bool) (*Client, error) {
+func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, cache bool) (*Client, error) {
 	if h.cfg.Dial == nil {
 		return nil, fmt.Errorf("%w: this worker cannot reach other workers", ErrPeer)
 	}
@@ -651,7 +652,7 @@ func (h *Handler) Dial(ctx context.Context, p *PointerTarget, cache bool) (*Clie
 	return c, nil
 }
 
-func (h *Handler) dropPeer(p *PointerTarget) {
+func (h *Handler) dropPeer(p *store.PointerTarget) {
 	key := peerKey(p)
 	h.peerMu.Lock()
 	c := h.peers[key]
@@ -664,11 +665,11 @@ func (h *Handler) dropPeer(p *PointerTarget) {
 
 // useGrants authenticates a grant session: every token must name a live
 // grant of the same user; each use is counted.
-func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
+func (h *Handler) useGrants(tokens string) (*User, []*store.Grant, error) {
 	h.grantMu.Lock()
 	defer h.grantMu.Unlock()
 	var user string
-	var grants []*Grant
+	var grants []*store.Grant
 	list := strings.Split(tokens, ",")
 	if len(list) > 64 {
 		return nil, nil, fmt.Errorf("%w: %d grants, at most 64", ErrUnauthenticated, len(list))
@@ -711,7 +712,7 @@ func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
 }
 
 // grantFor returns a session grant allowing action on object id.
-func (s *Session) grantFor(action, id string) *Grant {
+func (s *Session) grantFor(action, id string) *store.Grant {
 	for _, g := range s.grants {
 		if g.Allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
 			return g
@@ -721,7 +722,7 @@ func (s *Session) grantFor(action, id string) *Grant {
 }
 
 // covers reports whether some session grant allows action on o.
-func (s *Session) covers(action string, o *Object) bool {
+func (s *Session) covers(action string, o *store.Object) bool {
 	for _, g := range s.grants {
 		if g.Allows(action) && g.Covers(o) {
 			return true

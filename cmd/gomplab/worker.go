@@ -18,6 +18,7 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/store"
 	"github.com/spf13/cobra"
 )
 
@@ -200,7 +201,7 @@ refused; --replace stores the new object and removes the old one.`,
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			spec := daemon.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file, Replace: replace}
-			var info workers.Info
+			var info store.Info
 			var via string
 			if model != nil {
 				info, via, err = daemon.LoadONNXInto(ctx, data, model, spec)
@@ -304,7 +305,7 @@ func workerListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := workers.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
+			store, err := store.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
 			if err != nil {
 				return fmt.Errorf("%w (while the daemon runs, list through a client)", err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // DaemonConfig configures a worker daemon.
@@ -41,7 +42,7 @@ type DaemonConfig struct {
 type Daemon struct {
 	cfg         DaemonConfig
 	dir         *DataDir
-	store       *workers.BoltStore
+	store       *store.BoltStore
 	worker      *Worker
 	server      *workers.Server
 	ln          net.Listener
@@ -82,23 +83,23 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 	if wait <= 0 {
 		wait = time.Second
 	}
-	store, err := workers.OpenBoltStore(dir.StorePath(), wait)
+	bs, err := store.OpenBoltStore(dir.StorePath(), wait)
 	if err != nil {
-		if errors.Is(err, workers.ErrLocked) {
+		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("%w (is another worker running on %s?)", err, cfg.Dir)
 		}
 		return nil, err
 	}
 	af, err := os.OpenFile(dir.AccessLogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		store.Close()
+		bs.Close()
 		return nil, fmt.Errorf("open access log: %w", err)
 	}
-	d := &Daemon{cfg: cfg, dir: dir, store: store, accessFile: af, done: make(chan error, 1),
+	d := &Daemon{cfg: cfg, dir: dir, store: bs, accessFile: af, done: make(chan error, 1),
 		fingerprint: workers.CertFingerprint(cert.Certificate[0])}
 	d.worker, err = NewWorker(workers.Config{
 		WorkerID:       dir.WorkerID,
-		Store:          store,
+		Store:          bs,
 		Users:          users,
 		AccessLog:      slog.New(slog.NewJSONHandler(af, nil)).With("worker", dir.WorkerID),
 		Log:            cfg.Log,

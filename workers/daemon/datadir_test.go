@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 func TestInitDataDir(t *testing.T) {
@@ -63,7 +64,7 @@ func TestUsersReloadAndRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.Add("carol"); !errors.Is(err, workers.ErrExists) {
+	if _, err := cli.Add("carol"); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate user: %v", err)
 	}
 	if _, err := cli.Add("dave", "superuser"); err == nil {
@@ -133,14 +134,14 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 		if _, _, err := LoadInto(ctx, dir, x, LoadSpec{ID: "first", Tags: []string{"#x", "v1"}, File: "x.csv"}); err != nil {
 			t.Fatal(err)
 		}
-		var store func() workers.Store
+		var storeOf func() store.Store
 		if online {
 			d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer d.Shutdown(context.Background())
-			store = d.Handler().Store
+			storeOf = d.Handler().Store
 		}
 		cases := []struct {
 			tags    []string
@@ -158,19 +159,19 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 			if c.ok != (err == nil) {
 				t.Fatalf("online=%v load %v (replace %v): %v", online, c.tags, c.replace, err)
 			}
-			if err != nil && (!errors.Is(err, workers.ErrExists) || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "--replace")) {
+			if err != nil && (!errors.Is(err, store.ErrExists) || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "--replace")) {
 				t.Errorf("online=%v: refusal %q does not name the object and --replace", online, err)
 			}
 		}
-		if store == nil {
-			s, err := workers.OpenBoltStore(filepath.Join(dir, fileStore), time.Second)
+		if storeOf == nil {
+			s, err := store.OpenBoltStore(filepath.Join(dir, fileStore), time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			store = func() workers.Store { return s }
+			storeOf = func() store.Store { return s }
 		}
-		all, err := store().Search()
+		all, err := storeOf().Search()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +196,7 @@ func TestLoadONNXInto(t *testing.T) {
 	ctx := context.Background()
 	data := readFixture(t, "digits_mlp.onnx")
 	in, via, err := LoadONNXInto(ctx, dir, data, LoadSpec{ID: "offline", Tags: []string{"crypten_model"}, Private: true, File: "/m/model.onnx"})
-	if err != nil || via != "store" || in.Kind != workers.KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
+	if err != nil || via != "store" || in.Kind != store.KindModel || !in.Private || in.Provenance.File != "model.onnx" || in.Description != "ONNX model" {
 		t.Fatalf("offline load: %+v %s %v", in, via, err)
 	}
 	if _, _, err := LoadONNXInto(ctx, dir, readFixture(t, "unsupported.onnx"), LoadSpec{Tags: []string{"x"}}); err == nil {
@@ -207,7 +208,7 @@ func TestLoadONNXInto(t *testing.T) {
 	}
 	defer d.Shutdown(context.Background())
 	in, via, err = LoadONNXInto(ctx, dir, data, LoadSpec{ID: "online", Tags: []string{"other_model"}})
-	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != workers.KindModel {
+	if err != nil || !strings.HasPrefix(via, "daemon at ") || in.Kind != store.KindModel {
 		t.Fatalf("online load: %+v %s %v", in, via, err)
 	}
 	// (TestJobLoadsONNXModel: a job finds such a model by tag.)

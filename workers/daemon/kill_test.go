@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // buildBinary builds bin/gomplab into a temporary directory.
@@ -114,7 +115,7 @@ func TestKill9WhileStreaming(t *testing.T) {
 		var r result
 		for i := 0; ; i++ {
 			id := fmt.Sprintf("obj-%d", i)
-			put := &workers.PutRequest{Object: &workers.Object{ID: id, Kind: workers.KindTensor, Tensor: value(i), Tags: []string{"#stream"}}}
+			put := &workers.PutRequest{Object: &store.Object{ID: id, Kind: store.KindTensor, Tensor: value(i), Tags: []string{"#stream"}}}
 			start := time.Now()
 			if err := c.Call(ctx, workers.MsgPut, put, nil); err != nil {
 				r.err, r.elapsed = err, time.Since(start)

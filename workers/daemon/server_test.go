@@ -15,6 +15,7 @@ import (
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // daemonForTest starts a TLS daemon with a user "me" on a free port.
@@ -106,7 +107,7 @@ func TestServerTLSAndPinning(t *testing.T) {
 func TestServerOversizedFrame(t *testing.T) {
 	d, me := daemonForTest(t, DaemonConfig{Limits: serde.Limits{MaxBytes: 64 << 10}})
 	c := dialTest(t, d, me)
-	big := &workers.PutRequest{Object: &workers.Object{Kind: workers.KindTensor, Tensor: tensor.Zeros(100000)}}
+	big := &workers.PutRequest{Object: &store.Object{Kind: store.KindTensor, Tensor: tensor.Zeros(100000)}}
 	err := c.Call(context.Background(), workers.MsgPut, big, nil)
 	if !errors.Is(err, workers.ErrTooLarge) && !errors.Is(err, workers.ErrUnavailable) {
 		t.Fatalf("oversized put: %v", err)
@@ -142,7 +143,7 @@ func TestServerManyClients(t *testing.T) {
 			defer c.Close()
 			for r := range rounds {
 				id := fmt.Sprintf("c%d-r%d", i, r)
-				put := &workers.PutRequest{Object: &workers.Object{ID: id, Kind: workers.KindTensor, Tensor: tensor.Full(float64(i), 3)}}
+				put := &workers.PutRequest{Object: &store.Object{ID: id, Kind: store.KindTensor, Tensor: tensor.Full(float64(i), 3)}}
 				if err := c.Call(ctx, workers.MsgPut, put, nil); err != nil {
 					errs <- err
 					return

@@ -1,4 +1,4 @@
-package workers
+package store
 
 import (
 	"container/list"

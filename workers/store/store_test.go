@@ -1,6 +1,8 @@
-package workers
+package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -109,18 +111,18 @@ func TestStores(t *testing.T) {
 			if got, _ := s.Search(); !slices.Equal(ids(got), []string{"b"}) {
 				t.Fatalf("after Clear(u1): %v", ids(got))
 			}
-			g := &Grant{ID: "g1", TokenHash: HashToken("t"), User: "u1", Actions: []string{GrantUse}, Uses: 2}
+			g := &Grant{ID: "g1", TokenHash: tokenHash("t"), User: "u1", Actions: []string{GrantUse}, Uses: 2}
 			if err := s.SaveGrant(g); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.LoadGrant(HashToken("t"))
+			got, err := s.LoadGrant(tokenHash("t"))
 			if err != nil || got.ID != "g1" || got.Uses != 2 {
 				t.Fatalf("LoadGrant = %+v, %v", got, err)
 			}
-			if err := s.DeleteGrant(HashToken("t")); err != nil {
+			if err := s.DeleteGrant(tokenHash("t")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.LoadGrant(HashToken("t")); !errors.Is(err, ErrNotFound) {
+			if _, err := s.LoadGrant(tokenHash("t")); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("LoadGrant after delete: %v", err)
 			}
 			if n, err := s.Clear(""); err != nil || n != 1 {
@@ -161,4 +163,10 @@ func TestBoltStoreReopen(t *testing.T) {
 	if !got.Private || got.Description != "survives" || !tensor.Equal(got.Tensor, o.Tensor) || !slices.Equal(got.Tags, []string{"#t"}) {
 		t.Fatalf("reopened object = %+v", got)
 	}
+}
+
+// tokenHash hashes a grant token as workers.HashToken does.
+func tokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
 }

@@ -1,4 +1,4 @@
-package workers
+package store
 
 import (
 	"errors"
@@ -263,7 +263,7 @@ var ErrAmbiguous = errors.New("ambiguous tags")
 // ErrNotFound and several with ErrAmbiguous, each naming the tags.
 func GetTagged(s Store, tags ...string) (*Object, error) {
 	if len(tags) == 0 {
-		return nil, fmt.Errorf("%w: a tag lookup needs at least one tag", ErrBadRequest)
+		return nil, errors.New("a tag lookup needs at least one tag")
 	}
 	found, err := s.Search(tags...)
 	if err != nil {
