@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -389,8 +389,8 @@ func cutBatch(p *DatasetPart, idx []int) (*Batch, error) {
 	if tl.peer.Addr != l.peer.Addr {
 		return nil, fmt.Errorf("syft: batch: data on %s but targets on %s", l.id, tl.id)
 	}
-	var rep workers.BatchReply
-	if err := l.call(workers.MsgFLBatch, &workers.BatchRequest{Data: din.ID, Targets: tin.ID, Indices: idx}, &rep); err != nil {
+	var rep fl.BatchReply
+	if err := l.call(fl.MsgFLBatch, &fl.BatchRequest{Data: din.ID, Targets: tin.ID, Indices: idx}, &rep); err != nil {
 		return nil, fmt.Errorf("cut batch on %s: %w", l.id, err)
 	}
 	return &Batch{Worker: l.self, Data: newPointer(l, rep.Data, true), Target: newPointer(l, rep.Target, true), Size: len(idx)}, nil

@@ -15,15 +15,15 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/fl"
 )
 
 // sharesLeft lists the secure-aggregation shares a worker still holds.
 func sharesLeft(t *testing.T, w syft.Worker) []string {
 	t.Helper()
 	var out []string
-	ps, err := w.Search(workers.TagShare)
+	ps, err := w.Search(fl.TagShare)
 	if err != nil {
 		t.Fatalf("search %s: %v", w.ID(), err)
 	}

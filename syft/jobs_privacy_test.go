@@ -16,8 +16,8 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 // encodings lists byte strings that would betray the values: float64 and
@@ -75,7 +75,7 @@ func TestJobPrivacy(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := x.rec
-		x.d.Jobs().Configure(workers.JobOptions{
+		x.d.Jobs().Configure(jobs.JobOptions{
 			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

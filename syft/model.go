@@ -7,6 +7,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -132,7 +133,7 @@ func (mp *ModelPointer) Free() error { return mp.p.Free() }
 // Optimizer configures the optimizer a worker runs for remote training.
 // Its state (momentum buffers, Adam moments) stays on each worker between
 // steps, one state per optimizer and worker: PySyft's Optims.
-type Optimizer = workers.OptimizerConfig
+type Optimizer = fl.OptimizerConfig
 
 // NewOptimizer returns an optimizer configuration ("sgd" or "adam") with
 // a fresh key, so that every worker keeps one state for it across model
@@ -168,7 +169,7 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 	if len(batches) == 0 {
 		return nil, errors.New("syft: Train: no batches")
 	}
-	q := workers.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
+	q := fl.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
 	for i, b := range batches {
 		if b == nil {
 			return nil, fmt.Errorf("syft: Train: batch %d is nil", i)
@@ -184,10 +185,10 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 		if dl.peer.Addr != l.peer.Addr || tl.peer.Addr != l.peer.Addr {
 			return nil, fmt.Errorf("syft: Train: batch %d is on %s/%s but the model is on %s; send the model where the data is", i, dl.id, tl.id, l.id)
 		}
-		q.Batches = append(q.Batches, workers.BatchRef{Data: din.ID, Target: tin.ID})
+		q.Batches = append(q.Batches, fl.BatchRef{Data: din.ID, Target: tin.ID})
 	}
-	var rep workers.TrainReply
-	if err := l.call(workers.MsgFLTrain, &q, &rep); err != nil {
+	var rep fl.TrainReply
+	if err := l.call(fl.MsgFLTrain, &q, &rep); err != nil {
 		return nil, fmt.Errorf("train model %s on %s: %w", in.ID, l.id, err)
 	}
 	mp.p.st.mu.Lock()
@@ -221,7 +222,7 @@ func AverageOn(secure Worker, models []*ModelPointer, weights []float64) (*Model
 	}
 	l := secure.link()
 	var rep workers.InfoReply
-	if err := l.call(workers.MsgFLAverage, &workers.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
+	if err := l.call(fl.MsgFLAverage, &fl.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
 		return nil, fmt.Errorf("average on %s: %w", l.id, err)
 	}
 	for _, m := range models {

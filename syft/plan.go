@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/sandbox/plan"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/plans"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -90,8 +90,8 @@ func (pp *PlanPointer) Call(args ...*Pointer) ([]*Pointer, error) {
 		}
 		ids[i] = ain.ID
 	}
-	var rep workers.PlanRunReply
-	if err := l.call(workers.MsgPlanRun, &workers.PlanRunRequest{PlanID: in.ID, Args: ids}, &rep); err != nil {
+	var rep plans.PlanRunReply
+	if err := l.call(plans.MsgPlanRun, &plans.PlanRunRequest{PlanID: in.ID, Args: ids}, &rep); err != nil {
 		return nil, fmt.Errorf("run plan %q on %s: %w", pp.name, l.id, err)
 	}
 	out := make([]*Pointer, len(rep.Results))

@@ -12,6 +12,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -240,12 +241,12 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	}
 
 	progress(PhaseGrant)
-	parts := make([]workers.Participant, n)
+	parts := make([]fl.Participant, n)
 	errs := parallel(ps, func(j int, p *saPart) error {
 		ids := make([]string, 0, n-1)
 		for i := range ps {
 			if i != j {
-				ids = append(ids, workers.ShareID(round, i, j))
+				ids = append(ids, fl.ShareID(round, i, j))
 			}
 		}
 		tok, err := p.l.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids,
@@ -255,7 +256,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 		}
 		t := p.l.peer
 		t.Grants = []string{tok}
-		parts[j] = workers.Participant{Worker: p.l.id, Target: t}
+		parts[j] = fl.Participant{Worker: p.l.id, Target: t}
 		return nil
 	})
 	if anyErr(errs) {
@@ -269,9 +270,9 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	}
 
 	progress(PhaseShare)
-	reps := make([]workers.ShareReply, n)
+	reps := make([]fl.ShareReply, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
-		return p.l.call(workers.MsgFLShare, &workers.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
+		return p.l.call(fl.MsgFLShare, &fl.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
 			Index: i, Participants: parts, Weights: weights, FracBits: opts.FracBits}, &reps[i])
 	})
 	if anyErr(errs) {
@@ -287,11 +288,11 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	progress(PhaseSum)
 	sums := make([][]uint64, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
-		var rep workers.SumReply
-		if err := p.l.call(workers.MsgFLSum, &workers.SumRequest{Round: round}, &rep); err != nil {
+		var rep fl.SumReply
+		if err := p.l.call(fl.MsgFLSum, &fl.SumRequest{Round: round}, &rep); err != nil {
 			return err
 		}
-		v, err := workers.RingFromBytes(rep.Sum)
+		v, err := fl.RingFromBytes(rep.Sum)
 		if err == nil && len(v) != reps[0].Length {
 			err = fmt.Errorf("sum of %d elements, want %d", len(v), reps[0].Length)
 		}
@@ -309,9 +310,9 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	}
 	fb := opts.FracBits
 	if fb == 0 {
-		fb = workers.DefaultFracBits
+		fb = fl.DefaultFracBits
 	}
-	avg := workers.DecodeFixed(acc, fb)
+	avg := fl.DecodeFixed(acc, fb)
 	for k := range avg {
 		avg[k] /= total
 	}
@@ -323,7 +324,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 }
 
 // rebuild turns the averaged vector back into a model and extras.
-func rebuild(rep *workers.ShareReply, v []float64) (*nn.Model, []*tensor.Tensor, error) {
+func rebuild(rep *fl.ShareReply, v []float64) (*nn.Model, []*tensor.Tensor, error) {
 	spec, err := nn.UnmarshalSpec(rep.Spec)
 	if err != nil {
 		return nil, nil, err
@@ -396,6 +397,6 @@ func abortRound(ps []*saPart, round string, dropped []*DropoutError) {
 		if slices.ContainsFunc(dropped, func(d *DropoutError) bool { return d.Worker == p.l.id }) {
 			return nil
 		}
-		return p.l.call(workers.MsgFLAbort, &workers.AbortRequest{Round: round}, nil)
+		return p.l.call(fl.MsgFLAbort, &fl.AbortRequest{Round: round}, nil)
 	})
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 )
 
 // mlp is a small classifier used across the federated tests.
@@ -85,7 +85,7 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 			}
 			fb := tc.fracBits
 			if fb == 0 {
-				fb = workers.DefaultFracBits
+				fb = fl.DefaultFracBits
 			}
 			tol := math.Ldexp(1, -(fb + 1))
 			want := plainAverage(t, ms, w)
@@ -114,7 +114,7 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 			for _, w := range ws {
 				objs, _ := w.(*syft.VirtualWorker).Owner().List()
 				for _, o := range objs {
-					if o.HasTags(workers.TagShare) {
+					if o.HasTags(fl.TagShare) {
 						t.Errorf("%s keeps share %s", w.ID(), o.ID)
 					}
 				}
@@ -157,7 +157,7 @@ func TestSecureAggregateRefuses(t *testing.T) {
 	for _, w := range ws {
 		objs, _ := w.(*syft.VirtualWorker).Owner().List()
 		for _, o := range objs {
-			if o.HasTags(workers.TagShare) {
+			if o.HasTags(fl.TagShare) {
 				t.Errorf("%s keeps share %s after a refused round", w.ID(), o.ID)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/store"
 	"github.com/spf13/cobra"
 )
@@ -82,7 +83,7 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return fmt.Errorf("locating this binary for party processes: %w", err)
 			}
-			d.Jobs().Configure(workers.JobOptions{MaxJobs: maxJobs,
+			d.Jobs().Configure(jobs.JobOptions{MaxJobs: maxJobs,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

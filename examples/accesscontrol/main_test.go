@@ -16,8 +16,8 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 // envPartyChild makes the test binary an MPC party process, as `gomplab
@@ -94,11 +94,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.Jobs().Configure(workers.JobOptions{
+			d.Jobs().Configure(jobs.JobOptions{
 				Child: &sandbox.ChildOptions{Command: []string{exe}, Env: []string{envPartyChild + "=1"}}})
 		case o.record:
 			rec := r.received
-			d.Jobs().Configure(workers.JobOptions{
+			d.Jobs().Configure(jobs.JobOptions{
 				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		}
 		opts := syft.Options{Fingerprint: d.Fingerprint(), Insecure: o.record, Timeout: 30 * time.Second}

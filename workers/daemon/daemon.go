@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -144,7 +145,7 @@ func (d *Daemon) Handler() *workers.Handler { return d.worker.Handler }
 
 // Jobs is the daemon's table of MPC parties (to configure how they run:
 // gomplab worker runs them as child processes under resource limits).
-func (d *Daemon) Jobs() *workers.JobTable { return d.worker.Jobs }
+func (d *Daemon) Jobs() *jobs.JobTable { return d.worker.Jobs }
 
 // Done receives Serve's result when the server stops.
 func (d *Daemon) Done() <-chan error { return d.done }

@@ -1,6 +1,11 @@
 package daemon
 
-import "github.com/gomplab/gomplab/workers"
+import (
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
+	"github.com/gomplab/gomplab/workers/jobs"
+	"github.com/gomplab/gomplab/workers/plans"
+)
 
 // Worker is a worker's protocol core with every capability registered:
 // the core's own requests (objects, ops, grants), MPC jobs, plans and
@@ -9,7 +14,7 @@ import "github.com/gomplab/gomplab/workers"
 type Worker struct {
 	Handler *workers.Handler
 	// Jobs runs the worker's MPC parties (Configure sets how).
-	Jobs *workers.JobTable
+	Jobs *jobs.JobTable
 }
 
 // NewWorker builds the handler for cfg and registers each capability's
@@ -19,9 +24,9 @@ func NewWorker(cfg workers.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{Handler: h, Jobs: workers.RegisterJobs(h, workers.JobOptions{})}
-	workers.RegisterPlans(h)
-	workers.RegisterFL(h)
+	w := &Worker{Handler: h, Jobs: jobs.RegisterJobs(h, jobs.JobOptions{})}
+	plans.RegisterPlans(h)
+	fl.RegisterFL(h)
 	return w, nil
 }
 

@@ -1,4 +1,4 @@
-package workers
+package jobs
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // `gomplab worker load --file model.onnx` does) is what a job's
 // nn.LoadModel finds by tag on the worker, imported and ready to run.
 func TestJobLoadsONNXModel(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "mpc", "nn", "testdata", "digits_mlp.onnx"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "mpc", "nn", "testdata", "digits_mlp.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,16 +26,16 @@ func TestJobLoadsONNXModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.NewMemStore()
-	o := &store.Object{ID: store.NewID(), Kind: store.KindModel, Blob: blob, Tags: []string{"crypten_model"}, Owner: OwnerUser,
+	o := &store.Object{ID: store.NewID(), Kind: store.KindModel, Blob: blob, Tags: []string{"crypten_model"}, Owner: workers.OwnerUser,
 		Private: true, Created: time.Now().UnixNano(), Provenance: store.Provenance{Source: "load", File: "model.onnx"}}
 	if err := st.Put(o); err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(Config{WorkerID: "alice", Store: st, Users: NewUsers()})
+	h, err := workers.NewHandler(workers.Config{WorkerID: "alice", Store: st, Users: workers.NewUsers()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := &jobStore{h: h, job: "j", user: OwnerUser}
+	js := &jobStore{h: h, job: "j", user: workers.OwnerUser}
 	m, err := js.LoadModel("crypten_model")
 	if err != nil {
 		t.Fatal(err)

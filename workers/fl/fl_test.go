@@ -1,4 +1,4 @@
-package workers
+package fl
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -98,36 +99,38 @@ func FuzzDecodeShare(f *testing.F) {
 
 // flHarness is two in-process workers and a client session with each.
 type flHarness struct {
-	h []*Handler
-	c []*Client
+	h     []*workers.Handler
+	c     []*workers.Client
+	users []*workers.Users
 }
 
 func newFLHarness(t *testing.T, ids ...string) *flHarness {
 	t.Helper()
 	fh := &flHarness{}
-	byAddr := map[string]*Handler{}
-	dial := func(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
+	byAddr := map[string]*workers.Handler{}
+	dial := func(ctx context.Context, p store.PointerTarget, grants []string) (*workers.Client, error) {
 		h := byAddr[p.Addr]
 		if h == nil {
 			return nil, errors.New("no such worker")
 		}
-		return NewClient(ctx, NewSessionTransport(h, "peer"), Credentials{Grants: grants}, ClientOptions{})
+		return workers.NewClient(ctx, workers.NewSessionTransport(h, "peer"), workers.Credentials{Grants: grants}, workers.ClientOptions{})
 	}
 	for _, id := range ids {
-		users := NewUsers()
+		users := workers.NewUsers()
 		tok, _ := users.Add("me")
 		users.Add("eve")
-		h, err := NewHandler(Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: dial})
+		h, err := workers.NewHandler(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: dial})
 		if err != nil {
 			t.Fatal(err)
 		}
 		RegisterFL(h)
 		byAddr["mem:"+id] = h
-		c, err := NewClient(t.Context(), NewSessionTransport(h, "me"), Credentials{Token: tok}, ClientOptions{})
+		c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		fh.h = append(fh.h, h)
+		fh.users = append(fh.users, users)
 		fh.c = append(fh.c, c)
 	}
 	return fh
@@ -139,8 +142,8 @@ func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep InfoReply
-	if err := fh.c[i].Call(t.Context(), MsgPut, &PutRequest{Object: &store.Object{Kind: store.KindModel, Blob: b}}, &rep); err != nil {
+	var rep workers.InfoReply
+	if err := fh.c[i].Call(t.Context(), workers.MsgPut, &workers.PutRequest{Object: &store.Object{Kind: store.KindModel, Blob: b}}, &rep); err != nil {
 		t.Fatal(err)
 	}
 	return rep.Info.ID
@@ -156,8 +159,8 @@ func (fh *flHarness) participants(t *testing.T, round string, n int) []Participa
 				ids = append(ids, ShareID(round, i, j))
 			}
 		}
-		var g GrantReply
-		if err := fh.c[j].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{store.GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
+		var g workers.GrantReply
+		if err := fh.c[j].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
 			t.Fatal(err)
 		}
 		id := fh.h[j].WorkerID()
@@ -213,8 +216,8 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		t.Fatalf("bob summed without alice's share: %v", err)
 	}
 	// The shares are private: their owner, the user, cannot take them.
-	var got GetReply
-	if err := fh.c[1].Call(ctx, MsgGet, &GetRequest{ID: ShareID("r1", 0, 1)}, &got); !errors.Is(err, ErrPermission) {
+	var got workers.GetReply
+	if err := fh.c[1].Call(ctx, workers.MsgGet, &workers.GetRequest{ID: ShareID("r1", 0, 1)}, &got); !errors.Is(err, workers.ErrPermission) {
 		t.Fatalf("took a share: %v", err)
 	}
 	// A proper round, then the sum cannot be asked twice or by another user.
@@ -225,13 +228,12 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: ps, Weights: w2}); err != nil {
 		t.Fatal(err)
 	}
-	users := fh.h[0].cfg.Users
-	eveTok, _ := users.Add("eve2")
-	eve, err := NewClient(ctx, NewSessionTransport(fh.h[0], "eve"), Credentials{Token: eveTok}, ClientOptions{})
+	eveTok, _ := fh.users[0].Add("eve2")
+	eve, err := workers.NewClient(ctx, workers.NewSessionTransport(fh.h[0], "eve"), workers.Credentials{Token: eveTok}, workers.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eve.Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, ErrPermission) {
+	if err := eve.Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, workers.ErrPermission) {
 		t.Fatalf("another user summed the round: %v", err)
 	}
 	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); err != nil {
@@ -251,16 +253,16 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 func TestFederatedRefusesGrantSessions(t *testing.T) {
 	fh := newFLHarness(t, "bob")
 	m := fh.putModel(t, 0, 1)
-	var g GrantReply
-	if err := fh.c[0].Call(t.Context(), MsgGrant, &GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}}, &g); err != nil {
+	var g workers.GrantReply
+	if err := fh.c[0].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}}, &g); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewClient(t.Context(), NewSessionTransport(fh.h[0], "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{})
+	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(fh.h[0], "peer"), workers.Credentials{Grants: []string{g.Token}}, workers.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{MsgFLBatch, MsgFLTrain, MsgFLAverage, MsgFLShare, MsgFLSum, MsgFLAbort} {
-		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, ErrPermission) {
+		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, workers.ErrPermission) {
 			t.Errorf("%s through a grant: %v", typ, err)
 		}
 	}

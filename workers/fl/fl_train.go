@@ -1,4 +1,4 @@
-package workers
+package fl
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -25,7 +26,7 @@ import (
 // RegisterFL adds the federated-learning message types to h, with their
 // state (live models and open secure-aggregation rounds), which lives as
 // long as h.
-func RegisterFL(h *Handler) {
+func RegisterFL(h *workers.Handler) {
 	st := &flState{h: h, live: map[string]*flLive{}, rounds: map[string]*flRound{}}
 	h.Handle(MsgFLBatch, st.batch)
 	h.Handle(MsgFLTrain, st.train)
@@ -39,7 +40,7 @@ func RegisterFL(h *Handler) {
 // their optimizers, and open secure-aggregation rounds. It lives in memory:
 // a restarted daemon starts optimizers afresh and fails open rounds.
 type flState struct {
-	h *Handler
+	h *workers.Handler
 
 	mu     sync.Mutex
 	live   map[string]*flLive
@@ -73,48 +74,48 @@ const (
 
 // decodeFL decodes the body of an fl.* request into q, after refusing
 // grant sessions: only a user drives training.
-func decodeFL(r *Request, q any) error {
+func decodeFL(r *workers.Request, q any) error {
 	if r.Session.ViaGrant() {
-		return Deniedf("%s is not available to a grant session", r.Type)
+		return workers.Deniedf("%s is not available to a grant session", r.Type)
 	}
 	return r.Decode(q)
 }
 
-func (st *flState) tensorObj(r *Request, id, what string) (*store.Object, error) {
+func (st *flState) tensorObj(r *workers.Request, id, what string) (*store.Object, error) {
 	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if o.Kind != store.KindTensor {
-		return nil, BadRequestf("%s: object %s is a %s, not a tensor", what, id, o.Kind)
+		return nil, workers.BadRequestf("%s: object %s is a %s, not a tensor", what, id, o.Kind)
 	}
 	return o, nil
 }
 
-func (st *flState) modelObj(r *Request, id string) (*store.Object, error) {
+func (st *flState) modelObj(r *workers.Request, id string) (*store.Object, error) {
 	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	if o.Kind != store.KindModel {
-		return nil, BadRequestf("object %s is a %s, not a model", id, o.Kind)
+		return nil, workers.BadRequestf("object %s is a %s, not a model", id, o.Kind)
 	}
 	return o, nil
 }
 
-func (st *flState) batch(_ context.Context, r *Request) (any, error) {
+func (st *flState) batch(_ context.Context, r *workers.Request) (any, error) {
 	var q BatchRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.Indices) == 0 || len(q.Indices) > maxBatchRows {
-		return nil, BadRequestf("batch of %d rows (want 1 to %d)", len(q.Indices), maxBatchRows)
+		return nil, workers.BadRequestf("batch of %d rows (want 1 to %d)", len(q.Indices), maxBatchRows)
 	}
 	for _, id := range []*string{&q.DataID, &q.TargetID} {
 		if *id == "" {
 			*id = store.NewID()
 		} else if err := store.ValidateID(*id); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+			return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, err)
 		}
 	}
 	data, err := st.tensorObj(r, q.Data, "batch data")
@@ -126,20 +127,20 @@ func (st *flState) batch(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if data.Tensor.Dims() == 0 || tgt.Tensor.Dims() == 0 {
-		return nil, BadRequestf("batch: data %v and targets %v need a leading sample dimension", data.Tensor.Shape(), tgt.Tensor.Shape())
+		return nil, workers.BadRequestf("batch: data %v and targets %v need a leading sample dimension", data.Tensor.Shape(), tgt.Tensor.Shape())
 	}
 	n := data.Tensor.Dim(0)
 	if tgt.Tensor.Dim(0) != n {
-		return nil, BadRequestf("batch: data has %d samples but targets %d", n, tgt.Tensor.Dim(0))
+		return nil, workers.BadRequestf("batch: data has %d samples but targets %d", n, tgt.Tensor.Dim(0))
 	}
 	for _, i := range q.Indices {
 		if i < 0 || i >= n {
-			return nil, BadRequestf("batch: index %d out of range [0, %d)", i, n)
+			return nil, workers.BadRequestf("batch: index %d out of range [0, %d)", i, n)
 		}
 	}
 	rows := len(q.Indices)
 	if rows*(data.Tensor.Size()/max(n, 1)) > st.h.MaxResult() || rows*(tgt.Tensor.Size()/max(n, 1)) > st.h.MaxResult() {
-		return nil, fmt.Errorf("%w: batch of %d rows exceeds the worker's limit", ErrTooLarge, rows)
+		return nil, fmt.Errorf("%w: batch of %d rows exceeds the worker's limit", workers.ErrTooLarge, rows)
 	}
 	mk := func(id string, src *store.Object) *store.Object {
 		return &store.Object{ID: id, Kind: store.KindTensor, Tensor: src.Tensor.IndexSelect(0, q.Indices),
@@ -189,18 +190,18 @@ func checkOptimizer(c OptimizerConfig) error {
 	switch c.Name {
 	case "", "sgd", "adam":
 	default:
-		return BadRequestf("unknown optimizer %q (known: sgd, adam)", c.Name)
+		return workers.BadRequestf("unknown optimizer %q (known: sgd, adam)", c.Name)
 	}
 	for _, v := range []float64{c.LR, c.Momentum, c.WeightDecay} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return BadRequestf("optimizer settings must be finite and non-negative (lr %g, momentum %g, weight decay %g)", c.LR, c.Momentum, c.WeightDecay)
+			return workers.BadRequestf("optimizer settings must be finite and non-negative (lr %g, momentum %g, weight decay %g)", c.LR, c.Momentum, c.WeightDecay)
 		}
 	}
 	if c.LR == 0 {
-		return BadRequestf("optimizer needs a learning rate")
+		return workers.BadRequestf("optimizer needs a learning rate")
 	}
 	if c.Key != "" && len(c.Key) > 128 {
-		return BadRequestf("optimizer key of %d bytes, at most 128", len(c.Key))
+		return workers.BadRequestf("optimizer key of %d bytes, at most 128", len(c.Key))
 	}
 	return nil
 }
@@ -238,17 +239,17 @@ func (st *flState) liveFor(key string) *flLive {
 	return e
 }
 
-func (st *flState) train(ctx context.Context, r *Request) (any, error) {
+func (st *flState) train(ctx context.Context, r *workers.Request) (any, error) {
 	var q TrainRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.Batches) == 0 || len(q.Batches) > maxTrainBatches {
-		return nil, BadRequestf("train on %d batches (want 1 to %d)", len(q.Batches), maxTrainBatches)
+		return nil, workers.BadRequestf("train on %d batches (want 1 to %d)", len(q.Batches), maxTrainBatches)
 	}
 	lossFn, ok := lossFuncs[q.Loss]
 	if !ok {
-		return nil, BadRequestf("unknown loss %q (known: %v)", q.Loss, LossNames())
+		return nil, workers.BadRequestf("unknown loss %q (known: %v)", q.Loss, LossNames())
 	}
 	if err := checkOptimizer(q.Optimizer); err != nil {
 		return nil, err
@@ -256,14 +257,14 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	if q.LossID == "" {
 		q.LossID = store.NewID()
 	} else if err := store.ValidateID(q.LossID); err != nil {
-		return nil, fmt.Errorf("%w: loss id: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: loss id: %v", workers.ErrBadRequest, err)
 	}
 	mo, err := st.modelObj(r, q.Model)
 	if err != nil {
 		return nil, err
 	}
 	// Training rewrites the model: the same rule as removing it.
-	if err := CanRemove(r.Session, mo); err != nil {
+	if err := workers.CanRemove(r.Session, mo); err != nil {
 		return nil, err
 	}
 	type pair struct{ x, y *store.Object }
@@ -279,7 +280,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if x.Tensor.Dims() == 0 || y.Tensor.Dims() == 0 || x.Tensor.Dim(0) != y.Tensor.Dim(0) {
-			return nil, BadRequestf("batch %d: data %v and target %v must have the same number of samples", i, x.Tensor.Shape(), y.Tensor.Shape())
+			return nil, workers.BadRequestf("batch %d: data %v and target %v must have the same number of samples", i, x.Tensor.Shape(), y.Tensor.Shape())
 		}
 		batches[i] = pair{x, y}
 		inputs = append(inputs, x.ID, y.ID)
@@ -293,7 +294,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	if e.model == nil || e.objID != mo.ID || e.created != mo.Created || e.opt != q.Optimizer {
 		m, spec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 		if err != nil {
-			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
+			return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
 		}
 		if e.model != nil && bytes.Equal(e.spec, spec) && e.opt == q.Optimizer {
 			// Same architecture and optimizer: load the new weights into
@@ -303,7 +304,7 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 				err = e.model.LoadStateDict(sd)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
+				return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
 			}
 		} else {
 			e.model, e.spec, e.opt = m, spec, q.Optimizer
@@ -322,16 +323,16 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 		pred, err := e.model.Forward(nn.NewVariable(b.x.Tensor))
 		if err != nil {
 			e.model = nil
-			return nil, BadRequestf("batch %d: forward: %v", i, err)
+			return nil, workers.BadRequestf("batch %d: forward: %v", i, err)
 		}
 		loss := lossFn(pred, nn.NewVariable(b.y.Tensor))
 		if err := loss.Backward(); err != nil {
 			e.model = nil
-			return nil, BadRequestf("batch %d: loss %s: %v", i, q.Loss, err)
+			return nil, workers.BadRequestf("batch %d: loss %s: %v", i, q.Loss, err)
 		}
 		if err := e.optim.Step(); err != nil {
 			e.model = nil
-			return nil, fmt.Errorf("%w: batch %d: optimizer step: %v", ErrInternal, i, err)
+			return nil, fmt.Errorf("%w: batch %d: optimizer step: %v", workers.ErrInternal, i, err)
 		}
 		losses[i] = loss.Tensor().Item()
 		samples += b.x.Tensor.Dim(0)
@@ -339,13 +340,13 @@ func (st *flState) train(ctx context.Context, r *Request) (any, error) {
 	blob, err := modelcodec.Encode(e.model)
 	if err != nil {
 		e.model = nil
-		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 	}
 	objs := []*store.Object{mo}
 	for _, b := range batches {
 		objs = append(objs, b.x, b.y)
 	}
-	private, allowed := PrivacyOf(objs...)
+	private, allowed := workers.PrivacyOf(objs...)
 	nm := &store.Object{ID: mo.ID, Kind: store.KindModel, Blob: blob, Tags: slices.Clone(mo.Tags), Description: mo.Description,
 		Private: private, AllowedUsers: allowed, Owner: mo.Owner,
 		Provenance: store.Provenance{Source: "op", Op: "train", Inputs: inputs},
@@ -382,7 +383,7 @@ func (st *flState) replace(old, nu *store.Object) error {
 	}
 	if err := s.Put(nu); err != nil {
 		if rerr := s.Put(old); rerr != nil {
-			return fmt.Errorf("%w: replace %s: %v (and restoring it failed: %v)", ErrInternal, old.ID, err, rerr)
+			return fmt.Errorf("%w: replace %s: %v (and restoring it failed: %v)", workers.ErrInternal, old.ID, err, rerr)
 		}
 		return err
 	}
@@ -391,23 +392,23 @@ func (st *flState) replace(old, nu *store.Object) error {
 
 func checkWeights(w []float64, n int) error {
 	if len(w) != n {
-		return BadRequestf("%d weights for %d models", len(w), n)
+		return workers.BadRequestf("%d weights for %d models", len(w), n)
 	}
 	for _, v := range w {
 		if !(v > 0) || math.IsInf(v, 0) {
-			return BadRequestf("weights must be positive and finite, got %g", v)
+			return workers.BadRequestf("weights must be positive and finite, got %g", v)
 		}
 	}
 	return nil
 }
 
-func (st *flState) average(_ context.Context, r *Request) (any, error) {
+func (st *flState) average(_ context.Context, r *workers.Request) (any, error) {
 	var q AverageRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
 	if len(q.IDs) == 0 || len(q.IDs) > maxAverageModels {
-		return nil, BadRequestf("average of %d models (want 1 to %d)", len(q.IDs), maxAverageModels)
+		return nil, workers.BadRequestf("average of %d models (want 1 to %d)", len(q.IDs), maxAverageModels)
 	}
 	if len(q.Weights) == 0 {
 		q.Weights = slices.Repeat([]float64{1}, len(q.IDs))
@@ -418,7 +419,7 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 	if q.ResultID == "" {
 		q.ResultID = store.NewID()
 	} else if err := store.ValidateID(q.ResultID); err != nil {
-		return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: result id: %v", workers.ErrBadRequest, err)
 	}
 	var objs []*store.Object
 	var acc map[string]*tensor.Tensor
@@ -431,22 +432,22 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if q.Free {
-			if err := CanRemove(r.Session, o); err != nil {
+			if err := workers.CanRemove(r.Session, o); err != nil {
 				return nil, err
 			}
 		}
 		m, spec, err := modelcodec.DecodeWithSpec(o.Blob, st.h.Limits())
 		if err != nil {
-			return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, id, err)
+			return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, id, err)
 		}
 		if i == 0 {
 			first, spec0 = m, spec
 		} else if !bytes.Equal(spec, spec0) {
-			return nil, BadRequestf("model %s has another architecture than %s", id, q.IDs[0])
+			return nil, workers.BadRequestf("model %s has another architecture than %s", id, q.IDs[0])
 		}
 		sd, err := m.StateDict()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+			return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 		}
 		w := q.Weights[i]
 		total += w
@@ -466,13 +467,13 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 		acc[k] = t.DivScalar(total)
 	}
 	if err := first.LoadStateDict(acc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 	}
 	blob, err := modelcodec.Encode(first)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 	}
-	private, allowed := PrivacyOf(objs...)
+	private, allowed := workers.PrivacyOf(objs...)
 	res := &store.Object{ID: q.ResultID, Kind: store.KindModel, Blob: blob, Private: private, AllowedUsers: allowed,
 		Owner: r.User().Name, Provenance: store.Provenance{Source: "op", Op: "average", Inputs: slices.Clone(q.IDs)},
 		Created: time.Now().UnixNano()}
@@ -487,5 +488,5 @@ func (st *flState) average(_ context.Context, r *Request) (any, error) {
 			}
 		}
 	}
-	return &InfoReply{Info: res.Info()}, nil
+	return &workers.InfoReply{Info: res.Info()}, nil
 }

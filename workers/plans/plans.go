@@ -1,4 +1,4 @@
-package workers
+package plans
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -29,7 +30,7 @@ type PlanRunReply struct {
 // RegisterPlans adds the plan message types to h, and the check that
 // refuses a malformed plan, or one with an operation outside the
 // allow-list, when it is stored.
-func RegisterPlans(h *Handler) {
+func RegisterPlans(h *workers.Handler) {
 	h.Handle(MsgPlanRun, planRun)
 	h.CheckKind(store.KindPlan, validatePlanBlob)
 }
@@ -38,12 +39,12 @@ func RegisterPlans(h *Handler) {
 // valid plan: malformed, or holding an operation outside the allow-list.
 func validatePlanBlob(b []byte, lim serde.Limits) error {
 	if _, err := plan.Decode(b, lim); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: %v", workers.ErrBadRequest, err)
 	}
 	return nil
 }
 
-func planRun(_ context.Context, r *Request) (any, error) {
+func planRun(_ context.Context, r *workers.Request) (any, error) {
 	h := r.Handler
 	var q PlanRunRequest
 	if err := r.Decode(&q); err != nil {
@@ -54,15 +55,15 @@ func planRun(_ context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if po.Kind != store.KindPlan {
-		return nil, BadRequestf("object %s is a %s, not a plan", po.ID, po.Kind)
+		return nil, workers.BadRequestf("object %s is a %s, not a plan", po.ID, po.Kind)
 	}
 	p, err := plan.Decode(po.Blob, h.Limits())
 	if err != nil {
-		return nil, fmt.Errorf("%w: stored plan %s: %v", ErrBadRequest, po.ID, err)
+		return nil, fmt.Errorf("%w: stored plan %s: %v", workers.ErrBadRequest, po.ID, err)
 	}
 	r.Note("plan", p.Name)
 	if len(q.Args) != len(p.Inputs) {
-		return nil, BadRequestf("plan %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(q.Args))
+		return nil, workers.BadRequestf("plan %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(q.Args))
 	}
 	if len(q.ResultIDs) == 0 {
 		for range p.Outputs {
@@ -70,11 +71,11 @@ func planRun(_ context.Context, r *Request) (any, error) {
 		}
 	}
 	if len(q.ResultIDs) != len(p.Outputs) {
-		return nil, BadRequestf("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
+		return nil, workers.BadRequestf("plan %q has %d outputs, got %d result ids", p.Name, len(p.Outputs), len(q.ResultIDs))
 	}
 	for _, id := range q.ResultIDs {
 		if err := store.ValidateID(id); err != nil {
-			return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
+			return nil, fmt.Errorf("%w: result id: %v", workers.ErrBadRequest, err)
 		}
 	}
 	ins := make([]*store.Object, len(q.Args))
@@ -85,28 +86,28 @@ func planRun(_ context.Context, r *Request) (any, error) {
 			return nil, fmt.Errorf("plan %q input %d: %w", p.Name, i, err)
 		}
 		if o.Kind != store.KindTensor {
-			return nil, BadRequestf("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
+			return nil, workers.BadRequestf("plan %q input %d: object %s is a %s; plans run where the tensors are (move them here first)", p.Name, i, o.ID, o.Kind)
 		}
 		ins[i] = o
 		inputs = append(inputs, o.ID)
 	}
-	private, allowed := PrivacyOf(ins...)
+	private, allowed := workers.PrivacyOf(ins...)
 	tensors := make([]*tensor.Tensor, len(ins))
 	for i, o := range ins {
 		tensors[i] = o.Tensor
 	}
 	outs, err := p.Run(tensors...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, err)
 	}
 	rep := &PlanRunReply{}
 	for i, t := range outs {
 		if t.Size() > h.MaxResult() {
-			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", ErrTooLarge, i, t.Size(), h.MaxResult())
+			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", workers.ErrTooLarge, i, t.Size(), h.MaxResult())
 		}
 	}
 	for i, t := range outs {
-		res := OpResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
+		res := workers.OpResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
 		res.Kind, res.Tensor, res.Private, res.AllowedUsers = store.KindTensor, t, private, allowed
 		r.Touch(res.ID)
 		if err := h.Store().Put(res); err != nil {

@@ -1,4 +1,4 @@
-package workers
+package jobs
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -104,7 +105,7 @@ const maxWait = 5 * time.Second
 // RegisterJobs adds the job message types to h, running parties as o
 // says, and returns the table of h's parties (Configure changes o later,
 // Close stops them).
-func RegisterJobs(h *Handler, o JobOptions) *JobTable {
+func RegisterJobs(h *workers.Handler, o JobOptions) *JobTable {
 	t := &JobTable{h: h, opts: o.withDefaults(), jobs: map[string]*job{}}
 	h.Handle(MsgJobStart, t.start)
 	h.Handle(MsgJobWait, t.wait)
@@ -122,7 +123,7 @@ func (t *JobTable) Configure(o JobOptions) {
 
 // JobTable is a worker's running and finished-but-uncollected parties.
 type JobTable struct {
-	h    *Handler
+	h    *workers.Handler
 	mu   sync.Mutex
 	opts JobOptions
 	jobs map[string]*job // by job id
@@ -139,10 +140,10 @@ type job struct {
 	dropper *time.Timer
 }
 
-func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
+func (t *JobTable) start(ctx context.Context, r *workers.Request) (any, error) {
 	h := t.h
 	if r.Session.ViaGrant() {
-		return nil, Deniedf("grant sessions may not run MPC jobs")
+		return nil, workers.Deniedf("grant sessions may not run MPC jobs")
 	}
 	var q JobStartRequest
 	if err := r.Decode(&q); err != nil {
@@ -150,7 +151,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 	}
 	j := q.Job
 	if err := store.ValidateID(j.ID); err != nil {
-		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: job id: %v", workers.ErrBadRequest, err)
 	}
 	j.Worker = h.WorkerID()
 	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
@@ -171,7 +172,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 			h.AccessLog().Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
 			return &JobStartReply{Refused: se}, nil
 		}
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, checkErr)
+		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, checkErr)
 	}
 	t.mu.Lock()
 	opts := t.opts
@@ -189,9 +190,9 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 	case dup:
 		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, store.ErrExists, h.WorkerID())
 	case running >= opts.MaxJobs:
-		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", ErrUnavailable, h.WorkerID(), running)
+		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", workers.ErrUnavailable, h.WorkerID(), running)
 	case j.TimeoutMS <= 0:
-		return nil, BadRequestf("job %s has no timeout", j.ID)
+		return nil, workers.BadRequestf("job %s has no timeout", j.ID)
 	}
 	if j.Timeout() > opts.MaxTimeout {
 		j.TimeoutMS = opts.MaxTimeout.Milliseconds()
@@ -206,7 +207,7 @@ func (t *JobTable) start(ctx context.Context, r *Request) (any, error) {
 		var err error
 		rv, err = comm.NewRendezvous(net.JoinHostPort(host, "0"))
 		if err != nil {
-			return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", ErrBadRequest, host, err)
+			return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", workers.ErrBadRequest, host, err)
 		}
 		j.MasterAddr = rv.Addr()
 	}
@@ -271,9 +272,9 @@ func (t *JobTable) remove(x *job) {
 }
 
 // lookup finds the caller's job; other users' jobs do not exist for it.
-func (t *JobTable) lookup(r *Request, id string) (*job, error) {
+func (t *JobTable) lookup(r *workers.Request, id string) (*job, error) {
 	if err := store.ValidateID(id); err != nil {
-		return nil, fmt.Errorf("%w: job id: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: job id: %v", workers.ErrBadRequest, err)
 	}
 	t.mu.Lock()
 	x := t.jobs[id]
@@ -284,7 +285,7 @@ func (t *JobTable) lookup(r *Request, id string) (*job, error) {
 	return x, nil
 }
 
-func (t *JobTable) wait(ctx context.Context, r *Request) (any, error) {
+func (t *JobTable) wait(ctx context.Context, r *workers.Request) (any, error) {
 	var q JobWaitRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
@@ -313,7 +314,7 @@ func (t *JobTable) wait(ctx context.Context, r *Request) (any, error) {
 	}
 }
 
-func (t *JobTable) cancel(_ context.Context, r *Request) (any, error) {
+func (t *JobTable) cancel(_ context.Context, r *workers.Request) (any, error) {
 	var q JobCancelRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
@@ -342,7 +343,7 @@ func (t *JobTable) Close() {
 // mpc.Load (which secret-shares them) and mpc.Save. Every access is
 // written to the access log, without values.
 type jobStore struct {
-	h    *Handler
+	h    *workers.Handler
 	job  string
 	rank int
 	user string

@@ -1,4 +1,4 @@
-package workers
+package fl
 
 import "github.com/gomplab/gomplab/workers/store"
 

@@ -1,4 +1,4 @@
-package workers
+package fl
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -175,17 +176,17 @@ func roundDigest(q *ShareRequest) []byte {
 
 func validRound(round string) error {
 	if round == "" || len(round) > maxRoundID {
-		return BadRequestf("round id must be 1 to %d characters", maxRoundID)
+		return workers.BadRequestf("round id must be 1 to %d characters", maxRoundID)
 	}
 	for _, c := range round {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return BadRequestf("round id %q: use letters and digits", round)
+			return workers.BadRequestf("round id %q: use letters and digits", round)
 		}
 	}
 	return nil
 }
 
-func (st *flState) share(ctx context.Context, r *Request) (any, error) {
+func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 	var q ShareRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -195,15 +196,15 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	}
 	n := len(q.Participants)
 	if n < 2 || n > maxPeers {
-		return nil, BadRequestf("secure aggregation needs 2 to %d participants, got %d (alone, the sum would be the model)", maxPeers, n)
+		return nil, workers.BadRequestf("secure aggregation needs 2 to %d participants, got %d (alone, the sum would be the model)", maxPeers, n)
 	}
 	if q.Index < 0 || q.Index >= n || q.Participants[q.Index].Worker != st.h.WorkerID() {
-		return nil, BadRequestf("participant %d is not this worker (%s)", q.Index, st.h.WorkerID())
+		return nil, workers.BadRequestf("participant %d is not this worker (%s)", q.Index, st.h.WorkerID())
 	}
 	seen := map[string]bool{}
 	for _, p := range q.Participants {
 		if seen[p.Worker] {
-			return nil, BadRequestf("worker %s is listed twice among the participants", p.Worker)
+			return nil, workers.BadRequestf("worker %s is listed twice among the participants", p.Worker)
 		}
 		seen[p.Worker] = true
 	}
@@ -214,7 +215,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		q.FracBits = DefaultFracBits
 	}
 	if q.FracBits < minFracBits || q.FracBits > maxFracBits {
-		return nil, BadRequestf("fixed point with %d fractional bits (want %d to %d)", q.FracBits, minFracBits, maxFracBits)
+		return nil, workers.BadRequestf("fixed point with %d fractional bits (want %d to %d)", q.FracBits, minFracBits, maxFracBits)
 	}
 	mo, err := st.modelObj(r, q.Model)
 	if err != nil {
@@ -222,11 +223,11 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	}
 	m, spec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 	if err != nil {
-		return nil, fmt.Errorf("%w: model %s: %v", ErrBadRequest, mo.ID, err)
+		return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
 	}
 	vec, names, shapes, err := modelVector(m)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 	}
 	layout := sha256.New()
 	layout.Write(spec)
@@ -236,7 +237,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if o.Tensor.Size() > maxExtraElems {
-			return nil, BadRequestf("extra %s has %d elements, at most %d", id, o.Tensor.Size(), maxExtraElems)
+			return nil, workers.BadRequestf("extra %s has %d elements, at most %d", id, o.Tensor.Size(), maxExtraElems)
 		}
 		vec = append(vec, o.Tensor.Data()...)
 		names = append(names, "extra:"+id)
@@ -250,7 +251,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	}
 	enc, err := EncodeFixed(vec, q.FracBits)
 	if err != nil {
-		return nil, BadRequestf("model %s: %v", mo.ID, err)
+		return nil, workers.BadRequestf("model %s: %v", mo.ID, err)
 	}
 	digest := roundDigest(&q)
 
@@ -258,11 +259,11 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 	st.expireRounds()
 	if _, dup := st.rounds[q.Round]; dup {
 		st.mu.Unlock()
-		return nil, BadRequestf("round %s was already shared on this worker", q.Round)
+		return nil, workers.BadRequestf("round %s was already shared on this worker", q.Round)
 	}
 	if len(st.rounds) >= maxRounds {
 		st.mu.Unlock()
-		return nil, fmt.Errorf("%w: %d secure-aggregation rounds open on this worker; finish or abort some", ErrTooLarge, len(st.rounds))
+		return nil, fmt.Errorf("%w: %d secure-aggregation rounds open on this worker; finish or abort some", workers.ErrTooLarge, len(st.rounds))
 	}
 	st.rounds[q.Round] = &flRound{user: r.User().Name, index: q.Index, n: n, digest: digest,
 		layout: lay, length: len(enc), created: time.Now()}
@@ -277,7 +278,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		}
 		if _, err := rand.Read(rnd); err != nil {
 			st.dropRound(q.Round)
-			return nil, fmt.Errorf("%w: randomness: %v", ErrInternal, err)
+			return nil, fmt.Errorf("%w: randomness: %v", workers.ErrInternal, err)
 		}
 		mask, _ := RingFromBytes(rnd)
 		for k := range own {
@@ -287,7 +288,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 			From: q.Index, To: j, Data: rnd})
 		if err != nil {
 			st.dropRound(q.Round)
-			return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+			return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 		}
 		obj := &store.Object{ID: ShareID(q.Round, q.Index, j), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
 			Private: true, Description: "secure-aggregation share from " + st.h.WorkerID(),
@@ -301,7 +302,7 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 		From: q.Index, To: q.Index, Data: RingBytes(own)})
 	if err != nil {
 		st.dropRound(q.Round)
-		return nil, fmt.Errorf("%w: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
 	}
 	mine := &store.Object{ID: ShareID(q.Round, q.Index, q.Index), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
 		Private: true, Owner: r.User().Name, Description: "secure-aggregation share from " + st.h.WorkerID(),
@@ -321,16 +322,16 @@ func (st *flState) share(ctx context.Context, r *Request) (any, error) {
 func (st *flState) sendShare(ctx context.Context, p Participant, o *store.Object) error {
 	t := p.Target
 	if t.Worker != p.Worker || t.Addr == "" || len(t.Grants) == 0 {
-		return BadRequestf("participant %s: needs an address and a put grant", p.Worker)
+		return workers.BadRequestf("participant %s: needs an address and a put grant", p.Worker)
 	}
 	c, err := st.h.Dial(ctx, &t, false)
 	if err != nil {
 		return fmt.Errorf("send share to participant %s: %w", p.Worker, err)
 	}
 	defer c.Close()
-	var rep InfoReply
-	if err := c.Call(ctx, MsgPut, &PutRequest{Object: o}, &rep); err != nil {
-		return fmt.Errorf("%w: send share to participant %s: %v", ErrPeer, p.Worker, err)
+	var rep workers.InfoReply
+	if err := c.Call(ctx, workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
+		return fmt.Errorf("%w: send share to participant %s: %v", workers.ErrPeer, p.Worker, err)
 	}
 	return nil
 }
@@ -350,7 +351,7 @@ func (st *flState) expireRounds() {
 	}
 }
 
-func (st *flState) sum(_ context.Context, r *Request) (any, error) {
+func (st *flState) sum(_ context.Context, r *workers.Request) (any, error) {
 	var q SumRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -370,7 +371,7 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 		return nil, fmt.Errorf("%w: no open secure-aggregation round %s on this worker (never shared, already summed, or aborted)", store.ErrNotFound, q.Round)
 	}
 	if rs.user != r.User().Name {
-		return nil, Deniedf("round %s belongs to user %q", q.Round, rs.user)
+		return nil, workers.Deniedf("round %s belongs to user %q", q.Round, rs.user)
 	}
 	objStore := st.h.Store()
 	// Every share must be there before any is used: never a partial sum.
@@ -401,7 +402,7 @@ func (st *flState) sum(_ context.Context, r *Request) (any, error) {
 		}
 		if err != nil {
 			st.discard(q.Round, rs)
-			return nil, BadRequestf("round %s, share of participant %d: %v; the round is discarded", q.Round, i, err)
+			return nil, workers.BadRequestf("round %s, share of participant %d: %v; the round is discarded", q.Round, i, err)
 		}
 		for k := range acc {
 			acc[k] += v[k]
@@ -427,7 +428,7 @@ func shareIDsTo(round string, rs *flRound) []string {
 	return ids
 }
 
-func (st *flState) abort(_ context.Context, r *Request) (any, error) {
+func (st *flState) abort(_ context.Context, r *workers.Request) (any, error) {
 	var q AbortRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -437,9 +438,9 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 	}
 	st.mu.Lock()
 	rs := st.rounds[q.Round]
-	if rs != nil && rs.user != r.User().Name && !r.User().Has(PermAdmin) {
+	if rs != nil && rs.user != r.User().Name && !r.User().Has(workers.PermAdmin) {
 		st.mu.Unlock()
-		return nil, Deniedf("round %s belongs to user %q", q.Round, rs.user)
+		return nil, workers.Deniedf("round %s belongs to user %q", q.Round, rs.user)
 	}
 	delete(st.rounds, q.Round)
 	st.mu.Unlock()
@@ -456,7 +457,7 @@ func (st *flState) abort(_ context.Context, r *Request) (any, error) {
 		if !strings.HasPrefix(in.ID, prefix) {
 			continue
 		}
-		if in.Owner != r.User().Name && !r.User().Has(PermAdmin) {
+		if in.Owner != r.User().Name && !r.User().Has(workers.PermAdmin) {
 			continue
 		}
 		if st.h.Store().Delete(in.ID) == nil {
