@@ -390,7 +390,7 @@ func cutBatch(p *DatasetPart, idx []int) (*Batch, error) {
 		return nil, fmt.Errorf("syft: batch: data on %s but targets on %s", l.id, tl.id)
 	}
 	var rep fl.BatchReply
-	if err := l.call(fl.MsgFLBatch, &fl.BatchRequest{Data: din.ID, Targets: tin.ID, Indices: idx}, &rep); err != nil {
+	if err := l.call(fl.MsgBatch, &fl.BatchRequest{Data: din.ID, Targets: tin.ID, Indices: idx}, &rep); err != nil {
 		return nil, fmt.Errorf("cut batch on %s: %w", l.id, err)
 	}
 	return &Batch{Worker: l.self, Data: newPointer(l, rep.Data, true), Target: newPointer(l, rep.Target, true), Size: len(idx)}, nil

@@ -142,7 +142,7 @@ func TestFLHelperDaemon(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestSecureAggregationDropoutKilledDaemon")
 	}
-	d, err := daemon.StartDaemon(daemon.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(1)

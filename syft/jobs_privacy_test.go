@@ -69,13 +69,13 @@ func TestJobPrivacy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.d, err = daemon.StartDaemon(daemon.DaemonConfig{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
+		x.d, err = daemon.Start(daemon.Config{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
 			Log: slog.New(slog.NewTextHandler(x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := x.rec
-		x.d.Jobs().Configure(jobs.JobOptions{
+		x.d.Jobs().Configure(jobs.Options{
 			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -115,7 +115,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 	for i := 0; i < n; i++ {
 		d, tok := startDaemon(t, fmt.Sprintf("w%d", i))
 		if child {
-			d.Jobs().Configure(jobs.JobOptions{Child: partyChild(t)})
+			d.Jobs().Configure(jobs.Options{Child: partyChild(t)})
 		}
 		g.data = append(g.data, tensor.FromSlice(jobData[i]))
 		owner := connectB(t, d, tok[workers.OwnerUser])
@@ -253,8 +253,8 @@ func TestJobFailures(t *testing.T) {
 					killOnce.Do(func() { time.AfterFunc(time.Second, func() { syscall.Kill(pid, syscall.SIGKILL) }) })
 				}
 			}
-			g.daemons[1].Jobs().Configure(jobs.JobOptions{Child: child})
-			defer g.daemons[1].Jobs().Configure(jobs.JobOptions{Child: partyChild(t)})
+			g.daemons[1].Jobs().Configure(jobs.Options{Child: child})
+			defer g.daemons[1].Jobs().Configure(jobs.Options{Child: partyChild(t)})
 
 			timeout := c.timeout
 			if timeout == 0 {

@@ -188,7 +188,7 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 		q.Batches = append(q.Batches, fl.BatchRef{Data: din.ID, Target: tin.ID})
 	}
 	var rep fl.TrainReply
-	if err := l.call(fl.MsgFLTrain, &q, &rep); err != nil {
+	if err := l.call(fl.MsgTrain, &q, &rep); err != nil {
 		return nil, fmt.Errorf("train model %s on %s: %w", in.ID, l.id, err)
 	}
 	mp.p.st.mu.Lock()
@@ -222,7 +222,7 @@ func AverageOn(secure Worker, models []*ModelPointer, weights []float64) (*Model
 	}
 	l := secure.link()
 	var rep workers.InfoReply
-	if err := l.call(fl.MsgFLAverage, &fl.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
+	if err := l.call(fl.MsgAverage, &fl.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
 		return nil, fmt.Errorf("average on %s: %w", l.id, err)
 	}
 	for _, m := range models {

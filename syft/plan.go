@@ -90,8 +90,8 @@ func (pp *PlanPointer) Call(args ...*Pointer) ([]*Pointer, error) {
 		}
 		ids[i] = ain.ID
 	}
-	var rep plans.PlanRunReply
-	if err := l.call(plans.MsgPlanRun, &plans.PlanRunRequest{PlanID: in.ID, Args: ids}, &rep); err != nil {
+	var rep plans.RunReply
+	if err := l.call(plans.MsgRun, &plans.RunRequest{PlanID: in.ID, Args: ids}, &rep); err != nil {
 		return nil, fmt.Errorf("run plan %q on %s: %w", pp.name, l.id, err)
 	}
 	out := make([]*Pointer, len(rep.Results))

@@ -422,7 +422,7 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_ = j.Workers[i].link().call(jobs.MsgJobCancel, &jobs.JobCancelRequest{JobID: res.JobID}, nil)
+					_ = j.Workers[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: res.JobID}, nil)
 				}()
 			}
 		}
@@ -434,9 +434,9 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	}
 
 	// Rank 0 first: its worker picks the port the others dial.
-	var rep jobs.JobStartReply
-	if err := j.Workers[0].link().call(jobs.MsgJobStart,
-		&jobs.JobStartRequest{Job: jobFor(0), MasterHost: host}, &rep); err != nil {
+	var rep jobs.StartReply
+	if err := j.Workers[0].link().call(jobs.MsgStart,
+		&jobs.StartRequest{Job: jobFor(0), MasterHost: host}, &rep); err != nil {
 		failRank(0, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
 		return finish()
 	}
@@ -454,8 +454,8 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 			defer wg.Done()
 			job := jobFor(i)
 			job.MasterAddr = masterAddr
-			var rep jobs.JobStartReply
-			if err := j.Workers[i].link().call(jobs.MsgJobStart, &jobs.JobStartRequest{Job: job}, &rep); err != nil {
+			var rep jobs.StartReply
+			if err := j.Workers[i].link().call(jobs.MsgStart, &jobs.StartRequest{Job: job}, &rep); err != nil {
 				failRank(i, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
 				return
 			}
@@ -501,9 +501,9 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 // waitRank polls a worker until its party reports.
 func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error) {
 	for {
-		var rep jobs.JobWaitReply
+		var rep jobs.WaitReply
 		wait := 2 * time.Second
-		if err := w.link().call(jobs.MsgJobWait, &jobs.JobWaitRequest{JobID: id, WaitMS: wait.Milliseconds()}, &rep); err != nil {
+		if err := w.link().call(jobs.MsgWait, &jobs.WaitRequest{JobID: id, WaitMS: wait.Milliseconds()}, &rep); err != nil {
 			return nil, fmt.Errorf("waiting for the party: %w", err)
 		}
 		if rep.Done {

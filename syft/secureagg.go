@@ -272,7 +272,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	progress(PhaseShare)
 	reps := make([]fl.ShareReply, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
-		return p.l.call(fl.MsgFLShare, &fl.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
+		return p.l.call(fl.MsgShare, &fl.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
 			Index: i, Participants: parts, Weights: weights, FracBits: opts.FracBits}, &reps[i])
 	})
 	if anyErr(errs) {
@@ -289,7 +289,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	sums := make([][]uint64, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
 		var rep fl.SumReply
-		if err := p.l.call(fl.MsgFLSum, &fl.SumRequest{Round: round}, &rep); err != nil {
+		if err := p.l.call(fl.MsgSum, &fl.SumRequest{Round: round}, &rep); err != nil {
 			return err
 		}
 		v, err := fl.RingFromBytes(rep.Sum)
@@ -397,6 +397,6 @@ func abortRound(ps []*saPart, round string, dropped []*DropoutError) {
 		if slices.ContainsFunc(dropped, func(d *DropoutError) bool { return d.Worker == p.l.id }) {
 			return nil
 		}
-		return p.l.call(fl.MsgFLAbort, &fl.AbortRequest{Round: round}, nil)
+		return p.l.call(fl.MsgAbort, &fl.AbortRequest{Round: round}, nil)
 	})
 }

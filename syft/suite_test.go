@@ -65,7 +65,7 @@ func startDaemon(t testing.TB, id string) (*daemon.Daemon, map[string]string) {
 	if tokens["carol"], err = users.Add("carol", workers.PermReadPrivate); err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.StartDaemon(daemon.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func (h *Handler) kindCheck(kind store.Kind) func([]byte, serde.Limits) error {
 }
 
 // Close drops cached peer sessions. (A worker's capabilities close their
-// own state: see RegisterJobs.)
+// own state: see jobs.Register.)
 func (h *Handler) Close() {
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()

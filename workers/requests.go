@@ -66,7 +66,7 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	if check := h.kindCheck(o.Kind); check != nil {
 		// Plans are refused on arrival if they hold an operation outside
-		// the allow-list (RegisterPlans).
+		// the allow-list (plans.Register).
 		if err := check(o.Blob, h.cfg.Limits); err != nil {
 			return nil, err
 		}

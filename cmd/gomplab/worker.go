@@ -69,7 +69,7 @@ and exits; acknowledged writes are already on disk.`,
 			if id != "" && id != dir.WorkerID {
 				return fmt.Errorf("data directory %s belongs to worker %q, not %q", data, dir.WorkerID, id)
 			}
-			d, err := daemon.StartDaemon(daemon.DaemonConfig{
+			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, Log: log,
 				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout,
@@ -83,7 +83,7 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return fmt.Errorf("locating this binary for party processes: %w", err)
 			}
-			d.Jobs().Configure(jobs.JobOptions{MaxJobs: maxJobs,
+			d.Jobs().Configure(jobs.Options{MaxJobs: maxJobs,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

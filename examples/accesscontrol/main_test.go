@@ -74,11 +74,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := daemon.DaemonConfig{Dir: r.dir, Listen: "127.0.0.1:0", InsecureLoopback: o.record}
+		cfg := daemon.Config{Dir: r.dir, Listen: "127.0.0.1:0", InsecureLoopback: o.record}
 		if o.record {
 			cfg.Log = slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
-		d, err := daemon.StartDaemon(cfg)
+		d, err := daemon.Start(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,11 +94,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.Jobs().Configure(jobs.JobOptions{
+			d.Jobs().Configure(jobs.Options{
 				Child: &sandbox.ChildOptions{Command: []string{exe}, Env: []string{envPartyChild + "=1"}}})
 		case o.record:
 			rec := r.received
-			d.Jobs().Configure(jobs.JobOptions{
+			d.Jobs().Configure(jobs.Options{
 				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		}
 		opts := syft.Options{Fingerprint: d.Fingerprint(), Insecure: o.record, Timeout: 30 * time.Second}

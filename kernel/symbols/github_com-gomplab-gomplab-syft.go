@@ -3,12 +3,11 @@
 package symbols
 
 import (
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/workers/store"
 	"go/constant"
 	"go/token"
 	"reflect"
-
-	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers/store"
 )
 
 func init() {

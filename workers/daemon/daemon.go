@@ -17,8 +17,8 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
-// DaemonConfig configures a worker daemon.
-type DaemonConfig struct {
+// Config configures a worker daemon.
+type Config struct {
 	// Dir is the data directory made by InitDataDir.
 	Dir string
 	// Listen is the TCP address to listen on ("127.0.0.1:7101").
@@ -41,7 +41,7 @@ type DaemonConfig struct {
 // Daemon is a running worker: data directory, bbolt store, handler, and
 // TLS server.
 type Daemon struct {
-	cfg         DaemonConfig
+	cfg         Config
 	dir         *DataDir
 	store       *store.BoltStore
 	worker      *Worker
@@ -52,9 +52,9 @@ type Daemon struct {
 	done        chan error
 }
 
-// StartDaemon opens the data directory and store and starts serving. It
+// Start opens the data directory and store and starts serving. It
 // returns once the listener is bound.
-func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
+func Start(cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -122,7 +122,7 @@ func StartDaemon(cfg DaemonConfig) (*Daemon, error) {
 		d.closeFiles()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	if err := dir.WriteDaemonInfo(DaemonInfo{Addr: d.ln.Addr().String(), Insecure: cfg.InsecureLoopback, PID: os.Getpid()}); err != nil {
+	if err := dir.WriteDaemonInfo(Info{Addr: d.ln.Addr().String(), Insecure: cfg.InsecureLoopback, PID: os.Getpid()}); err != nil {
 		cfg.Log.Warn("cannot record daemon address", "err", err)
 	}
 	go func() { d.done <- d.server.Serve(d.ln) }()
@@ -145,7 +145,7 @@ func (d *Daemon) Handler() *workers.Handler { return d.worker.Handler }
 
 // Jobs is the daemon's table of MPC parties (to configure how they run:
 // gomplab worker runs them as child processes under resource limits).
-func (d *Daemon) Jobs() *jobs.JobTable { return d.worker.Jobs }
+func (d *Daemon) Jobs() *jobs.Table { return d.worker.Jobs }
 
 // Done receives Serve's result when the server stops.
 func (d *Daemon) Done() <-chan error { return d.done }

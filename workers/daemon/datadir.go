@@ -153,23 +153,23 @@ func (d *DataDir) Fingerprint() (string, error) {
 	return workers.CertFingerprint(c.Certificate[0]), nil
 }
 
-// DaemonInfo is written by a running daemon so that local tools (`gomplab
+// Info is written by a running daemon so that local tools (`gomplab
 // worker load`) can find it; it is removed on clean shutdown.
-type DaemonInfo struct {
+type Info struct {
 	Addr     string `json:"addr"`
 	Insecure bool   `json:"insecure,omitempty"`
 	PID      int    `json:"pid"`
 }
 
 // WriteDaemonInfo records the running daemon's address.
-func (d *DataDir) WriteDaemonInfo(info DaemonInfo) error {
+func (d *DataDir) WriteDaemonInfo(info Info) error {
 	b, _ := json.Marshal(info)
 	return workers.WriteFileAtomic(filepath.Join(d.Path, fileDaemon), b, 0o600)
 }
 
 // ReadDaemonInfo returns the recorded daemon address, if any.
-func (d *DataDir) ReadDaemonInfo() (DaemonInfo, error) {
-	var info DaemonInfo
+func (d *DataDir) ReadDaemonInfo() (Info, error) {
+	var info Info
 	b, err := os.ReadFile(filepath.Join(d.Path, fileDaemon))
 	if err != nil {
 		return info, err

@@ -101,7 +101,7 @@ func TestLoadIntoStoreAndDaemon(t *testing.T) {
 	if err != nil || via != "store" || !in.Private || in.Provenance.File != "x.csv" {
 		t.Fatalf("offline load: %+v %s %v", in, via, err)
 	}
-	d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := Start(Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLoadRefusesAmbiguousTags(t *testing.T) {
 		}
 		var storeOf func() store.Store
 		if online {
-			d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+			d, err := Start(Config{Dir: dir, Listen: "127.0.0.1:0"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestLoadONNXInto(t *testing.T) {
 	if _, _, err := LoadONNXInto(ctx, dir, readFixture(t, "unsupported.onnx"), LoadSpec{Tags: []string{"x"}}); err == nil {
 		t.Fatal("a model with an unsupported operator was stored")
 	}
-	d, err := StartDaemon(DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := Start(Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // daemonForTest starts a TLS daemon with a user "me" on a free port.
-func daemonForTest(t *testing.T, cfg DaemonConfig) (*Daemon, string) {
+func daemonForTest(t *testing.T, cfg Config) (*Daemon, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "w")
 	res, err := InitDataDir(dir, "w", nil)
@@ -32,7 +32,7 @@ func daemonForTest(t *testing.T, cfg DaemonConfig) (*Daemon, string) {
 		t.Fatal(err)
 	}
 	cfg.Dir, cfg.Listen = dir, "127.0.0.1:0"
-	d, err := StartDaemon(cfg)
+	d, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func dialTest(t *testing.T, d *Daemon, token string) *workers.Client {
 }
 
 func TestServerTLSAndPinning(t *testing.T) {
-	d, me := daemonForTest(t, DaemonConfig{})
+	d, me := daemonForTest(t, Config{})
 	ctx := context.Background()
 	// A wrong pin is refused during the handshake.
 	if _, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: "sha256:00"}); err == nil || !strings.Contains(err.Error(), "fingerprint") {
@@ -91,7 +91,7 @@ func TestServerTLSAndPinning(t *testing.T) {
 	if _, err := workers.DialTransport(ctx, "192.0.2.1:7101", workers.DialOptions{Insecure: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("insecure dial to a non-loopback address: %v", err)
 	}
-	if _, err := StartDaemon(DaemonConfig{Dir: t.TempDir(), Listen: "0.0.0.0:0", InsecureLoopback: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
+	if _, err := Start(Config{Dir: t.TempDir(), Listen: "0.0.0.0:0", InsecureLoopback: true}); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("insecure daemon on a public address: %v", err)
 	}
 	// A bad token gets a clear error.
@@ -105,7 +105,7 @@ func TestServerTLSAndPinning(t *testing.T) {
 }
 
 func TestServerOversizedFrame(t *testing.T) {
-	d, me := daemonForTest(t, DaemonConfig{Limits: serde.Limits{MaxBytes: 64 << 10}})
+	d, me := daemonForTest(t, Config{Limits: serde.Limits{MaxBytes: 64 << 10}})
 	c := dialTest(t, d, me)
 	big := &workers.PutRequest{Object: &store.Object{Kind: store.KindTensor, Tensor: tensor.Zeros(100000)}}
 	err := c.Call(context.Background(), workers.MsgPut, big, nil)
@@ -121,7 +121,7 @@ func TestServerOversizedFrame(t *testing.T) {
 }
 
 func TestServerManyClients(t *testing.T) {
-	d, me := daemonForTest(t, DaemonConfig{})
+	d, me := daemonForTest(t, Config{})
 	const clients, rounds = 16, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -178,7 +178,7 @@ func TestServerManyClients(t *testing.T) {
 }
 
 func TestServerShutdownFinishesInFlight(t *testing.T) {
-	d, me := daemonForTest(t, DaemonConfig{})
+	d, me := daemonForTest(t, Config{})
 	started := make(chan struct{})
 	d.Handler().Handle("slow", func(ctx context.Context, r *workers.Request) (any, error) {
 		close(started)
@@ -206,7 +206,7 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 }
 
 func TestClientTimeout(t *testing.T) {
-	d, me := daemonForTest(t, DaemonConfig{RequestTimeout: time.Second})
+	d, me := daemonForTest(t, Config{RequestTimeout: time.Second})
 	d.Handler().Handle("hang", func(ctx context.Context, r *workers.Request) (any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()

@@ -14,7 +14,7 @@ import (
 type Worker struct {
 	Handler *workers.Handler
 	// Jobs runs the worker's MPC parties (Configure sets how).
-	Jobs *jobs.JobTable
+	Jobs *jobs.Table
 }
 
 // NewWorker builds the handler for cfg and registers each capability's
@@ -24,9 +24,9 @@ func NewWorker(cfg workers.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{Handler: h, Jobs: jobs.RegisterJobs(h, jobs.JobOptions{})}
-	plans.RegisterPlans(h)
-	fl.RegisterFL(h)
+	w := &Worker{Handler: h, Jobs: jobs.Register(h, jobs.Options{})}
+	plans.Register(h)
+	fl.Register(h)
 	return w, nil
 }
 

@@ -8,22 +8,22 @@ import "github.com/gomplab/gomplab/workers/store"
 // serve them alike. Every one of them refuses grant sessions: only a user
 // drives training, never another worker holding a grant.
 const (
-	// MsgFLBatch selects rows of a dataset stored on the worker into a new
+	// MsgBatch selects rows of a dataset stored on the worker into a new
 	// (data, target) pair there: batches are cut where the data is.
-	MsgFLBatch = "fl.batch"
-	// MsgFLTrain runs training steps of a stored model on stored batches.
-	MsgFLTrain = "fl.train"
-	// MsgFLAverage averages stored models into a new stored model (the
+	MsgBatch = "fl.batch"
+	// MsgTrain runs training steps of a stored model on stored batches.
+	MsgTrain = "fl.train"
+	// MsgAverage averages stored models into a new stored model (the
 	// secure worker of PySyft's tutorial, which sees the models).
-	MsgFLAverage = "fl.average"
-	// MsgFLShare secret-shares a stored model for a round of secure
+	MsgAverage = "fl.average"
+	// MsgShare secret-shares a stored model for a round of secure
 	// aggregation and sends each share to its participant directly.
-	MsgFLShare = "fl.share"
-	// MsgFLSum adds the shares a participant holds for a round and returns
+	MsgShare = "fl.share"
+	// MsgSum adds the shares a participant holds for a round and returns
 	// only that sum.
-	MsgFLSum = "fl.sum"
-	// MsgFLAbort discards a round of secure aggregation on a participant.
-	MsgFLAbort = "fl.abort"
+	MsgSum = "fl.sum"
+	// MsgAbort discards a round of secure aggregation on a participant.
+	MsgAbort = "fl.abort"
 )
 
 // TagShare tags the secure-aggregation shares a worker holds (stored as

@@ -123,7 +123,7 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 		if err != nil {
 			t.Fatal(err)
 		}
-		RegisterFL(h)
+		Register(h)
 		byAddr["mem:"+id] = h
 		c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
 		if err != nil {
@@ -177,7 +177,7 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	ctx := t.Context()
 	share := func(i int, q ShareRequest) error {
 		var rep ShareReply
-		return fh.c[i].Call(ctx, MsgFLShare, &q, &rep)
+		return fh.c[i].Call(ctx, MsgShare, &q, &rep)
 	}
 	ps := fh.participants(t, "r1", 2)
 	w2 := []float64{1, 1}
@@ -209,10 +209,10 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		t.Fatalf("round shared twice: %v", err)
 	}
 	var sum SumReply
-	if err := fh.c[1].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) {
+	if err := fh.c[1].Call(ctx, MsgSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("alice summed a round she never shared in: %v", err)
 	}
-	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
 		t.Fatalf("bob summed without alice's share: %v", err)
 	}
 	// The shares are private: their owner, the user, cannot take them.
@@ -233,18 +233,18 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eve.Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, workers.ErrPermission) {
+	if err := eve.Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, workers.ErrPermission) {
 		t.Fatalf("another user summed the round: %v", err)
 	}
-	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); err != nil {
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if err := fh.c[0].Call(ctx, MsgFLSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, store.ErrNotFound) {
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("summed twice: %v", err)
 	}
 	// Abort discards what is left.
 	var ab AbortReply
-	if err := fh.c[1].Call(ctx, MsgFLAbort, &AbortRequest{Round: "r2"}, &ab); err != nil || ab.Discarded != 2 {
+	if err := fh.c[1].Call(ctx, MsgAbort, &AbortRequest{Round: "r2"}, &ab); err != nil || ab.Discarded != 2 {
 		t.Fatalf("abort: %v, discarded %d, want alice's 2 shares", err, ab.Discarded)
 	}
 }
@@ -261,7 +261,7 @@ func TestFederatedRefusesGrantSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{MsgFLBatch, MsgFLTrain, MsgFLAverage, MsgFLShare, MsgFLSum, MsgFLAbort} {
+	for _, typ := range []string{MsgBatch, MsgTrain, MsgAverage, MsgShare, MsgSum, MsgAbort} {
 		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, workers.ErrPermission) {
 			t.Errorf("%s through a grant: %v", typ, err)
 		}

@@ -23,17 +23,17 @@ import (
 // those allowed on every private input), so its weights leave the worker
 // only through secure aggregation (fl_secagg.go), as part of an aggregate.
 
-// RegisterFL adds the federated-learning message types to h, with their
+// Register adds the federated-learning message types to h, with their
 // state (live models and open secure-aggregation rounds), which lives as
 // long as h.
-func RegisterFL(h *workers.Handler) {
+func Register(h *workers.Handler) {
 	st := &flState{h: h, live: map[string]*flLive{}, rounds: map[string]*flRound{}}
-	h.Handle(MsgFLBatch, st.batch)
-	h.Handle(MsgFLTrain, st.train)
-	h.Handle(MsgFLAverage, st.average)
-	h.Handle(MsgFLShare, st.share)
-	h.Handle(MsgFLSum, st.sum)
-	h.Handle(MsgFLAbort, st.abort)
+	h.Handle(MsgBatch, st.batch)
+	h.Handle(MsgTrain, st.train)
+	h.Handle(MsgAverage, st.average)
+	h.Handle(MsgShare, st.share)
+	h.Handle(MsgSum, st.sum)
+	h.Handle(MsgAbort, st.abort)
 }
 
 // flState is one handler's federated-learning state: live models with

@@ -21,54 +21,54 @@ import (
 // Message types of MPC jobs: an orchestrator (syft.RunMultiWorkers) starts
 // one party per worker, waits for each, and may cancel them.
 const (
-	// MsgJobStart starts this worker's party of a job. For rank 0 with no
+	// MsgStart starts this worker's party of a job. For rank 0 with no
 	// master address, the worker binds the job's rendezvous on a free port
 	// of JobStartRequest.MasterHost and replies with its address, which
 	// the orchestrator then gives the other ranks.
-	MsgJobStart = "job.start"
-	// MsgJobWait waits (briefly) for the party to finish and returns its
+	MsgStart = "job.start"
+	// MsgWait waits (briefly) for the party to finish and returns its
 	// result once it has; the worker then forgets the job.
-	MsgJobWait = "job.wait"
-	// MsgJobCancel stops the party.
-	MsgJobCancel = "job.cancel"
+	MsgWait = "job.wait"
+	// MsgCancel stops the party.
+	MsgCancel = "job.cancel"
 )
 
-// JobStartRequest starts a party.
-type JobStartRequest struct {
+// StartRequest starts a party.
+type StartRequest struct {
 	Job sandbox.Job `msgpack:"job"`
 	// MasterHost is the host rank 0's worker binds the rendezvous on when
 	// Job.MasterAddr is empty (port 0: the system picks a free one).
 	MasterHost string `msgpack:"master_host,omitempty"`
 }
 
-// JobStartReply says where the job's parties meet, or why this worker
+// StartReply says where the job's parties meet, or why this worker
 // refused to run its party.
-type JobStartReply struct {
+type StartReply struct {
 	MasterAddr string `msgpack:"master_addr,omitempty"`
 	// Refused is set when the job was refused before anything ran (a
 	// forbidden import, a syntax error); nothing was started.
 	Refused *sandbox.Error `msgpack:"refused,omitempty"`
 }
 
-// JobWaitRequest waits up to WaitMS for a party to finish.
-type JobWaitRequest struct {
+// WaitRequest waits up to WaitMS for a party to finish.
+type WaitRequest struct {
 	JobID  string `msgpack:"job_id"`
 	WaitMS int64  `msgpack:"wait_ms,omitempty"`
 }
 
-// JobWaitReply carries the result once the party is done.
-type JobWaitReply struct {
+// WaitReply carries the result once the party is done.
+type WaitReply struct {
 	Done   bool            `msgpack:"done"`
 	Result *sandbox.Result `msgpack:"result,omitempty"`
 }
 
-// JobCancelRequest stops a party.
-type JobCancelRequest struct {
+// CancelRequest stops a party.
+type CancelRequest struct {
 	JobID string `msgpack:"job_id"`
 }
 
-// JobOptions configure how a worker runs the parties of MPC jobs.
-type JobOptions struct {
+// Options configure how a worker runs the parties of MPC jobs.
+type Options struct {
 	// Child, when set, runs every party in a child process (gomplab
 	// party) under resource limits: what a daemon does. Nil runs parties
 	// as goroutines of this process: what virtual workers do (see
@@ -86,7 +86,7 @@ type JobOptions struct {
 	Observe func(job string, rank int, c comm.Comm) comm.Comm
 }
 
-func (o JobOptions) withDefaults() JobOptions {
+func (o Options) withDefaults() Options {
 	if o.MaxJobs <= 0 {
 		o.MaxJobs = 8
 	}
@@ -102,30 +102,30 @@ func (o JobOptions) withDefaults() JobOptions {
 // maxWait bounds one MsgJobWait, well under clients' request timeouts.
 const maxWait = 5 * time.Second
 
-// RegisterJobs adds the job message types to h, running parties as o
+// Register adds the job message types to h, running parties as o
 // says, and returns the table of h's parties (Configure changes o later,
 // Close stops them).
-func RegisterJobs(h *workers.Handler, o JobOptions) *JobTable {
-	t := &JobTable{h: h, opts: o.withDefaults(), jobs: map[string]*job{}}
-	h.Handle(MsgJobStart, t.start)
-	h.Handle(MsgJobWait, t.wait)
-	h.Handle(MsgJobCancel, t.cancel)
+func Register(h *workers.Handler, o Options) *Table {
+	t := &Table{h: h, opts: o.withDefaults(), jobs: map[string]*job{}}
+	h.Handle(MsgStart, t.start)
+	h.Handle(MsgWait, t.wait)
+	h.Handle(MsgCancel, t.cancel)
 	return t
 }
 
 // Configure sets how parties run (a daemon runs them as child
 // processes). Jobs already running keep their settings.
-func (t *JobTable) Configure(o JobOptions) {
+func (t *Table) Configure(o Options) {
 	t.mu.Lock()
 	t.opts = o.withDefaults()
 	t.mu.Unlock()
 }
 
-// JobTable is a worker's running and finished-but-uncollected parties.
-type JobTable struct {
+// Table is a worker's running and finished-but-uncollected parties.
+type Table struct {
 	h    *workers.Handler
 	mu   sync.Mutex
-	opts JobOptions
+	opts Options
 	jobs map[string]*job // by job id
 }
 
@@ -140,12 +140,12 @@ type job struct {
 	dropper *time.Timer
 }
 
-func (t *JobTable) start(ctx context.Context, r *workers.Request) (any, error) {
+func (t *Table) start(ctx context.Context, r *workers.Request) (any, error) {
 	h := t.h
 	if r.Session.ViaGrant() {
 		return nil, workers.Deniedf("grant sessions may not run MPC jobs")
 	}
-	var q JobStartRequest
+	var q StartRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func (t *JobTable) start(ctx context.Context, r *workers.Request) (any, error) {
 		if errors.As(checkErr, &se) {
 			se.Rank, se.Worker = j.Rank, j.Worker
 			h.AccessLog().Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
-			return &JobStartReply{Refused: se}, nil
+			return &StartReply{Refused: se}, nil
 		}
 		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, checkErr)
 	}
@@ -256,11 +256,11 @@ func (t *JobTable) start(ctx context.Context, r *workers.Request) (any, error) {
 		x.dropper = time.AfterFunc(opts.Keep, func() { t.remove(x) })
 		t.mu.Unlock()
 	}()
-	return &JobStartReply{MasterAddr: j.MasterAddr}, nil
+	return &StartReply{MasterAddr: j.MasterAddr}, nil
 }
 
 // remove forgets x if it is still the job under its id.
-func (t *JobTable) remove(x *job) {
+func (t *Table) remove(x *job) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.jobs[x.id] == x {
@@ -272,7 +272,7 @@ func (t *JobTable) remove(x *job) {
 }
 
 // lookup finds the caller's job; other users' jobs do not exist for it.
-func (t *JobTable) lookup(r *workers.Request, id string) (*job, error) {
+func (t *Table) lookup(r *workers.Request, id string) (*job, error) {
 	if err := store.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", workers.ErrBadRequest, err)
 	}
@@ -285,8 +285,8 @@ func (t *JobTable) lookup(r *workers.Request, id string) (*job, error) {
 	return x, nil
 }
 
-func (t *JobTable) wait(ctx context.Context, r *workers.Request) (any, error) {
-	var q JobWaitRequest
+func (t *Table) wait(ctx context.Context, r *workers.Request) (any, error) {
+	var q WaitRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
@@ -308,14 +308,14 @@ func (t *JobTable) wait(ctx context.Context, r *workers.Request) (any, error) {
 	case <-x.done:
 		t.remove(x)
 		res := x.result
-		return &JobWaitReply{Done: true, Result: &res}, nil
+		return &WaitReply{Done: true, Result: &res}, nil
 	default:
-		return &JobWaitReply{}, nil
+		return &WaitReply{}, nil
 	}
 }
 
-func (t *JobTable) cancel(_ context.Context, r *workers.Request) (any, error) {
-	var q JobCancelRequest
+func (t *Table) cancel(_ context.Context, r *workers.Request) (any, error) {
+	var q CancelRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func (t *JobTable) cancel(_ context.Context, r *workers.Request) (any, error) {
 }
 
 // Close stops every party (the worker is closing).
-func (t *JobTable) Close() {
+func (t *Table) Close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, x := range t.jobs {

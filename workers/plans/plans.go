@@ -11,27 +11,27 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
-// MsgPlanRun runs a stored plan on stored tensors, where they are.
-const MsgPlanRun = "plan.run"
+// MsgRun runs a stored plan on stored tensors, where they are.
+const MsgRun = "plan.run"
 
-// PlanRunRequest runs plan PlanID on the tensors Args (object ids, one per
+// RunRequest runs plan PlanID on the tensors Args (object ids, one per
 // plan input); the outputs are stored under ResultIDs (fresh when empty).
-type PlanRunRequest struct {
+type RunRequest struct {
 	PlanID    string   `msgpack:"plan_id"`
 	Args      []string `msgpack:"args"`
 	ResultIDs []string `msgpack:"result_ids,omitempty"`
 }
 
-// PlanRunReply describes the stored outputs.
-type PlanRunReply struct {
+// RunReply describes the stored outputs.
+type RunReply struct {
 	Results []store.Info `msgpack:"results"`
 }
 
-// RegisterPlans adds the plan message types to h, and the check that
+// Register adds the plan message types to h, and the check that
 // refuses a malformed plan, or one with an operation outside the
 // allow-list, when it is stored.
-func RegisterPlans(h *workers.Handler) {
-	h.Handle(MsgPlanRun, planRun)
+func Register(h *workers.Handler) {
+	h.Handle(MsgRun, planRun)
 	h.CheckKind(store.KindPlan, validatePlanBlob)
 }
 
@@ -46,7 +46,7 @@ func validatePlanBlob(b []byte, lim serde.Limits) error {
 
 func planRun(_ context.Context, r *workers.Request) (any, error) {
 	h := r.Handler
-	var q PlanRunRequest
+	var q RunRequest
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func planRun(_ context.Context, r *workers.Request) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, err)
 	}
-	rep := &PlanRunReply{}
+	rep := &RunReply{}
 	for i, t := range outs {
 		if t.Size() > h.MaxResult() {
 			return nil, fmt.Errorf("%w: plan output %d has %d elements, over the worker's limit of %d", workers.ErrTooLarge, i, t.Size(), h.MaxResult())
