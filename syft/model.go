@@ -144,7 +144,7 @@ func NewOptimizer(name string, lr float64) Optimizer {
 
 // TrainConfig says how a worker trains a model on a batch.
 type TrainConfig struct {
-	// Loss is one of workers.LossNames(): "mse", "sum_squared" (the
+	// Loss is one of fl.LossNames(): "mse", "sum_squared" (the
 	// tutorial's ((pred - target)**2).sum()), "cross_entropy" (logits and
 	// class indices), "nll" (log-probabilities), "bce", "bce_logits", "l1".
 	Loss      string

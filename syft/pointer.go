@@ -167,7 +167,7 @@ func AsPrivate(allowedUsers ...string) SendOption {
 }
 
 // WithID stores the object under a chosen id (fresh random by default).
-// Resending with the same id fails with workers.ErrExists, which makes a
+// Resending with the same id fails with store.ErrExists, which makes a
 // send safe to retry after a lost connection.
 func WithID(id string) SendOption {
 	return func(o *store.Object) { o.ID = id }

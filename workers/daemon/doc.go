@@ -5,7 +5,7 @@
 // one place: the core's own (objects, ops, grants), MPC jobs
 // (workers/jobs), plans (workers/plans) and federated learning
 // (workers/fl). Both kinds of worker are built by it: a daemon, which
-// StartDaemon serves over TLS from a data directory (what `gomplab
+// Start serves over TLS from a data directory (what `gomplab
 // worker` runs), and a virtual worker in process (syft.NewVirtualWorker).
 //
 // The data directory (InitDataDir, OpenDataDir) is the data owner's

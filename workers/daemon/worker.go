@@ -9,7 +9,7 @@ import (
 
 // Worker is a worker's protocol core with every capability registered:
 // the core's own requests (objects, ops, grants), MPC jobs, plans and
-// federated learning. A daemon serves one over TLS (StartDaemon); a
+// federated learning. A daemon serves one over TLS (Start); a
 // virtual worker drives one in process (syft.NewVirtualWorker).
 type Worker struct {
 	Handler *workers.Handler

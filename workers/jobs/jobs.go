@@ -1,3 +1,10 @@
+// Package jobs is the worker side of MPC jobs: it starts this worker's
+// party of a job (job.start), reports its result (job.wait) and stops it
+// (job.cancel). The orchestrator that sends these is syft's Job.Run
+// (syft/jobs.go); the party itself runs shipped Go source in the sandbox,
+// in a child process under resource limits on a daemon or as a goroutine
+// on a virtual worker, and reads this worker's data by tag through
+// jobStore, which writes every load and save to the access log.
 package jobs
 
 import (
@@ -23,7 +30,7 @@ import (
 const (
 	// MsgStart starts this worker's party of a job. For rank 0 with no
 	// master address, the worker binds the job's rendezvous on a free port
-	// of JobStartRequest.MasterHost and replies with its address, which
+	// of StartRequest.MasterHost and replies with its address, which
 	// the orchestrator then gives the other ranks.
 	MsgStart = "job.start"
 	// MsgWait waits (briefly) for the party to finish and returns its
@@ -99,7 +106,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// maxWait bounds one MsgJobWait, well under clients' request timeouts.
+// maxWait bounds one MsgWait, well under clients' request timeouts.
 const maxWait = 5 * time.Second
 
 // Register adds the job message types to h, running parties as o

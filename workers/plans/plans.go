@@ -1,3 +1,9 @@
+// Package plans is the worker side of plans: it vets a plan object when
+// it is stored (only the operations of the plan format's allow-list) and
+// runs a stored plan on stored tensors where they are (plan.run), with
+// the privacy of its inputs. The plan format is sandbox/plan; the client
+// side, which builds plans from Go functions and ships them, is
+// syft/plans.go.
 package plans
 
 import (

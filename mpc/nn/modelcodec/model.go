@@ -69,7 +69,7 @@ func Encode(m *nn.Model) ([]byte, error) {
 	return []byte(out), nil
 }
 
-// Decode rebuilds a model from EncodeModel's blob, checking it within
+// Decode rebuilds a model from Encode's blob, checking it within
 // lim (zero fields: serde's defaults): the spec must build, and the weights
 // must name exactly the model's parameters with their shapes.
 func Decode(blob []byte, lim serde.Limits) (*nn.Model, error) {

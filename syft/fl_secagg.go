@@ -53,7 +53,7 @@ const (
 
 // SecureAggOptions configure SecureAggregate.
 type SecureAggOptions struct {
-	// FracBits is the fixed-point precision (0: workers.DefaultFracBits,
+	// FracBits is the fixed-point precision (0: fl.DefaultFracBits,
 	// 24): the average is exact to 2^-(FracBits+1) per parameter.
 	FracBits int
 	// Weights weigh the models (by sample counts, say); nil is a plain

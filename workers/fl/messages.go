@@ -3,10 +3,10 @@ package fl
 import "github.com/gomplab/gomplab/workers/store"
 
 // Message types of federated learning (package syft's federated datasets,
-// remote training and aggregation). They are registered on every Handler
-// by this package's init through Extend, so daemons and virtual workers
-// serve them alike. Every one of them refuses grant sessions: only a user
-// drives training, never another worker holding a grant.
+// remote training and aggregation). Register adds them to a Handler
+// (daemon.NewWorker does, for daemons and virtual workers alike). Every
+// one of them refuses grant sessions: only a user drives training, never
+// another worker holding a grant.
 const (
 	// MsgBatch selects rows of a dataset stored on the worker into a new
 	// (data, target) pair there: batches are cut where the data is.

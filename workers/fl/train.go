@@ -1,3 +1,11 @@
+// Package fl is the worker side of federated learning: cutting batches
+// where the data is, training steps and averaging on plaintext models
+// with mpc/nn (train.go), and the participants' side of secure
+// aggregation (secagg.go). Privacy follows the op rule: a model trained on
+// private data becomes private (allowed users: those allowed on every
+// private input), so its weights leave the worker only through secure
+// aggregation, as part of an aggregate. The client side, which drives the
+// rounds, is syft/fl*.go.
 package fl
 
 import (
@@ -16,12 +24,6 @@ import (
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
 )
-
-// Federated learning on the worker: cutting batches, training steps and
-// averaging, on plaintext tensors with mpc/nn. Privacy follows the op
-// rule: a model trained on private data becomes private (allowed users:
-// those allowed on every private input), so its weights leave the worker
-// only through secure aggregation (fl_secagg.go), as part of an aggregate.
 
 // Register adds the federated-learning message types to h, with their
 // state (live models and open secure-aggregation rounds), which lives as
