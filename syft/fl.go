@@ -10,6 +10,12 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
+// This file and fl_avg.go, fl_secagg.go and model.go are the client side
+// of federated learning: datasets and loaders (here), federated averaging
+// (fl_avg.go), secure aggregation (fl_secagg.go) and models on workers
+// (model.go). The worker side that answers them (fl.batch, fl.train,
+// fl.average, fl.share, fl.sum, fl.abort) is package workers/fl.
+
 // DatasetPart is the part of a federated dataset one worker holds: a data
 // tensor and a targets tensor with the same number of samples (dim 0).
 type DatasetPart struct {

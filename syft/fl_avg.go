@@ -11,6 +11,9 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 )
 
+// Federated averaging, the orchestrator's side; the workers' side is
+// package workers/fl (train.go).
+
 // Aggregation chooses how FedAvg averages the workers' models.
 type Aggregation int
 

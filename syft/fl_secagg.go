@@ -16,6 +16,9 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
+// Secure aggregation, the orchestrator's side; the participants' side is
+// package workers/fl (secagg.go).
+
 // DropoutPolicy says what SecureAggregate does when a participant drops
 // out (stops answering) in the middle of a round.
 type DropoutPolicy int

@@ -21,6 +21,11 @@ import (
 	"github.com/gomplab/gomplab/workers/jobs"
 )
 
+// This file is the orchestrator of MPC jobs. The worker side it talks to
+// (job.start, job.wait, job.cancel) is package workers/jobs; the party
+// each worker runs is package sandbox (RunJobWith in process, RunChild in
+// a child process); the function shipped is found by source.go.
+
 // DefaultJobTimeout bounds a job when Job.Timeout is zero.
 const DefaultJobTimeout = 5 * time.Minute
 

@@ -11,6 +11,9 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
+// Models on workers, the client side; the worker side that trains them is
+// package workers/fl, and the blob a model travels as is mpc/nn/modelcodec.
+
 // ModelPointer refers to a model stored on a worker (an object of kind
 // model: architecture and weights). The model trains there, on batches
 // there; only the loss pointers and, if the user may read it, the model

@@ -10,6 +10,11 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
+// This file is the client side of plans. The plan format and its
+// interpreter are package sandbox/plan; the worker side that stores and
+// runs them (plan.run) is package workers/plans; RunPlan runs one as an
+// MPC job (jobs.go, workers/jobs).
+
 // Plan is a function traced into a list of allow-listed tensor operations
 // with its state (parameters): the safer alternative to shipping source.
 // It is data, checked against the allow-list on arrival and run by a fixed
