@@ -15,6 +15,8 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
+	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -168,7 +170,7 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 				reply.Err = "this worker's store holds no models"
 			} else if md, err := ms.LoadModel(m.Tag); err != nil {
 				reply.Err = err.Error()
-			} else if reply.Model, err = encodeModel(md); err != nil {
+			} else if reply.Model, err = modelcodec.Encode(md); err != nil {
 				reply.Err = fmt.Sprintf("model %q: %v", m.Tag, err)
 			}
 			w.send(reply)
@@ -415,7 +417,7 @@ func (s *pipeStore) LoadModel(tag string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeModel(rep.Model)
+	m, err := modelcodec.Decode(rep.Model, serde.Limits{MaxBytes: maxChildFrame})
 	if err != nil {
 		return nil, fmt.Errorf("load model %q: %w", tag, err)
 	}

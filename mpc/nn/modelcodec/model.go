@@ -39,11 +39,15 @@ type modelBlob struct {
 }
 
 // Encode encodes a plaintext model (architecture and weights) as a blob
-// (the value of a stored model object). Only models built from mpc/nn's modules can
-// be encoded, since the worker rebuilds them from their Spec.
+// (the value of a stored model object). Only models built from mpc/nn's
+// modules can be encoded, since the receiver rebuilds them from their
+// Spec; an encrypted model is refused (decrypt it first).
 func Encode(m *nn.Model) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("encode model: nil model")
+	}
+	if m.Encrypted() {
+		return nil, errors.New("encode model: the model is encrypted: decrypt it first (Decrypt, or DecryptTo a rank)")
 	}
 	spec, err := m.Spec()
 	if err != nil {

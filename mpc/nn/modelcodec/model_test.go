@@ -1,11 +1,13 @@
 package modelcodec
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
 	"github.com/gomplab/gomplab/serde"
@@ -162,4 +164,41 @@ func FuzzDecodeONNXModel(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncodeRefusesEncrypted: an encrypted model has no plaintext weights
+// to encode; the error says what to do.
+func TestEncodeRefusesEncrypted(t *testing.T) {
+	_, err := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+		m := nn.NewModel(nn.NewLinear(2, 1, tensor.NewRNG(1)))
+		if err := m.Encrypt(p, 0); err != nil {
+			return nil, err
+		}
+		if _, err := Encode(m); err == nil || !strings.Contains(err.Error(), "decrypt it first") {
+			return nil, fmt.Errorf("encrypted model: err %v", err)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDecodeLimits: a blob larger than the caller's limit is refused
+// before any of it is used.
+func TestDecodeLimits(t *testing.T) {
+	r := tensor.NewRNG(1)
+	b, err := Encode(nn.NewModel(nn.NewLinear(64, 64, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(b, serde.Limits{MaxBytes: len(b) - 1}); err == nil {
+		t.Fatal("a blob over MaxBytes was decoded")
+	}
+	if _, err := Decode(b, serde.Limits{MaxElements: 100}); err == nil {
+		t.Fatal("a blob over MaxElements was decoded")
+	}
+	if _, err := Decode(b, serde.Limits{MaxBytes: len(b)}); err != nil {
+		t.Fatalf("a blob at the limit: %v", err)
+	}
 }
