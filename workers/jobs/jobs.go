@@ -147,8 +147,42 @@ type job struct {
 	dropper *time.Timer
 }
 
-func (t *Table) start(ctx context.Context, r *workers.Request) (any, error) {
-	h := t.h
+// start answers job.start, phase by phase: validate (the request, the
+// program's imports or the plan's operations, this worker's capacity),
+// start (rank 0's rendezvous, the job's entry in the table) and run (the
+// party, launched on its own: it outlives the request). Its result waits
+// in the table to be collected by job.wait.
+func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
+	q, err := t.decodeStart(r)
+	if err != nil {
+		return nil, err
+	}
+	j := &q.Job
+	if refused, err := t.check(r, j); refused != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return &StartReply{Refused: refused}, nil
+	}
+	opts, err := t.admit(j)
+	if err != nil {
+		return nil, err
+	}
+	rv, err := bindRendezvous(j, q.MasterHost)
+	if err != nil {
+		return nil, err
+	}
+	x, err := t.register(j, r.User().Name, rv)
+	if err != nil {
+		return nil, err
+	}
+	t.launch(x, *j, rv, opts)
+	return &StartReply{MasterAddr: j.MasterAddr}, nil
+}
+
+// decodeStart decodes a job.start from a user (grant sessions may not
+// run jobs) and names this worker in the job.
+func (t *Table) decodeStart(r *workers.Request) (*StartRequest, error) {
 	if r.Session.ViaGrant() {
 		return nil, workers.Deniedf("grant sessions may not run MPC jobs")
 	}
@@ -156,31 +190,43 @@ func (t *Table) start(ctx context.Context, r *workers.Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	j := q.Job
+	j := &q.Job
 	if err := store.ValidateID(j.ID); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", workers.ErrBadRequest, err)
 	}
-	j.Worker = h.WorkerID()
+	j.Worker = t.h.WorkerID()
 	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
-	// Refused before anything runs: forbidden imports, or a plan with an
-	// operation outside the allow-list.
+	return &q, nil
+}
+
+// check refuses a job before anything runs: a forbidden import, or a plan
+// with an operation outside the allow-list. The refusal is the party's
+// failure in the validate phase, for the orchestrator to report.
+func (t *Table) check(r *workers.Request, j *sandbox.Job) (*sandbox.Error, error) {
 	var checkErr error
 	if len(j.Plan) > 0 {
-		if _, err := plan.Decode(j.Plan, h.Limits()); err != nil {
+		if _, err := plan.Decode(j.Plan, t.h.Limits()); err != nil {
 			checkErr = &sandbox.Error{Kind: sandbox.KindForbidden, Msg: err.Error()}
 		}
 	} else {
 		checkErr = sandbox.Check(j.Program)
 	}
-	if checkErr != nil {
-		var se *sandbox.Error
-		if errors.As(checkErr, &se) {
-			se.Rank, se.Worker = j.Rank, j.Worker
-			h.AccessLog().Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
-			return &StartReply{Refused: se}, nil
-		}
+	if checkErr == nil {
+		return nil, nil
+	}
+	var se *sandbox.Error
+	if !errors.As(checkErr, &se) {
 		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, checkErr)
 	}
+	se = j.Fail(sandbox.PhaseValidate, se.Kind, se)
+	t.h.AccessLog().Info("job refused", "job", j.ID, "user", r.User().Name, "rank", j.Rank, "err", se.Error())
+	return se, nil
+}
+
+// admit checks this worker can run one more party of j (not a second one
+// of the same job, not over MaxJobs) and caps its timeout at MaxTimeout.
+// It returns the options the party runs under.
+func (t *Table) admit(j *sandbox.Job) (Options, error) {
 	t.mu.Lock()
 	opts := t.opts
 	running := 0
@@ -195,75 +241,94 @@ func (t *Table) start(ctx context.Context, r *workers.Request) (any, error) {
 	t.mu.Unlock()
 	switch {
 	case dup:
-		return nil, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, store.ErrExists, h.WorkerID())
+		return opts, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, store.ErrExists, t.h.WorkerID())
 	case running >= opts.MaxJobs:
-		return nil, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", workers.ErrUnavailable, h.WorkerID(), running)
+		return opts, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", workers.ErrUnavailable, t.h.WorkerID(), running)
 	case j.TimeoutMS <= 0:
-		return nil, workers.BadRequestf("job %s has no timeout", j.ID)
+		return opts, workers.BadRequestf("job %s has no timeout", j.ID)
 	}
 	if j.Timeout() > opts.MaxTimeout {
 		j.TimeoutMS = opts.MaxTimeout.Milliseconds()
 	}
+	return opts, nil
+}
 
-	var rv *comm.Rendezvous
-	if j.Rank == 0 && j.MasterAddr == "" {
-		host := q.MasterHost
-		if host == "" {
-			host = "127.0.0.1"
-		}
-		var err error
-		rv, err = comm.NewRendezvous(net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", workers.ErrBadRequest, host, err)
-		}
-		j.MasterAddr = rv.Addr()
+// bindRendezvous binds rank 0's rendezvous on a free port of host (when
+// the orchestrator fixed no address) and puts its address in j.
+func bindRendezvous(j *sandbox.Job, host string) (*comm.Rendezvous, error) {
+	if j.Rank != 0 || j.MasterAddr != "" {
+		return nil, nil
 	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	rv, err := comm.NewRendezvous(net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", workers.ErrBadRequest, host, err)
+	}
+	j.MasterAddr = rv.Addr()
+	return rv, nil
+}
 
-	x := &job{id: j.ID, user: r.User().Name, rank: j.Rank, done: make(chan struct{})}
+// register enters the job in the table, unless another request of the
+// same job got there first.
+func (t *Table) register(j *sandbox.Job, user string, rv *comm.Rendezvous) (*job, error) {
+	x := &job{id: j.ID, user: user, rank: j.Rank, done: make(chan struct{})}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if _, dup := t.jobs[j.ID]; dup {
-		t.mu.Unlock()
 		if rv != nil {
 			rv.Close()
 		}
-		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, store.ErrExists, h.WorkerID())
+		return nil, fmt.Errorf("job %s: %w on worker %s", j.ID, store.ErrExists, t.h.WorkerID())
 	}
 	t.jobs[j.ID] = x
-	t.mu.Unlock()
+	return x, nil
+}
 
-	// The party outlives this request.
+// launch runs the party on a goroutine of its own, which x tracks: x.done
+// closes when the party has finished and its result is in x, and
+// x.cancel stops it.
+func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options) {
 	pctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
-	store := &jobStore{h: h, job: j.ID, rank: j.Rank, user: r.User().Name}
-	h.AccessLog().Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
+	st := &jobStore{h: t.h, job: j.ID, rank: j.Rank, user: x.user}
+	t.h.AccessLog().Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
 		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "child", opts.Child != nil)
 	go func() {
 		defer cancel()
-		var res sandbox.Result
-		if opts.Child != nil {
-			res = sandbox.RunChild(pctx, j, rv, store, *opts.Child)
-		} else {
-			var po sandbox.PartyOptions
-			if opts.Observe != nil {
-				po.Observe = func(rank int, c comm.Comm) comm.Comm { return opts.Observe(j.ID, rank, c) }
-			}
-			res = sandbox.RunJobWith(pctx, j, rv, store, po)
-		}
-		outcome, errMsg := "ok", ""
-		if res.Err != nil {
-			outcome, errMsg = string(res.Err.Kind), res.Err.Error()
-		}
-		h.AccessLog().Info("job finished", "job", j.ID, "user", x.user, "rank", j.Rank,
-			"outcome", outcome, "err", errMsg, "bytes_sent", res.Stats.BytesSent, "rounds", res.Stats.Rounds,
-			"ms", time.Duration(res.ElapsedNS).Milliseconds())
-		x.result = res
-		close(x.done)
-		// Drop the result if nobody collects it.
-		t.mu.Lock()
-		x.dropper = time.AfterFunc(opts.Keep, func() { t.remove(x) })
-		t.mu.Unlock()
+		t.collect(x, runParty(pctx, j, rv, st, opts), opts)
 	}()
-	return &StartReply{MasterAddr: j.MasterAddr}, nil
+}
+
+// runParty runs the party as opts say: in a child process under
+// resource limits, or in this process.
+func runParty(ctx context.Context, j sandbox.Job, rv *comm.Rendezvous, st *jobStore, opts Options) sandbox.Result {
+	if opts.Child != nil {
+		return sandbox.RunChild(ctx, j, rv, st, *opts.Child)
+	}
+	var po sandbox.PartyOptions
+	if opts.Observe != nil {
+		po.Observe = func(rank int, c comm.Comm) comm.Comm { return opts.Observe(j.ID, rank, c) }
+	}
+	return sandbox.RunJobWith(ctx, j, rv, st, po)
+}
+
+// collect logs the party's outcome and keeps its result for job.wait,
+// dropping it if nobody collects it within opts.Keep.
+func (t *Table) collect(x *job, res sandbox.Result, opts Options) {
+	outcome, errMsg := "ok", ""
+	if res.Err != nil {
+		outcome, errMsg = string(res.Err.Kind), res.Err.Error()
+	}
+	t.h.AccessLog().Info("job finished", "job", x.id, "user", x.user, "rank", x.rank,
+		"outcome", outcome, "err", errMsg, "bytes_sent", res.Stats.BytesSent, "rounds", res.Stats.Rounds,
+		"ms", time.Duration(res.ElapsedNS).Milliseconds())
+	x.result = res
+	close(x.done)
+	t.mu.Lock()
+	x.dropper = time.AfterFunc(opts.Keep, func() { t.remove(x) })
+	t.mu.Unlock()
 }
 
 // remove forgets x if it is still the job under its id.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
+	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/store"
@@ -46,5 +47,40 @@ func TestJobLoadsONNXModel(t *testing.T) {
 	}
 	if _, err := js.LoadModel("no_such_model"); err == nil {
 		t.Fatal("an untagged model was found")
+	}
+}
+
+// TestStartRefusesForbidden: a worker refuses a job whose source imports
+// a forbidden package before anything runs; the refusal is the rank's
+// failure in the validate phase, naming its rank and this worker.
+func TestStartRefusesForbidden(t *testing.T) {
+	users := workers.NewUsers()
+	tok, err := users.Add("me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := workers.NewHandler(workers.Config{WorkerID: "bob", Store: store.NewMemStore(), Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := Register(h, Options{})
+	defer tbl.Close()
+	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := sandbox.Job{ID: "j1", Rank: 1, WorldSize: 2, MasterAddr: "127.0.0.1:1", TimeoutMS: 1000,
+		Program: sandbox.Program{Source: "package main\nimport \"os\"\nfunc f() { os.Exit(1) }", Entry: "f"}}
+	var rep StartReply
+	if err := c.Call(t.Context(), MsgStart, &StartRequest{Job: job}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Refused
+	if e == nil || e.Kind != sandbox.KindForbidden || e.Phase != sandbox.PhaseValidate || e.Rank != 1 || e.Worker != "bob" {
+		t.Fatalf("refusal %+v, want a forbidden import of rank 1 (bob) in the validate phase", e)
+	}
+	var wrep WaitReply
+	if err := c.Call(t.Context(), MsgWait, &WaitRequest{JobID: "j1"}, &wrep); err == nil {
+		t.Fatal("a refused job was started")
 	}
 }
