@@ -338,15 +338,43 @@ func newJobID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Run runs the job: it checks the source here (so a forbidden import is
-// refused before any worker is contacted), starts rank 0's party, which
-// binds the rendezvous on a free port, then the others with that address,
-// and collects every rank's result. When a rank cannot be started or
-// becomes unreachable, the others are cancelled.
+// Run runs the job in four phases: validate (here, before any worker is
+// contacted: the workers, the source's imports or the plan, the
+// arguments), start (rank 0's party first, whose worker binds the
+// rendezvous on a free port, then the others with that address), run (the
+// parties compute, on the workers) and collect (every rank's result,
+// polled from its worker). When a rank cannot be started or becomes
+// unreachable, the others are cancelled. Each rank's failure is stamped
+// once (sandbox.Job.Fail) with its rank, worker and phase.
 func (j *Job) Run(ctx context.Context) (*Results, error) {
 	start := time.Now()
-	n := len(j.Workers)
-	if n == 0 {
+	o, err := j.validate()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout+10*time.Second)
+	defer cancel()
+	if o.start() {
+		o.collect(ctx)
+	}
+	o.res.Elapsed = time.Since(start)
+	return o.res, o.res.Err()
+}
+
+// jobRun is one run of a Job between its phases.
+type jobRun struct {
+	j       *Job
+	res     *Results
+	shared  sandbox.Job // what every rank's job holds; MasterAddr once known
+	host    string      // where rank 0's worker binds the rendezvous
+	timeout time.Duration
+	started []bool // by rank; each written by its own goroutine
+}
+
+// validate checks the job before any worker is contacted and prepares
+// what every rank's job shares.
+func (j *Job) validate() (*jobRun, error) {
+	if len(j.Workers) == 0 {
 		return nil, errors.New("syft: RunMultiWorkers needs at least one worker")
 	}
 	if (j.Func == nil) == (j.Plan == nil) {
@@ -362,145 +390,166 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 		}
 		seen[w.ID()] = i
 	}
-	var program sandbox.Program
-	var planBytes []byte
-	if j.Plan != nil {
-		if err := j.Plan.Validate(); err != nil {
-			return nil, fmt.Errorf("syft: %w", err)
-		}
-		b, err := j.Plan.Encode()
-		if err != nil {
-			return nil, fmt.Errorf("syft: %w", err)
-		}
-		planBytes = b
-	} else {
-		if err := sandbox.Check(j.Func.Program); err != nil {
-			return nil, fmt.Errorf("syft: %w", err)
-		}
-		program = j.Func.Program
+	o := &jobRun{j: j, started: make([]bool, len(j.Workers)), timeout: j.Timeout}
+	if err := o.payload(); err != nil {
+		return nil, err
 	}
-	var argBytes []byte
-	if len(j.Args) > 0 {
-		b, err := serde.Marshal(j.Args)
-		if err != nil {
-			return nil, fmt.Errorf("syft: arguments: %w", err)
-		}
-		argBytes = b
-	}
-	timeout := j.Timeout
-	if timeout <= 0 {
-		timeout = DefaultJobTimeout
+	if o.timeout <= 0 {
+		o.timeout = DefaultJobTimeout
 	}
 	setup := j.SetupTimeout
 	if setup <= 0 {
-		setup = max(timeout/4, 10*time.Second)
+		setup = max(o.timeout/4, 10*time.Second)
 	}
-	host, masterAddr, err := splitMaster(j.MasterAddr)
+	host, fixed, err := splitMaster(j.MasterAddr)
 	if err != nil {
 		return nil, err
 	}
-
-	res := &Results{JobID: newJobID(), Ranks: make([]RankResult, n)}
+	o.host = host
+	o.res = &Results{JobID: newJobID(), Ranks: make([]RankResult, len(j.Workers))}
 	for i, w := range j.Workers {
-		res.Ranks[i] = RankResult{Rank: i, Worker: w.ID()}
+		o.res.Ranks[i] = RankResult{Rank: i, Worker: w.ID()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
-	defer cancel()
-	jobFor := func(rank int) sandbox.Job {
-		return sandbox.Job{ID: res.JobID, Rank: rank, WorldSize: n, MasterAddr: masterAddr,
-			Worker: j.Workers[rank].ID(), Program: program, Plan: planBytes, Args: argBytes,
-			TimeoutMS: timeout.Milliseconds(), SetupTimeoutMS: setup.Milliseconds()}
-	}
-	started := make([]bool, n)
-	failRank := func(rank int, k sandbox.Kind, err error) {
-		var se *sandbox.Error
-		if !errors.As(err, &se) {
-			se = &sandbox.Error{Kind: k, Msg: err.Error()}
-		}
-		se.Rank, se.Worker = rank, j.Workers[rank].ID()
-		res.Ranks[rank].Err = se
-	}
-	cancelStarted := func() {
-		var wg sync.WaitGroup
-		for i, ok := range started {
-			if ok {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_ = j.Workers[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: res.JobID}, nil)
-				}()
-			}
-		}
-		wg.Wait()
-	}
-	finish := func() (*Results, error) {
-		res.Elapsed = time.Since(start)
-		return res, res.Err()
-	}
+	o.shared.ID, o.shared.WorldSize, o.shared.MasterAddr = o.res.JobID, len(j.Workers), fixed
+	o.shared.TimeoutMS, o.shared.SetupTimeoutMS = o.timeout.Milliseconds(), setup.Milliseconds()
+	return o, nil
+}
 
-	// Rank 0 first: its worker picks the port the others dial.
-	var rep jobs.StartReply
-	if err := j.Workers[0].link().call(jobs.MsgStart,
-		&jobs.StartRequest{Job: jobFor(0), MasterHost: host}, &rep); err != nil {
-		failRank(0, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
-		return finish()
+// payload checks and encodes what the parties run (the function's source,
+// refused here when it imports a forbidden package, or the plan) and
+// their arguments.
+func (o *jobRun) payload() error {
+	j := o.j
+	if j.Plan != nil {
+		if err := j.Plan.Validate(); err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		b, err := j.Plan.Encode()
+		if err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		o.shared.Plan = b
+	} else {
+		if err := sandbox.Check(j.Func.Program); err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		o.shared.Program = j.Func.Program
 	}
-	if rep.Refused != nil {
-		failRank(0, rep.Refused.Kind, rep.Refused)
-		return finish()
+	if len(j.Args) > 0 {
+		b, err := serde.Marshal(j.Args)
+		if err != nil {
+			return fmt.Errorf("syft: arguments: %w", err)
+		}
+		o.shared.Args = b
 	}
-	started[0] = true
-	masterAddr = rep.MasterAddr
+	return nil
+}
 
+// job is rank's part of the job.
+func (o *jobRun) job(rank int) sandbox.Job {
+	sj := o.shared
+	sj.Rank, sj.Worker = rank, o.j.Workers[rank].ID()
+	return sj
+}
+
+// fail records rank's failure in phase (see sandbox.Job.Fail).
+func (o *jobRun) fail(rank int, phase sandbox.Phase, k sandbox.Kind, err error) {
+	sj := o.job(rank)
+	o.res.Ranks[rank].Err = sj.Fail(phase, k, err)
+}
+
+// start starts rank 0's party, whose worker binds the rendezvous, then
+// the others, concurrently, with its address. If a rank cannot start, the
+// ranks already started are cancelled and start reports false.
+func (o *jobRun) start() bool {
+	addr, ok := o.startRank(0, o.host)
+	if !ok {
+		return false
+	}
+	o.shared.MasterAddr = addr
 	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
+	for i := 1; i < len(o.j.Workers); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			job := jobFor(i)
-			job.MasterAddr = masterAddr
-			var rep jobs.StartReply
-			if err := j.Workers[i].link().call(jobs.MsgStart, &jobs.StartRequest{Job: job}, &rep); err != nil {
-				failRank(i, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
-				return
-			}
-			if rep.Refused != nil {
-				failRank(i, rep.Refused.Kind, rep.Refused)
-				return
-			}
-			started[i] = true
+			o.startRank(i, "")
 		}()
 	}
 	wg.Wait()
-	for i := range started {
-		if !started[i] {
-			cancelStarted()
-			for k := range started {
-				if started[k] {
-					failRank(k, sandbox.KindCanceled, fmt.Errorf("cancelled: rank %d could not start", i))
+	for i := range o.started {
+		if !o.started[i] {
+			o.cancelStarted()
+			for k := range o.started {
+				if o.started[k] {
+					o.fail(k, sandbox.PhaseStart, sandbox.KindCanceled, fmt.Errorf("cancelled: rank %d could not start", i))
 				}
 			}
-			return finish()
+			return false
 		}
 	}
+	return true
+}
 
-	// Collect. A rank whose worker stops answering fails the job.
+// startRank sends rank's worker job.start (with host, where rank 0's
+// worker binds the rendezvous) and returns the rendezvous address it
+// replied with.
+func (o *jobRun) startRank(rank int, host string) (string, bool) {
+	var rep jobs.StartReply
+	req := &jobs.StartRequest{Job: o.job(rank), MasterHost: host}
+	if err := o.j.Workers[rank].link().call(jobs.MsgStart, req, &rep); err != nil {
+		o.fail(rank, sandbox.PhaseStart, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
+		return "", false
+	}
+	if rep.Refused != nil {
+		o.fail(rank, sandbox.PhaseStart, rep.Refused.Kind, rep.Refused)
+		return "", false
+	}
+	o.started[rank] = true
+	return rep.MasterAddr, true
+}
+
+// cancelStarted sends job.cancel to every started rank's worker, and
+// waits for the answers.
+func (o *jobRun) cancelStarted() {
+	var wg sync.WaitGroup
+	for i, ok := range o.started {
+		if ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = o.j.Workers[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: o.res.JobID}, nil)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// collect polls every rank's worker until its party reports. A rank whose
+// worker stops answering fails the job: the other parties are cancelled,
+// on a goroutine that collect waits for as well.
+func (o *jobRun) collect(ctx context.Context) {
+	var wg sync.WaitGroup
 	var once sync.Once
-	for i := range j.Workers {
+	for i := range o.j.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := waitRank(ctx, j.Workers[i], res.JobID)
+			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID)
 			if err != nil {
-				failRank(i, sandbox.KindUnavailable, err)
-				once.Do(func() { go cancelStarted() })
+				o.fail(i, sandbox.PhaseCollect, sandbox.KindUnavailable, err)
+				once.Do(func() {
+					wg.Add(1) // while this goroutine's Done is pending
+					go func() {
+						defer wg.Done()
+						o.cancelStarted()
+					}()
+				})
 				return
 			}
-			fillRank(&res.Ranks[i], r)
+			o.fill(i, r)
 		}()
 	}
 	wg.Wait()
-	return finish()
 }
 
 // waitRank polls a worker until its party reports.
@@ -523,13 +572,14 @@ func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error)
 	}
 }
 
-// fillRank decodes a party's result.
-func fillRank(rr *RankResult, r *sandbox.Result) {
+// fill decodes rank's result: its value, or its failure, stamped as this
+// rank's whatever the worker said.
+func (o *jobRun) fill(rank int, r *sandbox.Result) {
+	rr := &o.res.Ranks[rank]
 	rr.Stats, rr.ByOp, rr.Output = r.Stats, r.ByOp, r.Output
 	rr.Elapsed = time.Duration(r.ElapsedNS)
 	if r.Err != nil {
-		r.Err.Rank, r.Err.Worker = rr.Rank, rr.Worker
-		rr.Err = r.Err
+		o.fail(rank, sandbox.PhaseRun, r.Err.Kind, r.Err)
 		return
 	}
 	if len(r.Value) == 0 {
@@ -540,8 +590,7 @@ func fillRank(rr *RankResult, r *sandbox.Result) {
 		v, err = sandbox.DecodeModels(v)
 	}
 	if err != nil {
-		rr.Err = &sandbox.Error{Kind: sandbox.KindResult, Rank: rr.Rank, Worker: rr.Worker,
-			Msg: fmt.Sprintf("decoding the returned value: %v", err)}
+		o.fail(rank, sandbox.PhaseCollect, sandbox.KindResult, fmt.Errorf("decoding the returned value: %v", err))
 		return
 	}
 	rr.Value = v

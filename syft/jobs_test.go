@@ -225,19 +225,25 @@ func TestJobFailures(t *testing.T) {
 		kinds   [][]sandbox.Kind
 		msg     string
 		line    int
+		phases  []sandbox.Phase // per rank, when the job reached the workers
 	}{
 		{name: "forbidden import", src: "package main\nimport \"os\"\nfunc f() { os.Exit(1) }\n",
 			kinds: [][]sandbox.Kind{{sandbox.KindForbidden}}, msg: `import "os"`, line: 2},
 		{name: "infinite loop", src: head + "\tfor {\n\t}\n" + tail, timeout: 2 * time.Second,
-			kinds: [][]sandbox.Kind{{sandbox.KindTimeout}, {sandbox.KindTimeout}}, msg: "deadline", line: 6},
+			kinds: [][]sandbox.Kind{{sandbox.KindTimeout}, {sandbox.KindTimeout}}, msg: "deadline", line: 6,
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "panic", src: head + "\tif mpc.Rank() == 1 {\n\t\tpanic(\"no way\")\n\t}\n" + tail,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindPanic}}, msg: "no way", line: 7},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindPanic}}, msg: "no way", line: 7,
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "huge allocation", src: head + "\tif mpc.Rank() == 1 {\n\t\tx := make([]float64, 1<<38)\n\t\tx[1] = 1\n\t}\n" + tail,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindMemory}}, msg: "out of memory"},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindMemory}}, msg: "out of memory",
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "killed mid-job", src: head + "\tfor mpc.Rank() == 1 {\n\t}\n" + tail, killR1: true,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindKilled}}, msg: "killed"},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindKilled}}, msg: "killed",
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "worker down", src: head + tail, down: true,
-			kinds: [][]sandbox.Kind{{sandbox.KindCanceled}, {sandbox.KindUnavailable}}, msg: "unavailable"},
+			kinds: [][]sandbox.Kind{{sandbox.KindCanceled}, {sandbox.KindUnavailable}}, msg: "unavailable",
+			phases: []sandbox.Phase{sandbox.PhaseStart, sandbox.PhaseStart}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,6 +289,9 @@ func TestJobFailures(t *testing.T) {
 					var se *sandbox.Error
 					if errors.As(rr.Err, &se) && (se.Rank != i || se.Worker != ws[i].ID()) {
 						t.Errorf("rank %d: error names rank %d worker %q", i, se.Rank, se.Worker)
+					}
+					if se != nil && se.Phase != c.phases[i] {
+						t.Errorf("rank %d failed in phase %q, want %q: %v", i, se.Phase, c.phases[i], se)
 					}
 				}
 				if !strings.Contains(err.Error(), c.msg) {
