@@ -20,7 +20,8 @@ var layers = []struct {
 }{
 	{"tensor", 1},
 	{"serde", 1},
-	{"mpc", 2}, // the engine: comm, provider, internal/ring, paillier
+	{"internal", 1}, // self-contained pieces: log files, connection limits, bbolt checks
+	{"mpc", 2},      // the engine: comm, provider, internal/ring, paillier
 	{"mpc/nn", 3},
 	{"sandbox", 4}, // the jail, its tables and the plan format
 	{"workers", 5},
@@ -31,7 +32,7 @@ var layers = []struct {
 }
 
 // exempt are packages outside the layering: programs and test support.
-var exempt = []string{"examples", "internal/recording", "internal/layers"}
+var exempt = []string{"examples", "internal/recording", "internal/faultnet", "internal/layers"}
 
 // layerOf returns the layer of a module package (its path without the
 // module prefix), or 0 when it has none.
@@ -61,7 +62,7 @@ func TestLayerOf(t *testing.T) {
 	}{
 		{"tensor", 1}, {"mpc/comm", 2}, {"mpc/nn", 3}, {"mpc/nn/onnx", 3}, {"mpc/nnx", 2},
 		{"sandbox/plan", 4}, {"workers/jobs", 5}, {"syft", 6}, {"kernel/repl", 7}, {"cmd/gomplab", 8},
-		{"elsewhere", 0},
+		{"internal/logfile", 1}, {"elsewhere", 0},
 	} {
 		if got := layerOf(c.rel); got != c.want {
 			t.Errorf("layerOf(%q) = %d, want %d", c.rel, got, c.want)
