@@ -46,11 +46,19 @@ const DefaultJobTimeout = 5 * time.Minute
 // the line. The results are returned even then, with what succeeded.
 //
 //	func product() (any, error) {
-//		a := mpc.Load("crypten_data", 0)
-//		b := mpc.Load("crypten_data", 1)
+//		a, err := mpc.Load("crypten_data", 0)
+//		if err != nil {
+//			return nil, err
+//		}
+//		b, err := mpc.Load("crypten_data", 1)
+//		if err != nil {
+//			return nil, err
+//		}
 //		return a.Mul(b).GetPlainText()
 //	}
 //	results, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", product)
+//
+// (ExampleRunMultiWorkers runs this on two virtual workers.)
 func RunMultiWorkers(ws []Worker, masterAddr string, fn any, args ...any) (*Results, error) {
 	f, err := FuncOf(fn)
 	if err != nil {
