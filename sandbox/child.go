@@ -15,6 +15,8 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
+	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -45,34 +47,61 @@ const rendezvousFD = 3
 // writes the worker's store only through store, over the pipe. rv is rank
 // 0's bound rendezvous (nil on other ranks); the child inherits it.
 //
-// Failures the child cannot report itself are classified from how it
-// ended: KindTimeout when the worker killed it at the deadline,
-// KindMemory, KindStack and KindCPU when it hit a limit, KindKilled for a
-// signal from elsewhere, and KindCrash for any other death. RunChild never
-// returns before the child has exited.
+// Its phases: validate (the job and the options), start (the process, its
+// pipes and the rendezvous it inherits, the deadline and cancellation),
+// run (sending the job, answering the party's store requests until it
+// reports) and collect (reaping the process, and classifying a death it
+// could not report). Failures the child cannot report itself are
+// classified from how it ended: KindTimeout when the worker killed it at
+// the deadline, KindMemory, KindStack and KindCPU when it hit a limit,
+// KindKilled for a signal from elsewhere, and KindCrash for any other
+// death. RunChild never returns before the child has exited.
 func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts ChildOptions) Result {
-	res := Result{Rank: job.Rank, Worker: job.Worker}
-	fail := func(k Kind, format string, args ...any) Result {
-		e := errorf(k, format, args...)
-		e.Rank, e.Worker = job.Rank, job.Worker
-		res.Err = e
-		return res
-	}
 	if rv != nil {
 		defer rv.Close()
 	}
 	if err := job.validate(); err != nil {
-		return fail(KindSetup, "bad job: %v", err)
+		return job.failed(PhaseValidate, KindSetup, errorf(KindSetup, "bad job: %v", err))
 	}
 	if len(opts.Command) == 0 {
-		return fail(KindSetup, "no party command configured")
+		return job.failed(PhaseValidate, KindSetup, errorf(KindSetup, "no party command configured"))
 	}
-	limits := opts.Limits.withDefaults(job.Timeout(), job.WorldSize)
-	grace := opts.KillGrace
-	if grace <= 0 {
-		grace = 2 * time.Second
+	cp, err := startChild(job, rv, opts)
+	if err != nil {
+		return job.failed(PhaseStart, KindSetup, err)
 	}
+	defer cp.stopTimers()
+	cp.watch(ctx)
+	result, protoErr := cp.serve(store)
+	return cp.collect(result, protoErr)
+}
 
+// childProc is a party process between RunChild's phases.
+type childProc struct {
+	job    Job
+	limits Limits
+	grace  time.Duration
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	stderr *boundedBuffer
+	w      *msgWriter
+
+	mu     sync.Mutex
+	why    Kind          // why the worker killed the process, if it did
+	timers []*time.Timer // the deadline and the kill after a cancellation
+	stop   func() bool   // stops watching the context
+}
+
+// startChild starts the party process with its pipes, its limits and, on
+// rank 0, the bound rendezvous as an inherited descriptor (closed here
+// once the child holds its own copy).
+func startChild(job Job, rv *comm.Rendezvous, opts ChildOptions) (*childProc, error) {
+	cp := &childProc{job: job, limits: opts.Limits.withDefaults(job.Timeout(), job.WorldSize),
+		grace: opts.KillGrace, stderr: &boundedBuffer{max: 16 << 10}}
+	if cp.grace <= 0 {
+		cp.grace = 2 * time.Second
+	}
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
 	cmd.Env = opts.Env
 	if cmd.Env == nil {
@@ -80,26 +109,24 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 	}
 	cmd.Dir = "/"
 	childSysProcAttr(cmd)
-	stderr := &boundedBuffer{max: 16 << 10}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return fail(KindSetup, "party stdin: %v", err)
+	cmd.Stderr = cp.stderr
+	var err error
+	if cp.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, errorf(KindSetup, "party stdin: %v", err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fail(KindSetup, "party stdout: %v", err)
+	if cp.stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, errorf(KindSetup, "party stdout: %v", err)
 	}
 	if rv != nil {
 		f, err := rv.File()
 		if err != nil {
-			return fail(KindSetup, "passing the rendezvous: %v", err)
+			return nil, errorf(KindSetup, "passing the rendezvous: %v", err)
 		}
 		defer f.Close()
 		cmd.ExtraFiles = []*os.File{f}
 	}
 	if err := cmd.Start(); err != nil {
-		return fail(KindSetup, "starting the party process: %v", err)
+		return nil, errorf(KindSetup, "starting the party process: %v", err)
 	}
 	if opts.Started != nil {
 		opts.Started(cmd.Process.Pid)
@@ -111,103 +138,130 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 	if rv != nil {
 		rv.Close()
 	}
+	cp.cmd, cp.w = cmd, &msgWriter{w: cp.stdin}
+	return cp, nil
+}
 
-	var killed struct {
-		sync.Mutex
-		why Kind
+// kill kills the party's process group, remembering the first reason.
+func (cp *childProc) kill(why Kind) {
+	cp.mu.Lock()
+	if cp.why == "" {
+		cp.why = why
 	}
-	kill := func(why Kind) {
-		killed.Lock()
-		if killed.why == "" {
-			killed.why = why
-		}
-		killed.Unlock()
-		killGroup(cmd)
-	}
-	deadline := time.AfterFunc(job.Timeout()+grace, func() { kill(KindTimeout) })
-	defer deadline.Stop()
+	cp.mu.Unlock()
+	killGroup(cp.cmd)
+}
 
-	w := &msgWriter{w: stdin}
-	// Cancellation: ask the party to stop, and kill it if it does not.
-	stopCancel := context.AfterFunc(ctx, func() {
-		w.send(&childMsg{Type: msgCancel})
-		time.AfterFunc(grace, func() { kill(KindCanceled) })
+// watch arms the deadline (the job's timeout and the grace period) and
+// the cancellation: when ctx ends, the party is asked to stop and killed
+// if it does not within the grace period.
+func (cp *childProc) watch(ctx context.Context) {
+	cp.mu.Lock()
+	cp.timers = append(cp.timers, time.AfterFunc(cp.job.Timeout()+cp.grace, func() { cp.kill(KindTimeout) }))
+	cp.mu.Unlock()
+	cp.stop = context.AfterFunc(ctx, func() {
+		cp.w.send(&childMsg{Type: msgCancel})
+		cp.mu.Lock()
+		cp.timers = append(cp.timers, time.AfterFunc(cp.grace, func() { cp.kill(KindCanceled) }))
+		cp.mu.Unlock()
 	})
-	defer stopCancel()
+}
 
-	if err := w.send(&childMsg{Type: msgJob, Job: &job, Limits: &limits}); err != nil {
-		kill(KindCrash)
+// stopTimers disarms watch once the process has been reaped.
+func (cp *childProc) stopTimers() {
+	if cp.stop != nil {
+		cp.stop()
 	}
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for _, t := range cp.timers {
+		t.Stop()
+	}
+}
 
-	var result *Result
-	var protoErr error
+// serve sends the job and answers the party's store requests until it
+// reports its result, the pipe ends, or it breaks the protocol (then it
+// is killed).
+func (cp *childProc) serve(store Store) (*Result, error) {
+	if err := cp.w.send(&childMsg{Type: msgJob, Job: &cp.job, Limits: &cp.limits}); err != nil {
+		cp.kill(KindCrash)
+	}
 	for {
-		m, err := readMsg(stdout)
+		m, err := readMsg(cp.stdout)
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				protoErr = err
-				kill(KindCrash)
+			if errors.Is(err, io.EOF) {
+				return nil, nil
 			}
-			break
+			cp.kill(KindCrash)
+			return nil, err
 		}
 		switch m.Type {
-		case msgLoad:
-			reply := &childMsg{Type: msgReply, Seq: m.Seq}
-			t, err := store.Load(m.Tag)
-			if err != nil {
-				reply.Err = err.Error()
-			} else if t == nil {
-				reply.Err = fmt.Sprintf("load %q: no tensor", m.Tag)
-			}
-			reply.Tensor = t
-			w.send(reply)
-		case msgLoadModel:
-			reply := &childMsg{Type: msgReply, Seq: m.Seq}
-			ms, ok := store.(ModelStore)
-			if !ok {
-				reply.Err = "this worker's store holds no models"
-			} else if md, err := ms.LoadModel(m.Tag); err != nil {
-				reply.Err = err.Error()
-			} else if reply.Model, err = encodeModel(md); err != nil {
-				reply.Err = fmt.Sprintf("model %q: %v", m.Tag, err)
-			}
-			w.send(reply)
-		case msgSave:
-			reply := &childMsg{Type: msgReply, Seq: m.Seq}
-			if err := store.Save(m.Tag, m.Tensor); err != nil {
-				reply.Err = err.Error()
-			}
-			w.send(reply)
+		case msgLoad, msgLoadModel, msgSave:
+			cp.w.send(answerStore(store, m))
 		case msgResult:
-			result = m.Result
+			return m.Result, nil
 		default:
-			protoErr = fmt.Errorf("unexpected %s message from the party", m.Type)
-			kill(KindCrash)
-		}
-		if result != nil || protoErr != nil {
-			break
+			cp.kill(KindCrash)
+			return nil, fmt.Errorf("unexpected %s message from the party", m.Type)
 		}
 	}
-	stdin.Close()
-	// Drain so the child never blocks writing; then reap it.
-	io.Copy(io.Discard, stdout)
-	waitErr := cmd.Wait()
+}
 
-	killed.Lock()
-	why := killed.why
-	killed.Unlock()
-	if result != nil && why == "" {
-		result.Rank, result.Worker = job.Rank, job.Worker
-		if result.Err != nil {
-			result.Err.Rank, result.Err.Worker = job.Rank, job.Worker
+// answerStore answers a party's load or save request from the worker's
+// store.
+func answerStore(store Store, m *childMsg) *childMsg {
+	reply := &childMsg{Type: msgReply, Seq: m.Seq}
+	switch m.Type {
+	case msgLoad:
+		t, err := store.Load(m.Tag)
+		if err != nil {
+			reply.Err = err.Error()
+		} else if t == nil {
+			reply.Err = fmt.Sprintf("load %q: no tensor", m.Tag)
 		}
-		return *result
+		reply.Tensor = t
+	case msgLoadModel:
+		ms, ok := store.(ModelStore)
+		if !ok {
+			reply.Err = "this worker's store holds no models"
+		} else if md, err := ms.LoadModel(m.Tag); err != nil {
+			reply.Err = err.Error()
+		} else if reply.Model, err = modelcodec.Encode(md); err != nil {
+			reply.Err = fmt.Sprintf("model %q: %v", m.Tag, err)
+		}
+	case msgSave:
+		if err := store.Save(m.Tag, m.Tensor); err != nil {
+			reply.Err = err.Error()
+		}
+	}
+	return reply
+}
+
+// collect reaps the process and returns the party's result, stamped as
+// this worker's party, or, when it could not report (or was killed after
+// reporting), the failure its end shows.
+func (cp *childProc) collect(result *Result, protoErr error) Result {
+	cp.stdin.Close()
+	// Drain so the child never blocks writing; then reap it.
+	io.Copy(io.Discard, cp.stdout)
+	waitErr := cp.cmd.Wait()
+	cp.mu.Lock()
+	why := cp.why
+	cp.mu.Unlock()
+	job := &cp.job
+	if result != nil && why == "" {
+		res := *result
+		res.Rank, res.Worker, res.Err = job.Rank, job.Worker, nil
+		if result.Err != nil {
+			res.Err = job.Fail(PhaseRun, result.Err.Kind, result.Err)
+		}
+		return res
 	}
 	if protoErr != nil {
-		return fail(KindCrash, "the party process broke the protocol: %v", protoErr)
+		return job.failed(PhaseRun, KindCrash, errorf(KindCrash, "the party process broke the protocol: %v", protoErr))
 	}
-	k, msg := classifyExit(why, waitErr, stderr.String(), job.Timeout(), limits)
-	return fail(k, "%s", msg)
+	k, msg := classifyExit(why, waitErr, cp.stderr.String(), job.Timeout(), cp.limits)
+	return job.failed(PhaseRun, k, errorf(k, "%s", msg))
 }
 
 // classifyExit explains how a party process that did not report ended.
@@ -301,17 +355,13 @@ func ServeChild(r io.Reader, w io.Writer) int {
 		return 0
 	}
 	if err := applyLimits(limits); err != nil {
-		e := errorf(KindSetup, "applying resource limits: %v", err)
-		e.Rank, e.Worker = job.Rank, job.Worker
-		return report(Result{Rank: job.Rank, Worker: job.Worker, Err: e})
+		return report(job.failed(PhaseStart, KindSetup, errorf(KindSetup, "applying resource limits: %v", err)))
 	}
 	var rv *comm.Rendezvous
 	if job.Rank == 0 {
 		rv, err = comm.RendezvousFromFile(os.NewFile(rendezvousFD, "rendezvous"))
 		if err != nil {
-			e := errorf(KindSetup, "inherited rendezvous: %v", err)
-			e.Rank, e.Worker = job.Rank, job.Worker
-			return report(Result{Rank: job.Rank, Worker: job.Worker, Err: e})
+			return report(job.failed(PhaseStart, KindSetup, errorf(KindSetup, "inherited rendezvous: %v", err)))
 		}
 	}
 	// The soft CPU limit sends SIGXCPU, which Go ignores by default:
@@ -319,15 +369,21 @@ func ServeChild(r io.Reader, w io.Writer) int {
 	// later in any case).
 	xcpu := make(chan os.Signal, 1)
 	signal.Notify(xcpu, syscall.SIGXCPU)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-xcpu
-		e := errorf(KindCPU, "the party used up its CPU-time limit of %v", limits.CPU)
-		e.Rank, e.Worker = job.Rank, job.Worker
-		os.Exit(report(Result{Rank: job.Rank, Worker: job.Worker, Err: e}))
+		select {
+		case <-xcpu:
+			os.Exit(report(job.failed(PhaseRun, KindCPU, errorf(KindCPU, "the party used up its CPU-time limit of %v", limits.CPU))))
+		case <-done:
+			signal.Stop(xcpu)
+		}
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ps := &pipeStore{w: out, replies: map[uint64]chan *childMsg{}}
+	// readLoop ends with r, which the worker closes once it has the
+	// result (or when it kills the process).
 	go ps.readLoop(r, cancel)
 	return report(runJob(ctx, job, rv, ps, PartyOptions{}))
 }
@@ -415,7 +471,7 @@ func (s *pipeStore) LoadModel(tag string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeModel(rep.Model)
+	m, err := modelcodec.Decode(rep.Model, serde.Limits{MaxBytes: maxChildFrame})
 	if err != nil {
 		return nil, fmt.Errorf("load model %q: %w", tag, err)
 	}

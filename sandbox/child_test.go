@@ -143,6 +143,35 @@ func TestRunChildFailures(t *testing.T) {
 				t.Errorf("took %v with a %v timeout", d, c.timeout)
 			}
 			checkFailed(t, res, c.kinds, c.msg)
+			for i, r := range res {
+				if r.Err.Phase != PhaseRun {
+					t.Errorf("rank %d failed in phase %q, want run: %v", i, r.Err.Phase, r.Err)
+				}
+			}
+		})
+	}
+}
+
+// TestRunChildSetupPhases: a worker that cannot start a party process
+// says so in the phase it failed in, naming the rank and worker.
+func TestRunChildSetupPhases(t *testing.T) {
+	job := Job{ID: "j", Rank: 1, WorldSize: 2, Worker: "bob", MasterAddr: "127.0.0.1:1", TimeoutMS: 1000,
+		Program: Program{Source: "package main\nfunc f() {}", Entry: "f"}}
+	for _, c := range []struct {
+		name    string
+		command []string
+		phase   Phase
+		msg     string
+	}{
+		{"no command", nil, PhaseValidate, "no party command"},
+		{"missing binary", []string{"/nonexistent/gomplab", "party"}, PhaseStart, "starting the party process"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := RunChild(context.Background(), job, nil, newMapStore(), ChildOptions{Command: c.command})
+			e := res.Err
+			if e == nil || e.Phase != c.phase || e.Kind != KindSetup || e.Rank != 1 || e.Worker != "bob" || !strings.Contains(e.Msg, c.msg) {
+				t.Fatalf("got %+v, want a setup failure of rank 1 (bob) in phase %s naming %q", e, c.phase, c.msg)
+			}
 		})
 	}
 }

@@ -62,13 +62,37 @@ const (
 	KindUnavailable Kind = "unavailable"
 )
 
+// Phase names the part of a job's life a failure happened in. Every side
+// of a job goes through the same four, in order: the orchestrator
+// (syft.Job.Run), the worker (workers/jobs), the party process (RunChild,
+// ServeChild) and the party (RunJobWith).
+type Phase string
+
+// The phases of a job.
+const (
+	// PhaseValidate: the job is checked before anything runs: the
+	// workers, the source's imports, the job's fields, the arguments,
+	// compiling the program.
+	PhaseValidate Phase = "validate"
+	// PhaseStart: the party is being started: the worker binding the
+	// rendezvous and launching it, the party process starting under its
+	// limits, the parties meeting.
+	PhaseStart Phase = "start"
+	// PhaseRun: the entry function (or plan) runs.
+	PhaseRun Phase = "run"
+	// PhaseCollect: the result is encoded, reported and gathered.
+	PhaseCollect Phase = "collect"
+)
+
 // Error is the failure of one party of a job: which rank on which worker,
-// what kind of failure, where in the shipped source (when known), and the
-// message. Errors never carry the values a party computed on.
+// in which phase, what kind of failure, where in the shipped source (when
+// known), and the message. Errors never carry the values a party computed
+// on. Job.Fail makes and stamps them.
 type Error struct {
 	Kind   Kind   `msgpack:"kind"`
 	Rank   int    `msgpack:"rank"`
 	Worker string `msgpack:"worker,omitempty"`
+	Phase  Phase  `msgpack:"phase,omitempty"`
 	// File and Line locate the failure in the source as the user wrote it
 	// (a notebook cell, a Go file); Line is 0 when unknown.
 	File string `msgpack:"file,omitempty"`
@@ -134,6 +158,28 @@ func refused(err error) *Error {
 		return nil
 	}
 	return errorf(KindRefused, "%s", re.Error())
+}
+
+// Fail is how every side of a job reports the failure of party j.Rank:
+// it returns err as an *Error (one of kind k when err is not one already)
+// stamped with the party's rank and worker and, unless err already names
+// the phase it happened in (stamped nearer its cause, on the party), with
+// phase. It is the one place rank, worker and phase are set.
+func (j *Job) Fail(phase Phase, k Kind, err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = errorf(k, "%v", err)
+	}
+	e.Rank, e.Worker = j.Rank, j.Worker
+	if e.Phase == "" {
+		e.Phase = phase
+	}
+	return e
+}
+
+// failed is the Result of party j failing in phase (see Fail).
+func (j *Job) failed(phase Phase, k Kind, err error) Result {
+	return Result{Rank: j.Rank, Worker: j.Worker, Err: j.Fail(phase, k, err)}
 }
 
 // errorf builds an unplaced *Error of kind k, its message cut to

@@ -16,7 +16,7 @@ func FuzzChildMessage(f *testing.F) {
 		{Type: msgLoadModel, Seq: 2, Tag: "m"},
 		{Type: msgSave, Seq: 3, Tag: "x", Tensor: tensor.FromSlice([]float64{1, 2})},
 		{Type: msgReply, Seq: 3, Err: "nope"},
-		{Type: msgReply, Seq: 2, Model: &modelWire{Spec: []byte("{}"), Names: []string{"w"}, Values: []*tensor.Tensor{tensor.Ones(2)}}},
+		{Type: msgReply, Seq: 2, Model: []byte("not a model blob")},
 		{Type: msgCancel},
 		{Type: msgResult, Result: &Result{Rank: 1, Err: &Error{Kind: KindPanic, Msg: "x", Line: 3}}},
 	}

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -185,56 +184,91 @@ func RunJobWith(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, 
 	return runJob(ctx, job, rv, store, opts)
 }
 
-// runJob runs one party in this process.
+// runJob runs one party in this process, phase by phase: validate (the
+// job, its arguments, compiling the program or decoding the plan), start
+// (joining the mesh), run (the entry function or plan) and collect
+// (encoding the result). A failure is stamped once, with the phase it
+// happened in; a panic anywhere becomes a KindCrash of that phase.
 func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts PartyOptions) (res Result) {
-	res.Rank, res.Worker = job.Rank, job.Worker
-	fail := func(err error) Result {
-		var e *Error
-		if !errors.As(err, &e) {
-			e = errorf(KindSetup, "%v", err)
-		}
-		e.Rank, e.Worker = job.Rank, job.Worker
-		res.Err = e
-		return res
-	}
+	res = Result{Rank: job.Rank, Worker: job.Worker}
+	phase := PhaseValidate
 	defer func() {
 		if r := recover(); r != nil {
-			res = fail(errorf(KindCrash, "party failed: %v", r))
+			res.Err = job.Fail(phase, KindCrash, errorf(KindCrash, "party failed: %v", r))
 		}
 	}()
 	if rv != nil {
 		defer rv.Close()
 	}
 	if err := job.validate(); err != nil {
-		return fail(errorf(KindSetup, "bad job: %v", err))
+		return job.failed(PhaseValidate, KindSetup, errorf(KindSetup, "bad job: %v", err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, job.Timeout())
 	defer cancel()
+	pr, err := validateParty(ctx, job, store)
+	if err != nil {
+		return job.failed(PhaseValidate, KindSetup, err)
+	}
+	phase = PhaseStart
+	p, err := startParty(ctx, job, rv, store, opts)
+	if err != nil {
+		return job.failed(PhaseStart, KindSetup, err)
+	}
+	phase = PhaseRun
+	v, err := pr.run(ctx, p, &res)
+	if err != nil {
+		res.Err = job.Fail(PhaseRun, KindSetup, err)
+		return res
+	}
+	phase = PhaseCollect
+	if res.Value, err = collectValue(v); err != nil {
+		res.Err = job.Fail(PhaseCollect, KindResult, err)
+	}
+	return res
+}
+
+// partyRun is an in-process party between its phases: the program
+// compiled (or the plan decoded) by validateParty, with its output.
+type partyRun struct {
+	r        *run
+	pl       *plan.Plan
+	planArgs []*tensor.Tensor
+	stdout   *boundedBuffer
+}
+
+// validateParty decodes the job's arguments and compiles its program in a
+// jail (or decodes its plan), so a bad program fails before joining the
+// mesh.
+func validateParty(ctx context.Context, job Job, store Store) (*partyRun, error) {
 	var args []any
-	var err error
 	if len(job.Args) > 0 {
 		v, err := serde.Unmarshal(job.Args, serde.Limits{})
 		if err != nil {
-			return fail(errorf(KindArgs, "decoding arguments: %v", err))
+			return nil, errorf(KindArgs, "decoding arguments: %v", err)
 		}
 		list, ok := v.([]any)
 		if !ok {
-			return fail(errorf(KindArgs, "arguments are a %T, not a list", v))
+			return nil, errorf(KindArgs, "arguments are a %T, not a list", v)
 		}
 		args = list
 	}
-	stdout := &boundedBuffer{max: MaxOutput}
-	var r *run
-	var pl *plan.Plan
-	var planArgs []*tensor.Tensor
+	pr := &partyRun{stdout: &boundedBuffer{max: MaxOutput}}
+	var err error
 	if len(job.Plan) > 0 {
-		if pl, planArgs, err = preparePlan(job.Plan, args); err != nil {
-			return fail(err)
-		}
-	} else if r, err = compile(ctx, job.Program, args, Env{Store: store, Stdout: stdout}); err != nil {
-		return fail(err)
+		pr.pl, pr.planArgs, err = preparePlan(job.Plan, args)
+	} else {
+		pr.r, err = compile(ctx, job.Program, args, Env{Store: store, Stdout: pr.stdout})
 	}
+	if err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
 
+// startParty joins the job's mesh (within the setup timeout) and makes
+// the party, bound to store. Closing the party (which run does) closes
+// the communicator.
+func startParty(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts PartyOptions) (*mpc.Party, error) {
 	setupCtx := ctx
 	if job.SetupTimeoutMS > 0 {
 		var c context.CancelFunc
@@ -252,7 +286,7 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 		if ctx.Err() != nil {
 			k = KindTimeout
 		}
-		return fail(errorf(k, "joining the job's parties: %v", err))
+		return nil, errorf(k, "joining the job's parties: %v", err)
 	}
 	if opts.Observe != nil {
 		c = opts.Observe(job.Rank, c)
@@ -260,40 +294,52 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 	p, err := mpc.NewParty(c, mpc.WithStore(store))
 	if err != nil {
 		c.Close()
-		return fail(errorf(KindPeer, "starting the party: %v", err))
+		return nil, errorf(KindPeer, "starting the party: %v", err)
 	}
-	// Closing the communicator unblocks a program waiting on a peer when
-	// the deadline passes or the job is cancelled; the party itself is
-	// closed once, here, after the program stopped.
+	return p, nil
+}
+
+// run calls the entry function (or runs the plan) on party p and records
+// its time, traffic and output in res. It closes the party: when the
+// program stops, so that peers still waiting on it fail fast, or when ctx
+// ends (the deadline, a cancellation), so that a program waiting on a
+// peer is unblocked.
+func (pr *partyRun) run(ctx context.Context, p *mpc.Party, res *Result) (any, error) {
 	var closeOnce sync.Once
 	closeParty := func() { closeOnce.Do(func() { p.Close() }) }
 	defer closeParty()
+	c := mpc.CommOf(p)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	start := time.Now()
 	var v any
-	if pl != nil {
-		v, err = runPlan(ctx, pl, p, planArgs)
+	var err error
+	if pr.pl != nil {
+		v, err = runPlan(ctx, pr.pl, p, pr.planArgs)
 	} else {
-		r.env.Party = p
-		v, err = r.call(ctx)
+		pr.r.env.Party = p
+		v, err = pr.r.call(ctx)
 	}
 	res.ElapsedNS = int64(time.Since(start))
 	res.Stats, res.ByOp = p.Stats().Total(), p.Stats().ByOp()
-	// Closing at once makes peers still waiting on this party fail fast.
 	closeParty()
-	res.Output = stdout.String()
-	if err != nil {
-		return fail(err)
+	res.Output = pr.stdout.String()
+	return v, err
+}
+
+// collectValue checks that a party's returned value can leave the jail
+// and encodes it for its worker, models as modelcodec blobs.
+func collectValue(v any) ([]byte, error) {
+	if err := resultError(v); err != nil {
+		return nil, err
 	}
-	v, err = encodeModels(v)
+	v, err := encodeModels(v)
 	if err != nil {
-		return fail(errorf(KindResult, "%v", err))
+		return nil, errorf(KindResult, "%v", err)
 	}
 	b, err := serde.Marshal(v)
 	if err != nil {
-		return fail(errorf(KindResult, "%v", err))
+		return nil, errorf(KindResult, "%v", err)
 	}
-	res.Value = b
-	return res
+	return b, nil
 }

@@ -105,6 +105,11 @@ func checkFailed(t *testing.T, res []Result, kinds [][]Kind, msg string) {
 		if r.Err.Rank != i || r.Err.Worker != fmt.Sprintf("w%d", i) {
 			t.Errorf("rank %d: error names rank %d worker %q", i, r.Err.Rank, r.Err.Worker)
 		}
+		switch r.Err.Phase {
+		case PhaseValidate, PhaseStart, PhaseRun, PhaseCollect:
+		default:
+			t.Errorf("rank %d: error names no phase: %q", i, r.Err.Phase)
+		}
 		found = found || strings.Contains(r.Err.Error(), msg)
 	}
 	if !found {
@@ -162,9 +167,10 @@ func TestRunJobFailures(t *testing.T) {
 		timeout time.Duration
 		kinds   [][]Kind // per rank, the kinds accepted
 		msg     string
+		phase   Phase // of every rank's failure
 	}{
 		{"forbidden", "package main\nimport \"os\"\nfunc f() { os.Exit(3) }", 5 * time.Second,
-			[][]Kind{{KindForbidden}, {KindForbidden}}, `import "os"`},
+			[][]Kind{{KindForbidden}, {KindForbidden}}, `import "os"`, PhaseValidate},
 		{"panic on rank 1", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
@@ -173,7 +179,7 @@ func f() (any, error) {
 		panic("rank one gives up")
 	}
 	return a.Mul(a).GetPlainText()
-}`, 10 * time.Second, [][]Kind{{KindPeer}, {KindPanic}}, "rank one gives up"},
+}`, 10 * time.Second, [][]Kind{{KindPeer}, {KindPanic}}, "rank one gives up", PhaseRun},
 		{"unknown tag", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
@@ -182,7 +188,7 @@ func f() (any, error) {
 		panic(err)
 	}
 	return a.GetPlainText()
-}`, 10 * time.Second, [][]Kind{{KindPanic}, {KindPanic}}, `no object tagged "nothing here"`},
+}`, 10 * time.Second, [][]Kind{{KindPanic}, {KindPanic}}, `no object tagged "nothing here"`, PhaseRun},
 		{"loop on rank 0", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() (any, error) {
@@ -190,25 +196,36 @@ func f() (any, error) {
 	for mpc.Rank() == 0 {
 	}
 	return a.GetPlainText()
-}`, time.Second, [][]Kind{{KindTimeout}, {KindTimeout, KindPeer}}, "deadline"},
+}`, time.Second, [][]Kind{{KindTimeout}, {KindTimeout, KindPeer}}, "deadline", PhaseRun},
 		{"encrypted result outside a job id", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * time.Second,
-			[][]Kind{{KindResult}, {KindResult}}, "GetPlainText"},
+			[][]Kind{{KindResult}, {KindResult}}, "GetPlainText", PhaseCollect},
 		{"binary encrypted result", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x.ToBinary()} }`, 10 * time.Second,
-			[][]Kind{{KindResult}, {KindResult}}, "ToArithmetic"},
+			[][]Kind{{KindResult}, {KindResult}}, "ToArithmetic", PhaseCollect},
+		{"bad arguments", `package main
+func f(n int) int { return n }`, 5 * time.Second, [][]Kind{{KindArgs}, {KindArgs}}, "argument 1", PhaseValidate},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			stores := []Store{newMapStore("crypten_data", tensor.Ones(2)), newMapStore("crypten_data", tensor.Ones(2))}
 			start := time.Now()
-			res := runLocalJob(t, 2, Program{Source: c.src, Entry: "f"}, c.timeout, stores)
+			var args []any
+			if c.name == "bad arguments" {
+				args = []any{"not an int"}
+			}
+			res := runLocalJob(t, 2, Program{Source: c.src, Entry: "f"}, c.timeout, stores, args...)
 			if d := time.Since(start); d > c.timeout+3*time.Second {
 				t.Errorf("took %v with a %v timeout", d, c.timeout)
 			}
 			checkFailed(t, res, c.kinds, c.msg)
+			for i, r := range res {
+				if r.Err.Phase != c.phase {
+					t.Errorf("rank %d failed in phase %q, want %q: %v", i, r.Err.Phase, c.phase, r.Err)
+				}
+			}
 		})
 	}
 }

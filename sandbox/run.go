@@ -63,7 +63,14 @@ func Run(ctx context.Context, p Program, args []any, env Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.call(ctx)
+	v, err := r.call(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := resultError(v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // run is the state of one interpreter's run.
@@ -126,7 +133,8 @@ func compile(ctx context.Context, p Program, args []any, env Env) (*run, error) 
 	return r, nil
 }
 
-// call runs the compiled entry once.
+// call runs the compiled entry once and returns what it returned (Run
+// and the party check the value can leave the jail: resultError).
 func (r *run) call(ctx context.Context) (any, error) {
 	if _, err := r.it.EvalWithContext(ctx, entryWrap+"()"); err != nil {
 		return nil, r.evalError(ctx, err, false)
@@ -155,10 +163,16 @@ func (r *run) call(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, errorf(KindResult, "%v", err)
 	}
-	if err := checkResult(v); err != nil {
-		return nil, errorf(KindResult, "%v", err)
-	}
 	return v, nil
+}
+
+// resultError refuses a returned value that cannot leave the jail (an
+// encrypted tensor, a channel, a type of the program's own...).
+func resultError(v any) error {
+	if err := checkResult(v); err != nil {
+		return errorf(KindResult, "%v", err)
+	}
+	return nil
 }
 
 // genericPkgs are the packages whose generic functions yaegi compiles

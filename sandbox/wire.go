@@ -38,7 +38,7 @@ type childMsg struct {
 	Limits *Limits        `msgpack:"limits,omitempty"`
 	Tag    string         `msgpack:"tag,omitempty"`
 	Tensor *tensor.Tensor `msgpack:"tensor,omitempty"`
-	Model  *modelWire     `msgpack:"model,omitempty"`
+	Model  []byte         `msgpack:"model,omitempty"` // a modelcodec blob
 	Err    string         `msgpack:"err,omitempty"`
 	Result *Result        `msgpack:"result,omitempty"`
 }

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // LocalDaemon is a worker daemon (`gomplab worker`) that this process
@@ -75,7 +75,7 @@ func StartLocalDaemon(id string, opts DaemonOptions) (*LocalDaemon, error) {
 		}
 		d.Dir, d.tempDir = filepath.Join(parent, id), true
 	}
-	res, err := workers.InitDataDir(d.Dir, id, nil)
+	res, err := daemon.InitDataDir(d.Dir, id, nil)
 	if err != nil {
 		d.cleanup()
 		return nil, fmt.Errorf("syft: start worker %s: %w", id, err)
@@ -136,7 +136,7 @@ func StartLocalDaemon(id string, opts DaemonOptions) (*LocalDaemon, error) {
 // AddUser creates a user on the worker and returns its token; the running
 // daemon reads its user table again within a second.
 func (d *LocalDaemon) AddUser(name string, perms ...string) (string, error) {
-	dir, err := workers.OpenDataDir(d.Dir)
+	dir, err := daemon.OpenDataDir(d.Dir)
 	if err != nil {
 		return "", err
 	}

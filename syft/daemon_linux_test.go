@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // envSpawner makes the test binary start a worker daemon, print its pid and
@@ -62,7 +62,7 @@ func TestLocalDaemonDiesWithParent(t *testing.T) {
 	}
 	dir := line[:len(line)-1]
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dir)) })
-	dd, err := workers.OpenDataDir(dir)
+	dd, err := daemon.OpenDataDir(dir)
 	if err != nil {
 		spawner.Process.Kill()
 		t.Fatal(err)

@@ -11,7 +11,7 @@
 // (for learning and tests), or a remote worker daemon (`gomplab worker`)
 // reached with Connect (TLS 1.3, the worker's certificate pinned by
 // fingerprint, a per-user token). Both speak the same protocol to the same
-// request handler (package workers): a virtual worker serialises every
+// request handler (package workers, assembled by workers/daemon): a virtual worker serialises every
 // request and runs it through an in-process session exactly as a daemon
 // would, so code that works against one works against the other.
 // StartLocalDaemon starts a real daemon on loopback, for notebooks, demos

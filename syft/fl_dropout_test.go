@@ -15,14 +15,15 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/fl"
 )
 
 // sharesLeft lists the secure-aggregation shares a worker still holds.
 func sharesLeft(t *testing.T, w syft.Worker) []string {
 	t.Helper()
 	var out []string
-	ps, err := w.Search(workers.TagShare)
+	ps, err := w.Search(fl.TagShare)
 	if err != nil {
 		t.Fatalf("search %s: %v", w.ID(), err)
 	}
@@ -141,7 +142,7 @@ func TestFLHelperDaemon(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestSecureAggregationDropoutKilledDaemon")
 	}
-	d, err := workers.StartDaemon(workers.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(1)
@@ -155,7 +156,7 @@ func TestFLHelperDaemon(t *testing.T) {
 func startKillableDaemon(t *testing.T, id string) (syft.Worker, func()) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
-	res, err := workers.InitDataDir(dir, id, nil)
+	res, err := daemon.InitDataDir(dir, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

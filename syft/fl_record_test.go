@@ -13,6 +13,9 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/fl"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // recorder keeps every byte each process receives: what a worker's server
@@ -78,11 +81,11 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := workers.NewHandler(workers.Config{WorkerID: id, Store: workers.NewMemStore(), Users: users, Dial: workers.DialPeer})
+	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: workers.DialPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := workers.NewServer(workers.ServerConfig{Handler: h})
+	srv := workers.NewServer(workers.ServerConfig{Handler: core.Handler})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +98,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	t.Cleanup(func() {
 		w.Close()
 		srv.Shutdown(t.Context())
-		h.Close()
+		core.Close()
 	})
 	return w
 }
@@ -105,7 +108,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 // tensors and msgpack floats) and as 64-bit fixed point (both byte orders).
 func encodings(v []float64, fracBits int) [][]byte {
 	var out [][]byte
-	fx, _ := workers.EncodeFixed(v, fracBits)
+	fx, _ := fl.EncodeFixed(v, fracBits)
 	for i := 0; i+1 < len(v); i++ {
 		if v[i] == 0 && v[i+1] == 0 {
 			continue
@@ -212,12 +215,12 @@ func TestSecureAggregationRecordedTransport(t *testing.T) {
 					delta[k] = v[k] - g[k]
 				}
 				for name, vec := range map[string][]float64{"model": v, "update": delta} {
-					if f := leaks(rec, vec, workers.DefaultFracBits); len(f) > 0 {
+					if f := leaks(rec, vec, fl.DefaultFracBits); len(f) > 0 {
 						t.Errorf("worker %d's %s was received in the clear: %v", i, name, f)
 					}
 				}
 			}
-			if f := leaks(rec, g, workers.DefaultFracBits); len(f) == 0 {
+			if f := leaks(rec, g, fl.DefaultFracBits); len(f) == 0 {
 				t.Fatal("the scan does not find the global model the orchestrator sent: it cannot see leaks either")
 			}
 			// The contrast: moving a model (what AverageOn does) is seen.
@@ -226,7 +229,7 @@ func TestSecureAggregationRecordedTransport(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec.on.Store(false)
-			if f := leaks(rec, flat(t, locals[0]), workers.DefaultFracBits); f[ws[1].ID()] == 0 {
+			if f := leaks(rec, flat(t, locals[0]), fl.DefaultFracBits); f[ws[1].ID()] == 0 {
 				t.Fatalf("a moved model was not found in what %s received: %v", ws[1].ID(), f)
 			}
 			w := make([]float64, n)
@@ -236,7 +239,7 @@ func TestSecureAggregationRecordedTransport(t *testing.T) {
 			want := plainAverage(t, locals, w)
 			got, _ := res.Model.StateDict()
 			for k, v := range want {
-				if d := tensor.MaxAbsDiff(v, got[k]); d > math.Ldexp(1, -workers.DefaultFracBits-1) {
+				if d := tensor.MaxAbsDiff(v, got[k]); d > math.Ldexp(1, -fl.DefaultFracBits-1) {
 					t.Errorf("%s off by %g", k, d)
 				}
 			}

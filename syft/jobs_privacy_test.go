@@ -16,7 +16,8 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 // encodings lists byte strings that would betray the values: float64 and
@@ -51,12 +52,12 @@ func TestJobPrivacy(t *testing.T) {
 		dir      string
 		log, rec *recording.Buffer
 		w        syft.Worker
-		d        *workers.Daemon
+		d        *daemon.Daemon
 	}
 	ws := make([]*worker, 2)
 	for i, id := range names {
 		x := &worker{dir: filepath.Join(t.TempDir(), id), log: &recording.Buffer{}, rec: &recording.Buffer{}}
-		res, err := workers.InitDataDir(x.dir, id, nil)
+		res, err := daemon.InitDataDir(x.dir, id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,13 +69,13 @@ func TestJobPrivacy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.d, err = workers.StartDaemon(workers.DaemonConfig{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
+		x.d, err = daemon.Start(daemon.Config{Dir: x.dir, Listen: "127.0.0.1:0", InsecureLoopback: true,
 			Log: slog.New(slog.NewTextHandler(x.log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := x.rec
-		workers.ConfigureJobs(x.d.Handler(), workers.JobOptions{
+		x.d.Jobs().Configure(jobs.Options{
 			Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

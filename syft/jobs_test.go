@@ -17,6 +17,8 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 // The job functions below are shipped to workers from this file's source.
@@ -80,7 +82,7 @@ type jobGrid struct {
 	ws      []syft.Worker
 	owners  []syft.Worker // daemons only
 	data    []*tensor.Tensor
-	daemons []*workers.Daemon
+	daemons []*daemon.Daemon
 }
 
 var jobData = [][]float64{{42, 53, 3, 2}, {101, 32, 29, 2}, {1, 2, 3, 4}}
@@ -113,7 +115,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 	for i := 0; i < n; i++ {
 		d, tok := startDaemon(t, fmt.Sprintf("w%d", i))
 		if child {
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{Child: partyChild(t)})
+			d.Jobs().Configure(jobs.Options{Child: partyChild(t)})
 		}
 		g.data = append(g.data, tensor.FromSlice(jobData[i]))
 		owner := connectB(t, d, tok[workers.OwnerUser])
@@ -125,7 +127,7 @@ func daemonJobGrid(t testing.TB, n int, child bool) *jobGrid {
 	return g
 }
 
-func connectB(t testing.TB, d *workers.Daemon, token string) *syft.RemoteWorker {
+func connectB(t testing.TB, d *daemon.Daemon, token string) *syft.RemoteWorker {
 	t.Helper()
 	w, err := syft.Connect(d.Addr(), syft.Options{Token: token, Fingerprint: d.Fingerprint(), Timeout: 20 * time.Second})
 	if err != nil {
@@ -223,19 +225,25 @@ func TestJobFailures(t *testing.T) {
 		kinds   [][]sandbox.Kind
 		msg     string
 		line    int
+		phases  []sandbox.Phase // per rank, when the job reached the workers
 	}{
 		{name: "forbidden import", src: "package main\nimport \"os\"\nfunc f() { os.Exit(1) }\n",
 			kinds: [][]sandbox.Kind{{sandbox.KindForbidden}}, msg: `import "os"`, line: 2},
 		{name: "infinite loop", src: head + "\tfor {\n\t}\n" + tail, timeout: 2 * time.Second,
-			kinds: [][]sandbox.Kind{{sandbox.KindTimeout}, {sandbox.KindTimeout}}, msg: "deadline", line: 6},
+			kinds: [][]sandbox.Kind{{sandbox.KindTimeout}, {sandbox.KindTimeout}}, msg: "deadline", line: 6,
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "panic", src: head + "\tif mpc.Rank() == 1 {\n\t\tpanic(\"no way\")\n\t}\n" + tail,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindPanic}}, msg: "no way", line: 7},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindPanic}}, msg: "no way", line: 7,
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "huge allocation", src: head + "\tif mpc.Rank() == 1 {\n\t\tx := make([]float64, 1<<38)\n\t\tx[1] = 1\n\t}\n" + tail,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindMemory}}, msg: "out of memory"},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindMemory}}, msg: "out of memory",
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "killed mid-job", src: head + "\tfor mpc.Rank() == 1 {\n\t}\n" + tail, killR1: true,
-			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindKilled}}, msg: "killed"},
+			kinds: [][]sandbox.Kind{{sandbox.KindPeer}, {sandbox.KindKilled}}, msg: "killed",
+			phases: []sandbox.Phase{sandbox.PhaseRun, sandbox.PhaseRun}},
 		{name: "worker down", src: head + tail, down: true,
-			kinds: [][]sandbox.Kind{{sandbox.KindCanceled}, {sandbox.KindUnavailable}}, msg: "unavailable"},
+			kinds: [][]sandbox.Kind{{sandbox.KindCanceled}, {sandbox.KindUnavailable}}, msg: "unavailable",
+			phases: []sandbox.Phase{sandbox.PhaseStart, sandbox.PhaseStart}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -251,8 +259,8 @@ func TestJobFailures(t *testing.T) {
 					killOnce.Do(func() { time.AfterFunc(time.Second, func() { syscall.Kill(pid, syscall.SIGKILL) }) })
 				}
 			}
-			workers.ConfigureJobs(g.daemons[1].Handler(), workers.JobOptions{Child: child})
-			defer workers.ConfigureJobs(g.daemons[1].Handler(), workers.JobOptions{Child: partyChild(t)})
+			g.daemons[1].Jobs().Configure(jobs.Options{Child: child})
+			defer g.daemons[1].Jobs().Configure(jobs.Options{Child: partyChild(t)})
 
 			timeout := c.timeout
 			if timeout == 0 {
@@ -281,6 +289,9 @@ func TestJobFailures(t *testing.T) {
 					var se *sandbox.Error
 					if errors.As(rr.Err, &se) && (se.Rank != i || se.Worker != ws[i].ID()) {
 						t.Errorf("rank %d: error names rank %d worker %q", i, se.Rank, se.Worker)
+					}
+					if se != nil && se.Phase != c.phases[i] {
+						t.Errorf("rank %d failed in phase %q, want %q: %v", i, se.Phase, c.phases[i], se)
 					}
 				}
 				if !strings.Contains(err.Error(), c.msg) {

@@ -5,8 +5,14 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
+	"github.com/gomplab/gomplab/workers/store"
 )
+
+// Models on workers, the client side; the worker side that trains them is
+// package workers/fl, and the blob a model travels as is mpc/nn/modelcodec.
 
 // ModelPointer refers to a model stored on a worker (an object of kind
 // model: architecture and weights). The model trains there, on batches
@@ -23,7 +29,7 @@ func SendModel(m *nn.Model, w Worker, opts ...SendOption) (*ModelPointer, error)
 	if w == nil {
 		return nil, errNilWorker
 	}
-	blob, err := workers.EncodeModel(m)
+	blob, err := modelcodec.Encode(m)
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendModel: %w", err)
 	}
@@ -43,7 +49,7 @@ func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) 
 	if w == nil {
 		return nil, errNilWorker
 	}
-	blob, err := workers.EncodeONNXModel(data)
+	blob, err := modelcodec.EncodeONNX(data)
 	if err != nil {
 		return nil, fmt.Errorf("syft: SendONNX: %w", err)
 	}
@@ -52,7 +58,7 @@ func SendONNX(data []byte, w Worker, opts ...SendOption) (*ModelPointer, error) 
 
 // sendModelBlob stores a model object holding blob on w.
 func sendModelBlob(blob []byte, w Worker, opts []SendOption) (*ModelPointer, error) {
-	p, err := sendObject(&workers.Object{Kind: workers.KindModel, Blob: blob}, w, opts, "model ")
+	p, err := sendObject(&store.Object{Kind: store.KindModel, Blob: blob}, w, opts, "model ")
 	if err != nil {
 		return nil, err
 	}
@@ -96,10 +102,10 @@ func (mp *ModelPointer) get(keep bool) (*nn.Model, error) {
 	if !keep {
 		mp.p.kill("taken by Get")
 	}
-	if rep.Object == nil || rep.Object.Kind != workers.KindModel {
+	if rep.Object == nil || rep.Object.Kind != store.KindModel {
 		return nil, fmt.Errorf("get model %s from %s: object is not a model", in.ID, l.id)
 	}
-	m, err := workers.DecodeModel(rep.Object.Blob, limitsFor(0))
+	m, err := modelcodec.Decode(rep.Object.Blob, limitsFor(0))
 	if err != nil {
 		return nil, fmt.Errorf("get model %s from %s: %w", in.ID, l.id, err)
 	}
@@ -130,18 +136,18 @@ func (mp *ModelPointer) Free() error { return mp.p.Free() }
 // Optimizer configures the optimizer a worker runs for remote training.
 // Its state (momentum buffers, Adam moments) stays on each worker between
 // steps, one state per optimizer and worker: PySyft's Optims.
-type Optimizer = workers.OptimizerConfig
+type Optimizer = fl.OptimizerConfig
 
 // NewOptimizer returns an optimizer configuration ("sgd" or "adam") with
 // a fresh key, so that every worker keeps one state for it across model
 // sends, as PySyft's Optims(workers, optim) did.
 func NewOptimizer(name string, lr float64) Optimizer {
-	return Optimizer{Name: name, LR: lr, Key: "opt-" + workers.NewID()}
+	return Optimizer{Name: name, LR: lr, Key: "opt-" + store.NewID()}
 }
 
 // TrainConfig says how a worker trains a model on a batch.
 type TrainConfig struct {
-	// Loss is one of workers.LossNames(): "mse", "sum_squared" (the
+	// Loss is one of fl.LossNames(): "mse", "sum_squared" (the
 	// tutorial's ((pred - target)**2).sum()), "cross_entropy" (logits and
 	// class indices), "nll" (log-probabilities), "bce", "bce_logits", "l1".
 	Loss      string
@@ -166,7 +172,7 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 	if len(batches) == 0 {
 		return nil, errors.New("syft: Train: no batches")
 	}
-	q := workers.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
+	q := fl.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
 	for i, b := range batches {
 		if b == nil {
 			return nil, fmt.Errorf("syft: Train: batch %d is nil", i)
@@ -182,10 +188,10 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 		if dl.peer.Addr != l.peer.Addr || tl.peer.Addr != l.peer.Addr {
 			return nil, fmt.Errorf("syft: Train: batch %d is on %s/%s but the model is on %s; send the model where the data is", i, dl.id, tl.id, l.id)
 		}
-		q.Batches = append(q.Batches, workers.BatchRef{Data: din.ID, Target: tin.ID})
+		q.Batches = append(q.Batches, fl.BatchRef{Data: din.ID, Target: tin.ID})
 	}
-	var rep workers.TrainReply
-	if err := l.call(workers.MsgFLTrain, &q, &rep); err != nil {
+	var rep fl.TrainReply
+	if err := l.call(fl.MsgTrain, &q, &rep); err != nil {
 		return nil, fmt.Errorf("train model %s on %s: %w", in.ID, l.id, err)
 	}
 	mp.p.st.mu.Lock()
@@ -219,7 +225,7 @@ func AverageOn(secure Worker, models []*ModelPointer, weights []float64) (*Model
 	}
 	l := secure.link()
 	var rep workers.InfoReply
-	if err := l.call(workers.MsgFLAverage, &workers.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
+	if err := l.call(fl.MsgAverage, &fl.AverageRequest{IDs: ids, Weights: weights, Free: true}, &rep); err != nil {
 		return nil, fmt.Errorf("average on %s: %w", l.id, err)
 	}
 	for _, m := range models {

@@ -10,6 +10,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // The seed tutorial's "train on remote machine": data split between bob
@@ -188,7 +189,7 @@ func TestModelTrainedOnPrivateData(t *testing.T) {
 	}
 	found := false
 	for _, p := range ps {
-		if p.Info().Kind == workers.KindModel {
+		if p.Info().Kind == store.KindModel {
 			found = true
 		}
 	}

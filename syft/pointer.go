@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 func limitsFor(maxBytes int) serde.Limits { return serde.Limits{MaxBytes: maxBytes} }
@@ -27,14 +28,14 @@ type Pointer struct {
 type ptrState struct {
 	mu   sync.Mutex
 	l    *link
-	info workers.Info
+	info store.Info
 	// owns: this pointer created the object and frees it when collected.
 	owns bool
 	// gone: the object was taken, freed or handed on; the pointer is dead.
 	gone string
 }
 
-func newPointer(l *link, info workers.Info, owns bool) *Pointer {
+func newPointer(l *link, info store.Info, owns bool) *Pointer {
 	p := &Pointer{st: &ptrState{l: l, info: info, owns: owns}}
 	runtime.AddCleanup(p, reclaim, p.st)
 	return p
@@ -52,14 +53,14 @@ func reclaim(st *ptrState) {
 
 // snapshot returns the pointer's current location and object id, or an
 // error if the pointer is dead.
-func (p *Pointer) snapshot(op string) (*link, workers.Info, error) {
+func (p *Pointer) snapshot(op string) (*link, store.Info, error) {
 	if p == nil || p.st == nil {
-		return nil, workers.Info{}, fmt.Errorf("syft: %s on a nil pointer", op)
+		return nil, store.Info{}, fmt.Errorf("syft: %s on a nil pointer", op)
 	}
 	p.st.mu.Lock()
 	defer p.st.mu.Unlock()
 	if p.st.gone != "" {
-		return nil, workers.Info{}, fmt.Errorf("syft: %s: pointer to %s:%s is no longer valid: the object was %s",
+		return nil, store.Info{}, fmt.Errorf("syft: %s: pointer to %s:%s is no longer valid: the object was %s",
 			op, p.st.l.id, p.st.info.ID, p.st.gone)
 	}
 	return p.st.l, p.st.info, nil
@@ -143,33 +144,33 @@ func (p *Pointer) String() string {
 }
 
 // SendOption sets metadata of an object being sent.
-type SendOption func(*workers.Object)
+type SendOption func(*store.Object)
 
 // WithTags tags the object (search finds objects by tags).
 func WithTags(tags ...string) SendOption {
-	return func(o *workers.Object) { o.Tags = append(o.Tags, tags...) }
+	return func(o *store.Object) { o.Tags = append(o.Tags, tags...) }
 }
 
 // WithDescription describes the object.
 func WithDescription(d string) SendOption {
-	return func(o *workers.Object) { o.Description = d }
+	return func(o *store.Object) { o.Description = d }
 }
 
 // AsPrivate marks the object private: it can be computed on, but its value
 // and anything computed from it are released only to the named users (and
 // users with the read-private permission).
 func AsPrivate(allowedUsers ...string) SendOption {
-	return func(o *workers.Object) {
+	return func(o *store.Object) {
 		o.Private = true
 		o.AllowedUsers = append(o.AllowedUsers, allowedUsers...)
 	}
 }
 
 // WithID stores the object under a chosen id (fresh random by default).
-// Resending with the same id fails with workers.ErrExists, which makes a
+// Resending with the same id fails with store.ErrExists, which makes a
 // send safe to retry after a lost connection.
 func WithID(id string) SendOption {
-	return func(o *workers.Object) { o.ID = id }
+	return func(o *store.Object) { o.ID = id }
 }
 
 // Send stores t on w and returns an owning pointer to it.
@@ -180,19 +181,19 @@ func Send(t *tensor.Tensor, w Worker, opts ...SendOption) (*Pointer, error) {
 	if w == nil {
 		return nil, errNilWorker
 	}
-	return sendObject(&workers.Object{Kind: workers.KindTensor, Tensor: t}, w, opts, "")
+	return sendObject(&store.Object{Kind: store.KindTensor, Tensor: t}, w, opts, "")
 }
 
 // sendObject stores o on w, with opts applied, and returns an owning
 // pointer to it. what names the object in errors ("model ": "send model
 // to bob: ...").
-func sendObject(o *workers.Object, w Worker, opts []SendOption, what string) (*Pointer, error) {
-	o.Provenance = workers.Provenance{Source: "send"}
+func sendObject(o *store.Object, w Worker, opts []SendOption, what string) (*Pointer, error) {
+	o.Provenance = store.Provenance{Source: "send"}
 	for _, opt := range opts {
 		opt(o)
 	}
 	if o.ID == "" {
-		o.ID = workers.NewID()
+		o.ID = store.NewID()
 	}
 	l := w.link()
 	var rep workers.InfoReply
@@ -224,7 +225,7 @@ func (p *Pointer) get(keep bool) (*tensor.Tensor, error) {
 		p.kill("taken by Get")
 	}
 	if rep.Object == nil || rep.Object.Tensor == nil {
-		kind := workers.Kind("nothing")
+		kind := store.Kind("nothing")
 		if rep.Object != nil {
 			kind = rep.Object.Kind
 		}
@@ -285,7 +286,7 @@ func (p *Pointer) Move(dst Worker) (*Pointer, error) {
 	}
 	// dst issues a one-time grant to store this one object; the source
 	// worker presents it when it connects to dst.
-	token, err := dl.grant(workers.GrantRequest{Actions: []string{workers.GrantPut}, Objects: []string{in.ID},
+	token, err := dl.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{in.ID},
 		Uses: 1, TTLMillis: int64(5 * time.Minute / time.Millisecond)})
 	if err != nil {
 		return nil, fmt.Errorf("move %s to %s: %w", in.ID, dl.id, err)
@@ -319,7 +320,7 @@ func (p *Pointer) Send(dst Worker) (*Pointer, error) {
 	// The object's worker issues a grant for dst to use, read and free
 	// this object (and what is computed from it) as this user.
 	token, err := l.grant(workers.GrantRequest{
-		Actions: []string{workers.GrantUse, workers.GrantGet, workers.GrantFree},
+		Actions: []string{store.GrantUse, store.GrantGet, store.GrantFree},
 		Objects: []string{in.ID}})
 	if err != nil {
 		return nil, fmt.Errorf("send pointer to %s:%s to %s: %w", l.id, in.ID, dl.id, err)
@@ -331,9 +332,9 @@ func (p *Pointer) Send(dst Worker) (*Pointer, error) {
 	p.st.mu.Lock()
 	target.Owns = p.st.owns
 	p.st.mu.Unlock()
-	o := &workers.Object{ID: workers.NewID(), Kind: workers.KindPointer, Pointer: &target,
+	o := &store.Object{ID: store.NewID(), Kind: store.KindPointer, Pointer: &target,
 		Tags: in.Tags, Description: in.Description, Private: in.Private,
-		Provenance: workers.Provenance{Source: "pointer"}}
+		Provenance: store.Provenance{Source: "pointer"}}
 	var rep workers.InfoReply
 	if err := dl.call(workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
 		return nil, fmt.Errorf("send pointer to %s:%s to %s: %w", l.id, in.ID, dl.id, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Options configure Connect.
@@ -62,7 +63,7 @@ func Connect(addr string, opts Options) (*RemoteWorker, error) {
 	}
 	w := &RemoteWorker{}
 	w.l = &link{self: w, id: c.Worker(), c: c, timeout: opts.Timeout,
-		peer: workers.PointerTarget{Worker: c.Worker(), Addr: peer, Fingerprint: opts.Fingerprint, Insecure: opts.Insecure}}
+		peer: store.PointerTarget{Worker: c.Worker(), Addr: peer, Fingerprint: opts.Fingerprint, Insecure: opts.Insecure}}
 	w.l.rec = newReclaimer(w.l)
 	return w, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // grid is what every suite case runs against: two workers as the ordinary
@@ -45,10 +47,10 @@ func virtualGrid(t *testing.T) grid {
 
 // startDaemon initialises a data directory with users "me" and "carol"
 // (read-private) and starts a TLS daemon on a free loopback port.
-func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
+func startDaemon(t testing.TB, id string) (*daemon.Daemon, map[string]string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), id)
-	res, err := workers.InitDataDir(dir, id, nil)
+	res, err := daemon.InitDataDir(dir, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
 	if tokens["carol"], err = users.Add("carol", workers.PermReadPrivate); err != nil {
 		t.Fatal(err)
 	}
-	d, err := workers.StartDaemon(workers.DaemonConfig{Dir: dir, Listen: "127.0.0.1:0"})
+	d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func startDaemon(t testing.TB, id string) (*workers.Daemon, map[string]string) {
 	return d, tokens
 }
 
-func connect(t *testing.T, d *workers.Daemon, token string) *syft.RemoteWorker {
+func connect(t *testing.T, d *daemon.Daemon, token string) *syft.RemoteWorker {
 	t.Helper()
 	w, err := syft.Connect(d.Addr(), syft.Options{Token: token, Fingerprint: d.Fingerprint(), Timeout: 20 * time.Second})
 	if err != nil {
@@ -186,7 +188,7 @@ func TestWalkthrough(t *testing.T) {
 		// alice holds a pointer to bob's tensor; ops through it run on bob.
 		b := p(syft.Send(vec(1, 2, 3, 4), g.bob))
 		pp := p(b.Send(g.alice))
-		if pp.Location().ID() != "alice" || pp.Info().Kind != workers.KindPointer || pp.Info().Target != "bob:"+b.ID() {
+		if pp.Location().ID() != "alice" || pp.Info().Kind != store.KindPointer || pp.Info().Target != "bob:"+b.ID() {
 			t.Fatalf("pointer to pointer: %v", pp)
 		}
 		doubled := p(pp.Add(pp))
@@ -417,11 +419,11 @@ func TestOwnershipAndErrors(t *testing.T) {
 		if err := pub.Free(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mine.GetCopy(); !errors.Is(err, workers.ErrNotFound) {
+		if _, err := mine.GetCopy(); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("get of a freed object: %v", err)
 		}
 		p(syft.Send(vec(1), g.bob, syft.WithID("fixed-id"))).Keep()
-		if _, err := syft.Send(vec(1), g.bob, syft.WithID("fixed-id")); !errors.Is(err, workers.ErrExists) {
+		if _, err := syft.Send(vec(1), g.bob, syft.WithID("fixed-id")); !errors.Is(err, store.ErrExists) {
 			t.Fatalf("duplicate id: %v", err)
 		}
 		if _, err := syft.Send(vec(1), g.bob, syft.WithID("bad id!")); !errors.Is(err, workers.ErrBadRequest) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // The registry of virtual workers in this process, by address, so that
@@ -27,8 +29,9 @@ const virtualScheme = "virtual:"
 type virtualCore struct {
 	id    string
 	addr  string
+	w     *daemon.Worker
 	h     *workers.Handler
-	store *workers.MemStore
+	store *store.MemStore
 	users *workers.Users
 	owner string // the owner's token
 	me    string // the default user's token
@@ -62,17 +65,18 @@ func NewVirtualWorker(id string) *VirtualWorker {
 	if err != nil {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
 	}
-	store := workers.NewMemStore()
+	store := store.NewMemStore()
 	core := &virtualCore{
 		id: id, addr: fmt.Sprintf("%s%s/%d", virtualScheme, id, instances.Add(1)),
 		store: store, users: users, owner: ownerTok, me: meTok,
 	}
-	core.h, err = workers.NewHandler(workers.Config{
+	core.w, err = daemon.NewWorker(workers.Config{
 		WorkerID: id, Store: store, Users: users, Dial: dialVirtual,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
 	}
+	core.h = core.w.Handler
 	registryMu.Lock()
 	registry[core.addr] = core
 	registryMu.Unlock()
@@ -93,13 +97,13 @@ func (c *virtualCore) connect(user, token string) (*VirtualWorker, error) {
 	}
 	w := &VirtualWorker{core: c, user: user}
 	w.l = &link{self: w, id: c.id, c: cl, timeout: 30 * time.Second,
-		peer: workers.PointerTarget{Worker: c.id, Addr: c.addr}}
+		peer: store.PointerTarget{Worker: c.id, Addr: c.addr}}
 	w.l.rec = newReclaimer(w.l)
 	return w, nil
 }
 
 // dialVirtual lets one virtual worker's handler reach another in-process.
-func dialVirtual(ctx context.Context, p workers.PointerTarget, grants []string) (*workers.Client, error) {
+func dialVirtual(ctx context.Context, p store.PointerTarget, grants []string) (*workers.Client, error) {
 	if !strings.HasPrefix(p.Addr, virtualScheme) {
 		return nil, fmt.Errorf("virtual workers reach only virtual workers, not %s", p.Addr)
 	}
@@ -159,7 +163,7 @@ func (w *VirtualWorker) Shutdown() {
 	registryMu.Lock()
 	delete(registry, w.core.addr)
 	registryMu.Unlock()
-	w.core.h.Close()
+	w.core.w.Close()
 	w.l.close()
 }
 

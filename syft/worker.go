@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // ObjectInfo is what a listing shows of a stored object: id, kind, shape,
 // tags, description, privacy, owner and provenance; never its value.
-type ObjectInfo = workers.Info
+type ObjectInfo = store.Info
 
 // Worker is a place that holds objects: a *VirtualWorker in this process
 // or a *RemoteWorker daemon. The two implementations run the same protocol
@@ -42,7 +43,7 @@ type link struct {
 	self    Worker
 	id      string
 	c       *workers.Client
-	peer    workers.PointerTarget // how other workers reach this one
+	peer    store.PointerTarget // how other workers reach this one
 	timeout time.Duration
 	rec     *reclaimer
 }

@@ -14,10 +14,16 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // User permissions. A user without any may send objects, compute on any
 // object, and take back non-private objects it owns.
+// OwnerUser is the name of the account `gomplab worker init` creates for
+// the data owner (an admin); virtual workers have one too.
+const OwnerUser = "owner"
+
 const (
 	// PermAdmin may do everything: read private values, delete or clear
 	// anyone's objects, load data as the data owner.
@@ -56,6 +62,10 @@ type Users struct {
 // NewUsers returns an empty in-memory user table.
 func NewUsers() *Users { return &Users{byName: map[string]*User{}} }
 
+// NewUsersFile returns an empty user table kept in the file at path,
+// which every change rewrites (a new data directory's).
+func NewUsersFile(path string) *Users { return &Users{path: path, byName: map[string]*User{}} }
+
 // LoadUsers reads the user table at path; a missing file is an error
 // (run `gomplab worker init`).
 func LoadUsers(path string) (*Users, error) {
@@ -72,7 +82,7 @@ func LoadUsers(path string) (*Users, error) {
 		u.loaded = fi
 	}
 	for _, x := range list {
-		if err := validUserName(x.Name); err != nil {
+		if err := ValidateName(x.Name); err != nil {
 			return nil, fmt.Errorf("load users %s: %w", path, err)
 		}
 		if len(x.TokenHash) != 64 {
@@ -98,7 +108,9 @@ func HashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func validUserName(name string) error {
+// ValidateName checks a user or worker name: 1 to 64 letters, digits,
+// '.', '_', '-' or '@'.
+func ValidateName(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("user name %q: must be 1 to 64 characters", name)
 	}
@@ -113,7 +125,7 @@ func validUserName(name string) error {
 // Add creates a user with the given permissions and returns its token,
 // which is shown once and never stored.
 func (u *Users) Add(name string, perms ...string) (string, error) {
-	if err := validUserName(name); err != nil {
+	if err := ValidateName(name); err != nil {
 		return "", err
 	}
 	for _, p := range perms {
@@ -125,7 +137,7 @@ func (u *Users) Add(name string, perms ...string) (string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, ok := u.byName[name]; ok {
-		return "", fmt.Errorf("user %q: %w", name, ErrExists)
+		return "", fmt.Errorf("user %q: %w", name, store.ErrExists)
 	}
 	u.byName[name] = &User{Name: name, TokenHash: HashToken(token), Perms: slices.Clone(perms)}
 	if err := u.saveLocked(); err != nil {
@@ -141,7 +153,7 @@ func (u *Users) Remove(name string) error {
 	defer u.mu.Unlock()
 	old, ok := u.byName[name]
 	if !ok {
-		return fmt.Errorf("user %q: %w", name, ErrNotFound)
+		return fmt.Errorf("user %q: %w", name, store.ErrNotFound)
 	}
 	delete(u.byName, name)
 	if err := u.saveLocked(); err != nil {
@@ -245,10 +257,13 @@ func (u *Users) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(u.path, append(b, '\n'), 0o600)
+	return WriteFileAtomic(u.path, append(b, '\n'), 0o600)
 }
 
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+// WriteFileAtomic writes b to path through a synced temporary file and a
+// rename, so that a crash leaves either the old or the new content (user
+// tables, and the keys and identity of a data directory).
+func WriteFileAtomic(path string, b []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -2,7 +2,9 @@ package workers
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Transport carries one request frame to a worker and brings back its
@@ -253,7 +256,7 @@ type DialOptions struct {
 // a loopback address when opts.Insecure.
 func DialTransport(ctx context.Context, addr string, opts DialOptions) (Transport, error) {
 	if opts.Insecure {
-		if err := requireLoopback(addr); err != nil {
+		if err := RequireLoopback(addr); err != nil {
 			return nil, err
 		}
 	} else if !strings.HasPrefix(opts.Fingerprint, "sha256:") {
@@ -290,7 +293,9 @@ func DialTransport(ctx context.Context, addr string, opts DialOptions) (Transpor
 	return &connTransport{conn: conn, maxBytes: opts.MaxReply}, nil
 }
 
-func requireLoopback(addr string) error {
+// RequireLoopback refuses an address whose host is not a loopback one:
+// plaintext is allowed only there.
+func RequireLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("address %q: %w", addr, err)
@@ -327,3 +332,20 @@ func (t *connTransport) RoundTrip(ctx context.Context, frame []byte) ([]byte, er
 }
 
 func (t *connTransport) Close() error { return t.conn.Close() }
+
+// DialPeer is how a daemon reaches another worker: TLS with the pinned
+// fingerprint the pointer or move destination carries (or loopback
+// plaintext when it says so), authenticated with grant tokens.
+func DialPeer(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
+	tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure})
+	if err != nil {
+		return nil, err
+	}
+	return NewClient(ctx, tr, Credentials{Grants: grants}, ClientOptions{})
+}
+
+// CertFingerprint formats the SHA-256 fingerprint of a DER certificate.
+func CertFingerprint(der []byte) string {
+	h := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(h[:])
+}

@@ -3,6 +3,8 @@ package workers
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // More errors the protocol distinguishes. Requests that fail come back to
@@ -40,9 +42,9 @@ var codes = []struct {
 	code string
 	err  error
 }{
-	{"not_found", ErrNotFound},
-	{"exists", ErrExists},
-	{"ambiguous", ErrAmbiguous},
+	{"not_found", store.ErrNotFound},
+	{"exists", store.ErrExists},
+	{"ambiguous", store.ErrAmbiguous},
 	{"permission", ErrPermission},
 	{"bad_request", ErrBadRequest},
 	{"unauthenticated", ErrUnauthenticated},
@@ -75,8 +77,8 @@ func errOfCode(code string) error {
 }
 
 // Error is a failed request as the client sees it: which worker refused
-// what, and why. It matches the sentinel errors of this package with
-// errors.Is (ErrNotFound, ErrPermission, ...).
+// what, and why. It matches the sentinel errors of this package and of
+// the store with errors.Is (store.ErrNotFound, ErrPermission, ...).
 type Error struct {
 	Worker string // the worker that answered
 	Op     string // the request type
@@ -92,10 +94,15 @@ func (e *Error) Error() string {
 // Is matches the sentinel error of e's code.
 func (e *Error) Is(target error) bool { return errOfCode(e.Code) == target }
 
-func badRequest(format string, args ...any) error {
+// BadRequestf returns an error of class ErrBadRequest with a formatted
+// explanation: the request is malformed or impossible. Capability
+// handlers (jobs, plans, federated learning) answer with it too.
+func BadRequestf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
-func denied(format string, args ...any) error {
+// Deniedf returns an error of class ErrPermission with a formatted
+// explanation: the user may not do this.
+func Deniedf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPermission, fmt.Sprintf(format, args...))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Config configures a Handler.
@@ -18,7 +19,7 @@ type Config struct {
 	// WorkerID names the worker in replies, pointers and logs.
 	WorkerID string
 	// Store holds the objects. Required.
-	Store Store
+	Store store.Store
 	// Users authenticates tokens. Required.
 	Users *Users
 	// AccessLog receives one record per request: who did what to which
@@ -38,7 +39,7 @@ type Config struct {
 	// Dial opens an authenticated client session to a peer worker,
 	// presenting the given grant tokens; used to resolve pointers and to
 	// move objects. Nil refuses such requests.
-	Dial func(ctx context.Context, peer PointerTarget, grants []string) (*Client, error)
+	Dial func(ctx context.Context, peer store.PointerTarget, grants []string) (*Client, error)
 	// MaxAuthFailures closes a session after this many failed
 	// authentications (0: 3).
 	MaxAuthFailures int
@@ -95,7 +96,7 @@ type Handler struct {
 	peerMu sync.Mutex
 	peers  map[string]*Client // cached peer sessions by address and grants
 
-	jobs *jobTable // MPC parties (jobs.go)
+	kindChecks map[store.Kind]func(blob []byte, lim serde.Limits) error
 }
 
 // NewHandler returns a Handler with the built-in message types registered.
@@ -131,32 +132,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 	h.Handle(MsgCopy, h.copy)
 	h.Handle(MsgGrant, h.grant)
 	h.Handle(MsgMove, h.move)
-	extMu.Lock()
-	exts := append([]func(*Handler){}, extensions...)
-	extMu.Unlock()
-	for _, ext := range exts {
-		ext(h)
-	}
 	return h, nil
 }
 
-var (
-	extMu      sync.Mutex
-	extensions []func(*Handler)
-)
-
-// Extend registers fn to run on every Handler created afterwards, once the
-// built-in message types are in place. Layers above the object store (MPC
-// jobs, federated training) call it from an init function to add their
-// message types with Handle, so daemons and virtual workers alike serve them.
-func Extend(fn func(h *Handler)) {
-	extMu.Lock()
-	extensions = append(extensions, fn)
-	extMu.Unlock()
-}
-
 // Handle registers (or replaces) the function answering msgType; this is
-// how later layers (MPC jobs) add message types.
+// how the capabilities above the core (MPC jobs, plans, federated
+// learning) add their message types, each from its Register function,
+// which the worker's constructor calls.
 func (h *Handler) Handle(msgType string, fn HandlerFunc) {
 	if msgType == MsgAuth || msgType == MsgError || msgType == "" {
 		panic("workers: Handle: reserved message type " + msgType)
@@ -168,16 +150,43 @@ func (h *Handler) Handle(msgType string, fn HandlerFunc) {
 
 // Store returns the handler's store, for code running on the worker (MPC
 // parties loading and saving tensors by tag).
-func (h *Handler) Store() Store { return h.cfg.Store }
+func (h *Handler) Store() store.Store { return h.cfg.Store }
 
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
 
-// Close drops cached peer sessions and cancels running MPC parties.
-func (h *Handler) Close() {
-	if h.jobs != nil {
-		h.jobs.cancelAll()
+// Limits returns the bounds every decoded message is held to (serde's
+// defaults for zero fields).
+func (h *Handler) Limits() serde.Limits { return h.cfg.Limits }
+
+// AccessLog is where request handlers record what they did to which
+// object for whom (never a value): one record per request is written by
+// the handler itself; capabilities add records of their own (a job's
+// loads and saves).
+func (h *Handler) AccessLog() *slog.Logger { return h.cfg.AccessLog }
+
+// CheckKind registers fn to vet, on arrival, the blob of every object of
+// kind stored with put (plans refuse a plan with an operation outside
+// their allow-list); its error is the request's.
+func (h *Handler) CheckKind(kind store.Kind, fn func(blob []byte, lim serde.Limits) error) {
+	h.mu.Lock()
+	if h.kindChecks == nil {
+		h.kindChecks = map[store.Kind]func([]byte, serde.Limits) error{}
 	}
+	h.kindChecks[kind] = fn
+	h.mu.Unlock()
+}
+
+// kindCheck returns the check registered for kind, or nil.
+func (h *Handler) kindCheck(kind store.Kind) func([]byte, serde.Limits) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.kindChecks[kind]
+}
+
+// Close drops cached peer sessions. (A worker's capabilities close their
+// own state: see jobs.Register.)
+func (h *Handler) Close() {
 	h.peerMu.Lock()
 	defer h.peerMu.Unlock()
 	for k, c := range h.peers {
@@ -193,7 +202,7 @@ type Session struct {
 	h        *Handler
 	remote   string
 	user     *User
-	grants   []*Grant
+	grants   []*store.Grant
 	lastID   uint64
 	failures int
 }
@@ -207,8 +216,9 @@ func (h *Handler) NewSession(remote string) *Session {
 // User returns the authenticated user, or nil before authentication.
 func (s *Session) User() *User { return s.user }
 
-// viaGrant reports whether the session authenticated with grants.
-func (s *Session) viaGrant() bool { return len(s.grants) > 0 }
+// ViaGrant reports whether the session authenticated with grants (a
+// peer worker acting on a user's behalf) rather than a user's token.
+func (s *Session) ViaGrant() bool { return len(s.grants) > 0 }
 
 // Handle answers one frame and returns the reply frame to send back.
 // close is true when the session must end after that reply: too many
@@ -243,7 +253,7 @@ func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close
 	fn := h.routes[env.Type]
 	h.mu.RUnlock()
 	if fn == nil {
-		err := badRequest("unknown message type %q", env.Type)
+		err := BadRequestf("unknown message type %q", env.Type)
 		h.refuse(s, "unknown type", env.ID, env.Type, err)
 		return h.errorReply(env.ID, env.Type, err), false
 	}
@@ -297,11 +307,11 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 		return h.errorReply(env.ID, env.Type, err), s.failures >= h.cfg.MaxAuthFailures
 	}
 	if s.user != nil {
-		return fail(badRequest("session already authenticated"))
+		return fail(BadRequestf("session already authenticated"))
 	}
 	var a AuthRequest
 	if err := decodeBody(env.Body, &a, h.cfg.Limits); err != nil {
-		return fail(badRequest("auth body: %v", err))
+		return fail(BadRequestf("auth body: %v", err))
 	}
 	switch {
 	case a.Token != "" && a.Grant == "":
@@ -336,7 +346,7 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 	return b, false
 }
 
-func grantIDs(gs []*Grant) []string {
+func grantIDs(gs []*store.Grant) []string {
 	var ids []string
 	for _, g := range gs {
 		ids = append(ids, g.ID)
@@ -377,7 +387,7 @@ func (h *Handler) refuse(s *Session, why string, id uint64, typ string, err erro
 
 func (h *Handler) logAccess(s *Session, r *Request, d time.Duration, err error) {
 	attrs := []any{"remote", s.remote, "user", s.user.Name, "type", r.Type, "req", r.ID, "objects", r.objects, "ms", d.Milliseconds()}
-	if s.viaGrant() {
+	if s.ViaGrant() {
 		attrs = append(attrs, "grants", grantIDs(s.grants))
 	}
 	attrs = append(attrs, r.detail...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // testHandler is a handler over a memory store with an admin "owner" and
@@ -26,7 +27,7 @@ func testHandler(t testing.TB) (*Handler, map[string]string, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var access bytes.Buffer
-	h, err := NewHandler(Config{WorkerID: "bob", Store: NewMemStore(), Users: users,
+	h, err := NewHandler(Config{WorkerID: "bob", Store: store.NewMemStore(), Users: users,
 		AccessLog: slog.New(slog.NewJSONHandler(&access, nil)),
 		Limits:    serde.Limits{MaxBytes: 1 << 20, MaxElements: 1 << 16}})
 	if err != nil {
@@ -69,7 +70,7 @@ func TestSessionRefusals(t *testing.T) {
 	h, tok, access := testHandler(t)
 	ctx := context.Background()
 	s := h.NewSession("test")
-	put := &PutRequest{Object: &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}
+	put := &PutRequest{Object: &store.Object{ID: "x", Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}
 	v2, _ := serde.EncodeEnvelope(serde.Envelope{Version: 2, Type: MsgPing, ID: 9, Body: []byte{0xc0}})
 	steps := []struct {
 		name      string
@@ -128,12 +129,12 @@ func TestGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var info InfoReply
-	put := &PutRequest{Object: &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}
+	put := &PutRequest{Object: &store.Object{ID: "x", Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}
 	if err := cl.Call(ctx, MsgPut, put, &info); err != nil {
 		t.Fatal(err)
 	}
 	var g GrantReply
-	if err := cl.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{GrantUse}, Objects: []string{"x"}, Uses: 1}, &g); err != nil {
+	if err := cl.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantUse}, Objects: []string{"x"}, Uses: 1}, &g); err != nil {
 		t.Fatal(err)
 	}
 	gc, err := NewClient(ctx, NewSessionTransport(h, "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{})
@@ -150,7 +151,7 @@ func TestGrants(t *testing.T) {
 	if err := gc.Call(ctx, MsgGet, &GetRequest{ID: "x", Keep: true}, nil); !errors.Is(err, ErrPermission) {
 		t.Fatalf("get through a use-only grant: %v", err)
 	}
-	if err := gc.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{GrantGet}, Objects: []string{"x"}}, nil); !errors.Is(err, ErrPermission) {
+	if err := gc.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantGet}, Objects: []string{"x"}}, nil); !errors.Is(err, ErrPermission) {
 		t.Fatalf("grant issued through a grant: %v", err)
 	}
 	if err := gc.Call(ctx, MsgClear, struct{}{}, nil); !errors.Is(err, ErrPermission) {
@@ -167,17 +168,17 @@ func TestGrants(t *testing.T) {
 // keep serving a well-formed request afterwards.
 func FuzzSession(f *testing.F) {
 	h, tok, _ := testHandler(f)
-	f.Add(frame(f, MsgPut, 2, &PutRequest{Object: &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}))
+	f.Add(frame(f, MsgPut, 2, &PutRequest{Object: &store.Object{ID: "x", Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}}))
 	f.Add(frame(f, MsgOp, 2, &OpRequest{Op: "add", Args: []Operand{{ID: "x"}, {ID: "x"}}}))
 	f.Add(frame(f, MsgGet, 2, &GetRequest{ID: "x"}))
 	f.Add(frame(f, MsgSearch, 2, &SearchRequest{Tags: []string{"#a"}}))
-	f.Add(frame(f, MsgMove, 2, &MoveRequest{ID: "x", Dest: PointerTarget{Worker: "w", Addr: "a", Grants: []string{"t"}}}))
-	f.Add(frame(f, MsgGrant, 2, &GrantRequest{Actions: []string{GrantPut}}))
+	f.Add(frame(f, MsgMove, 2, &MoveRequest{ID: "x", Dest: store.PointerTarget{Worker: "w", Addr: "a", Grants: []string{"t"}}}))
+	f.Add(frame(f, MsgGrant, 2, &GrantRequest{Actions: []string{store.GrantPut}}))
 	f.Add(frame(f, MsgAuth, 2, &AuthRequest{Grant: "a,b"}))
 	f.Add([]byte{0x94, 0x01, 0xa3, 'p', 'u', 't', 0x02, 0xc7, 0xff, 0x01})
 	f.Add([]byte("\xff\xff"))
 	auth := frame(f, MsgAuth, 1, &AuthRequest{Token: tok["me"]})
-	seed := &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}
+	seed := &store.Object{ID: "x", Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1, 2})}
 	ping := frame(f, MsgPing, 1<<62, struct{}{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ctx := context.Background()
@@ -209,7 +210,7 @@ func FuzzSession(f *testing.F) {
 
 func TestMoveToUnreachablePeerKeepsObject(t *testing.T) {
 	h, tok, _ := testHandler(t)
-	h.cfg.Dial = func(ctx context.Context, p PointerTarget, grants []string) (*Client, error) {
+	h.cfg.Dial = func(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
 		return nil, errors.New("connection refused")
 	}
 	ctx := context.Background()
@@ -217,11 +218,11 @@ func TestMoveToUnreachablePeerKeepsObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put := &PutRequest{Object: &Object{ID: "x", Kind: KindTensor, Tensor: tensor.FromSlice([]float64{1})}}
+	put := &PutRequest{Object: &store.Object{ID: "x", Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1})}}
 	if err := cl.Call(ctx, MsgPut, put, nil); err != nil {
 		t.Fatal(err)
 	}
-	mv := &MoveRequest{ID: "x", Dest: PointerTarget{Worker: "alice", Addr: "127.0.0.1:1", Grants: []string{"t"}}}
+	mv := &MoveRequest{ID: "x", Dest: store.PointerTarget{Worker: "alice", Addr: "127.0.0.1:1", Grants: []string{"t"}}}
 	if err := cl.Call(ctx, MsgMove, mv, nil); !errors.Is(err, ErrPeer) || !strings.Contains(err.Error(), "alice") {
 		t.Fatalf("move to an unreachable worker: %v", err)
 	}

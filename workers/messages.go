@@ -1,5 +1,7 @@
 package workers
 
+import "github.com/gomplab/gomplab/workers/store"
+
 // Message types. Each request names one; the Handler dispatches on it to one
 // handler function (see Handler.Handle). Replies carry the request's type
 // (and id), or MsgError with a RemoteError body.
@@ -58,7 +60,7 @@ type PingReply struct {
 // PutRequest stores an object. Owner and Created are set by the worker;
 // an empty ID is replaced by a fresh one.
 type PutRequest struct {
-	Object *Object `msgpack:"object"`
+	Object *store.Object `msgpack:"object"`
 	// Replace, for an owner's load (provenance "load"), replaces the
 	// objects the load would make ambiguous instead of refusing it.
 	Replace bool `msgpack:"replace,omitempty"`
@@ -66,7 +68,7 @@ type PutRequest struct {
 
 // InfoReply carries one object's metadata.
 type InfoReply struct {
-	Info Info `msgpack:"info"`
+	Info store.Info `msgpack:"info"`
 }
 
 // IDRequest names one object.
@@ -86,7 +88,7 @@ type GetRequest struct {
 // GetReply carries the value. A pointer object on the worker is resolved:
 // the value comes from the worker it points to.
 type GetReply struct {
-	Object *Object `msgpack:"object"`
+	Object *store.Object `msgpack:"object"`
 }
 
 // FreeRequest deletes objects. Missing ids are reported, not an error, so
@@ -108,7 +110,7 @@ type SearchRequest struct {
 
 // SearchReply lists metadata, never values.
 type SearchReply struct {
-	Objects []Info `msgpack:"objects"`
+	Objects []store.Info `msgpack:"objects"`
 }
 
 // ClearReply counts deleted objects.
@@ -159,6 +161,6 @@ type GrantReply struct {
 // must allow GrantPut); the object keeps its id, and is deleted here once
 // the destination has acknowledged it.
 type MoveRequest struct {
-	ID   string        `msgpack:"id"`
-	Dest PointerTarget `msgpack:"dest"`
+	ID   string              `msgpack:"id"`
+	Dest store.PointerTarget `msgpack:"dest"`
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // The built-in request handlers. Access rules, in one place:
@@ -39,18 +39,18 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	o := p.Object
 	if o == nil {
-		return nil, badRequest("put without an object")
+		return nil, BadRequestf("put without an object")
 	}
 	if o.ID == "" {
-		o.ID = NewID()
+		o.ID = store.NewID()
 	}
 	r.Touch(o.ID)
 	s := r.Session
-	if s.viaGrant() {
+	if s.ViaGrant() {
 		// Worker-to-worker: the receiving end of a move.
-		g := s.grantFor(GrantPut, o.ID)
+		g := s.grantFor(store.GrantPut, o.ID)
 		if g == nil {
-			return nil, denied("grant does not allow storing object %s", o.ID)
+			return nil, Deniedf("grant does not allow storing object %s", o.ID)
 		}
 		o.Provenance.Grant = g.ID
 		if o.Provenance.Source == "" {
@@ -61,13 +61,13 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	o.Owner = r.User().Name
 	o.Created = time.Now().UnixNano()
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	if o.Kind == KindPlan {
+	if check := h.kindCheck(o.Kind); check != nil {
 		// Plans are refused on arrival if they hold an operation outside
-		// the allow-list (plans.go).
-		if err := validatePlanBlob(o.Blob, h.cfg.Limits); err != nil {
+		// the allow-list (plans.Register).
+		if err := check(o.Blob, h.cfg.Limits); err != nil {
 			return nil, err
 		}
 	}
@@ -78,7 +78,7 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		// A data owner's load (gomplab worker load to a running daemon):
 		// the same tag rule as a load straight into the store.
 		h.loadMu.Lock()
-		err := putLoad(h.cfg.Store, o, p.Replace)
+		err := store.PutLoad(h.cfg.Store, o, p.Replace)
 		h.loadMu.Unlock()
 		if err != nil {
 			return nil, err
@@ -91,9 +91,10 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	return &InfoReply{Info: o.Info()}, nil
 }
 
-// lookup loads an object the session may use.
-func (h *Handler) lookup(r *Request, id, action string) (*Object, error) {
-	if err := ValidateID(id); err != nil {
+// Lookup loads the object id for r, refusing it when r comes through
+// grants that do not allow action on it (GrantUse, GrantGet...).
+func (h *Handler) Lookup(r *Request, id, action string) (*store.Object, error) {
+	if err := store.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	r.Touch(id)
@@ -101,14 +102,14 @@ func (h *Handler) lookup(r *Request, id, action string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() && !r.Session.covers(action, o) {
-		return nil, denied("grant does not allow %s on object %s", action, id)
+	if r.Session.ViaGrant() && !r.Session.covers(action, o) {
+		return nil, Deniedf("grant does not allow %s on object %s", action, id)
 	}
 	return o, nil
 }
 
 // canRead enforces privacy: may this user see o's value?
-func canRead(u *User, o *Object) error {
+func canRead(u *User, o *store.Object) error {
 	if !o.Private || u.Has(PermReadPrivate) || slices.Contains(o.AllowedUsers, u.Name) {
 		return nil
 	}
@@ -116,13 +117,13 @@ func canRead(u *User, o *Object) error {
 	if o.Provenance.Source == "op" || o.Provenance.Source == "copy" {
 		what = "is computed from private data"
 	}
-	return denied("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
+	return Deniedf("object %s %s: its value is released only to allowed users, and user %q is not one (compute on it remotely, or use it in an MPC job)", o.ID, what, u.Name)
 }
 
-// privacyOf is the privacy of a result computed from objs (nil entries
+// PrivacyOf is the privacy of a result computed from objs (nil entries
 // are scalars): as private as its most private input, so private if any
 // is, and readable only by the users allowed on every private one.
-func privacyOf(objs ...*Object) (bool, []string) {
+func PrivacyOf(objs ...*store.Object) (bool, []string) {
 	private, first := false, true
 	var allowed []string
 	for _, o := range objs {
@@ -140,16 +141,17 @@ func privacyOf(objs ...*Object) (bool, []string) {
 	return private, allowed
 }
 
-// canRemove enforces ownership.
-func canRemove(s *Session, o *Object) error {
+// CanRemove enforces ownership: only o's owner or an admin may remove it
+// (and a grant session only when its grants allow freeing or taking o).
+func CanRemove(s *Session, o *store.Object) error {
 	u := s.user
 	if u.Has(PermAdmin) || o.Owner == u.Name {
-		if s.viaGrant() && !s.covers(GrantFree, o) && !s.covers(GrantGet, o) {
-			return denied("grant does not allow removing object %s", o.ID)
+		if s.ViaGrant() && !s.covers(store.GrantFree, o) && !s.covers(store.GrantGet, o) {
+			return Deniedf("grant does not allow removing object %s", o.ID)
 		}
 		return nil
 	}
-	return denied("object %s belongs to user %q; user %q may not remove it (get it with keep, or copy it)", o.ID, o.Owner, u.Name)
+	return Deniedf("object %s belongs to user %q; user %q may not remove it (get it with keep, or copy it)", o.ID, o.Owner, u.Name)
 }
 
 func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
@@ -160,16 +162,16 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if g.Reason != "" {
 		r.Note("reason", g.Reason)
 	}
-	o, err := h.lookup(r, g.ID, GrantGet)
+	o, err := h.Lookup(r, g.ID, store.GrantGet)
 	if err != nil {
 		return nil, err
 	}
 	if !g.Keep {
-		if err := canRemove(r.Session, o); err != nil {
+		if err := CanRemove(r.Session, o); err != nil {
 			return nil, err
 		}
 	}
-	if o.Kind == KindPointer {
+	if o.Kind == store.KindPointer {
 		// Resolve: the value comes from where the pointer points; the
 		// worker there applies its own privacy rules to our grant.
 		var rep GetReply
@@ -178,7 +180,7 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 			return nil, err
 		}
 		if !g.Keep {
-			if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 		}
@@ -187,10 +189,10 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if err := canRead(r.User(), o); err != nil {
 		return nil, err
 	}
-	if o.Private && r.Session.viaGrant() {
+	if o.Private && r.Session.ViaGrant() {
 		// A grant is held by another worker, whose other users could
 		// use it: private values are released only to a user directly.
-		return nil, denied("object %s is private: its value is never released to another worker, even for a user allowed to read it (that user may get it directly)", o.ID)
+		return nil, Deniedf("object %s is private: its value is never released to another worker, even for a user allowed to read it (that user may get it directly)", o.ID)
 	}
 	if !g.Keep {
 		// Take, not Delete: two concurrent gets must not both succeed.
@@ -206,7 +208,7 @@ func (h *Handler) info(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, store.GrantUse)
 	if err != nil {
 		return nil, err
 	}
@@ -219,29 +221,29 @@ func (h *Handler) free(ctx context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	if len(f.IDs) > 10000 {
-		return nil, badRequest("free of %d ids, at most 10000 at once", len(f.IDs))
+		return nil, BadRequestf("free of %d ids, at most 10000 at once", len(f.IDs))
 	}
 	var rep FreeReply
 	for _, id := range f.IDs {
-		o, err := h.lookup(r, id, GrantFree)
-		if errors.Is(err, ErrNotFound) {
+		o, err := h.Lookup(r, id, store.GrantFree)
+		if errors.Is(err, store.ErrNotFound) {
 			rep.Missing = append(rep.Missing, id)
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := canRemove(r.Session, o); err != nil {
+		if err := CanRemove(r.Session, o); err != nil {
 			return nil, err
 		}
-		if err := h.cfg.Store.Delete(id); errors.Is(err, ErrNotFound) {
+		if err := h.cfg.Store.Delete(id); errors.Is(err, store.ErrNotFound) {
 			rep.Missing = append(rep.Missing, id)
 			continue
 		} else if err != nil {
 			return nil, err
 		}
 		rep.Freed++
-		if o.Kind == KindPointer && o.Pointer.Owns {
+		if o.Kind == store.KindPointer && o.Pointer.Owns {
 			// The pointer object owned its target: release it too,
 			// best effort (the target may already be gone).
 			var fr FreeReply
@@ -259,7 +261,7 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 		return nil, err
 	}
 	for _, t := range q.Tags {
-		if err := ValidateTag(t); err != nil {
+		if err := store.ValidateTag(t); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
@@ -268,21 +270,21 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() {
-		infos = slices.DeleteFunc(infos, func(in Info) bool {
-			o := &Object{ID: in.ID, Provenance: in.Provenance}
-			return !r.Session.covers(GrantUse, o)
+	if r.Session.ViaGrant() {
+		infos = slices.DeleteFunc(infos, func(in store.Info) bool {
+			o := &store.Object{ID: in.ID, Provenance: in.Provenance}
+			return !r.Session.covers(store.GrantUse, o)
 		})
 	}
 	if infos == nil {
-		infos = []Info{}
+		infos = []store.Info{}
 	}
 	return &SearchReply{Objects: infos}, nil
 }
 
 func (h *Handler) clear(_ context.Context, r *Request) (any, error) {
-	if r.Session.viaGrant() {
-		return nil, denied("a grant cannot clear a worker")
+	if r.Session.ViaGrant() {
+		return nil, Deniedf("a grant cannot clear a worker")
 	}
 	owner := r.User().Name
 	if r.User().Has(PermAdmin) {
@@ -296,7 +298,9 @@ func (h *Handler) clear(_ context.Context, r *Request) (any, error) {
 	return &ClearReply{Deleted: n}, nil
 }
 
-func (h *Handler) maxResult() int {
+// MaxResult is the most elements one computed result (op, plan output,
+// training batch) may hold on this worker.
+func (h *Handler) MaxResult() int {
 	if h.cfg.MaxResultElements > 0 {
 		return h.cfg.MaxResultElements
 	}
@@ -313,24 +317,24 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 	}
 	spec, ok := LookupOp(q.Op)
 	if !ok {
-		return nil, badRequest("op %q is not allowed (allowed: %s)", q.Op, strings.Join(opNames(), ", "))
+		return nil, BadRequestf("op %q is not allowed (allowed: %s)", q.Op, strings.Join(opNames(), ", "))
 	}
 	r.Note("op", q.Op)
 	if len(q.Args) != spec.Arity {
-		return nil, badRequest("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
+		return nil, BadRequestf("op %s takes %d operands, got %d", q.Op, spec.Arity, len(q.Args))
 	}
 	if q.ResultID == "" {
-		q.ResultID = NewID()
-	} else if err := ValidateID(q.ResultID); err != nil {
+		q.ResultID = store.NewID()
+	} else if err := store.ValidateID(q.ResultID); err != nil {
 		return nil, fmt.Errorf("%w: result id: %v", ErrBadRequest, err)
 	}
-	objs := make([]*Object, len(q.Args))
+	objs := make([]*store.Object, len(q.Args))
 	var inputs []string
 	nobj := 0
 	for i, a := range q.Args {
 		switch {
 		case a.ID != "" && a.Scalar == nil:
-			o, err := h.lookup(r, a.ID, GrantUse)
+			o, err := h.Lookup(r, a.ID, store.GrantUse)
 			if err != nil {
 				return nil, fmt.Errorf("op %s operand %d: %w", q.Op, i, err)
 			}
@@ -339,35 +343,35 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 			nobj++
 		case a.ID == "" && a.Scalar != nil:
 		default:
-			return nil, badRequest("op %s operand %d: give exactly one of an object id or a scalar", q.Op, i)
+			return nil, BadRequestf("op %s operand %d: give exactly one of an object id or a scalar", q.Op, i)
 		}
 	}
 	if nobj == 0 {
-		return nil, badRequest("op %s: no stored operand (compute on scalars locally)", q.Op)
+		return nil, BadRequestf("op %s: no stored operand (compute on scalars locally)", q.Op)
 	}
 	// Where are the operands? All here, or all behind pointers to one
 	// other worker; mixing is refused, as in PySyft.
-	var target *PointerTarget
+	var target *store.PointerTarget
 	local := 0
 	for i, o := range objs {
 		if o == nil {
 			continue
 		}
 		switch o.Kind {
-		case KindTensor:
+		case store.KindTensor:
 			local++
-		case KindPointer:
+		case store.KindPointer:
 			if target == nil {
 				target = o.Pointer
 			} else if target.Worker != o.Pointer.Worker || target.Addr != o.Pointer.Addr {
-				return nil, badRequest("op %s: operands point to different workers (%s and %s); move them together first", q.Op, target.Worker, o.Pointer.Worker)
+				return nil, BadRequestf("op %s: operands point to different workers (%s and %s); move them together first", q.Op, target.Worker, o.Pointer.Worker)
 			}
 		default:
-			return nil, badRequest("op %s operand %d: object %s is a %s, not a tensor", q.Op, i, o.ID, o.Kind)
+			return nil, BadRequestf("op %s operand %d: object %s is a %s, not a tensor", q.Op, i, o.ID, o.Kind)
 		}
 	}
 	if local > 0 && target != nil {
-		return nil, badRequest("op %s: some operands are here and some on worker %s; move them together first", q.Op, target.Worker)
+		return nil, BadRequestf("op %s: some operands are here and some on worker %s; move them together first", q.Op, target.Worker)
 	}
 	if target != nil {
 		return h.forwardOp(ctx, r, q, objs, inputs)
@@ -381,30 +385,30 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		}
 		args[i] = objs[i].Tensor
 	}
-	private, allowed := privacyOf(objs...)
-	out, err := runOp(spec, args, q.Params, h.maxResult())
+	private, allowed := PrivacyOf(objs...)
+	out, err := runOp(spec, args, q.Params, h.MaxResult())
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds the worker's limit") {
 			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	res := opResult(r, q.ResultID, q.Op, inputs)
-	res.Kind, res.Tensor, res.Private, res.AllowedUsers = KindTensor, out, private, allowed
-	return h.storeResult(r, res)
+	res := OpResult(r, q.ResultID, q.Op, inputs)
+	res.Kind, res.Tensor, res.Private, res.AllowedUsers = store.KindTensor, out, private, allowed
+	return h.StoreResult(r, res)
 }
 
-// opResult is the object an op (or a plan, op "plan:NAME") computes for
+// OpResult is the object an op (or a plan, op "plan:NAME") computes for
 // r's user: its value and privacy are the caller's to set.
-func opResult(r *Request, id, op string, inputs []string) *Object {
-	return &Object{ID: id, Owner: r.User().Name,
-		Provenance: Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
+func OpResult(r *Request, id, op string, inputs []string) *store.Object {
+	return &store.Object{ID: id, Owner: r.User().Name,
+		Provenance: store.Provenance{Source: "op", Op: op, Inputs: inputs, Grant: r.Session.creatingGrant()},
 		Created:    time.Now().UnixNano()}
 }
 
-// storeResult stores an object a request made and replies with its
+// StoreResult stores an object a request made and replies with its
 // metadata.
-func (h *Handler) storeResult(r *Request, o *Object) (any, error) {
+func (h *Handler) StoreResult(r *Request, o *store.Object) (any, error) {
 	r.Touch(o.ID)
 	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
@@ -422,10 +426,10 @@ func opNames() []string {
 
 // forwardOp runs an op whose operands are pointers to one other worker
 // there, and stores here a pointer to the result.
-func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs []*Object, inputs []string) (any, error) {
-	var target *PointerTarget
+func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs []*store.Object, inputs []string) (any, error) {
+	var target *store.PointerTarget
 	remote := q
-	remote.ResultID = NewID()
+	remote.ResultID = store.NewID()
 	remote.Args = slices.Clone(q.Args)
 	var grants []string
 	for i, o := range objs {
@@ -448,11 +452,11 @@ func (h *Handler) forwardOp(ctx context.Context, r *Request, q OpRequest, objs [
 	if err := h.forward(ctx, r, target, MsgOp, &remote, &rep); err != nil {
 		return nil, err
 	}
-	res := opResult(r, q.ResultID, q.Op, inputs)
-	res.Kind, res.Private = KindPointer, rep.Info.Private
-	res.Pointer = &PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
+	res := OpResult(r, q.ResultID, q.Op, inputs)
+	res.Kind, res.Private = store.KindPointer, rep.Info.Private
+	res.Pointer = &store.PointerTarget{Worker: target.Worker, Addr: target.Addr, Fingerprint: target.Fingerprint,
 		Insecure: target.Insecure, Grants: grants, ID: rep.Info.ID, Owns: true, Shape: rep.Info.Shape}
-	return h.storeResult(r, res)
+	return h.StoreResult(r, res)
 }
 
 func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
@@ -460,13 +464,13 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantUse)
+	o, err := h.Lookup(r, q.ID, store.GrantUse)
 	if err != nil {
 		return nil, err
 	}
 	if q.NewID == "" {
-		q.NewID = NewID()
-	} else if err := ValidateID(q.NewID); err != nil {
+		q.NewID = store.NewID()
+	} else if err := store.ValidateID(q.NewID); err != nil {
 		return nil, fmt.Errorf("%w: new id: %v", ErrBadRequest, err)
 	}
 	c := *o
@@ -474,9 +478,9 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	c.Tags = slices.Clone(o.Tags)
 	c.AllowedUsers = slices.Clone(o.AllowedUsers)
 	c.Owner = r.User().Name
-	c.Provenance = Provenance{Source: "copy", Inputs: []string{o.ID}, Grant: r.Session.creatingGrant()}
+	c.Provenance = store.Provenance{Source: "copy", Inputs: []string{o.ID}, Grant: r.Session.creatingGrant()}
 	c.Created = time.Now().UnixNano()
-	if o.Kind == KindPointer {
+	if o.Kind == store.KindPointer {
 		var rep InfoReply
 		if err := h.forward(ctx, r, o.Pointer, MsgCopy, &CopyRequest{ID: o.Pointer.ID}, &rep); err != nil {
 			return nil, err
@@ -486,7 +490,7 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 		c.Pointer = &p
 	}
 	// Tensors are immutable once stored, so the copy shares the data.
-	return h.storeResult(r, &c)
+	return h.StoreResult(r, &c)
 }
 
 func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
@@ -494,41 +498,41 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	if r.Session.viaGrant() {
-		return nil, denied("a grant cannot issue grants")
+	if r.Session.ViaGrant() {
+		return nil, Deniedf("a grant cannot issue grants")
 	}
 	if len(q.Actions) == 0 {
-		return nil, badRequest("grant without actions")
+		return nil, BadRequestf("grant without actions")
 	}
 	for _, a := range q.Actions {
-		if !slices.Contains([]string{GrantPut, GrantUse, GrantGet, GrantFree}, a) {
-			return nil, badRequest("unknown grant action %q (known: put, use, get, free)", a)
+		if !slices.Contains([]string{store.GrantPut, store.GrantUse, store.GrantGet, store.GrantFree}, a) {
+			return nil, BadRequestf("unknown grant action %q (known: put, use, get, free)", a)
 		}
 	}
 	if len(q.Objects) > 1000 {
-		return nil, badRequest("grant for %d objects, at most 1000", len(q.Objects))
+		return nil, BadRequestf("grant for %d objects, at most 1000", len(q.Objects))
 	}
 	for _, id := range q.Objects {
-		if err := ValidateID(id); err != nil {
+		if err := store.ValidateID(id); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
-	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{GrantPut}) {
-		return nil, badRequest("a grant other than put must name its objects")
+	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{store.GrantPut}) {
+		return nil, BadRequestf("a grant other than put must name its objects")
 	}
 	if q.Uses < 0 || q.TTLMillis < 0 {
-		return nil, badRequest("negative uses or ttl")
+		return nil, BadRequestf("negative uses or ttl")
 	}
 	for _, id := range q.Objects {
-		if slices.Contains(q.Actions, GrantPut) {
+		if slices.Contains(q.Actions, store.GrantPut) {
 			continue // the object does not exist yet
 		}
-		if _, err := h.lookup(r, id, GrantUse); err != nil {
+		if _, err := h.Lookup(r, id, store.GrantUse); err != nil {
 			return nil, err
 		}
 	}
 	token := NewToken()
-	g := &Grant{ID: "g-" + NewID(), TokenHash: HashToken(token), User: r.User().Name,
+	g := &store.Grant{ID: "g-" + store.NewID(), TokenHash: HashToken(token), User: r.User().Name,
 		Actions: slices.Clone(q.Actions), Objects: slices.Clone(q.Objects), Uses: q.Uses}
 	if q.TTLMillis > 0 {
 		g.Expires = time.Now().Add(time.Duration(q.TTLMillis) * time.Millisecond).UnixNano()
@@ -545,16 +549,16 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	if err := r.Decode(&q); err != nil {
 		return nil, err
 	}
-	o, err := h.lookup(r, q.ID, GrantGet)
+	o, err := h.Lookup(r, q.ID, store.GrantGet)
 	if err != nil {
 		return nil, err
 	}
-	if err := canRemove(r.Session, o); err != nil {
+	if err := CanRemove(r.Session, o); err != nil {
 		return nil, err
 	}
 	// Moving releases the value to another worker, where other people
 	// may administer it: the same rule as taking it.
-	if o.Kind != KindPointer {
+	if o.Kind != store.KindPointer {
 		if err := canRead(r.User(), o); err != nil {
 			return nil, err
 		}
@@ -563,14 +567,14 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 		return &InfoReply{Info: o.Info()}, nil
 	}
 	if len(q.Dest.Grants) == 0 || q.Dest.Addr == "" {
-		return nil, badRequest("move destination needs an address and a put grant")
+		return nil, BadRequestf("move destination needs an address and a put grant")
 	}
 	r.Note("dest", q.Dest.Worker)
 	moved := *o
-	moved.Provenance = Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
+	moved.Provenance = store.Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
 	var rep InfoReply
 	// A fresh session: the grant is one-time, so it must not be cached.
-	c, err := h.dial(ctx, &q.Dest, false)
+	c, err := h.Dial(ctx, &q.Dest, false)
 	if err != nil {
 		return nil, err
 	}
@@ -581,7 +585,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	}
 	// The destination has the object durably; now drop ours. A crash in
 	// between leaves it on both workers, never on neither.
-	if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := h.cfg.Store.Delete(o.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	return &rep, nil
@@ -589,9 +593,9 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 
 // forward sends a request to the worker a pointer object targets, with
 // the grants it carries, and decodes the reply into out.
-func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ string, body, out any) error {
+func (h *Handler) forward(ctx context.Context, r *Request, p *store.PointerTarget, typ string, body, out any) error {
 	r.Note("via", p.Worker)
-	c, err := h.dial(ctx, p, true)
+	c, err := h.Dial(ctx, p, true)
 	if err != nil {
 		return err
 	}
@@ -608,13 +612,13 @@ func (h *Handler) forward(ctx context.Context, r *Request, p *PointerTarget, typ
 	return nil
 }
 
-func peerKey(p *PointerTarget) string {
+func peerKey(p *store.PointerTarget) string {
 	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",")
 }
 
-// dial returns a session to a peer, cached by address and grants when
+// Dial returns a session to a peer, cached by address and grants when
 // cache is set.
-func (h *Handler) dial(ctx context.Context, p *PointerTarget, cache bool) (*Client, error) {
+func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, cache bool) (*Client, error) {
 	if h.cfg.Dial == nil {
 		return nil, fmt.Errorf("%w: this worker cannot reach other workers", ErrPeer)
 	}
@@ -648,7 +652,7 @@ func (h *Handler) dial(ctx context.Context, p *PointerTarget, cache bool) (*Clie
 	return c, nil
 }
 
-func (h *Handler) dropPeer(p *PointerTarget) {
+func (h *Handler) dropPeer(p *store.PointerTarget) {
 	key := peerKey(p)
 	h.peerMu.Lock()
 	c := h.peers[key]
@@ -661,11 +665,11 @@ func (h *Handler) dropPeer(p *PointerTarget) {
 
 // useGrants authenticates a grant session: every token must name a live
 // grant of the same user; each use is counted.
-func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
+func (h *Handler) useGrants(tokens string) (*User, []*store.Grant, error) {
 	h.grantMu.Lock()
 	defer h.grantMu.Unlock()
 	var user string
-	var grants []*Grant
+	var grants []*store.Grant
 	list := strings.Split(tokens, ",")
 	if len(list) > 64 {
 		return nil, nil, fmt.Errorf("%w: %d grants, at most 64", ErrUnauthenticated, len(list))
@@ -708,9 +712,9 @@ func (h *Handler) useGrants(tokens string) (*User, []*Grant, error) {
 }
 
 // grantFor returns a session grant allowing action on object id.
-func (s *Session) grantFor(action, id string) *Grant {
+func (s *Session) grantFor(action, id string) *store.Grant {
 	for _, g := range s.grants {
-		if g.allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
+		if g.Allows(action) && (len(g.Objects) == 0 || slices.Contains(g.Objects, id)) {
 			return g
 		}
 	}
@@ -718,9 +722,9 @@ func (s *Session) grantFor(action, id string) *Grant {
 }
 
 // covers reports whether some session grant allows action on o.
-func (s *Session) covers(action string, o *Object) bool {
+func (s *Session) covers(action string, o *store.Object) bool {
 	for _, g := range s.grants {
-		if g.allows(action) && g.covers(o) {
+		if g.Allows(action) && g.Covers(o) {
 			return true
 		}
 	}
@@ -734,9 +738,4 @@ func (s *Session) creatingGrant() string {
 		return s.grants[0].ID
 	}
 	return ""
-}
-
-// loadFileProvenance describes data loaded from a file.
-func loadFileProvenance(path string) Provenance {
-	return Provenance{Source: "load", File: filepath.Base(path)}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 	"github.com/spf13/cobra"
 )
 
@@ -153,7 +153,7 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	// (through the running daemon, with the owner's token).
 	lctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	info, _, err := workers.LoadONNXInto(lctx, alice.Dir, demoModel, workers.LoadSpec{
+	info, _, err := daemon.LoadONNXInto(lctx, alice.Dir, demoModel, daemon.LoadSpec{
 		Tags: []string{"crypten_model"}, Private: true, File: "model.onnx",
 		Description: "digit classifier exported by PyTorch"})
 	if err != nil {
@@ -161,7 +161,7 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	}
 	p("alice$ gomplab worker load --tag crypten_model --file model.onnx --private\n  %s\n", info)
 	images, truth := dataset.Digits(c.images, c.seed)
-	info, _, err = workers.LoadInto(lctx, bob.Dir, images, workers.LoadSpec{
+	info, _, err = daemon.LoadInto(lctx, bob.Dir, images, daemon.LoadSpec{
 		Tags: []string{"crypten_data"}, Private: true, File: "digits.npy",
 		Description: "synthetic 28x28 digits"})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
 )
 
 // TestMain makes this test binary gomplab itself when it is started with
@@ -137,7 +137,7 @@ func TestDemoInterrupt(t *testing.T) {
 				t.Errorf("left behind in the temporary directory: %s", e.Name())
 				// Do not leave its daemon running past the test.
 				for _, id := range []string{"alice", "bob"} {
-					if dd, err := workers.OpenDataDir(filepath.Join(tmp, e.Name(), id)); err == nil {
+					if dd, err := daemon.OpenDataDir(filepath.Join(tmp, e.Name(), id)); err == nil {
 						if info, err := dd.ReadDaemonInfo(); err == nil && info.PID > 0 {
 							syscall.Kill(info.PID, syscall.SIGKILL)
 						}

@@ -17,6 +17,9 @@ import (
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
+	"github.com/gomplab/gomplab/workers/store"
 	"github.com/spf13/cobra"
 )
 
@@ -51,12 +54,12 @@ and exits; acknowledged writes are already on disk.`,
 				return errors.New("--data is required")
 			}
 			log := newLogger(cmd, logFormat)
-			dir, err := workers.OpenDataDir(data)
+			dir, err := daemon.OpenDataDir(data)
 			if err != nil {
 				if id == "" {
 					return err
 				}
-				res, ierr := workers.InitDataDir(data, id, nil)
+				res, ierr := daemon.InitDataDir(data, id, nil)
 				if ierr != nil {
 					return ierr
 				}
@@ -66,7 +69,7 @@ and exits; acknowledged writes are already on disk.`,
 			if id != "" && id != dir.WorkerID {
 				return fmt.Errorf("data directory %s belongs to worker %q, not %q", data, dir.WorkerID, id)
 			}
-			d, err := workers.StartDaemon(workers.DaemonConfig{
+			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, Log: log,
 				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout,
@@ -80,7 +83,7 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return fmt.Errorf("locating this binary for party processes: %w", err)
 			}
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{MaxJobs: maxJobs,
+			d.Jobs().Configure(jobs.Options{MaxJobs: maxJobs,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -121,7 +124,7 @@ func newLogger(cmd *cobra.Command, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 }
 
-func printInit(cmd *cobra.Command, res *workers.InitResult) {
+func printInit(cmd *cobra.Command, res *daemon.InitResult) {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "initialised worker %q in %s\n", res.Dir.WorkerID, res.Dir.Path)
 	fmt.Fprintf(out, "fingerprint: %s\n", res.Fingerprint)
@@ -140,7 +143,7 @@ func workerInitCmd() *cobra.Command {
 			if id == "" || data == "" {
 				return errors.New("--id and --data are required")
 			}
-			res, err := workers.InitDataDir(data, id, hosts)
+			res, err := daemon.InitDataDir(data, id, hosts)
 			if err != nil {
 				return err
 			}
@@ -198,13 +201,13 @@ refused; --replace stores the new object and removes the old one.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			spec := workers.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file, Replace: replace}
-			var info workers.Info
+			spec := daemon.LoadSpec{ID: id, Tags: tags, Description: desc, Private: private, AllowedUsers: allow, File: file, Replace: replace}
+			var info store.Info
 			var via string
 			if model != nil {
-				info, via, err = workers.LoadONNXInto(ctx, data, model, spec)
+				info, via, err = daemon.LoadONNXInto(ctx, data, model, spec)
 			} else {
-				info, via, err = workers.LoadInto(ctx, data, t, spec)
+				info, via, err = daemon.LoadInto(ctx, data, t, spec)
 			}
 			if err != nil {
 				return err
@@ -299,11 +302,11 @@ func workerListCmd() *cobra.Command {
 		Short: "List the objects in a stopped worker's store (metadata only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := workers.OpenDataDir(data)
+			dir, err := daemon.OpenDataDir(data)
 			if err != nil {
 				return err
 			}
-			store, err := workers.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
+			store, err := store.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
 			if err != nil {
 				return fmt.Errorf("%w (while the daemon runs, list through a client)", err)
 			}
@@ -332,7 +335,7 @@ func workerInfoCmd() *cobra.Command {
 		Short: "Print a worker's id, certificate fingerprint and daemon address",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := workers.OpenDataDir(data)
+			dir, err := daemon.OpenDataDir(data)
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,8 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 // envPartyChild makes the test binary an MPC party process, as `gomplab
@@ -49,7 +50,7 @@ type daemonOpts struct {
 type recorded struct {
 	dir           string
 	received, log *recording.Buffer
-	daemon        *workers.Daemon
+	daemon        *daemon.Daemon
 }
 
 // daemonGrid starts alice and bob as TLS daemons in this process (or,
@@ -61,7 +62,7 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 	var recs []*recorded
 	for _, id := range []string{"alice", "bob"} {
 		r := &recorded{dir: filepath.Join(t.TempDir(), id), received: &recording.Buffer{}, log: &recording.Buffer{}}
-		res, err := workers.InitDataDir(r.dir, id, nil)
+		res, err := daemon.InitDataDir(r.dir, id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,11 +74,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := workers.DaemonConfig{Dir: r.dir, Listen: "127.0.0.1:0", InsecureLoopback: o.record}
+		cfg := daemon.Config{Dir: r.dir, Listen: "127.0.0.1:0", InsecureLoopback: o.record}
 		if o.record {
 			cfg.Log = slog.New(slog.NewTextHandler(r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
-		d, err := workers.StartDaemon(cfg)
+		d, err := daemon.Start(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,11 +94,11 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{
+			d.Jobs().Configure(jobs.Options{
 				Child: &sandbox.ChildOptions{Command: []string{exe}, Env: []string{envPartyChild + "=1"}}})
 		case o.record:
 			rec := r.received
-			workers.ConfigureJobs(d.Handler(), workers.JobOptions{
+			d.Jobs().Configure(jobs.Options{
 				Observe: func(_ string, _ int, c comm.Comm) comm.Comm { return &recording.Comm{Comm: c, W: rec} }})
 		}
 		opts := syft.Options{Fingerprint: d.Fingerprint(), Insecure: o.record, Timeout: 30 * time.Second}

@@ -4,7 +4,7 @@ package symbols
 
 import (
 	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 	"go/constant"
 	"go/token"
 	"reflect"
@@ -101,7 +101,7 @@ type _github_com_gomplab_gomplab_syft_Worker struct {
 	WClear  func() (int, error)
 	WClose  func() error
 	WID     func() string
-	WList   func() ([]workers.Info, error)
+	WList   func() ([]store.Info, error)
 	WSearch func(tags ...string) ([]*syft.Pointer, error)
 }
 
@@ -114,7 +114,7 @@ func (W _github_com_gomplab_gomplab_syft_Worker) Close() error {
 func (W _github_com_gomplab_gomplab_syft_Worker) ID() string {
 	return W.WID()
 }
-func (W _github_com_gomplab_gomplab_syft_Worker) List() ([]workers.Info, error) {
+func (W _github_com_gomplab_gomplab_syft_Worker) List() ([]store.Info, error) {
 	return W.WList()
 }
 func (W _github_com_gomplab_gomplab_syft_Worker) Search(tags ...string) ([]*syft.Pointer, error) {

@@ -1,0 +1,622 @@
+package syft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/sandbox"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/jobs"
+)
+
+// This file is the orchestrator of MPC jobs. The worker side it talks to
+// (job.start, job.wait, job.cancel) is package workers/jobs; the party
+// each worker runs is package sandbox (RunJobWith in process, RunChild in
+// a child process); the function shipped is found by source.go.
+
+// DefaultJobTimeout bounds a job when Job.Timeout is zero.
+const DefaultJobTimeout = 5 * time.Minute
+
+// RunMultiWorkers runs fn as an MPC job: one synchronized party on each
+// worker, ranks in the order of the list, meeting at masterAddr (a host:
+// rank 0's worker binds a free port there and the others are told which).
+// fn is a top-level function of this program (its source and everything it
+// uses is read from its package's files), a function declared in a notebook
+// cell, or a *Func. Inside, mpc.Load("tag", src) secret-shares party src's
+// tensor stored under that tag on its own worker, so each worker's data
+// leaves it only as shares.
+//
+// args are public values every party receives as fn's arguments: numbers,
+// strings, bools, tensors, and slices and maps of them. The results hold
+// what each rank returned (numbers, strings, tensors, slices and maps of
+// them), its traffic and its output; the error, when not nil, is a
+// *JobError naming each failed rank, its worker, the kind of failure and
+// the line. The results are returned even then, with what succeeded.
+//
+//	func product() (any, error) {
+//		a, err := mpc.Load("crypten_data", 0)
+//		if err != nil {
+//			return nil, err
+//		}
+//		b, err := mpc.Load("crypten_data", 1)
+//		if err != nil {
+//			return nil, err
+//		}
+//		return a.Mul(b).GetPlainText()
+//	}
+//	results, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", product)
+//
+// (ExampleRunMultiWorkers runs this on two virtual workers.)
+func RunMultiWorkers(ws []Worker, masterAddr string, fn any, args ...any) (*Results, error) {
+	f, err := FuncOf(fn)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: f, Args: args}
+	return j.Run(context.Background())
+}
+
+// RunSource is RunMultiWorkers for source text: entry names the function
+// to run in src, a Go file with its imports.
+func RunSource(ws []Worker, masterAddr, src, entry string, args ...any) (*Results, error) {
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: SourceFunc(src, entry), Args: args}
+	return j.Run(context.Background())
+}
+
+// Job is the long form of RunMultiWorkers, with every setting.
+type Job struct {
+	// Workers run the parties; Workers[i] is rank i.
+	Workers []Worker
+	// MasterAddr is where the parties meet: a host (or host:port to
+	// insist on a port; port 0 or none lets rank 0's worker pick a free
+	// one). Empty means 127.0.0.1.
+	MasterAddr string
+	// Func is the function every party runs, or Plan the plan.
+	Func *Func
+	Plan *Plan
+	// Args are its public arguments.
+	Args []any
+	// Timeout bounds the whole job (0: DefaultJobTimeout). A party still
+	// running then is stopped, on every rank.
+	Timeout time.Duration
+	// SetupTimeout bounds the parties' meeting (0: a quarter of Timeout,
+	// at least 10 s).
+	SetupTimeout time.Duration
+}
+
+// Results are what the ranks of a job returned.
+type Results struct {
+	JobID string
+	// Ranks[i] is rank i's result.
+	Ranks []RankResult
+	// Elapsed is the orchestrator's wall time, submission to last result.
+	Elapsed time.Duration
+}
+
+// RankResult is one rank's outcome.
+type RankResult struct {
+	Rank   int
+	Worker string
+	// Value is what the rank returned, decoded: nil, bool, int64, uint64,
+	// float64, string, []byte, *tensor.Tensor, *nn.Model, []any or
+	// map[string]any.
+	Value any
+	// Err is the rank's failure (a *sandbox.Error), or nil.
+	Err error
+	// Stats is the party's traffic, setup included.
+	Stats comm.Counts
+	// ByOp attributes the traffic to MPC operations.
+	ByOp map[string]comm.Counts
+	// Elapsed is the entry function's wall time on the party.
+	Elapsed time.Duration
+	// Output is what the party printed.
+	Output string
+}
+
+// Value returns rank's value (nil for a rank out of range or failed).
+func (r *Results) Value(rank int) any {
+	if r == nil || rank < 0 || rank >= len(r.Ranks) {
+		return nil
+	}
+	return r.Ranks[rank].Value
+}
+
+// Values returns every rank's value, in rank order.
+func (r *Results) Values() []any {
+	out := make([]any, len(r.Ranks))
+	for i := range r.Ranks {
+		out[i] = r.Ranks[i].Value
+	}
+	return out
+}
+
+// Tensor returns rank's value as a tensor, or nil if it is not one.
+func (r *Results) Tensor(rank int) *tensor.Tensor {
+	t, _ := r.Value(rank).(*tensor.Tensor)
+	return t
+}
+
+// Err joins the ranks' failures into a *JobError, or returns nil.
+func (r *Results) Err() error {
+	je := &JobError{JobID: r.JobID}
+	for _, rr := range r.Ranks {
+		if rr.Err != nil {
+			je.Ranks = append(je.Ranks, rr.Err)
+		}
+	}
+	if len(je.Ranks) == 0 {
+		return nil
+	}
+	// The cause first: ranks that failed on their own before those that
+	// failed because a peer did.
+	sort.SliceStable(je.Ranks, func(i, j int) bool {
+		return !isKind(je.Ranks[i], sandbox.KindPeer) && isKind(je.Ranks[j], sandbox.KindPeer)
+	})
+	return je
+}
+
+func isKind(err error, k sandbox.Kind) bool { return sandbox.KindOf(err) == k }
+
+// JobError reports the failed ranks of a job.
+type JobError struct {
+	JobID string
+	// Ranks are the failures, each a *sandbox.Error naming its rank and
+	// worker; failures caused by another rank come last.
+	Ranks []error
+}
+
+// Error lists the failed ranks, the cause first.
+func (e *JobError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s failed on %d rank", e.JobID, len(e.Ranks))
+	if len(e.Ranks) != 1 {
+		b.WriteString("s")
+	}
+	for _, r := range e.Ranks {
+		b.WriteString("\n  ")
+		b.WriteString(r.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the ranks' errors, for errors.Is and errors.As.
+func (e *JobError) Unwrap() []error { return e.Ranks }
+
+// Stats sums the traffic of every rank.
+func (r *Results) Stats() comm.Counts {
+	var c comm.Counts
+	for _, rr := range r.Ranks {
+		c = c.Add(rr.Stats)
+	}
+	return c
+}
+
+// String renders the results as a table: one line per rank.
+func (r *Results) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s: %d ranks in %v\n", r.JobID, len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	for _, rr := range r.Ranks {
+		fmt.Fprintf(&b, "rank %d (%s):", rr.Rank, rr.Worker)
+		if rr.Err != nil {
+			fmt.Fprintf(&b, " error: %v\n", rr.Err)
+			continue
+		}
+		v := formatValue(rr.Value, "  ")
+		if strings.Contains(v, "\n") {
+			v = "\n  " + v
+		} else {
+			v = " " + v
+		}
+		fmt.Fprintf(&b, "%s\n", v)
+		fmt.Fprintf(&b, "  sent %s in %d messages, %d rounds, %v\n", byteSize(rr.Stats.BytesSent),
+			rr.Stats.Messages, rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// HTML renders the results for a notebook: one row per rank with its value
+// (tensors as tables), traffic and time, and errors in red.
+func (r *Results) HTML() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div class="gomplab-results"><p>job <code>%s</code>: %d ranks in %v</p>`,
+		html.EscapeString(r.JobID), len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	b.WriteString(`<table><thead><tr><th>rank</th><th>worker</th><th>value</th><th>sent</th><th>rounds</th><th>time</th></tr></thead><tbody>`)
+	for _, rr := range r.Ranks {
+		fmt.Fprintf(&b, "<tr><td>%d</td><td>%s</td>", rr.Rank, html.EscapeString(rr.Worker))
+		if rr.Err != nil {
+			fmt.Fprintf(&b, `<td colspan="4" style="color:#b00"><pre>%s</pre></td></tr>`, html.EscapeString(rr.Err.Error()))
+			continue
+		}
+		fmt.Fprintf(&b, "<td>%s</td><td>%s</td><td>%d</td><td>%v</td></tr>", valueHTML(rr.Value),
+			byteSize(rr.Stats.BytesSent), rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
+	}
+	b.WriteString("</tbody></table></div>")
+	return b.String()
+}
+
+func valueHTML(v any) string {
+	switch x := v.(type) {
+	case interface{ HTML() string }:
+		return x.HTML()
+	case *nn.Model:
+		return "<pre>" + html.EscapeString(formatValue(x, "")) + "</pre>"
+	case []any:
+		var b strings.Builder
+		b.WriteString("<ol start=\"0\">")
+		for _, e := range x {
+			b.WriteString("<li>" + valueHTML(e) + "</li>")
+		}
+		return b.String() + "</ol>"
+	case map[string]any:
+		var b strings.Builder
+		b.WriteString("<table>")
+		for _, k := range sortedKeys(x) {
+			fmt.Fprintf(&b, "<tr><th>%s</th><td>%s</td></tr>", html.EscapeString(k), valueHTML(x[k]))
+		}
+		return b.String() + "</table>"
+	}
+	return "<pre>" + html.EscapeString(fmt.Sprint(v)) + "</pre>"
+}
+
+// formatValue renders a returned value as text: lists and maps holding
+// tensors or models one element a line, indented by indent.
+func formatValue(v any, indent string) string {
+	switch x := v.(type) {
+	case *tensor.Tensor:
+		return strings.ReplaceAll(x.String(), "\n", "\n"+indent)
+	case *nn.Model:
+		return fmt.Sprintf("model with %d parameter values", x.NumParams())
+	case []any:
+		if !rich(x) {
+			break
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "list of %d:", len(x))
+		for i, e := range x {
+			fmt.Fprintf(&b, "\n%s[%d] %s", indent, i, formatValue(e, indent+"    "))
+		}
+		return b.String()
+	case map[string]any:
+		var vals []any
+		for _, e := range x {
+			vals = append(vals, e)
+		}
+		if !rich(vals) {
+			break
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "map of %d:", len(x))
+		for _, k := range sortedKeys(x) {
+			fmt.Fprintf(&b, "\n%s%s: %s", indent, k, formatValue(x[k], indent+"    "))
+		}
+		return b.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// rich reports whether a list holds tensors, models or nested lists and
+// maps, which print badly on one line.
+func rich(xs []any) bool {
+	for _, e := range xs {
+		switch e.(type) {
+		case *tensor.Tensor, *nn.Model, []any, map[string]any:
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// newJobID returns a fresh random job id.
+func newJobID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Run runs the job in four phases: validate (here, before any worker is
+// contacted: the workers, the source's imports or the plan, the
+// arguments), start (rank 0's party first, whose worker binds the
+// rendezvous on a free port, then the others with that address), run (the
+// parties compute, on the workers) and collect (every rank's result,
+// polled from its worker). When a rank cannot be started or becomes
+// unreachable, the others are cancelled. Each rank's failure is stamped
+// once (sandbox.Job.Fail) with its rank, worker and phase.
+func (j *Job) Run(ctx context.Context) (*Results, error) {
+	start := time.Now()
+	o, err := j.validate()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout+10*time.Second)
+	defer cancel()
+	if o.start() {
+		o.collect(ctx)
+	}
+	o.res.Elapsed = time.Since(start)
+	return o.res, o.res.Err()
+}
+
+// jobRun is one run of a Job between its phases.
+type jobRun struct {
+	j       *Job
+	res     *Results
+	shared  sandbox.Job // what every rank's job holds; MasterAddr once known
+	host    string      // where rank 0's worker binds the rendezvous
+	timeout time.Duration
+	started []bool // by rank; each written by its own goroutine
+}
+
+// validate checks the job before any worker is contacted and prepares
+// what every rank's job shares.
+func (j *Job) validate() (*jobRun, error) {
+	if len(j.Workers) == 0 {
+		return nil, errors.New("syft: RunMultiWorkers needs at least one worker")
+	}
+	if (j.Func == nil) == (j.Plan == nil) {
+		return nil, errors.New("syft: a job runs exactly one of a function or a plan")
+	}
+	seen := map[string]int{}
+	for i, w := range j.Workers {
+		if w == nil {
+			return nil, fmt.Errorf("syft: worker %d is nil", i)
+		}
+		if k, dup := seen[w.ID()]; dup {
+			return nil, fmt.Errorf("syft: worker %s is both rank %d and rank %d; each worker runs one party", w.ID(), k, i)
+		}
+		seen[w.ID()] = i
+	}
+	o := &jobRun{j: j, started: make([]bool, len(j.Workers)), timeout: j.Timeout}
+	if err := o.payload(); err != nil {
+		return nil, err
+	}
+	if o.timeout <= 0 {
+		o.timeout = DefaultJobTimeout
+	}
+	setup := j.SetupTimeout
+	if setup <= 0 {
+		setup = max(o.timeout/4, 10*time.Second)
+	}
+	host, fixed, err := splitMaster(j.MasterAddr)
+	if err != nil {
+		return nil, err
+	}
+	o.host = host
+	o.res = &Results{JobID: newJobID(), Ranks: make([]RankResult, len(j.Workers))}
+	for i, w := range j.Workers {
+		o.res.Ranks[i] = RankResult{Rank: i, Worker: w.ID()}
+	}
+	o.shared.ID, o.shared.WorldSize, o.shared.MasterAddr = o.res.JobID, len(j.Workers), fixed
+	o.shared.TimeoutMS, o.shared.SetupTimeoutMS = o.timeout.Milliseconds(), setup.Milliseconds()
+	return o, nil
+}
+
+// payload checks and encodes what the parties run (the function's source,
+// refused here when it imports a forbidden package, or the plan) and
+// their arguments.
+func (o *jobRun) payload() error {
+	j := o.j
+	if j.Plan != nil {
+		if err := j.Plan.Validate(); err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		b, err := j.Plan.Encode()
+		if err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		o.shared.Plan = b
+	} else {
+		if err := sandbox.Check(j.Func.Program); err != nil {
+			return fmt.Errorf("syft: %w", err)
+		}
+		o.shared.Program = j.Func.Program
+	}
+	if len(j.Args) > 0 {
+		b, err := serde.Marshal(j.Args)
+		if err != nil {
+			return fmt.Errorf("syft: arguments: %w", err)
+		}
+		o.shared.Args = b
+	}
+	return nil
+}
+
+// job is rank's part of the job.
+func (o *jobRun) job(rank int) sandbox.Job {
+	sj := o.shared
+	sj.Rank, sj.Worker = rank, o.j.Workers[rank].ID()
+	return sj
+}
+
+// fail records rank's failure in phase (see sandbox.Job.Fail).
+func (o *jobRun) fail(rank int, phase sandbox.Phase, k sandbox.Kind, err error) {
+	sj := o.job(rank)
+	o.res.Ranks[rank].Err = sj.Fail(phase, k, err)
+}
+
+// start starts rank 0's party, whose worker binds the rendezvous, then
+// the others, concurrently, with its address. If a rank cannot start, the
+// ranks already started are cancelled and start reports false.
+func (o *jobRun) start() bool {
+	addr, ok := o.startRank(0, o.host)
+	if !ok {
+		return false
+	}
+	o.shared.MasterAddr = addr
+	var wg sync.WaitGroup
+	for i := 1; i < len(o.j.Workers); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.startRank(i, "")
+		}()
+	}
+	wg.Wait()
+	for i := range o.started {
+		if !o.started[i] {
+			o.cancelStarted()
+			for k := range o.started {
+				if o.started[k] {
+					o.fail(k, sandbox.PhaseStart, sandbox.KindCanceled, fmt.Errorf("cancelled: rank %d could not start", i))
+				}
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// startRank sends rank's worker job.start (with host, where rank 0's
+// worker binds the rendezvous) and returns the rendezvous address it
+// replied with.
+func (o *jobRun) startRank(rank int, host string) (string, bool) {
+	var rep jobs.StartReply
+	req := &jobs.StartRequest{Job: o.job(rank), MasterHost: host}
+	if err := o.j.Workers[rank].link().call(jobs.MsgStart, req, &rep); err != nil {
+		o.fail(rank, sandbox.PhaseStart, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
+		return "", false
+	}
+	if rep.Refused != nil {
+		o.fail(rank, sandbox.PhaseStart, rep.Refused.Kind, rep.Refused)
+		return "", false
+	}
+	o.started[rank] = true
+	return rep.MasterAddr, true
+}
+
+// cancelStarted sends job.cancel to every started rank's worker, and
+// waits for the answers.
+func (o *jobRun) cancelStarted() {
+	var wg sync.WaitGroup
+	for i, ok := range o.started {
+		if ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = o.j.Workers[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: o.res.JobID}, nil)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// collect polls every rank's worker until its party reports. A rank whose
+// worker stops answering fails the job: the other parties are cancelled,
+// on a goroutine that collect waits for as well.
+func (o *jobRun) collect(ctx context.Context) {
+	var wg sync.WaitGroup
+	var once sync.Once
+	for i := range o.j.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID)
+			if err != nil {
+				o.fail(i, sandbox.PhaseCollect, sandbox.KindUnavailable, err)
+				once.Do(func() {
+					wg.Add(1) // while this goroutine's Done is pending
+					go func() {
+						defer wg.Done()
+						o.cancelStarted()
+					}()
+				})
+				return
+			}
+			o.fill(i, r)
+		}()
+	}
+	wg.Wait()
+}
+
+// waitRank polls a worker until its party reports.
+func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error) {
+	for {
+		var rep jobs.WaitReply
+		wait := 2 * time.Second
+		if err := w.link().call(jobs.MsgWait, &jobs.WaitRequest{JobID: id, WaitMS: wait.Milliseconds()}, &rep); err != nil {
+			return nil, fmt.Errorf("waiting for the party: %w", err)
+		}
+		if rep.Done {
+			if rep.Result == nil {
+				return nil, errors.New("the worker reported no result")
+			}
+			return rep.Result, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the party did not report within the job's timeout: %w", ctx.Err())
+		}
+	}
+}
+
+// fill decodes rank's result: its value, or its failure, stamped as this
+// rank's whatever the worker said.
+func (o *jobRun) fill(rank int, r *sandbox.Result) {
+	rr := &o.res.Ranks[rank]
+	rr.Stats, rr.ByOp, rr.Output = r.Stats, r.ByOp, r.Output
+	rr.Elapsed = time.Duration(r.ElapsedNS)
+	if r.Err != nil {
+		o.fail(rank, sandbox.PhaseRun, r.Err.Kind, r.Err)
+		return
+	}
+	if len(r.Value) == 0 {
+		return
+	}
+	v, err := serde.Unmarshal(r.Value, serde.Limits{})
+	if err == nil {
+		v, err = sandbox.DecodeModels(v)
+	}
+	if err != nil {
+		o.fail(rank, sandbox.PhaseCollect, sandbox.KindResult, fmt.Errorf("decoding the returned value: %v", err))
+		return
+	}
+	rr.Value = v
+}
+
+// splitMaster reads Job.MasterAddr: the host rank 0's worker binds, and a
+// fixed address when a port was given.
+func splitMaster(addr string) (host, fixed string, err error) {
+	if addr == "" {
+		return "127.0.0.1", "", nil
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		// A bare host (or IPv6 literal).
+		return strings.Trim(addr, "[]"), "", nil
+	}
+	if p == "" || p == "0" {
+		return h, "", nil
+	}
+	return h, addr, nil
+}

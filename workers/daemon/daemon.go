@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/jobs"
+	"github.com/gomplab/gomplab/workers/store"
+)
+
+// Config configures a worker daemon.
+type Config struct {
+	// Dir is the data directory made by InitDataDir.
+	Dir string
+	// Listen is the TCP address to listen on ("127.0.0.1:7101").
+	Listen string
+	// InsecureLoopback serves plaintext; refused unless Listen is a
+	// loopback address.
+	InsecureLoopback bool
+	// CertFile and KeyFile supply a TLS key pair instead of the one in Dir.
+	CertFile, KeyFile string
+	// Log receives operational logs. Nil discards.
+	Log *slog.Logger
+	// Limits bound decoded requests (zero: serde's defaults).
+	Limits serde.Limits
+	// RequestTimeout caps each request (0: one minute).
+	RequestTimeout time.Duration
+	// StoreWait is how long to wait for the store file lock (0: 1 s).
+	StoreWait time.Duration
+}
+
+// Daemon is a running worker: data directory, bbolt store, handler, and
+// TLS server.
+type Daemon struct {
+	cfg         Config
+	dir         *DataDir
+	store       *store.BoltStore
+	worker      *Worker
+	server      *workers.Server
+	ln          net.Listener
+	accessFile  *os.File
+	fingerprint string
+	done        chan error
+}
+
+// Start opens the data directory and store and starts serving. It
+// returns once the listener is bound.
+func Start(cfg Config) (*Daemon, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.InsecureLoopback {
+		if err := workers.RequireLoopback(cfg.Listen); err != nil {
+			return nil, fmt.Errorf("--insecure-loopback: %w", err)
+		}
+	}
+	dir, err := OpenDataDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	users, err := dir.Users()
+	if err != nil {
+		return nil, err
+	}
+	var cert tls.Certificate
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS key pair: %w", err)
+		}
+	} else if cert, err = dir.Certificate(); err != nil {
+		return nil, err
+	}
+	wait := cfg.StoreWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	bs, err := store.OpenBoltStore(dir.StorePath(), wait)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("%w (is another worker running on %s?)", err, cfg.Dir)
+		}
+		return nil, err
+	}
+	af, err := os.OpenFile(dir.AccessLogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		bs.Close()
+		return nil, fmt.Errorf("open access log: %w", err)
+	}
+	d := &Daemon{cfg: cfg, dir: dir, store: bs, accessFile: af, done: make(chan error, 1),
+		fingerprint: workers.CertFingerprint(cert.Certificate[0])}
+	d.worker, err = NewWorker(workers.Config{
+		WorkerID:       dir.WorkerID,
+		Store:          bs,
+		Users:          users,
+		AccessLog:      slog.New(slog.NewJSONHandler(af, nil)).With("worker", dir.WorkerID),
+		Log:            cfg.Log,
+		Limits:         cfg.Limits,
+		RequestTimeout: cfg.RequestTimeout,
+		Dial:           workers.DialPeer,
+	})
+	if err != nil {
+		d.closeFiles()
+		return nil, err
+	}
+	var tlsCfg *tls.Config
+	if !cfg.InsecureLoopback {
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	}
+	d.server = workers.NewServer(workers.ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log})
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		d.closeFiles()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if err := dir.WriteDaemonInfo(Info{Addr: d.ln.Addr().String(), Insecure: cfg.InsecureLoopback, PID: os.Getpid()}); err != nil {
+		cfg.Log.Warn("cannot record daemon address", "err", err)
+	}
+	go func() { d.done <- d.server.Serve(d.ln) }()
+	cfg.Log.Info("worker started", "id", dir.WorkerID, "addr", d.ln.Addr().String(),
+		"tls", !cfg.InsecureLoopback, "fingerprint", d.fingerprint, "data", cfg.Dir)
+	return d, nil
+}
+
+// Addr is the address the daemon listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Fingerprint is the daemon's certificate fingerprint.
+func (d *Daemon) Fingerprint() string { return d.fingerprint }
+
+// WorkerID is the daemon's worker id.
+func (d *Daemon) WorkerID() string { return d.dir.WorkerID }
+
+// Handler is the daemon's protocol core (to register more message types).
+func (d *Daemon) Handler() *workers.Handler { return d.worker.Handler }
+
+// Jobs is the daemon's table of MPC parties (to configure how they run:
+// gomplab worker runs them as child processes under resource limits).
+func (d *Daemon) Jobs() *jobs.Table { return d.worker.Jobs }
+
+// Done receives Serve's result when the server stops.
+func (d *Daemon) Done() <-chan error { return d.done }
+
+// Shutdown stops accepting, finishes requests in flight (their writes are
+// already committed when they reply), and closes the store. Data
+// acknowledged before Shutdown is on disk either way; Shutdown only makes
+// the exit orderly.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	err := d.server.Shutdown(ctx)
+	d.worker.Close()
+	d.dir.RemoveDaemonInfo()
+	if cerr := d.closeFiles(); err == nil {
+		err = cerr
+	}
+	d.cfg.Log.Info("worker stopped", "id", d.dir.WorkerID)
+	return err
+}
+
+func (d *Daemon) closeFiles() error {
+	err := d.store.Close()
+	d.accessFile.Sync()
+	d.accessFile.Close()
+	return err
+}

@@ -1,0 +1,37 @@
+package daemon
+
+import (
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
+	"github.com/gomplab/gomplab/workers/jobs"
+	"github.com/gomplab/gomplab/workers/plans"
+)
+
+// Worker is a worker's protocol core with every capability registered:
+// the core's own requests (objects, ops, grants), MPC jobs, plans and
+// federated learning. A daemon serves one over TLS (Start); a
+// virtual worker drives one in process (syft.NewVirtualWorker).
+type Worker struct {
+	Handler *workers.Handler
+	// Jobs runs the worker's MPC parties (Configure sets how).
+	Jobs *jobs.Table
+}
+
+// NewWorker builds the handler for cfg and registers each capability's
+// message types, explicitly and in one place: nothing registers itself.
+func NewWorker(cfg workers.Config) (*Worker, error) {
+	h, err := workers.NewHandler(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{Handler: h, Jobs: jobs.Register(h, jobs.Options{})}
+	plans.Register(h)
+	fl.Register(h)
+	return w, nil
+}
+
+// Close stops the worker's MPC parties and drops its peer sessions.
+func (w *Worker) Close() {
+	w.Jobs.Close()
+	w.Handler.Close()
+}

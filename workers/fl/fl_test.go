@@ -1,0 +1,269 @@
+package fl
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
+)
+
+func TestFixedPointRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		f    int
+		err  string
+	}{
+		{"small", []float64{0, 1, -1, 0.5, -0.25, 3.14159}, 24, ""},
+		{"negative rounding", []float64{-1e-9, -0.7, -123.456}, 16, ""},
+		{"large", []float64{1 << 37, -(1 << 37)}, 24, ""},
+		{"too large", []float64{1, 1 << 38}, 24, "element 1"},
+		{"nan", []float64{math.NaN()}, 24, "element 0"},
+		{"inf", []float64{math.Inf(-1)}, 24, "element 0"},
+		{"bad precision", []float64{1}, 63, "fractional bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := EncodeFixed(tc.xs, tc.f)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := RingBytes(enc)
+			back, err := RingFromBytes(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := DecodeFixed(back, tc.f)
+			for i, x := range tc.xs {
+				if d := math.Abs(dec[i] - x); d > math.Ldexp(1, -tc.f-1) {
+					t.Errorf("%g decodes to %g", x, dec[i])
+				}
+			}
+		})
+	}
+	if _, err := RingFromBytes(make([]byte, 7)); err == nil {
+		t.Error("7 bytes decoded as a ring vector")
+	}
+}
+
+// Shares of a vector add up to it, whatever the masks.
+func TestSharesAddUp(t *testing.T) {
+	xs := []float64{1.5, -2.25, 1e6, -1e-6}
+	enc, _ := EncodeFixed(xs, 24)
+	masks := [][]uint64{{1 << 63, 5, ^uint64(0), 17}, {3, 1 << 40, 9, ^uint64(0) - 4}}
+	own := append([]uint64(nil), enc...)
+	for _, m := range masks {
+		for k := range own {
+			own[k] -= m[k]
+		}
+	}
+	sum := append([]uint64(nil), own...)
+	for _, m := range masks {
+		for k := range sum {
+			sum[k] += m[k]
+		}
+	}
+	dec := DecodeFixed(sum, 24)
+	for i := range xs {
+		if math.Abs(dec[i]-xs[i]) > math.Ldexp(1, -25) {
+			t.Fatalf("%g came back as %g", xs[i], dec[i])
+		}
+	}
+}
+
+func FuzzDecodeShare(f *testing.F) {
+	raw, _ := serde.EncodeBody(&shareBlob{Version: 1, Round: "r", Digest: make([]byte, 32), Layout: "x", From: 1, To: 0, Data: make([]byte, 16)})
+	good := []byte(raw)
+	f.Add(good)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, v, err := decodeShare(b, serde.Limits{MaxBytes: 1 << 20})
+		if err == nil && (len(v)*8 != len(s.Data) || len(s.Digest) != 32) {
+			t.Fatalf("accepted an inconsistent share")
+		}
+	})
+}
+
+// flHarness is two in-process workers and a client session with each.
+type flHarness struct {
+	h     []*workers.Handler
+	c     []*workers.Client
+	users []*workers.Users
+}
+
+func newFLHarness(t *testing.T, ids ...string) *flHarness {
+	t.Helper()
+	fh := &flHarness{}
+	byAddr := map[string]*workers.Handler{}
+	dial := func(ctx context.Context, p store.PointerTarget, grants []string) (*workers.Client, error) {
+		h := byAddr[p.Addr]
+		if h == nil {
+			return nil, errors.New("no such worker")
+		}
+		return workers.NewClient(ctx, workers.NewSessionTransport(h, "peer"), workers.Credentials{Grants: grants}, workers.ClientOptions{})
+	}
+	for _, id := range ids {
+		users := workers.NewUsers()
+		tok, _ := users.Add("me")
+		users.Add("eve")
+		h, err := workers.NewHandler(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: dial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		Register(h)
+		byAddr["mem:"+id] = h
+		c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.h = append(fh.h, h)
+		fh.users = append(fh.users, users)
+		fh.c = append(fh.c, c)
+	}
+	return fh
+}
+
+func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
+	t.Helper()
+	b, err := modelcodec.Encode(nn.NewModel(nn.NewLinear(2, 2, tensor.NewRNG(seed))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep workers.InfoReply
+	if err := fh.c[i].Call(t.Context(), workers.MsgPut, &workers.PutRequest{Object: &store.Object{Kind: store.KindModel, Blob: b}}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep.Info.ID
+}
+
+func (fh *flHarness) participants(t *testing.T, round string, n int) []Participant {
+	t.Helper()
+	ps := make([]Participant, n)
+	for j := 0; j < n; j++ {
+		var ids []string
+		for i := 0; i < n; i++ {
+			if i != j {
+				ids = append(ids, ShareID(round, i, j))
+			}
+		}
+		var g workers.GrantReply
+		if err := fh.c[j].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
+			t.Fatal(err)
+		}
+		id := fh.h[j].WorkerID()
+		ps[j] = Participant{Worker: id, Target: store.PointerTarget{Worker: id, Addr: "mem:" + id, Grants: []string{g.Token}}}
+	}
+	return ps
+}
+
+// The participant side never returns a lone share or a partial sum, and
+// refuses malformed rounds.
+func TestSecureAggregationParticipantRefusals(t *testing.T) {
+	fh := newFLHarness(t, "bob", "alice")
+	m0, m1 := fh.putModel(t, 0, 1), fh.putModel(t, 1, 2)
+	ctx := t.Context()
+	share := func(i int, q ShareRequest) error {
+		var rep ShareReply
+		return fh.c[i].Call(ctx, MsgShare, &q, &rep)
+	}
+	ps := fh.participants(t, "r1", 2)
+	w2 := []float64{1, 1}
+	for _, tc := range []struct {
+		name string
+		q    ShareRequest
+		want string
+	}{
+		{"alone", ShareRequest{Round: "r0", Model: m0, Participants: ps[:1], Weights: []float64{1}}, "2 to"},
+		{"not me", ShareRequest{Round: "r0", Model: m0, Index: 1, Participants: ps, Weights: w2}, "not this worker"},
+		{"twice", ShareRequest{Round: "r0", Model: m0, Participants: []Participant{ps[0], ps[0]}, Weights: w2}, "listed twice"},
+		{"weights", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: []float64{1}}, "1 weights"},
+		{"round id", ShareRequest{Round: "r-0", Model: m0, Participants: ps, Weights: w2}, "round id"},
+		{"precision", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: w2, FracBits: 50}, "fractional bits"},
+		{"not a model", ShareRequest{Round: "r0", Model: "nope", Participants: ps, Weights: w2}, "not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := share(0, tc.q)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// bob shares; alice has not: bob's sum lacks alice's share.
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err == nil || !strings.Contains(err.Error(), "already shared") {
+		t.Fatalf("round shared twice: %v", err)
+	}
+	var sum SumReply
+	if err := fh.c[1].Call(ctx, MsgSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("alice summed a round she never shared in: %v", err)
+	}
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
+		t.Fatalf("bob summed without alice's share: %v", err)
+	}
+	// The shares are private: their owner, the user, cannot take them.
+	var got workers.GetReply
+	if err := fh.c[1].Call(ctx, workers.MsgGet, &workers.GetRequest{ID: ShareID("r1", 0, 1)}, &got); !errors.Is(err, workers.ErrPermission) {
+		t.Fatalf("took a share: %v", err)
+	}
+	// A proper round, then the sum cannot be asked twice or by another user.
+	ps = fh.participants(t, "r2", 2)
+	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: ps, Weights: w2}); err != nil {
+		t.Fatal(err)
+	}
+	eveTok, _ := fh.users[0].Add("eve2")
+	eve, err := workers.NewClient(ctx, workers.NewSessionTransport(fh.h[0], "eve"), workers.Credentials{Token: eveTok}, workers.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eve.Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, workers.ErrPermission) {
+		t.Fatalf("another user summed the round: %v", err)
+	}
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("summed twice: %v", err)
+	}
+	// Abort discards what is left.
+	var ab AbortReply
+	if err := fh.c[1].Call(ctx, MsgAbort, &AbortRequest{Round: "r2"}, &ab); err != nil || ab.Discarded != 2 {
+		t.Fatalf("abort: %v, discarded %d, want alice's 2 shares", err, ab.Discarded)
+	}
+}
+
+// fl.* requests are refused to grant sessions.
+func TestFederatedRefusesGrantSessions(t *testing.T) {
+	fh := newFLHarness(t, "bob")
+	m := fh.putModel(t, 0, 1)
+	var g workers.GrantReply
+	if err := fh.c[0].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}}, &g); err != nil {
+		t.Fatal(err)
+	}
+	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(fh.h[0], "peer"), workers.Credentials{Grants: []string{g.Token}}, workers.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{MsgBatch, MsgTrain, MsgAverage, MsgShare, MsgSum, MsgAbort} {
+		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, workers.ErrPermission) {
+			t.Errorf("%s through a grant: %v", typ, err)
+		}
+	}
+}
