@@ -231,7 +231,8 @@ func (p *elemPool) take(r Request) *Shares {
 
 // ---- setup ----
 
-// setupOT runs the base OTs of both directions (two rounds), once.
+// setupOT runs the base OTs of both directions and the puncturing of the
+// extension's trees (three rounds), once.
 func (d *DealerFree) setupOT() error {
 	if d.otS != nil {
 		return nil
@@ -258,8 +259,18 @@ func (d *DealerFree) setupOT() error {
 	if err != nil {
 		return err
 	}
-	r, err := rs.Finish(peerMsg)
+	r, tree, err := rs.Finish(peerMsg)
 	if err != nil {
+		return err
+	}
+	if err := d.send(tree); err != nil {
+		return err
+	}
+	peerTree, err := d.recv()
+	if err != nil {
+		return err
+	}
+	if err := s.Finish(peerTree); err != nil {
 		return err
 	}
 	d.otS, d.otR = s, r

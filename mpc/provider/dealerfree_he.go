@@ -156,11 +156,11 @@ func im2col(x []uint64, s ConvSpec, g int) []uint64 {
 
 // heProductsMin is the size from which elementwise products and squares
 // come from slot-encoded homomorphic encryption rather than oblivious
-// transfer: a batch of N = 8192 products moves about 2.4 MB in all
-// (both directions, three plaintext primes), against 2568 bytes per
-// product with Gilboa's OT products, so from about a thousand products on
+// transfer: a batch of N = 8192 products moves about 2 MB in all (both
+// directions, three plaintext primes), against 1032 bytes per product
+// with Gilboa's OT products, so from about two thousand products on
 // encryption moves fewer bytes.
-const heProductsMin = 1024
+const heProductsMin = 2048
 
 // heProducts returns the derived part of a mul (c = a∘b) or square
 // (r∘r) request through slot-encoded encryption: each party encrypts its

@@ -7,7 +7,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/provider/ot"
 )
 
-// The elementwise kinds come from random OTs (IKNP). In every OT one
+// The elementwise kinds come from random OTs (SoftSpoken extension). In every OT one
 // party is the receiver, with a choice bit c it drew, and the other the
 // sender, with pads p0, p1 of which the receiver learns p_c. A correlated
 // OT shares c·δ for the sender's value δ: the sender sends d = p0 − p1 + δ
@@ -28,7 +28,7 @@ import (
 
 // otChunk bounds the elements (words for and) of one round of OTs, which
 // bounds the memory of a large request: 64 OTs per element, 4096 elements,
-// 4 MiB of extension message.
+// 1 MiB of extension message.
 const otChunk = 4096
 
 // extend runs the OT extensions of one step: this party receives with
@@ -46,7 +46,7 @@ func (d *DealerFree) extend(choices []uint64, mSend int) (pads, p0, p1 []ot.Bloc
 		}
 	}
 	if mSend > 0 {
-		msg := make([]uint64, ot.Kappa*mSend/64)
+		msg := make([]uint64, ot.MessageWords(mSend))
 		if err := comm.RecvUint64s(d.c, d.peer, msg); err != nil {
 			return nil, nil, nil, err
 		}

@@ -18,8 +18,11 @@ func setup(t testing.TB) (*Sender, *Receiver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := rs.Finish(msg)
+	r, tree, err := rs.Finish(msg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(tree); err != nil {
 		t.Fatal(err)
 	}
 	return s, r
@@ -89,6 +92,9 @@ func TestExtend(t *testing.T) {
 	}
 	if _, _, err := r.Extend(nil, 100); err == nil {
 		t.Fatal("an extension of 100 OTs was accepted")
+	}
+	if err := s.Finish(make([]byte, 5)); err == nil {
+		t.Fatal("a short tree message was accepted")
 	}
 	if _, _, err := s.Extend(make([]uint64, 3), 64); err == nil {
 		t.Fatal("a short extension message was accepted")
