@@ -211,15 +211,15 @@ func (p *elemPool) add(r Request, parts [][]uint64) {
 func (p *elemPool) take(r Request) *Shares {
 	rnd, der, _ := r.layout()
 	all := append(rnd, der...)
-	s := &Shares{Parts: make([][]uint64, len(all))}
+	// The parts are views of the pool (no copy): each range is handed
+	// out once, and the pool only ever appends after its end.
+	s := &Shares{Parts: make([][]uint64, len(all)), borrowed: true}
 	for i, pt := range all {
-		v := getBuf(pt.n)
 		lo := p.off
 		if bitPacked(r.Kind) && i == 0 {
 			lo = p.off / 64
 		}
-		copy(v, p.parts[i][lo:lo+pt.n])
-		s.Parts[i] = v
+		s.Parts[i] = p.parts[i][lo : lo+pt.n : lo+pt.n]
 	}
 	used := r.N
 	if bitPacked(r.Kind) {

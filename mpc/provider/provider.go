@@ -192,6 +192,9 @@ type Shares struct {
 	wait  func() error
 	err   error
 	done  bool
+	// borrowed parts are views of a provider's pool, not free-list
+	// vectors: Release drops them instead of recycling them.
+	borrowed bool
 	// Lazy requests: the stream and the position of each random part
 	// (srcs, when set, gives each part its own stream).
 	src  *PRG
@@ -234,7 +237,8 @@ func (s *Shares) skipLazy(g *PRG, rnd []part) [][]uint64 {
 // caller must not touch Parts afterwards. Optional, but it spares the
 // allocation (and zeroing) of fresh vectors on every operation.
 func (s *Shares) Release() {
-	if s.Wait() != nil {
+	if s.Wait() != nil || s.borrowed {
+		s.Parts = nil
 		return
 	}
 	for _, p := range s.Parts {

@@ -1,10 +1,11 @@
 // Package ot implements oblivious transfer for the dealer-free provider:
 // base OTs with a public-key step (the "simplest OT" of Chou and Orlandi,
-// over the prime-order group of edwards25519), and the IKNP extension
-// (Ishai, Kilian, Nissim and Petrank, CRYPTO 2003) that turns 128 base OTs
-// into any number of random OTs at the cost of symmetric cryptography and
-// 128 bits of communication per OT. Security is semi-honest, with
-// computational security parameter κ = 128.
+// over the prime-order group of edwards25519), and an extension that
+// turns 128 base OTs into any number of random OTs at the cost of
+// symmetric cryptography: SoftSpoken OT (Roy, CRYPTO 2022) with k = 4,
+// IKNP's correlation (Ishai, Kilian, Nissim and Petrank, CRYPTO 2003) at
+// 32 bits of communication per OT instead of 128. Security is
+// semi-honest, with computational security parameter κ = 128.
 //
 // The package is transport-free: every protocol step is a pure function
 // from the messages received (and the party's private randomness) to the
