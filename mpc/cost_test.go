@@ -68,6 +68,8 @@ func TestCosts(t *testing.T) {
 		{"pos_pow 1.5", n, func(x *CrypTensor) func() { return func() { x.PosPow(1.5) } }},
 		{"cos/sin (both)", n, func(x *CrypTensor) func() { return func() { x.CosSin() } }},
 		{"erf", n, func(x *CrypTensor) func() { return func() { x.Erf() } }},
+		{"gaussian", n, func(x *CrypTensor) func() { return func() { x.Gaussian() } }},
+		{"clamp", n, func(x *CrypTensor) func() { return func() { x.Clamp(-1, 1) } }},
 		{"norm 2 (rows of 64)", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 64); return func() { y.Norm(2, 1, false) } }},
 		{"norm 1 (rows of 64)", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 64); return func() { y.Norm(1, 1, false) } }},
 		{"cumsum, gather, scatter, index_add, take", n, func(x *CrypTensor) func() {

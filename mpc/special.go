@@ -256,12 +256,9 @@ func (p *Party) erf(x []uint64) []uint64 {
 		a[i] = x[i] - 2*a[i]
 	}
 	inner := p.poly(x, erfApprox.inner)
-	// erfcx(|x|) and e^(−x²) = q(x²/4)^4.
+	// erfcx(|x|)·e^(−x²).
 	cx := p.poly(p.lin(-5.0/3, term{2.0 / 3, a}), erfApprox.erfcx)
-	u := p.sq1(a)
-	e := p.poly(p.lin(-1, term{1.0 / 8, u}), erfApprox.expNeg)
-	e = p.sq1(p.sq1(e))
-	tail := p.mul1(cx, e)
+	tail := p.mul1(cx, p.gaussInner(a))
 	one := p.publicConst(n, 1)
 	rest := make([]uint64, n)
 	ring.Sub(rest, one, tail)
@@ -277,4 +274,93 @@ func (p *Party) erf(x []uint64) []uint64 {
 		res[i] = s[i] + s[n+i] - s[2*n+i] + s[3*n+i] - s[4*n+i]
 	}
 	return res
+}
+
+// gaussInner returns e^(−x²) for |x| < 4 as q(x²/4)^4, q the degree-9
+// interpolant of e^(−v) on [0, 4] (three rounds for x², the powers and
+// the two squarings: 7 in all). Elsewhere the result is meaningless.
+func (p *Party) gaussInner(x []uint64) []uint64 {
+	u := p.sq1(x)
+	e := p.poly(p.lin(-1, term{1.0 / 8, u}), erfApprox.expNeg)
+	return p.sq1(p.sq1(e))
+}
+
+// Gaussian returns e^(−x²) for any x (the derivative of erf is
+// 2/√π·e^(−x²)): q(x²/4)^4 (see Erf) where |x| < 4 and 0 beyond (where
+// the function is below 1.2e-7), selected after one batched sign-bit
+// computation. Exp of −x² would leave exp's range beyond |x| = 15.
+func (x *CrypTensor) Gaussian() *CrypTensor {
+	p := x.p
+	defer p.op("Gaussian")()
+	n := len(x.share)
+	d := make([]uint64, 2*n)
+	copy(d, x.share)
+	p.addConst(d[:n], -4)
+	copy(d[n:], x.share)
+	p.addConst(d[n:], 4)
+	lt := p.msb(d) // x < 4, x < −4
+	in := make([]uint64, nwords(n))
+	for i := 0; i < n; i++ {
+		setBit(in, i, getBit(lt, i)^getBit(lt, n+i))
+	}
+	return p.newCT(x.shape, p.mulBits(p.gaussInner(x.share), in))
+}
+
+// Clamp returns x limited to [lo, hi] (torch.clamp, CrypTen's hardtanh):
+// lo + relu(x − lo) − relu(x − hi), both sign bits in one batch and both
+// products in one round (8 rounds, as one ReLU).
+func (x *CrypTensor) Clamp(lo, hi float64) *CrypTensor {
+	y, _ := x.clamp(lo, hi, false)
+	return y
+}
+
+// ClampWithMask is Clamp that also returns the 0/1 mask of lo < x < hi,
+// its gradient, from the same round.
+func (x *CrypTensor) ClampWithMask(lo, hi float64) (y, mask *CrypTensor) {
+	return x.clamp(lo, hi, true)
+}
+
+func (x *CrypTensor) clamp(lo, hi float64, wantMask bool) (*CrypTensor, *CrypTensor) {
+	p := x.p
+	defer p.op("Clamp")()
+	if !(lo <= hi) {
+		p.failf("Clamp", "bounds [%v, %v]", lo, hi)
+	}
+	n := len(x.share)
+	parts := 2
+	if wantMask {
+		parts = 3
+	}
+	v := make([]uint64, parts*n)
+	copy(v, x.share)
+	p.addConst(v[:n], -lo)
+	copy(v[n:], x.share)
+	p.addConst(v[n:2*n], -hi)
+	lt := p.msb(v[:2*n]) // x < lo, x < hi
+	bits := make([]uint64, nwords(parts*n))
+	for i := 0; i < n; i++ {
+		geLo, geHi := getBit(lt, i), getBit(lt, n+i)
+		if p.rank == 0 {
+			geLo, geHi = geLo^1, geHi^1
+		}
+		setBit(bits, i, geLo)
+		setBit(bits, n+i, geHi)
+		if wantMask {
+			setBit(bits, 2*n+i, geLo^geHi) // lo ≤ x < hi
+		}
+	}
+	if wantMask {
+		copy(v[2*n:], p.publicConst(n, 1))
+	}
+	r := p.mulBits(v, bits)
+	y := make([]uint64, n)
+	for i := range y {
+		y[i] = r[i] - r[n+i]
+	}
+	p.addConst(y, lo)
+	var mask *CrypTensor
+	if wantMask {
+		mask = p.newCT(x.shape, r[2*n:])
+	}
+	return p.newCT(x.shape, y), mask
 }

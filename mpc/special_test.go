@@ -19,6 +19,8 @@ var specialCases = []approxCase{
 	{"erf", -6, 6, (*CrypTensor).Erf, math.Erf, 1e-4, 0},
 	{"erf near 0", -1.2, 1.2, (*CrypTensor).Erf, math.Erf, 1e-4, 0},
 	{"erf far", -3e4, 3e4, (*CrypTensor).Erf, math.Erf, 1e-4, 0},
+	{"gaussian", -20, 20, (*CrypTensor).Gaussian, func(v float64) float64 { return math.Exp(-v * v) }, 2e-4, 0},
+	{"clamp", -5, 5, func(x *CrypTensor) *CrypTensor { return x.Clamp(-1, 2.5) }, func(v float64) float64 { return max(-1, min(v, 2.5)) }, 1e-9, 0},
 	{"pow 2", -100, 100, func(x *CrypTensor) *CrypTensor { return x.Pow(2) }, func(v float64) float64 { return v * v }, 2e-4, 1e-5},
 	{"pow 3", -20, 20, func(x *CrypTensor) *CrypTensor { return x.Pow(3) }, func(v float64) float64 { return v * v * v }, 2e-4, 1e-5},
 	{"pow 7", -3, 3, func(x *CrypTensor) *CrypTensor { return x.Pow(7) }, func(v float64) float64 { return math.Pow(v, 7) }, 2e-4, 1e-4},
@@ -103,6 +105,18 @@ func TestNorm(t *testing.T) {
 					t.Logf("%d parties norm %s: max abs error %.3g", n, c.name, e)
 				}
 			}
+			return nil
+		})
+	}
+}
+
+func TestClampWithMask(t *testing.T) {
+	x := tensor.FromSlice([]float64{-3, -1, -0.5, 0, 1.5, 2.5, 2.6, 7})
+	for _, n := range parties {
+		run(t, n, func(p *Party) *tensor.Tensor {
+			y, m := p.Encrypt(x, 0).ClampWithMask(-1, 2.5)
+			assertClose(t, fmt.Sprintf("%d parties clamp", n), reveal(y), tensor.FromSlice([]float64{-1, -1, -0.5, 0, 1.5, 2.5, 2.5, 2.5}), 0)
+			assertClose(t, fmt.Sprintf("%d parties clamp mask", n), reveal(m), tensor.FromSlice([]float64{0, 1, 1, 1, 1, 0, 0, 0}), 0)
 			return nil
 		})
 	}
