@@ -314,7 +314,7 @@ func (x *CrypTensor) Clamp(lo, hi float64) *CrypTensor {
 	return y
 }
 
-// ClampWithMask is Clamp that also returns the 0/1 mask of lo < x < hi,
+// ClampWithMask is Clamp that also returns the 0/1 mask of lo ≤ x < hi,
 // its gradient, from the same round.
 func (x *CrypTensor) ClampWithMask(lo, hi float64) (y, mask *CrypTensor) {
 	return x.clamp(lo, hi, true)

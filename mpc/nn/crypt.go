@@ -289,8 +289,74 @@ func (cryptBackend) argmaxOneHot(a value, dim int) value {
 	return pb.argmaxOneHot(a, dim)
 }
 
+func (cryptBackend) max(a value, dim int, keep bool) value {
+	if c := enc(a); c != nil {
+		return cv(c.Max(dim, keep))
+	}
+	return pb.max(a, dim, keep)
+}
+
+func (cryptBackend) take(a value, idx []int, shape []int) value {
+	c := enc(a)
+	if c == nil {
+		return pb.take(a, idx, shape)
+	}
+	return cv(c.Take(flatIndex(idx)).Reshape(shape...))
+}
+
+func (cryptBackend) put(g value, idx []int, shape []int) value {
+	c := enc(g)
+	if c == nil {
+		return pb.put(g, idx, shape)
+	}
+	z := c.Party().Zeros(tensor.Numel(shape))
+	return cv(z.ScatterAdd(0, flatIndex(idx), c.Reshape(-1)).Reshape(shape...))
+}
+
+// flatIndex returns indices as the 1-D tensor the mpc package takes.
+func flatIndex(idx []int) *tensor.Tensor {
+	f := make([]float64, len(idx))
+	for i, j := range idx {
+		f[i] = float64(j)
+	}
+	return tensor.FromSlice(f)
+}
+
+func (cryptBackend) clamp(a value, lo, hi float64, mask bool) (value, value) {
+	c := enc(a)
+	if c == nil {
+		return pb.clamp(a, lo, hi, mask)
+	}
+	if !mask {
+		return cv(c.Clamp(lo, hi)), nil
+	}
+	y, m := c.ClampWithMask(lo, hi)
+	return cv(y), cv(m)
+}
+
 // The approximations below are the mpc package's; see its documentation
 // for the input range and error of each.
+
+func (cryptBackend) invSqrtWide(a value) value {
+	if c := enc(a); c != nil {
+		return cv(c.Wide().InvSqrt())
+	}
+	return pb.invSqrtWide(a)
+}
+
+func (cryptBackend) erf(a value) value {
+	if c := enc(a); c != nil {
+		return cv(c.Erf())
+	}
+	return pb.erf(a)
+}
+
+func (cryptBackend) gaussian(a value) value {
+	if c := enc(a); c != nil {
+		return cv(c.Gaussian())
+	}
+	return pb.gaussian(a)
+}
 
 func (cryptBackend) sigmoid(a value) value {
 	if c := enc(a); c != nil {

@@ -623,7 +623,7 @@ func runBatchNorm(n *NodeSpec, in []*Variable) *Variable {
 		bshape[i] = 1
 	}
 	bshape[1] = sh[1]
-	inv := variance.AddScalar(n.float("epsilon", 1e-5)).InvSqrt().Mul(scale).Reshape(bshape...)
+	inv := variance.AddScalar(n.float("epsilon", 1e-5)).invSqrtWide().Mul(scale).Reshape(bshape...)
 	return x.Sub(mean.Reshape(bshape...)).Mul(inv).Add(bias.Reshape(bshape...))
 }
 

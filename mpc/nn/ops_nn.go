@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -393,4 +394,56 @@ func (v *Variable) AdaptiveAvgPool2d(oh, ow int) *Variable {
 		out = Concat(dim, parts...)
 	}
 	return out
+}
+
+// Clamp limits v to [lo, hi] (torch.clamp, Hardtanh); its gradient passes
+// where lo < v < hi. On encrypted values one batched comparison gives the
+// result and the gradient's mask together.
+func (v *Variable) Clamp(lo, hi float64) *Variable {
+	if !(lo <= hi) {
+		return Errorf("Clamp: bounds [%v, %v]", lo, hi)
+	}
+	return apply("Clamp", []*Variable{v}, func() (value, func(value) []value) {
+		x := v.val
+		y, mask := x.backend().clamp(x, lo, hi, v.requiresGrad)
+		return y, func(g value) []value { return []value{pick(g, mask).mul(g, mask)} }
+	})
+}
+
+// LeakyRelu returns v where v > 0 and slope·v elsewhere:
+// slope·v + (1 − slope)·relu(v), one comparison.
+func (v *Variable) LeakyRelu(slope float64) *Variable {
+	return v.MulScalar(slope).Add(v.Relu().MulScalar(1 - slope))
+}
+
+// Erf returns the error function of v; its gradient is
+// 2/√π·e^(−v²)·g. On encrypted values both are the mpc package's, valid
+// for any input.
+func (v *Variable) Erf() *Variable {
+	return unary("Erf", v, func(b backend, a value) value { return b.erf(a) },
+		func(b backend, g, x, _ value) value {
+			return b.scale(b.mul(g, x.backend().gaussian(x)), 2/math.Sqrt(math.Pi))
+		})
+}
+
+// Gelu returns the Gaussian error linear unit v·Φ(v) =
+// v·(1 + erf(v/√2))/2 (torch.nn.GELU), or with tanh set PyTorch's
+// approximation v·(1 + tanh(√(2/π)·(v + 0.044715·v³)))/2.
+func (v *Variable) Gelu(tanh bool) *Variable {
+	if tanh {
+		inner := v.Add(v.Square().Mul(v).MulScalar(0.044715)).MulScalar(math.Sqrt(2 / math.Pi))
+		return inner.Tanh().AddScalar(1).Mul(v).MulScalar(0.5)
+	}
+	return v.MulScalar(1 / math.Sqrt2).Erf().AddScalar(1).Mul(v).MulScalar(0.5)
+}
+
+// invSqrtWide is InvSqrt over the whole positive range of the fixed-point
+// encoding (the mpc package's normalized one): for the variances of the
+// normalization layers, which can be anywhere.
+func (v *Variable) invSqrtWide() *Variable {
+	return unary("InvSqrt", v, func(b backend, a value) value { return b.invSqrtWide(a) },
+		func(b backend, g, _, y value) value {
+			yb := y.backend()
+			return b.scale(b.mul(g, yb.mul(y, yb.mul(y, y))), -0.5)
+		})
 }

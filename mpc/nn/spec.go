@@ -120,6 +120,77 @@ func Describe(m Module) (*Spec, error) {
 		gs := l.spec.clone()
 		return &Spec{Type: "Graph", Graph: gs}, nil
 	}
+	return describeMore(m)
+}
+
+// describeMore describes the modules of layers_conv.go, layers_act.go,
+// layers_norm.go and layers_shape.go.
+func describeMore(m Module) (*Spec, error) {
+	switch l := m.(type) {
+	case *Conv1d:
+		w := l.Weight.Shape()
+		g := max(l.Opts.Groups, 1)
+		return &Spec{Type: "Conv1d", Ints: map[string][]int{"in": ints(w[1] * g), "out": ints(w[0]),
+			"kernel": ints(w[2]), "stride": ints(max(l.Opts.Stride, 1)), "padding": ints(l.Opts.Padding),
+			"dilation": ints(max(l.Opts.Dilation, 1)), "groups": ints(g), "bias": ints(boolInt(l.Bias != nil))}}, nil
+	case *ConvTranspose2d:
+		w := l.Weight.Shape()
+		o := l.Opts
+		g := max(o.Groups, 1)
+		return &Spec{Type: "ConvTranspose2d", Ints: map[string][]int{"in": ints(w[0]), "out": ints(w[1] * g),
+			"kernel": ints(w[2], w[3]), "stride": ints(max(o.Stride[0], 1), max(o.Stride[1], 1)), "padding": o.Padding[:],
+			"output_padding": o.OutputPadding[:], "dilation": ints(max(o.Dilation[0], 1), max(o.Dilation[1], 1)),
+			"groups": ints(g), "bias": ints(boolInt(l.Bias != nil))}}, nil
+	case *AdaptiveMaxPool2d:
+		return &Spec{Type: "AdaptiveMaxPool2d", Ints: map[string][]int{"out": l.Out[:]}}, nil
+	case *Hardtanh:
+		return &Spec{Type: "Hardtanh", Floats: map[string]float64{"min": l.Min, "max": l.Max}}, nil
+	case *LeakyReLU:
+		return &Spec{Type: "LeakyReLU", Floats: map[string]float64{"slope": l.Slope}}, nil
+	case *GELU:
+		return &Spec{Type: "GELU", Ints: map[string][]int{"tanh": ints(boolInt(l.Tanh))}}, nil
+	case *LayerNorm:
+		return &Spec{Type: "LayerNorm", Ints: map[string][]int{"shape": append([]int{}, l.Shape...), "affine": ints(boolInt(l.Weight != nil))},
+			Floats: map[string]float64{"eps": l.Eps}}, nil
+	case *GroupNorm:
+		c := 0
+		if l.Weight != nil {
+			c = l.Weight.Shape()[0]
+		}
+		return &Spec{Type: "GroupNorm", Ints: map[string][]int{"groups": ints(l.Groups), "channels": ints(c), "affine": ints(boolInt(l.Weight != nil))},
+			Floats: map[string]float64{"eps": l.Eps}}, nil
+	case *Squeeze:
+		return &Spec{Type: "Squeeze", Ints: map[string][]int{"dims": append([]int{}, l.Dims...)}}, nil
+	case *Unsqueeze:
+		return &Spec{Type: "Unsqueeze", Ints: map[string][]int{"dims": append([]int{}, l.Dims...)}}, nil
+	case *Transpose:
+		return &Spec{Type: "Transpose", Ints: map[string][]int{"perm": append([]int{}, l.Perm...)}}, nil
+	case *Gather:
+		if l.Index == nil {
+			return nil, fmt.Errorf("nn: Gather without an index")
+		}
+		idx := make([]int, l.Index.Size())
+		for i, v := range l.Index.Data() {
+			idx[i] = int(v)
+		}
+		return &Spec{Type: "Gather", Ints: map[string][]int{"dim": ints(l.Dim), "index": idx, "index_shape": l.Index.Shape()}}, nil
+	case *Concatenate:
+		s := &Spec{Type: "Concatenate", Ints: map[string][]int{"dim": ints(l.Dim)}}
+		for i, c := range l.Branches {
+			cs, err := Describe(c)
+			if err != nil {
+				return nil, fmt.Errorf("branch %d: %w", i, err)
+			}
+			s.Children = append(s.Children, cs)
+		}
+		return s, nil
+	case *ConstantPad:
+		return &Spec{Type: "ConstantPad", Ints: map[string][]int{"pads": append([]int{}, l.Pads...)}, Floats: map[string]float64{"value": l.Value}}, nil
+	case *Constant:
+		return &Spec{Type: "Constant", Ints: map[string][]int{"shape": l.Value.Shape()}}, nil
+	case *GlobalAveragePool:
+		return &Spec{Type: "GlobalAveragePool"}, nil
+	}
 	return nil, fmt.Errorf("nn: cannot describe module of type %T (only the package's modules have a Spec)", m)
 }
 
@@ -306,7 +377,7 @@ func (b *builder) build(s *Spec, depth int) (Module, error) {
 		}
 		m, err = b.graph(s.Graph)
 	default:
-		return nil, fmt.Errorf("unknown module type %q", s.Type)
+		m, err = b.buildMore(s, r, depth)
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -336,4 +407,180 @@ func (b *builder) weightBias(wshape []int, out int, bias bool) (*Variable, *Vari
 		return nil, nil, err
 	}
 	return param(w), param(bt), nil
+}
+
+// buildMore builds the modules of layers_conv.go, layers_act.go,
+// layers_norm.go and layers_shape.go.
+func (b *builder) buildMore(s *Spec, r *specReader, depth int) (Module, error) {
+	dims := func(name string) ([]int, error) {
+		v := s.Ints[name]
+		if len(v) > maxSpecDepth {
+			return nil, fmt.Errorf("%s: %d dims in %q", s.Type, len(v), name)
+		}
+		for _, d := range v {
+			if d < -maxSpecDepth || d > maxSpecDepth {
+				return nil, fmt.Errorf("%s: dim %d in %q", s.Type, d, name)
+			}
+		}
+		return append([]int(nil), v...), nil
+	}
+	switch s.Type {
+	case "Conv1d":
+		in, out, k := r.int("in", 1, maxSpecDim), r.int("out", 1, maxSpecDim), r.int("kernel", 1, maxSpecDim)
+		o := tensor.Conv1dOpts{Stride: r.int("stride", 1, maxSpecDim), Padding: r.int("padding", 0, maxSpecDim),
+			Dilation: r.int("dilation", 1, maxSpecDim), Groups: r.int("groups", 1, maxSpecDim)}
+		bias := r.int("bias", 0, 1)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if in%o.Groups != 0 || out%o.Groups != 0 {
+			return nil, fmt.Errorf("Conv1d: %d in and %d out channels do not split into %d groups", in, out, o.Groups)
+		}
+		c := &Conv1d{Opts: o}
+		var err error
+		c.Weight, c.Bias, err = b.weightBias([]int{out, in / o.Groups, k}, out, bias == 1)
+		return c, err
+	case "ConvTranspose2d":
+		in, out := r.int("in", 1, maxSpecDim), r.int("out", 1, maxSpecDim)
+		k := r.pair("kernel", 1)
+		o := tensor.ConvTransposeOpts{Stride: r.pair("stride", 1), Padding: r.pair("padding", 0),
+			OutputPadding: r.pair("output_padding", 0), Dilation: r.pair("dilation", 1), Groups: r.int("groups", 1, maxSpecDim)}
+		bias := r.int("bias", 0, 1)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if in%o.Groups != 0 || out%o.Groups != 0 {
+			return nil, fmt.Errorf("ConvTranspose2d: %d in and %d out channels do not split into %d groups", in, out, o.Groups)
+		}
+		c := &ConvTranspose2d{Opts: o}
+		var err error
+		c.Weight, c.Bias, err = b.weightBias([]int{in, out / o.Groups, k[0], k[1]}, out, bias == 1)
+		return c, err
+	case "AdaptiveMaxPool2d":
+		o := r.pair("out", 1)
+		return NewAdaptiveMaxPool2d(o[0], o[1]), r.err
+	case "Hardtanh":
+		lo, hi := r.float("min", -1e12, 1e12), r.float("max", -1e12, 1e12)
+		if r.err == nil && lo > hi {
+			return nil, fmt.Errorf("Hardtanh: min %v above max %v", lo, hi)
+		}
+		return NewHardtanh(lo, hi), r.err
+	case "LeakyReLU":
+		return NewLeakyReLU(r.float("slope", -1e6, 1e6)), r.err
+	case "GELU":
+		return NewGELU(r.int("tanh", 0, 1) == 1), r.err
+	case "LayerNorm":
+		sh := s.Ints["shape"]
+		affine, eps := r.int("affine", 0, 1), r.float("eps", 0, 1)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if len(sh) == 0 || len(sh) > 8 {
+			return nil, fmt.Errorf("LayerNorm: shape %v", sh)
+		}
+		l := &LayerNorm{Shape: append([]int(nil), sh...), Eps: eps}
+		if affine == 1 {
+			w, err := b.alloc(sh...)
+			if err != nil {
+				return nil, err
+			}
+			bt, err := b.alloc(sh...)
+			if err != nil {
+				return nil, err
+			}
+			l.Weight, l.Bias = param(w), param(bt)
+		} else if !withinLimit(sh) {
+			return nil, fmt.Errorf("LayerNorm: shape %v", sh)
+		}
+		return l, nil
+	case "GroupNorm":
+		g, c, affine, eps := r.int("groups", 1, maxSpecDim), r.int("channels", 0, maxSpecDim), r.int("affine", 0, 1), r.float("eps", 0, 1)
+		if r.err != nil {
+			return nil, r.err
+		}
+		n := &GroupNorm{Groups: g, Eps: eps}
+		if affine == 1 {
+			var err error
+			if n.Weight, n.Bias, err = b.weightBias([]int{c}, c, true); err != nil {
+				return nil, err
+			}
+		}
+		return n, nil
+	case "Squeeze", "Unsqueeze", "Transpose":
+		key := map[string]string{"Squeeze": "dims", "Unsqueeze": "dims", "Transpose": "perm"}[s.Type]
+		d, err := dims(key)
+		if err != nil {
+			return nil, err
+		}
+		switch s.Type {
+		case "Squeeze":
+			return NewSqueeze(d...), nil
+		case "Unsqueeze":
+			return NewUnsqueeze(d...), nil
+		}
+		return NewTranspose(d...), nil
+	case "Gather":
+		dim := r.int("dim", -maxSpecDepth, maxSpecDepth)
+		idx, sh := s.Ints["index"], s.Ints["index_shape"]
+		if r.err != nil {
+			return nil, r.err
+		}
+		if len(sh) > 8 || !withinLimit(sh) || tensor.Numel(sh) != len(idx) {
+			return nil, fmt.Errorf("Gather: index of %d values for shape %v", len(idx), sh)
+		}
+		f := make([]float64, len(idx))
+		for i, v := range idx {
+			f[i] = float64(v)
+		}
+		return NewGather(dim, tensor.MustNew(f, sh...)), nil
+	case "Concatenate":
+		c := &Concatenate{Dim: r.int("dim", -maxSpecDepth, maxSpecDepth)}
+		if r.err != nil {
+			return nil, r.err
+		}
+		for i, cs := range s.Children {
+			m, err := b.build(cs, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("branch %d: %w", i, err)
+			}
+			c.Branches = append(c.Branches, m)
+		}
+		return c, nil
+	case "ConstantPad":
+		pads := s.Ints["pads"]
+		v := r.float("value", -1e12, 1e12)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if len(pads) > 2*maxSpecDepth {
+			return nil, fmt.Errorf("ConstantPad: %d pads", len(pads))
+		}
+		for _, p := range pads {
+			if p < 0 || p > maxSpecDim {
+				return nil, fmt.Errorf("ConstantPad: pad %d", p)
+			}
+		}
+		return NewConstantPad(pads, v), nil
+	case "Constant":
+		sh := s.Ints["shape"]
+		if len(sh) > 8 {
+			return nil, fmt.Errorf("Constant: shape %v", sh)
+		}
+		var t *tensor.Tensor
+		var err error
+		if len(sh) == 0 {
+			if _, err = b.alloc(1); err == nil {
+				t = tensor.Scalar(0)
+			}
+		} else {
+			t, err = b.alloc(sh...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("Constant: %w", err)
+		}
+		return NewConstant(t), nil
+	case "GlobalAveragePool":
+		return NewGlobalAveragePool(), nil
+	}
+	return nil, fmt.Errorf("unknown module type %q", s.Type)
 }

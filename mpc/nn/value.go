@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -61,6 +62,21 @@ type backend interface {
 	maxPool2d(x value, o tensor.PoolOpts, grad bool) (value, func(g value) value)
 	// argmaxOneHot returns a 0/1 value marking the (first) maximum along dim.
 	argmaxOneHot(a value, dim int) value
+	// max is the maximum along dim (no gradient: Variable.Max builds its
+	// gradient from argmaxOneHot).
+	max(a value, dim int, keep bool) value
+	// take gathers the elements at flat indices idx into a value of shape;
+	// put is its adjoint: zeros of shape with g[i] added at idx[i].
+	take(a value, idx []int, shape []int) value
+	put(g value, idx []int, shape []int) value
+	// invSqrtWide is invSqrt over the whole positive range (the mpc
+	// package's normalized one), for variances.
+	invSqrtWide(a value) value
+	erf(a value) value
+	gaussian(a value) value // e^(−a²)
+	// clamp limits a to [lo, hi] and, if mask is set, returns the 0/1 mask
+	// of lo < a < hi that its gradient needs.
+	clamp(a value, lo, hi float64, mask bool) (out, m value)
 }
 
 // pick returns the backend for an operation on vs: encrypted if any is.
@@ -181,6 +197,46 @@ func (plainBackend) maxPool2d(x value, o tensor.PoolOpts, grad bool) (value, fun
 		}
 		return wrap(dx)
 	}
+}
+
+func (plainBackend) max(a value, dim int, keep bool) value { return wrap(pt(a).Max(dim, keep)) }
+
+func (plainBackend) take(a value, idx []int, shape []int) value {
+	d := pt(a).Data()
+	out := make([]float64, len(idx))
+	for i, j := range idx {
+		out[i] = d[j]
+	}
+	return wrap(tensor.MustNew(out, shape...))
+}
+
+func (plainBackend) put(g value, idx []int, shape []int) value {
+	out := tensor.Zeros(shape...)
+	d, gd := out.Data(), pt(g).Data()
+	for i, j := range idx {
+		d[j] += gd[i]
+	}
+	return wrap(out)
+}
+
+func (plainBackend) invSqrtWide(a value) value { return wrap(pt(a).Sqrt().Reciprocal()) }
+func (plainBackend) erf(a value) value         { return wrap(pt(a).Apply(math.Erf)) }
+func (plainBackend) gaussian(a value) value {
+	return wrap(pt(a).Apply(func(x float64) float64 { return math.Exp(-x * x) }))
+}
+
+func (plainBackend) clamp(a value, lo, hi float64, mask bool) (value, value) {
+	t := pt(a)
+	if !mask {
+		return wrap(t.Clamp(lo, hi)), nil
+	}
+	m := t.Apply(func(x float64) float64 {
+		if x > lo && x < hi {
+			return 1
+		}
+		return 0
+	})
+	return wrap(t.Clamp(lo, hi)), wrap(m)
 }
 
 func (plainBackend) argmaxOneHot(a value, dim int) value {
