@@ -2,6 +2,8 @@ package tensor
 
 import (
 	"math"
+
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // binOp names an elementwise binary operation, so that the common ones run
@@ -207,7 +209,7 @@ func broadcastOp(op binOp, a, b *Tensor) *Tensor {
 	L := cs[len(cs)-1]
 	ia, ib := sa[len(sa)-1], sb[len(sb)-1]
 	o := 0
-	walk(cs, [][]int{sa, sb}, func(offs []int) {
+	layout.Walk(cs, [][]int{sa, sb}, func(offs []int) {
 		dst := out.data[o : o+L]
 		switch {
 		case ia == 1 && ib == 1:
@@ -451,12 +453,12 @@ func Where(cond, a, b *Tensor) *Tensor {
 	if len(shape) == 0 {
 		shape = []int{1}
 	}
-	st := [][]int{broadcastStrides(cond.shape, shape), broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)}
+	st := [][]int{layout.BroadcastStrides(cond.shape, shape), layout.BroadcastStrides(a.shape, shape), layout.BroadcastStrides(b.shape, shape)}
 	last := len(shape) - 1
 	L := shape[last]
 	sc, sa, sb := st[0][last], st[1][last], st[2][last]
 	o := 0
-	walk(shape, st, func(offs []int) {
+	layout.Walk(shape, st, func(offs []int) {
 		for i := 0; i < L; i++ {
 			if cond.data[offs[0]+i*sc] != 0 {
 				out.data[o+i] = a.data[offs[1]+i*sa]

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 
+	"github.com/gomplab/gomplab/tensor/layout"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -69,8 +70,8 @@ func MatMul(a, b *Tensor) *Tensor {
 		gemm(nb*m, n, k, a.data, b.data, out.data)
 		return out
 	}
-	sa := broadcastStrides(ab, batch)
-	sb := broadcastStrides(bb, batch)
+	sa := layout.BroadcastStrides(ab, batch)
+	sb := layout.BroadcastStrides(bb, batch)
 	idx := make([]int, len(batch))
 	for i := 0; i < nb; i++ {
 		oa, ob := 0, 0

@@ -2,6 +2,8 @@ package tensor
 
 import (
 	"fmt"
+
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // SumAll returns the sum of all elements (0 for an empty tensor).
@@ -86,7 +88,7 @@ func (t *Tensor) reduceShape(d int, keepdim bool) []int {
 func (t *Tensor) Sum(dim int, keepdim bool) *Tensor {
 	d := t.normDim("Sum", dim)
 	out := newTensor("Sum", t.reduceShape(d, keepdim))
-	outer, n, inner := around(t.shape, d)
+	outer, n, inner := layout.Around(t.shape, d)
 	for o := 0; o < outer; o++ {
 		if inner == 1 {
 			out.data[o] = sum(t.data[o*n : o*n+n])
@@ -119,7 +121,7 @@ func (t *Tensor) Mean(dim int, keepdim bool) *Tensor {
 func (t *Tensor) Var(dim int, keepdim bool) *Tensor {
 	d := t.normDim("Var", dim)
 	mean := t.Mean(d, true)
-	outer, n, inner := around(t.shape, d)
+	outer, n, inner := layout.Around(t.shape, d)
 	out := newTensor("Var", t.reduceShape(d, keepdim))
 	for o := 0; o < outer; o++ {
 		dst := out.data[o*inner : o*inner+inner]
@@ -167,7 +169,7 @@ func (t *Tensor) extreme(op string, dim int, keepdim, isMax, arg bool) *Tensor {
 		panic(&ShapeError{Op: op, A: t.Shape(), Msg: fmt.Sprintf("dim %d is empty, so it has no extreme value", dim)})
 	}
 	out := newTensor(op, t.reduceShape(d, keepdim))
-	outer, n, inner := around(t.shape, d)
+	outer, n, inner := layout.Around(t.shape, d)
 	for o := 0; o < outer; o++ {
 		for j := 0; j < inner; j++ {
 			base := o*n*inner + j

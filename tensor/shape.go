@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // ShapeError reports an operation applied to tensors whose shapes do not fit.
@@ -28,13 +30,7 @@ func (e *ShapeError) Error() string {
 }
 
 // Numel returns the number of elements of a tensor with the given shape.
-func Numel(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
-}
+func Numel(shape []int) int { return layout.Numel(shape) }
 
 // checkedNumel is Numel with negative dims and overflow reported.
 func checkedNumel(shape []int) (int, error) {
@@ -61,28 +57,10 @@ func mustNumel(op string, shape []int) int {
 }
 
 // Strides returns the row-major strides (in elements) of shape.
-func Strides(shape []int) []int {
-	s := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		s[i] = acc
-		acc *= shape[i]
-	}
-	return s
-}
+func Strides(shape []int) []int { return layout.Strides(shape) }
 
 // SameShape reports whether a and b are the same shape.
-func SameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func SameShape(a, b []int) bool { return layout.Same(a, b) }
 
 // BroadcastShapes returns the NumPy broadcast of shapes a and b: aligned
 // from the right, each pair of dims must be equal or contain a 1.

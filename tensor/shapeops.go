@@ -2,32 +2,17 @@ package tensor
 
 import (
 	"fmt"
+
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // Reshape returns a tensor with the same data (shared, not copied) viewed
 // with a new shape. At most one dim may be -1; it is inferred from the
 // others, as in NumPy.
 func (t *Tensor) Reshape(shape ...int) *Tensor {
-	out := append([]int{}, shape...)
-	infer := -1
-	known := 1
-	for i, d := range out {
-		switch {
-		case d == -1 && infer < 0:
-			infer = i
-		case d < 0:
-			panic(&ShapeError{Op: "Reshape", A: t.Shape(), B: out, Msg: "only one dim may be -1 and none may be negative"})
-		default:
-			known *= d
-		}
-	}
-	if infer >= 0 {
-		if known == 0 || len(t.data)%known != 0 {
-			panic(&ShapeError{Op: "Reshape", A: t.Shape(), B: out, Msg: fmt.Sprintf("cannot infer the -1 dim for %d elements", len(t.data))})
-		}
-		out[infer] = len(t.data) / known
-	} else if known != len(t.data) {
-		panic(&ShapeError{Op: "Reshape", A: t.Shape(), B: out, Msg: fmt.Sprintf("%d elements cannot take shape %v", len(t.data), out)})
+	out, err := layout.Reshape(shape, len(t.data))
+	if err != nil {
+		panic(&ShapeError{Op: "Reshape", A: t.Shape(), B: append([]int{}, shape...), Msg: err.Error()})
 	}
 	return &Tensor{shape: out, data: t.data}
 }
@@ -122,19 +107,13 @@ func (t *Tensor) permute(op string, dims []int) *Tensor {
 		seen[d] = true
 		perm[i] = d
 	}
-	st := Strides(t.shape)
-	shape := make([]int, nd)
-	src := make([]int, nd)
-	for i, d := range perm {
-		shape[i] = t.shape[d]
-		src[i] = st[d]
-	}
 	if nd == 2 && perm[0] == 1 {
-		out := newTensor(op, shape)
+		out := newTensor(op, []int{t.shape[1], t.shape[0]})
 		transpose2(out.data, t.data, t.shape[0], t.shape[1])
 		return out
 	}
-	return &Tensor{shape: shape, data: gather(t.data, shape, src)}
+	data, shape := layout.Permute(t.data, t.shape, perm)
+	return &Tensor{shape: shape, data: data}
 }
 
 // transpose2 writes the transpose of the r×c matrix src into dst in tiles,
@@ -228,15 +207,9 @@ func (t *Tensor) IndexSelect(dim int, idx []int) *Tensor {
 func (t *Tensor) indexSelect(op string, d int, idx []int) *Tensor {
 	shape := t.Shape()
 	shape[d] = len(idx)
-	out := newTensor(op, shape)
-	outer, n, inner := around(t.shape, d)
-	m := len(idx)
-	for o := 0; o < outer; o++ {
-		for k, i := range idx {
-			copy(out.data[(o*m+k)*inner:(o*m+k+1)*inner], t.data[(o*n+i)*inner:(o*n+i+1)*inner])
-		}
-	}
-	return out
+	mustNumel(op, shape)
+	data, shape := layout.Select(t.data, t.shape, d, idx)
+	return &Tensor{shape: shape, data: data}
 }
 
 // BroadcastTo returns a copy of t expanded to shape by NumPy broadcasting
@@ -248,7 +221,7 @@ func (t *Tensor) BroadcastTo(shape ...int) *Tensor {
 	}
 	out := append([]int{}, shape...)
 	mustNumel("BroadcastTo", out)
-	return &Tensor{shape: out, data: gather(t.data, out, broadcastStrides(t.shape, out))}
+	return &Tensor{shape: out, data: layout.Gather(t.data, out, layout.BroadcastStrides(t.shape, out))}
 }
 
 // Pad returns t surrounded by value: widths holds one [before, after] pair
@@ -264,29 +237,9 @@ func (t *Tensor) Pad(widths [][2]int, value float64) *Tensor {
 		}
 		shape[i] += w[0] + w[1]
 	}
-	out := newTensor("Pad", shape)
-	if value != 0 {
-		out.Fill(value)
-	}
-	if len(t.data) == 0 {
-		return out
-	}
-	if len(shape) == 0 {
-		out.data[0] = t.data[0]
-		return out
-	}
-	ost := Strides(shape)
-	base := 0
-	for i, w := range widths {
-		base += w[0] * ost[i]
-	}
-	L := t.shape[len(t.shape)-1]
-	i := 0
-	walk(t.shape, [][]int{ost}, func(offs []int) {
-		copy(out.data[base+offs[0]:base+offs[0]+L], t.data[i:i+L])
-		i += L
-	})
-	return out
+	mustNumel("Pad", shape)
+	data, shape := layout.Pad(t.data, t.shape, widths, value)
+	return &Tensor{shape: shape, data: data}
 }
 
 // Concat joins tensors along dim; all must have the same shape except
@@ -312,17 +265,14 @@ func Concat(dim int, ts ...*Tensor) *Tensor {
 		}
 		shape[d] += x.shape[d]
 	}
-	out := newTensor("Concat", shape)
-	outer, m, inner := around(shape, d)
-	at := 0
-	for _, x := range ts {
-		w := x.shape[d] * inner
-		for o := 0; o < outer; o++ {
-			copy(out.data[o*m*inner+at:o*m*inner+at+w], x.data[o*w:(o+1)*w])
-		}
-		at += w
+	mustNumel("Concat", shape)
+	parts := make([][]float64, len(ts))
+	shapes := make([][]int, len(ts))
+	for i, x := range ts {
+		parts[i], shapes[i] = x.data, x.shape
 	}
-	return out
+	data, shape := layout.Concat(parts, shapes, d)
+	return &Tensor{shape: shape, data: data}
 }
 
 // Stack joins same-shaped tensors along a new dim inserted at position dim.

@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // Softmax returns exp(x) / sum(exp(x)) along dim, computed after
@@ -16,7 +18,7 @@ func LogSoftmax(x *Tensor, dim int) *Tensor { return softmax("LogSoftmax", x, di
 func softmax(op string, x *Tensor, dim int, logOut bool) *Tensor {
 	d := x.normDim(op, dim)
 	out := newTensor(op, x.shape)
-	outer, n, inner := around(x.shape, d)
+	outer, n, inner := layout.Around(x.shape, d)
 	for o := 0; o < outer; o++ {
 		for j := 0; j < inner; j++ {
 			base := o*n*inner + j
