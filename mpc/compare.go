@@ -3,6 +3,7 @@ package mpc
 import (
 	"github.com/gomplab/gomplab/mpc/internal/ring"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // Comparisons return encryptions of 0 or 1. They rest on the sign bit of
@@ -244,7 +245,7 @@ func (x *CrypTensor) ArgminOneHot(d int) *CrypTensor {
 // use a tree of halvings.
 func (x *CrypTensor) maxAlong(d int, keepdim, wantOneHot, wantIndex bool) (*CrypTensor, *CrypTensor) {
 	p := x.p
-	outer, n, inner := splitAround(x.shape, d)
+	outer, n, inner := layout.Around(x.shape, d)
 	if n == 0 {
 		p.failf("Max", "empty dim %d of shape %v", d, x.shape)
 	}

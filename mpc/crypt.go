@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // CrypTensor is a secret-shared tensor of real numbers: this party's
@@ -287,7 +288,7 @@ func integral(t *tensor.Tensor) bool {
 
 // Reshape returns x with a new shape of the same size (one dim may be -1).
 func (x *CrypTensor) Reshape(shape ...int) *CrypTensor {
-	ns, err := resolveReshape(shape, len(x.share))
+	ns, err := layout.Reshape(shape, len(x.share))
 	if err != nil {
 		x.p.failf("Reshape", "shape %v: %v", x.shape, err)
 	}
@@ -388,7 +389,7 @@ func (x *CrypTensor) Permute(perm ...int) *CrypTensor {
 		seen[nd] = true
 		norm[i] = nd
 	}
-	data, ns := permute(x.share, x.shape, norm)
+	data, ns := layout.Permute(x.share, x.shape, norm)
 	return x.p.newCT(ns, data)
 }
 
@@ -425,13 +426,13 @@ func (x *CrypTensor) Index(d, i int) *CrypTensor {
 // IndexSelect gathers the given indices of dim d.
 func (x *CrypTensor) IndexSelect(d int, idx []int) *CrypTensor {
 	nd := x.normDim("IndexSelect", d)
-	outer, n, inner := splitAround(x.shape, nd)
+	n := x.shape[nd]
 	for _, i := range idx {
 		if i < 0 || i >= n {
 			x.p.failf("IndexSelect", "index %d out of range for dim %d of shape %v", i, d, x.shape)
 		}
 	}
-	data, ns := selectDim(x.share, x.shape, nd, idx, outer, n, inner)
+	data, ns := layout.Select(x.share, x.shape, nd, idx)
 	return x.p.newCT(ns, data)
 }
 
@@ -465,7 +466,7 @@ func (x *CrypTensor) Pad(widths [][2]int, v float64) *CrypTensor {
 		}
 		fill = e
 	}
-	data, ns := padData(x.share, x.shape, full, fill)
+	data, ns := layout.Pad(x.share, x.shape, full, fill)
 	return x.p.newCT(ns, data)
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // Indexing with public indices: every party moves its shares the same
@@ -15,7 +16,7 @@ import (
 // Cumsum returns the running sums along dim d (torch.cumsum). Local.
 func (x *CrypTensor) Cumsum(d int) *CrypTensor {
 	nd := x.normDim("Cumsum", d)
-	outer, n, inner := splitAround(x.shape, nd)
+	outer, n, inner := layout.Around(x.shape, nd)
 	out := append([]uint64(nil), x.share...)
 	for o := 0; o < outer; o++ {
 		for i := 1; i < n; i++ {
@@ -43,7 +44,7 @@ func indexOffsets(shape []int, d int, index *tensor.Tensor) ([]int, error) {
 			return nil, fmt.Errorf("index shape %v exceeds tensor shape %v in dim %d", is, shape, k)
 		}
 	}
-	st := strides(shape)
+	st := layout.Strides(shape)
 	offs := make([]int, index.Size())
 	pos := make([]int, len(is))
 	for i, v := range index.Data() {
@@ -163,7 +164,7 @@ func (p *Party) srcValues(op string, src any, shape []int) []uint64 {
 	}
 	// The leading corner of src, of the index's shape.
 	out := make([]uint64, 0, numel(shape))
-	st := strides(ss)
+	st := layout.Strides(ss)
 	pos := make([]int, len(shape))
 	for range numel(shape) {
 		off := 0
@@ -187,7 +188,7 @@ func (p *Party) srcValues(op string, src any, shape []int) []uint64 {
 func (x *CrypTensor) IndexAdd(d int, idx []int, src any) *CrypTensor {
 	p := x.p
 	nd := x.normDim("IndexAdd", d)
-	outer, n, inner := splitAround(x.shape, nd)
+	outer, n, inner := layout.Around(x.shape, nd)
 	want := cloneShape(x.shape)
 	want[nd] = len(idx)
 	o, err := toOperand(src)
