@@ -40,7 +40,7 @@ type chanDesc struct {
 }
 
 // startAhead is the window of an elementwise channel before any request
-// (units), maxAhead the widest it grows, and shapedAhead the requests of
+// (in elements: see startUnits), maxAhead the widest it grows, and shapedAhead the requests of
 // a shape dealt ahead of use.
 const (
 	startAhead  = 1 << 13
@@ -99,6 +99,12 @@ func describe(r Request) (chanDesc, int) {
 		d.per[i] = 1
 	}
 	return d, units
+}
+
+// startUnits is a fixed channel's starting window in units: startAhead
+// elements (a dabit or bitmul unit holds 64).
+func startUnits(d chanDesc) int {
+	return startAhead / d.per[len(d.per)-1]
 }
 
 // unitRequest is the request of u units of a channel.
@@ -166,7 +172,7 @@ func NewTrustedThirdParty(c comm.Comm) (*TrustedThirdParty, error) {
 		for _, k := range fixedChannels {
 			d, _ := describe(Request{Kind: k, N: 1})
 			ch := t.newChan(d)
-			ch.target, ch.ahead = startAhead, startAhead
+			ch.target, ch.ahead = startUnits(d), startUnits(d)
 		}
 		t.recvWG.Add(1)
 		go t.receive()
@@ -532,7 +538,7 @@ func ServeTrustedThirdParty(c comm.Comm) error {
 	}
 	for _, k := range fixedChannels {
 		d, _ := describe(Request{Kind: k, N: 1})
-		open(d).target = startAhead
+		open(d).target = startUnits(d)
 	}
 	// Rank 0's messages arrive on their own goroutine, so the dealer can
 	// push while it waits for them.
