@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,11 @@ type Config struct {
 	// MaxAuthFailures closes a session after this many failed
 	// authentications (0: 3).
 	MaxAuthFailures int
+	// Certificate is the worker's long-term TLS key pair (a daemon's;
+	// nil for a virtual worker): its fingerprint names the worker in
+	// code requests, and it signs the credentials of the worker's MPC
+	// parties (comm.SignCredential).
+	Certificate *tls.Certificate
 }
 
 // HandlerFunc answers one request. It returns the reply body (encoded with
@@ -154,6 +160,19 @@ func (h *Handler) Store() store.Store { return h.cfg.Store }
 
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
+
+// Certificate returns the worker's long-term key pair, or nil (a virtual
+// worker has none).
+func (h *Handler) Certificate() *tls.Certificate { return h.cfg.Certificate }
+
+// Fingerprint returns the SHA-256 fingerprint of the worker's certificate
+// ("sha256:..."), or "" when it has none.
+func (h *Handler) Fingerprint() string {
+	if c := h.cfg.Certificate; c != nil && len(c.Certificate) > 0 {
+		return CertFingerprint(c.Certificate[0])
+	}
+	return ""
+}
 
 // Limits returns the bounds every decoded message is held to (serde's
 // defaults for zero fields).

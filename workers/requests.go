@@ -56,8 +56,13 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		if o.Provenance.Source == "" {
 			o.Provenance.Source = "move"
 		}
-	} else if o.Provenance.Source == "" {
-		o.Provenance.Source = "send"
+	} else {
+		if o.Provenance.Source == "" {
+			o.Provenance.Source = "send"
+		}
+		// Only a job records whose data a result derives from (a move
+		// carries the record along).
+		o.DataOwners = nil
 	}
 	o.Owner = r.User().Name
 	o.Created = time.Now().UnixNano()
@@ -266,7 +271,14 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 		}
 	}
 	r.Note("tags", q.Tags)
-	infos, err := h.cfg.Store.Search(q.Tags...)
+	var infos []store.Info
+	var err error
+	if len(q.Tags) > 0 {
+		// A lookup by tag: only among the objects this user may use.
+		infos, err = h.SearchNamespace(r.User(), q.Tags...)
+	} else {
+		infos, err = h.cfg.Store.Search()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,7 @@ func Start(cfg Config) (*Daemon, error) {
 		Limits:         cfg.Limits,
 		RequestTimeout: cfg.RequestTimeout,
 		Dial:           workers.DialPeer,
+		Certificate:    &cert,
 	})
 	if err != nil {
 		d.closeFiles()

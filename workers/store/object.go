@@ -79,10 +79,16 @@ type Object struct {
 	// Private objects can be used in operations and MPC jobs, but their
 	// values (and values derived from them) are released only to users
 	// with the read-private permission or named in AllowedUsers.
-	Private      bool       `msgpack:"private,omitempty"`
-	AllowedUsers []string   `msgpack:"allowed_users,omitempty"`
-	Owner        string     `msgpack:"owner"`
-	Provenance   Provenance `msgpack:"provenance"`
+	Private      bool     `msgpack:"private,omitempty"`
+	AllowedUsers []string `msgpack:"allowed_users,omitempty"`
+	Owner        string   `msgpack:"owner"`
+	// DataOwners, on a result an MPC job computed from private data its
+	// requester could not read, names the owners of those inputs
+	// ("worker/user" for an object's owner on a worker, "worker" for the
+	// owners of a worker): they, not the account that stored the result,
+	// decide who may use it (docs/privacy.md).
+	DataOwners []string   `msgpack:"data_owners,omitempty"`
+	Provenance Provenance `msgpack:"provenance"`
 	// Created is Unix nanoseconds.
 	Created int64 `msgpack:"created"`
 
@@ -101,6 +107,7 @@ type Info struct {
 	Private      bool       `msgpack:"private,omitempty"`
 	AllowedUsers []string   `msgpack:"allowed_users,omitempty"`
 	Owner        string     `msgpack:"owner"`
+	DataOwners   []string   `msgpack:"data_owners,omitempty"`
 	Provenance   Provenance `msgpack:"provenance"`
 	Created      int64      `msgpack:"created"`
 	// Shape is the tensor's shape (nil for other kinds).
@@ -122,7 +129,7 @@ func (o *Object) Info() Info {
 	in := Info{
 		ID: o.ID, Kind: o.Kind, Tags: slices.Clone(o.Tags), Description: o.Description,
 		Private: o.Private, AllowedUsers: slices.Clone(o.AllowedUsers), Owner: o.Owner,
-		Provenance: o.Provenance, Created: o.Created,
+		DataOwners: slices.Clone(o.DataOwners), Provenance: o.Provenance, Created: o.Created,
 	}
 	if o.Tensor != nil {
 		in.Shape = o.Tensor.Shape()

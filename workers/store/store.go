@@ -98,6 +98,8 @@ type MemStore struct {
 	objs   map[string]*Object
 	byTag  map[string]map[string]struct{}
 	grants map[string]*Grant
+	// records are the Records buckets: bucket -> key -> value.
+	records map[string]map[string][]byte
 }
 
 // NewMemStore returns an empty in-memory store.
