@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/plans"
@@ -15,6 +16,10 @@ type Worker struct {
 	Handler *workers.Handler
 	// Jobs runs the worker's MPC parties (Configure sets how).
 	Jobs *jobs.Table
+	// Approvals are the worker's code requests and its owners'
+	// decisions, and the check every capability applies before private
+	// data is used.
+	Approvals *approvals.Book
 }
 
 // NewWorker builds the handler for cfg and registers each capability's
@@ -24,7 +29,11 @@ func NewWorker(cfg workers.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{Handler: h, Jobs: jobs.Register(h, jobs.Options{})}
+	book, err := approvals.Register(h, approvals.Options{})
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{Handler: h, Approvals: book, Jobs: jobs.Register(h, jobs.Options{})}
 	plans.Register(h)
 	fl.Register(h)
 	return w, nil
