@@ -19,10 +19,14 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
@@ -367,19 +371,77 @@ const ciphertextBytes = SeedSize + limbs*limbBytes
 func (k *SecretKey) Encrypt(m []uint64) (*Ciphertext, error) { return k.encrypt(k.c.p64, m) }
 
 func (k *SecretKey) encrypt(pl *plain, m []uint64) (*Ciphertext, error) {
-	c := k.c
-	seed, err := readSeed(k.rnd)
+	seeds, err := k.seeds()
 	if err != nil {
 		return nil, err
 	}
-	ct := &Ciphertext{seed: seed, c0: c.rQ.NewPoly()}
+	return k.encryptWith(pl, m, seeds), nil
+}
+
+// ctSeeds are the random choices of one encryption: the public seed of its
+// mask a and the private seed of its error.
+type ctSeeds struct{ a, e [SeedSize]byte }
+
+// seeds draws one encryption's seeds from the key's randomness.
+func (k *SecretKey) seeds() (ctSeeds, error) {
+	a, err := readSeed(k.rnd)
+	if err != nil {
+		return ctSeeds{}, err
+	}
+	e, err := readSeed(k.rnd)
+	return ctSeeds{a, e}, err
+}
+
+// encryptWith encrypts m with the given seeds; safe for concurrent use.
+func (k *SecretKey) encryptWith(pl *plain, m []uint64, sd ctSeeds) *Ciphertext {
+	c := k.c
+	ct := &Ciphertext{seed: sd.a, c0: c.rQ.NewPoly()}
 	c.encodeScaled(pl, m, ct.c0)
-	k.gauss.ReadAndAdd(ct.c0)
+	gs, err := ring.NewSampler(newPRNG(sd.e[:]), c.rQ, ring.DiscreteGaussian{Sigma: sigma, Bound: gaussBound}, false)
+	if err != nil {
+		panic(err) // constant, valid parameters
+	}
+	gs.ReadAndAdd(ct.c0)
 	c.rQ.NTT(ct.c0, ct.c0)
-	a := c.uniformNTT(seed)
+	a := c.uniformNTT(sd.a)
 	c.rQ.MulCoeffsBarrett(a, k.s, a)
 	c.rQ.Sub(ct.c0, a, ct.c0)
-	return ct, nil
+	return ct
+}
+
+// parallel runs f(0..n−1) on up to GOMAXPROCS goroutines and returns the
+// failures joined. Each f writes only its own outputs.
+func parallel(n int, f func(i int) error) error {
+	w := min(n, runtime.GOMAXPROCS(0))
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var next atomic.Int64
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for g := 0; g < w; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Bytes encodes the ciphertext.

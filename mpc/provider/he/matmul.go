@@ -77,8 +77,13 @@ func (k *SecretKey) EncryptLefts(ds []Dims, lefts [][]uint64) ([]byte, error) {
 	if err := checkDims(ds); err != nil {
 		return nil, err
 	}
-	var out []byte
-	poly := make([]uint64, N)
+	// Lay out every block and draw its seeds in order, then encrypt in
+	// parallel.
+	type job struct {
+		poly []uint64
+		sd   ctSeeds
+	}
+	var jobs []job
 	for x, d := range ds {
 		L := lefts[x]
 		if len(L) != d.M*d.K {
@@ -87,22 +92,28 @@ func (k *SecretKey) EncryptLefts(ds []Dims, lefts [][]uint64) ([]byte, error) {
 		b := plan(d)
 		for ib := 0; ib < b.mb; ib++ {
 			for jb := 0; jb < b.nb; jb++ {
-				clear(poly)
+				poly := make([]uint64, N)
 				for i := 0; i < b.m && ib*b.m+i < d.M; i++ {
 					row := L[(ib*b.m+i)*d.K:]
 					for j := 0; j < b.n && jb*b.n+j < d.K; j++ {
 						poly[i*b.n*b.c+b.n-1-j] = row[jb*b.n+j]
 					}
 				}
-				ct, err := k.Encrypt(poly)
+				sd, err := k.seeds()
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, ct.Bytes(k.c)...)
+				jobs = append(jobs, job{poly, sd})
 			}
 		}
 	}
-	return out, nil
+	out := make([]byte, len(jobs)*ciphertextBytes)
+	err := parallel(len(jobs), func(i int) error {
+		ct := k.encryptWith(k.c.p64, jobs[i].poly, jobs[i].sd)
+		copy(out[i*ciphertextBytes:], ct.Bytes(k.c))
+		return nil
+	})
+	return out, err
 }
 
 // EvalRights multiplies the encrypted left operands in msg by the right
@@ -114,15 +125,13 @@ func (c *Context) EvalRights(pk *PublicKey, ds []Dims, msg []byte, rights [][]ui
 	if err := checkDims(ds); err != nil {
 		return nil, nil, err
 	}
-	up, _ := Cost(ds)
+	up, rep := Cost(ds)
 	if int64(len(msg)) != up {
 		return nil, nil, fmt.Errorf("he: %d bytes of ciphertexts, want %d", len(msg), up)
 	}
-	var reply []byte
+	full := make([]byte, rep)
+	reply := full // the rest to fill
 	shares := make([][]uint64, len(ds))
-	poly := make([]uint64, N)
-	mask := make([]uint64, N)
-	var mb [8 * N]byte
 	for x, d := range ds {
 		R := rights[x]
 		if len(R) != d.K*d.C {
@@ -130,55 +139,72 @@ func (c *Context) EvalRights(pk *PublicKey, ds []Dims, msg []byte, rights [][]ui
 		}
 		b := plan(d)
 		cts := make([]*Expanded, b.uploads())
-		for i := range cts {
-			ct, err := c.ParseCiphertext(msg[:ciphertextBytes])
+		err := parallel(len(cts), func(i int) error {
+			ct, err := c.ParseCiphertext(msg[i*ciphertextBytes : (i+1)*ciphertextBytes])
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
-			msg = msg[ciphertextBytes:]
 			cts[i] = c.Expand(ct)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
+		msg = msg[len(cts)*ciphertextBytes:]
 		pts := make([]*Plaintext, b.nb*b.cb)
-		for jb := 0; jb < b.nb; jb++ {
-			for lb := 0; lb < b.cb; lb++ {
-				clear(poly)
-				for j := 0; j < b.n && jb*b.n+j < d.K; j++ {
-					row := R[(jb*b.n+j)*d.C:]
-					for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
-						poly[l*b.n+j] = row[lb*b.c+l]
-					}
+		parallel(len(pts), func(i int) error {
+			jb, lb := i/b.cb, i%b.cb
+			poly := make([]uint64, N)
+			for j := 0; j < b.n && jb*b.n+j < d.K; j++ {
+				row := R[(jb*b.n+j)*d.C:]
+				for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
+					poly[l*b.n+j] = row[lb*b.c+l]
 				}
-				pts[jb*b.cb+lb] = c.NewPlaintext(poly)
+			}
+			pts[i] = c.NewPlaintext(poly)
+			return nil
+		})
+		// Each output block's randomness (mask, re-randomisation,
+		// flooding) comes from a seed drawn here in order.
+		seeds := make([][SeedSize]byte, b.replies())
+		for i := range seeds {
+			if seeds[i], err = readSeed(rnd); err != nil {
+				return nil, nil, err
 			}
 		}
 		share := make([]uint64, d.M*d.C)
-		for ib := 0; ib < b.mb; ib++ {
-			for lb := 0; lb < b.cb; lb++ {
-				acc := c.NewAccumulator()
-				for jb := 0; jb < b.nb; jb++ {
-					acc.MulAdd(cts[ib*b.nb+jb], pts[jb*b.cb+lb])
-				}
-				if _, err := io.ReadFull(rnd, mb[:]); err != nil {
-					return nil, nil, fmt.Errorf("he: randomness: %w", err)
-				}
-				for i := range mask {
-					mask[i] = binary.LittleEndian.Uint64(mb[8*i:])
-				}
-				rp, err := acc.Finish(pk, mask, rnd)
-				if err != nil {
-					return nil, nil, err
-				}
-				reply = append(reply, rp.Bytes(c)...)
-				for i := 0; i < b.m && ib*b.m+i < d.M; i++ {
-					for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
-						share[(ib*b.m+i)*d.C+lb*b.c+l] = -mask[i*b.n*b.c+l*b.n+b.n-1]
-					}
+		err = parallel(len(seeds), func(o int) error {
+			ib, lb := o/b.cb, o%b.cb
+			acc := c.NewAccumulator()
+			for jb := 0; jb < b.nb; jb++ {
+				acc.MulAdd(cts[ib*b.nb+jb], pts[jb*b.cb+lb])
+			}
+			src := newPRNG(seeds[o][:])
+			var mb [8 * N]byte
+			src.Read(mb[:])
+			mask := make([]uint64, N)
+			for i := range mask {
+				mask[i] = binary.LittleEndian.Uint64(mb[8*i:])
+			}
+			rp, err := acc.Finish(pk, mask, src)
+			if err != nil {
+				return err
+			}
+			copy(reply[o*replyBytes:], rp.Bytes(c))
+			for i := 0; i < b.m && ib*b.m+i < d.M; i++ {
+				for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
+					share[(ib*b.m+i)*d.C+lb*b.c+l] = -mask[i*b.n*b.c+l*b.n+b.n-1]
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
+		reply = reply[b.replies()*replyBytes:]
 		shares[x] = share
 	}
-	return reply, shares, nil
+	return full, shares, nil
 }
 
 // DecryptOutputs decrypts the evaluator's reply into this party's shares
@@ -195,21 +221,24 @@ func (k *SecretKey) DecryptOutputs(ds []Dims, reply []byte) ([][]uint64, error) 
 	for x, d := range ds {
 		b := plan(d)
 		share := make([]uint64, d.M*d.C)
-		for ib := 0; ib < b.mb; ib++ {
-			for lb := 0; lb < b.cb; lb++ {
-				rp, err := k.c.ParseReply(reply[:replyBytes])
-				if err != nil {
-					return nil, err
-				}
-				reply = reply[replyBytes:]
-				m := k.Decrypt(rp)
-				for i := 0; i < b.m && ib*b.m+i < d.M; i++ {
-					for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
-						share[(ib*b.m+i)*d.C+lb*b.c+l] = m[i*b.n*b.c+l*b.n+b.n-1]
-					}
+		err := parallel(b.replies(), func(o int) error {
+			ib, lb := o/b.cb, o%b.cb
+			rp, err := k.c.ParseReply(reply[o*replyBytes : (o+1)*replyBytes])
+			if err != nil {
+				return err
+			}
+			m := k.Decrypt(rp)
+			for i := 0; i < b.m && ib*b.m+i < d.M; i++ {
+				for l := 0; l < b.c && lb*b.c+l < d.C; l++ {
+					share[(ib*b.m+i)*d.C+lb*b.c+l] = m[i*b.n*b.c+l*b.n+b.n-1]
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
+		reply = reply[b.replies()*replyBytes:]
 		shares[x] = share
 	}
 	return shares, nil

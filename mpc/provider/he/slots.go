@@ -62,20 +62,33 @@ func (k *SecretKey) EncryptVectors(xs [][]uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
+	// Ciphertexts in the order batch, prime, vector; seeds drawn in that
+	// order, encryptions in parallel.
+	type job struct {
+		lo, hi, prime, vec int
+		sd                 ctSeeds
+	}
+	var jobs []job
 	for lo := 0; lo < n; lo += N {
-		hi := min(n, lo+N)
-		for _, pl := range k.c.slots {
-			for _, x := range xs {
-				ct, err := k.encrypt(pl, slotPoly(pl, x[lo:hi]).Coeffs[0])
+		for p := range k.c.slots {
+			for v := range xs {
+				sd, err := k.seeds()
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, ct.Bytes(k.c)...)
+				jobs = append(jobs, job{lo, min(n, lo+N), p, v, sd})
 			}
 		}
 	}
-	return out, nil
+	out := make([]byte, len(jobs)*ciphertextBytes)
+	err = parallel(len(jobs), func(i int) error {
+		jb := jobs[i]
+		pl := k.c.slots[jb.prime]
+		ct := k.encryptWith(pl, slotPoly(pl, xs[jb.vec][jb.lo:jb.hi]).Coeffs[0], jb.sd)
+		copy(out[i*ciphertextBytes:], ct.Bytes(k.c))
+		return nil
+	})
+	return out, err
 }
 
 // EvalProducts multiplies the encrypted vectors in msg slot-wise by ys
@@ -88,49 +101,58 @@ func (c *Context) EvalProducts(pk *PublicKey, msg []byte, ys [][]uint64, rnd io.
 	if err != nil {
 		return nil, nil, err
 	}
-	up, _ := SlotCost(n, len(ys))
+	up, rep := SlotCost(n, len(ys))
 	if int64(len(msg)) != up {
 		return nil, nil, fmt.Errorf("he: %d bytes of ciphertexts, want %d", len(msg), up)
 	}
 	maskBits := 168 + bits.Len(uint(len(ys)))
 	share := make([]uint64, n)
-	var reply []byte
+	batches := (n + N - 1) / N
+	// The masks R of every slot, as three words, drawn in order; then a
+	// seed per reply for its re-randomisation and flooding.
+	r := make([][3]uint64, n)
 	var w [24]byte
-	for lo := 0; lo < n; lo += N {
-		hi := min(n, lo+N)
-		// The mask R of each slot, as three words.
-		r := make([][3]uint64, hi-lo)
-		for i := range r {
-			if _, err := io.ReadFull(rnd, w[:]); err != nil {
-				return nil, nil, fmt.Errorf("he: randomness: %w", err)
-			}
-			r[i] = [3]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:]),
-				binary.LittleEndian.Uint64(w[16:]) & (1<<(maskBits-128) - 1)}
-			share[lo+i] = -r[i][0]
+	for i := range r {
+		if _, err := io.ReadFull(rnd, w[:]); err != nil {
+			return nil, nil, fmt.Errorf("he: randomness: %w", err)
 		}
-		for _, pl := range c.slots {
-			acc := c.NewAccumulator()
-			for _, y := range ys {
-				ct, err := c.ParseCiphertext(msg[:ciphertextBytes])
-				if err != nil {
-					return nil, nil, err
-				}
-				msg = msg[ciphertextBytes:]
-				pt := slotPoly(pl, y[lo:hi])
-				acc.MulAdd(c.Expand(ct), c.newPlaintext(pl, pt.Coeffs[0]))
-			}
-			m := make([]uint64, hi-lo)
-			for i, ri := range r {
-				m[i] = bits.Rem64(bits.Rem64(ri[2], ri[1], pl.t), ri[0], pl.t)
-			}
-			rp, err := acc.finish(pl, pk, slotPoly(pl, m).Coeffs[0], rnd)
-			if err != nil {
-				return nil, nil, err
-			}
-			reply = append(reply, rp.Bytes(c)...)
+		r[i] = [3]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:]),
+			binary.LittleEndian.Uint64(w[16:]) & (1<<(maskBits-128) - 1)}
+		share[i] = -r[i][0]
+	}
+	seeds := make([][SeedSize]byte, batches*slotMods)
+	for i := range seeds {
+		if seeds[i], err = readSeed(rnd); err != nil {
+			return nil, nil, err
 		}
 	}
-	return reply, share, nil
+	reply := make([]byte, rep)
+	err = parallel(len(seeds), func(o int) error {
+		bt, p := o/slotMods, o%slotMods
+		lo, hi := bt*N, min(n, (bt+1)*N)
+		pl := c.slots[p]
+		acc := c.NewAccumulator()
+		for v, y := range ys {
+			off := (o*len(ys) + v) * ciphertextBytes
+			ct, err := c.ParseCiphertext(msg[off : off+ciphertextBytes])
+			if err != nil {
+				return err
+			}
+			pt := slotPoly(pl, y[lo:hi])
+			acc.MulAdd(c.Expand(ct), c.newPlaintext(pl, pt.Coeffs[0]))
+		}
+		m := make([]uint64, hi-lo)
+		for i, ri := range r[lo:hi] {
+			m[i] = bits.Rem64(bits.Rem64(ri[2], ri[1], pl.t), ri[0], pl.t)
+		}
+		rp, err := acc.finish(pl, pk, slotPoly(pl, m).Coeffs[0], newPRNG(seeds[o][:]))
+		if err != nil {
+			return err
+		}
+		copy(reply[o*replyBytes:], rp.Bytes(c))
+		return nil
+	})
+	return reply, share, err
 }
 
 // DecryptProducts decrypts the evaluator's reply for n elements into
@@ -153,20 +175,26 @@ func (k *SecretKey) DecryptProducts(reply []byte, n, vectors int) ([]uint64, err
 		return bits.Rem64(hi, lo, m)
 	}
 	out := make([]uint64, n)
+	batches := (n + N - 1) / N
+	slots := make([][]uint64, batches*slotMods)
+	err := parallel(len(slots), func(o int) error {
+		pl := c.slots[o%slotMods]
+		rp, err := c.ParseReply(reply[o*replyBytes : (o+1)*replyBytes])
+		if err != nil {
+			return err
+		}
+		p := pl.rt.NewPoly()
+		copy(p.Coeffs[0], k.decrypt(pl, rp))
+		pl.rt.NTT(p, p)
+		slots[o] = p.Coeffs[0]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	for lo := 0; lo < n; lo += N {
 		hi := min(n, lo+N)
-		var v [slotMods][]uint64
-		for j, pl := range c.slots {
-			rp, err := c.ParseReply(reply[:replyBytes])
-			if err != nil {
-				return nil, err
-			}
-			reply = reply[replyBytes:]
-			p := pl.rt.NewPoly()
-			copy(p.Coeffs[0], k.decrypt(pl, rp))
-			pl.rt.NTT(p, p)
-			v[j] = p.Coeffs[0]
-		}
+		v := slots[lo/N*slotMods : lo/N*slotMods+slotMods]
 		for i := 0; i < hi-lo; i++ {
 			// Garner: v = a1 + a2·t1 + a3·t1·t2, exact below t1·t2·t3.
 			a1 := v[0][i]
