@@ -259,8 +259,12 @@ func DialTransport(ctx context.Context, addr string, opts DialOptions) (Transpor
 		if err := RequireLoopback(addr); err != nil {
 			return nil, err
 		}
-	} else if !strings.HasPrefix(opts.Fingerprint, "sha256:") {
-		return nil, fmt.Errorf("dial %s: a certificate fingerprint (sha256:...) is required for TLS; `gomplab worker init` printed it", addr)
+	} else {
+		fp, err := NormalizeFingerprint(opts.Fingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: %w", addr, err)
+		}
+		opts.Fingerprint = fp
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -348,4 +352,19 @@ func DialPeer(ctx context.Context, p store.PointerTarget, grants []string) (*Cli
 func CertFingerprint(der []byte) string {
 	h := sha256.Sum256(der)
 	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// NormalizeFingerprint checks a certificate fingerprint as users paste
+// it: "sha256:" and 64 hex digits, as `gomplab worker init` prints it; the
+// prefix may be left out and the digits may be upper case.
+func NormalizeFingerprint(fp string) (string, error) {
+	fp = strings.TrimSpace(fp)
+	if fp == "" {
+		return "", errors.New("a certificate fingerprint is required for TLS (sha256:..., printed by `gomplab worker init` and `gomplab worker info`)")
+	}
+	hexPart := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(fp, "sha256:"), "SHA256:"))
+	if _, err := hex.DecodeString(hexPart); err != nil || len(hexPart) != 64 {
+		return "", fmt.Errorf("certificate fingerprint %q is not sha256: and 64 hex digits, as `gomplab worker info --data DIR` prints it", fp)
+	}
+	return "sha256:" + hexPart, nil
 }

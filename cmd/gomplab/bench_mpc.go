@@ -390,12 +390,9 @@ phase, preprocessing each repetition's requests, is timed and counted apart).
 A warning is printed when the machine's load average is above 0.5.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var re *regexp.Regexp
-			if only != "" {
-				var err error
-				if re, err = regexp.Compile(only); err != nil {
-					return fmt.Errorf("--only: %w", err)
-				}
+			selected, err := onlyMatcher(only)
+			if err != nil {
+				return err
 			}
 			if err := checkSetting(set, parties, reps); err != nil {
 				return err
@@ -417,7 +414,7 @@ A warning is printed when the machine's load average is above 0.5.`,
 			}
 			var results []mpcResult
 			for i, w := range ws {
-				if re != nil && !re.MatchString(w.name) {
+				if !selected(w.name) {
 					continue
 				}
 				r := runMPCWorkload(i, w, set, parties, reps, env)
@@ -439,11 +436,25 @@ A warning is printed when the machine's load average is above 0.5.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
 	cmd.Flags().IntVar(&reps, "reps", 7, "timed repetitions per workload (after one warm-up)")
-	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name matches this regular expression")
+	cmd.Flags().StringVar(&only, "only", "", "run only workloads whose name starts with a match of this regular expression (mul, matmul, 'softmax|argmax')")
 	settingFlags(cmd, &set)
 	cmd.Flags().StringVar(&sizes, "sizes", "", "growth curves instead of the standard rows: mul and relu on each of these element counts and matmul of √n×√n (e.g. 1e3,1e4,1e5,1e6)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write each party's CPU profile of the timed repetitions to FILE.<row>.rank<r>")
 	benchCmd.AddCommand(cmd)
+}
+
+// onlyMatcher returns the workload filter of --only: names that start with
+// a match of the expression ("mul" selects the mul rows, not "matmul");
+// every name when it is empty.
+func onlyMatcher(only string) (func(name string) bool, error) {
+	if only == "" {
+		return func(string) bool { return true }, nil
+	}
+	re, err := regexp.Compile("^(?:" + only + ")")
+	if err != nil {
+		return nil, fmt.Errorf("--only: %w", err)
+	}
+	return re.MatchString, nil
 }
 
 func runMPCWorkload(i int, w mpcWorkload, set benchSetting, parties, reps int, env []string) mpcResult {

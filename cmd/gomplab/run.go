@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -43,6 +45,7 @@ func newRunCmd() *cobra.Command {
 		parties int
 		loads   []string
 		timeout time.Duration
+		header  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE.go",
@@ -52,10 +55,12 @@ synchronized MPC parties, each on its own in-process worker and inside the
 jail, exactly as syft.RunMultiWorkers runs it on real workers: the file may
 import only what the jail allows, and mpc.Load(tag, src) reads rank src's
 worker. --load puts a private .npy or .csv file on a rank's worker under a
-tag first. Each rank's result is printed, with time, bytes and rounds.
+tag first (--header when the CSV files start with a header line). Each
+rank's result is printed, with time, bytes and rounds; a failure is
+printed once, naming the file and line, with the ranks it happened on.
 
-Example:
-  gomplab run --load 0:x=alice.npy --load 1:x=bob.npy product.go --entry product`,
+Example (files in examples/run):
+  gomplab run --load 0:x=examples/run/alice.npy --load 1:x=examples/run/bob.npy --entry product examples/run/product.go`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if parties < 1 {
@@ -79,15 +84,29 @@ Example:
 				if l.Rank >= parties {
 					return fmt.Errorf("--load %q: rank %d, but there are %d parties", s, l.Rank, parties)
 				}
-				if err := loadPrivate(ws[l.Rank].(*syft.VirtualWorker), l); err != nil {
+				if err := loadPrivate(ws[l.Rank].(*syft.VirtualWorker), l, header); err != nil {
 					return err
 				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			fn := syft.SourceFunc(string(src), entry)
+			fn.File = filepath.Base(args[0]) // errors name the user's file
 			job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: fn, Timeout: timeout}
 			res, err := job.Run(ctx)
+			var je *syft.JobError
+			if errors.As(err, &je) {
+				// The error lists the failures; print only the ranks that
+				// succeeded, and each distinct failure once.
+				if res != nil {
+					for _, rr := range res.Ranks {
+						if rr.Err == nil {
+							fmt.Fprintf(cmd.OutOrStdout(), "rank %d (%s): %v\n", rr.Rank, rr.Worker, rr.Value)
+						}
+					}
+				}
+				return groupedJobError(je)
+			}
 			if res != nil {
 				fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(res.String(), "\n"))
 			}
@@ -98,18 +117,17 @@ Example:
 	cmd.Flags().IntVarP(&parties, "parties", "n", 2, "number of parties (ranks 0..n-1)")
 	cmd.Flags().StringArrayVar(&loads, "load", nil, "RANK:TAG=FILE: load a .npy or .csv file, private, on rank RANK's worker under TAG (repeatable)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "deadline for the whole job")
+	cmd.Flags().BoolVar(&header, "header", false, "the --load CSV files start with a header line")
 	return cmd
 }
 
 // loadPrivate stores l.File on w under l.Tag as its data owner would.
-func loadPrivate(w *syft.VirtualWorker, l runLoad) error {
+func loadPrivate(w *syft.VirtualWorker, l runLoad, header bool) error {
 	var t *tensor.Tensor
 	var err error
 	switch strings.ToLower(filepath.Ext(l.File)) {
-	case ".npy":
-		t, err = tensor.LoadNPY(l.File)
-	case ".csv":
-		t, _, err = tensor.LoadCSV(l.File, false)
+	case ".npy", ".csv":
+		t, err = loadTensorFile(l.File, header, "--header")
 	default:
 		err = fmt.Errorf("want a .npy or .csv file")
 	}
@@ -122,4 +140,51 @@ func loadPrivate(w *syft.VirtualWorker, l runLoad) error {
 	}
 	p.Keep()
 	return nil
+}
+
+// groupedJobError words a job's failures with each distinct one once,
+// naming the ranks it happened on: a compile error hits every rank alike.
+func groupedJobError(je *syft.JobError) error {
+	type group struct {
+		ranks []string
+		msg   string
+	}
+	var groups []*group
+	byMsg := map[string]*group{}
+	for _, err := range je.Ranks {
+		rank, msg := "", err.Error()
+		var se *sandbox.Error
+		if errors.As(err, &se) && se.Rank >= 0 {
+			rank = fmt.Sprintf("%d (%s)", se.Rank, se.Worker)
+			c := *se
+			c.Rank, c.Worker = -1, ""
+			msg = c.Error()
+		}
+		g := byMsg[msg]
+		if g == nil {
+			g = &group{msg: msg}
+			byMsg[msg] = g
+			groups = append(groups, g)
+		}
+		if rank != "" {
+			g.ranks = append(g.ranks, rank)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "job %s failed on %d rank", je.JobID, len(je.Ranks))
+	if len(je.Ranks) != 1 {
+		b.WriteString("s")
+	}
+	for _, g := range groups {
+		b.WriteString("\n  ")
+		switch len(g.ranks) {
+		case 0:
+		case 1:
+			b.WriteString("rank " + g.ranks[0] + ": ")
+		default:
+			b.WriteString("ranks " + strings.Join(g.ranks, ", ") + ": ")
+		}
+		b.WriteString(g.msg)
+	}
+	return errors.New(b.String())
 }

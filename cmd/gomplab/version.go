@@ -13,6 +13,9 @@ var version = "dev"
 
 func init() {
 	rootCmd.Version = version
+	// Declared here so that cobra gives --version no -v shorthand: -v means
+	// --verbose wherever a command has it (gomplab kernel -v).
+	rootCmd.Flags().Bool("version", false, "print the version")
 	rootCmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the gomplab version, Go version and build revision",

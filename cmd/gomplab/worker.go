@@ -50,8 +50,8 @@ and exits; acknowledged writes are already on disk.`,
   gomplab worker --id alice --listen 127.0.0.1:7101 --data ./alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if data == "" {
-				return errors.New("--data is required")
+			if err := requireData(data); err != nil {
+				return err
 			}
 			log := newLogger(cmd, logFormat)
 			dir, err := daemon.OpenDataDir(data)
@@ -180,24 +180,25 @@ refused; --replace stores the new object and removes the old one.`,
 		Example: `  gomplab worker load --data ./alice --tag '#salaries' --file salaries.csv --header --private`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if data == "" || file == "" || len(tags) == 0 {
-				return errors.New("--data, --file and at least one --tag are required")
+			if err := requireData(data); err != nil {
+				return err
+			}
+			if file == "" || len(tags) == 0 {
+				return errors.New("--file and at least one --tag are required")
 			}
 			var t *tensor.Tensor
 			var model []byte
 			var err error
 			switch strings.ToLower(filepath.Ext(file)) {
-			case ".npy":
-				t, err = tensor.LoadNPY(file)
-			case ".csv":
-				t, _, err = tensor.LoadCSV(file, header)
+			case ".npy", ".csv":
+				t, err = loadTensorFile(file, header, "--header")
 			case ".onnx":
 				model, err = os.ReadFile(file)
 			default:
 				return fmt.Errorf("load %s: unknown file type (want .npy, .csv or .onnx)", file)
 			}
 			if err != nil {
-				return fmt.Errorf("load %s: %w", file, err)
+				return err // it names the file
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
@@ -206,6 +207,9 @@ refused; --replace stores the new object and removes the old one.`,
 			var via string
 			if model != nil {
 				info, via, err = daemon.LoadONNXInto(ctx, data, model, spec)
+				if err != nil && strings.Contains(err.Error(), "onnx: decode model") {
+					return fmt.Errorf("load %s: not an ONNX model (%v); export one from PyTorch with torch.onnx.export", file, err)
+				}
 			} else {
 				info, via, err = daemon.LoadInto(ctx, data, t, spec)
 			}
@@ -238,6 +242,12 @@ func workerUserCmd() *cobra.Command {
 		Short: "Create a user and print its token (a running daemon picks it up within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireData(data); err != nil {
+				return err
+			}
+			if _, err := daemon.OpenDataDir(data); err != nil {
+				return err
+			}
 			users, err := workers.LoadUsers(filepath.Join(data, "users.json"))
 			if err != nil {
 				return err
@@ -266,6 +276,12 @@ func workerUserCmd() *cobra.Command {
 		Short: "Remove a user; its token stops working",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireData(rmData); err != nil {
+				return err
+			}
+			if _, err := daemon.OpenDataDir(rmData); err != nil {
+				return err
+			}
 			users, err := workers.LoadUsers(filepath.Join(rmData, "users.json"))
 			if err != nil {
 				return err
@@ -280,6 +296,12 @@ func workerUserCmd() *cobra.Command {
 		Short: "List users and permissions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireData(lsData); err != nil {
+				return err
+			}
+			if _, err := daemon.OpenDataDir(lsData); err != nil {
+				return err
+			}
 			users, err := workers.LoadUsers(filepath.Join(lsData, "users.json"))
 			if err != nil {
 				return err
@@ -302,6 +324,9 @@ func workerListCmd() *cobra.Command {
 		Short: "List the objects in a stopped worker's store (metadata only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireData(data); err != nil {
+				return err
+			}
 			dir, err := daemon.OpenDataDir(data)
 			if err != nil {
 				return err
@@ -335,6 +360,9 @@ func workerInfoCmd() *cobra.Command {
 		Short: "Print a worker's id, certificate fingerprint and daemon address",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireData(data); err != nil {
+				return err
+			}
 			dir, err := daemon.OpenDataDir(data)
 			if err != nil {
 				return err
@@ -353,4 +381,26 @@ func workerInfoCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the worker's data directory")
 	return cmd
+}
+
+// requireData checks that a command that works on a worker's data
+// directory was given one.
+func requireData(data string) error {
+	if data == "" {
+		return errors.New("--data DIR is required: the worker's data directory, as created by `gomplab worker init --id ID --data DIR`")
+	}
+	return nil
+}
+
+// loadTensorFile reads a .npy or .csv file. A CSV whose first line is not
+// numbers gets a hint that it is a header, which headerFlag reads.
+func loadTensorFile(file string, header bool, headerFlag string) (*tensor.Tensor, error) {
+	if strings.EqualFold(filepath.Ext(file), ".npy") {
+		return tensor.LoadNPY(file)
+	}
+	t, _, err := tensor.LoadCSV(file, header)
+	if err != nil && !header && strings.Contains(err.Error(), "(data row 1)") && strings.Contains(err.Error(), "is not a number") {
+		return nil, fmt.Errorf("%w; if the first line is a header, add %s", err, headerFlag)
+	}
+	return t, err
 }

@@ -79,3 +79,45 @@ func TestWorkerInitLoadList(t *testing.T) {
 		t.Fatalf("insecure on a non-loopback address: %v", err)
 	}
 }
+
+// TestCLIErrorsSayWhatToDo: the mistakes of a first hour get messages that
+// name the problem and the way out.
+func TestCLIErrorsSayWhatToDo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "alice")
+	if out, err := runCLI(t, "worker", "init", "--id", "alice", "--data", dir); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	tmp := t.TempDir()
+	headed := filepath.Join(tmp, "h.csv")
+	notONNX := filepath.Join(tmp, "x.onnx")
+	for p, text := range map[string]string{headed: "a,b\n1,2\n", notONNX: "hello, not a model"} {
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args       []string
+		want, nots string
+	}{
+		{[]string{"worker", "list"}, "--data DIR is required", ""},
+		{[]string{"worker", "info"}, "--data DIR is required", ""},
+		{[]string{"worker", "user", "list"}, "--data DIR is required", ""},
+		{[]string{"worker", "user", "add", "bob"}, "--data DIR is required", ""},
+		{[]string{"worker", "load", "--tag", "t", "--file", headed}, "--data DIR is required", ""},
+		{[]string{"worker", "user", "add", "bob", "--data", filepath.Join(tmp, "nope")}, "is not initialised (run `gomplab worker init", ""},
+		// A CSV header: one "load FILE" prefix, and the flag to use.
+		{[]string{"worker", "load", "--data", dir, "--tag", "t", "--file", headed}, "if the first line is a header, add --header", "load " + headed + ": load"},
+		{[]string{"worker", "load", "--data", dir, "--tag", "m", "--file", notONNX}, "not an ONNX model", ""},
+		// -v is --verbose where it exists, not --version.
+		{[]string{"-v"}, "unknown shorthand flag: 'v'", ""},
+	} {
+		out, err := runCLI(t, c.args...)
+		msg := errString(err)
+		if err == nil || !strings.Contains(msg, c.want) || c.nots != "" && strings.Contains(msg, c.nots) {
+			t.Errorf("gomplab %s: %q (output %q), want an error with %q", strings.Join(c.args, " "), msg, out, c.want)
+		}
+	}
+	if out, err := runCLI(t, "--version"); err != nil || !strings.Contains(out, "gomplab version") {
+		t.Errorf("--version: %v %q", err, out)
+	}
+}

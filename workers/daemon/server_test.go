@@ -71,6 +71,18 @@ func TestServerTLSAndPinning(t *testing.T) {
 	if _, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{}); err == nil {
 		t.Fatal("dial without a fingerprint succeeded")
 	}
+	// The pin as users paste it: without "sha256:", in upper case.
+	fp := d.Fingerprint()
+	for _, pin := range []string{strings.TrimPrefix(fp, "sha256:"), strings.ToUpper(strings.TrimPrefix(fp, "sha256:")), " " + fp + "\n"} {
+		tr, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: pin})
+		if err != nil {
+			t.Fatalf("pin %q: %v", pin, err)
+		}
+		tr.Close()
+	}
+	if _, err := workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: "abc"}); err == nil || !strings.Contains(err.Error(), `"abc" is not sha256: and 64 hex digits`) {
+		t.Fatalf("bad pin: %v", err)
+	}
 	// TLS 1.2 is refused by the server.
 	conn, err := tls.Dial("tcp", d.Addr(), &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 	if err == nil {
