@@ -12,6 +12,7 @@ RACE_PKGS = $(filter-out %/examples/accesscontrol,$(shell $(GO) list ./tensor/..
 .PHONY: build test unit race fuzz bench lint demo clean
 
 build:
+	@test -x $(BIN) || echo "building $(BIN): the first build also compiles the dependencies (gonum, zmq4, yaegi's standard-library tables) and takes a few minutes; later builds take seconds"
 	$(GO) build -o $(BIN) ./cmd/gomplab
 
 ## test: everything CI checks (vet, unit tests, race, short fuzzing, Jupyter).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,10 +64,13 @@ type demoConfig struct {
 	images, infer int
 	seed          uint64
 	binary        string // gomplab for the worker daemons ("": this executable)
+	// scratch is where the demo writes the files its printed commands use
+	// (emptied on each run); outside the repository.
+	scratch string
 }
 
 func init() {
-	c := demoConfig{images: 200, infer: 100, seed: 1}
+	c := demoConfig{images: 200, infer: 100, seed: 1, scratch: filepath.Join(os.TempDir(), "gomplab-demo")}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the model-hiding demo: encrypted inference across two local workers",
@@ -75,12 +79,16 @@ demo, model hiding): it starts two worker daemons on loopback in a temporary
 directory. Alice's owner loads a digit classifier exported by PyTorch
 (ONNX) under the tag crypten_model, bob's owner loads synthetic 28x28
 digits under crypten_data, both private. An orchestrator that may read
-neither ships a Go function to both workers with RunMultiWorkers: alice's
+neither ships a Go function to both workers (syft.RunSource, the form of
+syft.RunMultiWorkers for source text): alice's
 party shares the model's architecture and secret-shares its weights, bob's
 party secret-shares the images, and the two classify the first images
 under encryption, revealing only the labels. The demo prints them, checks
 them against plaintext inference, reports time, bytes and rounds, and
-stops the workers.`,
+stops the workers.
+
+It also writes the model and the images to --dir and prints the commands
+that load them into workers of your own, ready to copy and paste.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Ctrl-C or SIGTERM ends the demo through its context, so
@@ -93,6 +101,7 @@ stops the workers.`,
 	}
 	cmd.Flags().IntVar(&c.images, "images", c.images, "images bob holds")
 	cmd.Flags().IntVar(&c.infer, "infer", c.infer, "how many of bob's first images to classify")
+	cmd.Flags().StringVar(&c.scratch, "dir", c.scratch, "scratch directory for the files the printed commands use (emptied first)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -159,7 +168,7 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("alice loads the model: %w", err)
 	}
-	p("alice$ gomplab worker load --tag crypten_model --file model.onnx --private\n  %s\n", info)
+	modelInfo := info
 	images, truth := dataset.Digits(c.images, c.seed)
 	info, _, err = daemon.LoadInto(lctx, bob.Dir, images, daemon.LoadSpec{
 		Tags: []string{"crypten_data"}, Private: true, File: "digits.npy",
@@ -167,7 +176,13 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("bob loads the data: %w", err)
 	}
-	p("bob$   gomplab worker load --tag crypten_data --file digits.npy --private\n  %s\n\n", info)
+	cmds, err := demoCommands(c.scratch, images)
+	if err != nil {
+		return err
+	}
+	p("the owners load their data, private, as these commands do on workers of your own\n(copy and paste them; the files are in %s, which each demo run empties):\n", c.scratch)
+	p("  %s\n  %s\n    %s\n", cmds[0], cmds[1], modelInfo)
+	p("  %s\n  %s\n    %s\n\n", cmds[2], cmds[3], info)
 
 	// The orchestrator: an ordinary user on both workers.
 	var ws []syft.Worker
@@ -190,7 +205,7 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	}
 	p("  bob: %s\n  GetCopy: %v\n\n", ptrs[0], firstLine(gerr))
 
-	p("it ships this function to both (alice is rank 0, bob rank 1) with syft.RunSource:\n\n%s\n", indentLines(demoJob[strings.Index(demoJob, "func infer"):], "    "))
+	p("it ships this function to both (alice is rank 0, bob rank 1) with syft.RunSource\n(syft.RunMultiWorkers takes the function itself, from a Go file or a notebook cell):\n\n%s\n", indentLines(demoJob[strings.Index(demoJob, "func infer"):], "    "))
 	job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(demoJob, "infer"), Args: []any{c.infer}}
 	res, err := job.Run(ctx) // RunSource, cancelled by an interrupt
 	if err != nil {
@@ -236,6 +251,59 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 		return fmt.Errorf("encrypted labels differ from plaintext inference on %d images", c.infer-same)
 	}
 	return nil
+}
+
+// demoCommands empties dir, writes the demo's model and images there, and
+// returns the commands that set up alice's and bob's workers with them:
+// init and load for each, runnable as printed.
+func demoCommands(dir string, images *tensor.Tensor) ([]string, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("demo: empty %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	model, data := filepath.Join(dir, "model.onnx"), filepath.Join(dir, "digits.npy")
+	if err := os.WriteFile(model, demoModel, 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := tensor.SaveNPY(data, images); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	self := selfCommand()
+	q := shellQuote
+	return []string{
+		fmt.Sprintf("%s worker init --id alice --data %s", self, q(filepath.Join(dir, "alice"))),
+		fmt.Sprintf("%s worker load --data %s --tag crypten_model --file %s --private", self, q(filepath.Join(dir, "alice")), q(model)),
+		fmt.Sprintf("%s worker init --id bob --data %s", self, q(filepath.Join(dir, "bob"))),
+		fmt.Sprintf("%s worker load --data %s --tag crypten_data --file %s --private", self, q(filepath.Join(dir, "bob")), q(data)),
+	}, nil
+}
+
+// selfCommand is how the user can run this binary from the current
+// directory: relative when it is below it (bin/gomplab), else absolute.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "gomplab"
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			if !strings.Contains(rel, string(filepath.Separator)) {
+				rel = "." + string(filepath.Separator) + rel
+			}
+			return shellQuote(rel)
+		}
+	}
+	return shellQuote(exe)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // plaintextLabels classifies images (n, 1, 28, 28) with the ONNX model.

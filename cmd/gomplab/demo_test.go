@@ -41,9 +41,10 @@ const demoPauseEnv = "GOMPLAB_TEST_DEMO_PAUSE"
 
 func TestDemoCommand(t *testing.T) {
 	var out bytes.Buffer
+	scratch := t.TempDir()
 	rootCmd.SetOut(&out)
 	rootCmd.SetErr(&out)
-	rootCmd.SetArgs([]string{"demo"})
+	rootCmd.SetArgs([]string{"demo", "--dir", scratch})
 	defer func() {
 		rootCmd.SetOut(nil)
 		rootCmd.SetErr(nil)
@@ -65,6 +66,22 @@ func TestDemoCommand(t *testing.T) {
 	} {
 		if !want.MatchString(got) {
 			t.Errorf("demo output lacks %v", want)
+		}
+	}
+	// The commands the demo prints run as printed (after the binary's
+	// name), on the files it left in the scratch directory.
+	var cmds [][]string
+	for _, l := range strings.Split(got, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[1] == "worker" && strings.HasPrefix(l, "  ") {
+			cmds = append(cmds, f[1:])
+		}
+	}
+	if len(cmds) != 4 {
+		t.Errorf("demo printed %d worker commands, want 4 (init and load for alice and bob)", len(cmds))
+	}
+	for _, c := range cmds {
+		if out, err := runCLI(t, c...); err != nil {
+			t.Errorf("printed command %q: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
 	if t.Failed() {
