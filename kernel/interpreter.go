@@ -57,23 +57,30 @@ func (it *interpreter) start() error {
 	// group must reach the kernel only, which turns it into an interrupt.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	crash := &tailBuffer{max: 16 << 10}
-	outR, err := cmd.StdoutPipe()
+	// Pipes of our own rather than cmd.StdoutPipe: Wait closes those as
+	// soon as the process exits, which can lose the crash report still
+	// in the pipe. These are read to their end before Wait is called.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start interpreter: %w", err)
 	}
-	errR, err := cmd.StderrPipe()
+	errR, errW, err := os.Pipe()
 	if err != nil {
+		outR.Close()
+		outW.Close()
 		return fmt.Errorf("start interpreter: %w", err)
 	}
+	cmd.Stdout, cmd.Stderr = outW, errW
 	if err := cmd.Start(); err != nil {
-		reqR.Close()
-		reqW.Close()
-		evR.Close()
-		evW.Close()
+		for _, f := range []*os.File{reqR, reqW, evR, evW, outR, outW, errR, errW} {
+			f.Close()
+		}
 		return fmt.Errorf("start interpreter %s: %w", cmd.Path, err)
 	}
 	reqR.Close()
 	evW.Close()
+	outW.Close()
+	errW.Close()
 
 	events := make(chan repl.Event, 256)
 	exited := make(chan struct{})
@@ -82,10 +89,12 @@ func (it *interpreter) start() error {
 	go func() {
 		defer pipes.Done()
 		it.copyRaw(outR, "stdout", nil)
+		outR.Close()
 	}()
 	go func() {
 		defer pipes.Done()
 		it.copyRaw(errR, "stderr", crash)
+		errR.Close()
 	}()
 	go func() {
 		defer pipes.Done()
@@ -105,8 +114,17 @@ func (it *interpreter) start() error {
 	it.cmd, it.reqW, it.events, it.exited, it.crash = cmd, reqW, events, exited, crash
 	it.mu.Unlock()
 	go func() {
+		// Wait does not touch pipes it did not make, so what the process
+		// wrote before it died is still read to the end. (Should
+		// something it started still hold them, stop waiting after a
+		// moment.)
 		err := cmd.Wait()
-		pipes.Wait()
+		drained := make(chan struct{})
+		go func() { pipes.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
 		it.mu.Lock()
 		it.waitErr = err
 		it.mu.Unlock()
