@@ -233,6 +233,23 @@ func (s *Shares) skipLazy(g *PRG, rnd []part) [][]uint64 {
 	return make([][]uint64, len(rnd))
 }
 
+// Placeholder returns zeros in the layout of r's shares, obtained from no
+// one: what a party that has already failed to communicate stands in for
+// r's randomness, so that its operation runs to its end without
+// contacting anyone (package mpc reports the failure at the next reveal).
+// It panics on a malformed request, as Get does.
+func Placeholder(r Request) *Shares {
+	rnd, der, err := r.layout()
+	if err != nil {
+		panic(err)
+	}
+	s := &Shares{done: true, borrowed: true}
+	for _, p := range append(rnd, der...) {
+		s.Parts = append(s.Parts, make([]uint64, p.n))
+	}
+	return s
+}
+
 // Release hands the parts' memory back for reuse by later requests; the
 // caller must not touch Parts afterwards. Optional, but it spares the
 // allocation (and zeroing) of fresh vectors on every operation.
