@@ -23,7 +23,7 @@ func (p *Party) mulRound(xs, ys [][]uint64) [][]uint64 {
 			nm += len(x)
 		}
 	}
-	var sm, ss *provider.Shares
+	var sm, ss *shares
 	// Masks are generated where they are used (Lazy), each stream
 	// running on across the products of its request.
 	var ga, gb, gr, ga2, gr2 *provider.PRG

@@ -388,7 +388,7 @@ func (p *Party) truncateMaskedEach(v []uint64, n int, div func(j int) uint64) {
 		return
 	}
 	blocks := (len(v) + n - 1) / n
-	ss := make([]*provider.Shares, blocks)
+	ss := make([]*shares, blocks)
 	z := make([]uint64, len(v))
 	for j := range ss {
 		lo, hi := j*n, min((j+1)*n, len(v))
@@ -400,13 +400,11 @@ func (p *Party) truncateMaskedEach(v []uint64, n int, div func(j int) uint64) {
 	if p.rank == 0 {
 		buf := make([]uint64, len(v))
 		for q := 1; q < p.size; q++ {
-			if err := recvUint64s(p, q, buf); err != nil {
-				p.fail("truncate", err)
-			}
+			p.recv("truncate", q, buf)
 			ring.AddTo(z, buf)
 		}
-	} else if err := sendUint64s(p, 0, z); err != nil {
-		p.fail("truncate", err)
+	} else {
+		p.send("truncate", 0, z)
 	}
 	for j, s := range ss {
 		lo, hi := j*n, min((j+1)*n, len(v))

@@ -346,10 +346,11 @@ func (p *Party) mulBits(x, bits []uint64) []uint64 {
 	msg := make([]uint64, nw+n)
 	ring.Xor(msg[:nw], bits[:nw], rb)
 	ring.Sub(msg[nw:], x, a)
-	if p.size > 1 {
+	if p.size > 1 && !p.failed() {
 		all, err := comm.Exchange(p.c, msg)
 		if err != nil {
-			p.fail("MulBit", err)
+			p.commFail("MulBit", err)
+			all = nil
 		}
 		for q, o := range all {
 			if q == p.rank {

@@ -30,9 +30,13 @@
 // Operations take operands of type any: another *CrypTensor, a public
 // *tensor.Tensor, or a scalar (float64, int...), on either side: the
 // package-level mpc.Add(public, enc) equals enc.Add(public). They panic
-// on programmer errors (mismatched shapes) and on communication failures,
-// with an *Error naming the rank and operation; the launchers recover the
-// panic and report it per rank.
+// on programmer errors (mismatched shapes) with an *Error naming the rank
+// and operation; the launchers recover the panic and report it per rank.
+// A communication failure (a peer that died, a lost link) is not a panic
+// but the party's sticky error, read like bufio.Scanner's: the operation
+// returns a placeholder of the right shape, later operations stop
+// communicating, every reveal (GetPlainText...) returns the failure, and
+// Party.Err says what it was.
 //
 // The package-level functions (Encrypt, Rank, WorldSize, Load, Add, ...)
 // act on the default party set with SetDefault, for code written in

@@ -24,6 +24,9 @@ const pipeChunk = 32 << 10
 // called as soon as o[lo:hi] holds the other parties' sum for that range
 // (the opened value is v + o there). chunk is in elements of v.
 func (p *Party) openChunks(op string, v []uint64, chunk int, fill func(lo, hi int), use func(lo, hi int, o []uint64)) {
+	if p.failed() {
+		return // no opening: see Err
+	}
 	if p.size == 1 {
 		o := getScratch(len(v))
 		clear(o)
@@ -57,7 +60,7 @@ func (p *Party) openChunks(op string, v []uint64, chunk int, fill func(lo, hi in
 		}
 	}
 	if err != nil {
-		p.fail(op, err)
+		p.commFail(op, err)
 	}
 }
 

@@ -27,7 +27,7 @@ type PartyFunc func(p *Party) (any, error)
 type Result struct {
 	Rank    int
 	Value   any                    // the function's value (a *tensor.Tensor stays one)
-	Err     error                  // the function's error, or a recovered *Error panic
+	Err     error                  // the function's error, a recovered *Error panic, or the party's failure to communicate (Party.Err)
 	Stats   comm.Counts            // traffic of the whole run, setup included
 	ByOp    map[string]comm.Counts // traffic per outermost operation
 	Elapsed time.Duration          // wall time of the function (setup excluded)
@@ -60,6 +60,11 @@ func runParty(c comm.Comm, fn PartyFunc, opts []Option) (res Result) {
 	start := time.Now()
 	res.Value, res.Err = fn(p)
 	res.Elapsed = time.Since(start)
+	if p.g.failed != nil && res.Err == nil {
+		// fn went on past a failure to communicate without checking
+		// (see Party.Err): its value is meaningless.
+		res.Value, res.Err = nil, p.g.failed
+	}
 	return res
 }
 

@@ -314,13 +314,49 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// fail panics with an *Error for op. On a party stopped by a refused
-// reveal, a failure to communicate is that refusal's doing, and says so.
+// fail panics with an *Error for op: misuse, such as operands of shapes
+// that do not fit, is a programming error. (A failure to communicate is
+// not: see commFail.) On a party stopped by a refused reveal, a failure is
+// that refusal's doing, and says so.
 func (p *Party) fail(op string, err error) {
 	if p.g.stopped != nil && errors.Is(err, comm.ErrClosed) {
 		err = p.g.stopped
 	}
 	panic(&Error{Rank: p.rank, Op: op, Err: err})
+}
+
+// Err returns why p stopped working, or nil: its first failure to
+// communicate (a peer that died, a lost link, an unreachable dealer), as
+// an *Error naming the operation, or the refused reveal that stopped it.
+// Like bufio.Scanner's Err, it is sticky: once a party has failed, its
+// operations no longer communicate but run to their end on placeholder
+// values (of the right shapes, meaningless), so the fluent API goes on,
+// and every later reveal (GetPlainText, the announcement of Load, Save)
+// returns this error. Misuse, such as operands of mismatched shapes,
+// still panics with an *Error.
+func (p *Party) Err() error {
+	if p.g.stopped != nil {
+		return p.g.stopped
+	}
+	if p.g.failed != nil {
+		return p.g.failed
+	}
+	return nil
+}
+
+// failed reports whether p has stopped communicating (see Err).
+func (p *Party) failed() bool { return p.g.stopped != nil || p.g.failed != nil }
+
+// commFail records err, a failure to communicate in op, as p's sticky
+// failure (see Err), unless p has failed already, and closes p's
+// communicator so that its peers fail at once instead of waiting for it.
+// The operation then runs on with placeholder values.
+func (p *Party) commFail(op string, err error) {
+	if p.failed() {
+		return
+	}
+	p.g.failed = &Error{Rank: p.rank, Op: op, Err: err}
+	p.c.Close()
 }
 
 // failf panics with a formatted *Error for op.
@@ -345,34 +381,51 @@ func (p *Party) zeroShares(n int) []uint64 {
 	return z
 }
 
-// get asks the provider for correlated randomness.
-func (p *Party) get(r provider.Request) *provider.Shares { return p.prov.Get(r) }
+// shares is one request's correlated randomness with the request, so
+// that a party that could not obtain it can stand zeros in.
+type shares struct {
+	*provider.Shares
+	r provider.Request
+}
 
-// wait waits for derived parts, panicking on a provider failure.
-func (p *Party) wait(op string, s *provider.Shares) [][]uint64 {
+// get asks the provider for correlated randomness; a party that has
+// failed (see Err) stands zeros in without asking.
+func (p *Party) get(r provider.Request) *shares {
+	if p.failed() {
+		return &shares{provider.Placeholder(r), r}
+	}
+	return &shares{p.prov.Get(r), r}
+}
+
+// wait waits for derived parts. A provider that fails to deliver them
+// fails the party (see Err), and zeros stand in.
+func (p *Party) wait(op string, s *shares) [][]uint64 {
 	if err := s.Wait(); err != nil {
-		p.fail(op, fmt.Errorf("correlated randomness: %w", err))
+		p.commFail(op, fmt.Errorf("correlated randomness: %w", err))
+		s.Shares = provider.Placeholder(s.r)
 	}
 	return s.Parts
 }
 
-// openSum replaces v by the sum over all parties of their v: one round.
+// openSum replaces v by the sum over all parties of their v: one round
+// (none on a party that has failed: see Err).
 func (p *Party) openSum(op string, v []uint64) {
-	if p.size == 1 {
+	if p.size == 1 || p.failed() {
 		return
 	}
 	if err := comm.AllReduce(p.c, v); err != nil {
-		p.fail(op, err)
+		p.commFail(op, err)
 	}
 }
 
-// openXor replaces v by the XOR over all parties of their v: one round.
+// openXor replaces v by the XOR over all parties of their v: one round
+// (none on a party that has failed).
 func (p *Party) openXor(op string, v []uint64) {
-	if p.size == 1 {
+	if p.size == 1 || p.failed() {
 		return
 	}
 	if err := comm.AllReduceXor(p.c, v); err != nil {
-		p.fail(op, err)
+		p.commFail(op, err)
 	}
 }
 

@@ -42,6 +42,7 @@ type guard struct {
 	policy     *RevealPolicy // nil: none
 	restricted bool          // computed on restricted data
 	stopped    error         // the refusal that stopped the party
+	failed     error         // the first failure to communicate (see Err)
 	quota      *SaveQuota    // bounds Save (nil: unbounded)
 	saved      SaveQuota     // what Save used
 }
@@ -254,6 +255,9 @@ func (p *Party) reveal(op string, dst int, v []uint64, xor bool) error {
 	if err := p.checkReveal(op, dst); err != nil {
 		return err
 	}
+	if err := p.Err(); err != nil {
+		return err
+	}
 	if p.size == 1 {
 		return nil
 	}
@@ -269,6 +273,7 @@ func (p *Party) reveal(op string, dst int, v []uint64, xor bool) error {
 		err = comm.Reduce(p.c, dst, v)
 	}
 	if err != nil {
+		p.commFail(op, err)
 		if dst >= 0 {
 			return fmt.Errorf("mpc: party %d: reveal to %d: %w", p.rank, dst, err)
 		}
@@ -307,8 +312,8 @@ func Announce(p *Party, src int, payload []byte, restricted bool, srcErr error) 
 	if src < 0 || src >= p.size {
 		return nil, fmt.Errorf("mpc: announce: source rank %d out of range [0,%d)", src, p.size)
 	}
-	if p.g.stopped != nil {
-		return nil, p.g.stopped
+	if err := p.Err(); err != nil {
+		return nil, err
 	}
 	// Header: status (0 ok, 1 error), flags (bit 0: restricted), then the
 	// payload or the error's text.
@@ -327,6 +332,7 @@ func Announce(p *Party, src int, payload []byte, restricted bool, srcErr error) 
 	if p.size > 1 {
 		m, err := comm.Broadcast(p.c, src, msg)
 		if err != nil {
+			p.commFail("announce", err)
 			return nil, fmt.Errorf("mpc: party %d: announcement from party %d: %w", p.rank, src, err)
 		}
 		msg = m
