@@ -23,9 +23,10 @@ var ErrNoParty = errors.New("this function runs only inside an MPC job (pass the
 //
 //	a, err := mpc.Load("crypten_data", 0)
 //
-// Encrypt and Zeros panic with an *mpc.Error on failure, as every
+// Encrypt and Zeros panic with an *mpc.Error on misuse, as every
 // CrypTensor operation does; the jail reports the panic with the rank and
-// line. With p nil every function panics with ErrNoParty.
+// line. (A failure to communicate is the party's sticky error instead:
+// mpc.Party.Err.) With p nil every function panics with ErrNoParty.
 func PartyFuncs(p *mpc.Party, s Store) map[string]reflect.Value {
 	return partyFuncs(func() *mpc.Party { return p }, s)
 }

@@ -23,7 +23,7 @@ const (
 	KindCompile Kind = "compile"
 	// KindArgs: the arguments do not fit the entry function's parameters.
 	KindArgs Kind = "args"
-	// KindPanic: the program panicked (including failed MPC operations,
+	// KindPanic: the program panicked (including misused MPC operations,
 	// which panic with *mpc.Error).
 	KindPanic Kind = "panic"
 	// KindError: the program returned a non-nil error.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -322,9 +323,31 @@ func (pr *partyRun) run(ctx context.Context, p *mpc.Party, res *Result) (any, er
 	}
 	res.ElapsedNS = int64(time.Since(start))
 	res.Stats, res.ByOp = p.Stats().Total(), p.Stats().ByOp()
+	if perr := p.Err(); perr != nil && refused(perr) == nil {
+		v, err = nil, partyFailure(perr, err)
+	}
 	closeParty()
 	res.Output = pr.stdout.String()
 	return v, err
+}
+
+// partyFailure is the failure of a run whose party failed to communicate
+// (mpc.Party.Err: a peer failed or vanished), whatever the program made of
+// it: an error it returned, a panic on the placeholder values it went on
+// with, or nothing. It is placed where the program noticed. A deadline or
+// cancellation, which closes the party, stays what it is. (A refused
+// reveal is the program's to handle: see GateResult.)
+func partyFailure(perr, err error) error {
+	switch KindOf(err) {
+	case KindTimeout, KindCanceled, KindRefused:
+		return err
+	}
+	e := errorf(KindPeer, "%v", perr)
+	var prog *Error
+	if errors.As(err, &prog) {
+		e.File, e.Line, e.Col = prog.File, prog.Line, prog.Col
+	}
+	return e
 }
 
 // collectValue checks that a party's returned value can leave the jail

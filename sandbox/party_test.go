@@ -205,6 +205,19 @@ func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * tim
 import "github.com/gomplab/gomplab/mpc"
 func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x.ToBinary()} }`, 10 * time.Second,
 			[][]Kind{{KindResult}, {KindResult}}, "ToArithmetic", PhaseCollect},
+		{"peer gone, error ignored", `package main
+import (
+	"errors"
+	"github.com/gomplab/gomplab/mpc"
+)
+func f() (any, error) {
+	a, _ := mpc.Load("crypten_data", 0)
+	if mpc.Rank() == 1 {
+		return nil, errors.New("rank one leaves")
+	}
+	t, _ := a.Mul(a).Mul(a).GetPlainText()
+	return t, nil
+}`, 10 * time.Second, [][]Kind{{KindPeer}, {KindError}}, "rank one leaves", PhaseRun},
 		{"bad arguments", `package main
 func f(n int) int { return n }`, 5 * time.Second, [][]Kind{{KindArgs}, {KindArgs}}, "argument 1", PhaseValidate},
 	}
