@@ -1,7 +1,6 @@
 package mpc
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gomplab/gomplab/tensor"
@@ -30,45 +29,6 @@ func (x *CrypTensor) Cumsum(d int) *CrypTensor {
 	return x.p.newCT(x.shape, out)
 }
 
-// indexOffsets returns, for every position of index (a tensor of integers
-// with as many dims as shape, no larger than shape outside dim d), the
-// flat offset in a tensor of shape that torch.gather along d reads there:
-// the position's own multi-index with dim d replaced by the index value.
-func indexOffsets(shape []int, d int, index *tensor.Tensor) ([]int, error) {
-	is := index.Shape()
-	if len(is) != len(shape) {
-		return nil, fmt.Errorf("index shape %v has %d dims, the tensor %v has %d", is, len(is), shape, len(shape))
-	}
-	for k := range is {
-		if k != d && is[k] > shape[k] {
-			return nil, fmt.Errorf("index shape %v exceeds tensor shape %v in dim %d", is, shape, k)
-		}
-	}
-	st := layout.Strides(shape)
-	offs := make([]int, index.Size())
-	pos := make([]int, len(is))
-	for i, v := range index.Data() {
-		if v != math.Trunc(v) || v < 0 || int(v) >= shape[d] {
-			return nil, fmt.Errorf("index %v out of range for dim %d of shape %v", v, d, shape)
-		}
-		off := 0
-		for k, p := range pos {
-			if k == d {
-				p = int(v)
-			}
-			off += p * st[k]
-		}
-		offs[i] = off
-		for k := len(pos) - 1; k >= 0; k-- {
-			if pos[k]++; pos[k] < is[k] {
-				break
-			}
-			pos[k] = 0
-		}
-	}
-	return offs, nil
-}
-
 // Gather returns the elements of x along dim d at the public indices
 // index (torch.gather): out[i][j][k] = x[index[i][j][k]][j][k] for d = 0.
 // The result has index's shape. Local.
@@ -77,7 +37,7 @@ func (x *CrypTensor) Gather(d int, index *tensor.Tensor) *CrypTensor {
 	if index == nil {
 		x.p.failf("Gather", "nil index")
 	}
-	offs, err := indexOffsets(x.shape, nd, index)
+	offs, err := layout.GatherOffsets(x.shape, nd, index.Shape(), index.Data())
 	if err != nil {
 		x.p.fail("Gather", err)
 	}
@@ -109,7 +69,7 @@ func (x *CrypTensor) scatter(op string, d int, index *tensor.Tensor, src any, ad
 	if index == nil {
 		p.failf(op, "nil index")
 	}
-	offs, err := indexOffsets(x.shape, nd, index)
+	offs, err := layout.GatherOffsets(x.shape, nd, index.Shape(), index.Data())
 	if err != nil {
 		p.fail(op, err)
 	}

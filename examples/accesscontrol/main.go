@@ -364,18 +364,6 @@ func traffic(res *syft.Results) (bytes, rounds int64) {
 	return bytes, rounds
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func run(w io.Writer, g *grid, c config) (*outcome, error) {
 	d, err := makeData(c)
 	if err != nil {
@@ -408,7 +396,7 @@ func run(w io.Writer, g *grid, c config) (*outcome, error) {
 		return nil, err
 	}
 	fmt.Fprintf(w, "labels of bob's first %d images: %v\n", c.infer, h.Labels)
-	fmt.Fprintf(w, "equal to plaintext inference: %v; correct: %d of %d\n", equalInts(h.Labels, h.PlainLabels), h.Correct, c.infer)
+	fmt.Fprintf(w, "equal to plaintext inference: %v; correct: %d of %d\n", tensor.SameShape(h.Labels, h.PlainLabels), h.Correct, c.infer)
 	fmt.Fprintf(w, "%v, %.1f MB sent, %d rounds\n", h.Elapsed.Round(time.Millisecond), float64(h.Bytes)/1e6, h.Rounds)
 	out.Hiding = *h
 	return out, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers/daemon"
 	"github.com/gomplab/gomplab/workers/jobs"
 )
@@ -171,7 +172,7 @@ func checkTraining(t *testing.T, o *trainOutcome) {
 // checkHiding: every label equals plaintext inference's.
 func checkHiding(t *testing.T, o *hidingOutcome, n int) {
 	t.Helper()
-	if len(o.Labels) != n || !equalInts(o.Labels, o.PlainLabels) {
+	if len(o.Labels) != n || !tensor.SameShape(o.Labels, o.PlainLabels) {
 		t.Errorf("model hiding: labels %v, plaintext %v", o.Labels, o.PlainLabels)
 	}
 	if o.Correct < n*9/10 {

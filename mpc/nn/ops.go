@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // This file holds the differentiable elementwise, reduction and shape
@@ -219,26 +220,9 @@ func (v *Variable) Reshape(shape ...int) *Variable {
 
 // inferShape resolves one -1 in shape against the size of in.
 func inferShape(in, shape []int) ([]int, error) {
-	n := tensor.Numel(in)
-	out := append([]int(nil), shape...)
-	free, known := -1, 1
-	for i, d := range out {
-		switch {
-		case d == -1 && free < 0:
-			free = i
-		case d < 0:
-			return nil, fmt.Errorf("reshape %v to %v: bad dim %d", in, shape, d)
-		default:
-			known *= d
-		}
-	}
-	if free >= 0 {
-		if known == 0 || n%known != 0 {
-			return nil, fmt.Errorf("reshape %v (%d elements) to %v", in, n, shape)
-		}
-		out[free] = n / known
-	} else if known != n {
-		return nil, fmt.Errorf("reshape %v (%d elements) to %v (%d)", in, n, shape, known)
+	out, err := layout.Reshape(shape, tensor.Numel(in))
+	if err != nil {
+		return nil, fmt.Errorf("reshape %v to %v: %v", in, shape, err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/tensor/layout"
 )
 
 // Indexing with public indices, maxima and dims of size 1. Gathers are
@@ -37,35 +38,9 @@ func (v *Variable) Gather(dim int, index *tensor.Tensor) *Variable {
 		return Errorf("Gather: %v", err)
 	}
 	is := index.Shape()
-	if len(is) != len(shape) {
-		return Errorf("Gather: index shape %v for input shape %v", is, shape)
-	}
-	for k := range is {
-		if k != d && is[k] > shape[k] {
-			return Errorf("Gather: index shape %v exceeds input shape %v in dim %d", is, shape, k)
-		}
-	}
-	st := tensor.Strides(shape)
-	idx := make([]int, index.Size())
-	pos := make([]int, len(is))
-	for i, f := range index.Data() {
-		if f != math.Trunc(f) || f < 0 || int(f) >= shape[d] {
-			return Errorf("Gather: index %v out of range for dim %d of shape %v", f, d, shape)
-		}
-		off := 0
-		for k, p := range pos {
-			if k == d {
-				p = int(f)
-			}
-			off += p * st[k]
-		}
-		idx[i] = off
-		for k := len(pos) - 1; k >= 0; k-- {
-			if pos[k]++; pos[k] < is[k] {
-				break
-			}
-			pos[k] = 0
-		}
+	idx, err := layout.GatherOffsets(shape, d, is, index.Data())
+	if err != nil {
+		return Errorf("Gather: %v", err)
 	}
 	return v.takeFlat("Gather", idx, is)
 }

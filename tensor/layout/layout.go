@@ -2,17 +2,21 @@
 // any element type: strides, the outer/n/inner view around a dim,
 // walking rows under broadcasting strides, and the data movements built
 // on them (gather, permute, broadcast, select along a dim, concatenate,
-// pad) and reshaping with an inferred dim.
+// pad), reshaping with an inferred dim, and the offsets torch.gather
+// reads.
 //
 // It is the one implementation of these for package tensor (float64
-// values) and package mpc (uint64 shares, which every party moves the
-// same way): each keeps its own checks and error types and calls this for
+// values), package mpc (uint64 shares, which every party moves the same
+// way) and mpc/nn: each keeps its own checks and error types and calls this for
 // the arithmetic. Functions here assume valid arguments (dims in range,
 // shapes that fit), which their callers check; they panic only on a
 // programmer error.
 package layout
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Numel returns the number of elements of an array of the given shape.
 func Numel(shape []int) int {
@@ -287,4 +291,44 @@ func Same(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// GatherOffsets returns, for every position of an index array of shape
+// is (integers, as many dims as shape, no larger than shape outside dim
+// d), the flat offset in an array of shape that torch.gather along d reads
+// there: the position's own multi-index with dim d replaced by the index
+// value. It refuses an index shape that does not fit and an index value
+// that is not an integer in range.
+func GatherOffsets(shape []int, d int, is []int, index []float64) ([]int, error) {
+	if len(is) != len(shape) {
+		return nil, fmt.Errorf("index shape %v has %d dims, the tensor %v has %d", is, len(is), shape, len(shape))
+	}
+	for k := range is {
+		if k != d && is[k] > shape[k] {
+			return nil, fmt.Errorf("index shape %v exceeds tensor shape %v in dim %d", is, shape, k)
+		}
+	}
+	st := Strides(shape)
+	offs := make([]int, len(index))
+	pos := make([]int, len(is))
+	for i, v := range index {
+		if v != math.Trunc(v) || v < 0 || int(v) >= shape[d] {
+			return nil, fmt.Errorf("index %v out of range for dim %d of shape %v", v, d, shape)
+		}
+		off := 0
+		for k, p := range pos {
+			if k == d {
+				p = int(v)
+			}
+			off += p * st[k]
+		}
+		offs[i] = off
+		for k := len(pos) - 1; k >= 0; k-- {
+			if pos[k]++; pos[k] < is[k] {
+				break
+			}
+			pos[k] = 0
+		}
+	}
+	return offs, nil
 }

@@ -174,3 +174,33 @@ func TestReshape(t *testing.T) {
 		}
 	}
 }
+
+func TestGatherOffsets(t *testing.T) {
+	shape := []int{3, 2}
+	for _, c := range []struct {
+		d     int
+		is    []int
+		index []float64
+		want  []int
+		err   string
+	}{
+		{0, []int{2, 2}, []float64{2, 0, 1, 1}, []int{4, 1, 2, 3}, ""},
+		{1, []int{3, 1}, []float64{1, 0, 1}, []int{1, 2, 5}, ""},
+		{0, []int{1}, []float64{0}, nil, "1 dims"},
+		{1, []int{4, 1}, []float64{0, 0, 0, 0}, nil, "exceeds"},
+		{0, []int{1, 1}, []float64{3}, nil, "out of range"},
+		{0, []int{1, 1}, []float64{0.5}, nil, "out of range"},
+		{0, []int{1, 1}, []float64{-1}, nil, "out of range"},
+	} {
+		got, err := GatherOffsets(shape, c.d, c.is, c.index)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("GatherOffsets(%v, %d, %v, %v) = %v, %v; want an error naming %q", shape, c.d, c.is, c.index, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("GatherOffsets(%v, %d, %v, %v) = %v, %v; want %v", shape, c.d, c.is, c.index, got, err, c.want)
+		}
+	}
+}
