@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
@@ -36,6 +37,9 @@ type ChildOptions struct {
 	// Started, if set, is called with the party's process id once it
 	// runs (for monitoring, and for tests that kill parties).
 	Started func(pid int)
+	// Restriction is the worker's decision about the party (its reveal
+	// policy, save quota, restriction), sent with the job.
+	Restriction Restriction
 }
 
 // rendezvousFD is the descriptor rank 0's party finds its rendezvous
@@ -72,7 +76,7 @@ func RunChild(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, op
 	}
 	defer cp.stopTimers()
 	cp.watch(ctx)
-	result, protoErr := cp.serve(store)
+	result, protoErr := cp.serve(store, opts.Restriction)
 	return cp.collect(result, protoErr)
 }
 
@@ -182,8 +186,8 @@ func (cp *childProc) stopTimers() {
 // serve sends the job and answers the party's store requests until it
 // reports its result, the pipe ends, or it breaks the protocol (then it
 // is killed).
-func (cp *childProc) serve(store Store) (*Result, error) {
-	if err := cp.w.send(&childMsg{Type: msgJob, Job: &cp.job, Limits: &cp.limits}); err != nil {
+func (cp *childProc) serve(store Store, r Restriction) (*Result, error) {
+	if err := cp.w.send(&childMsg{Type: msgJob, Job: &cp.job, Limits: &cp.limits, Restriction: &r}); err != nil {
 		cp.kill(KindCrash)
 	}
 	for {
@@ -197,7 +201,7 @@ func (cp *childProc) serve(store Store) (*Result, error) {
 		}
 		switch m.Type {
 		case msgLoad, msgLoadModel, msgSave:
-			cp.w.send(answerStore(store, m))
+			cp.w.send(answerStore(store, r, m))
 		case msgResult:
 			return m.Result, nil
 		default:
@@ -208,31 +212,55 @@ func (cp *childProc) serve(store Store) (*Result, error) {
 }
 
 // answerStore answers a party's load or save request from the worker's
-// store.
-func answerStore(store Store, m *childMsg) *childMsg {
+// store, saying whether what it loads is restricted as the party would
+// decide with the store in hand (mpc.TaggedStore, nn.TaggedModelStore;
+// a store that cannot say counts as restricted under a reveal policy),
+// and saving a restricted party's result only where the store can record
+// it as such.
+func answerStore(store Store, r Restriction, m *childMsg) *childMsg {
 	reply := &childMsg{Type: msgReply, Seq: m.Seq}
+	tagged, isTagged := store.(mpc.TaggedStore)
+	var err error
 	switch m.Type {
 	case msgLoad:
-		t, err := store.Load(m.Tag)
-		if err != nil {
-			reply.Err = err.Error()
-		} else if t == nil {
-			reply.Err = fmt.Sprintf("load %q: no tensor", m.Tag)
+		if isTagged {
+			reply.Tensor, reply.Restricted, err = tagged.LoadTagged(m.Tag)
+		} else {
+			reply.Tensor, err = store.Load(m.Tag)
+			reply.Restricted = r.Policy != nil
 		}
-		reply.Tensor = t
+		if err == nil && reply.Tensor == nil {
+			err = fmt.Errorf("load %q: no tensor", m.Tag)
+		}
 	case msgLoadModel:
-		ms, ok := store.(ModelStore)
-		if !ok {
-			reply.Err = "this worker's store holds no models"
-		} else if md, err := ms.LoadModel(m.Tag); err != nil {
-			reply.Err = err.Error()
-		} else if reply.Model, err = modelcodec.Encode(md); err != nil {
-			reply.Err = fmt.Sprintf("model %q: %v", m.Tag, err)
+		var md *nn.Model
+		switch ms := store.(type) {
+		case nn.TaggedModelStore:
+			md, reply.Restricted, err = ms.LoadModelTagged(m.Tag)
+		case ModelStore:
+			md, err = ms.LoadModel(m.Tag)
+			reply.Restricted = isTagged || r.Policy != nil
+		default:
+			err = errors.New("this worker's store holds no models")
+		}
+		if err == nil {
+			if reply.Model, err = modelcodec.Encode(md); err != nil {
+				err = fmt.Errorf("model %q: %v", m.Tag, err)
+			}
 		}
 	case msgSave:
-		if err := store.Save(m.Tag, m.Tensor); err != nil {
-			reply.Err = err.Error()
+		switch {
+		case isTagged:
+			err = tagged.SaveTagged(m.Tag, m.Tensor, m.Restricted)
+		case m.Restricted:
+			err = errors.New("this party computed on private data, and the worker's store cannot record a result as private; not saved")
+		default:
+			err = store.Save(m.Tag, m.Tensor)
 		}
+	}
+	if err != nil {
+		reply.Tensor, reply.Model, reply.Restricted = nil, nil, false
+		reply.Err = clipText(err.Error(), MaxErrorMsg)
 	}
 	return reply
 }
@@ -385,7 +413,11 @@ func ServeChild(r io.Reader, w io.Writer) int {
 	// readLoop ends with r, which the worker closes once it has the
 	// result (or when it kills the process).
 	go ps.readLoop(r, cancel)
-	return report(runJob(ctx, job, rv, ps, PartyOptions{}))
+	var restriction Restriction
+	if first.Restriction != nil {
+		restriction = *first.Restriction
+	}
+	return report(runJob(ctx, job, rv, ps, PartyOptions{Restriction: restriction}))
 }
 
 // pipeStore is the party's view of its worker's store: every call is a
@@ -455,31 +487,50 @@ func (s *pipeStore) call(m *childMsg) (*childMsg, error) {
 
 // Load implements Store.
 func (s *pipeStore) Load(tag string) (*tensor.Tensor, error) {
+	t, _, err := s.LoadTagged(tag)
+	return t, err
+}
+
+// LoadTagged implements mpc.TaggedStore: the worker says whether the
+// object is restricted.
+func (s *pipeStore) LoadTagged(tag string) (*tensor.Tensor, bool, error) {
 	rep, err := s.call(&childMsg{Type: msgLoad, Tag: tag})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if rep.Tensor == nil {
-		return nil, fmt.Errorf("load %q: the worker sent no tensor", tag)
+		return nil, false, fmt.Errorf("load %q: the worker sent no tensor", tag)
 	}
-	return rep.Tensor, nil
+	return rep.Tensor, rep.Restricted, nil
 }
 
 // LoadModel implements ModelStore.
 func (s *pipeStore) LoadModel(tag string) (*nn.Model, error) {
+	m, _, err := s.LoadModelTagged(tag)
+	return m, err
+}
+
+// LoadModelTagged implements nn.TaggedModelStore.
+func (s *pipeStore) LoadModelTagged(tag string) (*nn.Model, bool, error) {
 	rep, err := s.call(&childMsg{Type: msgLoadModel, Tag: tag})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m, err := modelcodec.Decode(rep.Model, serde.Limits{MaxBytes: maxChildFrame})
 	if err != nil {
-		return nil, fmt.Errorf("load model %q: %w", tag, err)
+		return nil, false, fmt.Errorf("load model %q: %w", tag, err)
 	}
-	return m, nil
+	return m, rep.Restricted, nil
 }
 
 // Save implements Store.
 func (s *pipeStore) Save(tag string, t *tensor.Tensor) error {
-	_, err := s.call(&childMsg{Type: msgSave, Tag: tag, Tensor: t})
+	return s.SaveTagged(tag, t, false)
+}
+
+// SaveTagged implements mpc.TaggedStore: the worker learns whether the
+// saving party is restricted.
+func (s *pipeStore) SaveTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	_, err := s.call(&childMsg{Type: msgSave, Tag: tag, Tensor: t, Restricted: restricted})
 	return err
 }

@@ -178,6 +178,10 @@ type PartyOptions struct {
 	// receives. It must return a Comm that behaves as the one given,
 	// including comm.Flush (forward it, or buffers are reused too early).
 	Observe func(rank int, c comm.Comm) comm.Comm
+	// Restriction is the worker's decision about this party (its reveal
+	// policy, save quota, restriction); the result is gated by it
+	// (GateResult).
+	Restriction Restriction
 }
 
 // RunJobWith is RunJob with options.
@@ -215,6 +219,9 @@ func runJob(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, opts
 	if err != nil {
 		return job.failed(PhaseStart, KindSetup, err)
 	}
+	// Whatever the run gives, what the party's policy does not let go back
+	// to the requester stays here.
+	defer GateResult(p, &res)
 	phase = PhaseRun
 	v, err := pr.run(ctx, p, &res)
 	if err != nil {
@@ -258,7 +265,7 @@ func validateParty(ctx context.Context, job Job, store Store) (*partyRun, error)
 	if len(job.Plan) > 0 {
 		pr.pl, pr.planArgs, err = preparePlan(job.Plan, args)
 	} else {
-		pr.r, err = compile(ctx, job.Program, args, Env{Store: store, Stdout: pr.stdout})
+		pr.r, err = compile(ctx, job.Program, args, Env{Store: store, Stdout: pr.stdout, JobID: job.ID})
 	}
 	if err != nil {
 		return nil, err
@@ -292,11 +299,12 @@ func startParty(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, 
 	if opts.Observe != nil {
 		c = opts.Observe(job.Rank, c)
 	}
-	p, err := mpc.NewParty(c, mpc.WithStore(store))
+	p, err := mpc.NewParty(c, append([]mpc.Option{mpc.WithStore(store)}, opts.Restriction.options()...)...)
 	if err != nil {
 		c.Close()
 		return nil, errorf(KindPeer, "starting the party: %v", err)
 	}
+	opts.Restriction.apply(p)
 	return p, nil
 }
 

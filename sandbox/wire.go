@@ -41,6 +41,11 @@ type childMsg struct {
 	Model  []byte         `msgpack:"model,omitempty"` // a modelcodec blob
 	Err    string         `msgpack:"err,omitempty"`
 	Result *Result        `msgpack:"result,omitempty"`
+	// Restriction is the worker's decision about the party (job).
+	Restriction *Restriction `msgpack:"restriction,omitempty"`
+	// Restricted says a loaded object is restricted (reply), or that the
+	// saving party is (save).
+	Restricted bool `msgpack:"restricted,omitempty"`
 }
 
 // maxChildFrame bounds one message of the child protocol (a job with its

@@ -364,6 +364,7 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	defer cancel()
 	if o.start() {
 		o.collect(ctx)
+		o.combine()
 	}
 	o.res.Elapsed = time.Since(start)
 	return o.res, o.res.Err()
@@ -558,6 +559,31 @@ func (o *jobRun) collect(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// combine replaces the shares of encrypted values the ranks returned
+// with the values they add up to (sandbox.CombineShares): the requester
+// learns them and no party does. It needs every rank's share of each;
+// otherwise every rank's result fails.
+func (o *jobRun) combine() {
+	values := make([]any, len(o.res.Ranks))
+	for i, rr := range o.res.Ranks {
+		if rr.Err != nil {
+			return // a failed job returns no combined value
+		}
+		values[i] = rr.Value
+	}
+	out, err := sandbox.CombineShares(o.res.JobID, values)
+	if err != nil {
+		for i := range o.res.Ranks {
+			o.res.Ranks[i].Value = nil
+			o.fail(i, sandbox.PhaseCollect, sandbox.KindResult, fmt.Errorf("combining the encrypted values the parties returned: %v", err))
+		}
+		return
+	}
+	for i := range o.res.Ranks {
+		o.res.Ranks[i].Value = out[i]
+	}
 }
 
 // waitRank polls a worker until its party reports.

@@ -73,6 +73,20 @@ func jobScaledSum(offset float64, pub *tensor.Tensor, label string) (map[string]
 	return map[string]any{"sum": sum, "rank": mpc.Rank(), "label": label, "parts": []float64{1, 2}}, nil
 }
 
+// jobEncrypted returns encrypted values: each party returns its share,
+// and the requester adds them up.
+func jobEncrypted() (any, error) {
+	xs, err := loadAll("crypten_data")
+	if err != nil {
+		return nil, err
+	}
+	s := xs[0]
+	for _, x := range xs[1:] {
+		s = s.Add(x)
+	}
+	return map[string]any{"sum": s, "scaled": []*mpc.CrypTensor{xs[0].Mul(2)}, "rank": mpc.Rank()}, nil
+}
+
 // jobEmpty does nothing: the overhead of a job.
 func jobEmpty() error { return nil }
 
@@ -202,6 +216,38 @@ func TestJobsSameResults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestJobEncryptedResults: a job returns encrypted values; every rank's
+// result holds the values its parties' shares add up to, on virtual
+// workers and daemons (parties in-process and as child processes).
+func TestJobEncryptedResults(t *testing.T) {
+	for _, gr := range jobGrids {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 2)
+			res, err := syft.RunMultiWorkers(g.ws, "127.0.0.1", jobEncrypted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := g.data[0].Add(g.data[1])
+			for r := range g.ws {
+				m, ok := res.Value(r).(map[string]any)
+				if !ok {
+					t.Fatalf("rank %d: %T %v", r, res.Value(r), res.Value(r))
+				}
+				if got, _ := m["sum"].(*tensor.Tensor); got == nil || !tensor.AllClose(got, sum, 0, 1e-3) {
+					t.Errorf("rank %d: sum %v, want %v", r, m["sum"], sum)
+				}
+				scaled, _ := m["scaled"].([]any)
+				if len(scaled) != 1 || !tensor.AllClose(scaled[0].(*tensor.Tensor), g.data[0].MulScalar(2), 0, 1e-3) {
+					t.Errorf("rank %d: scaled %v", r, m["scaled"])
+				}
+				if m["rank"] != int64(r) {
+					t.Errorf("rank %d: rank %v", r, m["rank"])
+				}
+			}
+		})
 	}
 }
 
