@@ -3,6 +3,7 @@ package sandbox
 import (
 	"testing"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -18,6 +19,10 @@ func FuzzChildMessage(f *testing.F) {
 		{Type: msgReply, Seq: 3, Err: "nope"},
 		{Type: msgReply, Seq: 2, Model: []byte("not a model blob")},
 		{Type: msgCancel},
+		{Type: msgJob, Job: &Job{ID: "j", Rank: 1, WorldSize: 2, TimeoutMS: 1000, Program: Program{Source: "package main\nfunc f() {}", Entry: "f"}}, Limits: &Limits{},
+			Restriction: &Restriction{Policy: &mpc.RevealPolicy{Request: "r-1", Recipients: []string{"requester", "party:1"}}, SaveQuota: &mpc.SaveQuota{Count: 2, Bytes: 64}, Restricted: true}},
+		{Type: msgReply, Seq: 4, Tensor: tensor.Ones(2), Restricted: true},
+		{Type: msgSave, Seq: 5, Tag: "y", Tensor: tensor.Ones(1), Restricted: true},
 		{Type: msgResult, Result: &Result{Rank: 1, Err: &Error{Kind: KindPanic, Msg: "x", Line: 3}}},
 	}
 	for _, m := range seeds {
