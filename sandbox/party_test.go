@@ -197,10 +197,6 @@ func f() (any, error) {
 	}
 	return a.GetPlainText()
 }`, time.Second, [][]Kind{{KindTimeout}, {KindTimeout, KindPeer}}, "deadline", PhaseRun},
-		{"encrypted result outside a job id", `package main
-import "github.com/gomplab/gomplab/mpc"
-func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x} }`, 10 * time.Second,
-			[][]Kind{{KindResult}, {KindResult}}, "GetPlainText", PhaseCollect},
 		{"binary encrypted result", `package main
 import "github.com/gomplab/gomplab/mpc"
 func f() any { x, _ := mpc.Load("crypten_data", 0); return []any{x.ToBinary()} }`, 10 * time.Second,

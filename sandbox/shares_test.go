@@ -280,3 +280,19 @@ func talk() (any, error) {
 		}
 	}
 }
+
+// TestEncryptedResultsNeedAJob: a run outside a job (no job id) cannot
+// return an encrypted value: nobody could combine its shares.
+func TestEncryptedResultsNeedAJob(t *testing.T) {
+	res, _ := mpc.RunLocal(2, func(p *mpc.Party) (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		src := "package main\nimport \"github.com/gomplab/gomplab/mpc\"\nfunc f() any { return []any{mpc.Zeros(2)} }"
+		return Run(ctx, Program{Source: src, Entry: "f"}, nil, Env{Party: p})
+	})
+	for _, r := range res {
+		if KindOf(r.Err) != KindResult || !strings.Contains(r.Err.Error(), "decrypt it with GetPlainText()") {
+			t.Errorf("rank %d: %v", r.Rank, r.Err)
+		}
+	}
+}
