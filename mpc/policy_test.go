@@ -6,7 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -318,15 +318,26 @@ func TestSaveQuotaAndRestriction(t *testing.T) {
 // fails here.
 func TestRevealsPassThePolicy(t *testing.T) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, n, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
 	isReveal := func(name string) bool {
 		return ast.IsExported(name) && (strings.Contains(name, "PlainText") || strings.Contains(name, "Reveal") || strings.Contains(name, "Decrypt"))
 	}
 	found := 0
-	for _, f := range pkgs["mpc"].Files {
+	for _, f := range files {
 		for _, d := range f.Decls {
 			fd, ok := d.(*ast.FuncDecl)
 			if !ok || fd.Body == nil || !isReveal(fd.Name.Name) || strings.Contains(fd.Name.Name, "Policy") {
