@@ -112,6 +112,9 @@ func runPlan(ctx context.Context, pl *plan.Plan, p *mpc.Party, ins []*tensor.Ten
 		if ctx.Err() != nil {
 			return nil, errorf(KindTimeout, "the plan passed its deadline: %v", err)
 		}
+		if re := refused(err); re != nil {
+			return nil, re // an output its party may not reveal
+		}
 		k := KindPanic
 		if peerFailure(err) {
 			k = KindPeer

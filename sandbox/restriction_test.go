@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
+	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 )
@@ -166,6 +167,28 @@ func TestPartyRestriction(t *testing.T) {
 			}
 			if restricted, ok := st[1].(*ownerStore).saved["y"]; !ok || !restricted {
 				t.Errorf("rank 1's save: saved %v, restricted %v", ok, restricted)
+			}
+			// A plan's outputs are revealed to every party: refused
+			// under "requester", allowed under "all-parties".
+			pl, err := plan.Trace("double", func(b *plan.Builder) *plan.Placeholder { return b.Load("x", 0, 3).Add(b.Load("x", 0, 3)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := pl.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			planJob := Job{ID: "job-plan", Plan: enc, TimeoutMS: 30000}
+			for _, r := range run(t, planJob, stores(), Restriction{Policy: requester}) {
+				if r.Err == nil || r.Err.Kind != KindRefused || !strings.Contains(r.Err.Msg, "revealing to all parties is not approved") {
+					t.Errorf("plan rank %d: %v", r.Rank, r.Err)
+				}
+			}
+			for _, r := range run(t, planJob, stores(), Restriction{Policy: &mpc.RevealPolicy{Request: "r-t", Recipients: []string{"all-parties", "requester"}}}) {
+				v, _ := serde.Unmarshal(r.Value, serde.Limits{})
+				if list, ok := v.([]any); r.Err != nil || !ok || !tensor.AllClose(list[0].(*tensor.Tensor), x.MulScalar(2), 0, 1e-3) {
+					t.Errorf("approved plan rank %d: %v %v", r.Rank, v, r.Err)
+				}
 			}
 			// The control: with the requester named, the output returns.
 			found := false
