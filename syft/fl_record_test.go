@@ -81,7 +81,7 @@ func recordedWorker(t *testing.T, id string, rec *recorder) syft.Worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: workers.DialPeer})
+	core, err := daemon.NewWorker(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: workers.PeerDialer(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -244,22 +244,26 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	}
 
 	progress(PhaseGrant)
-	parts := make([]fl.Participant, n)
+	// parts[i] is the participant list P_i receives: for every P_j, a
+	// grant P_j gave P_i (and P_i alone) to store P_i's share for P_j.
+	parts := make([][]fl.Participant, n)
+	for i := range parts {
+		parts[i] = make([]fl.Participant, n)
+	}
 	errs := parallel(ps, func(j int, p *saPart) error {
-		ids := make([]string, 0, n-1)
-		for i := range ps {
+		for i, q := range ps {
+			t := p.l.peer
+			t.Grants = nil
 			if i != j {
-				ids = append(ids, fl.ShareID(round, i, j))
+				tok, err := p.l.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{fl.ShareID(round, i, j)},
+					Uses: 1, TTLMillis: int64(10 * time.Minute / time.Millisecond), Audience: q.l.id, AudienceFingerprint: q.l.peer.Fingerprint})
+				if err != nil {
+					return err
+				}
+				t.Grants = []string{tok}
 			}
+			parts[i][j] = fl.Participant{Worker: p.l.id, Target: t}
 		}
-		tok, err := p.l.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids,
-			Uses: n - 1, TTLMillis: int64(10 * time.Minute / time.Millisecond)})
-		if err != nil {
-			return err
-		}
-		t := p.l.peer
-		t.Grants = []string{tok}
-		parts[j] = fl.Participant{Worker: p.l.id, Target: t}
 		return nil
 	})
 	if anyErr(errs) {
@@ -276,7 +280,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	reps := make([]fl.ShareReply, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
 		return p.l.call(fl.MsgShare, &fl.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
-			Index: i, Participants: parts, Weights: weights, FracBits: opts.FracBits}, &reps[i])
+			Index: i, Participants: parts[i], Weights: weights, FracBits: opts.FracBits}, &reps[i])
 	})
 	if anyErr(errs) {
 		return fail(PhaseShare, errs)

@@ -284,10 +284,11 @@ func (p *Pointer) Move(dst Worker) (*Pointer, error) {
 	if dl.peer.Addr == l.peer.Addr {
 		return p, nil
 	}
-	// dst issues a one-time grant to store this one object; the source
-	// worker presents it when it connects to dst.
+	// dst issues a one-time grant to store this one object, for the
+	// source worker alone; the source worker presents it (and proves who
+	// it is) when it connects to dst.
 	token, err := dl.grant(workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{in.ID},
-		Uses: 1, TTLMillis: int64(5 * time.Minute / time.Millisecond)})
+		Uses: 1, TTLMillis: int64(5 * time.Minute / time.Millisecond), Audience: l.id, AudienceFingerprint: l.peer.Fingerprint})
 	if err != nil {
 		return nil, fmt.Errorf("move %s to %s: %w", in.ID, dl.id, err)
 	}
@@ -317,11 +318,12 @@ func (p *Pointer) Send(dst Worker) (*Pointer, error) {
 		return nil, errNilWorker
 	}
 	dl := dst.link()
-	// The object's worker issues a grant for dst to use, read and free
-	// this object (and what is computed from it) as this user.
+	// The object's worker issues a grant for dst (and dst alone) to use,
+	// read and free this object (and what is computed from it) as this
+	// user.
 	token, err := l.grant(workers.GrantRequest{
 		Actions: []string{store.GrantUse, store.GrantGet, store.GrantFree},
-		Objects: []string{in.ID}})
+		Objects: []string{in.ID}, Audience: dl.id, AudienceFingerprint: dl.peer.Fingerprint})
 	if err != nil {
 		return nil, fmt.Errorf("send pointer to %s:%s to %s: %w", l.id, in.ID, dl.id, err)
 	}

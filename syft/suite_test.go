@@ -18,12 +18,13 @@ import (
 )
 
 // grid is what every suite case runs against: two workers as the ordinary
-// user "me", bob as its data owner, and bob as "carol", who may read
-// private values.
+// user "me", bob as its data owner, bob as "carol", who may read private
+// values, and alice as "eve", another ordinary user.
 type grid struct {
 	bob, alice syft.Worker
 	bobOwner   syft.Worker
 	bobCarol   syft.Worker
+	aliceEve   syft.Worker
 }
 
 type gridFactory func(t *testing.T) grid
@@ -35,14 +36,19 @@ func virtualGrid(t *testing.T) grid {
 	if err != nil {
 		t.Fatal(err)
 	}
+	eve, err := alice.AddUser("eve")
+	if err != nil {
+		t.Fatal(err)
+	}
 	owner := bob.Owner()
 	t.Cleanup(func() {
 		carol.Close()
+		eve.Close()
 		owner.Close()
 		bob.Shutdown()
 		alice.Shutdown()
 	})
-	return grid{bob: bob, alice: alice, bobOwner: owner, bobCarol: carol}
+	return grid{bob: bob, alice: alice, bobOwner: owner, bobCarol: carol, aliceEve: eve}
 }
 
 // startDaemon initialises a data directory with users "me" and "carol"
@@ -63,6 +69,9 @@ func startDaemon(t testing.TB, id string) (*daemon.Daemon, map[string]string) {
 		t.Fatal(err)
 	}
 	if tokens["carol"], err = users.Add("carol", workers.PermReadPrivate); err != nil {
+		t.Fatal(err)
+	}
+	if tokens["eve"], err = users.Add("eve"); err != nil {
 		t.Fatal(err)
 	}
 	d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
@@ -95,6 +104,7 @@ func remoteGrid(t *testing.T) grid {
 		alice:    connect(t, ad, atok["me"]),
 		bobOwner: connect(t, bd, btok[workers.OwnerUser]),
 		bobCarol: connect(t, bd, btok["carol"]),
+		aliceEve: connect(t, ad, atok["eve"]),
 	}
 }
 
@@ -436,6 +446,46 @@ func TestOwnershipAndErrors(t *testing.T) {
 		wantTensor(t, got, err, vec(5, 6))
 		got, err = orig.Get()
 		wantTensor(t, got, err, vec(5, 6))
+	})
+}
+
+// A pointer object acts, where it points, with its owner's grants: only
+// its owner may read through it, compute with it, copy or move it.
+func TestPointerObjectOwnership(t *testing.T) {
+	runSuite(t, "pointer-ownership", func(t *testing.T, g grid) {
+		p := must[*syft.Pointer](t)
+		x := p(syft.Send(vec(4.5, 6.25), g.bob))
+		px := p(x.Send(g.alice)) // alice holds me's pointer object, with me's grant on bob
+		var evePtr *syft.Pointer
+		for _, q := range must[[]*syft.Pointer](t)(g.aliceEve.Search()) {
+			if q.ID() == px.ID() {
+				evePtr = q
+			}
+		}
+		if evePtr == nil {
+			t.Fatal("eve does not see the pointer object in the listing")
+		}
+		for what, try := range map[string]func() error{
+			"get":  func() error { _, err := evePtr.GetCopy(); return err },
+			"op":   func() error { _, err := evePtr.Mul(2); return err },
+			"copy": func() error { _, err := evePtr.Copy(); return err },
+			"move": func() error { _, err := evePtr.Move(g.bob); return err },
+			"free": func() error { return evePtr.Free() },
+		} {
+			err := try()
+			if !errors.Is(err, workers.ErrPermission) {
+				t.Errorf("eve's %s through me's pointer object: %v", what, err)
+			} else if strings.Contains(err.Error(), "4.5") {
+				t.Errorf("%s: error shows a value: %v", what, err)
+			}
+		}
+		// Its owner reads through it, and copies it.
+		got, err := px.GetCopy()
+		wantTensor(t, got, err, vec(4.5, 6.25))
+		cp := p(px.Copy())
+		got, err = cp.GetCopy()
+		wantTensor(t, got, err, vec(4.5, 6.25))
+		runtime.KeepAlive(x)
 	})
 }
 

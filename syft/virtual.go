@@ -71,7 +71,7 @@ func NewVirtualWorker(id string) *VirtualWorker {
 		store: store, users: users, owner: ownerTok, me: meTok,
 	}
 	core.w, err = daemon.NewWorker(workers.Config{
-		WorkerID: id, Store: store, Users: users, Dial: dialVirtual,
+		WorkerID: id, Store: store, Users: users, Dial: core.dial,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
@@ -102,8 +102,10 @@ func (c *virtualCore) connect(user, token string) (*VirtualWorker, error) {
 	return w, nil
 }
 
-// dialVirtual lets one virtual worker's handler reach another in-process.
-func dialVirtual(ctx context.Context, p store.PointerTarget, grants []string) (*workers.Client, error) {
+// dial lets one virtual worker's handler reach another in-process; the
+// link tells the other which worker dialed (virtual workers have no
+// certificates: in one process, the worker id is the identity).
+func (c *virtualCore) dial(ctx context.Context, p store.PointerTarget, cred workers.Credentials) (*workers.Client, error) {
 	if !strings.HasPrefix(p.Addr, virtualScheme) {
 		return nil, fmt.Errorf("virtual workers reach only virtual workers, not %s", p.Addr)
 	}
@@ -113,8 +115,8 @@ func dialVirtual(ctx context.Context, p store.PointerTarget, grants []string) (*
 	if core == nil {
 		return nil, fmt.Errorf("no virtual worker at %s (closed?)", p.Addr)
 	}
-	return workers.NewClient(ctx, workers.NewSessionTransport(core.h, "peer"),
-		workers.Credentials{Grants: grants}, workers.ClientOptions{})
+	return workers.NewClient(ctx, workers.NewPeerSessionTransport(core.h, "peer:"+c.id, workers.Peer{Worker: c.id}),
+		workers.Credentials{Grants: cred.Grants, For: cred.For}, workers.ClientOptions{})
 }
 
 // ID implements Worker.

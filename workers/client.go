@@ -29,6 +29,9 @@ type Transport interface {
 type Credentials struct {
 	Token  string
 	Grants []string
+	// For names the user on whose behalf a worker presents grants
+	// (AuthRequest.For).
+	For string
 }
 
 // ClientOptions configure a Client.
@@ -77,7 +80,7 @@ func NewClient(ctx context.Context, tr Transport, cred Credentials, opts ClientO
 }
 
 func (c *Client) authLocked(ctx context.Context) error {
-	req := AuthRequest{Token: c.cred.Token, Grant: strings.Join(c.cred.Grants, ",")}
+	req := AuthRequest{Token: c.cred.Token, Grant: strings.Join(c.cred.Grants, ","), For: c.cred.For}
 	var rep AuthReply
 	if err := c.roundTripLocked(ctx, MsgAuth, &req, &rep); err != nil {
 		return err
@@ -212,6 +215,12 @@ func NewSessionTransport(h *Handler, label string) *SessionTransport {
 	return &SessionTransport{s: h.NewSession(label)}
 }
 
+// NewPeerSessionTransport starts a session on h for an in-process link
+// whose other end is known (a virtual worker dialing another).
+func NewPeerSessionTransport(h *Handler, label string, peer Peer) *SessionTransport {
+	return &SessionTransport{s: h.NewPeerSession(label, peer)}
+}
+
 // RoundTrip implements Transport.
 func (t *SessionTransport) RoundTrip(ctx context.Context, frame []byte) ([]byte, error) {
 	t.mu.Lock()
@@ -249,6 +258,10 @@ type DialOptions struct {
 	Insecure bool
 	// MaxReply bounds reply frames in bytes (0: serde's default).
 	MaxReply int
+	// Certificate, when set, is presented to the worker as a client
+	// certificate: how a worker proves to another which worker it is
+	// (grants are given to one worker, Grant.Audience).
+	Certificate *tls.Certificate
 }
 
 // DialTransport connects to a worker daemon: TLS 1.3 with the worker's
@@ -273,7 +286,7 @@ func DialTransport(ctx context.Context, addr string, opts DialOptions) (Transpor
 	}
 	if !opts.Insecure {
 		want := opts.Fingerprint
-		tc := tls.Client(conn, &tls.Config{
+		cfg := &tls.Config{
 			MinVersion: tls.VersionTLS13,
 			// The certificate is checked below against the pinned
 			// fingerprint instead of a CA chain and host name.
@@ -287,7 +300,11 @@ func DialTransport(ctx context.Context, addr string, opts DialOptions) (Transpor
 				}
 				return nil
 			},
-		})
+		}
+		if opts.Certificate != nil {
+			cfg.Certificates = []tls.Certificate{*opts.Certificate}
+		}
+		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("dial %s: TLS handshake: %w", addr, err)
@@ -337,15 +354,19 @@ func (t *connTransport) RoundTrip(ctx context.Context, frame []byte) ([]byte, er
 
 func (t *connTransport) Close() error { return t.conn.Close() }
 
-// DialPeer is how a daemon reaches another worker: TLS with the pinned
+// PeerDialer is how a daemon reaches another worker: TLS with the pinned
 // fingerprint the pointer or move destination carries (or loopback
-// plaintext when it says so), authenticated with grant tokens.
-func DialPeer(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
-	tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure})
-	if err != nil {
-		return nil, err
+// plaintext when it says so), presenting the daemon's own certificate
+// (cert) so the peer knows which worker it is, authenticated with grant
+// tokens.
+func PeerDialer(cert *tls.Certificate) func(ctx context.Context, p store.PointerTarget, cred Credentials) (*Client, error) {
+	return func(ctx context.Context, p store.PointerTarget, cred Credentials) (*Client, error) {
+		tr, err := DialTransport(ctx, p.Addr, DialOptions{Fingerprint: p.Fingerprint, Insecure: p.Insecure, Certificate: cert})
+		if err != nil {
+			return nil, err
+		}
+		return NewClient(ctx, tr, cred, ClientOptions{})
 	}
-	return NewClient(ctx, tr, Credentials{Grants: grants}, ClientOptions{})
 }
 
 // CertFingerprint formats the SHA-256 fingerprint of a DER certificate.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,9 +39,11 @@ type Config struct {
 	// the client asked for (0: one minute).
 	RequestTimeout time.Duration
 	// Dial opens an authenticated client session to a peer worker,
-	// presenting the given grant tokens; used to resolve pointers and to
-	// move objects. Nil refuses such requests.
-	Dial func(ctx context.Context, peer store.PointerTarget, grants []string) (*Client, error)
+	// presenting grant tokens (and proving this worker's identity: a
+	// daemon presents its certificate, PeerDialer); used to resolve
+	// pointers, to move objects and to deliver secure-aggregation
+	// shares. Nil refuses such requests.
+	Dial func(ctx context.Context, peer store.PointerTarget, cred Credentials) (*Client, error)
 	// MaxAuthFailures closes a session after this many failed
 	// authentications (0: 3).
 	MaxAuthFailures int
@@ -220,16 +223,53 @@ func (h *Handler) Close() {
 type Session struct {
 	h        *Handler
 	remote   string
+	peer     Peer
 	user     *User
 	grants   []*store.Grant
+	forUser  string
 	lastID   uint64
 	failures int
+}
+
+// Peer is what the transport of a session proved about its other end.
+// The zero Peer is a verified link with no worker identity (a user's
+// session, or a TLS client presenting no certificate).
+type Peer struct {
+	// Worker is the id of the worker at the other end of an in-process
+	// link (a virtual worker dialing another).
+	Worker string
+	// Fingerprint is the certificate the other end presented in the TLS
+	// handshake (and proved it holds the key of).
+	Fingerprint string
+	// Unverified: the transport proves nothing about the other end
+	// (plaintext on loopback, --insecure-loopback): grants' audiences
+	// cannot be checked there.
+	Unverified bool
+}
+
+// String names the peer for logs.
+func (p Peer) String() string {
+	switch {
+	case p.Unverified:
+		return "unverified"
+	case p.Fingerprint != "":
+		return p.Fingerprint
+	case p.Worker != "":
+		return "in-process:" + p.Worker
+	}
+	return ""
 }
 
 // NewSession starts a session for a connection from remote (an address,
 // or a label for in-process clients).
 func (h *Handler) NewSession(remote string) *Session {
 	return &Session{h: h, remote: remote}
+}
+
+// NewPeerSession starts a session for a connection from remote whose
+// transport proved peer.
+func (h *Handler) NewPeerSession(remote string, peer Peer) *Session {
+	return &Session{h: h, remote: remote, peer: peer}
 }
 
 // User returns the authenticated user, or nil before authentication.
@@ -340,11 +380,14 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 		}
 		s.user = u
 	case a.Grant != "" && a.Token == "":
-		u, grants, err := h.useGrants(a.Grant)
+		if err := validFor(a.For); err != nil {
+			return fail(err)
+		}
+		u, grants, err := h.useGrants(a.Grant, s.peer)
 		if err != nil {
 			return fail(err)
 		}
-		s.user, s.grants = u, grants
+		s.user, s.grants, s.forUser = u, grants, a.For
 	default:
 		return fail(fmt.Errorf("%w: present exactly one of a user token or grant tokens", ErrUnauthenticated))
 	}
@@ -353,7 +396,12 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 	if len(s.grants) > 0 {
 		rep.Grant = s.grants[0].ID
 	}
-	h.cfg.AccessLog.Info("auth", "remote", s.remote, "user", s.user.Name, "grants", grantIDs(s.grants), "outcome", "ok")
+	if s.ViaGrant() {
+		h.cfg.AccessLog.Info("auth", "remote", s.remote, "user", s.user.Name, "grants", grantIDs(s.grants),
+			"issuer", s.user.Name, "on_behalf_of", s.forUser, "peer", s.peer.String(), "outcome", "ok")
+	} else {
+		h.cfg.AccessLog.Info("auth", "remote", s.remote, "user", s.user.Name, "outcome", "ok")
+	}
 	body, err := encodeBody(rep)
 	if err != nil {
 		return h.errorReply(env.ID, env.Type, err), true
@@ -363,6 +411,19 @@ func (s *Session) auth(env *envelope) ([]byte, bool) {
 		return h.errorReply(env.ID, env.Type, err), true
 	}
 	return b, false
+}
+
+// validFor checks AuthRequest.For: empty, or "worker/user" with both
+// valid names.
+func validFor(f string) error {
+	if f == "" {
+		return nil
+	}
+	w, u, ok := strings.Cut(f, "/")
+	if !ok || ValidateName(w) != nil || ValidateName(u) != nil {
+		return BadRequestf("auth: for %.80q: want worker/user", f)
+	}
+	return nil
 }
 
 func grantIDs(gs []*store.Grant) []string {
@@ -407,7 +468,9 @@ func (h *Handler) refuse(s *Session, why string, id uint64, typ string, err erro
 func (h *Handler) logAccess(s *Session, r *Request, d time.Duration, err error) {
 	attrs := []any{"remote", s.remote, "user", s.user.Name, "type", r.Type, "req", r.ID, "objects", r.objects, "ms", d.Milliseconds()}
 	if s.ViaGrant() {
-		attrs = append(attrs, "grants", grantIDs(s.grants))
+		// A peer worker acting with grants: the rights are the issuer's
+		// (user); the person is the one the peer acts for.
+		attrs = append(attrs, "grants", grantIDs(s.grants), "issuer", s.user.Name, "on_behalf_of", s.forUser, "peer", s.peer.String())
 	}
 	attrs = append(attrs, r.detail...)
 	switch {

@@ -134,10 +134,17 @@ func TestGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var g GrantReply
-	if err := cl.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantUse}, Objects: []string{"x"}, Uses: 1}, &g); err != nil {
+	if err := cl.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantUse}, Objects: []string{"x"}, Uses: 1, Audience: "alice"}, &g); err != nil {
 		t.Fatal(err)
 	}
-	gc, err := NewClient(ctx, NewSessionTransport(h, "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{})
+	// Only the worker the grant was given to may present it: not the
+	// user who holds the token, not another worker.
+	for _, peer := range []Peer{{}, {Worker: "mallory"}, {Fingerprint: "sha256:" + strings.Repeat("ab", 32)}} {
+		if _, err := NewClient(ctx, NewPeerSessionTransport(h, "peer", peer), Credentials{Grants: []string{g.Token}}, ClientOptions{}); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("grant for alice presented by %q: %v", peer, err)
+		}
+	}
+	gc, err := NewClient(ctx, NewPeerSessionTransport(h, "peer", Peer{Worker: "alice"}), Credentials{Grants: []string{g.Token}, For: "alice/ds"}, ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,15 +158,66 @@ func TestGrants(t *testing.T) {
 	if err := gc.Call(ctx, MsgGet, &GetRequest{ID: "x", Keep: true}, nil); !errors.Is(err, ErrPermission) {
 		t.Fatalf("get through a use-only grant: %v", err)
 	}
-	if err := gc.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantGet}, Objects: []string{"x"}}, nil); !errors.Is(err, ErrPermission) {
+	if err := gc.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantGet}, Objects: []string{"x"}, Audience: "alice"}, nil); !errors.Is(err, ErrPermission) {
 		t.Fatalf("grant issued through a grant: %v", err)
 	}
 	if err := gc.Call(ctx, MsgClear, struct{}{}, nil); !errors.Is(err, ErrPermission) {
 		t.Fatalf("clear through a grant: %v", err)
 	}
 	// Uses: 1 means a second session with the same token is refused.
-	if _, err := NewClient(ctx, NewSessionTransport(h, "peer"), Credentials{Grants: []string{g.Token}}, ClientOptions{}); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := NewClient(ctx, NewPeerSessionTransport(h, "peer", Peer{Worker: "alice"}), Credentials{Grants: []string{g.Token}}, ClientOptions{}); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("reused one-time grant: %v", err)
+	}
+}
+
+// A put grant stores each of its objects once, whatever the session's
+// uses, and nothing else.
+func TestPutGrantOnce(t *testing.T) {
+	h, tok, _ := testHandler(t)
+	ctx := context.Background()
+	cl, err := NewClient(ctx, NewSessionTransport(h, "me"), Credentials{Token: tok["me"]}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []GrantRequest{
+		{Actions: []string{store.GrantPut}, Audience: "alice"},                                                       // no objects
+		{Actions: []string{store.GrantPut, store.GrantGet}, Objects: []string{"a"}, Audience: "alice"},               // put and more
+		{Actions: []string{store.GrantPut}, Objects: []string{"a"}},                                                  // no audience
+		{Actions: []string{store.GrantPut}, Objects: []string{"a"}, Audience: "alice", AudienceFingerprint: "md5:1"}, // bad fingerprint
+	} {
+		if err := cl.Call(ctx, MsgGrant, &bad, nil); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("grant %+v: %v", bad, err)
+		}
+	}
+	var g GrantReply
+	if err := cl.Call(ctx, MsgGrant, &GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{"a", "b"}, Audience: "alice"}, &g); err != nil {
+		t.Fatal(err)
+	}
+	gc, err := NewClient(ctx, NewPeerSessionTransport(h, "peer", Peer{Worker: "alice"}), Credentials{Grants: []string{g.Token}}, ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := func(id string) *PutRequest {
+		return &PutRequest{Object: &store.Object{ID: id, Kind: store.KindTensor, Tensor: tensor.FromSlice([]float64{1})}}
+	}
+	if err := gc.Call(ctx, MsgPut, obj("a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.Call(ctx, MsgPut, obj("c"), nil); !errors.Is(err, ErrPermission) {
+		t.Fatalf("put of an object the grant does not name: %v", err)
+	}
+	if err := cl.Call(ctx, MsgFree, &FreeRequest{IDs: []string{"a"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := gc.Call(ctx, MsgPut, obj("a"), nil); !errors.Is(err, ErrPermission) {
+		t.Fatalf("second put of a through the grant: %v", err)
+	}
+	if err := gc.Call(ctx, MsgPut, obj("b"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Every object stored: the grant is gone.
+	if _, err := NewClient(ctx, NewPeerSessionTransport(h, "peer", Peer{Worker: "alice"}), Credentials{Grants: []string{g.Token}}, ClientOptions{}); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("used-up put grant: %v", err)
 	}
 }
 
@@ -173,7 +231,7 @@ func FuzzSession(f *testing.F) {
 	f.Add(frame(f, MsgGet, 2, &GetRequest{ID: "x"}))
 	f.Add(frame(f, MsgSearch, 2, &SearchRequest{Tags: []string{"#a"}}))
 	f.Add(frame(f, MsgMove, 2, &MoveRequest{ID: "x", Dest: store.PointerTarget{Worker: "w", Addr: "a", Grants: []string{"t"}}}))
-	f.Add(frame(f, MsgGrant, 2, &GrantRequest{Actions: []string{store.GrantPut}}))
+	f.Add(frame(f, MsgGrant, 2, &GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{"y"}, Audience: "alice"}))
 	f.Add(frame(f, MsgAuth, 2, &AuthRequest{Grant: "a,b"}))
 	f.Add([]byte{0x94, 0x01, 0xa3, 'p', 'u', 't', 0x02, 0xc7, 0xff, 0x01})
 	f.Add([]byte("\xff\xff"))
@@ -210,7 +268,7 @@ func FuzzSession(f *testing.F) {
 
 func TestMoveToUnreachablePeerKeepsObject(t *testing.T) {
 	h, tok, _ := testHandler(t)
-	h.cfg.Dial = func(ctx context.Context, p store.PointerTarget, grants []string) (*Client, error) {
+	h.cfg.Dial = func(ctx context.Context, p store.PointerTarget, cred Credentials) (*Client, error) {
 		return nil, errors.New("connection refused")
 	}
 	ctx := context.Background()

@@ -40,6 +40,11 @@ const (
 type AuthRequest struct {
 	Token string `msgpack:"token,omitempty"`
 	Grant string `msgpack:"grant,omitempty"`
+	// For names, on a grant session, the user on whose behalf the
+	// presenting worker acts ("alice/ds": user ds of worker alice), for
+	// the access log. It is the presenting worker's statement: the grant
+	// still acts with its issuer's rights only.
+	For string `msgpack:"for,omitempty"`
 }
 
 // AuthReply says who the session is and which worker answered.
@@ -140,10 +145,16 @@ type CopyRequest struct {
 	NewID string `msgpack:"new_id,omitempty"`
 }
 
-// GrantRequest asks the worker for a grant token acting as the caller.
+// GrantRequest asks the worker for a grant token acting as the caller,
+// for one other worker (the audience) to present.
 type GrantRequest struct {
 	Actions []string `msgpack:"actions"`
-	Objects []string `msgpack:"objects,omitempty"`
+	Objects []string `msgpack:"objects"`
+	// Audience is the worker the grant is for, and AudienceFingerprint
+	// its certificate (empty for a virtual worker): a session presenting
+	// the grant must prove it is that worker.
+	Audience            string `msgpack:"audience"`
+	AudienceFingerprint string `msgpack:"audience_fp,omitempty"`
 	// Uses limits how often the grant authenticates a session; 0 means
 	// unlimited.
 	Uses int `msgpack:"uses,omitempty"`

@@ -46,13 +46,14 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	}
 	r.Touch(o.ID)
 	s := r.Session
+	var putGrant *store.Grant
 	if s.ViaGrant() {
 		// Worker-to-worker: the receiving end of a move.
-		g := s.grantFor(store.GrantPut, o.ID)
-		if g == nil {
+		putGrant = s.grantFor(store.GrantPut, o.ID)
+		if putGrant == nil {
 			return nil, Deniedf("grant does not allow storing object %s", o.ID)
 		}
-		o.Provenance.Grant = g.ID
+		o.Provenance.Grant = putGrant.ID
 		if o.Provenance.Source == "" {
 			o.Provenance.Source = "move"
 		}
@@ -60,8 +61,10 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 		if o.Provenance.Source == "" {
 			o.Provenance.Source = "send"
 		}
-		// Only a job records whose data a result derives from (a move
-		// carries the record along).
+		// Only a grant's own puts are covered by it; only a job records
+		// whose data a result derives from (a move carries the record
+		// along).
+		o.Provenance.Grant = ""
 		o.DataOwners = nil
 	}
 	o.Owner = r.User().Name
@@ -93,7 +96,33 @@ func (h *Handler) put(_ context.Context, r *Request) (any, error) {
 	if err := h.cfg.Store.Put(o); err != nil {
 		return nil, err
 	}
+	if putGrant != nil {
+		// A put grant stores each of its objects once.
+		if err := h.consumePut(s, putGrant, o.ID); err != nil {
+			return nil, err
+		}
+	}
 	return &InfoReply{Info: o.Info()}, nil
+}
+
+// consumePut strikes id from a put grant's objects, in the session's copy
+// and in the store; a grant with nothing left to allow is deleted.
+func (h *Handler) consumePut(s *Session, g *store.Grant, id string) error {
+	h.grantMu.Lock()
+	defer h.grantMu.Unlock()
+	g.Objects = slices.DeleteFunc(slices.Clone(g.Objects), func(x string) bool { return x == id })
+	stored, err := h.cfg.Store.LoadGrant(g.TokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // used up or expired meanwhile; the session's copy is updated
+	}
+	if err != nil {
+		return err
+	}
+	stored.Objects = slices.DeleteFunc(stored.Objects, func(x string) bool { return x == id })
+	if len(stored.Objects) == 0 {
+		return h.cfg.Store.DeleteGrant(g.TokenHash)
+	}
+	return h.cfg.Store.SaveGrant(stored)
 }
 
 // Lookup loads the object id for r, refusing it when r comes through
@@ -146,6 +175,21 @@ func PrivacyOf(objs ...*store.Object) (bool, []string) {
 	return private, allowed
 }
 
+// canUsePointer enforces ownership of pointer objects: a pointer object
+// acts, on the worker it points to, with the grants its owner was given,
+// so only its owner (or an admin) may read through it, compute with it,
+// copy it or move it; another user would act there as its owner.
+func canUsePointer(s *Session, o *store.Object) error {
+	if o.Kind != store.KindPointer {
+		return nil
+	}
+	u := s.user
+	if u.Has(PermAdmin) || o.Owner == u.Name {
+		return nil
+	}
+	return Deniedf("object %s is a pointer of user %q to worker %s: it acts there with that user's grants, so only its owner may use, copy or move it", o.ID, o.Owner, o.Pointer.Worker)
+}
+
 // CanRemove enforces ownership: only o's owner or an admin may remove it
 // (and a grant session only when its grants allow freeing or taking o).
 func CanRemove(s *Session, o *store.Object) error {
@@ -179,6 +223,9 @@ func (h *Handler) get(ctx context.Context, r *Request) (any, error) {
 	if o.Kind == store.KindPointer {
 		// Resolve: the value comes from where the pointer points; the
 		// worker there applies its own privacy rules to our grant.
+		if err := canUsePointer(r.Session, o); err != nil {
+			return nil, err
+		}
 		var rep GetReply
 		err := h.forward(ctx, r, o.Pointer, MsgGet, &GetRequest{ID: o.Pointer.ID, Keep: g.Keep, Reason: g.Reason}, &rep)
 		if err != nil {
@@ -373,6 +420,9 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		case store.KindTensor:
 			local++
 		case store.KindPointer:
+			if err := canUsePointer(r.Session, o); err != nil {
+				return nil, fmt.Errorf("op %s operand %d: %w", q.Op, i, err)
+			}
 			if target == nil {
 				target = o.Pointer
 			} else if target.Worker != o.Pointer.Worker || target.Addr != o.Pointer.Addr {
@@ -485,6 +535,9 @@ func (h *Handler) copy(ctx context.Context, r *Request) (any, error) {
 	} else if err := store.ValidateID(q.NewID); err != nil {
 		return nil, fmt.Errorf("%w: new id: %v", ErrBadRequest, err)
 	}
+	if err := canUsePointer(r.Session, o); err != nil {
+		return nil, err
+	}
 	c := *o
 	c.ID = q.NewID
 	c.Tags = slices.Clone(o.Tags)
@@ -521,16 +574,22 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 			return nil, BadRequestf("unknown grant action %q (known: put, use, get, free)", a)
 		}
 	}
-	if len(q.Objects) > 1000 {
-		return nil, BadRequestf("grant for %d objects, at most 1000", len(q.Objects))
+	if slices.Contains(q.Actions, store.GrantPut) && len(q.Actions) > 1 {
+		return nil, BadRequestf("a put grant allows put only (ask for a second grant)")
+	}
+	if len(q.Objects) == 0 || len(q.Objects) > 1000 {
+		return nil, BadRequestf("a grant names 1 to 1000 objects, not %d", len(q.Objects))
 	}
 	for _, id := range q.Objects {
 		if err := store.ValidateID(id); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
 	}
-	if len(q.Objects) == 0 && !slices.Equal(q.Actions, []string{store.GrantPut}) {
-		return nil, BadRequestf("a grant other than put must name its objects")
+	if err := ValidateName(q.Audience); err != nil {
+		return nil, BadRequestf("a grant names the worker it is for (audience): %v", err)
+	}
+	if fp := q.AudienceFingerprint; fp != "" && !validFingerprint(fp) {
+		return nil, BadRequestf("audience fingerprint %.80q: want sha256: and 64 hex digits", fp)
 	}
 	if q.Uses < 0 || q.TTLMillis < 0 {
 		return nil, BadRequestf("negative uses or ttl")
@@ -545,15 +604,30 @@ func (h *Handler) grant(_ context.Context, r *Request) (any, error) {
 	}
 	token := NewToken()
 	g := &store.Grant{ID: "g-" + store.NewID(), TokenHash: HashToken(token), User: r.User().Name,
-		Actions: slices.Clone(q.Actions), Objects: slices.Clone(q.Objects), Uses: q.Uses}
+		Actions: slices.Clone(q.Actions), Objects: slices.Clone(q.Objects), Uses: q.Uses,
+		Audience: q.Audience, AudienceFingerprint: q.AudienceFingerprint}
 	if q.TTLMillis > 0 {
 		g.Expires = time.Now().Add(time.Duration(q.TTLMillis) * time.Millisecond).UnixNano()
 	}
 	if err := h.cfg.Store.SaveGrant(g); err != nil {
 		return nil, err
 	}
-	r.Note("grant", g.ID, "actions", g.Actions)
+	r.Note("grant", g.ID, "actions", g.Actions, "audience", g.Audience)
 	return &GrantReply{ID: g.ID, Token: token}, nil
+}
+
+// validFingerprint checks the form "sha256:" and 64 lowercase hex digits.
+func validFingerprint(fp string) bool {
+	h, ok := strings.CutPrefix(fp, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
@@ -586,7 +660,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	moved.Provenance = store.Provenance{Source: "move", From: h.cfg.WorkerID, Inputs: []string{o.ID}}
 	var rep InfoReply
 	// A fresh session: the grant is one-time, so it must not be cached.
-	c, err := h.Dial(ctx, &q.Dest, false)
+	c, err := h.Dial(ctx, &q.Dest, r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -607,7 +681,7 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 // the grants it carries, and decodes the reply into out.
 func (h *Handler) forward(ctx context.Context, r *Request, p *store.PointerTarget, typ string, body, out any) error {
 	r.Note("via", p.Worker)
-	c, err := h.Dial(ctx, p, true)
+	c, err := h.Dial(ctx, p, r, true)
 	if err != nil {
 		return err
 	}
@@ -618,23 +692,34 @@ func (h *Handler) forward(ctx context.Context, r *Request, p *store.PointerTarge
 			// permission...) with where it came from.
 			return fmt.Errorf("via pointer to %s:%s: %w", p.Worker, p.ID, err)
 		}
-		h.dropPeer(p)
+		h.dropPeer(p, onBehalf(r))
 		return fmt.Errorf("%w: %s at %s: %v", ErrPeer, p.Worker, p.Addr, err)
 	}
 	return nil
 }
 
-func peerKey(p *store.PointerTarget) string {
-	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",")
+func peerKey(p *store.PointerTarget, forUser string) string {
+	return p.Addr + "|" + p.Fingerprint + "|" + strings.Join(p.Grants, ",") + "|" + forUser
 }
 
-// Dial returns a session to a peer, cached by address and grants when
-// cache is set.
-func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, cache bool) (*Client, error) {
+// onBehalf names the real user a request to a peer is made for
+// ("worker/user"): r's user here, or, when r itself came from another
+// worker with grants, the user that worker named.
+func onBehalf(r *Request) string {
+	if r.Session.ViaGrant() && r.Session.forUser != "" {
+		return r.Session.forUser
+	}
+	return r.Handler.cfg.WorkerID + "/" + r.User().Name
+}
+
+// Dial returns a session to a peer presenting p's grants on behalf of r's
+// user, cached by address, grants and user when cache is set.
+func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, r *Request, cache bool) (*Client, error) {
 	if h.cfg.Dial == nil {
 		return nil, fmt.Errorf("%w: this worker cannot reach other workers", ErrPeer)
 	}
-	key := peerKey(p)
+	forUser := onBehalf(r)
+	key := peerKey(p, forUser)
 	if cache {
 		h.peerMu.Lock()
 		c := h.peers[key]
@@ -643,7 +728,7 @@ func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, cache bool) 
 			return c, nil
 		}
 	}
-	c, err := h.cfg.Dial(ctx, *p, p.Grants)
+	c, err := h.cfg.Dial(ctx, *p, Credentials{Grants: p.Grants, For: forUser})
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s at %s: %v", ErrPeer, p.Worker, p.Addr, err)
 	}
@@ -664,8 +749,8 @@ func (h *Handler) Dial(ctx context.Context, p *store.PointerTarget, cache bool) 
 	return c, nil
 }
 
-func (h *Handler) dropPeer(p *store.PointerTarget) {
-	key := peerKey(p)
+func (h *Handler) dropPeer(p *store.PointerTarget, forUser string) {
+	key := peerKey(p, forUser)
 	h.peerMu.Lock()
 	c := h.peers[key]
 	delete(h.peers, key)
@@ -676,8 +761,9 @@ func (h *Handler) dropPeer(p *store.PointerTarget) {
 }
 
 // useGrants authenticates a grant session: every token must name a live
-// grant of the same user; each use is counted.
-func (h *Handler) useGrants(tokens string) (*User, []*store.Grant, error) {
+// grant of the same user, given to the worker at the other end (peer);
+// each use is counted.
+func (h *Handler) useGrants(tokens string, peer Peer) (*User, []*store.Grant, error) {
 	h.grantMu.Lock()
 	defer h.grantMu.Unlock()
 	var user string
@@ -695,6 +781,9 @@ func (h *Handler) useGrants(tokens string) (*User, []*store.Grant, error) {
 		if g.Expires != 0 && now > g.Expires {
 			_ = h.cfg.Store.DeleteGrant(g.TokenHash)
 			return nil, nil, fmt.Errorf("%w: grant %s expired", ErrUnauthenticated, g.ID)
+		}
+		if err := audienceCheck(g, peer); err != nil {
+			return nil, nil, err
 		}
 		if user == "" {
 			user = g.User
@@ -721,6 +810,24 @@ func (h *Handler) useGrants(tokens string) (*User, []*store.Grant, error) {
 		}
 	}
 	return u, grants, nil
+}
+
+// audienceCheck refuses a grant presented by another worker than the one
+// it was given to: the peer must hold the audience's certificate (or, on
+// an in-process link to a virtual worker, be that worker). A plaintext
+// loopback link proves nothing, so there the check cannot be made.
+func audienceCheck(g *store.Grant, peer Peer) error {
+	switch {
+	case g.Audience == "":
+		return fmt.Errorf("%w: grant %s names no worker it was given to (issued by an older version); ask for it again", ErrUnauthenticated, g.ID)
+	case peer.Unverified:
+		return nil
+	case g.AudienceFingerprint != "" && peer.Fingerprint == g.AudienceFingerprint:
+		return nil
+	case g.AudienceFingerprint == "" && peer.Fingerprint == "" && peer.Worker == g.Audience:
+		return nil
+	}
+	return fmt.Errorf("%w: grant %s was given to worker %s; this session has not proven it is that worker", ErrUnauthenticated, g.ID, g.Audience)
 }
 
 // grantFor returns a session grant allowing action on object id.

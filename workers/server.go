@@ -69,6 +69,13 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.TLS != nil {
 		c := cfg.TLS.Clone()
 		c.MinVersion = tls.VersionTLS13
+		// A worker dialing another presents its certificate, which
+		// proves which worker it is (grants are given to one worker);
+		// users present none. Certificates are pinned by fingerprint,
+		// never checked against a CA.
+		if c.ClientAuth == tls.NoClientCert {
+			c.ClientAuth = tls.RequestClientCert
+		}
 		cfg.TLS = c
 	}
 	return &Server{cfg: cfg, conns: map[*serverConn]struct{}{}}
@@ -126,6 +133,7 @@ func (s *Server) serveConn(sc *serverConn) {
 	}()
 	remote := sc.c.RemoteAddr().String()
 	conn := sc.c
+	peer := Peer{Unverified: true}
 	if s.cfg.TLS != nil {
 		tc := tls.Server(sc.c, s.cfg.TLS)
 		tc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
@@ -134,8 +142,12 @@ func (s *Server) serveConn(sc *serverConn) {
 			return
 		}
 		conn = tc
+		peer = Peer{}
+		if cs := tc.ConnectionState(); len(cs.PeerCertificates) > 0 {
+			peer.Fingerprint = CertFingerprint(cs.PeerCertificates[0].Raw)
+		}
 	}
-	sess := s.cfg.Handler.NewSession(remote)
+	sess := s.cfg.Handler.NewPeerSession(remote, peer)
 	s.cfg.Log.Debug("connection", "remote", remote)
 	for {
 		// Deadline first, then the closing check: Shutdown sets closing

@@ -106,7 +106,7 @@ func Start(cfg Config) (*Daemon, error) {
 		Log:            cfg.Log,
 		Limits:         cfg.Limits,
 		RequestTimeout: cfg.RequestTimeout,
-		Dial:           workers.DialPeer,
+		Dial:           workers.PeerDialer(&cert),
 		Certificate:    &cert,
 	})
 	if err != nil {

@@ -108,14 +108,17 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 	t.Helper()
 	fh := &flHarness{}
 	byAddr := map[string]*workers.Handler{}
-	dial := func(ctx context.Context, p store.PointerTarget, grants []string) (*workers.Client, error) {
-		h := byAddr[p.Addr]
-		if h == nil {
-			return nil, errors.New("no such worker")
+	dialFrom := func(from string) func(ctx context.Context, p store.PointerTarget, cred workers.Credentials) (*workers.Client, error) {
+		return func(ctx context.Context, p store.PointerTarget, cred workers.Credentials) (*workers.Client, error) {
+			h := byAddr[p.Addr]
+			if h == nil {
+				return nil, errors.New("no such worker")
+			}
+			return workers.NewClient(ctx, workers.NewPeerSessionTransport(h, "peer", workers.Peer{Worker: from}), cred, workers.ClientOptions{})
 		}
-		return workers.NewClient(ctx, workers.NewSessionTransport(h, "peer"), workers.Credentials{Grants: grants}, workers.ClientOptions{})
 	}
 	for _, id := range ids {
+		dial := dialFrom(id)
 		users := workers.NewUsers()
 		tok, _ := users.Add("me")
 		users.Add("eve")
@@ -149,24 +152,28 @@ func (fh *flHarness) putModel(t *testing.T, i int, seed uint64) string {
 	return rep.Info.ID
 }
 
-func (fh *flHarness) participants(t *testing.T, round string, n int) []Participant {
+// participants returns, for each sender i, the participant list it gets:
+// for every receiver j, a one-use grant j gave i to store its share.
+func (fh *flHarness) participants(t *testing.T, round string, n int) [][]Participant {
 	t.Helper()
-	ps := make([]Participant, n)
-	for j := 0; j < n; j++ {
-		var ids []string
-		for i := 0; i < n; i++ {
-			if i != j {
-				ids = append(ids, ShareID(round, i, j))
+	out := make([][]Participant, n)
+	for i := range out {
+		out[i] = make([]Participant, n)
+		for j := 0; j < n; j++ {
+			id := fh.h[j].WorkerID()
+			out[i][j] = Participant{Worker: id, Target: store.PointerTarget{Worker: id, Addr: "mem:" + id}}
+			if i == j {
+				continue
 			}
+			var g workers.GrantReply
+			q := &workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: []string{ShareID(round, i, j)}, Uses: 1, Audience: fh.h[i].WorkerID()}
+			if err := fh.c[j].Call(t.Context(), workers.MsgGrant, q, &g); err != nil {
+				t.Fatal(err)
+			}
+			out[i][j].Target.Grants = []string{g.Token}
 		}
-		var g workers.GrantReply
-		if err := fh.c[j].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantPut}, Objects: ids, Uses: n - 1}, &g); err != nil {
-			t.Fatal(err)
-		}
-		id := fh.h[j].WorkerID()
-		ps[j] = Participant{Worker: id, Target: store.PointerTarget{Worker: id, Addr: "mem:" + id, Grants: []string{g.Token}}}
 	}
-	return ps
+	return out
 }
 
 // The participant side never returns a lone share or a partial sum, and
@@ -179,7 +186,7 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		var rep ShareReply
 		return fh.c[i].Call(ctx, MsgShare, &q, &rep)
 	}
-	ps := fh.participants(t, "r1", 2)
+	ps := fh.participants(t, "r1", 2)[0]
 	w2 := []float64{1, 1}
 	for _, tc := range []struct {
 		name string
@@ -221,11 +228,11 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		t.Fatalf("took a share: %v", err)
 	}
 	// A proper round, then the sum cannot be asked twice or by another user.
-	ps = fh.participants(t, "r2", 2)
-	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: ps, Weights: w2}); err != nil {
+	pl := fh.participants(t, "r2", 2)
+	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: pl[0], Weights: w2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: ps, Weights: w2}); err != nil {
+	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: pl[1], Weights: w2}); err != nil {
 		t.Fatal(err)
 	}
 	eveTok, _ := fh.users[0].Add("eve2")
@@ -254,10 +261,10 @@ func TestFederatedRefusesGrantSessions(t *testing.T) {
 	fh := newFLHarness(t, "bob")
 	m := fh.putModel(t, 0, 1)
 	var g workers.GrantReply
-	if err := fh.c[0].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}}, &g); err != nil {
+	if err := fh.c[0].Call(t.Context(), workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet}, Objects: []string{m}, Audience: "alice"}, &g); err != nil {
 		t.Fatal(err)
 	}
-	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(fh.h[0], "peer"), workers.Credentials{Grants: []string{g.Token}}, workers.ClientOptions{})
+	c, err := workers.NewClient(t.Context(), workers.NewPeerSessionTransport(fh.h[0], "peer", workers.Peer{Worker: "alice"}), workers.Credentials{Grants: []string{g.Token}}, workers.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

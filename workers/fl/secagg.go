@@ -293,7 +293,7 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 		obj := &store.Object{ID: ShareID(q.Round, q.Index, j), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
 			Private: true, Description: "secure-aggregation share from " + st.h.WorkerID(),
 			Provenance: store.Provenance{Source: "send"}}
-		if err := st.sendShare(ctx, p, obj); err != nil {
+		if err := st.sendShare(ctx, r, p, obj); err != nil {
 			st.dropRound(q.Round)
 			return nil, err
 		}
@@ -319,12 +319,12 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 
 // sendShare stores a share on a peer through the grant it issued for the
 // round. The error names the peer: it is the one that did not take it.
-func (st *flState) sendShare(ctx context.Context, p Participant, o *store.Object) error {
+func (st *flState) sendShare(ctx context.Context, r *workers.Request, p Participant, o *store.Object) error {
 	t := p.Target
 	if t.Worker != p.Worker || t.Addr == "" || len(t.Grants) == 0 {
 		return workers.BadRequestf("participant %s: needs an address and a put grant", p.Worker)
 	}
-	c, err := st.h.Dial(ctx, &t, false)
+	c, err := st.h.Dial(ctx, &t, r, false)
 	if err != nil {
 		return fmt.Errorf("send share to participant %s: %w", p.Worker, err)
 	}

@@ -68,11 +68,18 @@ type Grant struct {
 	Uses int `msgpack:"uses,omitempty"`
 	// Expires is Unix nanoseconds; 0 means never.
 	Expires int64 `msgpack:"expires,omitempty"`
+	// Audience is the worker the grant was given to: only that worker may
+	// present it, proven by its certificate (AudienceFingerprint) in the
+	// TLS handshake, or, for a virtual worker (no certificate), by its id
+	// on an in-process link.
+	Audience            string `msgpack:"audience,omitempty"`
+	AudienceFingerprint string `msgpack:"audience_fp,omitempty"`
 }
 
 // Grant actions.
 const (
-	// GrantPut allows storing one new object (moves).
+	// GrantPut allows storing each of the grant's objects once (moves,
+	// secure-aggregation shares).
 	GrantPut = "put"
 	// GrantUse allows reading metadata of and computing on the granted
 	// objects, and freeing what the grant created (pointers).
@@ -83,6 +90,14 @@ const (
 	// GrantFree allows deleting the granted objects the user owns.
 	GrantFree = "free"
 )
+
+// clone is a deep copy of g.
+func (g *Grant) clone() *Grant {
+	c := *g
+	c.Actions = slices.Clone(g.Actions)
+	c.Objects = slices.Clone(g.Objects)
+	return &c
+}
 
 // Allows reports whether the grant allows action (GrantPut, GrantUse...).
 func (g *Grant) Allows(action string) bool { return slices.Contains(g.Actions, action) }
@@ -219,8 +234,7 @@ func (s *MemStore) Clear(owner string) (int, error) {
 func (s *MemStore) SaveGrant(g *Grant) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := *g
-	s.grants[g.TokenHash] = &c
+	s.grants[g.TokenHash] = g.clone()
 	return nil
 }
 
@@ -232,8 +246,7 @@ func (s *MemStore) LoadGrant(tokenHash string) (*Grant, error) {
 	if !ok {
 		return nil, fmt.Errorf("grant: %w", ErrNotFound)
 	}
-	c := *g
-	return &c, nil
+	return g.clone(), nil
 }
 
 // DeleteGrant implements Store.
