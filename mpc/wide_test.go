@@ -97,3 +97,25 @@ func TestWideQuotients(t *testing.T) {
 		}
 	}
 }
+
+// TestFullRangeFunctions checks InvSqrtFull, SqrtFull and ReciprocalFull on
+// ordinary tensors over [2^-14, 2^30] (and negative values for the
+// reciprocal).
+func TestFullRangeFunctions(t *testing.T) {
+	q := func(v float64) float64 { return math.Round(v*(1<<16)) / (1 << 16) }
+	xs := approxInputs(math.Ldexp(1, -14), math.Ldexp(1, 30), 500).Apply(q)
+	neg := xs.MulScalar(-1)
+	for _, n := range parties {
+		outs := run(t, n, func(p *Party) *tensor.Tensor {
+			x := p.Encrypt(xs, 0)
+			return tensor.Concat(0, reveal(x.InvSqrtFull()), reveal(x.SqrtFull()), reveal(x.ReciprocalFull()), reveal(p.Encrypt(neg, 1).ReciprocalFull()))
+		})
+		want := tensor.Concat(0, xs.Sqrt().Reciprocal(), xs.Sqrt(), xs.Reciprocal(), neg.Reciprocal())
+		for i, g := range outs[0].Data() {
+			w := want.Data()[i]
+			if e := math.Abs(g - w); e > 2*ulp+1e-4*math.Abs(w) {
+				t.Fatalf("%d parties: element %d (x = %g) is %g, want %g", n, i, xs.Data()[i%500], g, w)
+			}
+		}
+	}
+}

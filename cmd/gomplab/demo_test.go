@@ -192,7 +192,7 @@ func TestWorkerLoadONNX(t *testing.T) {
 		ok    bool
 	}{
 		{"digits_mlp.onnx", nil, "tags=[crypten_model] private (via store)", true},
-		{"unsupported.onnx", nil, "unsupported operator LeakyRelu", false},
+		{"unsupported.onnx", nil, "unsupported operator Celu", false},
 		{"digits_mlp.onnx", nil, "already tagged [crypten_model]", false},
 		{"digits_mlp.onnx", []string{"--replace"}, "tags=[crypten_model] private (via store)", true},
 	}

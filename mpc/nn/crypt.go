@@ -313,6 +313,16 @@ func (cryptBackend) put(g value, idx []int, shape []int) value {
 	return cv(z.ScatterAdd(0, flatIndex(idx), c.Reshape(-1)).Reshape(shape...))
 }
 
+func (cryptBackend) compare(a, b value, op string) value {
+	switch op {
+	case "eq":
+		return cv(mpc.Eq(operand(a), operand(b)))
+	case "gt":
+		return cv(mpc.Gt(operand(a), operand(b)))
+	}
+	return cv(mpc.Lt(operand(a), operand(b)))
+}
+
 // flatIndex returns indices as the 1-D tensor the mpc package takes.
 func flatIndex(idx []int) *tensor.Tensor {
 	f := make([]float64, len(idx))
@@ -337,11 +347,25 @@ func (cryptBackend) clamp(a value, lo, hi float64, mask bool) (value, value) {
 // The approximations below are the mpc package's; see its documentation
 // for the input range and error of each.
 
-func (cryptBackend) invSqrtWide(a value) value {
+func (cryptBackend) invSqrtFull(a value) value {
 	if c := enc(a); c != nil {
-		return cv(c.Wide().InvSqrt())
+		return cv(c.InvSqrtFull())
 	}
-	return pb.invSqrtWide(a)
+	return pb.invSqrtFull(a)
+}
+
+func (cryptBackend) sqrtFull(a value) value {
+	if c := enc(a); c != nil {
+		return cv(c.SqrtFull())
+	}
+	return pb.sqrtFull(a)
+}
+
+func (cryptBackend) reciprocalFull(a value) value {
+	if c := enc(a); c != nil {
+		return cv(c.ReciprocalFull())
+	}
+	return pb.reciprocalFull(a)
 }
 
 func (cryptBackend) erf(a value) value {

@@ -183,11 +183,15 @@ func (g *Graph) ForwardMany(xs ...*Variable) ([]*Variable, error) {
 				in[j] = env[name]
 			}
 		}
-		out := graphOps[n.Op].run(n, in)
-		if out.err != nil {
-			return nil, fmt.Errorf("nn: %s: %w", n.label(i), out.err)
+		outs, err := evalNode(n, in)
+		if err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", n.label(i), err)
 		}
-		env[n.Outputs[0]] = out
+		for j, o := range outs {
+			if n.Outputs[j] != "" {
+				env[n.Outputs[j]] = o
+			}
+		}
 	}
 	outs := make([]*Variable, len(g.spec.Outputs))
 	for i, name := range g.spec.Outputs {
@@ -197,11 +201,37 @@ func (g *Graph) ForwardMany(xs ...*Variable) ([]*Variable, error) {
 }
 
 // graphOp is one supported operator: its input count range, a check of its
-// attributes at build time, and its evaluation.
+// attributes at build time, and its evaluation: run for operators with one
+// output (only the first is computed: Dropout's mask and MaxPool's indices
+// are not), runMany for those with several (Split).
 type graphOp struct {
 	minIn, maxIn int
 	check        func(n *NodeSpec) error
 	run          func(n *NodeSpec, in []*Variable) *Variable
+	runMany      func(n *NodeSpec, in []*Variable) []*Variable
+}
+
+// evalNode runs node n on its inputs and returns the values of its
+// outputs (one, or as many as the node names for runMany operators).
+func evalNode(n *NodeSpec, in []*Variable) ([]*Variable, error) {
+	op := graphOps[n.Op]
+	if op.runMany == nil {
+		out := op.run(n, in)
+		if out.err != nil {
+			return nil, out.err
+		}
+		return []*Variable{out}, nil
+	}
+	outs := op.runMany(n, in)
+	for _, o := range outs {
+		if o.err != nil {
+			return nil, o.err
+		}
+	}
+	if len(outs) != len(n.Outputs) {
+		return nil, fmt.Errorf("%d outputs computed for %d named", len(outs), len(n.Outputs))
+	}
+	return outs, nil
 }
 
 // GraphOps lists the operators a GraphSpec may use, sorted.
@@ -230,14 +260,14 @@ func init() {
 		"Add":      binaryOp((*Variable).Add),
 		"Sub":      binaryOp((*Variable).Sub),
 		"Mul":      binaryOp((*Variable).Mul),
-		"Div":      binaryOp((*Variable).Div),
+		"Div":      binaryOp(divFull),
 		"MatMul":   binaryOp((*Variable).MatMul),
 		"Relu":     unaryOp((*Variable).Relu),
 		"Sigmoid":  unaryOp((*Variable).Sigmoid),
 		"Tanh":     unaryOp((*Variable).Tanh),
 		"Exp":      unaryOp((*Variable).Exp),
 		"Log":      unaryOp((*Variable).Log),
-		"Sqrt":     unaryOp((*Variable).Sqrt),
+		"Sqrt":     unaryOp((*Variable).sqrtFull),
 		"Neg":      unaryOp((*Variable).Neg),
 		"Abs":      unaryOp((*Variable).Abs),
 		"Identity": identity,
@@ -359,9 +389,20 @@ func init() {
 			return squeeze(in[0], n.Ints["axes"], true)
 		}},
 	}
+	addParityOps(graphOps)
 }
 
 const maxGraphArity = 4096
+
+// divFull divides as graphs mean it whatever the divisor's magnitude: by
+// an encrypted divisor through the full-range reciprocal (a plaintext one
+// is exact anyway).
+func divFull(a, b *Variable) *Variable {
+	if b == nil || b.err != nil || !b.Encrypted() {
+		return a.Div(b)
+	}
+	return a.Mul(b.reciprocalFull())
+}
 
 // withinLimit reports whether shape is non-negative with at most
 // MaxSpecElements elements: graph operators whose output size comes from
@@ -454,38 +495,19 @@ func plainInts(v *Variable, what string) ([]int, error) {
 }
 
 // gather selects indices (plaintext, any shape) along axis of x, as ONNX
-// Gather: the result's shape is x's with axis replaced by the indices' shape.
-// It is built from slices so it runs on encrypted x too.
+// Gather: the result's shape is x's with axis replaced by the indices'
+// shape. It is IndexSelect, local on encrypted x.
 func gather(x, indices *Variable, axis int) *Variable {
-	idx, err := plainInts(indices, "Gather indices")
-	if err != nil {
+	if _, err := plainInts(indices, "Gather indices"); err != nil {
 		return &Variable{err: err}
 	}
 	if x.err != nil {
 		return x
 	}
-	sh := x.val.dims()
-	a, err := tensor.NormDim(axis, len(sh))
-	if err != nil {
-		return &Variable{err: err}
-	}
-	if len(idx) == 0 {
+	if indices.Tensor().Size() == 0 {
 		return Errorf("Gather: no indices")
 	}
-	parts := make([]*Variable, len(idx))
-	for i, j := range idx {
-		if j < -sh[a] || j >= sh[a] {
-			return Errorf("Gather: index %d out of range for dim %d of shape %v", j, a, sh)
-		}
-		if j < 0 {
-			j += sh[a]
-		}
-		parts[i] = x.Slice(a, j, j+1, 1)
-	}
-	out := Concat(a, parts...)
-	ishape := indices.val.dims()
-	final := append(append(append([]int(nil), sh[:a]...), ishape...), sh[a+1:]...)
-	return out.Reshape(final...)
+	return x.IndexSelect(axis, indices.Tensor())
 }
 
 func runGemm(n *NodeSpec, in []*Variable) *Variable {
@@ -528,15 +550,20 @@ func softmaxNode(n *NodeSpec, x *Variable, f func(*Variable, int) *Variable) *Va
 	return f(x.Reshape(tensor.Numel(sh[:axis]), tensor.Numel(sh[axis:])), 1).Reshape(sh...)
 }
 
-// checkWindow validates the spatial attributes of Conv and pooling nodes.
+// checkWindow validates the spatial attributes of Conv and pooling nodes
+// (two spatial dims; Conv also one).
 func checkWindow(n *NodeSpec) error {
+	r := 2
+	if k, ok := n.Ints["kernel_shape"]; ok && len(k) == 1 && n.Op == "Conv" {
+		r = 1
+	}
 	for _, k := range []string{"kernel_shape", "strides", "dilations"} {
-		if v, ok := n.Ints[k]; ok && (len(v) != 2 || v[0] < 1 || v[1] < 1) {
-			return fmt.Errorf("attribute %s = %v: want two positive sizes (2-D only)", k, v)
+		if v, ok := n.Ints[k]; ok && (len(v) != r || slices.Min(v) < 1) {
+			return fmt.Errorf("attribute %s = %v: want %d positive sizes (1-D Conv or 2-D only)", k, v, r)
 		}
 	}
-	if v, ok := n.Ints["pads"]; ok && (len(v) != 4 || slices.Min(v) < 0) {
-		return fmt.Errorf("attribute pads = %v: want four non-negative sizes", v)
+	if v, ok := n.Ints["pads"]; ok && (len(v) != 2*r || slices.Min(v) < 0) {
+		return fmt.Errorf("attribute pads = %v: want %d non-negative sizes", v, 2*r)
 	}
 	if n.Op != "Conv" {
 		if _, ok := n.Ints["kernel_shape"]; !ok {
@@ -564,6 +591,9 @@ func windowPads(n *NodeSpec) (sym [2]int, extra [][2]int) {
 
 func runConv(n *NodeSpec, in []*Variable) *Variable {
 	x := in[0]
+	if x.err == nil && len(x.val.dims()) == 3 {
+		return runConv1d(n, in)
+	}
 	if err := paddedWithin(x, n.Ints["pads"]); err != nil {
 		return &Variable{err: err}
 	}
@@ -583,6 +613,42 @@ func runConv(n *NodeSpec, in []*Variable) *Variable {
 		}
 	}
 	return x.Conv2d(in[1], bias, o)
+}
+
+// runConv1d is Conv on (N, C, L): ONNX's 1-D attributes on Conv1d, with
+// unequal pads applied first.
+func runConv1d(n *NodeSpec, in []*Variable) *Variable {
+	x := in[0]
+	one := func(name string, def int) int {
+		if v := n.Ints[name]; len(v) == 1 {
+			return v[0]
+		}
+		return def
+	}
+	p := n.ints("pads", []int{0, 0})
+	if len(p) != 2 {
+		return Errorf("Conv: pads %v for a 1-D input", p)
+	}
+	if x.err == nil {
+		if sh := x.val.dims(); p[0] < 0 || p[1] < 0 || !withinLimit([]int{sh[0], sh[1], sh[2] + p[0] + p[1]}) {
+			return Errorf("Conv: pads %v make the input too large", p)
+		}
+	}
+	sym := min(p[0], p[1])
+	if p[0] != p[1] {
+		x = x.Pad([][2]int{{0, 0}, {0, 0}, {p[0] - sym, p[1] - sym}}, 0)
+	}
+	var bias *Variable
+	if len(in) > 2 {
+		bias = in[2]
+	}
+	if k, ok := n.Ints["kernel_shape"]; ok && in[1].err == nil {
+		if ws := in[1].val.dims(); len(k) != 1 || len(ws) != 3 || ws[2] != k[0] {
+			return Errorf("Conv: kernel_shape %v but weight shape %v", k, ws)
+		}
+	}
+	return x.Conv1d(in[1], bias, tensor.Conv1dOpts{Stride: one("strides", 1), Padding: sym,
+		Dilation: one("dilations", 1), Groups: n.int("group", 1)})
 }
 
 func runPool(n *NodeSpec, in []*Variable) *Variable {
@@ -623,7 +689,7 @@ func runBatchNorm(n *NodeSpec, in []*Variable) *Variable {
 		bshape[i] = 1
 	}
 	bshape[1] = sh[1]
-	inv := variance.AddScalar(n.float("epsilon", 1e-5)).invSqrtWide().Mul(scale).Reshape(bshape...)
+	inv := variance.AddScalar(n.float("epsilon", 1e-5)).invSqrtFull().Mul(scale).Reshape(bshape...)
 	return x.Sub(mean.Reshape(bshape...)).Mul(inv).Add(bias.Reshape(bshape...))
 }
 
@@ -738,11 +804,27 @@ func EvalNode(n *NodeSpec, in []*Variable) (*Variable, error) {
 	if len(in) != len(n.Inputs) {
 		return nil, fmt.Errorf("nn: %s: %d values for %d inputs", n.label(0), len(in), len(n.Inputs))
 	}
-	out := graphOps[n.Op].run(n, in)
-	if out.err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", n.label(0), out.err)
+	outs, err := evalNode(n, in)
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", n.label(0), err)
 	}
-	return out, nil
+	return outs[0], nil
+}
+
+// EvalNodeMany is EvalNode for operators with several outputs (Split): it
+// returns one value per output the node names.
+func EvalNodeMany(n *NodeSpec, in []*Variable) ([]*Variable, error) {
+	if err := checkNode(n, 0); err != nil {
+		return nil, fmt.Errorf("nn: %w", err)
+	}
+	if len(in) != len(n.Inputs) {
+		return nil, fmt.Errorf("nn: %s: %d values for %d inputs", n.label(0), len(in), len(n.Inputs))
+	}
+	outs, err := evalNode(n, in)
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", n.label(0), err)
+	}
+	return outs, nil
 }
 
 // checkNode validates a node's operator, arity and attributes.
@@ -827,8 +909,18 @@ func (b *builder) graph(s *GraphSpec) (*Graph, error) {
 			}
 		}
 		// Only the first output is computed (Dropout's mask and MaxPool's
-		// indices are not); later uses of the others fail as undefined.
-		if err := define(n.Outputs[0], n.label(i)); err != nil {
+		// indices are not), except by operators with several (Split); later
+		// uses of the others fail as undefined.
+		if graphOps[n.Op].runMany != nil {
+			for _, o := range n.Outputs {
+				if o == "" {
+					continue
+				}
+				if err := define(o, n.label(i)); err != nil {
+					return nil, err
+				}
+			}
+		} else if err := define(n.Outputs[0], n.label(i)); err != nil {
 			return nil, err
 		}
 	}

@@ -251,7 +251,7 @@ func (b *BatchNorm) Forward(x *Variable) (*Variable, error) {
 	bshape[1] = c
 	w, bias := b.Weight.Reshape(bshape...), b.Bias.Reshape(bshape...)
 	if !b.training {
-		inv := b.RunningVar.AddScalar(b.Eps).invSqrtWide().Reshape(bshape...)
+		inv := b.RunningVar.AddScalar(b.Eps).invSqrtFull().Reshape(bshape...)
 		return result(x.Sub(b.RunningMean.Reshape(bshape...)).Mul(inv.Mul(w)).Add(bias))
 	}
 	n := tensor.Numel(sh) / c
@@ -261,7 +261,7 @@ func (b *BatchNorm) Forward(x *Variable) (*Variable, error) {
 	mean := x.MeanKeep(dims...)
 	xc := x.Sub(mean)
 	variance := xc.Square().MeanKeep(dims...)
-	y := xc.Mul(variance.AddScalar(b.Eps).invSqrtWide()).Mul(w).Add(bias)
+	y := xc.Mul(variance.AddScalar(b.Eps).invSqrtFull()).Mul(w).Add(bias)
 	if y.err != nil {
 		return nil, y.err
 	}

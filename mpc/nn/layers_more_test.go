@@ -41,7 +41,7 @@ func newOpCases() []gradCase {
 		{name: "Erf", shapes: [][]int{{4, 5}}, f: func(v []*Variable) *Variable { return v[0].MulScalar(2).Erf() }},
 		{name: "Gelu", shapes: [][]int{{4, 5}}, f: func(v []*Variable) *Variable { return v[0].MulScalar(2).Gelu(false) }},
 		{name: "Gelu tanh", shapes: [][]int{{4, 5}}, f: func(v []*Variable) *Variable { return v[0].MulScalar(2).Gelu(true) }},
-		{name: "invSqrtWide", shapes: [][]int{{4, 5}}, lo: 0.01, hi: 30, f: func(v []*Variable) *Variable { return v[0].invSqrtWide() }},
+		{name: "invSqrtFull", shapes: [][]int{{4, 5}}, lo: 0.01, hi: 30, f: func(v []*Variable) *Variable { return v[0].invSqrtFull() }},
 	}
 }
 

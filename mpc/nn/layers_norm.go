@@ -63,7 +63,7 @@ func (l *LayerNorm) Params() []Param {
 func normalize(x *Variable, dims []int, eps float64) *Variable {
 	xc := x.Sub(x.MeanKeep(dims...))
 	variance := xc.Square().MeanKeep(dims...)
-	return xc.Mul(variance.AddScalar(eps).invSqrtWide())
+	return xc.Mul(variance.AddScalar(eps).invSqrtFull())
 }
 
 // GroupNorm normalizes each sample over groups of channels (dim 1) and the

@@ -100,7 +100,7 @@ func TestBuildRejects(t *testing.T) {
 		{"negative", `{"type":"Conv2d","ints":{"in":[1],"out":[2],"kernel":[3,-3],"stride":[1,1],"padding":[0,0],"dilation":[1,1],"groups":[1],"bias":[1]}}`, "kernel"},
 		{"groups", `{"type":"Conv2d","ints":{"in":[3],"out":[2],"kernel":[3,3],"stride":[1,1],"padding":[0,0],"dilation":[1,1],"groups":[2],"bias":[1]}}`, "groups"},
 		{"dropout p", `{"type":"Dropout","ints":{"seed":[1]},"floats":{"p":1.5}}`, `"p"`},
-		{"graph op", `{"type":"Graph","graph":{"inputs":["x"],"outputs":["y"],"nodes":[{"op":"Erf","name":"e","inputs":["x"],"outputs":["y"]}]}}`, `Erf node "e": unsupported operator "Erf"`},
+		{"graph op", `{"type":"Graph","graph":{"inputs":["x"],"outputs":["y"],"nodes":[{"op":"Celu","name":"e","inputs":["x"],"outputs":["y"]}]}}`, `Celu node "e": unsupported operator "Celu"`},
 		{"graph undefined", `{"type":"Graph","graph":{"inputs":["x"],"outputs":["y"],"nodes":[{"op":"Relu","inputs":["z"],"outputs":["y"]}]}}`, `input "z" is not defined`},
 		{"graph output", `{"type":"Graph","graph":{"inputs":["x"],"outputs":["q"],"nodes":[]}}`, `output "q"`},
 	}

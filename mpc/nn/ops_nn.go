@@ -437,13 +437,89 @@ func (v *Variable) Gelu(tanh bool) *Variable {
 	return v.MulScalar(1 / math.Sqrt2).Erf().AddScalar(1).Mul(v).MulScalar(0.5)
 }
 
-// invSqrtWide is InvSqrt over the whole positive range of the fixed-point
+// invSqrtFull is InvSqrt over the whole positive range of the fixed-point
 // encoding (the mpc package's normalized one): for the variances of the
 // normalization layers, which can be anywhere.
-func (v *Variable) invSqrtWide() *Variable {
-	return unary("InvSqrt", v, func(b backend, a value) value { return b.invSqrtWide(a) },
+func (v *Variable) invSqrtFull() *Variable {
+	return unary("InvSqrt", v, func(b backend, a value) value { return b.invSqrtFull(a) },
 		func(b backend, g, _, y value) value {
 			yb := y.backend()
 			return b.scale(b.mul(g, yb.mul(y, yb.mul(y, y))), -0.5)
 		})
+}
+
+// sqrtFull is Sqrt over the whole fixed-point range (for imported
+// graphs); its gradient takes the full-range reciprocal too.
+func (v *Variable) sqrtFull() *Variable {
+	return unary("Sqrt", v, func(b backend, a value) value { return b.sqrtFull(a) },
+		func(b backend, g, _, y value) value { return b.scale(b.mul(g, y.backend().reciprocalFull(y)), 0.5) })
+}
+
+// reciprocalFull is Reciprocal over the whole fixed-point range (either
+// sign; for imported graphs).
+func (v *Variable) reciprocalFull() *Variable {
+	return unary("Reciprocal", v, func(b backend, a value) value { return b.reciprocalFull(a) },
+		func(b backend, g, _, y value) value { return b.neg(b.mul(g, y.backend().mul(y, y))) })
+}
+
+// Eq returns 1 where v equals o and 0 elsewhere (broadcasting), without
+// gradient; Gt and Lt likewise for v > o and v < o.
+func (v *Variable) Eq(o *Variable) *Variable { return v.compare("Eq", o, "eq") }
+
+// Gt returns 1 where v > o and 0 elsewhere (see Eq).
+func (v *Variable) Gt(o *Variable) *Variable { return v.compare("Gt", o, "gt") }
+
+// Lt returns 1 where v < o and 0 elsewhere (see Eq).
+func (v *Variable) Lt(o *Variable) *Variable { return v.compare("Lt", o, "lt") }
+
+func (v *Variable) compare(name string, o *Variable, op string) *Variable {
+	return apply(name, []*Variable{v, o}, func() (value, func(value) []value) {
+		a, b := v.val, o.val
+		broadcastShape(name, a, b)
+		return pick(a, b).compare(a, b, op), nil
+	})
+}
+
+// Pow returns v^e: by products for integer e (the gradient comes with
+// them), Sqrt, InvSqrt and Reciprocal for 1/2, −1/2 and −1, and
+// exp(e·log v) otherwise (positive v; on encrypted values within Log's
+// and Exp's ranges).
+func (v *Variable) Pow(e float64) *Variable {
+	switch {
+	case e == 1:
+		return v.MulScalar(1)
+	case e == 0:
+		if v.err != nil {
+			return v
+		}
+		return NewVariable(tensor.Ones(v.val.dims()...))
+	case e == 2:
+		return v.Square()
+	case e == 0.5:
+		return v.Sqrt()
+	case e == -0.5:
+		return v.InvSqrt()
+	case e == -1:
+		return v.Reciprocal()
+	case e == math.Trunc(e) && e < 0 && e > -1<<20:
+		return v.Reciprocal().Pow(-e)
+	case e == math.Trunc(e) && e > 0 && e < 1<<20:
+		n := int(e)
+		var acc *Variable
+		base := v
+		for {
+			if n&1 == 1 {
+				if acc == nil {
+					acc = base
+				} else {
+					acc = acc.Mul(base)
+				}
+			}
+			if n >>= 1; n == 0 {
+				return acc
+			}
+			base = base.Square()
+		}
+	}
+	return v.Log().MulScalar(e).Exp()
 }

@@ -69,14 +69,19 @@ type backend interface {
 	// put is its adjoint: zeros of shape with g[i] added at idx[i].
 	take(a value, idx []int, shape []int) value
 	put(g value, idx []int, shape []int) value
-	// invSqrtWide is invSqrt over the whole positive range (the mpc
-	// package's normalized one), for variances.
-	invSqrtWide(a value) value
+	// invSqrtFull, sqrtFull and reciprocalFull hold over the whole
+	// fixed-point range (the mpc package's normalized functions), for
+	// variances and for imported graphs, whose authors know no ranges.
+	invSqrtFull(a value) value
+	sqrtFull(a value) value
+	reciprocalFull(a value) value
 	erf(a value) value
 	gaussian(a value) value // e^(−a²)
 	// clamp limits a to [lo, hi] and, if mask is set, returns the 0/1 mask
 	// of lo < a < hi that its gradient needs.
 	clamp(a value, lo, hi float64, mask bool) (out, m value)
+	// compare returns the 0/1 value of a op b, op one of "eq", "gt", "lt".
+	compare(a, b value, op string) value
 }
 
 // pick returns the backend for an operation on vs: encrypted if any is.
@@ -219,8 +224,10 @@ func (plainBackend) put(g value, idx []int, shape []int) value {
 	return wrap(out)
 }
 
-func (plainBackend) invSqrtWide(a value) value { return wrap(pt(a).Sqrt().Reciprocal()) }
-func (plainBackend) erf(a value) value         { return wrap(pt(a).Apply(math.Erf)) }
+func (plainBackend) invSqrtFull(a value) value    { return wrap(pt(a).Sqrt().Reciprocal()) }
+func (plainBackend) sqrtFull(a value) value       { return wrap(pt(a).Sqrt()) }
+func (plainBackend) reciprocalFull(a value) value { return wrap(pt(a).Reciprocal()) }
+func (plainBackend) erf(a value) value            { return wrap(pt(a).Apply(math.Erf)) }
 func (plainBackend) gaussian(a value) value {
 	return wrap(pt(a).Apply(func(x float64) float64 { return math.Exp(-x * x) }))
 }
@@ -237,6 +244,16 @@ func (plainBackend) clamp(a value, lo, hi float64, mask bool) (value, value) {
 		return 0
 	})
 	return wrap(t.Clamp(lo, hi)), wrap(m)
+}
+
+func (plainBackend) compare(a, b value, op string) value {
+	switch op {
+	case "eq":
+		return wrap(pt(a).Eq(pt(b)))
+	case "gt":
+		return wrap(pt(a).Gt(pt(b)))
+	}
+	return wrap(pt(a).Lt(pt(b)))
 }
 
 func (plainBackend) argmaxOneHot(a value, dim int) value {

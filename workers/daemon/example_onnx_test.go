@@ -42,5 +42,5 @@ func ExampleLoadONNXInto() {
 	fmt.Println(err)
 	// Output:
 	// model [crypten_model] true ONNX model store
-	// import ONNX model: onnx: LeakyRelu node "leaky0": unsupported operator LeakyRelu
+	// import ONNX model: onnx: Celu node "celu0": unsupported operator Celu
 }

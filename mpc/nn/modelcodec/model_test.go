@@ -101,7 +101,7 @@ func TestONNXModelBlob(t *testing.T) {
 	}{
 		{"digits classifier", good, ""},
 		{"lenet", fixture(t, "lenet.onnx"), ""},
-		{"unsupported operator", fixture(t, "unsupported.onnx"), "unsupported operator LeakyRelu"},
+		{"unsupported operator", fixture(t, "unsupported.onnx"), "unsupported operator Celu"},
 		{"truncated", good[:len(good)/2], "import ONNX model"},
 		{"not ONNX", []byte("hello, world"), "import ONNX model"},
 		{"empty", nil, "empty file"},

@@ -30,7 +30,7 @@ func TestDecodeFixtures(t *testing.T) {
 		{"mlp.onnx", 13, []string{"Gemm", "Relu", "Gemm", "Tanh", "Gemm", "Softmax"}, 6, "fc1.weight", []int64{32, 20}},
 		{"lenet.onnx", 13, []string{"Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm"}, 8, "conv1.weight", []int64{16, 1, 5, 5}},
 		{"crafted.onnx", 13, []string{"Identity", "Constant", "Concat", "Transpose"}, 0, "", nil},
-		{"unsupported.onnx", 13, []string{"LeakyRelu"}, 0, "", nil},
+		{"unsupported.onnx", 13, []string{"Celu"}, 0, "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

@@ -26,5 +26,5 @@ func ExampleLoad() {
 func ExampleLoad_unsupported() {
 	_, err := onnx.Load("../testdata/unsupported.onnx")
 	fmt.Println(err)
-	// Output: onnx: LeakyRelu node "leaky0": unsupported operator LeakyRelu (file ../testdata/unsupported.onnx)
+	// Output: onnx: Celu node "celu0": unsupported operator Celu (file ../testdata/unsupported.onnx)
 }

@@ -186,15 +186,46 @@ func (im *importer) node(i int, n *Node) error {
 		return im.fold(ns)
 	}
 	for j, in := range ns.Inputs {
-		if _, ok := im.consts[in]; ok && in != "" {
+		if c, ok := im.consts[in]; ok && in != "" {
 			if ns.Op == "BatchNormalization" && j >= 3 {
 				im.buffers[in] = true
 			}
-			im.emitParam(in)
+			if c.isInt && c.t.Size() <= maxPublicConst {
+				im.emitPublic(in)
+			} else {
+				im.emitParam(in)
+			}
 		}
 	}
 	im.spec.Nodes = append(im.spec.Nodes, *ns)
 	return nil
+}
+
+// maxPublicConst bounds the integer constants kept in the architecture.
+const maxPublicConst = 4096
+
+// emitPublic makes integer constant name a Constant node (once): shapes,
+// axes and indices are public architecture, so a model encrypted or
+// shared keeps them in the clear (an encrypted -1 in a computed shape
+// would leave Reshape nothing to reshape by).
+func (im *importer) emitPublic(name string) {
+	if im.emitted[name] {
+		return
+	}
+	im.emitted[name] = true
+	c := im.consts[name]
+	v, err := intsOf(c, name)
+	if err != nil { // not integral after all: a buffer like any constant
+		im.emitted[name] = false
+		im.emitParam(name)
+		return
+	}
+	shape := c.t.Shape()
+	if shape == nil {
+		shape = []int{}
+	}
+	im.spec.Nodes = append(im.spec.Nodes, nn.NodeSpec{Op: "Constant", Name: name, Outputs: []string{name},
+		Inputs: []string{}, Ints: map[string][]int{"value": v, "shape": shape}})
 }
 
 // emitParam makes constant name a graph parameter (once).
@@ -221,23 +252,26 @@ func (im *importer) fold(ns *nn.NodeSpec) error {
 		in[j] = nn.NewVariable(c.t)
 		allInt = allInt && c.isInt
 	}
-	out, err := nn.EvalNode(ns, in)
+	outs, err := nn.EvalNodeMany(ns, in)
 	if err != nil {
 		return fmt.Errorf("fold: %w", err)
 	}
-	t := out.Tensor()
 	isInt := allInt
 	switch ns.Op {
-	case "Shape":
+	case "Shape", "Equal", "Greater", "Less":
 		isInt = true
 	case "Cast", "ConstantOfShape":
 		isInt = ns.Ints["int"] != nil
-	case "Div":
-		if allInt {
+	}
+	for i, out := range outs {
+		t := out.Tensor()
+		if ns.Op == "Div" && allInt {
 			t = t.Apply(math.Trunc) // integer division truncates
 		}
+		if ns.Outputs[i] != "" {
+			im.consts[ns.Outputs[i]] = &constant{t: t, isInt: isInt}
+		}
 	}
-	im.consts[ns.Outputs[0]] = &constant{t: t, isInt: isInt}
 	return nil
 }
 
@@ -472,7 +506,7 @@ func (im *importer) convert(n *Node) (*nn.NodeSpec, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("unsupported operator %s", n.OpType)
+		return im.convertMore(n, ns)
 	}
 	return ns, nil
 }

@@ -200,10 +200,10 @@ def digits_mlp():
 
 
 def unsupported():
-    """A graph with an operator gomplab does not map (LeakyRelu)."""
+    """A graph with an operator gomplab does not map (Celu)."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
-    node = helper.make_node("LeakyRelu", ["x"], ["y"], name="leaky0", alpha=0.1)
+    node = helper.make_node("Celu", ["x"], ["y"], name="celu0", alpha=0.1)
     graph = helper.make_graph([node], "unsupported", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)

@@ -21,6 +21,7 @@ func init() {
 		"Describe":             reflect.ValueOf(nn.Describe),
 		"Errorf":               reflect.ValueOf(nn.Errorf),
 		"EvalNode":             reflect.ValueOf(nn.EvalNode),
+		"EvalNodeMany":         reflect.ValueOf(nn.EvalNodeMany),
 		"GraphOps":             reflect.ValueOf(nn.GraphOps),
 		"L1Loss":               reflect.ValueOf(nn.L1Loss),
 		"LoadEncrypted":        reflect.ValueOf(nn.LoadEncrypted),
