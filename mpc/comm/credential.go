@@ -121,6 +121,13 @@ func Fingerprint(der []byte) string {
 	return "sha256:" + hex.EncodeToString(h[:])
 }
 
+// CheckFingerprint reports whether fp is a fingerprint as Fingerprint
+// formats them.
+func CheckFingerprint(fp string) error {
+	_, err := parseFingerprint(fp)
+	return err
+}
+
 // parseFingerprint decodes a "sha256:<hex>" fingerprint.
 func parseFingerprint(fp string) ([32]byte, error) {
 	var d [32]byte

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,9 +56,9 @@ type Config struct {
 
 	// Advertise is the host the other parties reach this party's mesh
 	// listener by (ranks 2 and up listen for lower ranks). When set, the
-	// listener binds every interface and the others dial Advertise; when
-	// empty, it binds the address this party reaches rank 0 from, and
-	// that is what the others dial.
+	// listener binds BindHost(Advertise) and the others dial Advertise;
+	// when empty, it binds the address this party reaches rank 0 from,
+	// and that is what the others dial.
 	Advertise string
 	// Ports is the range the mesh listener binds (any free port when
 	// zero), for hosts whose firewall opens only those.
@@ -180,24 +181,31 @@ type setup struct {
 	refused   refusals    // why links were refused, for the timeout error
 }
 
-// abandon ends a failed setup: the links already made carry an abort
-// naming err's culprit to the peers that hold their other end, then close.
+// abandon ends a failed setup. The parties at the other end of its links
+// are still setting up too: rank 0 tells every party (they wait for the
+// table or the go-ahead), another rank tells rank 0 (which waits for its
+// ready), in a fail message naming err's culprit; then the links close.
 func (s *setup) abandon(err error) {
 	blame, ok := Blame(err)
 	if !ok {
 		blame = -1
 	}
-	p := abortMsg{Blame: blame, Reason: strings.TrimPrefix(err.Error(), "comm: ")}.encode()
-	var hdr [frameHeaderLen]byte
-	putFrameHeaderKind(hdr[:], len(p), frameAbort)
-	frame := append(append(hdr[:], p...), zeroPad[:framePad(int64(len(p)))]...)
-	for _, pc := range s.links {
-		if pc != nil {
-			pc.conn.SetWriteDeadline(time.Now().Add(time.Second))
-			pc.conn.Write(frame)
-			pc.conn.Close()
+	fail := (&ctrlMsg{Kind: kindFail, Blame: blame, Reason: strings.TrimPrefix(err.Error(), "comm: ")}).encode()
+	for r, pc := range s.links {
+		if pc == nil {
+			continue
 		}
+		if s.cfg.Rank == 0 || r == 0 {
+			pc.conn.SetWriteDeadline(time.Now().Add(time.Second))
+			pc.conn.Write(fail)
+		}
+		pc.conn.Close()
 	}
+}
+
+// setupFailed is the error of a party whose setup rank 0 called off.
+func (s *setup) setupFailed(m ctrlMsg) error {
+	return fmt.Errorf("%s: setup failed: %w", s.me(), &AbortError{From: 0, Blame: m.Blame, Reason: m.Reason})
 }
 
 func (s *setup) me() string {
@@ -301,6 +309,66 @@ func (s *setup) master() error {
 			return &PeerError{Op: "send", Peer: r, Err: fmt.Errorf("rendezvous table: %w", err)}
 		}
 	}
+	return s.barrier()
+}
+
+// barrier is rank 0's last step of setup: every other party reports its
+// links up (ready) or why it could not make them (fail); when all are
+// ready, rank 0 tells them to go, so every party's Dial returns with the
+// whole mesh up. A failure anywhere reaches every party at once, naming
+// the rank to blame, instead of leaving some waiting for the timeout.
+func (s *setup) barrier() error {
+	type note struct {
+		rank int
+		m    ctrlMsg
+		err  error
+	}
+	notes := make(chan note, len(s.links))
+	waiting := map[int]bool{}
+	for r, pc := range s.links {
+		if pc == nil {
+			continue
+		}
+		waiting[r] = true
+		go func() {
+			m, err := readCtrl(pc.br)
+			notes <- note{r, m, err}
+		}()
+	}
+	for len(waiting) > 0 {
+		select {
+		case n := <-notes:
+			delete(waiting, n.rank)
+			switch {
+			case n.err != nil:
+				return &PeerError{Op: "recv", Peer: n.rank, Err: fmt.Errorf("while the mesh formed: %w", n.err)}
+			case n.m.Kind == kindFail:
+				blame := n.m.Blame
+				if blame < 0 {
+					blame = n.rank
+				}
+				return fmt.Errorf("%s: %w", s.me(), &AbortError{From: n.rank, Blame: blame, Reason: n.m.Reason})
+			case n.m.Kind != kindReady:
+				return &PeerError{Op: "recv", Peer: n.rank, Err: fmt.Errorf("expected ready, got %v", n.m.Kind)}
+			}
+		case <-s.ctx.Done():
+			var late []int
+			for r := range waiting {
+				late = append(late, r)
+			}
+			slices.Sort(late)
+			return fmt.Errorf("%s: mesh %s: ranks %s did not get their links up", s.me(), s.why(), rankList(late, s.cfg.Size))
+		}
+	}
+	goMsg := (&ctrlMsg{Kind: kindGo}).encode()
+	for r, pc := range s.links {
+		if pc == nil {
+			continue
+		}
+		if _, err := pc.conn.Write(goMsg); err != nil {
+			return &PeerError{Op: "send", Peer: r, Err: fmt.Errorf("go-ahead: %w", err)}
+		}
+	}
 	return nil
 }
 
@@ -391,7 +459,7 @@ func (e *refusedError) Error() string { return e.reason }
 // and returns the address to register.
 func (s *setup) listen(master net.Conn) (net.Listener, string, error) {
 	if s.cfg.Advertise != "" {
-		ln, err := ListenRange("", s.cfg.Ports)
+		ln, err := ListenRange(BindHost(s.cfg.Advertise), s.cfg.Ports)
 		if err != nil {
 			return nil, "", err
 		}
@@ -472,6 +540,16 @@ func (s *setup) join() error {
 	if testHookTable != nil {
 		testHookTable(me, table.Addrs)
 	}
+	// Rank 0 speaks next when every party is ready, or to call the setup
+	// off (a party failed): listen for that while the mesh forms.
+	fromMaster := make(chan ctrlMsg, 1)
+	go func() {
+		m, err := readCtrl(s.links[0].br)
+		if err != nil {
+			m = ctrlMsg{Kind: kindFail, Blame: 0, Reason: fmt.Sprintf("rank 0 went away while the mesh formed: %v", err)}
+		}
+		fromMaster <- m
+	}()
 
 	arrivals := make(chan arrival)
 	if ln != nil {
@@ -522,12 +600,31 @@ func (s *setup) join() error {
 				return a.err
 			}
 			s.links[a.hello.To] = a.pc
+		case m := <-fromMaster:
+			if m.Kind == kindFail {
+				return s.setupFailed(m)
+			}
+			return &PeerError{Op: "recv", Peer: 0, Err: fmt.Errorf("%v before this party was ready", m.Kind)}
 		case <-s.ctx.Done():
 			return fmt.Errorf("%s: mesh %s: no link with ranks %s%s",
 				s.me(), s.why(), rankList(s.missing(), s.cfg.Size), s.refused.String())
 		}
 	}
-	return nil
+	if _, err := s.links[0].conn.Write((&ctrlMsg{Kind: kindReady}).encode()); err != nil {
+		return &PeerError{Op: "send", Peer: 0, Err: fmt.Errorf("ready: %w", err)}
+	}
+	select {
+	case m := <-fromMaster:
+		switch m.Kind {
+		case kindGo:
+			return nil
+		case kindFail:
+			return s.setupFailed(m)
+		}
+		return &PeerError{Op: "recv", Peer: 0, Err: fmt.Errorf("expected go, got %v", m.Kind)}
+	case <-s.ctx.Done():
+		return fmt.Errorf("%s: rank 0 gave no go-ahead (%s)", s.me(), s.why())
+	}
 }
 
 // testHookTable, when set by a test, sees each party's table before the

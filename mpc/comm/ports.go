@@ -80,3 +80,15 @@ func ListenRange(host string, r PortRange) (net.Listener, error) {
 	}
 	return nil, fmt.Errorf("comm: no free port in %v on %q: %w", r, host, last)
 }
+
+// BindHost is the host a listener advertised as advertise binds: that
+// loopback address itself when advertise is one (nothing beyond the host
+// needs to reach it), and every interface otherwise (behind NAT, in a
+// container or under a DNS name, the advertised address is not one the
+// host can bind).
+func BindHost(advertise string) string {
+	if ip := net.ParseIP(advertise); ip != nil && ip.IsLoopback() {
+		return advertise
+	}
+	return ""
+}

@@ -36,6 +36,13 @@ func ListenRendezvous(listen, advertise string) (*Rendezvous, error) {
 	return &Rendezvous{ln: ln, advertise: advertise}, nil
 }
 
+// RendezvousOn makes a rendezvous of a listener already bound (by
+// ListenRange, say), reporting advertise with its port as its address
+// (the bound address when advertise is empty).
+func RendezvousOn(ln net.Listener, advertise string) *Rendezvous {
+	return &Rendezvous{ln: ln, advertise: advertise}
+}
+
 // LocalRendezvous listens on a free loopback port: the master address for
 // tests, benchmarks and local multi-process runs.
 func LocalRendezvous() (*Rendezvous, error) { return NewRendezvous("127.0.0.1:0") }

@@ -2,6 +2,7 @@ package comm
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,18 +35,19 @@ const (
 
 // tcpComm is one party's end of the TCP mesh.
 type tcpComm struct {
-	rank   int
-	world  worldSpec
-	stats  *Stats
-	peers  []*link // by rank; nil for self
-	maxMsg int64
-	recvTO time.Duration
-	peerTO time.Duration // liveness; 0 when off
-	closed atomic.Bool
-	once   sync.Once
-	abort  sync.Once      // the abort frames go out at most once
-	stop   chan struct{}  // ends the watchdog
-	wg     sync.WaitGroup // writer goroutines and the watchdog
+	rank    int
+	world   worldSpec
+	stats   *Stats
+	peers   []*link // by rank; nil for self
+	maxMsg  int64
+	recvTO  time.Duration
+	peerTO  time.Duration // liveness; 0 when off
+	closed  atomic.Bool
+	once    sync.Once
+	abort   sync.Once      // the abort frames go out at most once
+	aborted atomic.Bool    // they did
+	stop    chan struct{}  // ends the watchdog
+	wg      sync.WaitGroup // writer goroutines and the watchdog
 }
 
 // linkOptions are a mesh's per-link settings, from the Config.
@@ -271,10 +273,13 @@ func (l *link) sendInline(b []byte) {
 	if n > 0 {
 		l.m.w.Add(1)
 	}
+	if err != nil {
+		err = l.explain(l.linkError("send", err))
+	}
 	l.mu.Lock()
 	switch {
 	case err != nil:
-		l.werr = l.linkError("send", err)
+		l.werr = err
 		l.written, l.queue = l.queued, nil
 	case n == len(frame):
 		l.written++
@@ -362,7 +367,7 @@ func (l *link) writeLoop() {
 			l.written++
 		}
 		if err != nil {
-			err = l.linkError("send", err)
+			err = l.explain(l.linkError("send", err))
 			l.werr = err
 			l.written = l.queued // nothing more will be written
 			l.queue = nil
@@ -403,6 +408,52 @@ func (l *link) writeDirect(hdr, m, pad []byte) error {
 		off = end
 	}
 	return nil
+}
+
+// explainWait bounds how long a failed send looks for the peer's last
+// word.
+const explainWait = 200 * time.Millisecond
+
+// explain improves the error of a send to a peer that hung up: a peer
+// that gave up sent an abort frame, naming the party it blames, before it
+// went, and that frame may be waiting unread in this link. explain looks
+// for it among the bytes already buffered or arriving within explainWait,
+// without consuming anything, and returns the peer's reason when it finds
+// it. When a receive is under way on the link, that receive reads the
+// abort itself.
+func (l *link) explain(err error) error {
+	if !errors.Is(err, ErrPeerClosed) || !l.rmu.TryLock() {
+		return err
+	}
+	defer l.rmu.Unlock()
+	if l.rerr != nil {
+		return l.rerr
+	}
+	l.conn.SetReadDeadline(time.Now().Add(explainWait))
+	b, _ := l.br.Peek(l.br.Size())
+	l.conn.SetReadDeadline(time.Time{})
+	for len(b) >= frameHeaderLen {
+		n, kind, ferr := frameHeader(b, l.c.maxMsg)
+		if ferr != nil {
+			break
+		}
+		end := frameHeaderLen + n + framePad(n)
+		if int64(len(b)) < end {
+			break
+		}
+		if kind == frameAbort {
+			if a, aerr := decodeAbort(b[frameHeaderLen : frameHeaderLen+n]); aerr == nil {
+				why := &PeerError{Op: "send", Peer: l.peer, Err: &AbortError{From: l.peer, Blame: a.Blame, Reason: a.Reason}}
+				l.rerr = &PeerError{Op: "recv", Peer: l.peer, Err: why.Err}
+				return why
+			}
+			break
+		}
+		b = b[end:]
+	}
+	// Nothing more will be read from this peer.
+	l.rerr = &PeerError{Op: "recv", Peer: l.peer, Err: errors.Unwrap(err)}
+	return err
 }
 
 // interrupt ends a wait on a silent peer: the blocked read or write fails
@@ -459,6 +510,7 @@ func (c *tcpComm) giveUp(peer int, err error) {
 		}
 		reason := strings.TrimPrefix(err.Error(), "comm: ")
 		payload := abortMsg{Blame: blame, Reason: reason}.encode()
+		c.aborted.Store(true)
 		for r, l := range c.peers {
 			if l != nil && r != peer {
 				l.queueCtrl(frameAbort, payload)
@@ -597,6 +649,9 @@ func (c *tcpComm) Close() error {
 		go func() { c.wg.Wait(); close(drained) }()
 		select {
 		case <-drained:
+			if c.aborted.Load() {
+				c.drainPeers()
+			}
 		case <-time.After(closeLinger):
 		}
 		for _, l := range c.peers {
@@ -617,6 +672,38 @@ func (c *tcpComm) Close() error {
 		}
 	})
 	return nil
+}
+
+// abortDrain bounds how long a Comm that gave up keeps reading what its
+// peers still send after its abort went out.
+const abortDrain = time.Second
+
+// drainPeers ends the links of a Comm that gave up without resetting
+// them: it sends its end of each stream (after the abort frames), then
+// reads and discards what the peers still send until they close or
+// abortDrain passes. Closing a socket with unread data would send a
+// reset, and a peer busy sending would then fail on that reset, losing
+// the abort that says who was to blame.
+func (c *tcpComm) drainPeers() {
+	var wg sync.WaitGroup
+	for _, l := range c.peers {
+		if l == nil {
+			continue
+		}
+		if t, ok := l.conn.(*tls.Conn); ok {
+			t.CloseWrite()
+		}
+		if l.tcp != nil {
+			l.tcp.CloseWrite()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.conn.SetReadDeadline(time.Now().Add(abortDrain))
+			io.Copy(io.Discard, l.m)
+		}()
+	}
+	wg.Wait()
 }
 
 // noInline disables inline sends; tests and benchmarks set it to compare.

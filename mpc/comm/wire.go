@@ -35,6 +35,9 @@ import (
 //	table:  count, then count strings (rank r's mesh address at index r), proof
 //	ok:     proof
 //	reject: reason
+//	ready:  empty (a party's links are all up)
+//	go:     empty (rank 0: every party's links are up)
+//	fail:   blamed rank, reason (setup failed; as an abort frame's payload)
 //
 // A proof (a string of bytes) shows the sender belongs to the job: empty
 // on plain links, a MAC over the TLS session with a per-job secret, or the
@@ -43,7 +46,7 @@ import (
 const (
 	frameHeaderLen = 64
 	frameAlign     = 64
-	wireVersion    = 3
+	wireVersion    = 4
 	// maxControl bounds a control frame: tables of many parties fit easily.
 	maxControl = 64 << 10
 	// maxHello bounds the first frame an unauthenticated peer may send (a
@@ -73,6 +76,9 @@ const (
 	kindTable
 	kindOK
 	kindReject
+	kindReady
+	kindGo
+	kindFail
 )
 
 func (k ctrlKind) String() string {
@@ -85,6 +91,12 @@ func (k ctrlKind) String() string {
 		return "ok"
 	case kindReject:
 		return "reject"
+	case kindReady:
+		return "ready"
+	case kindGo:
+		return "go"
+	case kindFail:
+		return "fail"
 	}
 	return fmt.Sprintf("kind %d", byte(k))
 }
@@ -100,6 +112,7 @@ type ctrlMsg struct {
 	Addrs    []string // table
 	Reason   string   // reject
 	Proof    []byte   // hello, table, ok: the sender's membership proof
+	Blame    int      // fail: the rank held responsible (-1 for none)
 }
 
 // Frame kinds (byte 8 of a frame header).
@@ -207,6 +220,8 @@ func (m *ctrlMsg) encode() []byte {
 			r = r[:maxControl/2]
 		}
 		putStr(r)
+	case kindFail:
+		b = append(b, abortMsg{Blame: m.Blame, Reason: m.Reason}.encode()...)
 	}
 	n := len(b) - frameHeaderLen
 	putFrameHeader(b, n)
@@ -319,6 +334,13 @@ func decodeCtrl(p []byte) (ctrlMsg, error) {
 		m.Proof = r.proof()
 	case kindReject:
 		m.Reason = r.str("reason", maxControl)
+	case kindReady, kindGo:
+	case kindFail:
+		a, err := decodeAbort(r.b)
+		if err != nil {
+			return m, err
+		}
+		m.Blame, m.Reason, r.b = a.Blame, a.Reason, nil
 	default:
 		return m, fmt.Errorf("%w: unknown control message kind %d", errBadFrame, kind[0])
 	}
