@@ -91,6 +91,8 @@ type childProc struct {
 	stderr *boundedBuffer
 	w      *msgWriter
 
+	inherits bool // the child inherits rank 0's rendezvous
+
 	mu     sync.Mutex
 	why    Kind          // why the worker killed the process, if it did
 	timers []*time.Timer // the deadline and the kill after a cancellation
@@ -128,6 +130,7 @@ func startChild(job Job, rv *comm.Rendezvous, opts ChildOptions) (*childProc, er
 		}
 		defer f.Close()
 		cmd.ExtraFiles = []*os.File{f}
+		cp.inherits = true
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, errorf(KindSetup, "starting the party process: %v", err)
@@ -187,7 +190,7 @@ func (cp *childProc) stopTimers() {
 // reports its result, the pipe ends, or it breaks the protocol (then it
 // is killed).
 func (cp *childProc) serve(store Store, r Restriction) (*Result, error) {
-	if err := cp.w.send(&childMsg{Type: msgJob, Job: &cp.job, Limits: &cp.limits, Restriction: &r}); err != nil {
+	if err := cp.w.send(&childMsg{Type: msgJob, Job: &cp.job, Limits: &cp.limits, Restriction: &r, Rendezvous: cp.inherits}); err != nil {
 		cp.kill(KindCrash)
 	}
 	for {
@@ -386,7 +389,7 @@ func ServeChild(r io.Reader, w io.Writer) int {
 		return report(job.failed(PhaseStart, KindSetup, errorf(KindSetup, "applying resource limits: %v", err)))
 	}
 	var rv *comm.Rendezvous
-	if job.Rank == 0 {
+	if first.Rendezvous {
 		rv, err = comm.RendezvousFromFile(os.NewFile(rendezvousFD, "rendezvous"))
 		if err != nil {
 			return report(job.failed(PhaseStart, KindSetup, errorf(KindSetup, "inherited rendezvous: %v", err)))

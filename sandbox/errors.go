@@ -177,6 +177,10 @@ func (j *Job) Fail(phase Phase, k Kind, err error) *Error {
 	return e
 }
 
+// Failed is the Result of party j failing in phase (see Fail), for a
+// worker reporting a party that never ran.
+func (j *Job) Failed(phase Phase, k Kind, err error) Result { return j.failed(phase, k, err) }
+
 // failed is the Result of party j failing in phase (see Fail).
 func (j *Job) failed(phase Phase, k Kind, err error) Result {
 	return Result{Rank: j.Rank, Worker: j.Worker, Err: j.Fail(phase, k, err)}

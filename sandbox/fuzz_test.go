@@ -13,6 +13,9 @@ import (
 func FuzzChildMessage(f *testing.F) {
 	seeds := []*childMsg{
 		{Type: msgJob, Job: &Job{ID: "j", Rank: 0, WorldSize: 2, TimeoutMS: 1000, Program: Program{Source: "package main\nfunc f() {}", Entry: "f"}}, Limits: &Limits{}},
+		{Type: msgJob, Rendezvous: true, Job: &Job{ID: "j", Rank: 0, WorldSize: 2, TimeoutMS: 1000, Program: Program{Source: "package main\nfunc f() {}", Entry: "f"},
+			Link: Link{Identities: []string{"sha256:00", "sha256:11"}, Key: []byte("-----BEGIN"), Credential: []byte("GMCR\x01"), Advertise: "alice", Ports: "7200-7299", PeerTimeoutMS: 10000}}},
+		{Type: msgJob, Job: &Job{ID: "j", Rank: 1, WorldSize: 2, TimeoutMS: 1000, Plan: []byte{1}, Link: Link{Secret: make([]byte, 32)}}},
 		{Type: msgLoad, Seq: 1, Tag: "x"},
 		{Type: msgLoadModel, Seq: 2, Tag: "m"},
 		{Type: msgSave, Seq: 3, Tag: "x", Tensor: tensor.FromSlice([]float64{1, 2})},

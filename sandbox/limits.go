@@ -3,6 +3,8 @@ package sandbox
 import (
 	"runtime/debug"
 	"time"
+
+	"github.com/gomplab/gomplab/mpc/comm"
 )
 
 // Limits bound a party child process. Zero fields take the defaults.
@@ -18,8 +20,9 @@ type Limits struct {
 	// (the wall-clock timeout usually ends the party first; this catches
 	// a party that burns CPU on several threads).
 	CPU time.Duration `msgpack:"cpu,omitempty"`
-	// Files is RLIMIT_NOFILE. Default 64 plus 4 per party (the mesh has a
-	// socket per peer).
+	// Files is RLIMIT_NOFILE. Default 64 plus what the mesh may hold at
+	// once (comm.FilesNeeded: a link per peer, listeners, the strangers a
+	// listener holds before they prove anything, dials in flight).
 	Files int64 `msgpack:"files,omitempty"`
 	// Stack bounds each goroutine's stack (debug.SetMaxStack), so runaway
 	// recursion fails in milliseconds, not after a gigabyte. Default 64 MiB.
@@ -40,7 +43,7 @@ func (l Limits) withDefaults(timeout time.Duration, worldSize int) Limits {
 		l.CPU = 2*timeout + 10*time.Second
 	}
 	if l.Files <= 0 {
-		l.Files = 64 + 4*int64(worldSize)
+		l.Files = 64 + int64(comm.FilesNeeded(worldSize+1))
 	}
 	if l.Stack <= 0 {
 		l.Stack = 64 << 20

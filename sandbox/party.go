@@ -40,10 +40,16 @@ type Job struct {
 	TimeoutMS int64 `msgpack:"timeout_ms"`
 	// SetupTimeoutMS bounds joining the mesh (0: the whole timeout).
 	SetupTimeoutMS int64 `msgpack:"setup_timeout_ms,omitempty"`
+	// Link authenticates the party's links to the other parties.
+	Link Link `msgpack:"link,omitempty"`
 }
 
 // Timeout is the job's deadline as a duration (0 when unset).
 func (j *Job) Timeout() time.Duration { return time.Duration(j.TimeoutMS) * time.Millisecond }
+
+// Validate checks the fields a party relies on (world size, rank,
+// timeouts, something to run), as a worker does before accepting a job.
+func (j *Job) Validate() error { return j.validate() }
 
 // validate checks the fields a party relies on.
 func (j *Job) validate() error {
@@ -54,6 +60,8 @@ func (j *Job) validate() error {
 		return fmt.Errorf("rank %d out of range for %d parties", j.Rank, j.WorldSize)
 	case j.TimeoutMS <= 0:
 		return fmt.Errorf("no timeout set")
+	case j.SetupTimeoutMS < 0:
+		return fmt.Errorf("negative setup timeout (%d ms)", j.SetupTimeoutMS)
 	case j.Program.Entry == "" && len(j.Plan) == 0:
 		return fmt.Errorf("no entry function and no plan")
 	}
@@ -288,6 +296,9 @@ func startParty(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, 
 	}
 	cfg := comm.Config{Rank: job.Rank, Size: job.WorldSize, MasterAddr: job.MasterAddr,
 		JobID: job.ID, Rendezvous: rv}
+	if err := job.Link.apply(&cfg); err != nil {
+		return nil, errorf(KindSetup, "the party's link settings: %v", err)
+	}
 	if dl, ok := setupCtx.Deadline(); ok {
 		cfg.Timeout = time.Until(dl)
 	}

@@ -46,6 +46,9 @@ type childMsg struct {
 	// Restricted says a loaded object is restricted (reply), or that the
 	// saving party is (save).
 	Restricted bool `msgpack:"restricted,omitempty"`
+	// Rendezvous says the job message came with rank 0's bound
+	// rendezvous as descriptor rendezvousFD.
+	Rendezvous bool `msgpack:"rendezvous,omitempty"`
 }
 
 // maxChildFrame bounds one message of the child protocol (a job with its

@@ -30,8 +30,11 @@ import (
 const DefaultJobTimeout = 5 * time.Minute
 
 // RunMultiWorkers runs fn as an MPC job: one synchronized party on each
-// worker, ranks in the order of the list, meeting at masterAddr (a host:
-// rank 0's worker binds a free port there and the others are told which).
+// worker, ranks in the order of the list, meeting at masterAddr (empty
+// for the address rank 0's worker advertises, or a host: rank 0's worker
+// binds a free port there and the others are told which; see
+// Job.MasterAddr). The parties' links are TLS 1.3, each rank bound to its
+// worker's pinned certificate (docs/comm.md).
 // fn is a top-level function of this program (its source and everything it
 // uses is read from its package's files), a function declared in a notebook
 // cell, or a *Func. Inside, mpc.Load("tag", src) secret-shares party src's
@@ -79,9 +82,11 @@ func RunSource(ws []Worker, masterAddr, src, entry string, args ...any) (*Result
 type Job struct {
 	// Workers run the parties; Workers[i] is rank i.
 	Workers []Worker
-	// MasterAddr is where the parties meet: a host (or host:port to
-	// insist on a port; port 0 or none lets rank 0's worker pick a free
-	// one). Empty means 127.0.0.1.
+	// MasterAddr is where the parties meet: empty for the address rank
+	// 0's worker advertises (gomplab worker --advertise), a host for that
+	// host, host:port to insist on a port as well (port 0 or none lets
+	// the worker pick a free one, within its --party-ports); 0.0.0.0 or
+	// :: listen on every interface under the advertised name.
 	MasterAddr string
 	// Func is the function every party runs, or Plan the plan.
 	Func *Func
@@ -410,6 +415,7 @@ func (j *Job) validate() (*jobRun, error) {
 	if setup <= 0 {
 		setup = max(o.timeout/4, 10*time.Second)
 	}
+	setup = min(setup, o.timeout)
 	host, fixed, err := splitMaster(j.MasterAddr)
 	if err != nil {
 		return nil, err
@@ -421,7 +427,26 @@ func (j *Job) validate() (*jobRun, error) {
 	}
 	o.shared.ID, o.shared.WorldSize, o.shared.MasterAddr = o.res.JobID, len(j.Workers), fixed
 	o.shared.TimeoutMS, o.shared.SetupTimeoutMS = o.timeout.Milliseconds(), setup.Milliseconds()
+	o.shared.Link = partyLink(j.Workers)
 	return o, nil
+}
+
+// partyLink says how the parties authenticate each other: when this
+// orchestrator has pinned every worker's certificate, each rank is bound
+// to its worker (each worker signs its own party's credential, so no one,
+// this orchestrator included, can take a rank's place); otherwise (a
+// worker reached without TLS, on loopback) the parties share a fresh job
+// secret, which each worker gets over its session with this process.
+func partyLink(ws []Worker) sandbox.Link {
+	ids := make([]string, len(ws))
+	for i, w := range ws {
+		if ids[i] = w.link().identity; ids[i] == "" {
+			secret := make([]byte, 32)
+			rand.Read(secret)
+			return sandbox.Link{Secret: secret}
+		}
+	}
+	return sandbox.Link{Identities: ids}
 }
 
 // payload checks and encodes what the parties run (the function's source,
@@ -537,12 +562,15 @@ func (o *jobRun) cancelStarted() {
 // worker stops answering fails the job: the other parties are cancelled,
 // on a goroutine that collect waits for as well.
 func (o *jobRun) collect(ctx context.Context) {
-	var wg sync.WaitGroup
-	var once sync.Once
+	var wg, ranks sync.WaitGroup
+	var once, failOnce sync.Once
+	allDone := make(chan struct{})
 	for i := range o.j.Workers {
 		wg.Add(1)
+		ranks.Add(1)
 		go func() {
 			defer wg.Done()
+			defer ranks.Done()
 			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID)
 			if err != nil {
 				o.fail(i, sandbox.PhaseCollect, sandbox.KindUnavailable, err)
@@ -556,8 +584,25 @@ func (o *jobRun) collect(ctx context.Context) {
 				return
 			}
 			o.fill(i, r)
+			if r.Err != nil {
+				// The others normally fail on their own within their
+				// peer timeout, naming the culprit; a party that cannot
+				// (frozen, or stuck in its own code) is cancelled.
+				failOnce.Do(func() {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						select {
+						case <-time.After(failGrace):
+							o.cancelStarted()
+						case <-allDone:
+						}
+					}()
+				})
+			}
 		}()
 	}
+	go func() { ranks.Wait(); close(allDone) }()
 	wg.Wait()
 }
 
@@ -585,6 +630,10 @@ func (o *jobRun) combine() {
 		o.res.Ranks[i].Value = out[i]
 	}
 }
+
+// failGrace is how long after one rank failed the others may take to
+// report before they are cancelled.
+const failGrace = 5 * time.Second
 
 // waitRank polls a worker until its party reports.
 func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error) {
@@ -630,11 +679,11 @@ func (o *jobRun) fill(rank int, r *sandbox.Result) {
 	rr.Value = v
 }
 
-// splitMaster reads Job.MasterAddr: the host rank 0's worker binds, and a
-// fixed address when a port was given.
+// splitMaster reads Job.MasterAddr: the host rank 0's worker binds (""
+// for its advertised address), and a fixed address when a port was given.
 func splitMaster(addr string) (host, fixed string, err error) {
 	if addr == "" {
-		return "127.0.0.1", "", nil
+		return "", "", nil
 	}
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {

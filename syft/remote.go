@@ -64,6 +64,9 @@ func Connect(addr string, opts Options) (*RemoteWorker, error) {
 	w := &RemoteWorker{}
 	w.l = &link{self: w, id: c.Worker(), c: c, timeout: opts.Timeout,
 		peer: store.PointerTarget{Worker: c.Worker(), Addr: peer, Fingerprint: opts.Fingerprint, Insecure: opts.Insecure}}
+	if !opts.Insecure {
+		w.l.identity = opts.Fingerprint
+	}
 	w.l.rec = newReclaimer(w.l)
 	return w, nil
 }

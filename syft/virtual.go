@@ -2,7 +2,14 @@ package syft
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,14 +34,17 @@ const virtualScheme = "virtual:"
 // virtualCore is the worker itself: store, users and handler. Several
 // VirtualWorker values (one per user) share one core.
 type virtualCore struct {
-	id    string
-	addr  string
-	w     *daemon.Worker
-	h     *workers.Handler
-	store *store.MemStore
-	users *workers.Users
-	owner string // the owner's token
-	me    string // the default user's token
+	id   string
+	addr string
+	// identity is the worker's key pair, made when it is created: the
+	// credentials of its MPC parties are signed with it.
+	identity tls.Certificate
+	w        *daemon.Worker
+	h        *workers.Handler
+	store    *store.MemStore
+	users    *workers.Users
+	owner    string // the owner's token
+	me       string // the default user's token
 }
 
 // VirtualWorker is a worker in this process, for tutorials and tests. It
@@ -66,12 +76,16 @@ func NewVirtualWorker(id string) *VirtualWorker {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
 	}
 	store := store.NewMemStore()
+	identity, err := newIdentity(id)
+	if err != nil {
+		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
+	}
 	core := &virtualCore{
 		id: id, addr: fmt.Sprintf("%s%s/%d", virtualScheme, id, instances.Add(1)),
-		store: store, users: users, owner: ownerTok, me: meTok,
+		store: store, users: users, owner: ownerTok, me: meTok, identity: identity,
 	}
 	core.w, err = daemon.NewWorker(workers.Config{
-		WorkerID: id, Store: store, Users: users, Dial: core.dial,
+		WorkerID: id, Store: store, Users: users, Dial: core.dial, Certificate: &core.identity,
 	})
 	if err != nil {
 		panic(fmt.Sprintf("syft: NewVirtualWorker(%q): %v", id, err))
@@ -97,7 +111,8 @@ func (c *virtualCore) connect(user, token string) (*VirtualWorker, error) {
 	}
 	w := &VirtualWorker{core: c, user: user}
 	w.l = &link{self: w, id: c.id, c: cl, timeout: 30 * time.Second,
-		peer: store.PointerTarget{Worker: c.id, Addr: c.addr}}
+		peer:     store.PointerTarget{Worker: c.id, Addr: c.addr},
+		identity: workers.CertFingerprint(c.identity.Certificate[0])}
 	w.l.rec = newReclaimer(w.l)
 	return w, nil
 }
@@ -179,4 +194,25 @@ func (w *VirtualWorker) link() *link { return w.l }
 func (w *VirtualWorker) String() string {
 	all, _ := w.core.store.Search()
 	return fmt.Sprintf("<VirtualWorker id:%s #objects:%d>", w.core.id, len(all))
+}
+
+// newIdentity makes a virtual worker's key pair: an ECDSA P-256 key and a
+// self-signed certificate, as a daemon's data directory holds.
+func newIdentity(id string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "gomplab virtual worker " + id},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

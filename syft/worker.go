@@ -46,6 +46,10 @@ type link struct {
 	peer    store.PointerTarget // how other workers reach this one
 	timeout time.Duration
 	rec     *reclaimer
+	// identity is the fingerprint of the worker's certificate when this
+	// client has pinned it (a TLS session, or a virtual worker's own):
+	// MPC jobs then bind each rank to its worker.
+	identity string
 }
 
 func (l *link) ctx() (context.Context, context.CancelFunc) {

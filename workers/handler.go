@@ -47,10 +47,12 @@ type Config struct {
 	// MaxAuthFailures closes a session after this many failed
 	// authentications (0: 3).
 	MaxAuthFailures int
-	// Certificate is the worker's long-term TLS key pair (a daemon's;
-	// nil for a virtual worker): its fingerprint names the worker in
-	// code requests, and it signs the credentials of the worker's MPC
-	// parties (comm.SignCredential).
+	// Certificate is the worker's long-term TLS key pair (a daemon's, or
+	// the one a virtual worker makes when it is created): its fingerprint
+	// names the worker in code requests and MPC jobs, and it signs the
+	// credentials of the worker's MPC parties (comm.SignCredential); nil
+	// when the worker has none, and then it cannot run a party of a job
+	// that pins its parties' identities.
 	Certificate *tls.Certificate
 }
 
@@ -164,8 +166,7 @@ func (h *Handler) Store() store.Store { return h.cfg.Store }
 // WorkerID returns the worker's id.
 func (h *Handler) WorkerID() string { return h.cfg.WorkerID }
 
-// Certificate returns the worker's long-term key pair, or nil (a virtual
-// worker has none).
+// Certificate returns the worker's long-term key pair, or nil.
 func (h *Handler) Certificate() *tls.Certificate { return h.cfg.Certificate }
 
 // Fingerprint returns the SHA-256 fingerprint of the worker's certificate

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
@@ -35,6 +36,9 @@ func workerCmd() *cobra.Command {
 		requestTimeout, shutdownTimeout                time.Duration
 		maxJobs, partyMemoryMiB                        int
 		partyCPU                                       time.Duration
+		advertise, partyPorts                          string
+		peerTimeout                                    time.Duration
+		maxJobsPerUser, jobQueue                       int
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -69,6 +73,13 @@ and exits; acknowledged writes are already on disk.`,
 			if id != "" && id != dir.WorkerID {
 				return fmt.Errorf("data directory %s belongs to worker %q, not %q", data, dir.WorkerID, id)
 			}
+			ports, err := comm.ParsePortRange(partyPorts)
+			if err != nil {
+				return fmt.Errorf("--party-ports: %w", err)
+			}
+			if advertise == "" {
+				advertise = daemon.DefaultAdvertise(listen)
+			}
 			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, Log: log,
@@ -83,9 +94,11 @@ and exits; acknowledged writes are already on disk.`,
 			if err != nil {
 				return fmt.Errorf("locating this binary for party processes: %w", err)
 			}
-			d.Jobs().Configure(jobs.Options{MaxJobs: maxJobs,
+			d.Jobs().Configure(jobs.Options{MaxJobs: maxJobs, MaxPerUser: maxJobsPerUser, Queue: jobQueue,
+				Advertise: advertise, Ports: ports, PeerTimeout: peerTimeout,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
+			log.Info("MPC parties", "advertise", advertise, "ports", ports.String(), "max_jobs", maxJobs)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			select {
@@ -110,7 +123,12 @@ and exits; acknowledged writes are already on disk.`,
 	f.IntVar(&maxMessage, "max-message", 0, "largest request in bytes (0: 1 GiB)")
 	f.DurationVar(&requestTimeout, "request-timeout", time.Minute, "longest time one request may run")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
-	f.IntVar(&maxJobs, "max-jobs", 8, "MPC parties this worker runs at once")
+	f.IntVar(&maxJobs, "max-jobs", 8, "MPC parties this worker runs at once (more wait in a queue)")
+	f.IntVar(&maxJobsPerUser, "max-jobs-per-user", 0, "MPC parties one user may run at once (0: --max-jobs)")
+	f.IntVar(&jobQueue, "job-queue", 0, "MPC parties that may wait for a slot beyond --max-jobs (0: four times --max-jobs); more are refused")
+	f.StringVar(&advertise, "advertise", "", "host other workers' MPC parties reach this worker's parties by (default: the --listen host, or the address of the interface that leads out)")
+	f.StringVar(&partyPorts, "party-ports", "", "port range LO-HI the MPC parties listen on, for firewalls (default: any free port)")
+	f.DurationVar(&peerTimeout, "peer-timeout", 0, "how long a party waits on a silent peer before it reports it stuck (0: 10s)")
 	f.IntVar(&partyMemoryMiB, "party-memory", sandbox.DefaultAddressSpace>>20, "address space of each MPC party process in MiB (usable memory is about 2 GiB less)")
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())

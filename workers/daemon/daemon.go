@@ -172,3 +172,32 @@ func (d *Daemon) closeFiles() error {
 	d.accessFile.Close()
 	return err
 }
+
+// DefaultAdvertise is the host a worker listening on listen is reached by
+// when --advertise is not given: the host of listen when it is a specific
+// address or name, and otherwise (listening on every interface) the
+// address of the interface that leads out of this host, found by asking
+// the routing table (no packet is sent), or loopback when there is none.
+func DefaultAdvertise(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return host
+	}
+	// A UDP "connection" to a documentation address picks the route and
+	// the local address without sending anything.
+	for _, probe := range []string{"192.0.2.1:9", "[2001:db8::1]:9"} {
+		c, err := net.Dial("udp", probe)
+		if err != nil {
+			continue
+		}
+		a := c.LocalAddr().(*net.UDPAddr).IP
+		c.Close()
+		if !a.IsUnspecified() {
+			return a.String()
+		}
+	}
+	return "127.0.0.1"
+}

@@ -81,8 +81,23 @@ type Options struct {
 	// as goroutines of this process: what virtual workers do (see
 	// sandbox.Run for what that cannot contain).
 	Child *sandbox.ChildOptions
-	// MaxJobs bounds the parties running at once (0: 8); more are refused.
+	// MaxJobs bounds the parties running at once (0: 8); more wait.
 	MaxJobs int
+	// MaxPerUser bounds the parties one user runs at once (0: MaxJobs).
+	MaxPerUser int
+	// Queue bounds the parties waiting for a slot (0: 4×MaxJobs); past it
+	// job.start is refused. A party waits at most its job's setup
+	// timeout.
+	Queue int
+	// Advertise is the host other workers' parties reach this worker's
+	// parties by ("": 127.0.0.1, for virtual workers in one process).
+	// Rank 0's rendezvous and the mesh listeners are advertised under it.
+	Advertise string
+	// Ports is the range the parties' listeners bind (zero: any port).
+	Ports comm.PortRange
+	// PeerTimeout is how long a party waits on a silent peer before it
+	// reports it stuck (0: comm.DefaultPeerTimeout).
+	PeerTimeout time.Duration
 	// MaxTimeout caps the timeout a job may ask for (0: one hour).
 	MaxTimeout time.Duration
 	// Keep is how long a finished party's result waits to be collected
@@ -96,6 +111,15 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxJobs <= 0 {
 		o.MaxJobs = 8
+	}
+	if o.MaxPerUser <= 0 || o.MaxPerUser > o.MaxJobs {
+		o.MaxPerUser = o.MaxJobs
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4 * o.MaxJobs
+	}
+	if o.Advertise == "" {
+		o.Advertise = "127.0.0.1"
 	}
 	if o.MaxTimeout <= 0 {
 		o.MaxTimeout = time.Hour
@@ -113,7 +137,7 @@ const maxWait = 5 * time.Second
 // says, and returns the table of h's parties (Configure changes o later,
 // Close stops them).
 func Register(h *workers.Handler, o Options) *Table {
-	t := &Table{h: h, opts: o.withDefaults(), jobs: map[string]*job{}}
+	t := &Table{h: h, opts: o.withDefaults(), jobs: map[string]*job{}, slots: newSlots()}
 	h.Handle(MsgStart, t.start)
 	h.Handle(MsgWait, t.wait)
 	h.Handle(MsgCancel, t.cancel)
@@ -130,10 +154,11 @@ func (t *Table) Configure(o Options) {
 
 // Table is a worker's running and finished-but-uncollected parties.
 type Table struct {
-	h    *workers.Handler
-	mu   sync.Mutex
-	opts Options
-	jobs map[string]*job // by job id
+	h     *workers.Handler
+	mu    sync.Mutex
+	opts  Options
+	jobs  map[string]*job // by job id
+	slots *slots
 }
 
 // job is one party this worker runs.
@@ -141,6 +166,7 @@ type job struct {
 	id      string
 	user    string
 	rank    int
+	slot    *waiter // its place among the running or waiting parties
 	cancel  context.CancelFunc
 	done    chan struct{}
 	result  sandbox.Result
@@ -168,12 +194,21 @@ func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rv, err := bindRendezvous(j, q.MasterHost)
+	if err := t.secure(j, opts); err != nil {
+		return nil, err
+	}
+	slot, err := t.slots.enter(r.User().Name, opts, t.h.WorkerID())
 	if err != nil {
 		return nil, err
 	}
-	x, err := t.register(j, r.User().Name, rv)
+	rv, err := bindRendezvous(j, q.MasterHost, opts)
 	if err != nil {
+		t.slots.release(slot, opts)
+		return nil, err
+	}
+	x, err := t.register(j, r.User().Name, rv, slot)
+	if err != nil {
+		t.slots.release(slot, opts)
 		return nil, err
 	}
 	t.launch(x, *j, rv, opts)
@@ -193,6 +228,9 @@ func (t *Table) decodeStart(r *workers.Request) (*StartRequest, error) {
 	j := &q.Job
 	if err := store.ValidateID(j.ID); err != nil {
 		return nil, fmt.Errorf("%w: job id: %v", workers.ErrBadRequest, err)
+	}
+	if err := j.Validate(); err != nil {
+		return nil, workers.BadRequestf("job %s: %v", j.ID, err)
 	}
 	j.Worker = t.h.WorkerID()
 	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
@@ -223,57 +261,132 @@ func (t *Table) check(r *workers.Request, j *sandbox.Job) (*sandbox.Error, error
 	return se, nil
 }
 
-// admit checks this worker can run one more party of j (not a second one
-// of the same job, not over MaxJobs) and caps its timeout at MaxTimeout.
-// It returns the options the party runs under.
+// admit checks this worker may run one more party of j (not a second one
+// of the same job) and caps its timeouts at MaxTimeout. It returns the
+// options the party runs under.
 func (t *Table) admit(j *sandbox.Job) (Options, error) {
 	t.mu.Lock()
 	opts := t.opts
-	running := 0
-	for _, x := range t.jobs {
-		select {
-		case <-x.done:
-		default:
-			running++
-		}
-	}
 	_, dup := t.jobs[j.ID]
 	t.mu.Unlock()
-	switch {
-	case dup:
+	if dup {
 		return opts, fmt.Errorf("job %s: %w on worker %s (each worker runs one party of a job)", j.ID, store.ErrExists, t.h.WorkerID())
-	case running >= opts.MaxJobs:
-		return opts, fmt.Errorf("%w: worker %s already runs %d MPC parties (its limit)", workers.ErrUnavailable, t.h.WorkerID(), running)
-	case j.TimeoutMS <= 0:
-		return opts, workers.BadRequestf("job %s has no timeout", j.ID)
 	}
 	if j.Timeout() > opts.MaxTimeout {
 		j.TimeoutMS = opts.MaxTimeout.Milliseconds()
+		j.SetupTimeoutMS = min(j.SetupTimeoutMS, j.TimeoutMS)
 	}
 	return opts, nil
 }
 
-// bindRendezvous binds rank 0's rendezvous on a free port of host (when
-// the orchestrator fixed no address) and puts its address in j.
-func bindRendezvous(j *sandbox.Job, host string) (*comm.Rendezvous, error) {
-	if j.Rank != 0 || j.MasterAddr != "" {
+// secure checks how the job authenticates its parties and fills in this
+// party's side: with pinned identities, this worker must be the one the
+// job names for the party's rank, and it mints the party's key and signs
+// its credential (the worker's own key stays here); with a job secret,
+// the secret must be long enough. A job with neither is refused: party
+// links are always authenticated. The party also gets this worker's
+// advertised host, port range and peer timeout.
+func (t *Table) secure(j *sandbox.Job, o Options) error {
+	l := &j.Link
+	l.Key, l.Credential = nil, nil // only this worker sets them
+	switch {
+	case len(l.Identities) > 0:
+		if len(l.Identities) != j.WorldSize {
+			return workers.BadRequestf("job %s names %d identities for %d parties", j.ID, len(l.Identities), j.WorldSize)
+		}
+		for r, id := range l.Identities {
+			if err := comm.CheckFingerprint(id); err != nil {
+				return workers.BadRequestf("job %s: identity of rank %d: %v", j.ID, r, err)
+			}
+		}
+		me := t.h.Certificate()
+		if me == nil {
+			return fmt.Errorf("%w: worker %s has no identity to sign party credentials with", workers.ErrUnavailable, t.h.WorkerID())
+		}
+		own := comm.Fingerprint(me.Certificate[0])
+		if l.Identities[j.Rank] != own {
+			return workers.BadRequestf("job %s lists worker %s for rank %d, but this worker (%s) is %s",
+				j.ID, l.Identities[j.Rank], j.Rank, t.h.WorkerID(), own)
+		}
+		key, err := comm.NewPartyKey()
+		if err != nil {
+			return err
+		}
+		cred, err := comm.SignCredential(*me, j.ID, j.Rank, key)
+		if err != nil {
+			return err
+		}
+		if l.Key, err = key.MarshalPEM(); err != nil {
+			return err
+		}
+		if l.Credential, err = cred.MarshalBinary(); err != nil {
+			return err
+		}
+		l.Secret = nil
+	case len(l.Secret) > 0:
+		if len(l.Secret) < comm.MinSecret {
+			return workers.BadRequestf("job %s: a job secret of %d bytes; at least %d", j.ID, len(l.Secret), comm.MinSecret)
+		}
+	default:
+		return workers.BadRequestf("job %s names neither its parties' identities nor a job secret: party links must be authenticated (update the orchestrator)", j.ID)
+	}
+	l.Advertise = o.Advertise
+	l.Ports = ""
+	if o.Ports != (comm.PortRange{}) {
+		l.Ports = o.Ports.String()
+	}
+	l.PeerTimeoutMS = o.PeerTimeout.Milliseconds()
+	return nil
+}
+
+// bindRendezvous binds rank 0's rendezvous and puts the address the
+// others dial in j.MasterAddr. Where, from what the orchestrator asked:
+//
+//   - nothing: this worker's advertised host, at a port of its range;
+//   - a host: that host, at a port of the range (0.0.0.0 or :: binds
+//     every interface and advertises this worker's host);
+//   - host:port (j.MasterAddr): that port, likewise.
+//
+// Other ranks bind nothing: they dial the address rank 0's reply gave.
+func bindRendezvous(j *sandbox.Job, masterHost string, o Options) (*comm.Rendezvous, error) {
+	if j.Rank != 0 {
 		return nil, nil
 	}
-	if host == "" {
-		host = "127.0.0.1"
+	host, port := masterHost, ""
+	if j.MasterAddr != "" {
+		var err error
+		if host, port, err = net.SplitHostPort(j.MasterAddr); err != nil {
+			return nil, workers.BadRequestf("job %s: master address %q: %v", j.ID, j.MasterAddr, err)
+		}
 	}
-	rv, err := comm.NewRendezvous(net.JoinHostPort(host, "0"))
+	advertise, bind := host, host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		advertise = o.Advertise
+		bind = comm.BindHost(advertise)
+		if host != "" {
+			bind = host
+		}
+	}
+	var ln net.Listener
+	var err error
+	if port != "" && port != "0" {
+		ln, err = net.Listen("tcp", net.JoinHostPort(bind, port))
+	} else {
+		ln, err = comm.ListenRange(bind, o.Ports)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: binding the job's rendezvous on %s: %v", workers.ErrBadRequest, host, err)
+		return nil, fmt.Errorf("%w: binding the job's rendezvous on %q (advertised as %s): %v",
+			workers.ErrBadRequest, bind, advertise, err)
 	}
+	rv := comm.RendezvousOn(ln, advertise)
 	j.MasterAddr = rv.Addr()
 	return rv, nil
 }
 
 // register enters the job in the table, unless another request of the
 // same job got there first.
-func (t *Table) register(j *sandbox.Job, user string, rv *comm.Rendezvous) (*job, error) {
-	x := &job{id: j.ID, user: user, rank: j.Rank, done: make(chan struct{})}
+func (t *Table) register(j *sandbox.Job, user string, rv *comm.Rendezvous, slot *waiter) (*job, error) {
+	x := &job{id: j.ID, user: user, rank: j.Rank, slot: slot, done: make(chan struct{})}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, dup := t.jobs[j.ID]; dup {
@@ -297,8 +410,45 @@ func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options)
 		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "child", opts.Child != nil)
 	go func() {
 		defer cancel()
-		t.collect(x, runParty(pctx, j, rv, st, opts), opts)
+		t.collect(x, t.runQueued(pctx, x, j, rv, st, opts), opts)
 	}()
+}
+
+// runQueued waits for the party's slot (at most the job's setup timeout:
+// the others are waiting for it at the rendezvous), then runs it in what
+// is left of its setup time, and gives the slot back.
+func (t *Table) runQueued(ctx context.Context, x *job, j sandbox.Job, rv *comm.Rendezvous, st *jobStore, opts Options) sandbox.Result {
+	setup := time.Duration(j.SetupTimeoutMS) * time.Millisecond
+	if setup <= 0 {
+		setup = j.Timeout()
+	}
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, setup)
+	ahead, err := t.slots.wait(wctx, x.slot)
+	cancel()
+	defer t.slots.leave(x.slot, opts)
+	if err != nil {
+		if rv != nil {
+			rv.Close()
+		}
+		why := fmt.Errorf("waited %v for one of worker %s's %d party slots (%d parties still ahead)",
+			time.Since(start).Round(time.Millisecond), t.h.WorkerID(), opts.MaxJobs, ahead)
+		if ctx.Err() != nil {
+			return j.Failed(sandbox.PhaseStart, sandbox.KindCanceled, fmt.Errorf("cancelled while queued: %v", why))
+		}
+		return j.Failed(sandbox.PhaseStart, sandbox.KindUnavailable, why)
+	}
+	if waited := time.Since(start); waited > 10*time.Millisecond {
+		t.h.AccessLog().Info("job dequeued", "job", j.ID, "user", x.user, "rank", j.Rank, "waited_ms", waited.Milliseconds())
+		j.TimeoutMS -= waited.Milliseconds()
+		if j.SetupTimeoutMS > 0 {
+			j.SetupTimeoutMS = max(j.SetupTimeoutMS-waited.Milliseconds(), 1)
+		}
+		if j.TimeoutMS <= 0 {
+			return j.Failed(sandbox.PhaseStart, sandbox.KindTimeout, fmt.Errorf("the job's time ran out while it waited for a party slot"))
+		}
+	}
+	return runParty(ctx, j, rv, st, opts)
 }
 
 // runParty runs the party as opts say: in a child process under

@@ -13,6 +13,11 @@ func FuzzJobMessages(f *testing.F) {
 	for _, v := range []any{
 		&StartRequest{Job: sandbox.Job{ID: "j1", Rank: 1, WorldSize: 2, MasterAddr: "127.0.0.1:1234", TimeoutMS: 5000,
 			Program: sandbox.Program{Source: "package main\nfunc f() {}", Entry: "f"}, Args: []byte{0x90}}, MasterHost: "127.0.0.1"},
+		&StartRequest{Job: sandbox.Job{ID: "j2", Rank: 0, WorldSize: 3, TimeoutMS: 5000, SetupTimeoutMS: 1000,
+			Program: sandbox.Program{Source: "package main\nfunc f() {}", Entry: "f"},
+			Link: sandbox.Link{Identities: []string{"sha256:aa", "sha256:bb", "sha256:cc"}}}},
+		&StartRequest{Job: sandbox.Job{ID: "j3", Rank: 1, WorldSize: 2, MasterAddr: "[::1]:7200", TimeoutMS: 5000,
+			Plan: []byte{0x80}, Link: sandbox.Link{Secret: make([]byte, 32)}}, MasterHost: "0.0.0.0"},
 		&WaitRequest{JobID: "j1", WaitMS: 100},
 		&CancelRequest{JobID: "j1"},
 		&WaitReply{Done: true, Result: &sandbox.Result{Rank: 1, Value: []byte{0xc0}, Err: &sandbox.Error{Kind: sandbox.KindPanic}}},
