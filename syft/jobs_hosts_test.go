@@ -141,4 +141,3 @@ func TestJobsWaitForSlots(t *testing.T) {
 		}
 	}
 }
-

@@ -15,7 +15,7 @@ func FuzzJobMessages(f *testing.F) {
 			Program: sandbox.Program{Source: "package main\nfunc f() {}", Entry: "f"}, Args: []byte{0x90}}, MasterHost: "127.0.0.1"},
 		&StartRequest{Job: sandbox.Job{ID: "j2", Rank: 0, WorldSize: 3, TimeoutMS: 5000, SetupTimeoutMS: 1000,
 			Program: sandbox.Program{Source: "package main\nfunc f() {}", Entry: "f"},
-			Link: sandbox.Link{Identities: []string{"sha256:aa", "sha256:bb", "sha256:cc"}}}},
+			Link:    sandbox.Link{Identities: []string{"sha256:aa", "sha256:bb", "sha256:cc"}}}},
 		&StartRequest{Job: sandbox.Job{ID: "j3", Rank: 1, WorldSize: 2, MasterAddr: "[::1]:7200", TimeoutMS: 5000,
 			Plan: []byte{0x80}, Link: sandbox.Link{Secret: make([]byte, 32)}}, MasterHost: "0.0.0.0"},
 		&WaitRequest{JobID: "j1", WaitMS: 100},
