@@ -199,3 +199,125 @@ func (x *CrypTensor) Take(index *tensor.Tensor) *CrypTensor {
 	}
 	return p.newCT(index.Shape(), out)
 }
+
+// Flip reverses x along the given dims (torch.flip). Local.
+func (x *CrypTensor) Flip(dims ...int) *CrypTensor {
+	out := x
+	for _, d := range dims {
+		nd := x.normDim("Flip", d)
+		n := x.shape[nd]
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = n - 1 - i
+		}
+		out = out.IndexSelect(nd, idx)
+	}
+	if out == x {
+		return x.Clone()
+	}
+	return out
+}
+
+// Roll shifts x by shift positions along dim d, wrapping around
+// (torch.roll). Local.
+func (x *CrypTensor) Roll(shift, d int) *CrypTensor {
+	nd := x.normDim("Roll", d)
+	n := x.shape[nd]
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = ((i-shift)%n + n) % n
+	}
+	return x.IndexSelect(nd, idx)
+}
+
+// Repeat tiles x reps[i] times along dim i (torch.repeat; extra leading
+// reps add dims). Local.
+func (x *CrypTensor) Repeat(reps ...int) *CrypTensor {
+	p := x.p
+	if len(reps) < len(x.shape) {
+		p.failf("Repeat", "%d repeats for shape %v", len(reps), x.shape)
+	}
+	shape := make([]int, len(reps))
+	copy(shape[len(reps)-len(x.shape):], x.shape)
+	for i := 0; i < len(reps)-len(x.shape); i++ {
+		shape[i] = 1
+	}
+	out := x.Reshape(shape...)
+	for d, r := range reps {
+		if r < 0 {
+			p.failf("Repeat", "negative repeat %d", r)
+		}
+		parts := make([]*CrypTensor, r)
+		for i := range parts {
+			parts[i] = out
+		}
+		if r == 0 {
+			out = out.Slice(d, 0, 0, 1)
+			continue
+		}
+		out = Concat(d, parts...)
+	}
+	return out
+}
+
+// Narrow returns length elements of dim d from start (torch.narrow).
+// Local.
+func (x *CrypTensor) Narrow(d, start, length int) *CrypTensor {
+	nd := x.normDim("Narrow", d)
+	if start < 0 {
+		start += x.shape[nd]
+	}
+	if start < 0 || length < 0 || start+length > x.shape[nd] {
+		x.p.failf("Narrow", "start %d and length %d for dim %d of shape %v", start, length, d, x.shape)
+	}
+	return x.Slice(nd, start, start+length, 1)
+}
+
+// Unbind splits x into its slices along dim d, dropping the dim
+// (torch.unbind). Local.
+func (x *CrypTensor) Unbind(d int) []*CrypTensor {
+	nd := x.normDim("Unbind", d)
+	out := make([]*CrypTensor, x.shape[nd])
+	for i := range out {
+		out[i] = x.Index(nd, i)
+	}
+	return out
+}
+
+// Unfold returns the windows of size along dim d, step apart, in a new
+// last dim (torch.Tensor.unfold). Local.
+func (x *CrypTensor) Unfold(d, size, step int) *CrypTensor {
+	nd := x.normDim("Unfold", d)
+	n := x.shape[nd]
+	if size < 1 || step < 1 || size > n {
+		x.p.failf("Unfold", "size %d and step %d for dim %d of shape %v", size, step, d, x.shape)
+	}
+	count := (n-size)/step + 1
+	wins := make([]*CrypTensor, count)
+	for i := range wins {
+		wins[i] = x.Slice(nd, i*step, i*step+size, 1).Unsqueeze(nd)
+	}
+	out := Concat(nd, wins...) // (..., count, size, ...)
+	perm := make([]int, len(out.shape))
+	j := 0
+	for i := range perm {
+		if i != nd+1 {
+			perm[j] = i
+			j++
+		}
+	}
+	perm[len(perm)-1] = nd + 1
+	return out.Permute(perm...)
+}
+
+// Trace returns the sum of the diagonal of a 2-D x (torch.trace). Local.
+func (x *CrypTensor) Trace() *CrypTensor {
+	if len(x.shape) != 2 {
+		x.p.failf("Trace", "shape %v is not 2-D", x.shape)
+	}
+	var s uint64
+	for i := 0; i < min(x.shape[0], x.shape[1]); i++ {
+		s += x.share[i*x.shape[1]+i]
+	}
+	return x.p.newCT(nil, []uint64{s})
+}

@@ -119,3 +119,56 @@ func TestIndexOpsReject(t *testing.T) {
 		}
 	}
 }
+
+func TestMoreShapeOps(t *testing.T) {
+	x := tensor.RandN(55, 3, 4)
+	sq := tensor.RandN(56, 4, 4)
+	pr := tensor.RandU(57, 0.5, 1.5, 3, 5)
+	flip := x.Slice(1, 3, -5, -1)
+	roll := tensor.Concat(1, x.Slice(1, 3, 4, 1), x.Slice(1, 0, 3, 1))
+	rep := tensor.Concat(0, tensor.Concat(1, x, x), tensor.Concat(1, x, x)).Reshape(1, 6, 8)
+	unf := tensor.Zeros(3, 2, 2)
+	for i := 0; i < 3; i++ {
+		for w := 0; w < 2; w++ {
+			for k := 0; k < 2; k++ {
+				unf.Set(x.At(i, 2*w+k), i, w, k)
+			}
+		}
+	}
+	tr := 0.0
+	for i := 0; i < 4; i++ {
+		tr += sq.At(i, i)
+	}
+	variance := x.Sub(x.Mean(1, true)).Apply(func(v float64) float64 { return v * v }).Sum(1, false).MulScalar(1.0 / 3)
+	prod := tensor.Ones(3)
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 5; j++ {
+			prod.Set(prod.At(i)*pr.At(i, j), i)
+		}
+	}
+	for _, n := range parties {
+		run(t, n, func(p *Party) *tensor.Tensor {
+			ex := p.Encrypt(x, 0)
+			ub := ex.Unbind(0)
+			for _, c := range []struct {
+				name string
+				got  *CrypTensor
+				want *tensor.Tensor
+				tol  float64
+			}{
+				{"flip", ex.Flip(1), flip, ulp},
+				{"roll", ex.Roll(1, 1), roll, ulp},
+				{"repeat", ex.Repeat(1, 2, 2), rep, ulp},
+				{"narrow", ex.Narrow(1, 1, 2), x.Slice(1, 1, 3, 1), ulp},
+				{"unbind", ub[2], x.Slice(0, 2, 3, 1).Reshape(4), ulp},
+				{"unfold", ex.Unfold(1, 2, 2), unf, ulp},
+				{"trace", p.Encrypt(sq, 0).Trace().Reshape(1), tensor.FromSlice([]float64{tr}), 3 * ulp},
+				{"var unbiased", ex.Var(1, false, true), variance, 1e-4},
+				{"prod", p.Encrypt(pr, 1).Prod(1, false), prod, 1e-4},
+			} {
+				assertClose(t, fmt.Sprintf("%d parties %s", n, c.name), reveal(c.got), c.want, c.tol)
+			}
+			return nil
+		})
+	}
+}

@@ -364,3 +364,43 @@ func (x *CrypTensor) clamp(lo, hi float64, wantMask bool) (*CrypTensor, *CrypTen
 	}
 	return p.newCT(x.shape, y), mask
 }
+
+// Var returns the variance along dim d (torch.var): the mean of the
+// squared deviations, divided by n − 1 when unbiased. One square.
+func (x *CrypTensor) Var(d int, keepdim, unbiased bool) *CrypTensor {
+	p := x.p
+	defer p.op("Var")()
+	nd := x.normDim("Var", d)
+	n := x.shape[nd]
+	if n < 1 || (unbiased && n < 2) {
+		p.failf("Var", "dim %d of shape %v is too short", d, x.shape)
+	}
+	dev := x.Sub(x.Mean(nd, true))
+	div := n
+	if unbiased {
+		div = n - 1
+	}
+	return dev.Square().Sum(nd, keepdim).Div(div)
+}
+
+// Prod returns the product along dim d (torch.prod): a tree of
+// elementwise products, ⌈log2 n⌉ rounds.
+func (x *CrypTensor) Prod(d int, keepdim bool) *CrypTensor {
+	p := x.p
+	defer p.op("Prod")()
+	nd := x.normDim("Prod", d)
+	cur := x
+	for cur.shape[nd] > 1 {
+		m := cur.shape[nd]
+		h := m / 2
+		prod := cur.Slice(nd, 0, h, 1).Mul(cur.Slice(nd, h, 2*h, 1))
+		if m%2 == 1 {
+			prod = Concat(nd, prod, cur.Slice(nd, m-1, m, 1))
+		}
+		cur = prod
+	}
+	if !keepdim {
+		cur = cur.Squeeze(nd)
+	}
+	return cur
+}
