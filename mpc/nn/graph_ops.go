@@ -107,6 +107,52 @@ func addParityOps(ops map[string]graphOp) {
 	ops["ConvTranspose"] = graphOp{minIn: 2, maxIn: 3, check: checkConvTranspose, run: runConvTranspose}
 	ops["Resize"] = graphOp{minIn: 1, maxIn: 2, check: checkResize, run: runResize}
 	ops["Split"] = graphOp{minIn: 1, maxIn: 1, runMany: runSplit}
+	ops["Range"] = graphOp{minIn: 3, maxIn: 3, run: func(_ *NodeSpec, in []*Variable) *Variable {
+		var v [3]float64
+		for i, x := range in {
+			t := x.Tensor()
+			if x.err != nil {
+				return x
+			}
+			if t == nil || t.Size() != 1 {
+				return Errorf("Range: start, limit and delta must be public scalars")
+			}
+			v[i] = t.Data()[0]
+		}
+		start, limit, delta := v[0], v[1], v[2]
+		n := math.Ceil((limit - start) / delta)
+		if delta == 0 || math.IsNaN(n) || n > MaxSpecElements {
+			return Errorf("Range(%v, %v, %v)", start, limit, delta)
+		}
+		f := make([]float64, max(int(n), 0))
+		for i := range f {
+			f[i] = start + float64(i)*delta
+		}
+		return NewVariable(tensor.FromSlice(f))
+	}}
+	ops["LayerNormalization"] = graphOp{minIn: 2, maxIn: 3, run: func(n *NodeSpec, in []*Variable) *Variable {
+		x := in[0]
+		if x.err != nil {
+			return x
+		}
+		sh := x.val.dims()
+		axis := n.int("axis", -1)
+		if axis < 0 {
+			axis += len(sh)
+		}
+		if axis < 0 || axis >= len(sh) {
+			return Errorf("LayerNormalization: axis %d for shape %v", n.int("axis", -1), sh)
+		}
+		dims := make([]int, 0, len(sh)-axis)
+		for d := axis; d < len(sh); d++ {
+			dims = append(dims, d)
+		}
+		y := normalize(x, dims, n.float("epsilon", 1e-5)).Mul(in[1])
+		if len(in) > 2 && in[2] != nil {
+			y = y.Add(in[2])
+		}
+		return y
+	}}
 	ops["InstanceNormalization"] = graphOp{minIn: 3, maxIn: 3, run: func(n *NodeSpec, in []*Variable) *Variable {
 		x, scale, bias := in[0], in[1], in[2]
 		if x.err != nil {

@@ -11,7 +11,7 @@ import (
 // nn.GraphSpec and addParityOps in package nn for their graph form).
 func (im *importer) convertMore(n *Node, ns *nn.NodeSpec) (*nn.NodeSpec, error) {
 	switch n.OpType {
-	case "Erf", "Equal", "Greater", "Less", "Where":
+	case "Erf", "Equal", "Greater", "Less", "Where", "Range":
 	case "LeakyRelu":
 		attrFloats(n, ns, "alpha")
 	case "Clip":
@@ -62,6 +62,12 @@ func (im *importer) convertMore(n *Node, ns *nn.NodeSpec) (*nn.NodeSpec, error) 
 		return im.convertResize(n, ns)
 	case "InstanceNormalization":
 		attrFloats(n, ns, "epsilon")
+	case "LayerNormalization":
+		attrInts(n, ns, "axis")
+		attrFloats(n, ns, "epsilon")
+		if len(n.Outputs) > 1 {
+			ns.Outputs = ns.Outputs[:1] // the mean and inverse deviation outputs are not computed
+		}
 	case "Split":
 		attrInts(n, ns, "axis")
 		if im.opset < 13 {

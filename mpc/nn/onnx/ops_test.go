@@ -349,3 +349,42 @@ func TestImportRejectsParityOps(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestImportRange: Range on public scalars, here a shape's last dim, feeds
+// a Gather that reverses the input's columns (encrypted data, public
+// indices).
+func TestImportRange(t *testing.T) {
+	x := f32(tensor.RandN(14, 2, 5))
+	m := &wModel{opset: 13, inputs: []wValue{{"x", []int64{-1, 5}}}, outputs: []wValue{{"y", []int64{-1, 5}}},
+		inits: []*wTensor{itensor("last", []int64{1}, -1), itensor("minus1", nil, -1), itensor("six", nil, 6), itensor("four", nil, 4)},
+		nodes: []wNode{
+			{op: "Shape", in: []string{"x"}, out: []string{"s"}},
+			{op: "Gather", in: []string{"s", "last"}, out: []string{"n1"}},
+			{op: "Squeeze", in: []string{"n1"}, out: []string{"n"}},
+			{op: "Sub", in: []string{"n", "six"}, out: []string{"z"}},
+			{op: "Range", in: []string{"four", "z", "minus1"}, out: []string{"idx"}},
+			{op: "Gather", in: []string{"x", "idx"}, out: []string{"y"}, attrs: []wAttr{attrI("axis", 1)}},
+		}}
+	checkImported(t, opCase{"range", m, x, x.Slice(1, 4, -6, -1), 1e-5})
+}
+
+// TestImportLayerNormalization: opset 17's single operator, over the last
+// two dims.
+func TestImportLayerNormalization(t *testing.T) {
+	x := f32(tensor.RandN(15, 2, 3, 4).MulScalar(3))
+	g := f32(tensor.RandU(16, 0.5, 1.5, 3, 4))
+	b := f32(tensor.RandN(17, 3, 4))
+	want := x.Clone()
+	for i := 0; i < 2; i++ {
+		row := x.Slice(0, i, i+1, 1)
+		mean := row.MeanAll()
+		v := row.AddScalar(-mean)
+		inv := 1 / math.Sqrt(v.Mul(v).MeanAll()+1e-5)
+		for j := 0; j < 12; j++ {
+			want.Data()[i*12+j] = (x.Data()[i*12+j]-mean)*inv*g.Data()[j] + b.Data()[j]
+		}
+	}
+	m := single(17, x, []int64{2, 3, 4}, wNode{op: "LayerNormalization", in: []string{"x", "g", "b"}, out: []string{"y"},
+		attrs: []wAttr{attrI("axis", 1), attrF("epsilon", 1e-5)}}, ftensor("g", dims64(g), g.Data()), ftensor("b", dims64(b), b.Data()))
+	checkImported(t, opCase{"layernorm", m, x, want, 2e-3})
+}
