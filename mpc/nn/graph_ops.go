@@ -278,6 +278,11 @@ func runConvTranspose(n *NodeSpec, in []*Variable) *Variable {
 			return Errorf("ConvTranspose: kernel_shape %v but weight shape %v", k, in[1].val.dims())
 		}
 	}
+	if plan, err := tensor.PlanConvTranspose2d(x.val.dims(), w.val.dims(), o); err != nil {
+		return Errorf("ConvTranspose: %v", err)
+	} else if !withinLimit(plan.InShape) || !withinLimit(plan.OutShape) {
+		return Errorf("ConvTranspose: strides %v make the input too large", n.Ints["strides"])
+	}
 	y := x.ConvTranspose2d(w, bias, o)
 	if y.err != nil {
 		return y
@@ -356,6 +361,7 @@ func runResize(n *NodeSpec, in []*Variable) *Variable {
 	if sizes != nil && (sizes[0] != sh[0] || sizes[1] != sh[1]) {
 		return Errorf("Resize: only spatial dims resize (sizes %v for shape %v)", sizes, sh)
 	}
+	outShape := append([]int(nil), sh...)
 	for axis := 2; axis < len(sh); axis++ {
 		l := sh[axis]
 		scale := n.float(fmt.Sprintf("scale%d", axis), 1)
@@ -364,8 +370,9 @@ func runResize(n *NodeSpec, in []*Variable) *Variable {
 			out = sizes[axis]
 			scale = float64(out) / float64(l)
 		}
-		if out < 1 || out > maxSpecDim || !(scale > 0) {
-			return Errorf("Resize: axis %d of %d to %d", axis, l, out)
+		outShape[axis] = out
+		if out < 1 || out > maxSpecDim || !(scale > 0) || !withinLimit([]int{out, l}) || !withinLimit(outShape) {
+			return Errorf("Resize: axis %d of %d to %d (output %v) is too large", axis, l, out, outShape)
 		}
 		if out == l && scale == 1 {
 			continue

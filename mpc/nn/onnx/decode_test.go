@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"github.com/gomplab/gomplab/tensor"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +202,20 @@ func TestDecodeErrors(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	for _, name := range []string{"crafted.onnx", "unsupported.onnx"} {
 		f.Add(readFixture(f, name))
+	}
+	// Graphs of the operators added for CrypTen parity, from the test writer.
+	x := tensor.Zeros(1, 2, 3, 3)
+	for _, m := range []*wModel{
+		single(13, x, []int64{1, 2, 6, 6}, wNode{op: "Resize", in: []string{"x", "", "s"}, out: []string{"y"}, attrs: []wAttr{attrS("mode", "linear")}},
+			ftensor("s", []int64{4}, []float64{1, 1, 2, 2})),
+		single(13, x, []int64{1, 1, 3, 3}, wNode{op: "Split", in: []string{"x", "n"}, out: []string{"y", "z"}, attrs: []wAttr{attrI("axis", 1)}},
+			itensor("n", []int64{2}, 1, 1)),
+		single(13, x, []int64{1, 1, 7, 7}, wNode{op: "ConvTranspose", in: []string{"x", "w"}, out: []string{"y"}, attrs: []wAttr{attrIs("strides", 2, 2)}},
+			ftensor("w", []int64{2, 1, 3, 3}, make([]float64, 18))),
+		single(13, x, []int64{3}, wNode{op: "Range", in: []string{"a", "b", "c"}, out: []string{"y"}},
+			itensor("a", nil, 0), itensor("b", nil, 3), itensor("c", nil, 1)),
+	} {
+		f.Add(m.encode())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := Limits{MaxTensorElements: 1 << 16, MaxTotalElements: 1 << 18, MaxNodes: 1000}
