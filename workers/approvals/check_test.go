@@ -416,3 +416,42 @@ func f(k int) (any, error) {
 		t.Error("unparsable source declared loads")
 	}
 }
+
+// A train request runs no MPC job: it names no provider, and only it may.
+func TestTrainRequestProvider(t *testing.T) {
+	train := func(provider string, dealer *Party) *Request {
+		return &Request{Kind: KindTrain, Train: []byte{1}, ArgsHash: ArgsDigest(nil),
+			Parties: []Party{{Worker: "alice"}, {Worker: "bob"}}, Provider: provider, Dealer: dealer,
+			Loads: []Load{at0("data")}, Recipients: []string{mpc.RecipientRequester}}
+	}
+	if err := train("", nil).Validate(); err != nil {
+		t.Errorf("train request without a provider: %v", err)
+	}
+	for name, r := range map[string]*Request{
+		"train with tfp":                  train(mpc.ProviderTFP, nil),
+		"train with dealer":               train(mpc.ProviderDealer, &Party{Worker: "carol"}),
+		"train, no provider but a dealer": train("", &Party{Worker: "carol"}),
+		"job without provider":            func() *Request { r := job(nil, at0("data")); r.Provider, r.Dealer = "", nil; return r }(),
+	} {
+		if err := r.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	w := newWorld(t, store.NewMemStore())
+	v := w.submit(t, "ds", train("", nil), nil)
+	if v.Status != StatusPending {
+		t.Fatalf("train request on private data: %s", v.Status)
+	}
+	var rep ShowReply
+	if err := w.call(workers.OwnerUser, MsgShow, &ShowRequest{ID: v.ID}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"provider: none", "never one participant's model", "stays on this worker"} {
+		if !strings.Contains(rep.Review, want) {
+			t.Errorf("review lacks %q:\n%s", want, rep.Review)
+		}
+	}
+	if strings.Contains(rep.Review, "WARNING") {
+		t.Errorf("review of a train request warns about a provider:\n%s", rep.Review)
+	}
+}

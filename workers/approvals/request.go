@@ -95,7 +95,8 @@ type Request struct {
 	Parties []Party `msgpack:"parties"`
 	// Provider deals the correlated randomness: mpc.ProviderTFP (rank 0,
 	// which then sees every opened value), mpc.ProviderDealer (the Dealer
-	// worker) or mpc.ProviderDealerFree.
+	// worker) or mpc.ProviderDealerFree. A train request, which runs no
+	// MPC job, names none.
 	Provider string `msgpack:"provider"`
 	// Dealer is the worker taking the trusted third party's role when
 	// Provider is mpc.ProviderDealer.
@@ -222,6 +223,9 @@ func (r *Request) Validate() error {
 			return fmt.Errorf("a plan request carries a plan, not source or a training configuration")
 		}
 	case KindTrain:
+		if r.Provider != "" {
+			return fmt.Errorf("a train request runs no MPC job and names no provider, not %s", strconv.QuoteToASCII(clip(r.Provider, 32)))
+		}
 		if len(r.Train) == 0 || len(r.Train) > MaxTrain {
 			return fmt.Errorf("a train request carries a configuration of 1 to %d bytes, not %d", MaxTrain, len(r.Train))
 		}
@@ -251,6 +255,12 @@ func (r *Request) Validate() error {
 		seen[p.Worker] = i
 	}
 	switch r.Provider {
+	case "":
+		// Training runs no MPC job: no provider of correlated randomness.
+		if r.Kind != KindTrain || r.Dealer != nil {
+			return fmt.Errorf("a %s request names a provider (%s, %s or %s); only a train request names none, and no dealer",
+				r.Kind, mpc.ProviderTFP, mpc.ProviderDealer, mpc.ProviderDealerFree)
+		}
 	case mpc.ProviderTFP, mpc.ProviderDealerFree:
 		if r.Dealer != nil {
 			return fmt.Errorf("provider %s takes no dealer", r.Provider)

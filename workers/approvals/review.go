@@ -51,9 +51,14 @@ func (b *Book) Review(rec *Record) string {
 	w.WriteString("\n")
 	reviewRecipients(&w, r, rec.Requester)
 	w.WriteString("\n")
-	fmt.Fprintf(&w, "saves: what a party that computed on private data saves (mpc.Save) is stored as private, readable only by\n"+
-		"  the owners of the worker that stores it and its read-private users, recorded as computed from the owners' data,\n"+
-		"  within the worker's per-job save quota\n")
+	if r.Kind == KindTrain {
+		fmt.Fprintf(&w, "saves: each round's trained model stays on this worker, private, and leaves it only averaged as the\n"+
+			"  configuration says; it is deleted once averaged\n")
+	} else {
+		fmt.Fprintf(&w, "saves: what a party that computed on private data saves (mpc.Save) is stored as private, readable only by\n"+
+			"  the owners of the worker that stores it and its read-private users, recorded as computed from the owners' data,\n"+
+			"  within the worker's per-job save quota\n")
+	}
 	reviewLimits(&w, rec)
 	w.WriteString("\n")
 	fmt.Fprintf(&w, "to approve: gomplab worker requests approve %s --data DIR [--runs N] [--expires 24h] [--arg-range I=LO:HI]\n", rec.ID)
@@ -211,6 +216,9 @@ func reviewParties(w *strings.Builder, r *Request, me string) {
 		fmt.Fprintf(w, "  rank %d  %s  %s%s\n", i, p.Worker, fingerprintText(p.Fingerprint), self)
 	}
 	switch r.Provider {
+	case "":
+		w.WriteString("provider: none: training runs no MPC job; each party trains on its own data, and the models are\n" +
+			"  averaged as the configuration above says\n")
 	case mpc.ProviderDealer:
 		self := ""
 		if r.Dealer.Worker == me {
@@ -237,6 +245,11 @@ func reviewParties(w *strings.Builder, r *Request, me string) {
 
 // reviewRecipients says in words who learns decrypted values.
 func reviewRecipients(w *strings.Builder, r *Request, requester string) {
+	if r.Kind == KindTrain {
+		fmt.Fprintf(w, "who learns what: user %s receives each round's average of the participants' trained models (and of\n"+
+			"  their losses), never one participant's model; the configuration above says who averages\n", requester)
+		return
+	}
 	w.WriteString("who learns decrypted values:\n")
 	pol := mpc.RevealPolicy{Recipients: r.Recipients}
 	any := false
