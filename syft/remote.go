@@ -28,6 +28,10 @@ type Options struct {
 	PeerAddr string
 	// MaxReply bounds reply size in bytes (0: serde's default, 1 GiB).
 	MaxReply int
+	// Wrap, when set, wraps the transport to the worker (each time the
+	// session connects): for tracing, or for tests that keep every
+	// reply this session receives.
+	Wrap func(workers.Transport) workers.Transport
 }
 
 // RemoteWorker is a client session with a worker daemon.
@@ -44,7 +48,11 @@ func Connect(addr string, opts Options) (*RemoteWorker, error) {
 	}
 	dialOpts := workers.DialOptions{Fingerprint: opts.Fingerprint, Insecure: opts.Insecure, MaxReply: opts.MaxReply}
 	dial := func(ctx context.Context) (workers.Transport, error) {
-		return workers.DialTransport(ctx, addr, dialOpts)
+		tr, err := workers.DialTransport(ctx, addr, dialOpts)
+		if err != nil || opts.Wrap == nil {
+			return tr, err
+		}
+		return opts.Wrap(tr), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()

@@ -479,6 +479,10 @@ func TestPointerObjectOwnership(t *testing.T) {
 				t.Errorf("%s: error shows a value: %v", what, err)
 			}
 		}
+		// No one moves it: its grant was given to alice alone.
+		if _, err := px.Move(g.bob); !errors.Is(err, workers.ErrBadRequest) || !strings.Contains(err.Error(), "cannot move") {
+			t.Errorf("moving a pointer object: %v", err)
+		}
 		// Its owner reads through it, and copies it.
 		got, err := px.GetCopy()
 		wantTensor(t, got, err, vec(4.5, 6.25))

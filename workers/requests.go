@@ -642,12 +642,16 @@ func (h *Handler) move(ctx context.Context, r *Request) (any, error) {
 	if err := CanRemove(r.Session, o); err != nil {
 		return nil, err
 	}
+	// A pointer object's grants were given to this worker alone: moved,
+	// they would not work anywhere else.
+	if o.Kind == store.KindPointer {
+		return nil, BadRequestf("object %s is a pointer to %s:%s, whose grants were given to worker %s alone: it cannot move; "+
+			"send a new pointer from where the data is (Pointer.Send)", o.ID, o.Pointer.Worker, o.Pointer.ID, h.cfg.WorkerID)
+	}
 	// Moving releases the value to another worker, where other people
 	// may administer it: the same rule as taking it.
-	if o.Kind != store.KindPointer {
-		if err := canRead(r.User(), o); err != nil {
-			return nil, err
-		}
+	if err := canRead(r.User(), o); err != nil {
+		return nil, err
 	}
 	if q.Dest.Worker == h.cfg.WorkerID {
 		return &InfoReply{Info: o.Info()}, nil
