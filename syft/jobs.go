@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/comm"
@@ -558,52 +559,89 @@ func (o *jobRun) cancelStarted() {
 	wg.Wait()
 }
 
-// collect polls every rank's worker until its party reports. A rank whose
-// worker stops answering fails the job: the other parties are cancelled,
-// on a goroutine that collect waits for as well.
+// collect polls every rank's worker until its party reports. Once a rank
+// failed (or its worker stopped answering), the others usually fail on
+// their own soon after, naming the culprit (a frozen or cut-off party
+// within their peer timeout); collect waits for that up to failGrace,
+// and no longer than while some pending rank's worker still answers its
+// polls. Then the ranks still running are cancelled and reported as not
+// answering.
 func (o *jobRun) collect(ctx context.Context) {
-	var wg, ranks sync.WaitGroup
-	var once, failOnce sync.Once
-	allDone := make(chan struct{})
+	type report struct {
+		rank int
+		r    *sandbox.Result
+		err  error
+	}
+	n := len(o.j.Workers)
+	reports := make(chan report, n)
+	heard := make([]atomic.Int64, n) // when each rank's worker last answered
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	for i := range o.j.Workers {
-		wg.Add(1)
-		ranks.Add(1)
+		heard[i].Store(time.Now().UnixNano())
 		go func() {
-			defer wg.Done()
-			defer ranks.Done()
-			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID)
-			if err != nil {
-				o.fail(i, sandbox.PhaseCollect, sandbox.KindUnavailable, err)
-				once.Do(func() {
-					wg.Add(1) // while this goroutine's Done is pending
-					go func() {
-						defer wg.Done()
-						o.cancelStarted()
-					}()
-				})
-				return
-			}
-			o.fill(i, r)
-			if r.Err != nil {
-				// The others normally fail on their own within their
-				// peer timeout, naming the culprit; a party that cannot
-				// (frozen, or stuck in its own code) is cancelled.
-				failOnce.Do(func() {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						select {
-						case <-time.After(failGrace):
-							o.cancelStarted()
-						case <-allDone:
-						}
-					}()
-				})
-			}
+			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID, &heard[i])
+			reports <- report{i, r, err}
 		}()
 	}
-	go func() { ranks.Wait(); close(allDone) }()
-	wg.Wait()
+	pending := make(map[int]bool, n)
+	for i := range n {
+		pending[i] = true
+	}
+	firstFailed := -1
+	var grace <-chan time.Time
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for len(pending) > 0 {
+		select {
+		case rep := <-reports:
+			delete(pending, rep.rank)
+			failed := rep.err != nil
+			if failed {
+				o.fail(rep.rank, sandbox.PhaseCollect, sandbox.KindUnavailable, rep.err)
+			} else {
+				o.fill(rep.rank, rep.r)
+				failed = rep.r.Err != nil
+			}
+			if failed && firstFailed < 0 {
+				firstFailed = rep.rank
+				grace = time.After(failGrace)
+			}
+			continue
+		case <-tick.C:
+			if firstFailed < 0 || !allSilent(pending, heard, silentWorker) {
+				continue
+			}
+		case <-grace:
+		}
+		// Give up on the ranks still pending.
+		for r := range pending {
+			o.fail(r, sandbox.PhaseCollect, sandbox.KindUnavailable,
+				fmt.Errorf("did not report after rank %d failed (its worker stopped answering, or its party is stuck); cancelled", firstFailed))
+		}
+		go o.cancelStarted()
+		return
+	}
+}
+
+// failGrace bounds how long collect waits for the other ranks after one
+// failed: more than a worker's default peer timeout, so that ranks left
+// waiting on a frozen or cut-off party report it themselves.
+const failGrace = 15 * time.Second
+
+// silentWorker is how long a worker may leave a long poll unanswered
+// before collect counts it as not answering (a poll takes up to 2 s).
+const silentWorker = 5 * time.Second
+
+// allSilent reports whether no pending rank's worker answered within d.
+func allSilent(pending map[int]bool, heard []atomic.Int64, d time.Duration) bool {
+	now := time.Now().UnixNano()
+	for r := range pending {
+		if now-heard[r].Load() < int64(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // combine replaces the shares of encrypted values the ranks returned
@@ -631,18 +669,15 @@ func (o *jobRun) combine() {
 	}
 }
 
-// failGrace is how long after one rank failed the others may take to
-// report before they are cancelled.
-const failGrace = 5 * time.Second
-
 // waitRank polls a worker until its party reports.
-func waitRank(ctx context.Context, w Worker, id string) (*sandbox.Result, error) {
+func waitRank(ctx context.Context, w Worker, id string, heard *atomic.Int64) (*sandbox.Result, error) {
 	for {
 		var rep jobs.WaitReply
 		wait := 2 * time.Second
 		if err := w.link().call(jobs.MsgWait, &jobs.WaitRequest{JobID: id, WaitMS: wait.Milliseconds()}, &rep); err != nil {
 			return nil, fmt.Errorf("waiting for the party: %w", err)
 		}
+		heard.Store(time.Now().UnixNano())
 		if rep.Done {
 			if rep.Result == nil {
 				return nil, errors.New("the worker reported no result")
