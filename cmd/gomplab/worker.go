@@ -31,6 +31,7 @@ func init() {
 func workerCmd() *cobra.Command {
 	var (
 		id, listen, data, certFile, keyFile, logFormat string
+		usersFile                                      string
 		insecure                                       bool
 		maxMessage                                     int
 		requestTimeout, shutdownTimeout                time.Duration
@@ -82,7 +83,7 @@ and exits; acknowledged writes are already on disk.`,
 			}
 			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
-				CertFile: certFile, KeyFile: keyFile, Log: log,
+				CertFile: certFile, KeyFile: keyFile, UsersFile: usersFile, Log: log,
 				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout,
 			})
 			if err != nil {
@@ -119,6 +120,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.BoolVar(&insecure, "insecure-loopback", false, "serve plaintext (loopback addresses only)")
 	f.StringVar(&certFile, "cert", "", "TLS certificate (PEM) instead of the data directory's")
 	f.StringVar(&keyFile, "key", "", "TLS private key (PEM) instead of the data directory's")
+	f.StringVar(&usersFile, "users", "", "user table (users.json) instead of the data directory's, read only (a mounted secret)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.IntVar(&maxMessage, "max-message", 0, "largest request in bytes (0: 1 GiB)")
 	f.DurationVar(&requestTimeout, "request-timeout", time.Minute, "longest time one request may run")
@@ -253,6 +255,8 @@ refused; --replace stores the new object and removes the old one.`,
 
 func workerUserCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage a worker's users and tokens"}
+	var usersFile string
+	cmd.PersistentFlags().StringVar(&usersFile, "users", "", "a user table file (users.json) instead of a data directory's: for a worker run with --users (add creates it)")
 	var data string
 	var readPrivate, admin bool
 	add := &cobra.Command{
@@ -260,13 +264,7 @@ func workerUserCmd() *cobra.Command {
 		Short: "Create a user and print its token (a running daemon picks it up within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireData(data); err != nil {
-				return err
-			}
-			if _, err := daemon.OpenDataDir(data); err != nil {
-				return err
-			}
-			users, err := workers.LoadUsers(filepath.Join(data, "users.json"))
+			users, err := userTable(data, usersFile, true)
 			if err != nil {
 				return err
 			}
@@ -294,13 +292,7 @@ func workerUserCmd() *cobra.Command {
 		Short: "Remove a user; its token stops working",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireData(rmData); err != nil {
-				return err
-			}
-			if _, err := daemon.OpenDataDir(rmData); err != nil {
-				return err
-			}
-			users, err := workers.LoadUsers(filepath.Join(rmData, "users.json"))
+			users, err := userTable(rmData, usersFile, false)
 			if err != nil {
 				return err
 			}
@@ -314,13 +306,7 @@ func workerUserCmd() *cobra.Command {
 		Short: "List users and permissions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireData(lsData); err != nil {
-				return err
-			}
-			if _, err := daemon.OpenDataDir(lsData); err != nil {
-				return err
-			}
-			users, err := workers.LoadUsers(filepath.Join(lsData, "users.json"))
+			users, err := userTable(lsData, usersFile, false)
 			if err != nil {
 				return err
 			}
@@ -333,6 +319,28 @@ func workerUserCmd() *cobra.Command {
 	ls.Flags().StringVar(&lsData, "data", "", "the worker's data directory")
 	cmd.AddCommand(add, rm, ls)
 	return cmd
+}
+
+// userTable opens the user table of a data directory, or the table file
+// given with --users (created empty when create and it does not exist).
+func userTable(data, file string, create bool) (*workers.Users, error) {
+	if file != "" {
+		if data != "" {
+			return nil, errors.New("give either --data or --users, not both")
+		}
+		users, err := workers.LoadUsers(file)
+		if err != nil && create && errors.Is(err, os.ErrNotExist) {
+			return workers.NewUsersFile(file), nil
+		}
+		return users, err
+	}
+	if err := requireData(data); err != nil {
+		return nil, err
+	}
+	if _, err := daemon.OpenDataDir(data); err != nil {
+		return nil, err
+	}
+	return workers.LoadUsers(filepath.Join(data, "users.json"))
 }
 
 func workerListCmd() *cobra.Command {

@@ -28,6 +28,10 @@ type Config struct {
 	InsecureLoopback bool
 	// CertFile and KeyFile supply a TLS key pair instead of the one in Dir.
 	CertFile, KeyFile string
+	// UsersFile is the user table to use instead of the one in Dir (a
+	// file mounted from a secret, say); the daemon only reads it, and
+	// picks up changes within a second.
+	UsersFile string
 	// Log receives operational logs. Nil discards.
 	Log *slog.Logger
 	// Limits bound decoded requests (zero: serde's defaults).
@@ -67,7 +71,12 @@ func Start(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := dir.Users()
+	var users *workers.Users
+	if cfg.UsersFile != "" {
+		users, err = workers.LoadUsers(cfg.UsersFile)
+	} else {
+		users, err = dir.Users()
+	}
 	if err != nil {
 		return nil, err
 	}
