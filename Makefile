@@ -9,16 +9,17 @@ FUZZTIME ?= 5s
 # syft, workers and mpc's race runs cover the same code.
 RACE_PKGS = $(filter-out %/examples/accesscontrol,$(shell $(GO) list ./tensor/... ./serde/... ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... ./cmd/... ./examples/... 2>/dev/null))
 
-.PHONY: build test unit race fuzz bench lint demo clean
+.PHONY: build test unit race fuzz multihost bench lint demo clean
 
 build:
 	@test -x $(BIN) || echo "building $(BIN): the first build also compiles the dependencies (gonum, zmq4, yaegi's standard-library tables) and takes a few minutes; later builds take seconds"
 	$(GO) build -o $(BIN) ./cmd/gomplab
 
-## test: everything CI checks (vet, unit tests, race, short fuzzing, Jupyter).
+## test: everything CI checks (vet, unit tests, race, short fuzzing, the
+## multi-host suite, Jupyter).
 test: build
 	$(GO) vet ./...
-	$(MAKE) unit race fuzz
+	$(MAKE) unit race fuzz multihost
 	@if [ -x .ci/jupyter ]; then .ci/jupyter; fi
 
 unit:
@@ -26,6 +27,13 @@ unit:
 
 race:
 	@if [ -n "$(RACE_PKGS)" ]; then $(GO) test -race -count=1 $(RACE_PKGS); fi
+
+## multihost: three workers in containers (deploy/Dockerfile,
+## deploy/compose.yaml), encrypted jobs across them, then a host killed,
+## frozen and cut off (needs Docker and docker-compose; internal/multihost).
+multihost:
+	$(GO) vet -tags multihost ./internal/multihost
+	$(GO) test -tags multihost -count=1 -timeout 8m ./internal/multihost
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:
