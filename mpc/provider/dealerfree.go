@@ -37,8 +37,21 @@ type DealerFree struct {
 	sk  *he.SecretKey
 	pk  *he.PublicKey
 
-	elem   map[Kind]*elemPool
+	elem   map[poolKey]*elemPool
 	shaped map[shapeKey][]*Shares
+}
+
+// poolKey identifies an elementwise pool: the kind, and a Fan's fan-in.
+type poolKey struct {
+	kind Kind
+	fan  int
+}
+
+func poolOf(r Request) poolKey {
+	if r.Kind == Fan {
+		return poolKey{Fan, r.K}
+	}
+	return poolKey{kind: r.Kind}
 }
 
 // shapeKey identifies a matrix or convolution request for the pool.
@@ -63,7 +76,7 @@ func NewDealerFree(c comm.Comm, seed Seed) (*DealerFree, error) {
 		c: c, rank: c.Rank(), peer: 1 - c.Rank(),
 		shares: NewPRG(seed.Derive("dealer-free shares")),
 		rnd:    prgReader{NewPRG(seed.Derive("dealer-free protocols"))},
-		elem:   map[Kind]*elemPool{},
+		elem:   map[poolKey]*elemPool{},
 		shaped: map[shapeKey][]*Shares{},
 	}, nil
 }
@@ -106,7 +119,7 @@ func (d *DealerFree) Get(r Request) *Shares {
 			return s
 		}
 		s, err = d.generate(r)
-	} else if p := d.elem[r.Kind]; p != nil && p.avail() >= r.N {
+	} else if p := d.elem[poolOf(r)]; p != nil && p.avail() >= r.N {
 		return p.take(r)
 	} else {
 		s, err = d.generate(r)
@@ -121,7 +134,7 @@ func (d *DealerFree) Get(r Request) *Shares {
 
 // Preprocess generates the correlated randomness of reqs now and keeps it
 // for later Gets: both parties must call it with the same requests. For
-// elementwise kinds (mul, square, and, dabit, bitmul) only the kind and
+// elementwise kinds (mul, square, and, dabit, bitmul, cmp, carry) only the kind and
 // the count matter: later requests of any size draw from the pool; matrix
 // and convolution triples are kept per shape.
 func (d *DealerFree) Preprocess(reqs ...Request) error {
@@ -145,10 +158,10 @@ func (d *DealerFree) Preprocess(reqs ...Request) error {
 			d.shaped[k] = append(d.shaped[k], s)
 			continue
 		}
-		p := d.elem[r.Kind]
+		p := d.elem[poolOf(r)]
 		if p == nil {
 			p = &elemPool{}
-			d.elem[r.Kind] = p
+			d.elem[poolOf(r)] = p
 		}
 		p.add(r, s.Parts)
 	}
@@ -168,10 +181,13 @@ func (d *DealerFree) Pooled(k Kind) int {
 		}
 		return n
 	}
-	if p := d.elem[k]; p != nil {
-		return p.avail()
+	n := 0
+	for key, p := range d.elem {
+		if key.kind == k {
+			n += p.avail()
+		}
 	}
-	return 0
+	return n
 }
 
 // Close implements Provider (the parties' communicator is the caller's).
@@ -187,8 +203,34 @@ type elemPool struct {
 	n     int // elements held
 }
 
-// bitPacked reports whether a kind's first part packs one bit per element.
-func bitPacked(k Kind) bool { return k == DaBit || k == BitMul }
+// bitPacked reports whether a kind is consumed in whole words of 64
+// elements (dabit and bitmul pack one bit per element in their first
+// part; cmp lays 64 elements out per word).
+func bitPacked(k Kind) bool { return k == DaBit || k == BitMul || k == Cmp }
+
+// partOffset is where part i of kind k starts after off elements (words
+// for and and carry) of the pool: a multiple of 64 for bit-packed kinds.
+func partOffset(k Kind, i, off int) int {
+	switch {
+	case (k == DaBit || k == BitMul) && i == 0:
+		return off / 64
+	case k == Cmp && i == 2:
+		return off / 64 * DigitProducts * 16
+	case k == Carry && i == 0:
+		return off * CarryVars
+	case k == Carry && i == 1:
+		return off * CarryProducts
+	}
+	return off
+}
+
+// fanOffset is partOffset for a Fan request of fan-in k.
+func fanOffset(k, i, off int) int {
+	if i == 0 {
+		return off * k
+	}
+	return off * FanProducts(k)
+}
 
 func (p *elemPool) avail() int { return p.n - p.off }
 
@@ -199,9 +241,9 @@ func (p *elemPool) add(r Request, parts [][]uint64) {
 	}
 	// Drop what was consumed before appending.
 	for i := range parts {
-		lo := p.off
-		if bitPacked(r.Kind) && i == 0 {
-			lo = p.off / 64
+		lo := partOffset(r.Kind, i, p.off)
+		if r.Kind == Fan {
+			lo = fanOffset(r.K, i, p.off)
 		}
 		p.parts[i] = append(p.parts[i][lo:], parts[i]...)
 	}
@@ -215,9 +257,9 @@ func (p *elemPool) take(r Request) *Shares {
 	// out once, and the pool only ever appends after its end.
 	s := &Shares{Parts: make([][]uint64, len(all)), borrowed: true}
 	for i, pt := range all {
-		lo := p.off
-		if bitPacked(r.Kind) && i == 0 {
-			lo = p.off / 64
+		lo := partOffset(r.Kind, i, p.off)
+		if r.Kind == Fan {
+			lo = fanOffset(r.K, i, p.off)
 		}
 		s.Parts[i] = p.parts[i][lo : lo+pt.n : lo+pt.n]
 	}
@@ -338,6 +380,18 @@ func (d *DealerFree) generate(r Request) (*Shares, error) {
 	case r.Kind == MatMul || r.Kind == Conv:
 		if err = d.setupHE(); err == nil {
 			out, err = d.bilinear(r, parts)
+		}
+	case r.Kind == Cmp:
+		if err = d.setupOT(); err == nil {
+			out, err = d.cmpMasks(r, parts)
+		}
+	case r.Kind == Carry:
+		if err = d.setupOT(); err == nil {
+			out, err = d.carryMasks(r, parts)
+		}
+	case r.Kind == Fan:
+		if err = d.setupOT(); err == nil {
+			out, err = d.fanMasks(r, parts)
 		}
 	case (r.Kind == Mul || r.Kind == Square) && r.N >= heProductsMin:
 		if err = d.setupHE(); err == nil {

@@ -20,6 +20,8 @@ var dfRequests = []Request{
 	{Kind: And, N: 1}, {Kind: And, N: 70},
 	{Kind: DaBit, N: 1}, {Kind: DaBit, N: 130},
 	{Kind: BitMul, N: 1}, {Kind: BitMul, N: 200},
+	{Kind: Cmp, N: 1}, {Kind: Cmp, N: 130}, {Kind: Carry, N: 1}, {Kind: Carry, N: 21},
+	{Kind: Fan, N: 3, K: 2}, {Kind: Fan, N: 2, K: 5}, {Kind: Fan, N: 1, K: 9},
 	{Kind: MatMul, Batch: 1, M: 1, K: 1, Cols: 1},
 	{Kind: MatMul, Batch: 2, M: 3, K: 4, Cols: 5},
 	{Kind: MatMul, Batch: 1, M: 40, K: 3, Cols: 7},
@@ -78,6 +80,14 @@ func checkTriple(t testing.TB, r Request, s0, s1 *Shares) {
 		t.Fatal(err)
 	}
 	rnd, der, _ := r.layout()
+	if r.Kind == Cmp {
+		// The bits of elements past N are unspecified.
+		rec := func(i int, binary bool) []uint64 {
+			return reconstruct([]*Shares{s0, s1}, i, binary)
+		}
+		checkCmp(t, r.Kind.String(), r.N, rec(0, false), rec(1, true), rec(2, true))
+		return
+	}
 	cp := func(s *Shares) [][]uint64 {
 		out := make([][]uint64, len(rnd))
 		for i := range rnd {
@@ -141,10 +151,12 @@ func TestDealerFreeManyDraws(t *testing.T) {
 // generating on the spot.
 func TestDealerFreePreprocess(t *testing.T) {
 	mm := Request{Kind: MatMul, Batch: 1, M: 4, K: 5, Cols: 6}
-	gets := []Request{{Kind: Mul, N: 300}, {Kind: Mul, N: 700}, {Kind: Mul, N: 50}, {Kind: BitMul, N: 10}, {Kind: BitMul, N: 100}, mm, mm, {Kind: And, N: 3}}
+	gets := []Request{{Kind: Mul, N: 300}, {Kind: Mul, N: 700}, {Kind: Mul, N: 50}, {Kind: BitMul, N: 10}, {Kind: BitMul, N: 100}, mm, mm, {Kind: And, N: 3},
+		{Kind: Cmp, N: 70}, {Kind: Carry, N: 5}, {Kind: Cmp, N: 100}, {Kind: Carry, N: 9},
+		{Kind: Fan, N: 2, K: 6}, {Kind: Fan, N: 1, K: 7}, {Kind: Fan, N: 2, K: 6}}
 	var pooled [2][3]int
 	out := runPair(t, [2]Seed{NewSeed(), NewSeed()}, nil, func(d *DealerFree) ([]*Shares, error) {
-		if err := d.Preprocess(Request{Kind: Mul, N: 1000}, Request{Kind: BitMul, N: 100}, mm); err != nil {
+		if err := d.Preprocess(Request{Kind: Mul, N: 1000}, Request{Kind: BitMul, N: 100}, mm, Request{Kind: Cmp, N: 128}, Request{Kind: Carry, N: 10}, Request{Kind: Fan, N: 3, K: 6}); err != nil {
 			return nil, err
 		}
 		pooled[d.rank] = [3]int{d.Pooled(Mul), d.Pooled(BitMul), d.Pooled(MatMul)}

@@ -23,7 +23,7 @@ import (
 // privacyRequests exercises every kind the dealer-free provider serves.
 var privacyRequests = []Request{
 	{Kind: Mul, N: 64}, {Kind: Square, N: 64}, {Kind: Mul, N: heProductsMin}, {Kind: And, N: 2},
-	{Kind: DaBit, N: 64}, {Kind: BitMul, N: 64},
+	{Kind: DaBit, N: 64}, {Kind: BitMul, N: 64}, {Kind: Cmp, N: 64}, {Kind: Carry, N: 2}, {Kind: Fan, N: 1, K: 5},
 	{Kind: MatMul, Batch: 1, M: 2, K: 3, Cols: 2},
 	{Kind: Conv, Conv: ConvSpec{N: 1, C: 1, H: 3, W: 3, Cout: 1, KH: 2, KW: 2, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1, Groups: 1}},
 }

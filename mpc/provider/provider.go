@@ -1,8 +1,11 @@
 // Package provider supplies the correlated randomness of the MPC engine:
 // Beaver triples for multiplications, matrix products and convolutions,
 // squares, binary AND triples, masks with their quotients for truncation
-// with three or more parties, and doubly-authenticated bits (daBits) for converting
-// binary bits to arithmetic shares.
+// with three or more parties, doubly-authenticated bits (daBits) for
+// converting binary bits to arithmetic shares, and for comparisons masks
+// dealt in both sharings with the products of their bits (Cmp) and masks
+// of ANDs of several bits with the products of their subsets (Carry,
+// Fan).
 //
 // Two providers follow CrypTen's threat model, in which parties are
 // semi-honest and the dealer of randomness is trusted:
@@ -68,10 +71,24 @@ const (
 	// with a Beaver product of the bit and a random mask, so a product of
 	// an arithmetic value and a binary bit costs one round.
 	BitMul
+	// Cmp: R (N) | RB (64 words per 64 elements, binary), RD (176 words
+	// per 64 elements, binary): a comparison mask. R is uniform over the
+	// ring; RB holds its bits bit-sliced, and RD the products of its bits
+	// within each 4-bit digit (see cmp.go for the layout).
+	Cmp
+	// Carry: M (8·N words, binary) | MQ (22·N words, binary): for each
+	// word, masks of four (generate, propagate) pairs and the products of
+	// the mask subsets a carry-lookahead step over them needs (cmp.go).
+	Carry
+	// Fan: M (K·N words, binary) | MQ (FanProducts(K)·N words, binary):
+	// for each word, masks of K bits and the products of every subset of
+	// at least two of them, so that an AND of K shared bits costs one
+	// round (cmp.go).
+	Fan
 	numKinds
 )
 
-var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "trunc", "dabit", "bitmul"}
+var kindNames = [...]string{"", "mul", "square", "matmul", "conv", "and", "trunc", "dabit", "bitmul", "cmp", "carry", "fan"}
 
 // String is the kind's name ("mul", "and", ...).
 func (k Kind) String() string {
@@ -87,10 +104,11 @@ type ConvSpec = ring.ConvSpec
 // Request asks for one batch of correlated randomness.
 type Request struct {
 	Kind Kind
-	// N is the element count (Mul, Square, Trunc, DaBit, BitMul) or the
-	// word count (And).
+	// N is the element count (Mul, Square, Trunc, DaBit, BitMul, Cmp) or
+	// the word count (And, Carry, Fan).
 	N int
-	// Batch, M, K, Cols shape a MatMul request.
+	// Batch, M, K, Cols shape a MatMul request; K is also a Fan request's
+	// fan-in.
 	Batch, M, K, Cols int
 	// Conv shapes a Conv request.
 	Conv ConvSpec
@@ -157,6 +175,22 @@ func (r Request) layout() (rnd, der []part, err error) {
 		return []part{b(words(r.N))}, []part{a(r.N)}, nil
 	case BitMul:
 		return []part{b(words(r.N)), a(r.N)}, []part{a(r.N), a(r.N)}, nil
+	case Cmp:
+		w := words(r.N)
+		return []part{a(r.N)}, []part{b(64 * w), b(DigitProducts * 16 * w)}, nil
+	case Carry:
+		if !fits(r.N, CarryProducts) {
+			return nil, nil, fmt.Errorf("provider: carry request of %d words too large", r.N)
+		}
+		return []part{b(CarryVars * r.N)}, []part{b(CarryProducts * r.N)}, nil
+	case Fan:
+		if r.K < 2 || r.K > MaxFan {
+			return nil, nil, fmt.Errorf("provider: fan request of fan-in %d outside [2, %d]", r.K, MaxFan)
+		}
+		if !fits(r.N, FanProducts(r.K)) {
+			return nil, nil, fmt.Errorf("provider: fan request of %d words too large", r.N)
+		}
+		return []part{b(r.K * r.N)}, []part{b(FanProducts(r.K) * r.N)}, nil
 	}
 	return nil, nil, fmt.Errorf("provider: unknown request kind %d", r.Kind)
 }
@@ -362,6 +396,12 @@ func derive(r Request, rnd [][][]uint64) [][]uint64 {
 	case BitMul:
 		unpackBits(full[0], xor(0))
 		ring.Mul(full[1], sum(1), full[0])
+	case Cmp:
+		deriveCmp(full[0], full[1], sum(0))
+	case Carry:
+		deriveCarry(full[0], xor(0))
+	case Fan:
+		deriveFan(full[0], xor(0), r.K)
 	}
 	return full
 }

@@ -64,6 +64,8 @@ func checkRequests(t *testing.T, ps []Provider) {
 		{Kind: BitMul, N: 70}, {Kind: Mul, N: 5},
 		{Kind: Mul, N: 3000, OmitZero: true}, {Kind: Square, N: 2100, OmitZero: true},
 		{Kind: MatMul, Batch: 1, M: 40, K: 30, Cols: 50, OmitZero: true}, {Kind: Conv, Conv: conv, OmitZero: true},
+		{Kind: Cmp, N: 130}, {Kind: Carry, N: 9}, {Kind: Cmp, N: 64, OmitZero: true}, {Kind: Carry, N: 3, OmitZero: true},
+		{Kind: Fan, N: 3, K: 2}, {Kind: Fan, N: 2, K: 9}, {Kind: Fan, N: 1, K: 5, OmitZero: true},
 	}
 	for _, r := range reqs {
 		all := make([]*Shares, len(ps))
@@ -109,6 +111,12 @@ func checkRequests(t *testing.T, ps []Provider) {
 					t.Fatalf("%s: %d = %d·%d + remainder outside [0, %d)", name, x, v, r.Div, r.Div)
 				}
 			}
+		case Cmp:
+			checkCmp(t, name, r.N, reconstruct(all, 0, false), reconstruct(all, 1, true), reconstruct(all, 2, true))
+		case Carry:
+			checkCarry(t, name, reconstruct(all, 0, true), reconstruct(all, 1, true))
+		case Fan:
+			checkFan(t, name, r.K, reconstruct(all, 0, true), reconstruct(all, 1, true))
 		case DaBit, BitMul:
 			rb, ra := reconstruct(all, 0, true), reconstruct(all, len(all[0].Parts)-map[Kind]int{DaBit: 1, BitMul: 2}[r.Kind], false)
 			for j := 0; j < r.N; j++ {
@@ -135,7 +143,7 @@ func TestOmitZero(t *testing.T) {
 			p.Close()
 		}
 	}()
-	for _, k := range []Kind{Mul, Square, And, Trunc, DaBit, BitMul} {
+	for _, k := range []Kind{Mul, Square, And, Trunc, DaBit, BitMul, Cmp, Carry} {
 		for r, pr := range ps {
 			s := pr.Get(Request{Kind: k, N: 10, OmitZero: true, Div: 3})
 			if err := s.Wait(); err != nil {
@@ -217,5 +225,95 @@ func checkLazy(t *testing.T, ps []Provider) {
 		v := make([]uint64, 5)
 		all[0].Stream(0).Fill(v)
 		eq(t, name+" restart", v, all[0].Parts[0][:5])
+	}
+}
+
+// checkCmp checks a comparison mask: the bit planes are r's bits and the
+// digit products the products of those bits, element by element.
+func checkCmp(t testing.TB, name string, n int, r, rb, rd []uint64) {
+	t.Helper()
+	if len(r) != n || len(rb) != 64*words(n) || len(rd) != DigitProducts*16*words(n) {
+		t.Fatalf("%s: parts of %d, %d, %d words", name, len(r), len(rb), len(rd))
+	}
+	for e := 0; e < n; e++ {
+		w, i := e/64, e%64
+		v := r[e]
+		for j := 0; j < 64; j++ {
+			if got := rb[64*w+j] >> i & 1; got != v>>j&1 {
+				t.Fatalf("%s: element %d bit %d: plane holds %d", name, e, j, got)
+			}
+		}
+		for d := 0; d < 16; d++ {
+			for k := 0; k < DigitProducts; k++ {
+				s := DigitSubset(k)
+				want := uint64(1)
+				for m := 0; m < 4; m++ {
+					if s>>m&1 == 1 {
+						want &= v >> (4*d + m) & 1
+					}
+				}
+				if got := rd[DigitProducts*(16*w+d)+k] >> i & 1; got != want {
+					t.Fatalf("%s: element %d digit %d product %04b: %d, want %d", name, e, d, s, got, want)
+				}
+				if DigitIndex(s) != k {
+					t.Fatalf("DigitIndex(%04b) = %d, want %d", s, DigitIndex(s), k)
+				}
+			}
+		}
+	}
+}
+
+// checkCarry checks that a carry unit's products are those of its masks.
+func checkCarry(t testing.TB, name string, m, q []uint64) {
+	t.Helper()
+	if len(q)/CarryProducts != len(m)/CarryVars {
+		t.Fatalf("%s: %d masks and %d products", name, len(m), len(q))
+	}
+	for u := 0; u < len(m)/CarryVars; u++ {
+		for k := 0; k < CarryProducts; k++ {
+			s := CarrySubset(k)
+			want := ^uint64(0)
+			for v := 0; v < CarryVars; v++ {
+				if s>>v&1 == 1 {
+					want &= m[CarryVars*u+v]
+				}
+			}
+			if got := q[CarryProducts*u+k]; got != want {
+				t.Fatalf("%s: unit %d product %08b: %x, want %x", name, u, s, got, want)
+			}
+			if CarryIndex(s) != k {
+				t.Fatalf("CarryIndex(%08b) = %d, want %d", s, CarryIndex(s), k)
+			}
+		}
+	}
+}
+
+// checkFan checks that a fan unit's products are those of its masks.
+func checkFan(t testing.TB, name string, k int, m, q []uint64) {
+	t.Helper()
+	np := FanProducts(k)
+	if len(q)/np != len(m)/k {
+		t.Fatalf("%s: %d masks and %d products", name, len(m), len(q))
+	}
+	for u := 0; u < len(m)/k; u++ {
+		i := 0
+		for s := 3; s < 1<<k; s++ {
+			if s&(s-1) == 0 {
+				continue
+			}
+			want := ^uint64(0)
+			for v := 0; v < k; v++ {
+				if s>>v&1 == 1 {
+					want &= m[k*u+v]
+				}
+			}
+			if FanIndex(uint16(s)) != i {
+				t.Fatalf("FanIndex(%b) = %d, want %d", s, FanIndex(uint16(s)), i)
+			}
+			if got := q[np*u+i]; got != want {
+				t.Fatalf("%s: unit %d product %b: %x, want %x", name, u, s, got, want)
+			}
+			i++
+		}
 	}
 }

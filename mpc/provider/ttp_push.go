@@ -16,9 +16,9 @@ import (
 // convolution shape. In a channel every party expands each part from a
 // stream of its own (seeded by the dealer, named by the channel and the
 // part), unit after unit, whatever the sizes of the requests that consume
-// them: a unit is an element (a word for and; a word of 64 bits and their
-// 64 elements for dabit and bitmul; one whole request for matmul and
-// conv). The dealer replays the streams and pushes rank 0's derived parts
+// them: a unit is an element (a word for and, carry and fan; a word of 64
+// bits and their 64 elements for dabit and bitmul, 64 elements for cmp;
+// one whole request for matmul and conv). The dealer replays the streams and pushes rank 0's derived parts
 // of the next units, up to a target that rank 0 keeps ahead of its use
 // (twice the largest request seen, at least a starting window), so they
 // are on the wire while the parties compute (a window that turns out too
@@ -52,7 +52,7 @@ const (
 
 // fixedChannels are the elementwise channels every party and the dealer
 // open at the start, with these ids.
-var fixedChannels = []Kind{Mul, Square, And, DaBit, BitMul}
+var fixedChannels = []Kind{Mul, Square, And, DaBit, BitMul, Cmp, Carry}
 
 // describe returns r's channel and its size in units.
 func describe(r Request) (chanDesc, int) {
@@ -88,6 +88,25 @@ func describe(r Request) (chanDesc, int) {
 		d.name = r.Kind.String()
 		d.tmpl = Request{Kind: r.Kind, N: 64}
 		return d, units
+	case Cmp:
+		// A unit is 64 elements: 64 of R, 64 bit planes, 16 digits'
+		// products.
+		units = words(r.N)
+		d.per = []int{64, 64, DigitProducts * 16}
+		d.name = r.Kind.String()
+		d.tmpl = Request{Kind: Cmp, N: 64}
+		return d, units
+	case Carry:
+		// A unit is a word: its masks and their products.
+		d.per = []int{CarryVars, CarryProducts}
+		d.name = r.Kind.String()
+		d.tmpl = Request{Kind: Carry, N: 1}
+		return d, units
+	case Fan:
+		d.per = []int{r.K, FanProducts(r.K)}
+		d.name = fmt.Sprintf("fan %d", r.K)
+		d.tmpl = Request{Kind: Fan, N: 1, K: r.K}
+		return d, units
 	case Trunc:
 		d.name = fmt.Sprintf("trunc %d", r.Div)
 		d.tmpl = Request{Kind: Trunc, N: 1, Div: r.Div}
@@ -102,8 +121,15 @@ func describe(r Request) (chanDesc, int) {
 }
 
 // startUnits is a fixed channel's starting window in units: startAhead
-// elements (a dabit or bitmul unit holds 64).
+// elements (a dabit, bitmul or cmp unit holds 64; the carry words of
+// startAhead comparisons are 5/64 of them).
 func startUnits(d chanDesc) int {
+	switch d.tmpl.Kind {
+	case Cmp:
+		return startAhead / 64
+	case Carry:
+		return startAhead * 5 / 64
+	}
 	return startAhead / d.per[len(d.per)-1]
 }
 
@@ -464,7 +490,7 @@ func decodeControl(m []byte, nch int) (tag byte, id int, r Request, target int, 
 			return 0, 0, Request{}, 0, fmt.Errorf("provider: channel %d opened, expected %d", id, nch)
 		}
 		r, err = decodeRequest(m[5:])
-		if err == nil && r.Kind != MatMul && r.Kind != Conv && r.Kind != Trunc {
+		if err == nil && r.Kind != MatMul && r.Kind != Conv && r.Kind != Trunc && r.Kind != Fan {
 			err = fmt.Errorf("provider: channel of kind %s cannot be opened", r.Kind)
 		}
 		return tagOpen, id, r, 0, err
