@@ -414,7 +414,7 @@ func (p *Party) publicConst(n int, v float64) []uint64 {
 // argmaxPairwise returns packed binary shares, laid out like x, of the
 // one-hot first argmax along the middle dim of (outer, n, inner): one
 // batched msb over all n(n−1)/2 differences, then a tree of ANDs over
-// each candidate's n−1 conditions.
+// each candidate's n−1 conditions, four at a time (andAll).
 func (p *Party) argmaxPairwise(x []uint64, outer, n, inner int) []uint64 {
 	pairs := n * (n - 1) / 2
 	cols := outer * inner
@@ -469,26 +469,7 @@ func (p *Party) argmaxPairwise(x []uint64, outer, n, inner int) []uint64 {
 			}
 		}
 	}
-	for len(conds) > 1 {
-		h := len(conds) / 2
-		w := len(conds[0])
-		l := make([]uint64, h*w)
-		r := make([]uint64, h*w)
-		for i := 0; i < h; i++ {
-			copy(l[i*w:], conds[2*i])
-			copy(r[i*w:], conds[2*i+1])
-		}
-		t := p.and(l, r)
-		next := make([][]uint64, 0, h+1)
-		for i := 0; i < h; i++ {
-			next = append(next, t[i*w:(i+1)*w])
-		}
-		if len(conds)%2 == 1 {
-			next = append(next, conds[len(conds)-1])
-		}
-		conds = next
-	}
-	return conds[0]
+	return p.andAll(conds)
 }
 
 // MaxPool2d takes the maximum over each pooling window of x (NCHW), as

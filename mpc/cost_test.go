@@ -112,5 +112,5 @@ func TestCosts(t *testing.T) {
 		}},
 		{"argmin over 16", n, func(x *CrypTensor) func() { y := x.Reshape(-1, 16); return func() { y.Argmin(1, false) } }},
 	}
-	t.Log("\n" + measureCosts(t, cases))
+	t.Log("\n" + measureCosts(t, append(protocolCostCases, cases...)))
 }

@@ -66,6 +66,7 @@ func TestDealerRounds(t *testing.T) {
 		ea, eb := p.Encrypt(a, 0), p.Encrypt(b, 1)
 		ea.Mul(ea).Relu().MatMul(eb).Sigmoid()
 		p.Encrypt(x, 0).Conv2d(p.Encrypt(w, 1), nil, tensor.ConvOpts{}).Relu().ArgmaxOneHot(1)
+		ea.Slice(1, 0, 10, 1).ArgmaxOneHot(1) // an AND of 9 bits in one round
 	}
 	for _, n := range parties {
 		rounds := map[string]int64{}
