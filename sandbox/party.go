@@ -42,6 +42,13 @@ type Job struct {
 	SetupTimeoutMS int64 `msgpack:"setup_timeout_ms,omitempty"`
 	// Link authenticates the party's links to the other parties.
 	Link Link `msgpack:"link,omitempty"`
+	// Provider names who deals the job's correlated randomness (see
+	// mpc.ProviderOption): "" or "tfp" for the trusted first party (rank
+	// 0 knows every mask), "dealer" for a dealer worker that joins the
+	// mesh as rank WorldSize and runs no user code, "dealer-free" for two
+	// parties generating it between themselves. It decides what one
+	// party's owner can learn about another's inputs (docs/privacy.md).
+	Provider string `msgpack:"provider,omitempty"`
 }
 
 // Timeout is the job's deadline as a duration (0 when unset).

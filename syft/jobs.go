@@ -100,11 +100,25 @@ type Job struct {
 	// SetupTimeout bounds the parties' meeting (0: a quarter of Timeout,
 	// at least 10 s).
 	SetupTimeout time.Duration
+	// Provider names who deals the correlated randomness: "tfp" (the
+	// trusted first party: rank 0's worker knows every mask), "dealer"
+	// (Dealer deals and computes nothing, like PySyft's crypto_provider)
+	// or "dealer-free" (two parties, no third). Empty chooses by who owns
+	// the data (docs/privacy.md).
+	Provider string
+	// Dealer is the worker that deals the randomness under the "dealer"
+	// provider (PySyft's crypto_provider). It runs no user code and
+	// loads nothing; it must not be one of Workers.
+	Dealer Worker
 }
 
 // Results are what the ranks of a job returned.
 type Results struct {
 	JobID string
+	// Provider is the provider the job ran with ("tfp", "dealer" or
+	// "dealer-free"), and Dealer the dealer worker's id under "dealer".
+	Provider string
+	Dealer   string
 	// Ranks[i] is rank i's result.
 	Ranks []RankResult
 	// Elapsed is the orchestrator's wall time, submission to last result.
