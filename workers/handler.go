@@ -44,8 +44,9 @@ type Config struct {
 	// pointers, to move objects and to deliver secure-aggregation
 	// shares. Nil refuses such requests.
 	Dial func(ctx context.Context, peer store.PointerTarget, cred Credentials) (*Client, error)
-	// MaxAuthFailures closes a session after this many failed
-	// authentications (0: 3).
+	// MaxAuthFailures closes a session after this many failures before
+	// it authenticates: wrong tokens, malformed frames, and requests
+	// other than auth (0: 3).
 	MaxAuthFailures int
 	// Certificate is the worker's long-term TLS key pair (a daemon's, or
 	// the one a virtual worker makes when it is created): its fingerprint
@@ -282,9 +283,11 @@ func (s *Session) ViaGrant() bool { return len(s.grants) > 0 }
 
 // Handle answers one frame and returns the reply frame to send back.
 // close is true when the session must end after that reply: too many
-// failed authentications, or a frame of another protocol version.
-// Malformed, unauthenticated, replayed and unknown requests get an error
-// reply, are logged, and the session goes on.
+// failures before authentication (wrong tokens, requests sent before
+// authenticating, malformed frames: Config.MaxAuthFailures in all), or a
+// frame of another protocol version. After authentication, malformed,
+// replayed and unknown requests get an error reply, are logged, and the
+// session goes on.
 func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close bool) {
 	h := s.h
 	env, err := decodeEnvelope(frame, h.cfg.Limits)
@@ -293,14 +296,20 @@ func (s *Session) Handle(ctx context.Context, frame []byte) (reply []byte, close
 		if errors.Is(err, ErrVersion) {
 			return h.errorReply(0, "", err), true
 		}
-		return h.errorReply(0, "", err), false
+		if s.user == nil {
+			s.failures++
+		}
+		return h.errorReply(0, "", err), s.user == nil && s.failures >= h.cfg.MaxAuthFailures
 	}
 	if env.Type == MsgAuth {
 		return s.auth(env)
 	}
 	if s.user == nil {
+		// Before authentication every request but auth is a failure: a
+		// client that keeps sending them is cut off as a wrong token is.
+		s.failures++
 		h.refuse(s, "unauthenticated", env.ID, env.Type, nil)
-		return h.errorReply(env.ID, env.Type, fmt.Errorf("%w: authenticate first (send %q with a token)", ErrUnauthenticated, MsgAuth)), false
+		return h.errorReply(env.ID, env.Type, fmt.Errorf("%w: authenticate first (send %q with a token)", ErrUnauthenticated, MsgAuth)), s.failures >= h.cfg.MaxAuthFailures
 	}
 	if env.ID <= s.lastID {
 		err := fmt.Errorf("%w: request id %d is not greater than the previous %d", ErrReplay, env.ID, s.lastID)

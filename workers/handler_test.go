@@ -78,9 +78,11 @@ func TestSessionRefusals(t *testing.T) {
 		wantCode  string
 		wantClose bool
 	}{
+		// Before authentication, the third failure of any kind ends the
+		// session; the next steps are a new session's.
 		{"before auth", frame(t, MsgPut, 1, put), "unauthenticated", false},
 		{"garbage", []byte("\x93\x01hello"), "bad_request", false},
-		{"empty", nil, "bad_request", false},
+		{"empty", nil, "bad_request", true},
 		{"bad token", frame(t, MsgAuth, 1, &AuthRequest{Token: "nope"}), "unauthenticated", false},
 		{"both credentials", frame(t, MsgAuth, 1, &AuthRequest{Token: tok["me"], Grant: "g"}), "unauthenticated", false},
 		{"auth", frame(t, MsgAuth, 1, &AuthRequest{Token: tok["me"]}), "", false},
@@ -97,6 +99,9 @@ func TestSessionRefusals(t *testing.T) {
 		{"version", v2, "version", true},
 	}
 	for _, st := range steps {
+		if st.name == "bad token" {
+			s = h.NewSession("test")
+		}
 		reply, closed := s.Handle(ctx, st.frame)
 		if got := replyCode(t, reply); got != st.wantCode || closed != st.wantClose {
 			t.Errorf("%s: code %q close %v, want %q %v", st.name, got, closed, st.wantCode, st.wantClose)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -28,11 +29,24 @@ type ServerConfig struct {
 	// IdleTimeout closes connections with no request for this long
 	// (0: 10 minutes).
 	IdleTimeout time.Duration
-	// HandshakeTimeout bounds the TLS handshake and the wait for a
-	// request's remaining bytes once it has started (0: 30 s per MiB
-	// window, see conn loop).
+	// HandshakeTimeout bounds the TLS handshake (0: 30 s); the
+	// handshake must also end within AuthTimeout.
 	HandshakeTimeout time.Duration
+	// PreAuthMaxFrame bounds the frames of a connection that has not
+	// authenticated yet (0: DefaultPreAuthMaxFrame): an auth request is
+	// small, so a stranger cannot make the worker hold large buffers.
+	PreAuthMaxFrame int
+	// AuthTimeout is how long a new connection has to complete its TLS
+	// handshake and authenticate (0: DefaultAuthTimeout); a connection
+	// that sends nothing, or sends a frame slowly, is closed then.
+	AuthTimeout time.Duration
 }
+
+// Defaults of ServerConfig's bounds before authentication.
+const (
+	DefaultPreAuthMaxFrame = 64 << 10
+	DefaultAuthTimeout     = 5 * time.Second
+)
 
 // Server puts a Handler on the network: one goroutine and one Session per
 // connection, any number of connections at once.
@@ -65,6 +79,15 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = cfg.Handler.cfg.Limits.MaxBytes
+	}
+	if cfg.PreAuthMaxFrame <= 0 {
+		cfg.PreAuthMaxFrame = DefaultPreAuthMaxFrame
+	}
+	if cfg.MaxFrame > 0 && cfg.PreAuthMaxFrame > cfg.MaxFrame {
+		cfg.PreAuthMaxFrame = cfg.MaxFrame
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
 	}
 	if cfg.TLS != nil {
 		c := cfg.TLS.Clone()
@@ -134,9 +157,12 @@ func (s *Server) serveConn(sc *serverConn) {
 	remote := sc.c.RemoteAddr().String()
 	conn := sc.c
 	peer := Peer{Unverified: true}
+	// Until it authenticates, a connection has AuthTimeout in all, and
+	// frames of at most PreAuthMaxFrame bytes.
+	authBy := time.Now().Add(s.cfg.AuthTimeout)
 	if s.cfg.TLS != nil {
 		tc := tls.Server(sc.c, s.cfg.TLS)
-		tc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+		tc.SetDeadline(earliest(time.Now().Add(s.cfg.HandshakeTimeout), authBy))
 		if err := tc.Handshake(); err != nil {
 			s.cfg.Log.Warn("TLS handshake failed", "remote", remote, "err", err)
 			return
@@ -152,21 +178,37 @@ func (s *Server) serveConn(sc *serverConn) {
 	for {
 		// Deadline first, then the closing check: Shutdown sets closing
 		// before it cuts idle reads short, so one of the two sees it.
-		conn.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		authed := sess.User() != nil
+		maxFrame := s.cfg.MaxFrame
+		if authed {
+			conn.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		} else {
+			conn.SetDeadline(authBy)
+			maxFrame = s.cfg.PreAuthMaxFrame
+		}
 		s.mu.Lock()
 		closing := s.closing
 		s.mu.Unlock()
 		if closing {
 			return
 		}
-		frame, err := serde.ReadFrame(conn, s.cfg.MaxFrame)
+		frame, err := serde.ReadFrame(conn, maxFrame)
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				s.mu.Lock()
+				closing := s.closing
+				s.mu.Unlock()
+				if !authed && !closing {
+					s.cfg.Handler.refuse(sess, "slow", 0, "", fmt.Errorf("did not authenticate within %v", s.cfg.AuthTimeout))
+				}
 				return // idle, or shutdown
+			}
+			if !authed && errors.Is(err, serde.ErrLimit) {
+				err = fmt.Errorf("%w (before authentication only an auth request of at most %d bytes is accepted)", err, maxFrame)
 			}
 			// Oversized or cut-short frames: the stream cannot be
 			// resynchronised. Say why, then hang up.
@@ -243,4 +285,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		return ctx.Err()
 	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

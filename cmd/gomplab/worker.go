@@ -40,6 +40,7 @@ func workerCmd() *cobra.Command {
 		advertise, partyPorts                          string
 		peerTimeout                                    time.Duration
 		maxJobsPerUser, jobQueue                       int
+		bounds                                         = daemon.DefaultBounds
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -84,7 +85,7 @@ and exits; acknowledged writes are already on disk.`,
 			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, UsersFile: usersFile, Log: log,
-				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout,
+				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout, Bounds: bounds,
 			})
 			if err != nil {
 				return err
@@ -133,6 +134,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.DurationVar(&peerTimeout, "peer-timeout", 0, "how long a party waits on a silent peer before it reports it stuck (0: 10s)")
 	f.IntVar(&partyMemoryMiB, "party-memory", sandbox.DefaultAddressSpace>>20, "address space of each MPC party process in MiB (usable memory is about 2 GiB less)")
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
+	addBoundsFlags(f, &bounds)
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
 	return cmd
 }

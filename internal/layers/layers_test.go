@@ -32,7 +32,7 @@ var layers = []struct {
 }
 
 // exempt are packages outside the layering: programs and test support.
-var exempt = []string{"examples", "internal/recording", "internal/faultnet", "internal/layers", "internal/attack"}
+var exempt = []string{"examples", "internal/recording", "internal/faultnet", "internal/layers", "internal/attack", "internal/hostile"}
 
 // layerOf returns the layer of a module package (its path without the
 // module prefix), or 0 when it has none.

@@ -18,6 +18,7 @@ type Handler struct {
 	st    *state
 	burst int
 	every time.Duration
+	match func(slog.Level, string) bool
 }
 
 type state struct {
@@ -46,12 +47,24 @@ func New(next slog.Handler, burst int, interval time.Duration) *Handler {
 		st: &state{keys: map[key]*window{}, now: time.Now}}
 }
 
+// Only limits just the records for which match (of their level and
+// message) is true and passes the others through, so that an audit log
+// keeps every record of what authenticated users did while the refusals
+// a stranger can cause are limited. It returns h.
+func (h *Handler) Only(match func(level slog.Level, msg string) bool) *Handler {
+	h.match = match
+	return h
+}
+
 // Enabled reports whether next handles level.
 func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 // Handle passes r on unless its message was logged burst times already in
 // this interval.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.match != nil && !h.match(r.Level, r.Message) {
+		return h.next.Handle(ctx, r)
+	}
 	k := key{r.Level, r.Message}
 	st := h.st
 	st.mu.Lock()

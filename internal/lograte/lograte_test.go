@@ -42,3 +42,21 @@ func TestManyKeysBounded(t *testing.T) {
 		t.Errorf("%d keys tracked", n)
 	}
 }
+
+func TestOnlyMatching(t *testing.T) {
+	var buf bytes.Buffer
+	h := New(slog.NewTextHandler(&buf, nil), 2, time.Minute).Only(func(l slog.Level, msg string) bool {
+		return l == slog.LevelWarn && msg == "refused"
+	})
+	log := slog.New(h)
+	for range 100 {
+		log.Warn("refused", "why", "auth failed")
+		log.Info("request", "outcome", "ok")
+	}
+	if n := strings.Count(buf.String(), "msg=refused"); n != 2 {
+		t.Errorf("%d refused records, want 2", n)
+	}
+	if n := strings.Count(buf.String(), "msg=request"); n != 100 {
+		t.Errorf("%d request records, want all 100", n)
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/gomplab/gomplab/internal/connlimit"
+	"github.com/gomplab/gomplab/internal/logfile"
+	"github.com/gomplab/gomplab/internal/lograte"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/jobs"
@@ -40,6 +43,75 @@ type Config struct {
 	RequestTimeout time.Duration
 	// StoreWait is how long to wait for the store file lock (0: 1 s).
 	StoreWait time.Duration
+	// Bounds holds what a client may cost the daemon; zero fields take
+	// the defaults of DefaultBounds.
+	Bounds Bounds
+}
+
+// Bounds are the resources clients may take, before and after they
+// authenticate (docs/deploy.md, "Bounded resources").
+type Bounds struct {
+	// MaxConnsPerHost caps the connections open from one client IP
+	// address; MaxConns caps them all. Connections over a cap are closed
+	// at once.
+	MaxConnsPerHost, MaxConns int
+	// PreAuthMaxFrame bounds a frame before its connection authenticates;
+	// AuthTimeout is the time a new connection has to authenticate
+	// (TLS handshake included); MaxAuthFailures closes a connection after
+	// that many wrong tokens or requests sent before authenticating.
+	PreAuthMaxFrame int
+	AuthTimeout     time.Duration
+	MaxAuthFailures int
+	// LogBurst identical log lines (same level and message) are written
+	// per LogInterval; the rest are counted, and the next line let
+	// through says how many were left out. The access log's refusals are
+	// limited so; its records of requests are all kept.
+	LogBurst    int
+	LogInterval time.Duration
+	// AccessLogMaxBytes is the size at which the access log rotates
+	// (access.log becomes access.log.1, ...); AccessLogKeep old files are
+	// kept.
+	AccessLogMaxBytes int64
+	AccessLogKeep     int
+}
+
+// DefaultBounds are the bounds of a daemon that sets none.
+var DefaultBounds = Bounds{
+	MaxConnsPerHost:   256,
+	MaxConns:          2048,
+	PreAuthMaxFrame:   workers.DefaultPreAuthMaxFrame,
+	AuthTimeout:       workers.DefaultAuthTimeout,
+	MaxAuthFailures:   3,
+	LogBurst:          10,
+	LogInterval:       10 * time.Second,
+	AccessLogMaxBytes: 64 << 20,
+	AccessLogKeep:     4,
+}
+
+// withDefaults fills b's zero fields from DefaultBounds.
+func (b Bounds) withDefaults() Bounds {
+	d := DefaultBounds
+	pick := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&b.MaxConnsPerHost, d.MaxConnsPerHost)
+	pick(&b.MaxConns, d.MaxConns)
+	pick(&b.PreAuthMaxFrame, d.PreAuthMaxFrame)
+	pick(&b.MaxAuthFailures, d.MaxAuthFailures)
+	pick(&b.LogBurst, d.LogBurst)
+	pick(&b.AccessLogKeep, d.AccessLogKeep)
+	if b.AuthTimeout <= 0 {
+		b.AuthTimeout = d.AuthTimeout
+	}
+	if b.LogInterval <= 0 {
+		b.LogInterval = d.LogInterval
+	}
+	if b.AccessLogMaxBytes <= 0 {
+		b.AccessLogMaxBytes = d.AccessLogMaxBytes
+	}
+	return b
 }
 
 // Daemon is a running worker: data directory, bbolt store, handler, and
@@ -51,7 +123,7 @@ type Daemon struct {
 	worker      *Worker
 	server      *workers.Server
 	ln          net.Listener
-	accessFile  *os.File
+	accessFile  *logfile.File
 	fingerprint string
 	done        chan error
 }
@@ -62,6 +134,11 @@ func Start(cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	cfg.Bounds = cfg.Bounds.withDefaults()
+	bounds := cfg.Bounds
+	// A client that makes the daemon log the same thing over and over
+	// costs a few lines per interval, not megabytes.
+	cfg.Log = slog.New(lograte.New(cfg.Log.Handler(), bounds.LogBurst, bounds.LogInterval))
 	if cfg.InsecureLoopback {
 		if err := workers.RequireLoopback(cfg.Listen); err != nil {
 			return nil, fmt.Errorf("--insecure-loopback: %w", err)
@@ -100,7 +177,7 @@ func Start(cfg Config) (*Daemon, error) {
 		}
 		return nil, err
 	}
-	af, err := os.OpenFile(dir.AccessLogPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	af, err := logfile.Open(dir.AccessLogPath(), bounds.AccessLogMaxBytes, bounds.AccessLogKeep)
 	if err != nil {
 		bs.Close()
 		return nil, fmt.Errorf("open access log: %w", err)
@@ -108,15 +185,17 @@ func Start(cfg Config) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, dir: dir, store: bs, accessFile: af, done: make(chan error, 1),
 		fingerprint: workers.CertFingerprint(cert.Certificate[0])}
 	d.worker, err = NewWorker(workers.Config{
-		WorkerID:       dir.WorkerID,
-		Store:          bs,
-		Users:          users,
-		AccessLog:      slog.New(slog.NewJSONHandler(af, nil)).With("worker", dir.WorkerID),
-		Log:            cfg.Log,
-		Limits:         cfg.Limits,
-		RequestTimeout: cfg.RequestTimeout,
-		Dial:           workers.PeerDialer(&cert),
-		Certificate:    &cert,
+		WorkerID: dir.WorkerID,
+		Store:    bs,
+		Users:    users,
+		AccessLog: slog.New(lograte.New(slog.NewJSONHandler(af, nil), bounds.LogBurst, bounds.LogInterval).
+			Only(func(l slog.Level, msg string) bool { return msg == "refused" })).With("worker", dir.WorkerID),
+		MaxAuthFailures: bounds.MaxAuthFailures,
+		Log:             cfg.Log,
+		Limits:          cfg.Limits,
+		RequestTimeout:  cfg.RequestTimeout,
+		Dial:            workers.PeerDialer(&cert),
+		Certificate:     &cert,
 	})
 	if err != nil {
 		d.closeFiles()
@@ -126,12 +205,22 @@ func Start(cfg Config) (*Daemon, error) {
 	if !cfg.InsecureLoopback {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
-	d.server = workers.NewServer(workers.ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log})
-	d.ln, err = net.Listen("tcp", cfg.Listen)
+	d.server = workers.NewServer(workers.ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log,
+		PreAuthMaxFrame: bounds.PreAuthMaxFrame, AuthTimeout: bounds.AuthTimeout})
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		d.closeFiles()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	cl := connlimit.New(ln, bounds.MaxConnsPerHost, bounds.MaxConns)
+	cl.Refused = func(remote string, perHost bool) {
+		limit := fmt.Sprintf("%d connections in all", bounds.MaxConns)
+		if perHost {
+			limit = fmt.Sprintf("%d connections from one address", bounds.MaxConnsPerHost)
+		}
+		cfg.Log.Warn("connection refused: over the limit", "remote", remote, "limit", limit)
+	}
+	d.ln = cl
 	if err := dir.WriteDaemonInfo(Info{Addr: d.ln.Addr().String(), Insecure: cfg.InsecureLoopback, PID: os.Getpid()}); err != nil {
 		cfg.Log.Warn("cannot record daemon address", "err", err)
 	}

@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/workers"
+)
+
+// tlsConn opens a raw TLS connection to d, as a hostile client would:
+// no authentication, any bytes.
+func tlsConn(t *testing.T, d *Daemon) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", d.Addr(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// closedWithin waits for the server to close c, and fails the test when it
+// has not within d.
+func closedWithin(t *testing.T, c net.Conn, d time.Duration, what string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("%s: connection still open after %v", what, d)
+	}
+}
+
+// pingFrame is a framed ping request with id.
+func pingFrame(t *testing.T, id uint64) []byte {
+	t.Helper()
+	body, err := serde.EncodeBody(struct{}{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := serde.EncodeEnvelope(serde.Envelope{Type: workers.MsgPing, ID: id, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := serde.WriteFrame(&buf, env); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestBoundsBeforeAuthentication: before a connection authenticates it may
+// send only a small frame, only for a short time, and only a few requests;
+// connections per address are capped; the refusals it causes take a few
+// log lines.
+func TestBoundsBeforeAuthentication(t *testing.T) {
+	d, me := daemonForTest(t, Config{Bounds: Bounds{AuthTimeout: 2 * time.Second, MaxConnsPerHost: 8, LogBurst: 3}})
+
+	t.Run("large frame", func(t *testing.T) {
+		c := tlsConn(t, d)
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], 1<<30)
+		c.Write(hdr[:])
+		closedWithin(t, c, time.Second, "1 GiB frame announced")
+	})
+	t.Run("half-sent frame", func(t *testing.T) {
+		c := tlsConn(t, d)
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], 32<<10)
+		c.Write(hdr[:])
+		c.Write(make([]byte, 1000))
+		start := time.Now()
+		closedWithin(t, c, 5*time.Second, "half-sent frame")
+		if el := time.Since(start); el < time.Second {
+			t.Errorf("closed after %v, before the auth timeout", el)
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		c, err := net.Dial("tcp", d.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		closedWithin(t, c, 5*time.Second, "silent TCP connection")
+	})
+	t.Run("pings before auth", func(t *testing.T) {
+		c := tlsConn(t, d)
+		ping := pingFrame(t, 1)
+		go func() {
+			for range 50000 {
+				if _, err := c.Write(ping); err != nil {
+					return
+				}
+			}
+		}()
+		replies := 0
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			f, err := serde.ReadFrame(c, 1<<20)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatal("connection still open after 5 s of unauthenticated pings")
+				}
+				break
+			}
+			replies++
+			if !bytes.Contains(f, []byte("authenticate first")) {
+				t.Errorf("reply %d: %q", replies, f)
+			}
+		}
+		if replies != 3 {
+			t.Errorf("%d replies before the connection was closed, want 3", replies)
+		}
+	})
+	t.Run("per host cap", func(t *testing.T) {
+		var conns []net.Conn
+		for range 8 {
+			c, err := net.Dial("tcp", d.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		time.Sleep(100 * time.Millisecond)
+		c, err := net.Dial("tcp", d.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		closedWithin(t, c, time.Second, "connection over the per-host cap")
+		for _, c := range conns {
+			c.Close()
+		}
+		// Once they are gone, a client gets in again.
+		time.Sleep(200 * time.Millisecond)
+		dialTest(t, d, me).Call(context.Background(), workers.MsgPing, struct{}{}, nil)
+	})
+	// Log: the flood above wrote at most a burst of refusals per kind.
+	b, err := os.ReadFile(d.dir.AccessLogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), `"msg":"refused"`); n > 3 {
+		t.Errorf("access log has %d refusal records (%d bytes), want at most the burst of 3", n, len(b))
+	}
+	if !strings.Contains(string(b), `"outcome":"ok"`) {
+		t.Errorf("access log lost the authenticated request:\n%s", b)
+	}
+}
+
+// TestAccessLogRotates: the access log rotates at its bound.
+func TestAccessLogRotates(t *testing.T) {
+	d, me := daemonForTest(t, Config{Bounds: Bounds{AccessLogMaxBytes: 4 << 10, AccessLogKeep: 2}})
+	c := dialTest(t, d, me)
+	for range 200 {
+		if err := c.Call(context.Background(), workers.MsgPing, struct{}{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"", ".1", ".2"} {
+		st, err := os.Stat(d.dir.AccessLogPath() + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > 4<<10 {
+			t.Errorf("access.log%s is %d bytes, over its 4 KiB bound", name, st.Size())
+		}
+	}
+	if _, err := os.Stat(d.dir.AccessLogPath() + ".3"); err == nil {
+		t.Error("access.log.3 kept beyond --access-log-keep 2")
+	}
+}
