@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,23 @@ func skipPending(t *testing.T, rule string) {
 	if rule == "" || os.Getenv(PendingEnv) == "1" {
 		return
 	}
+	pendingMu.Lock()
+	pending = append(pending, t.Name()+"\n      waits for "+rule)
+	pendingMu.Unlock()
 	t.Skipf("PENDING (%s): this attack still finds a leak on main; run it with %s=1", rule, PendingEnv)
+}
+
+var (
+	pendingMu sync.Mutex
+	pending   []string
+)
+
+// Pending lists the attacks skipped as pending so far, each with the
+// rule it waits for (TestMain prints them, so that no skip is silent).
+func Pending() []string {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	return slices.Clone(pending)
 }
 
 // RunJob runs src's entry as an MPC job on ws (rank i on ws[i]), through
