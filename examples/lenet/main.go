@@ -24,6 +24,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/dataset"
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
+	"github.com/gomplab/gomplab/mpc/nn/zoo"
 	"github.com/gomplab/gomplab/tensor"
 )
 
@@ -49,19 +50,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lenet:", err)
 		os.Exit(1)
 	}
-}
-
-// LeNet is CrypTen's TFE benchmark network B: two convolution, ReLU and
-// max-pool stages, then two fully connected layers.
-func LeNet(rng *tensor.RNG) *nn.Model {
-	pool := tensor.PoolOpts{Kernel: [2]int{2, 2}}
-	return nn.NewModel(nn.NewSequential(
-		nn.NewConv2d(1, 16, 5, tensor.ConvOpts{}, rng), nn.NewReLU(), nn.NewMaxPool2d(pool),
-		nn.NewConv2d(16, 16, 5, tensor.ConvOpts{}, rng), nn.NewReLU(), nn.NewMaxPool2d(pool),
-		nn.NewFlatten(1),
-		nn.NewLinear(256, 100, rng), nn.NewReLU(),
-		nn.NewLinear(100, 10, rng),
-	))
 }
 
 // trainPlain trains m on synthetic digits in the clear, as the model owner
@@ -121,7 +109,7 @@ func run(w io.Writer, c config) (*outcome, error) {
 		}
 		fmt.Fprintf(w, "loaded %s (%d parameters)\n", c.model, model.NumParams())
 	} else {
-		model = LeNet(tensor.NewRNG(c.seed))
+		model = zoo.LeNet(tensor.NewRNG(c.seed))
 		fmt.Fprintf(w, "training LeNet (%d parameters) in the clear on %d synthetic digits\n", model.NumParams(), c.train)
 		if err := trainPlain(w, model, c); err != nil {
 			return nil, err

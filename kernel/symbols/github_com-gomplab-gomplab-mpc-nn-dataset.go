@@ -12,10 +12,20 @@ import (
 func init() {
 	Symbols["github.com/gomplab/gomplab/mpc/nn/dataset/dataset"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"Classes":    reflect.ValueOf(constant.MakeFromLiteral("10", token.INT, 0)),
-		"Digits":     reflect.ValueOf(dataset.Digits),
-		"Hyperplane": reflect.ValueOf(dataset.Hyperplane),
-		"Side":       reflect.ValueOf(constant.MakeFromLiteral("28", token.INT, 0)),
-		"ZeroOne":    reflect.ValueOf(dataset.ZeroOne),
+		"BreastCancer":   reflect.ValueOf(dataset.BreastCancer),
+		"Classes":        reflect.ValueOf(constant.MakeFromLiteral("10", token.INT, 0)),
+		"Digits":         reflect.ValueOf(dataset.Digits),
+		"Hyperplane":     reflect.ValueOf(dataset.Hyperplane),
+		"Iris":           reflect.ValueOf(dataset.Iris),
+		"MNIST":          reflect.ValueOf(dataset.MNIST),
+		"MNISTDir":       reflect.ValueOf(dataset.MNISTDir),
+		"MNISTTest":      reflect.ValueOf(constant.MakeFromLiteral("10000", token.INT, 0)),
+		"MNISTTrain":     reflect.ValueOf(constant.MakeFromLiteral("60000", token.INT, 0)),
+		"Side":           reflect.ValueOf(constant.MakeFromLiteral("28", token.INT, 0)),
+		"SklearnDataDir": reflect.ValueOf(constant.MakeFromLiteral("\"/usr/lib/python3/dist-packages/sklearn/datasets/data\"", token.STRING, 0)),
+		"Split":          reflect.ValueOf(dataset.Split),
+		"Standardize":    reflect.ValueOf(dataset.Standardize),
+		"Wine":           reflect.ValueOf(dataset.Wine),
+		"ZeroOne":        reflect.ValueOf(dataset.ZeroOne),
 	}
 }
