@@ -658,6 +658,7 @@ func (c *Cluster) Run(t *testing.T, canary Canary, cases []Case) {
 				t.Errorf("attack was not refused")
 			} else {
 				e.Refused("attack", err)
+				t.Logf("refused: %s", clipLine(err.Error(), 300))
 				if tc.Refusal != "" && !strings.Contains(err.Error(), tc.Refusal) {
 					t.Errorf("refusal %q does not say %q", err, tc.Refusal)
 				}
@@ -682,4 +683,13 @@ func (c *Cluster) Run(t *testing.T, canary Canary, cases []Case) {
 			}
 		})
 	}
+}
+
+// clipLine is s on one line, cut to n bytes.
+func clipLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " | ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
 }

@@ -516,6 +516,32 @@ func TestPointerDataAttacks(t *testing.T) {
 		}
 		return read(e, "copy", r, err)
 	})
+	add("compute on another owner's private tensor, then move the result to another worker", "private", func(t *testing.T, e *Evidence, user string) error {
+		r, err := find(t, user).Mul(1)
+		if err != nil {
+			return err
+		}
+		m, err := r.Move(c.Connect("bob", user))
+		if m != nil {
+			defer m.Free()
+		}
+		if err != nil {
+			r.Free()
+		}
+		return read(e, "moved result", m, err)
+	})
+	add("compute on another owner's private tensor, then copy the result", "private", func(t *testing.T, e *Evidence, user string) error {
+		r, err := find(t, user).Mul(1)
+		if err != nil {
+			return err
+		}
+		defer r.Free()
+		cp, err := r.Copy()
+		if cp != nil {
+			defer cp.Free()
+		}
+		return read(e, "copied result", cp, err)
+	})
 	add("move another owner's private tensor", "", func(t *testing.T, e *Evidence, user string) error {
 		if user == workers.OwnerUser {
 			// The owner moves a copy of its own (the planted one stays).
@@ -535,6 +561,46 @@ func TestPointerDataAttacks(t *testing.T) {
 		}
 		return read(e, "moved", r, err)
 	})
+	ctx := context.Background()
+	ownerReads := func(t *testing.T, e *Evidence) error { return read(e, "owner's get", find(t, workers.OwnerUser), nil) }
+	privateID := func(t *testing.T) string { return find(t, workers.OwnerUser).ID() }
+	cases = append(cases,
+		Case{Name: "a user token claiming to act on behalf of the owner", Refusal: "private",
+			Attack: func(t *testing.T, e *Evidence) error {
+				d := c.Daemons["alice"]
+				cl, err := c.dial("alice", nil, workers.Credentials{Token: d.Tokens[Attacker], For: workers.OwnerUser})
+				if err != nil {
+					return err
+				}
+				var rep workers.GetReply
+				err = cl.Call(ctx, workers.MsgGet, &workers.GetRequest{ID: privateID(t), Keep: true}, &rep)
+				if rep.Object != nil {
+					e.AddTensor("get", rep.Object.Tensor)
+				}
+				return err
+			},
+			Control: ownerReads},
+		Case{Name: "grant another worker get on another owner's private tensor, and use it", Refusal: "",
+			Attack: func(t *testing.T, e *Evidence) error {
+				var g workers.GrantReply
+				err := c.Raw("alice", Attacker).Call(ctx, workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet},
+					Objects: []string{privateID(t)}, Audience: "bob", AudienceFingerprint: c.Daemons["bob"].Fingerprint}, &g)
+				if err != nil {
+					return err
+				}
+				cl, err := c.RawAs("alice", "bob", g.Token)
+				if err != nil {
+					return err
+				}
+				var rep workers.GetReply
+				err = cl.Call(ctx, workers.MsgGet, &workers.GetRequest{ID: privateID(t), Keep: true}, &rep)
+				if rep.Object != nil {
+					e.AddTensor("get", rep.Object.Tensor)
+				}
+				return err
+			},
+			Control: ownerReads},
+	)
 	c.Run(t, dw.canary, cases)
 	// The planted tensor is still there, private, and unchanged.
 	v, err := find(t, workers.OwnerUser).GetCopy()
