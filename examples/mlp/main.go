@@ -6,9 +6,12 @@
 // mean loss; at the end the model is decrypted and tested. The same
 // training on plaintext from the same initialization is printed alongside.
 //
+// With -data mnist it trains on real MNIST digits (the first -train
+// training images, normalized) and tests on the first -test test images.
+//
 // Usage:
 //
-//	go run ./examples/mlp [-train 1000] [-test 500] [-hidden 64] [-epochs 5] [-batch 64] [-lr 0.2]
+//	go run ./examples/mlp [-data digits|mnist] [-train 1000] [-test 500] [-hidden 64] [-epochs 5] [-batch 64] [-lr 0.2]
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 )
 
 type config struct {
+	data                                        string // "digits" (synthetic) or "mnist"
 	train, test, hidden, epochs, batch, parties int
 	lr                                          float64
 	seed                                        uint64
@@ -32,6 +36,7 @@ type config struct {
 
 func main() {
 	var c config
+	flag.StringVar(&c.data, "data", "digits", "digits (synthetic) or mnist (real)")
 	flag.IntVar(&c.train, "train", 1000, "training images")
 	flag.IntVar(&c.test, "test", 500, "test images")
 	flag.IntVar(&c.hidden, "hidden", 64, "hidden units")
@@ -125,10 +130,33 @@ func accuracy(m *nn.Model, x, labels *tensor.Tensor) (float64, error) {
 	return pred.Eq(labels).MeanAll(), nil
 }
 
+// load returns c.train training and c.test test images and labels.
+func load(c config) (x, labels, tx, tl *tensor.Tensor, what string, err error) {
+	switch c.data {
+	case "digits", "":
+		x, labels = dataset.Digits(c.train, c.seed)
+		tx, tl = dataset.Digits(c.test, c.seed+1000)
+		return x, labels, tx, tl, "synthetic digits", nil
+	case "mnist":
+		if x, labels, err = dataset.MNIST("train", c.train); err != nil {
+			return
+		}
+		if tx, tl, err = dataset.MNIST("test", c.test); err != nil {
+			return
+		}
+		// MNIST's pixel mean and standard deviation, as PyTorch's examples normalize.
+		norm := func(t *tensor.Tensor) *tensor.Tensor { return t.AddScalar(-0.1307).MulScalar(1 / 0.3081) }
+		return norm(x), labels, norm(tx), tl, "real MNIST digits", nil
+	}
+	return nil, nil, nil, nil, "", fmt.Errorf("-data %q: want digits or mnist", c.data)
+}
+
 func run(w io.Writer, c config) ([2]*history, error) {
-	x, labels := dataset.Digits(c.train, c.seed)
-	tx, tl := dataset.Digits(c.test, c.seed+1000)
-	fmt.Fprintf(w, "MLP 784-%d-10 on %d synthetic digits, batch %d, %d parties\n", c.hidden, c.train, c.batch, c.parties)
+	x, labels, tx, tl, what, err := load(c)
+	if err != nil {
+		return [2]*history{}, err
+	}
+	fmt.Fprintf(w, "MLP 784-%d-10 on %d %s, batch %d, %d parties\n", c.hidden, c.train, what, c.batch, c.parties)
 	fmt.Fprintln(w, "-- encrypted training (party 0's view)")
 	res, err := mpc.RunLocal(c.parties, func(p *mpc.Party) (any, error) {
 		var out io.Writer
