@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 )
 
 // ruleFL is what the federated attacks wait for.
@@ -165,6 +167,29 @@ func TestFederatedAttacks(t *testing.T) {
 		defer avg.Free()
 		m, err := avg.GetCopy()
 		addModel(e, "average", m, 2)
+		return err
+	})
+	add("cut a batch of another owner's private data set, then get it", "", func(t *testing.T, e *Evidence, user string) error {
+		wa := c.Connect("alice", user)
+		xs, err := wa.Search(tagFLX)
+		if err != nil || len(xs) != 1 {
+			return fmt.Errorf("searching %s: %d, %v", tagFLX, len(xs), err)
+		}
+		ys, err := wa.Search(tagFLY)
+		if err != nil || len(ys) != 1 {
+			return fmt.Errorf("searching %s: %d, %v", tagFLY, len(ys), err)
+		}
+		cl := c.Raw("alice", user)
+		var rep fl.BatchReply
+		if err := cl.Call(context.Background(), fl.MsgBatch, &fl.BatchRequest{Data: xs[0].ID(), Targets: ys[0].ID(), Indices: []int{0, 0}}, &rep); err != nil {
+			return err
+		}
+		defer cl.Call(context.Background(), workers.MsgFree, &workers.FreeRequest{IDs: []string{rep.Data.ID, rep.Target.ID}}, &workers.FreeReply{})
+		var got workers.GetReply
+		err = cl.Call(context.Background(), workers.MsgGet, &workers.GetRequest{ID: rep.Data.ID, Keep: true}, &got)
+		if got.Object != nil {
+			e.AddTensor("batch", got.Object.Tensor)
+		}
 		return err
 	})
 	c.Run(t, w.canary, cases)

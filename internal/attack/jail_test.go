@@ -33,9 +33,15 @@ func jailSrc(imports []string, decls, body string) string {
 	return b.String()
 }
 
-// undoFixed records as derived every integer in text read as 16-bit fixed
-// point (a share printed at world size 1 is the value itself).
+// undoFixed records as derived every integer in text (decimal, or hex
+// as %#v prints) read as 16-bit fixed point (a share printed at world
+// size 1 is the value itself).
 func undoFixed(e *Evidence, where string, text []byte) {
+	for _, m := range regexp.MustCompile(`0x[0-9a-f]{5,16}`).FindAll(text, -1) {
+		if u, err := strconv.ParseUint(string(m[2:]), 16, 64); err == nil {
+			e.Derived(where, float64(int64(u))/65536)
+		}
+	}
 	for _, m := range regexp.MustCompile(`-?\d{6,20}`).FindAll(text, -1) {
 		if u, err := strconv.ParseUint(string(m), 10, 64); err == nil {
 			e.Derived(where, float64(int64(u))/65536)
@@ -43,6 +49,17 @@ func undoFixed(e *Evidence, where string, text []byte) {
 			e.Derived(where, float64(i)/65536)
 		}
 	}
+}
+
+// undoFixedIn reads every integer e holds as 16-bit fixed point.
+func undoFixedIn(e *Evidence) {
+	e.mu.Lock()
+	var all []byte
+	for _, b := range e.bytes {
+		all = append(all, b...)
+	}
+	e.mu.Unlock()
+	undoFixed(e, "integers read as fixed point", all)
 }
 
 // TestJailAttacks: interpreter tricks. Each attack ships, as a raw
@@ -67,13 +84,7 @@ func TestJailAttacks(t *testing.T) {
 	raw := func(j sandbox.Job) func(t *testing.T, e *Evidence) error {
 		return func(t *testing.T, e *Evidence) error {
 			err := runRaw(c, e, "alice", Attacker, j)
-			e.mu.Lock()
-			var all []byte
-			for _, b := range e.bytes {
-				all = append(all, b...)
-			}
-			e.mu.Unlock()
-			undoFixed(e, "integers in the replies", all)
+			undoFixedIn(e)
 			return err
 		}
 	}

@@ -3,12 +3,14 @@ package attack
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/plans"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -232,6 +234,22 @@ func Model(tag string) (any, error) {
 	return m, nil
 }
 `
+	srcDump = `package job
+
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc"
+)
+
+func Dump(tag string) (any, error) {
+	x, err := mpc.Load(tag, 0)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Sprintf("%#v", *x), nil
+}
+`
 	srcMethodValue = `package job
 
 import (
@@ -379,6 +397,19 @@ func TestJobAttacks(t *testing.T) {
 			}, tagVic),
 		},
 		{
+			Name: "print a CrypTensor's fields (its share) at world size 1", Pending: ruleJobs, Refusal: tagA,
+			Attack: func(t *testing.T, e *Evidence) error {
+				err := runRaw(c, e, "alice", Attacker, RawJob(srcDump, "Dump", tagA))
+				undoFixedIn(e)
+				return err
+			},
+			// fmt prints a CrypTensor by its String method, shape only,
+			// even for the owner: the control is the owner's decryption.
+			Control: func(t *testing.T, e *Evidence) error {
+				return runRaw(c, e, "alice", workers.OwnerUser, RawJob(srcReveal, "Reveal", tagA))
+			},
+		},
+		{
 			Name: "decrypt through a method value of an interface", Pending: ruleJobs, Refusal: tagA,
 			Attack:  job(srcMethodValue, "MethodValue", dw.attackers, tagA),
 			Control: job(srcMethodValue, "MethodValue", dw.owners, tagA),
@@ -459,6 +490,57 @@ func TestPlanAttacks(t *testing.T) {
 		{
 			Name: "PlanPointer.Call on another owner's private tensor, then get the output", Refusal: "private",
 			Attack:  callWhere(Attacker),
+			Control: callWhere(workers.OwnerUser),
+		},
+		{
+			Name: "a plan loading the owner's tag, called where the data is", Refusal: "only in an MPC job",
+			Attack: func(t *testing.T, e *Evidence) error {
+				pp, err := syft.SendPlan(steal, c.Connect("alice", Attacker))
+				if err != nil {
+					return err
+				}
+				defer pp.Pointer().Free()
+				outs, err := pp.Call()
+				for _, o := range outs {
+					v, gerr := o.GetCopy()
+					e.AddTensor("plan output", v)
+					e.AddErr("get", gerr)
+					o.Free()
+				}
+				return err
+			},
+			Control: callWhere(workers.OwnerUser),
+		},
+		{
+			Name: "a stored plan with an operation outside the allow-list", Refusal: "not allowed",
+			Attack: func(t *testing.T, e *Evidence) error {
+				bad := *identity
+				bad.Actions = slices.Clone(identity.Actions)
+				bad.Actions[len(bad.Actions)-1].Op = "get_plaintext"
+				blob, err := bad.Encode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				cl := c.Raw("alice", Attacker)
+				var rep workers.InfoReply
+				err = cl.Call(context.Background(), workers.MsgPut, &workers.PutRequest{Object: &store.Object{Kind: store.KindPlan, Blob: blob}}, &rep)
+				if err != nil {
+					return err
+				}
+				ps, _ := c.Connect("alice", Attacker).Search(tagA)
+				var run plans.RunReply
+				if len(ps) == 1 {
+					err = cl.Call(context.Background(), plans.MsgRun, &plans.RunRequest{PlanID: rep.Info.ID, Args: []string{ps[0].ID()}}, &run)
+				}
+				for _, r := range run.Results {
+					var got workers.GetReply
+					e.AddErr("get", cl.Call(context.Background(), workers.MsgGet, &workers.GetRequest{ID: r.ID, Keep: true}, &got))
+					if got.Object != nil {
+						e.AddTensor("plan output", got.Object.Tensor)
+					}
+				}
+				return err
+			},
 			Control: callWhere(workers.OwnerUser),
 		},
 	})
