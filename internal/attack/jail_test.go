@@ -145,6 +145,22 @@ func TestJailAttacks(t *testing.T) {
 	return <-ch, nil`))},
 		{Name: "linkname to a host-only function", Refusal: "missing function body",
 			Attack: raw(steal(nil, "//go:linkname storeOf github.com/gomplab/gomplab/mpc.StoreOf\nfunc storeOf(p *mpc.Party) mpc.Store\n", `	return storeOf(mpc.Default()).Load(tag)`))},
+		{Name: "convert a CrypTensor to a look-alike struct to read its share", Refusal: "cannot convert",
+			Attack: raw(steal(nil, "type ct struct {\n\tp     *mpc.Party\n\tshape []int\n\tshare []uint64\n}\n", `	y := ct(*x)
+	out := make([]float64, len(y.share))
+	for i, u := range y.share {
+		out[i] = float64(int64(u)) / 65536
+	}
+	return out, nil`))},
+		{Name: "reveal on a timer goroutine (time.AfterFunc)", Refusal: "AfterFunc",
+			Attack: raw(steal([]string{"time"}, "", `	ch := make(chan any, 1)
+	time.AfterFunc(0, func() { v, _ := x.GetPlainText(); ch <- v })
+	return <-ch, nil`))},
+		{Name: "import the communicator package", Refusal: `import "github.com/gomplab/gomplab/mpc/comm" is not allowed`,
+			Attack: raw(steal([]string{"github.com/gomplab/gomplab/mpc/comm"}, "", `	var c comm.Comm
+	return c, nil`))},
+		{Name: "import the worker's store package", Refusal: `import "github.com/gomplab/gomplab/workers/store" is not allowed`,
+			Attack: raw(steal([]string{"github.com/gomplab/gomplab/workers/store"}, "", `	return store.NewID(), nil`))},
 		{Name: "source injected through the program's file name", Refusal: "program file name",
 			Attack: raw(inject)},
 		{Name: "source injected through the entry name", Refusal: "is not a Go identifier",
