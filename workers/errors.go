@@ -45,6 +45,8 @@ var codes = []struct {
 	{"not_found", store.ErrNotFound},
 	{"exists", store.ErrExists},
 	{"ambiguous", store.ErrAmbiguous},
+	{"damaged", store.ErrDamaged},
+	{"quota", store.ErrQuota},
 	{"permission", ErrPermission},
 	{"bad_request", ErrBadRequest},
 	{"unauthenticated", ErrUnauthenticated},

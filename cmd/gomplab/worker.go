@@ -136,6 +136,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	addBoundsFlags(f, &bounds)
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
+	cmd.AddCommand(workerStoreCmds()...)
 	return cmd
 }
 
@@ -359,7 +360,7 @@ func workerListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := store.OpenBoltStore(dir.StorePath(), 100*time.Millisecond)
+			store, err := store.OpenBolt(dir.StorePath(), store.BoltOptions{Wait: 100 * time.Millisecond, MustExist: true, ReadOnly: true})
 			if err != nil {
 				return fmt.Errorf("%w (while the daemon runs, list through a client)", err)
 			}

@@ -187,7 +187,7 @@ func (fl *file) run(visit Visit) error {
 		// Salvage from the best candidate even without a valid meta.
 		for i := range r.Metas {
 			m := r.Metas[i]
-			if m.PageSize >= 512 && m.Root > 1 && (cur < 0 || m.TxID > r.Metas[cur].TxID) {
+			if plausible(m, fl.size) && (cur < 0 || m.TxID > r.Metas[cur].TxID) {
 				cur = i
 			}
 		}
@@ -196,13 +196,21 @@ func (fl *file) run(visit Visit) error {
 		}
 	}
 	m := r.Metas[cur]
+	if !plausible(m, fl.size) {
+		// A valid meta page whose geometry does not fit the file (it
+		// was cut short): walk what the file holds.
+		m.HWM = min(m.HWM, uint64(fl.size)/uint64(max(m.PageSize, 512))+1)
+	}
 	fl.pageSize = int(m.PageSize)
 	r.PageSize = fl.pageSize
 	fl.hwm = m.HWM
-	need := int64(m.HWM) * int64(m.PageSize)
+	need := int64(r.Metas[cur].HWM) * int64(m.PageSize)
+	if r.Metas[cur].HWM > uint64(1<<62)/uint64(m.PageSize) {
+		need = 1<<63 - 1
+	}
 	if fl.size < need {
 		r.problem("the file is %d bytes, but its meta page (transaction %d) says %d pages of %d bytes (%d bytes): it was truncated",
-			fl.size, m.TxID, m.HWM, m.PageSize, need)
+			fl.size, m.TxID, r.Metas[cur].HWM, m.PageSize, need)
 	}
 	w := &walker{fl: fl, visit: visit, reached: map[uint64]bool{0: true, 1: true}}
 	free, flPages := fl.freelist(m)
@@ -227,6 +235,15 @@ func (fl *file) run(visit Visit) error {
 		}
 	}
 	return nil
+}
+
+// plausible reports whether a meta page's geometry fits a file of size
+// bytes: a page size bbolt could have written and a high-water mark
+// within the file, so walking from it stays within bounds.
+func plausible(m Meta, size int64) bool {
+	ps := uint64(m.PageSize)
+	return ps >= 512 && ps <= 1<<24 && ps&(ps-1) == 0 && m.Root > 1 &&
+		m.HWM <= uint64(size)/ps+1 && m.Root < m.HWM
 }
 
 // readMetas reads both meta pages and picks the current one.

@@ -46,6 +46,15 @@ type Config struct {
 	// Bounds holds what a client may cost the daemon; zero fields take
 	// the defaults of DefaultBounds.
 	Bounds Bounds
+	// Quotas bound what one authenticated user may take.
+	Quotas Quotas
+}
+
+// Quotas are per-user bounds after authentication.
+type Quotas struct {
+	// StoreBytesPerUser bounds the bytes one user's objects take in the
+	// store (0: no bound).
+	StoreBytesPerUser int64
 }
 
 // Bounds are the resources clients may take, before and after they
@@ -170,13 +179,15 @@ func Start(cfg Config) (*Daemon, error) {
 	if wait <= 0 {
 		wait = time.Second
 	}
-	bs, err := store.OpenBoltStore(dir.StorePath(), wait)
+	bs, err := store.OpenBolt(dir.StorePath(), store.BoltOptions{Wait: wait, MustExist: true})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("%w (is another worker running on %s?)", err, cfg.Dir)
 		}
 		return nil, err
 	}
+	reportDamage(cfg.Log, bs)
+	bs.SetQuota(cfg.Quotas.StoreBytesPerUser)
 	af, err := logfile.Open(dir.AccessLogPath(), bounds.AccessLogMaxBytes, bounds.AccessLogKeep)
 	if err != nil {
 		bs.Close()
@@ -205,6 +216,7 @@ func Start(cfg Config) (*Daemon, error) {
 	if !cfg.InsecureLoopback {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
+	d.worker.Handler.Handle(MsgBackup, d.backup)
 	d.server = workers.NewServer(workers.ServerConfig{Handler: d.worker.Handler, TLS: tlsCfg, Log: cfg.Log,
 		PreAuthMaxFrame: bounds.PreAuthMaxFrame, AuthTimeout: bounds.AuthTimeout})
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Files in a worker's data directory. The directory is the data owner's
@@ -88,6 +89,15 @@ func InitDataDir(path, id string, hosts []string) (*InitResult, error) {
 	}
 	if err := workers.WriteFileAtomic(filepath.Join(path, fileOwnerToken), []byte(token+"\n"), 0o600); err != nil {
 		return nil, err
+	}
+	// The store is created now, so that a daemon never starts on a
+	// store that vanished as if it were new (store.ErrMissing).
+	bs, err := store.OpenBolt(filepath.Join(path, fileStore), store.BoltOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	if err := bs.Close(); err != nil {
+		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
 	wf, _ := json.MarshalIndent(workerFile{ID: id, Created: time.Now().UTC().Format(time.RFC3339)}, "", "  ")
 	// worker.json is written last: its presence marks a complete init.

@@ -66,7 +66,7 @@ func loadObject(ctx context.Context, dir string, o *store.Object, spec LoadSpec)
 	if err := o.Validate(); err != nil {
 		return store.Info{}, "", err
 	}
-	bs, err := store.OpenBoltStore(d.StorePath(), 100*time.Millisecond)
+	bs, err := store.OpenBolt(d.StorePath(), store.BoltOptions{Wait: 100 * time.Millisecond, MustExist: true})
 	if err == nil {
 		defer bs.Close()
 		if err := store.PutLoad(bs, o, spec.Replace); err != nil {
@@ -81,19 +81,7 @@ func loadObject(ctx context.Context, dir string, o *store.Object, spec LoadSpec)
 	if ierr != nil {
 		return store.Info{}, "", fmt.Errorf("%w, but no running daemon is recorded in %s: %v", err, dir, ierr)
 	}
-	token, err := d.OwnerToken()
-	if err != nil {
-		return store.Info{}, "", err
-	}
-	fp, err := d.Fingerprint()
-	if err != nil {
-		return store.Info{}, "", err
-	}
-	tr, err := workers.DialTransport(ctx, info.Addr, workers.DialOptions{Fingerprint: fp, Insecure: info.Insecure})
-	if err != nil {
-		return store.Info{}, "", fmt.Errorf("the store is held by a daemon, and it cannot be reached: %w", err)
-	}
-	c, err := workers.NewClient(ctx, tr, workers.Credentials{Token: token}, workers.ClientOptions{})
+	c, err := d.ownerClient(ctx, info)
 	if err != nil {
 		return store.Info{}, "", err
 	}
@@ -123,4 +111,22 @@ func LoadONNXInto(ctx context.Context, dir string, data []byte, spec LoadSpec) (
 		spec.Description = "ONNX model"
 	}
 	return loadObject(ctx, dir, &store.Object{Kind: store.KindModel, Blob: blob}, spec)
+}
+
+// ownerClient connects to the daemon recorded in the directory as its
+// owner, with the token init left there.
+func (d *DataDir) ownerClient(ctx context.Context, info Info) (*workers.Client, error) {
+	token, err := d.OwnerToken()
+	if err != nil {
+		return nil, err
+	}
+	fp, err := d.Fingerprint()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := workers.DialTransport(ctx, info.Addr, workers.DialOptions{Fingerprint: fp, Insecure: info.Insecure})
+	if err != nil {
+		return nil, fmt.Errorf("the store is held by a daemon, and it cannot be reached: %w", err)
+	}
+	return workers.NewClient(ctx, tr, workers.Credentials{Token: token}, workers.ClientOptions{Timeout: 10 * time.Minute})
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"time"
 
+	"github.com/gomplab/gomplab/internal/boltfile"
 	"github.com/gomplab/gomplab/serde"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -14,11 +17,19 @@ import (
 // Buckets of a BoltStore file. Metadata is kept apart from values so that
 // listings and searches never decode a tensor.
 var (
-	bucketObjects = []byte("objects") // id -> encoded Object (value included)
-	bucketMeta    = []byte("meta")    // id -> encoded Info
-	bucketTags    = []byte("tags")    // tag 0x00 id -> empty
-	bucketGrants  = []byte("grants")  // token hash -> encoded Grant
+	bucketObjects = []byte("objects") // id -> sealed encoded Object (value included)
+	bucketMeta    = []byte("meta")    // id -> sealed encoded Info
+	bucketTags    = []byte("tags")    // tag 0x00 id -> sealed empty value
+	bucketGrants  = []byte("grants")  // token hash -> sealed encoded Grant
+	bucketFormat  = []byte("format")  // "format" -> sealed formatSealed
 )
+
+// formatSealed marks a store whose every value is sealed (integrity.go).
+// A store without it was written before checksums, and is sealed when a
+// writer opens it.
+var formatSealed = []byte("sealed-sha256-v1")
+
+var keyFormat = []byte("format")
 
 // storedLimits bound decoding of what the store itself wrote: generous,
 // since the file is trusted as much as the process is.
@@ -28,49 +39,301 @@ var storedLimits = serde.Limits{MaxBytes: 1 << 40, MaxElements: 1 << 40, MaxDept
 // daemon) holds the store file.
 var ErrLocked = errors.New("store file is in use by another process")
 
+// ErrMissing is returned by OpenBolt with MustExist when the store file
+// does not exist: a worker whose store vanished must not start empty.
+var ErrMissing = errors.New("store file is missing")
+
+// ErrQuota is returned by Put when the object would take its owner past
+// the bytes each user may store (BoltStore.SetQuota).
+var ErrQuota = errors.New("storage quota exceeded")
+
 // BoltStore is a Store in a bbolt file. Every change is one bbolt
 // transaction, committed (written and fsynced) before the method returns,
 // so an acknowledged write survives a crash or kill -9; bbolt's
 // copy-on-write pages mean a crash mid-write leaves the previous state.
 //
+// Every value carries a checksum checked on each read: a damaged record
+// is reported (DamageError, naming it) and never returned. Before bbolt
+// maps a file, OpenBolt checks it by its format (package boltfile: size
+// against the meta pages, both meta pages, every page), then runs bbolt's
+// own consistency check and verifies every checksum; a file that would
+// crash bbolt, go back to an earlier transaction or start empty is
+// refused with the damage listed.
+//
 // Decoded objects are kept in a cache bounded by DefaultStoreCacheBytes of
 // values, so repeated use of a large tensor does not decode it each time.
 type BoltStore struct {
 	db    *bolt.DB
+	path  string
 	cache *objectCache
+
+	mu     sync.Mutex
+	usage  map[string]int64 // stored bytes by owner
+	quota  int64
+	damage damageList
+	notes  []string
 }
 
 // DefaultStoreCacheBytes bounds the values a BoltStore keeps decoded in
 // memory.
 const DefaultStoreCacheBytes = 512 << 20
 
+// BoltOptions configure OpenBolt.
+type BoltOptions struct {
+	// Wait is how long to wait for another process's lock on the file
+	// (0: 50 ms); then OpenBolt fails with ErrLocked.
+	Wait time.Duration
+	// MustExist refuses a missing file (ErrMissing) instead of creating
+	// an empty store: a daemon's store, made by `gomplab worker init`.
+	MustExist bool
+	// ReadOnly opens the file without writing to it (check, backup and
+	// list of a stopped worker); other readers may share it.
+	ReadOnly bool
+}
+
 // OpenBoltStore opens (creating if needed) the store file at path. The
 // file is locked while open; if another process holds it, OpenBoltStore
 // waits up to wait and then fails with ErrLocked.
 func OpenBoltStore(path string, wait time.Duration) (*BoltStore, error) {
-	if wait <= 0 {
-		wait = 50 * time.Millisecond
+	return OpenBolt(path, BoltOptions{Wait: wait})
+}
+
+// OpenError says why a store file could not be opened because it is
+// damaged; Report holds everything boltfile found.
+type OpenError struct {
+	Path   string
+	Report *boltfile.Report // nil when bbolt's own check found the damage
+	Err    error
+}
+
+func (e *OpenError) Error() string {
+	return fmt.Sprintf("store %s: %v; the worker does not start on a damaged store: `gomplab worker check` lists the damage, `gomplab worker recover` salvages the intact objects into a new store (and keeps the damaged file)", e.Path, e.Err)
+}
+
+func (e *OpenError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrDamaged) true.
+func (e *OpenError) Is(target error) bool { return target == ErrDamaged }
+
+// OpenBolt opens the store file at path with the checks described on
+// BoltStore.
+func OpenBolt(path string, o BoltOptions) (s *BoltStore, err error) {
+	if o.Wait <= 0 {
+		o.Wait = 50 * time.Millisecond
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
+	st, err := os.Stat(path)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	case !exists && (o.MustExist || o.ReadOnly):
+		return nil, fmt.Errorf("open store %s: %w (it held this worker's objects: restore it from a backup; `gomplab worker recover` starts an empty one)", path, ErrMissing)
+	case exists && st.IsDir():
+		return nil, fmt.Errorf("open store %s: a directory, not a store file", path)
+	}
+	var notes []string
+	if exists {
+		// Check the file by its format before bbolt maps it, holding the
+		// lock so that no writer changes it meanwhile.
+		rep, err := checkLocked(path, o.ReadOnly, o.Wait)
+		if err != nil {
+			return nil, err
+		}
+		if !rep.Sound() {
+			return nil, &OpenError{Path: path, Report: rep, Err: rep.Err()}
+		}
+		notes = rep.Notes
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Wait, ReadOnly: o.ReadOnly})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 		}
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, &OpenError{Path: path, Err: err}
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketObjects, bucketMeta, bucketTags, bucketGrants} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+	s = &BoltStore{db: db, path: path, cache: newObjectCache(DefaultStoreCacheBytes), usage: map[string]int64{}, notes: notes}
+	if err := s.init(exists, o.ReadOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init runs bbolt's consistency check, creates the buckets of a new store
+// (sealing the values of one written before checksums), and verifies
+// every record.
+func (s *BoltStore) init(existed, readOnly bool) (err error) {
+	defer guard(&err, "store file "+s.path)()
+	if existed {
+		var problems []string
+		err := s.db.View(func(tx *bolt.Tx) error {
+			for e := range tx.Check() {
+				if len(problems) < 20 {
+					problems = append(problems, e.Error())
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return &OpenError{Path: s.path, Err: err}
+		}
+		if len(problems) > 0 {
+			return &OpenError{Path: s.path, Err: fmt.Errorf("%w: bbolt's consistency check: %s", ErrDamaged, joinLimited(problems, 5))}
+		}
+	}
+	if !readOnly {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			fb := tx.Bucket(bucketFormat)
+			legacy := fb == nil && tx.Bucket(bucketObjects) != nil
+			for _, b := range [][]byte{bucketObjects, bucketMeta, bucketTags, bucketGrants, bucketFormat} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			if legacy {
+				if err := sealLegacy(tx); err != nil {
+					return fmt.Errorf("adding checksums to a store written before them: %w", err)
+				}
+			}
+			if fb == nil {
+				return tx.Bucket(bucketFormat).Put(keyFormat, seal(bucketFormat, keyFormat, formatSealed))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", s.path, err)
+		}
+	}
+	return s.verify()
+}
+
+// sealLegacy seals every value of a store written before checksums.
+func sealLegacy(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		type kv struct{ k, v []byte }
+		var all []kv
+		err := b.ForEach(func(k, v []byte) error {
+			if v != nil { // nested buckets have nil values
+				all = append(all, kv{bytes.Clone(k), bytes.Clone(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if err := b.Put(e.k, seal(name, e.k, e.v)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// verify checks every record's seal, lists the damaged ones, and counts
+// the bytes each owner stores.
+func (s *BoltStore) verify() error {
+	var dl damageList
+	usage := map[string]int64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if fb := tx.Bucket(bucketFormat); fb != nil {
+			if v := fb.Get(keyFormat); v == nil {
+				dl.add(describe(bucketFormat, keyFormat), "missing")
+			} else if p, err := unseal(bucketFormat, keyFormat, v); err != nil {
+				dl.add(describe(bucketFormat, keyFormat), err.Error())
+			} else if !bytes.Equal(p, formatSealed) {
+				return fmt.Errorf("store %s: format %q, this gomplab reads %q (a newer gomplab wrote it?)", s.path, p, formatSealed)
+			}
+		} else if tx.Bucket(bucketObjects) != nil {
+			return fmt.Errorf("store %s was written before checksums; open it once with a worker (not read-only) to add them", s.path)
+		}
+		objs := tx.Bucket(bucketObjects)
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				if v == nil {
+					return nil
+				}
+				p, err := unseal(name, k, v)
+				if err != nil {
+					dl.add(describe(name, k), err.Error())
+					return nil
+				}
+				if bytes.Equal(name, bucketMeta) {
+					var in Info
+					if err := serde.DecodeBody(bytes.Clone(p), &in, storedLimits); err != nil || in.ID != string(k) {
+						dl.add(describe(name, k), "does not decode")
+						return nil
+					}
+					if ov := objs.Get(k); ov != nil {
+						usage[in.Owner] += int64(len(ov))
+					} else {
+						dl.add(describe(bucketObjects, k), "missing, though its metadata is there")
+					}
+				}
+				return nil
+			})
+		})
+	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return err
 	}
-	return &BoltStore{db: db, cache: newObjectCache(DefaultStoreCacheBytes)}, nil
+	s.mu.Lock()
+	s.damage, s.usage = dl, usage
+	s.mu.Unlock()
+	return nil
+}
+
+// Damaged lists the damaged records found when the store was opened
+// (at most a thousand; total counts them all). They are never returned;
+// the daemon logs them at start.
+func (s *BoltStore) Damaged() (list []Damage, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.damage.sorted(), s.damage.total
+}
+
+// Notes lists what the checks at open found wrong but harmless (the
+// older meta page damaged while the current one is intact).
+func (s *BoltStore) Notes() []string { return s.notes }
+
+// Path is the store file.
+func (s *BoltStore) Path() string { return s.path }
+
+// SetQuota bounds the bytes one owner's objects may take in the file (0:
+// no bound); Put refuses an object over it with ErrQuota.
+func (s *BoltStore) SetQuota(bytesPerOwner int64) {
+	s.mu.Lock()
+	s.quota = bytesPerOwner
+	s.mu.Unlock()
+}
+
+// Usage returns the bytes owner's objects take in the file.
+func (s *BoltStore) Usage(owner string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage[owner]
+}
+
+func (s *BoltStore) addUsage(owner string, n int64) {
+	s.mu.Lock()
+	if s.usage[owner] += n; s.usage[owner] <= 0 {
+		delete(s.usage, owner)
+	}
+	s.mu.Unlock()
+}
+
+func joinLimited(ps []string, n int) string {
+	s := ""
+	for i, p := range ps {
+		if i == n {
+			return s + fmt.Sprintf("; and %d more", len(ps)-n)
+		}
+		if i > 0 {
+			s += "; "
+		}
+		s += p
+	}
+	return s
 }
 
 func tagKey(tag, id string) []byte {
@@ -80,8 +343,14 @@ func tagKey(tag, id string) []byte {
 	return append(k, id...)
 }
 
+// put stores a sealed value.
+func put(b *bolt.Bucket, name, key, payload []byte) error {
+	return b.Put(key, seal(name, key, payload))
+}
+
 // Put implements Store.
-func (s *BoltStore) Put(o *Object) error {
+func (s *BoltStore) Put(o *Object) (err error) {
+	defer guard(&err, "the store file")()
 	full, err := serde.EncodeBody(o)
 	if err != nil {
 		return fmt.Errorf("store object %s: %w", o.ID, err)
@@ -90,49 +359,81 @@ func (s *BoltStore) Put(o *Object) error {
 	if err != nil {
 		return fmt.Errorf("store object %s: %w", o.ID, err)
 	}
+	id := []byte(o.ID)
+	sealed := seal(bucketObjects, id, full)
+	size := int64(len(sealed))
 	epoch := s.cache.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		objs := tx.Bucket(bucketObjects)
-		if objs.Get([]byte(o.ID)) != nil {
+		if objs.Get(id) != nil {
 			return fmt.Errorf("object %s: %w", o.ID, ErrExists)
 		}
-		if err := objs.Put([]byte(o.ID), full); err != nil {
+		s.mu.Lock()
+		used, quota := s.usage[o.Owner], s.quota
+		s.mu.Unlock()
+		if quota > 0 && used+size > quota {
+			return fmt.Errorf("object %s of %d bytes: user %s stores %d bytes, and may store %d on this worker (free objects, or ask its owner for a larger --max-store-per-user): %w",
+				o.ID, size, o.Owner, used, quota, ErrQuota)
+		}
+		if err := objs.Put(id, sealed); err != nil {
 			return fmt.Errorf("store object %s: %w", o.ID, err)
 		}
-		if err := tx.Bucket(bucketMeta).Put([]byte(o.ID), meta); err != nil {
+		if err := put(tx.Bucket(bucketMeta), bucketMeta, id, meta); err != nil {
 			return fmt.Errorf("store object %s: %w", o.ID, err)
 		}
 		tags := tx.Bucket(bucketTags)
 		for _, t := range o.Tags {
-			if err := tags.Put(tagKey(t, o.ID), nil); err != nil {
+			if err := put(tags, bucketTags, tagKey(t, o.ID), nil); err != nil {
 				return fmt.Errorf("store object %s: %w", o.ID, err)
 			}
 		}
 		return nil
 	})
 	if err == nil {
+		s.addUsage(o.Owner, size)
 		s.cache.add(o, epoch)
 	}
 	return err
 }
 
+// decodeStored checks and decodes the value of object id.
 func decodeStored(id string, b []byte) (*Object, error) {
+	p, err := openSealed(bucketObjects, []byte(id), b)
+	if err != nil {
+		return nil, err
+	}
 	var o Object
 	// b lives in bbolt's memory map only during the transaction.
-	if err := serde.DecodeBody(bytes.Clone(b), &o, storedLimits); err != nil {
-		return nil, fmt.Errorf("object %s: corrupt record: %w", id, err)
+	if err := serde.DecodeBody(bytes.Clone(p), &o, storedLimits); err != nil {
+		return nil, &DamageError{What: describe(bucketObjects, []byte(id)), Why: "sealed but does not decode: " + err.Error()}
+	}
+	if o.ID != id {
+		return nil, &DamageError{What: describe(bucketObjects, []byte(id)), Why: fmt.Sprintf("holds object %q", o.ID)}
 	}
 	return &o, nil
 }
 
+// decodeInfo checks and decodes the metadata of object id.
+func decodeInfo(id, v []byte) (Info, error) {
+	var in Info
+	p, err := openSealed(bucketMeta, id, v)
+	if err != nil {
+		return in, err
+	}
+	if err := serde.DecodeBody(bytes.Clone(p), &in, storedLimits); err != nil || in.ID != string(id) {
+		return in, &DamageError{What: describe(bucketMeta, id), Why: "sealed but does not decode"}
+	}
+	return in, nil
+}
+
 // Get implements Store.
-func (s *BoltStore) Get(id string) (*Object, error) {
+func (s *BoltStore) Get(id string) (o *Object, err error) {
 	if o := s.cache.get(id); o != nil {
 		return o, nil
 	}
+	defer guard(&err, describe(bucketObjects, []byte(id)))()
 	epoch := s.cache.now()
-	var o *Object
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketObjects).Get([]byte(id))
 		if b == nil {
 			return fmt.Errorf("object %s: %w", id, ErrNotFound)
@@ -141,83 +442,116 @@ func (s *BoltStore) Get(id string) (*Object, error) {
 		o, err = decodeStored(id, b)
 		return err
 	})
-	if err == nil {
-		s.cache.add(o, epoch)
+	if err != nil {
+		return nil, err
 	}
-	return o, err
+	s.cache.add(o, epoch)
+	return o, nil
 }
 
-// removeTx deletes object id in tx. With full set it returns the object,
-// value included; otherwise only its metadata is read (a Delete need not
-// decode the value).
-func (s *BoltStore) removeTx(tx *bolt.Tx, id string, full bool) (*Object, error) {
-	b := tx.Bucket(bucketObjects).Get([]byte(id))
+// removeTx deletes object id in tx and returns the bytes it took and its
+// owner. With full set it returns the object, value included (and fails on
+// a damaged one); otherwise only its metadata is read (a Delete need not
+// decode the value), and a damaged object can be deleted.
+func (s *BoltStore) removeTx(tx *bolt.Tx, id string, full bool) (*Object, int64, error) {
+	key := []byte(id)
+	b := tx.Bucket(bucketObjects).Get(key)
 	if b == nil {
-		return nil, fmt.Errorf("object %s: %w", id, ErrNotFound)
+		return nil, 0, fmt.Errorf("object %s: %w", id, ErrNotFound)
 	}
+	size := int64(len(b))
 	var o *Object
 	var err error
 	if full {
 		if o = s.cache.get(id); o == nil {
 			o, err = decodeStored(id, b)
 		}
+		if err != nil {
+			return nil, 0, err
+		}
 	} else {
-		var in Info
-		if m := tx.Bucket(bucketMeta).Get([]byte(id)); m == nil {
-			o, err = decodeStored(id, b) // written before metadata was kept apart
-		} else if err = serde.DecodeBody(m, &in, storedLimits); err == nil {
-			o = &Object{ID: id, Tags: in.Tags}
+		o = &Object{ID: id}
+		if m := tx.Bucket(bucketMeta).Get(key); m != nil {
+			if in, err := decodeInfo(key, m); err == nil {
+				o.Tags, o.Owner = in.Tags, in.Owner
+			} else if o.Tags, err = tagsOf(tx, id); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
-	if err != nil {
-		return nil, err
+	if err := tx.Bucket(bucketObjects).Delete(key); err != nil {
+		return nil, 0, err
 	}
-	if err := tx.Bucket(bucketObjects).Delete([]byte(id)); err != nil {
-		return nil, err
-	}
-	if err := tx.Bucket(bucketMeta).Delete([]byte(id)); err != nil {
-		return nil, err
+	if err := tx.Bucket(bucketMeta).Delete(key); err != nil {
+		return nil, 0, err
 	}
 	tags := tx.Bucket(bucketTags)
 	for _, t := range o.Tags {
 		if err := tags.Delete(tagKey(t, id)); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return o, nil
+	return o, size, nil
+}
+
+// tagsOf finds the tags of object id in the tag index (for an object
+// whose metadata is damaged).
+func tagsOf(tx *bolt.Tx, id string) ([]string, error) {
+	var tags []string
+	suffix := append([]byte{0}, id...)
+	err := tx.Bucket(bucketTags).ForEach(func(k, _ []byte) error {
+		if bytes.HasSuffix(k, suffix) {
+			tags = append(tags, string(k[:len(k)-len(suffix)]))
+		}
+		return nil
+	})
+	return tags, err
 }
 
 // Take implements Store.
-func (s *BoltStore) Take(id string) (*Object, error) {
-	var o *Object
-	err := s.db.Update(func(tx *bolt.Tx) error {
+func (s *BoltStore) Take(id string) (o *Object, err error) {
+	defer guard(&err, describe(bucketObjects, []byte(id)))()
+	var size int64
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		o, err = s.removeTx(tx, id, true)
+		o, size, err = s.removeTx(tx, id, true)
 		return err
 	})
 	s.cache.remove(id)
+	if err == nil {
+		s.addUsage(o.Owner, -size)
+	}
 	return o, err
 }
 
-// Delete implements Store.
-func (s *BoltStore) Delete(id string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		_, err := s.removeTx(tx, id, false)
+// Delete implements Store. A damaged object can be deleted.
+func (s *BoltStore) Delete(id string) (err error) {
+	defer guard(&err, describe(bucketObjects, []byte(id)))()
+	var o *Object
+	var size int64
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		o, size, err = s.removeTx(tx, id, false)
 		return err
 	})
 	s.cache.remove(id)
+	if err == nil {
+		s.addUsage(o.Owner, -size)
+	}
 	return err
 }
 
-// Search implements Store.
-func (s *BoltStore) Search(tags ...string) ([]Info, error) {
-	var out []Info
-	err := s.db.View(func(tx *bolt.Tx) error {
+// Search implements Store. Objects whose metadata is damaged are left
+// out of the result (they are listed by Damaged and `gomplab worker
+// check`, and a Get of one says it is damaged).
+func (s *BoltStore) Search(tags ...string) (out []Info, err error) {
+	defer guard(&err, "the store's metadata")()
+	err = s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		add := func(id, v []byte) error {
-			var in Info
-			if err := serde.DecodeBody(v, &in, storedLimits); err != nil {
-				return fmt.Errorf("object %s: corrupt metadata: %w", id, err)
+			in, err := decodeInfo(id, v)
+			if err != nil {
+				return nil
 			}
 			if in.HasTags(tags...) {
 				out = append(out, in)
@@ -243,18 +577,19 @@ func (s *BoltStore) Search(tags ...string) ([]Info, error) {
 	return out, err
 }
 
-// Clear implements Store.
-func (s *BoltStore) Clear(owner string) (int, error) {
+// Clear implements Store. With an owner, objects whose metadata is
+// damaged are kept (their owner is unknown).
+func (s *BoltStore) Clear(owner string) (n int, err error) {
+	defer guard(&err, "the store's metadata")()
 	var ids []string
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	freed := map[string]int64{}
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		ids = ids[:0]
+		clear(freed)
 		err := tx.Bucket(bucketMeta).ForEach(func(k, v []byte) error {
 			if owner != "" {
-				var in Info
-				if err := serde.DecodeBody(v, &in, storedLimits); err != nil {
-					return fmt.Errorf("object %s: corrupt metadata: %w", k, err)
-				}
-				if in.Owner != owner {
+				in, err := decodeInfo(k, v)
+				if err != nil || in.Owner != owner {
 					return nil
 				}
 			}
@@ -265,48 +600,64 @@ func (s *BoltStore) Clear(owner string) (int, error) {
 			return err
 		}
 		for _, id := range ids {
-			if _, err := s.removeTx(tx, id, false); err != nil {
+			o, size, err := s.removeTx(tx, id, false)
+			if err != nil {
 				return err
 			}
+			freed[o.Owner] += size
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
+	for o, n := range freed {
+		s.addUsage(o, -n)
+	}
 	s.cache.remove(ids...)
 	return len(ids), nil
 }
 
 // SaveGrant implements Store.
-func (s *BoltStore) SaveGrant(g *Grant) error {
+func (s *BoltStore) SaveGrant(g *Grant) (err error) {
+	defer guard(&err, "the store's grants")()
 	b, err := serde.EncodeBody(g)
 	if err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketGrants).Put([]byte(g.TokenHash), b)
+		return put(tx.Bucket(bucketGrants), bucketGrants, []byte(g.TokenHash), b)
 	})
 }
 
-// LoadGrant implements Store.
-func (s *BoltStore) LoadGrant(tokenHash string) (*Grant, error) {
-	var g Grant
-	err := s.db.View(func(tx *bolt.Tx) error {
+// LoadGrant implements Store. A damaged grant is an error: it grants
+// nothing.
+func (s *BoltStore) LoadGrant(tokenHash string) (g *Grant, err error) {
+	defer guard(&err, "a grant")()
+	g = new(Grant)
+	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketGrants).Get([]byte(tokenHash))
 		if b == nil {
 			return fmt.Errorf("grant: %w", ErrNotFound)
 		}
-		return serde.DecodeBody(bytes.Clone(b), &g, storedLimits)
+		p, err := openSealed(bucketGrants, []byte(tokenHash), b)
+		if err != nil {
+			return err
+		}
+		if err := serde.DecodeBody(bytes.Clone(p), g, storedLimits); err != nil {
+			return &DamageError{What: "a grant", Why: "sealed but does not decode"}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &g, nil
+	return g, nil
 }
 
 // DeleteGrant implements Store.
-func (s *BoltStore) DeleteGrant(tokenHash string) error {
+func (s *BoltStore) DeleteGrant(tokenHash string) (err error) {
+	defer guard(&err, "the store's grants")()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGrants).Delete([]byte(tokenHash))
 	})

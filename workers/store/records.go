@@ -113,15 +113,21 @@ func (s *MemStore) ScanRecords(bucket, prefix string, fn func(key string, val []
 }
 
 // GetRecord implements Records.
-func (s *BoltStore) GetRecord(bucket, key string) ([]byte, error) {
+func (s *BoltStore) GetRecord(bucket, key string) (_ []byte, err error) {
 	if err := checkRecordName(bucket, key); err != nil {
 		return nil, err
 	}
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket([]byte(recordBucketPrefix + bucket)); b != nil {
+	defer guard(&err, describe([]byte(recordBucketPrefix+bucket), []byte(key)))()
+	err = s.db.View(func(tx *bolt.Tx) error {
+		name := []byte(recordBucketPrefix + bucket)
+		if b := tx.Bucket(name); b != nil {
 			if v := b.Get([]byte(key)); v != nil {
-				out = slices.Clone(v)
+				p, err := openSealed(name, []byte(key), v)
+				if err != nil {
+					return err
+				}
+				out = slices.Clone(p)
 			}
 		}
 		return nil
@@ -140,16 +146,24 @@ var errNoChange = errors.New("no change")
 
 // UpdateRecord implements Records: one bbolt transaction, committed
 // before it returns.
-func (s *BoltStore) UpdateRecord(bucket, key string, fn func(old []byte) ([]byte, error)) error {
+// A damaged record is an error: fn never sees it.
+func (s *BoltStore) UpdateRecord(bucket, key string, fn func(old []byte) ([]byte, error)) (err error) {
 	if err := checkRecordName(bucket, key); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	defer guard(&err, describe([]byte(recordBucketPrefix+bucket), []byte(key)))()
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		name := []byte(recordBucketPrefix + bucket)
 		b := tx.Bucket(name)
 		var old []byte
 		if b != nil {
-			old = slices.Clone(b.Get([]byte(key)))
+			if v := b.Get([]byte(key)); v != nil {
+				p, err := openSealed(name, []byte(key), v)
+				if err != nil {
+					return err
+				}
+				old = slices.Clone(p)
+			}
 		}
 		nv, err := fn(old)
 		if err != nil {
@@ -166,7 +180,7 @@ func (s *BoltStore) UpdateRecord(bucket, key string, fn func(old []byte) ([]byte
 				return err
 			}
 		}
-		return b.Put([]byte(key), nv)
+		return put(b, name, []byte(key), nv)
 	})
 	if errors.Is(err, errNoChange) {
 		return nil
@@ -174,17 +188,24 @@ func (s *BoltStore) UpdateRecord(bucket, key string, fn func(old []byte) ([]byte
 	return err
 }
 
-// ScanRecords implements Records.
-func (s *BoltStore) ScanRecords(bucket, prefix string, fn func(key string, val []byte) error) error {
+// ScanRecords implements Records. A damaged record ends the scan with
+// its DamageError: a capability's records (approvals) fail closed.
+func (s *BoltStore) ScanRecords(bucket, prefix string, fn func(key string, val []byte) error) (err error) {
+	defer guard(&err, "records of "+bucket)()
 	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(recordBucketPrefix + bucket))
+		name := []byte(recordBucketPrefix + bucket)
+		b := tx.Bucket(name)
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
 		p := []byte(prefix)
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			if err := fn(string(k), v); err != nil {
+			val, err := openSealed(name, k, v)
+			if err != nil {
+				return err
+			}
+			if err := fn(string(k), val); err != nil {
 				return err
 			}
 		}
