@@ -23,10 +23,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"time"
 
-	"github.com/gomplab/gomplab/mpc"
-	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/examples/internal/infer"
 	"github.com/gomplab/gomplab/mpc/nn/dataset"
 	"github.com/gomplab/gomplab/mpc/nn/zoo"
 	"github.com/gomplab/gomplab/tensor"
@@ -64,153 +62,26 @@ const mean, std = 0.1307, 0.3081
 
 func normalize(x *tensor.Tensor) *tensor.Tensor { return x.AddScalar(-mean).MulScalar(1 / std) }
 
-// trainPlain trains m in the clear on the first c.train MNIST training
-// images, as the model owner does before offering private inference.
-func trainPlain(w io.Writer, m *nn.Model, c config) error {
-	x, y, err := dataset.MNIST("train", c.train)
-	if err != nil {
-		return err
-	}
-	x = normalize(x)
-	n := x.Shape()[0]
-	opt := nn.NewAdam(m.Parameters(), c.lr)
-	rng := tensor.NewRNG(c.seed + 1)
-	m.Train()
-	for epoch := 1; epoch <= c.epochs; epoch++ {
-		start := time.Now()
-		perm := rng.Perm(n)
-		var total float64
-		batches := 0
-		for i := 0; i < n; i += c.batch {
-			idx := perm[i:min(i+c.batch, n)]
-			opt.ZeroGrad()
-			out, err := m.Forward(nn.NewVariable(x.IndexSelect(0, idx)))
-			if err != nil {
-				return err
-			}
-			loss := nn.CrossEntropyLoss(out, nn.NewVariable(y.IndexSelect(0, idx)))
-			if err := loss.Backward(); err != nil {
-				return err
-			}
-			if err := opt.Step(); err != nil {
-				return err
-			}
-			total += loss.Tensor().Item()
-			batches++
-		}
-		fmt.Fprintf(w, "  epoch %d: mean loss %.4f (%v)\n", epoch, total/float64(batches), time.Since(start).Round(time.Millisecond))
-	}
-	m.Eval()
-	return nil
-}
-
-// outcome is what the comparison found.
-type outcome struct {
-	Images                   int
-	Agree                    int     // encrypted top-1 equal to plaintext's
-	EncCorrect, PlainCorrect int     // top-1 equal to the true label
-	MaxLogitError            float64 // encrypted against plaintext logits
-	Bytes, Rounds            int64   // sent by party 0 during inference
-	Elapsed                  time.Duration
-}
-
-// Agreement and the accuracies are fractions of the images.
-func (o *outcome) Agreement() float64     { return float64(o.Agree) / float64(o.Images) }
-func (o *outcome) EncAccuracy() float64   { return float64(o.EncCorrect) / float64(o.Images) }
-func (o *outcome) PlainAccuracy() float64 { return float64(o.PlainCorrect) / float64(o.Images) }
-
-func argmax(t *tensor.Tensor) []int {
-	a := t.Argmax(1, false).Data()
-	out := make([]int, len(a))
-	for i, v := range a {
-		out[i] = int(v)
-	}
-	return out
-}
-
-func run(w io.Writer, c config) (*outcome, error) {
+func run(w io.Writer, c config) (*infer.Outcome, error) {
 	if c.chunk < 1 || c.test < 1 || c.train < 1 || c.batch < 1 {
 		return nil, fmt.Errorf("-train, -test, -batch and -chunk must be positive")
 	}
 	model := zoo.LeNet(tensor.NewRNG(c.seed))
 	fmt.Fprintf(w, "model owner: training LeNet (%d parameters) in the clear on %d MNIST training images\n", model.NumParams(), c.train)
-	if err := trainPlain(w, model, c); err != nil {
-		return nil, err
-	}
-	raw, labels, err := dataset.MNIST("test", c.test)
+	x, y, err := dataset.MNIST("train", c.train)
 	if err != nil {
 		return nil, err
 	}
-	x := normalize(raw)
-	plain, err := model.Forward(nn.NewVariable(x))
+	if err := infer.Train(w, model, normalize(x), y, infer.TrainConfig{Epochs: c.epochs, Batch: c.batch, LR: c.lr, Seed: c.seed + 1}); err != nil {
+		return nil, err
+	}
+	tx, labels, err := dataset.MNIST("test", c.test)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "encrypted inference on %d MNIST test images (%d per pass), %d parties: party 1 shares the model, party 0 the images\n",
-		c.test, c.chunk, c.parties)
-	res, err := mpc.RunLocal(c.parties, func(p *mpc.Party) (any, error) {
-		var mine *nn.Model
-		if p.Rank() == 1 {
-			mine = model
-		}
-		m, err := nn.ShareModel(p, mine, 1)
-		if err != nil {
-			return nil, err
-		}
-		var parts []*tensor.Tensor
-		for i := 0; i < c.test; i += c.chunk {
-			j := min(i+c.chunk, c.test)
-			images := tensor.Zeros(j-i, 1, dataset.Side, dataset.Side)
-			if p.Rank() == 0 {
-				images = x.Slice(0, i, j, 1)
-			}
-			logits, err := m.Forward(nn.NewVariable(images).Encrypt(p, 0))
-			if err != nil {
-				return nil, err
-			}
-			// Only party 0, the data owner, learns the logits.
-			t, err := logits.PlainTextTo(0)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, t)
-		}
-		if p.Rank() != 0 {
-			for _, t := range parts {
-				if t != nil {
-					return nil, fmt.Errorf("party %d learned logits", p.Rank())
-				}
-			}
-			return nil, nil
-		}
-		return tensor.Concat(0, parts...), nil
-	})
+	o, err := infer.Compare(w, model, normalize(tx), labels, c.parties, c.chunk)
 	if err != nil {
-		return nil, err
-	}
-	enc := res[0].Value.(*tensor.Tensor)
-	o := &outcome{Images: c.test, MaxLogitError: tensor.MaxAbsDiff(enc, plain.Tensor()),
-		Bytes: res[0].Stats.BytesSent, Rounds: res[0].Stats.Rounds, Elapsed: res[0].Elapsed}
-	pe, pp := argmax(enc), argmax(plain.Tensor())
-	for i := range pe {
-		l := int(labels.Data()[i])
-		if pe[i] == pp[i] {
-			o.Agree++
-		}
-		if pe[i] == l {
-			o.EncCorrect++
-		}
-		if pp[i] == l {
-			o.PlainCorrect++
-		}
-	}
-	fmt.Fprintf(w, "  party 0: %v, %d bytes sent, %d rounds\n", o.Elapsed.Round(time.Millisecond), o.Bytes, o.Rounds)
-	fmt.Fprintf(w, "top-1 agreement with plaintext: %d/%d (%.2f%%)\n", o.Agree, o.Images, 100*o.Agreement())
-	fmt.Fprintf(w, "test accuracy: encrypted %.2f%%, plaintext %.2f%% (difference %.2f points)\n",
-		100*o.EncAccuracy(), 100*o.PlainAccuracy(), 100*math.Abs(o.EncAccuracy()-o.PlainAccuracy()))
-	fmt.Fprintf(w, "max abs logit error: %.2e\n", o.MaxLogitError)
-	if math.IsNaN(o.MaxLogitError) {
-		return o, fmt.Errorf("NaN logits")
+		return o, err
 	}
 	if o.Agreement() < 0.995 {
 		return o, fmt.Errorf("top-1 agreement %.2f%% is below 99.5%%", 100*o.Agreement())

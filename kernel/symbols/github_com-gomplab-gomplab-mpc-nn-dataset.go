@@ -13,6 +13,8 @@ func init() {
 	Symbols["github.com/gomplab/gomplab/mpc/nn/dataset/dataset"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"BreastCancer":   reflect.ValueOf(dataset.BreastCancer),
+		"CIFARChannels":  reflect.ValueOf(constant.MakeFromLiteral("3", token.INT, 0)),
+		"CIFARSide":      reflect.ValueOf(constant.MakeFromLiteral("32", token.INT, 0)),
 		"Classes":        reflect.ValueOf(constant.MakeFromLiteral("10", token.INT, 0)),
 		"Digits":         reflect.ValueOf(dataset.Digits),
 		"Hyperplane":     reflect.ValueOf(dataset.Hyperplane),
@@ -21,6 +23,7 @@ func init() {
 		"MNISTDir":       reflect.ValueOf(dataset.MNISTDir),
 		"MNISTTest":      reflect.ValueOf(constant.MakeFromLiteral("10000", token.INT, 0)),
 		"MNISTTrain":     reflect.ValueOf(constant.MakeFromLiteral("60000", token.INT, 0)),
+		"Patterns":       reflect.ValueOf(dataset.Patterns),
 		"Side":           reflect.ValueOf(constant.MakeFromLiteral("28", token.INT, 0)),
 		"SklearnDataDir": reflect.ValueOf(constant.MakeFromLiteral("\"/usr/lib/python3/dist-packages/sklearn/datasets/data\"", token.STRING, 0)),
 		"Split":          reflect.ValueOf(dataset.Split),

@@ -96,3 +96,54 @@ func Hyperplane(n, features int, seed uint64) (x, y, w *tensor.Tensor, b float64
 func ZeroOne(y *tensor.Tensor) *tensor.Tensor {
 	return y.AddScalar(1).MulScalar(0.5)
 }
+
+// CIFAR-shaped images are 3x32x32, as CIFAR-10's.
+const (
+	CIFARChannels = 3
+	CIFARSide     = 32
+)
+
+// Patterns returns n CIFAR-shaped colour images (n, 3, 32, 32) with values
+// in [0, 1] and their labels (n) in 0..9. Class c draws stripes at angle
+// c·18° (give or take 4°), in one of five colour pairs drawn at random, so
+// colour tells nothing, with random stripe width, phase, contrast and
+// noise: a ten-class task a small convolutional network learns in the
+// clear in a few epochs, standing in for CIFAR-10 (CrypTen's mpc_cifar
+// example) where only the shapes matter.
+func Patterns(n int, seed uint64) (images, labels *tensor.Tensor) {
+	r := tensor.NewRNG(seed)
+	const side, plane = CIFARSide, CIFARSide * CIFARSide
+	images = tensor.Zeros(n, CIFARChannels, side, side)
+	labels = tensor.Zeros(n)
+	img, lab := images.Data(), labels.Data()
+	// Five stripe and background colour pairs, shared by every class.
+	const colours = 5
+	fg := [colours][3]float64{}
+	bg := [colours][3]float64{}
+	pal := tensor.NewRNG(0x70617474).Uniform(0.1, 0.9, colours, 6).Data()
+	for k := 0; k < colours; k++ {
+		copy(fg[k][:], pal[k*6:k*6+3])
+		copy(bg[k][:], pal[k*6+3:k*6+6])
+	}
+	for i := 0; i < n; i++ {
+		c, k := r.Intn(Classes), r.Intn(colours)
+		lab[i] = float64(c)
+		angle := float64(c)*math.Pi/Classes + (r.Float64()-0.5)*0.15
+		period := 5 + 4*r.Float64()
+		phase := r.Float64() * 2 * math.Pi
+		contrast := 0.6 + 0.4*r.Float64()
+		ca, sa := math.Cos(angle), math.Sin(angle)
+		noise := r.Normal(0, 0.08, CIFARChannels*plane).Data()
+		for y := 0; y < side; y++ {
+			for x := 0; x < side; x++ {
+				t := (float64(x)*ca + float64(y)*sa) * 2 * math.Pi / period
+				s := contrast * (0.5 + 0.5*math.Sin(t+phase))
+				for ch := 0; ch < CIFARChannels; ch++ {
+					v := s*fg[k][ch] + (1-s)*bg[k][ch] + noise[ch*plane+y*side+x]
+					img[i*CIFARChannels*plane+ch*plane+y*side+x] = math.Min(1, math.Max(0, v))
+				}
+			}
+		}
+	}
+	return images, labels
+}

@@ -61,3 +61,39 @@ func ExampleHyperplane() {
 	fmt.Println(x.Shape(), y.Shape())
 	// Output: [4 3] [4 1]
 }
+
+func TestPatterns(t *testing.T) {
+	x, y := Patterns(300, 5)
+	if got := x.Shape(); !tensor.SameShape(got, []int{300, 3, 32, 32}) {
+		t.Fatalf("shape %v", got)
+	}
+	if x.MinAll() < 0 || x.MaxAll() > 1 {
+		t.Errorf("values outside [0, 1]: %v..%v", x.MinAll(), x.MaxAll())
+	}
+	counts := make([]int, Classes)
+	for _, c := range y.Data() {
+		counts[int(c)]++
+	}
+	for c, n := range counts {
+		if n < 15 {
+			t.Errorf("class %d has %d of 300 samples", c, n)
+		}
+	}
+	x2, y2 := Patterns(300, 5)
+	if !tensor.Equal(x, x2) || !tensor.Equal(y, y2) {
+		t.Error("same seed, different data")
+	}
+	// Colour tells nothing: the mean colour of classes 0 and 5 is alike.
+	mean := func(c int) *tensor.Tensor {
+		var idx []int
+		for i, l := range y.Data() {
+			if int(l) == c {
+				idx = append(idx, i)
+			}
+		}
+		return x.IndexSelect(0, idx).Mean(0, false).Mean(2, false).Mean(1, false)
+	}
+	if d := tensor.MaxAbsDiff(mean(0), mean(5)); d > 0.1 {
+		t.Errorf("mean colours of classes 0 and 5 differ by %v", d)
+	}
+}
