@@ -541,6 +541,16 @@ func (c *Cluster) Collect(e *Evidence, m Mark) {
 	c.mu.Lock()
 	e.Add("replies to the attacker's sessions", c.received.Bytes()[m.received:])
 	c.mu.Unlock()
+	c.collectLogs(e, m)
+	for _, id := range c.ids {
+		c.collectStore(e, id, m.objects[id])
+	}
+}
+
+// collectLogs adds the part of every worker's access log and daemon log
+// written since mark.
+func (c *Cluster) collectLogs(e *Evidence, m Mark) {
+	c.t.Helper()
 	for _, id := range c.ids {
 		d := c.Daemons[id]
 		for _, f := range []string{"access.log", "worker.log"} {
@@ -550,9 +560,11 @@ func (c *Cluster) Collect(e *Evidence, m Mark) {
 			}
 			e.Add(id+" "+f, b[min(m.logs[id+"/"+f], len(b)):])
 		}
-		c.collectStore(e, id, m.objects[id])
 	}
 }
+
+// joinLines joins hits for a failure message.
+func joinLines(hits []string) string { return strings.Join(hits, "\n  ") }
 
 // objects lists worker id's objects, as its owner sees them.
 func (c *Cluster) objects(id string) []store.Info {
@@ -673,7 +685,7 @@ func (c *Cluster) Run(t *testing.T, canary Canary, cases []Case) {
 			m = c.Mark()
 			ce := NewEvidence()
 			if err := tc.Control(t, ce); err != nil {
-				t.Fatalf("positive control: %v", err)
+				t.Fatalf("positive control: %s", clipLine(err.Error(), 1500))
 			}
 			c.Collect(ce, m)
 			if hits := ce.Find(canary); len(hits) == 0 {

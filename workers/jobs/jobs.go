@@ -469,7 +469,7 @@ func runParty(ctx context.Context, j sandbox.Job, rv *comm.Rendezvous, st *jobSt
 func (t *Table) collect(x *job, res sandbox.Result, opts Options) {
 	outcome, errMsg := "ok", ""
 	if res.Err != nil {
-		outcome, errMsg = string(res.Err.Kind), res.Err.Error()
+		outcome, errMsg = string(res.Err.Kind), logError(res.Err)
 	}
 	t.h.AccessLog().Info("job finished", "job", x.id, "user", x.user, "rank", x.rank,
 		"outcome", outcome, "err", errMsg, "bytes_sent", res.Stats.BytesSent, "rounds", res.Stats.Rounds,
@@ -491,6 +491,24 @@ func (t *Table) remove(x *job) {
 	if x.dropper != nil {
 		x.dropper.Stop()
 	}
+}
+
+// logError is what the access log keeps of a party's failure: its rank,
+// place, phase and kind, and its message only when the engine or the
+// worker wrote it. A panic's value, a returned error, a result that
+// could not be encoded, a peer failure (which may wrap those) and a
+// crash's output are the job's own text, which may carry values it
+// decrypted; no log record carries values (docs/privacy.md), even of a
+// job allowed to decrypt them: the requester gets the message in the
+// result.
+func logError(e *sandbox.Error) string {
+	switch e.Kind {
+	case sandbox.KindPanic, sandbox.KindError, sandbox.KindResult, sandbox.KindPeer, sandbox.KindCrash:
+		c := *e
+		c.Msg = "(the job's own message is not logged)"
+		return c.Error()
+	}
+	return e.Error()
 }
 
 // lookup finds the caller's job; other users' jobs do not exist for it.
