@@ -71,11 +71,12 @@ func TestRawMessageAttacks(t *testing.T) {
 	}
 	vicCollects := func(t *testing.T, e *Evidence) error { return WaitRaw(e, c.Raw("alice", "vic"), vicJob) }
 
-	// vic's request, whose public arguments are vic's secret.
+	// vic's request (pending: it loads alice's owner's tensor), whose
+	// public arguments are vic's secret.
 	var vicRequest string
 	secretArgs := func(t *testing.T) *approvals.SubmitRequest {
-		req, _ := revealRequest(t, c, tagVic, "vic's request")
-		args, err := serde.Marshal([]any{tagVic, dw.canary.Tensor()})
+		req, _ := revealRequest(t, c, tagA, "vic's request")
+		args, err := serde.Marshal([]any{tagA, dw.canary.Tensor()})
 		if err != nil {
 			t.Fatal(err)
 		}
