@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
+	"github.com/gomplab/gomplab/workers/fl"
 )
 
 // Federated averaging, the orchestrator's side; the workers' side is
@@ -43,8 +44,13 @@ type FedAvgConfig struct {
 	// Weights and Extras are set by FedAvg.
 	Secure SecureAggOptions
 	// Weighted weighs each worker's model by the samples it trained on in
-	// the round (FedAvg's n_k/n); otherwise a plain average.
+	// the round (FedAvg's n_k/n), as each worker recorded them; otherwise
+	// a plain average.
 	Weighted bool
+	// Rounds is the number of rounds the training asks for (default
+	// 100): part of the plan the data's owners approve when the data is
+	// theirs to protect (TrainPlan), and a limit their workers enforce.
+	Rounds int
 }
 
 // RoundStats describes one round of federated averaging.
@@ -88,6 +94,28 @@ func NewFedAvg(model *nn.Model, cfg FedAvgConfig) (*FedAvg, error) {
 	}
 	if cfg.Aggregation == OnSecureWorker && cfg.SecureWorker == nil {
 		return nil, errors.New("syft: NewFedAvg: OnSecureWorker needs a SecureWorker")
+	}
+	if cfg.Rounds < 0 {
+		return nil, fmt.Errorf("syft: NewFedAvg: %d rounds", cfg.Rounds)
+	}
+	if cfg.Rounds == 0 {
+		cfg.Rounds = 100
+	}
+	if cfg.Train.Plan == nil {
+		// The plan every worker declares (and, for data the requester may
+		// not read, its owners approve): the same on every worker.
+		steps := cfg.LocalSteps
+		if steps == 0 {
+			for _, p := range cfg.Loader.Dataset().Parts() {
+				steps = max(steps, cfg.Loader.WorkerLen(p))
+			}
+		}
+		wt := fl.WeightEqual
+		if cfg.Weighted {
+			wt = fl.WeightSamples
+		}
+		cfg.Train.Plan = &TrainPlan{Federation: Federation(cfg.Loader.Dataset().Workers()...), BatchSize: cfg.Loader.Options().BatchSize,
+			LocalSteps: steps, Rounds: cfg.Rounds, Weighting: wt}
 	}
 	if cfg.Train.Optimizer.Key == "" {
 		// One optimizer state per worker for the whole training.
@@ -191,8 +219,12 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 			}
 		}
 	}()
-	// A worker that failed before producing an update is a dropout.
+	// A worker that failed before producing an update is a dropout; one
+	// that refused (the owners have not approved the training, say) fails
+	// the round, with every worker's refusal, so that each owner's
+	// request id is there at once.
 	var ok []*localResult
+	var refused []error
 	for _, r := range res {
 		if r.err == nil {
 			ok = append(ok, r)
@@ -201,12 +233,17 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 		d := &DropoutError{Worker: r.part.Worker.ID(), Phase: "train", Round: fmt.Sprint(f.round), Err: r.err}
 		if perr := probe(r.part.Worker.link(), 5*time.Second); perr == nil || f.cfg.Secure.Policy != ExcludeDropped {
 			if perr == nil {
-				return nil, fmt.Errorf("syft: FedAvg round %d: worker %s: %w", f.round, d.Worker, r.err)
+				refused = append(refused, fmt.Errorf("worker %s: %w", d.Worker, r.err))
+				continue
 			}
 			return nil, d
 		}
 		st.Excluded = append(st.Excluded, d)
 		f.gone[d.Worker] = true
+	}
+	if len(refused) > 0 {
+		f.round--
+		return nil, fmt.Errorf("syft: FedAvg round %d: %w", f.round+1, errors.Join(refused...))
 	}
 	min := max(f.cfg.Secure.MinWorkers, 1)
 	if f.cfg.Aggregation == Secure {
@@ -228,20 +265,10 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 	switch f.cfg.Aggregation {
 	case Secure:
 		opts := f.cfg.Secure
-		opts.Weights = weights
-		opts.Extras = make([][]*Pointer, len(ok))
-		for i, r := range ok {
-			// The per-step losses, averaged with the models.
-			m, err := r.loss.Mean(false)
-			if err != nil {
-				return nil, fmt.Errorf("syft: FedAvg round %d: mean loss on %s: %w", f.round, r.part.Worker.ID(), err)
-			}
-			opts.Extras[i] = []*Pointer{m}
-		}
+		opts.Weighting = f.cfg.Train.Plan.Weighting
+		opts.Loss = true // the mean losses, averaged with the models
+		opts.Extras = nil
 		agg, err := SecureAggregate(models, opts)
-		for _, xs := range opts.Extras {
-			xs[0].Free()
-		}
 		if err != nil {
 			return nil, fmt.Errorf("syft: FedAvg round %d: %w", f.round, err)
 		}
@@ -249,7 +276,7 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 			f.gone[d.Worker] = true
 		}
 		f.model = agg.Model
-		st.Loss = agg.Extras[0].Item()
+		st.Loss = agg.Loss
 		st.Included = agg.Included
 		st.Excluded = append(st.Excluded, agg.Excluded...)
 	case OnSecureWorker:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,21 +17,21 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers/daemon"
-	"github.com/gomplab/gomplab/workers/fl"
 )
 
-// sharesLeft lists the secure-aggregation shares a worker still holds.
-func sharesLeft(t *testing.T, w syft.Worker) []string {
+// sharesLeft counts what a worker still holds of the rounds (its shares
+// and the masks it received), discarding it.
+func sharesLeft(t *testing.T, w syft.Worker, rounds []string) int {
 	t.Helper()
-	var out []string
-	ps, err := w.Search(fl.TagShare)
-	if err != nil {
-		t.Fatalf("search %s: %v", w.ID(), err)
+	n := 0
+	for _, r := range rounds {
+		k, err := syft.AbortRound(w, r)
+		if err != nil {
+			t.Fatalf("abort %s on %s: %v", r, w.ID(), err)
+		}
+		n += k
 	}
-	for _, p := range ps {
-		out = append(out, p.ID())
-	}
-	return out
+	return n
 }
 
 // sendModels sends one model per worker and returns the models too.
@@ -56,10 +57,13 @@ func checkDropout(t *testing.T, ws []syft.Worker, kill func(), victim string, ph
 	t.Helper()
 	ms, mps := sendModels(t, ws)
 	var once sync.Once
-	var phases []string
+	var phases, rounds []string
 	res, err := syft.SecureAggregate(mps, syft.SecureAggOptions{Policy: policy,
 		Progress: func(p, round string) {
 			phases = append(phases, p)
+			if !slices.Contains(rounds, round) {
+				rounds = append(rounds, round)
+			}
 			if p == phase {
 				once.Do(kill)
 			}
@@ -111,8 +115,8 @@ func checkDropout(t *testing.T, ws []syft.Worker, kill func(), victim string, ph
 		}
 	}
 	for _, w := range survivors {
-		if left := sharesLeft(t, w); len(left) > 0 {
-			t.Errorf("%s keeps shares %v after the round", w.ID(), left)
+		if left := sharesLeft(t, w, rounds); left > 0 {
+			t.Errorf("%s keeps %d shares or masks after the round", w.ID(), left)
 		}
 	}
 }

@@ -59,12 +59,20 @@ type SecureAggOptions struct {
 	// FracBits is the fixed-point precision (0: fl.DefaultFracBits,
 	// 24): the average is exact to 2^-(FracBits+1) per parameter.
 	FracBits int
-	// Weights weigh the models (by sample counts, say); nil is a plain
-	// average. Every participant sees every weight.
-	Weights []float64
-	// Extras are further tensors to aggregate with each model (its loss,
-	// say): Extras[i] are on models[i]'s worker. They come back averaged
-	// with the same weights in AggregateResult.Extras.
+	// Weighting is how each worker weighs its own model: fl.WeightEqual
+	// ("equal", the default: a plain average) or fl.WeightSamples
+	// ("samples": by the samples the worker recorded training it in the
+	// round, FedAvg's n_k/n). The workers choose the weights, never this
+	// process: weights a client picks could single out one model.
+	Weighting string
+	// Loss aggregates each worker's mean training loss of the round with
+	// its model (AggregateResult.Loss): the only way a loss computed from
+	// data the requester may not read leaves its worker.
+	Loss bool
+	// Extras are further tensors to aggregate with each model: Extras[i]
+	// are on models[i]'s worker and must be tensors the requester may
+	// read. They come back averaged with the same weights in
+	// AggregateResult.Extras.
 	Extras [][]*Pointer
 	// Policy is what to do when a participant drops out.
 	Policy DropoutPolicy
@@ -84,6 +92,12 @@ type AggregateResult struct {
 	Model *nn.Model
 	// Extras are the averaged extras, one per extra of each model.
 	Extras []*tensor.Tensor
+	// Loss is the average of the workers' mean training losses (with
+	// SecureAggOptions.Loss).
+	Loss float64
+	// Weight is the sum of the workers' weights: the number of models
+	// (equal weighting) or of samples trained on (sample weighting).
+	Weight float64
 	// Included are the ids of the workers whose models are in Model.
 	Included []string
 	// Excluded are the participants left out under ExcludeDropped.
@@ -130,9 +144,6 @@ func SecureAggregate(models []*ModelPointer, opts SecureAggOptions) (*AggregateR
 	if n < 2 {
 		return nil, fmt.Errorf("syft: SecureAggregate: %d models; secure aggregation needs at least 2 (alone, the sum is the model)", n)
 	}
-	if opts.Weights != nil && len(opts.Weights) != n {
-		return nil, fmt.Errorf("syft: SecureAggregate: %d weights for %d models", len(opts.Weights), n)
-	}
 	if opts.Extras != nil && len(opts.Extras) != n {
 		return nil, fmt.Errorf("syft: SecureAggregate: extras for %d models, want %d", len(opts.Extras), n)
 	}
@@ -156,10 +167,7 @@ func SecureAggregate(models []*ModelPointer, opts SecureAggOptions) (*AggregateR
 			return nil, fmt.Errorf("syft: SecureAggregate: two models on worker %s; aggregate them there first", l.id)
 		}
 		seen[l.peer.Addr] = true
-		p := &saPart{l: l, model: in.ID, weight: 1}
-		if opts.Weights != nil {
-			p.weight = opts.Weights[i]
-		}
+		p := &saPart{l: l, model: in.ID}
 		if opts.Extras != nil {
 			for _, x := range opts.Extras[i] {
 				xl, xin, err := x.snapshot("SecureAggregate")
@@ -177,9 +185,9 @@ func SecureAggregate(models []*ModelPointer, opts SecureAggOptions) (*AggregateR
 	res := &AggregateResult{}
 	for {
 		res.Attempts++
-		model, extras, dropped, err := secureRound(ps, opts)
+		out, dropped, err := secureRound(ps, opts)
 		if err == nil {
-			res.Model, res.Extras = model, extras
+			res.Model, res.Extras, res.Loss, res.Weight = out.model, out.extras, out.loss, out.weight
 			for _, p := range ps {
 				res.Included = append(res.Included, p.l.id)
 			}
@@ -211,13 +219,19 @@ type saPart struct {
 	l      *link
 	model  string
 	extras []string
-	weight float64
+}
+
+// aggregate is what one round decodes.
+type aggregate struct {
+	model        *nn.Model
+	extras       []*tensor.Tensor
+	loss, weight float64
 }
 
 // secureRound runs one round. On failure it returns the participants that
 // dropped out (if any did) and an error; the round is aborted everywhere
 // still reachable.
-func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tensor, []*DropoutError, error) {
+func secureRound(ps []*saPart, opts SecureAggOptions) (*aggregate, []*DropoutError, error) {
 	round := store.NewID()
 	n := len(ps)
 	progress := func(phase string) {
@@ -225,7 +239,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 			opts.Progress(phase, round)
 		}
 	}
-	fail := func(phase string, errs []error) (*nn.Model, []*tensor.Tensor, []*DropoutError, error) {
+	fail := func(phase string, errs []error) (*aggregate, []*DropoutError, error) {
 		var dropped []*DropoutError
 		for i, p := range ps {
 			if perr := probe(p.l, opts.ProbeTimeout); perr != nil {
@@ -238,9 +252,9 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 		}
 		abortRound(ps, round, dropped)
 		if len(dropped) > 0 {
-			return nil, nil, dropped, errors.Join(errorsOf(dropped)...)
+			return nil, dropped, errors.Join(errorsOf(dropped)...)
 		}
-		return nil, nil, nil, fmt.Errorf("secure aggregation round %s failed in the %s phase: %w", round, phase, errors.Join(errs...))
+		return nil, nil, fmt.Errorf("secure aggregation round %s failed in the %s phase: %w", round, phase, errors.Join(errs...))
 	}
 
 	progress(PhaseGrant)
@@ -269,18 +283,12 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	if anyErr(errs) {
 		return fail(PhaseGrant, errs)
 	}
-	weights := make([]float64, n)
-	total := 0.0
-	for i, p := range ps {
-		weights[i] = p.weight
-		total += p.weight
-	}
 
 	progress(PhaseShare)
 	reps := make([]fl.ShareReply, n)
 	errs = parallel(ps, func(i int, p *saPart) error {
 		return p.l.call(fl.MsgShare, &fl.ShareRequest{Round: round, Model: p.model, Extras: p.extras,
-			Index: i, Participants: parts[i], Weights: weights, FracBits: opts.FracBits}, &reps[i])
+			Index: i, Participants: parts[i], Weighting: opts.Weighting, Loss: opts.Loss, FracBits: opts.FracBits}, &reps[i])
 	})
 	if anyErr(errs) {
 		return fail(PhaseShare, errs)
@@ -288,7 +296,7 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	for i := 1; i < n; i++ {
 		if reps[i].Layout != reps[0].Layout || reps[i].Length != reps[0].Length {
 			abortRound(ps, round, nil)
-			return nil, nil, nil, fmt.Errorf("syft: SecureAggregate: the model on %s has another architecture (or other extras) than the one on %s", ps[i].l.id, ps[0].l.id)
+			return nil, nil, fmt.Errorf("syft: SecureAggregate: the model on %s has another architecture (or other extras) than the one on %s", ps[i].l.id, ps[0].l.id)
 		}
 	}
 
@@ -319,56 +327,64 @@ func secureRound(ps []*saPart, opts SecureAggOptions) (*nn.Model, []*tensor.Tens
 	if fb == 0 {
 		fb = fl.DefaultFracBits
 	}
-	avg := fl.DecodeFixed(acc, fb)
-	for k := range avg {
-		avg[k] /= total
-	}
-	model, extras, err := rebuild(&reps[0], avg)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("syft: SecureAggregate: %w", err)
-	}
-	return model, extras, nil, nil
+	return rebuild(&reps[0], fl.DecodeFixed(acc, fb))
 }
 
-// rebuild turns the averaged vector back into a model and extras.
-func rebuild(rep *fl.ShareReply, v []float64) (*nn.Model, []*tensor.Tensor, error) {
+// rebuild turns the aggregated vector (weighted sums, then the total
+// weight) back into the average model, extras and loss.
+func rebuild(rep *fl.ShareReply, v []float64) (*aggregate, []*DropoutError, error) {
+	fail := func(err error) (*aggregate, []*DropoutError, error) {
+		return nil, nil, fmt.Errorf("syft: SecureAggregate: %w", err)
+	}
 	spec, err := nn.UnmarshalSpec(rep.Spec)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	m, err := nn.BuildModel(spec)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
-	if len(rep.Names) != len(rep.Shapes) {
-		return nil, nil, errors.New("layout with mismatched names and shapes")
+	if len(rep.Names) != len(rep.Shapes) || len(rep.Names) == 0 || rep.Names[len(rep.Names)-1] != fl.NameWeight || len(v) == 0 {
+		return fail(errors.New("the participants reported a layout without the total weight"))
+	}
+	out := &aggregate{weight: v[len(v)-1]}
+	if !(out.weight > 0) {
+		return fail(fmt.Errorf("total weight %g", out.weight))
 	}
 	sd := map[string]*tensor.Tensor{}
-	var extras []*tensor.Tensor
 	off := 0
-	for i, name := range rep.Names {
+	for i, name := range rep.Names[:len(rep.Names)-1] {
 		sz := tensor.Numel(rep.Shapes[i])
-		if off+sz > len(v) {
-			return nil, nil, errors.New("layout longer than the aggregated vector")
+		if off+sz > len(v)-1 {
+			return fail(errors.New("layout longer than the aggregated vector"))
 		}
-		t, err := tensor.New(slices.Clone(v[off:off+sz]), rep.Shapes[i]...)
-		if err != nil {
-			return nil, nil, err
+		avg := slices.Clone(v[off : off+sz])
+		for k := range avg {
+			avg[k] /= out.weight
 		}
 		off += sz
-		if strings.HasPrefix(name, "extra:") {
-			extras = append(extras, t)
+		if name == fl.NameLoss {
+			out.loss = avg[0]
+			continue
+		}
+		t, err := tensor.New(avg, rep.Shapes[i]...)
+		if err != nil {
+			return fail(err)
+		}
+		if strings.HasPrefix(name, fl.ExtraPrefix) {
+			out.extras = append(out.extras, t)
 		} else {
 			sd[name] = t
 		}
 	}
-	if off != len(v) {
-		return nil, nil, errors.New("layout shorter than the aggregated vector")
+	if off != len(v)-1 {
+		return fail(errors.New("layout shorter than the aggregated vector"))
 	}
 	if err := m.LoadStateDict(sd); err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
-	return m, extras, nil
+	out.model = m
+	return out, nil, nil
 }
 
 // parallel runs fn for every participant at once and collects errors.
@@ -396,6 +412,23 @@ func probe(l *link, timeout time.Duration) error {
 	defer cancel()
 	var rep workers.PingReply
 	return l.c.Call(ctx, workers.MsgPing, struct{}{}, &rep)
+}
+
+// AbortRound discards what worker w holds of secure-aggregation round
+// round (its own share and the masks it received; as the worker's owner,
+// any user's), so that a round left open by a crashed orchestrator
+// releases nothing later, and returns how many it discarded. A model
+// shared in the round may then be shared again, unless the worker had
+// already returned its sum.
+func AbortRound(w Worker, round string) (int, error) {
+	if w == nil {
+		return 0, errNilWorker
+	}
+	var rep fl.AbortReply
+	if err := w.link().call(fl.MsgAbort, &fl.AbortRequest{Round: round}, &rep); err != nil {
+		return 0, fmt.Errorf("abort round %s on %s: %w", round, w.ID(), err)
+	}
+	return rep.Discarded, nil
 }
 
 // abortRound discards a round's shares on every participant still there.

@@ -11,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers/fl"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // mlp is a small classifier used across the federated tests.
@@ -71,6 +72,20 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if tc.weights != nil {
+					// Sample weights are the workers' own records: train
+					// model i on weights[i] samples.
+					k := int(tc.weights[i])
+					r := tensor.NewRNG(uint64(30 + i))
+					x, _ := syft.Send(r.Normal(0, 1, k, 5), w)
+					y, _ := syft.Send(r.Normal(0, 1, k, 3), w)
+					if _, err := mp.Train(x, y, syft.TrainConfig{Loss: "mse", Optimizer: syft.Optimizer{LR: 0.01}}); err != nil {
+						t.Fatal(err)
+					}
+					if ms[i], err = mp.GetCopy(); err != nil {
+						t.Fatal(err)
+					}
+				}
 				mps = append(mps, mp)
 				x, _ := syft.Send(tensor.FromSlice([]float64{float64(i), -2.5 * float64(i)}), w)
 				extras = append(extras, []*syft.Pointer{x})
@@ -79,7 +94,11 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 			if w == nil {
 				w = []float64{1, 1, 1, 1}[:tc.workers]
 			}
-			res, err := syft.SecureAggregate(mps, syft.SecureAggOptions{Weights: tc.weights, FracBits: tc.fracBits, Extras: extras})
+			opts := syft.SecureAggOptions{FracBits: tc.fracBits, Extras: extras}
+			if tc.weights != nil {
+				opts.Weighting = fl.WeightSamples
+			}
+			res, err := syft.SecureAggregate(mps, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,6 +125,15 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 			if len(res.Extras) != 1 || math.Abs(res.Extras[0].At(0)-mean) > tol || math.Abs(res.Extras[0].At(1)+2.5*mean) > tol {
 				t.Errorf("extras %v, want [%g %g]", res.Extras, mean, -2.5*mean)
 			}
+			if tw := func() float64 {
+				s := 0.0
+				for _, x := range w {
+					s += x
+				}
+				return s
+			}(); math.Abs(res.Weight-tw) > tol*tw {
+				t.Errorf("total weight %g, want %g", res.Weight, tw)
+			}
 			if len(res.Included) != tc.workers || res.Attempts != 1 || len(res.Excluded) != 0 {
 				t.Errorf("result %+v", res)
 			}
@@ -114,8 +142,8 @@ func TestSecureAggregateEqualsPlainAverage(t *testing.T) {
 			for _, w := range ws {
 				objs, _ := w.(*syft.VirtualWorker).Owner().List()
 				for _, o := range objs {
-					if o.HasTags(fl.TagShare) {
-						t.Errorf("%s keeps share %s", w.ID(), o.ID)
+					if o.Kind == store.KindBlob {
+						t.Errorf("%s keeps %s", w.ID(), o.ID)
 					}
 				}
 			}
@@ -138,8 +166,8 @@ func TestSecureAggregateRefuses(t *testing.T) {
 		{"alone", []*syft.ModelPointer{a}, syft.SecureAggOptions{}, "at least 2"},
 		{"same worker", []*syft.ModelPointer{a, a2}, syft.SecureAggOptions{}, "two models on worker bob"},
 		{"architectures", []*syft.ModelPointer{a, other}, syft.SecureAggOptions{}, "another architecture"},
-		{"weights", []*syft.ModelPointer{a, b}, syft.SecureAggOptions{Weights: []float64{1}}, "1 weights for 2"},
-		{"zero weight", []*syft.ModelPointer{a, b}, syft.SecureAggOptions{Weights: []float64{1, 0}}, "positive"},
+		{"unknown weighting", []*syft.ModelPointer{a, b}, syft.SecureAggOptions{Weighting: "mine"}, "unknown weighting"},
+		{"samples of untrained models", []*syft.ModelPointer{a, b}, syft.SecureAggOptions{Weighting: fl.WeightSamples}, "no sample count"},
 		{"precision", []*syft.ModelPointer{a, b}, syft.SecureAggOptions{FracBits: 60}, "fractional bits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,8 +185,8 @@ func TestSecureAggregateRefuses(t *testing.T) {
 	for _, w := range ws {
 		objs, _ := w.(*syft.VirtualWorker).Owner().List()
 		for _, o := range objs {
-			if o.HasTags(fl.TagShare) {
-				t.Errorf("%s keeps share %s after a refused round", w.ID(), o.ID)
+			if o.Kind == store.KindBlob {
+				t.Errorf("%s keeps %s after a refused round", w.ID(), o.ID)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/store"
 )
@@ -145,6 +146,28 @@ func NewOptimizer(name string, lr float64) Optimizer {
 	return Optimizer{Name: name, LR: lr, Key: "opt-" + store.NewID()}
 }
 
+// TrainPlan declares the training a step belongs to: the federation
+// (every worker of the training with its certificate, Federation), the
+// batch size, the steps per round, the rounds and the weighting. Training
+// on data the requester may not read needs one, approved by the data's
+// owners; their workers enforce it (batches of exactly BatchSize samples,
+// at most LocalSteps per round, at most Rounds rounds, aggregation only
+// with other workers of the federation). FedAvg fills it in.
+type TrainPlan = fl.TrainPlan
+
+// Federation lists workers with their certificates' fingerprints, as a
+// TrainPlan names them.
+func Federation(ws ...Worker) []approvals.Party {
+	out := make([]approvals.Party, 0, len(ws))
+	for _, w := range ws {
+		if w == nil {
+			continue
+		}
+		out = append(out, approvals.Party{Worker: w.ID(), Fingerprint: w.link().identity})
+	}
+	return out
+}
+
 // TrainConfig says how a worker trains a model on a batch.
 type TrainConfig struct {
 	// Loss is one of fl.LossNames(): "mse", "sum_squared" (the
@@ -152,6 +175,10 @@ type TrainConfig struct {
 	// class indices), "nll" (log-probabilities), "bce", "bce_logits", "l1".
 	Loss      string
 	Optimizer Optimizer
+	// Plan declares the training the step belongs to; it is needed, and
+	// must be approved by the data's owners, when the data is one the
+	// requester may not read (TrainPlan).
+	Plan *TrainPlan
 }
 
 // Train runs one training step on the worker: forward on data, the loss
@@ -172,7 +199,7 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 	if len(batches) == 0 {
 		return nil, errors.New("syft: Train: no batches")
 	}
-	q := fl.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer}
+	q := fl.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer, Plan: cfg.Plan}
 	for i, b := range batches {
 		if b == nil {
 			return nil, fmt.Errorf("syft: Train: batch %d is nil", i)

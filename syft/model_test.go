@@ -10,6 +10,7 @@ import (
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -152,6 +153,34 @@ func TestModelTrainedOnPrivateData(t *testing.T) {
 		}
 		if mp.Private() {
 			t.Fatal("model private before training")
+		}
+		// Training on private data needs a plan, approved by the owner.
+		if _, err := mp.Train(p.Data, p.Targets, cfg); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "training plan") {
+			t.Fatalf("trained on private data without a plan: %v", err)
+		}
+		cfg := cfg
+		cfg.Plan = &syft.TrainPlan{Federation: syft.Federation(ws[:2]...), BatchSize: 2, LocalSteps: 1, Rounds: 1}
+		_, refusal := mp.Train(p.Data, p.Targets, cfg)
+		if !errors.Is(refusal, workers.ErrPermission) || !strings.Contains(refusal.Error(), "pending") {
+			t.Fatalf("trained on private data without approval: %v", refusal)
+		}
+		owner := p.Worker.(*syft.VirtualWorker).Owner()
+		reqs, err := syft.TrainingRequests(owner)
+		if err != nil || len(reqs) != 1 || reqs[0].Status != approvals.StatusPending {
+			t.Fatalf("pending requests %v: %v", reqs, err)
+		}
+		id := reqs[0].ID
+		if !strings.Contains(refusal.Error(), id) {
+			t.Fatalf("the refusal does not name request %s: %v", id, refusal)
+		}
+		if review, err := syft.ReviewTraining(owner, id); err != nil || !strings.Contains(review, "loss: mse") {
+			t.Fatalf("review: %v\n%s", err, review)
+		}
+		if err := syft.ApproveTraining(p.Worker, id); !errors.Is(err, workers.ErrPermission) {
+			t.Fatalf("the requester approved their own request: %v", err)
+		}
+		if err := syft.ApproveTraining(owner, id); err != nil {
+			t.Fatal(err)
 		}
 		lp, err := mp.Train(p.Data, p.Targets, cfg)
 		if err != nil {

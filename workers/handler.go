@@ -281,6 +281,17 @@ func (s *Session) User() *User { return s.user }
 // peer worker acting on a user's behalf) rather than a user's token.
 func (s *Session) ViaGrant() bool { return len(s.grants) > 0 }
 
+// Peer is what the session's transport proved about its other end: a
+// capability taking messages from other workers (secure aggregation's
+// masks) authenticates the sending worker by it, never by what a client
+// claims.
+func (s *Session) Peer() Peer { return s.peer }
+
+// GrantAllows reports whether one of a grant session's grants allows
+// action on the object id, stored or not (a capability's own messages
+// under a grant its user issued for them).
+func (s *Session) GrantAllows(action, id string) bool { return s.grantFor(action, id) != nil }
+
 // Handle answers one frame and returns the reply frame to send back.
 // close is true when the session must end after that reply: too many
 // failures before authentication (wrong tokens, requests sent before

@@ -19,6 +19,7 @@ import (
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/store"
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ func workerCmd() *cobra.Command {
 		peerTimeout                                    time.Duration
 		maxJobsPerUser, jobQueue                       int
 		bounds                                         = daemon.DefaultBounds
+		flMinContributors                              int
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -82,6 +84,9 @@ and exits; acknowledged writes are already on disk.`,
 			if advertise == "" {
 				advertise = daemon.DefaultAdvertise(listen)
 			}
+			if flMinContributors < 2 {
+				return fmt.Errorf("--fl-min-contributors %d: a federated round needs at least 2 contributors (alone, an aggregate is the model)", flMinContributors)
+			}
 			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, UsersFile: usersFile, Log: log,
@@ -100,6 +105,10 @@ and exits; acknowledged writes are already on disk.`,
 				Advertise: advertise, Ports: ports, PeerTimeout: peerTimeout,
 				Child: &sandbox.ChildOptions{Command: []string{exe, "party"},
 					Limits: sandbox.Limits{AddressSpace: int64(partyMemoryMiB) << 20, CPU: partyCPU}}})
+			if err := d.FL().Configure(fl.Options{MinContributors: flMinContributors}); err != nil {
+				d.Shutdown(context.Background())
+				return err
+			}
 			log.Info("MPC parties", "advertise", advertise, "ports", ports.String(), "max_jobs", maxJobs)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -133,6 +142,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.StringVar(&partyPorts, "party-ports", "", "port range LO-HI the MPC parties listen on, for firewalls (default: any free port)")
 	f.DurationVar(&peerTimeout, "peer-timeout", 0, "how long a party waits on a silent peer before it reports it stuck (0: 10s)")
 	f.IntVar(&partyMemoryMiB, "party-memory", sandbox.DefaultAddressSpace>>20, "address space of each MPC party process in MiB (usable memory is about 2 GiB less)")
+	f.IntVar(&flMinContributors, "fl-min-contributors", fl.DefaultMinContributors, "fewest contributors a federated round needs before this worker releases its share of a model trained on data the requester may not read (at least 2): approved workers, each trained on such data")
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	addBoundsFlags(f, &bounds)
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())

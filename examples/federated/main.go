@@ -1,6 +1,7 @@
 // Command federated trains a digit classifier by federated averaging: the
 // synthetic MNIST-shaped training set is split between virtual workers
-// (optionally marked private), each round every worker trains the current
+// (optionally loaded privately by each worker's owner, who then reviews
+// and approves the training), each round every worker trains the current
 // model for a few local steps on its own batches, and the models are
 // averaged with secure aggregation, so neither this program nor any worker
 // sees another worker's model; only the average comes back. It prints
@@ -24,12 +25,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/dataset"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/approvals"
 )
 
 type config struct {
@@ -144,11 +147,17 @@ func run(w io.Writer, c config) (*result, error) {
 		defer v.Shutdown()
 		ws = append(ws, v)
 	}
-	var opts []syft.SendOption
+	var fd *syft.FederatedDataset
 	if c.private {
-		opts = append(opts, syft.AsPrivate())
+		// Each worker's owner loads its part as private data; this
+		// program, the data scientist, finds it by its tags.
+		if err := loadPrivate(x, y, ws); err != nil {
+			return nil, err
+		}
+		fd, err = syft.FederatedFromTags("#digits", "#labels", ws...)
+	} else {
+		fd, err = syft.Federate(x, y, ws...)
 	}
-	fd, err := syft.FederateWith(x, y, ws, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +165,7 @@ func run(w io.Writer, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := syft.FedAvgConfig{Loader: loader, LocalSteps: c.local,
+	cfg := syft.FedAvgConfig{Loader: loader, LocalSteps: c.local, Rounds: c.rounds,
 		Train: syft.TrainConfig{Loss: "cross_entropy", Optimizer: syft.Optimizer{Name: "sgd", LR: c.lr}}}
 	if c.secureWorker {
 		sw := syft.NewVirtualWorker("secure")
@@ -168,6 +177,15 @@ func run(w io.Writer, c config) (*result, error) {
 		return nil, err
 	}
 	res := &result{}
+	if c.private {
+		// The first round is refused: each worker filed a request for its
+		// owner, who reviews the training configuration and approves it.
+		_, err := fa.Round()
+		fmt.Fprintf(w, "the first round is refused until the owners approve:\n  %v\n", err)
+		if err := approveAll(w, ws); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(w, "federated averaging on %s: %d workers, %d samples each, %d local steps of %d per round\n",
 		what, c.workers, c.train/c.workers, c.local, c.batch)
 	start := time.Now()
@@ -233,4 +251,66 @@ func run(w io.Writer, c config) (*result, error) {
 		fmt.Fprintf(w, "%5d  %8.1f%%  %10.1f%%\n", cp.Round, 100*cp.Federated, 100*cp.Centralized)
 	}
 	return res, nil
+}
+
+// loadPrivate has each worker's owner load a contiguous part of the data
+// as private, tagged #digits and #labels.
+func loadPrivate(x, y *tensor.Tensor, ws []syft.Worker) error {
+	n, start := x.Dim(0), 0
+	for i, w := range ws {
+		size := n / len(ws)
+		if i < n%len(ws) {
+			size++
+		}
+		owner := w.(*syft.VirtualWorker).Owner()
+		for _, part := range []struct {
+			t   *tensor.Tensor
+			tag string
+		}{{x.Slice(0, start, start+size, 1), "#digits"}, {y.Slice(0, start, start+size, 1), "#labels"}} {
+			p, err := syft.Send(part.t, owner, syft.WithTags(part.tag), syft.AsPrivate())
+			if err != nil {
+				return err
+			}
+			p.Keep() // the owner's data stays when this pointer goes
+		}
+		start += size
+	}
+	return nil
+}
+
+// approveAll is each owner's step: review the pending training request
+// on their worker and approve it.
+func approveAll(w io.Writer, ws []syft.Worker) error {
+	for _, wk := range ws {
+		owner := wk.(*syft.VirtualWorker).Owner()
+		reqs, err := syft.TrainingRequests(owner)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			if r.Status != approvals.StatusPending {
+				continue
+			}
+			review, err := syft.ReviewTraining(owner, r.ID)
+			if err != nil {
+				return err
+			}
+			if err := syft.ApproveTraining(owner, r.ID); err != nil {
+				return err
+			}
+			// The review's code section: what the owner approves.
+			if i := strings.Index(review, "code:"); i >= 0 {
+				review = review[i:]
+			}
+			if i := strings.Index(review, "arguments:"); i >= 0 {
+				review = review[:i]
+			}
+			fmt.Fprintf(w, "the owner of %s reviewed request %s of %s and approved it:\n%s\n", wk.ID(), r.ID, r.Requester, indent(review))
+		}
+	}
+	return nil
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }

@@ -30,6 +30,10 @@ func TestFederatedMatchesCentralized(t *testing.T) {
 			if !strings.Contains(out.String(), "round 150") {
 				t.Errorf("no progress printed:\n%s", out.String())
 			}
+			if tc.c.private && (strings.Count(out.String(), "is pending") != tc.c.workers || strings.Count(out.String(), "reviewed request") != tc.c.workers ||
+				!strings.Contains(out.String(), "at most 150 rounds")) {
+				t.Errorf("the private run does not show each owner's refusal and approval:\n%s", out.String())
+			}
 			if res.Centralized < 0.9 || math.Abs(res.Accuracy-res.Centralized) > 0.02 {
 				t.Errorf("federated %.3f vs centralized %.3f", res.Accuracy, res.Centralized)
 			}

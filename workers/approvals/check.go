@@ -52,6 +52,10 @@ type Verdict struct {
 	// limit); Expires its end (Unix ns, 0: never).
 	RunsLeft int   `msgpack:"runs_left,omitempty"`
 	Expires  int64 `msgpack:"expires,omitempty"`
+	// RunsUsed counts the runs started under the approval, this one
+	// included when the check counted it (a federated training bounds
+	// its rounds by it).
+	RunsUsed int `msgpack:"runs_used,omitempty"`
 }
 
 // OK reports whether the request may run here.
@@ -245,7 +249,7 @@ func (b *Book) decide(q Query, v *Verdict, restricted []Object) error {
 		return nil
 	}
 	v.Status, v.Approved, v.Expires = StatusApproved, rec.ID, rec.Limits.Expires
-	v.RunsLeft = -1
+	v.RunsLeft, v.RunsUsed = -1, rec.RunsUsed
 	if rec.Limits.Runs > 0 {
 		v.RunsLeft = rec.Limits.Runs - rec.RunsUsed
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gomplab/gomplab/internal/lograte"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/fl"
 	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/store"
 )
@@ -257,6 +258,10 @@ func (d *Daemon) Handler() *workers.Handler { return d.worker.Handler }
 // Jobs is the daemon's table of MPC parties (to configure how they run:
 // gomplab worker runs them as child processes under resource limits).
 func (d *Daemon) Jobs() *jobs.Table { return d.worker.Jobs }
+
+// FL returns the worker's federated learning, for configuring it
+// (gomplab worker --fl-min-contributors).
+func (d *Daemon) FL() *fl.Service { return d.worker.FL }
 
 // Done receives Serve's result when the server stops.
 func (d *Daemon) Done() <-chan error { return d.done }

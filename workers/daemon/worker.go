@@ -20,6 +20,9 @@ type Worker struct {
 	// decisions, and the check every capability applies before private
 	// data is used.
 	Approvals *approvals.Book
+	// FL is the worker's federated learning (Configure sets the fewest
+	// contributors a round needs).
+	FL *fl.Service
 }
 
 // NewWorker builds the handler for cfg and registers each capability's
@@ -29,13 +32,15 @@ func NewWorker(cfg workers.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	book, err := approvals.Register(h, approvals.Options{})
+	book, err := approvals.Register(h, approvals.Options{
+		Describe: map[approvals.Kind]func([]byte) (string, error){approvals.KindTrain: fl.DescribeTrain},
+	})
 	if err != nil {
 		return nil, err
 	}
 	w := &Worker{Handler: h, Approvals: book, Jobs: jobs.Register(h, jobs.Options{})}
 	plans.Register(h)
-	fl.Register(h)
+	w.FL = fl.Register(h, book)
 	return w, nil
 }
 

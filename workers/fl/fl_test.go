@@ -9,9 +9,9 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
-	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -84,23 +84,31 @@ func TestSharesAddUp(t *testing.T) {
 	}
 }
 
-func FuzzDecodeShare(f *testing.F) {
-	raw, _ := serde.EncodeBody(&shareBlob{Version: 1, Round: "r", Digest: make([]byte, 32), Layout: "x", From: 1, To: 0, Data: make([]byte, 16)})
-	good := []byte(raw)
+func FuzzDecodeSpec(f *testing.F) {
+	good, _ := EncodeSpec(&TrainSpec{Version: 1, Architecture: "ab", Spec: []byte("{}"), Loss: "mse", BatchSize: 2, LocalSteps: 1, Rounds: 3, Weighting: WeightEqual})
 	f.Add(good)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, v, err := decodeShare(b, serde.Limits{MaxBytes: 1 << 20})
-		if err == nil && (len(v)*8 != len(s.Data) || len(s.Digest) != 32) {
-			t.Fatalf("accepted an inconsistent share")
+		s, err := DecodeSpec(b)
+		if err != nil {
+			return
+		}
+		if s.Version != 1 {
+			t.Fatalf("accepted version %d", s.Version)
+		}
+		if _, err := DescribeTrain(b); err != nil {
+			t.Fatalf("decoded but cannot describe: %v", err)
 		}
 	})
 }
 
-// flHarness is two in-process workers and a client session with each.
+// flHarness is in-process workers, each with its code requests, and a
+// session of the requester "me" and of the owner with each.
 type flHarness struct {
 	h     []*workers.Handler
 	c     []*workers.Client
+	own   []*workers.Client
+	fl    []*Service
 	users []*workers.Users
 }
 
@@ -122,16 +130,26 @@ func newFLHarness(t *testing.T, ids ...string) *flHarness {
 		users := workers.NewUsers()
 		tok, _ := users.Add("me")
 		users.Add("eve")
+		ownTok, _ := users.Add(workers.OwnerUser, workers.PermAdmin)
 		h, err := workers.NewHandler(workers.Config{WorkerID: id, Store: store.NewMemStore(), Users: users, Dial: dial})
 		if err != nil {
 			t.Fatal(err)
 		}
-		Register(h)
+		book, err := approvals.Register(h, approvals.Options{Describe: map[approvals.Kind]func([]byte) (string, error){approvals.KindTrain: DescribeTrain}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.fl = append(fh.fl, Register(h, book))
 		byAddr["mem:"+id] = h
 		c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		oc, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "owner"), workers.Credentials{Token: ownTok}, workers.ClientOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fh.own = append(fh.own, oc)
 		fh.h = append(fh.h, h)
 		fh.users = append(fh.users, users)
 		fh.c = append(fh.c, c)
@@ -187,19 +205,24 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		return fh.c[i].Call(ctx, MsgShare, &q, &rep)
 	}
 	ps := fh.participants(t, "r1", 2)[0]
-	w2 := []float64{1, 1}
 	for _, tc := range []struct {
 		name string
 		q    ShareRequest
 		want string
 	}{
-		{"alone", ShareRequest{Round: "r0", Model: m0, Participants: ps[:1], Weights: []float64{1}}, "2 to"},
-		{"not me", ShareRequest{Round: "r0", Model: m0, Index: 1, Participants: ps, Weights: w2}, "not this worker"},
-		{"twice", ShareRequest{Round: "r0", Model: m0, Participants: []Participant{ps[0], ps[0]}, Weights: w2}, "listed twice"},
-		{"weights", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: []float64{1}}, "1 weights"},
-		{"round id", ShareRequest{Round: "r-0", Model: m0, Participants: ps, Weights: w2}, "round id"},
-		{"precision", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: w2, FracBits: 50}, "fractional bits"},
-		{"not a model", ShareRequest{Round: "r0", Model: "nope", Participants: ps, Weights: w2}, "not found"},
+		{"alone", ShareRequest{Round: "r0", Model: m0, Participants: ps[:1]}, "2 to"},
+		{"not me", ShareRequest{Round: "r0", Model: m0, Index: 1, Participants: ps}, "not this worker"},
+		{"twice", ShareRequest{Round: "r0", Model: m0, Participants: []Participant{ps[0], ps[0]}}, "listed twice"},
+		{"same certificate", ShareRequest{Round: "r0", Model: m0, Participants: []Participant{
+			{Worker: "bob", Target: store.PointerTarget{Worker: "bob", Addr: "mem:bob", Fingerprint: "sha256:" + strings.Repeat("ab", 32)}},
+			{Worker: "bob2", Target: store.PointerTarget{Worker: "bob2", Addr: "mem:bob2", Fingerprint: "sha256:" + strings.Repeat("ab", 32)}}}}, "same certificate"},
+		{"client weights", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weights: []float64{1, 1e-9}}, "weights chosen by the client"},
+		{"unknown weighting", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weighting: "mine"}, "unknown weighting"},
+		{"samples of an untrained model", ShareRequest{Round: "r0", Model: m0, Participants: ps, Weighting: WeightSamples}, "no sample count"},
+		{"loss of an untrained model", ShareRequest{Round: "r0", Model: m0, Participants: ps, Loss: true}, "no loss"},
+		{"round id", ShareRequest{Round: "r-0", Model: m0, Participants: ps}, "round id"},
+		{"precision", ShareRequest{Round: "r0", Model: m0, Participants: ps, FracBits: 50}, "fractional bits"},
+		{"not a model", ShareRequest{Round: "r0", Model: "nope", Participants: ps}, "not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := share(0, tc.q)
@@ -209,10 +232,10 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 		})
 	}
 	// bob shares; alice has not: bob's sum lacks alice's share.
-	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err != nil {
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps}); err != nil {
 		t.Fatal(err)
 	}
-	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps, Weights: w2}); err == nil || !strings.Contains(err.Error(), "already shared") {
+	if err := share(0, ShareRequest{Round: "r1", Model: m0, Participants: ps}); err == nil || !strings.Contains(err.Error(), "already shared") {
 		t.Fatalf("round shared twice: %v", err)
 	}
 	var sum SumReply
@@ -222,17 +245,24 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r1"}, &sum); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "participant 1") {
 		t.Fatalf("bob summed without alice's share: %v", err)
 	}
-	// The shares are private: their owner, the user, cannot take them.
-	var got workers.GetReply
-	if err := fh.c[1].Call(ctx, workers.MsgGet, &workers.GetRequest{ID: ShareID("r1", 0, 1)}, &got); !errors.Is(err, workers.ErrPermission) {
-		t.Fatalf("took a share: %v", err)
+	// Shares and masks are kept in memory, never as stored objects.
+	var list workers.SearchReply
+	for i := range fh.own {
+		if err := fh.own[i].Call(ctx, workers.MsgSearch, &workers.SearchRequest{}, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range list.Objects {
+			if in.Kind == store.KindBlob {
+				t.Errorf("%s stores %s", fh.h[i].WorkerID(), in.ID)
+			}
+		}
 	}
 	// A proper round, then the sum cannot be asked twice or by another user.
 	pl := fh.participants(t, "r2", 2)
-	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: pl[0], Weights: w2}); err != nil {
+	if err := share(0, ShareRequest{Round: "r2", Model: m0, Participants: pl[0]}); err != nil {
 		t.Fatal(err)
 	}
-	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: pl[1], Weights: w2}); err != nil {
+	if err := share(1, ShareRequest{Round: "r2", Model: m1, Index: 1, Participants: pl[1]}); err != nil {
 		t.Fatal(err)
 	}
 	eveTok, _ := fh.users[0].Add("eve2")
@@ -240,7 +270,7 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eve.Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, workers.ErrPermission) {
+	if err := eve.Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another user summed the round: %v", err)
 	}
 	if err := fh.c[0].Call(ctx, MsgSum, &SumRequest{Round: "r2"}, &sum); err != nil {
@@ -252,7 +282,7 @@ func TestSecureAggregationParticipantRefusals(t *testing.T) {
 	// Abort discards what is left.
 	var ab AbortReply
 	if err := fh.c[1].Call(ctx, MsgAbort, &AbortRequest{Round: "r2"}, &ab); err != nil || ab.Discarded != 2 {
-		t.Fatalf("abort: %v, discarded %d, want alice's 2 shares", err, ab.Discarded)
+		t.Fatalf("abort: %v, discarded %d, want alice's round and bob's mask", err, ab.Discarded)
 	}
 }
 
@@ -271,6 +301,15 @@ func TestFederatedRefusesGrantSessions(t *testing.T) {
 	for _, typ := range []string{MsgBatch, MsgTrain, MsgAverage, MsgShare, MsgSum, MsgAbort} {
 		if err := c.Call(t.Context(), typ, struct{}{}, nil); !errors.Is(err, workers.ErrPermission) {
 			t.Errorf("%s through a grant: %v", typ, err)
+		}
+	}
+	// fl.mask is for workers under a grant for exactly that mask.
+	if err := fh.c[0].Call(t.Context(), MsgMask, &MaskRequest{Round: "r", From: 1, To: 0, Digest: make([]byte, 32)}, nil); !errors.Is(err, workers.ErrPermission) {
+		t.Errorf("a user sent a mask: %v", err)
+	}
+	for _, typ := range []string{MsgMask} {
+		if err := c.Call(t.Context(), typ, &MaskRequest{Round: "r", From: 1, To: 0, Digest: make([]byte, 32)}, nil); !errors.Is(err, workers.ErrPermission) {
+			t.Errorf("%s through a grant for something else: %v", typ, err)
 		}
 	}
 }

@@ -19,16 +19,17 @@ const (
 	// MsgShare secret-shares a stored model for a round of secure
 	// aggregation and sends each share to its participant directly.
 	MsgShare = "fl.share"
+	// MsgMask carries one participant's random mask to another, worker
+	// to worker under a grant the receiver issued for it; the receiver
+	// authenticates the sender by the link (its certificate), and the
+	// mask says whether the sender contributes to the round.
+	MsgMask = "fl.mask"
 	// MsgSum adds the shares a participant holds for a round and returns
 	// only that sum.
 	MsgSum = "fl.sum"
 	// MsgAbort discards a round of secure aggregation on a participant.
 	MsgAbort = "fl.abort"
 )
-
-// TagShare tags the secure-aggregation shares a worker holds (stored as
-// private KindBlob objects), so that listings show them for what they are.
-const TagShare = "#secagg-share"
 
 // BatchRequest cuts a batch: rows Indices (along dim 0) of the tensors
 // Data and Targets, stored as new objects DataID and TargetID (fresh when
@@ -75,6 +76,10 @@ type TrainRequest struct {
 	Loss      string          `msgpack:"loss"`
 	Optimizer OptimizerConfig `msgpack:"optimizer"`
 	LossID    string          `msgpack:"loss_id,omitempty"`
+	// Plan declares the training the step belongs to; training on data
+	// the requester may not read needs one, approved by the data's owners
+	// (approval.go).
+	Plan *TrainPlan `msgpack:"plan,omitempty"`
 }
 
 // TrainReply describes the updated model and the stored losses.
@@ -83,6 +88,9 @@ type TrainReply struct {
 	Loss  store.Info `msgpack:"loss"`
 	// Samples counts the rows trained on.
 	Samples int `msgpack:"samples"`
+	// Request is the approved request the training ran under, when it
+	// read data the requester may not read.
+	Request string `msgpack:"request,omitempty"`
 }
 
 // AverageRequest averages the stored models IDs (same architecture),
@@ -99,25 +107,37 @@ type AverageRequest struct {
 // participant sees it.
 type Participant struct {
 	Worker string `msgpack:"worker"`
-	// Target is how other participants reach it, with a grant allowing
-	// them to store their share for it (the grant differs per round).
+	// Target is how other participants reach it (with the fingerprint of
+	// its certificate), with a grant allowing them to send it their mask
+	// (the grant differs per round and sender).
 	Target store.PointerTarget `msgpack:"target"`
 }
 
 // ShareRequest asks a participant to secret-share its model Model for
-// round Round: encode each parameter (times Weight) in fixed point with
-// FracBits fractional bits into Z_2^64, split the vector into one random
-// additive share per participant, and send share j to participant j
-// directly. Extras are ids of further tensors (a loss) appended to the
-// vector, so that they are aggregated too.
+// round Round: encode each parameter (times the participant's own weight,
+// by Weighting) in fixed point with FracBits fractional bits into Z_2^64,
+// followed by the round's mean training loss (with Loss), any Extras
+// (tensors the requester may read) and the weight itself, split the
+// vector into one random additive share per participant, and send share
+// j to participant j directly (fl.mask).
 type ShareRequest struct {
 	Round        string        `msgpack:"round"`
 	Model        string        `msgpack:"model"`
 	Extras       []string      `msgpack:"extras,omitempty"`
 	Index        int           `msgpack:"index"`
 	Participants []Participant `msgpack:"participants"`
-	Weights      []float64     `msgpack:"weights"`
-	FracBits     int           `msgpack:"frac_bits"`
+	// Weighting is WeightEqual (default) or WeightSamples: each
+	// participant weighs its own model, by the samples it recorded when
+	// it trained it. A model trained on data the requester may not read
+	// is weighed as its approval says.
+	Weighting string `msgpack:"weighting,omitempty"`
+	// Weights were chosen by the client in earlier versions; any are
+	// refused (a client choosing weights could isolate one model).
+	Weights []float64 `msgpack:"weights,omitempty"`
+	// Loss aggregates the mean loss of the round's training with the
+	// model.
+	Loss     bool `msgpack:"loss,omitempty"`
+	FracBits int  `msgpack:"frac_bits"`
 }
 
 // ShareReply describes the shared vector: its layout, so that the
@@ -128,6 +148,33 @@ type ShareReply struct {
 	Spec   []byte   `msgpack:"spec"`
 	Names  []string `msgpack:"names"`
 	Shapes [][]int  `msgpack:"shapes"`
+}
+
+// Names of the vector elements a share carries besides the model's
+// parameters (ShareReply.Names).
+const (
+	// NameLoss is the weighted mean training loss of the round.
+	NameLoss = "#loss"
+	// NameWeight is the participant's weight: the sum of every
+	// participant's is the divisor of the average.
+	NameWeight = "#weight"
+	// ExtraPrefix prefixes the name of an extra tensor.
+	ExtraPrefix = "extra:"
+)
+
+// MaskRequest is participant From's random mask for participant To in
+// Round, sent worker to worker. Digest and Layout bind it to the round's
+// setup and the model's layout; Plan is the sender's attestation: the
+// plan id of the approved training its model comes from when it trained
+// on data the round's user may not read ("" otherwise).
+type MaskRequest struct {
+	Round  string `msgpack:"round"`
+	From   int    `msgpack:"from"`
+	To     int    `msgpack:"to"`
+	Digest []byte `msgpack:"digest"`
+	Layout string `msgpack:"layout"`
+	Plan   string `msgpack:"plan,omitempty"`
+	Data   []byte `msgpack:"data"`
 }
 
 // SumRequest asks a participant for the sum of the shares it holds for
@@ -148,7 +195,8 @@ type AbortRequest struct {
 	Round string `msgpack:"round"`
 }
 
-// AbortReply counts what was discarded.
+// AbortReply counts what was discarded (the participant's own share and
+// the masks it held).
 type AbortReply struct {
 	Discarded int `msgpack:"discarded"`
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
-	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -25,20 +24,33 @@ import (
 //
 // Round R over participants P_0..P_{n-1}: the orchestrator sends each
 // P_i a share request naming the same participant list (with, for each
-// P_j, a one-round grant to store shares on P_j). P_i encodes its model's
-// parameters (times its weight) in fixed point into Z_2^64, draws n-1
-// uniformly random vectors r_j with crypto/rand, keeps v - Σ r_j as its own
-// share and stores r_j directly on P_j (worker to worker, through P_j's
-// grant). Shares are private objects: no user without read-private may
-// take one. Then each P_j, asked for the sum, checks it holds exactly one
-// share from every participant of the round, all for the same participant
-// list and model layout, adds them and returns that sum alone. Any n-1 of
-// the sums are uniformly random; all n add up to Σ_i w_i v_i.
+// P_j, its certificate's fingerprint and a one-use grant, given to P_i
+// alone, to send P_j its mask). P_i weighs its model by its own weight
+// (1, or the samples it recorded training it: never a weight the client
+// chose), encodes the parameters, the round's mean loss if asked, and the
+// weight in fixed point into Z_2^64, draws n-1 uniformly random masks r_j
+// with crypto/rand, keeps v - sum r_j as its own share, in memory, and
+// sends r_j to P_j directly (fl.mask, worker to worker over TLS, where
+// P_j authenticates P_i by its certificate). With each mask P_i attests
+// whether its model was trained on data the round's user may not read,
+// under which approved training (its plan id). Then each P_j, asked for
+// the sum, checks it holds exactly one mask from every participant, each
+// from the worker listed and for the same list, weighting and layout,
+// and, when its own model is one the user may not read, that the round
+// has enough contributors: workers of the federation its owner approved,
+// proven by their links, that trained on data the user may not read under
+// the same approved configuration (itself included; at least
+// Options.MinContributors). Only then does it return its own share plus
+// the masks: any n-1 of the sums are uniformly random; all n add up to
+// sum_i w_i v_i and sum_i w_i.
 //
-// A participant refuses to take part in a round with fewer than two
-// participants, with itself listed other than once, or twice in one round,
-// and sums a round only once, for the user who opened it, and only when
-// every share is there: no request can make it return a lone share or a
+// A participant refuses a round with fewer than two participants, with
+// itself listed other than once, a worker or certificate listed twice,
+// weights chosen by the client, a model the user may not read that was
+// not trained here in an approved round (a copy, an average) or that was
+// already aggregated, and participants outside the approved federation;
+// it sums a round only once, for the user who opened it, and only when
+// every mask is there: no request can make it return a lone share or a
 // partial sum.
 
 // Fixed point for secure aggregation: x is encoded as round(x·2^f) in
@@ -104,13 +116,8 @@ func RingFromBytes(b []byte) ([]uint64, error) {
 	return out, nil
 }
 
-// ShareID is the object id under which participant `to` stores the share
-// participant `from` made for round.
-func ShareID(round string, from, to int) string {
-	return "sa-" + round + "-" + strconv.Itoa(from) + "-" + strconv.Itoa(to)
-}
-
-// flRound is a participant's record of a round it shared in.
+// flRound is a participant's record of a round it shared in: its own
+// share stays here, in memory, until the sum.
 type flRound struct {
 	user    string
 	index   int
@@ -119,6 +126,32 @@ type flRound struct {
 	layout  string
 	length  int
 	created time.Time
+	own     []uint64
+	parts   []Participant
+	// model is the object shared; restricted says the user may not read
+	// it, and then fed, plan and minContrib are what the approval and
+	// this worker's configuration require of the round.
+	model      string
+	restricted bool
+	plan       string
+	fed        []approvals.Party
+	minContrib int
+}
+
+// mask is a mask another participant sent, with what the link proved
+// about the sender.
+type mask struct {
+	from int
+	peer workers.Peer
+	plan string
+	q    *MaskRequest
+	data []uint64
+}
+
+// maskSet are the masks a participant received for one round of one user.
+type maskSet struct {
+	created time.Time
+	byFrom  map[int]*mask
 }
 
 const (
@@ -130,46 +163,16 @@ const (
 	maxPeers      = 1000
 )
 
-// shareBlob is a share as stored: the vector with what it belongs to.
-type shareBlob struct {
-	Version int    `msgpack:"v"`
-	Round   string `msgpack:"round"`
-	Digest  []byte `msgpack:"digest"`
-	Layout  string `msgpack:"layout"`
-	From    int    `msgpack:"from"`
-	To      int    `msgpack:"to"`
-	Data    []byte `msgpack:"data"`
-}
-
-// decodeShare decodes and checks a stored share.
-func decodeShare(b []byte, lim serde.Limits) (*shareBlob, []uint64, error) {
-	var s shareBlob
-	if err := serde.DecodeBody(b, &s, lim); err != nil {
-		return nil, nil, fmt.Errorf("decode share: %w", err)
-	}
-	if s.Version != 1 {
-		return nil, nil, fmt.Errorf("decode share: version %d, this worker reads 1", s.Version)
-	}
-	if len(s.Digest) != sha256.Size {
-		return nil, nil, fmt.Errorf("decode share: digest of %d bytes", len(s.Digest))
-	}
-	if len(s.Data)/8 > maxShareElems {
-		return nil, nil, fmt.Errorf("decode share: %d elements, at most %d", len(s.Data)/8, maxShareElems)
-	}
-	v, err := RingFromBytes(s.Data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decode share: %w", err)
-	}
-	return &s, v, nil
-}
+func roundKey(user, round string) string { return user + "\x00" + round }
 
 // roundDigest binds a round's setup: every participant must have been
-// given the same list, weights and precision, or their shares do not add.
-func roundDigest(q *ShareRequest) []byte {
+// given the same list, weighting and precision, or their shares do not
+// add.
+func roundDigest(q *ShareRequest, wt string) []byte {
 	h := sha256.New()
-	fmt.Fprintf(h, "gomplab secagg v1\x00%s\x00%d\x00%d\x00", q.Round, q.FracBits, len(q.Participants))
-	for i, p := range q.Participants {
-		fmt.Fprintf(h, "%s\x00%s\x00%x\x00", p.Worker, p.Target.Addr, math.Float64bits(q.Weights[i]))
+	fmt.Fprintf(h, "gomplab secagg v2\x00%s\x00%d\x00%s\x00%t\x00%d\x00", q.Round, q.FracBits, wt, q.Loss, len(q.Participants))
+	for _, p := range q.Participants {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", p.Worker, p.Target.Addr, p.Target.Fingerprint)
 	}
 	return h.Sum(nil)
 }
@@ -186,10 +189,60 @@ func validRound(round string) error {
 	return nil
 }
 
-func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
+// inFederation reports whether participant p, as listed, is a worker of
+// the approved federation: the same id and, when the list names a
+// certificate, the same fingerprint.
+func inFederation(p Participant, fed []approvals.Party) bool {
+	for _, f := range fed {
+		if f.Worker == p.Worker && (p.Target.Fingerprint == "" || p.Target.Fingerprint == f.Fingerprint) {
+			return true
+		}
+	}
+	return false
+}
+
+// provenBy reports whether the link to a sender proved it is participant
+// p: its certificate is the one the list names (TLS), or it is that
+// worker on an in-process link (virtual workers).
+func provenBy(peer workers.Peer, p Participant) bool {
+	switch {
+	case peer.Unverified:
+		return false
+	case peer.Fingerprint != "":
+		return p.Target.Fingerprint == peer.Fingerprint
+	case peer.Worker != "":
+		return peer.Worker == p.Worker
+	}
+	return false
+}
+
+// approvedPeer reports whether the link to a sender proved it is a worker
+// of the approved federation.
+func approvedPeer(peer workers.Peer, p Participant, fed []approvals.Party) bool {
+	for _, f := range fed {
+		if f.Worker != p.Worker {
+			continue
+		}
+		switch {
+		case peer.Unverified:
+			return false
+		case peer.Fingerprint != "":
+			return peer.Fingerprint == f.Fingerprint
+		case peer.Worker != "":
+			return peer.Worker == f.Worker
+		}
+	}
+	return false
+}
+
+func (st *Service) share(ctx context.Context, r *workers.Request) (any, error) {
 	var q ShareRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
+	}
+	if len(q.Weights) > 0 {
+		return nil, workers.Deniedf("secure aggregation: weights chosen by the client are refused (they could single out one model); " +
+			"each worker weighs its own model: Weighting \"equal\", or \"samples\" (the samples it trained on in the round)")
 	}
 	if err := validRound(q.Round); err != nil {
 		return nil, err
@@ -201,15 +254,18 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 	if q.Index < 0 || q.Index >= n || q.Participants[q.Index].Worker != st.h.WorkerID() {
 		return nil, workers.BadRequestf("participant %d is not this worker (%s)", q.Index, st.h.WorkerID())
 	}
-	seen := map[string]bool{}
+	seen, seenFP := map[string]bool{}, map[string]string{}
 	for _, p := range q.Participants {
 		if seen[p.Worker] {
 			return nil, workers.BadRequestf("worker %s is listed twice among the participants", p.Worker)
 		}
 		seen[p.Worker] = true
-	}
-	if err := checkWeights(q.Weights, n); err != nil {
-		return nil, err
+		if fp := p.Target.Fingerprint; fp != "" {
+			if other, dup := seenFP[fp]; dup {
+				return nil, workers.BadRequestf("workers %s and %s are listed with the same certificate (%s): one worker cannot take part twice", other, p.Worker, fp)
+			}
+			seenFP[fp] = p.Worker
+		}
 	}
 	if q.FracBits == 0 {
 		q.FracBits = DefaultFracBits
@@ -217,9 +273,54 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 	if q.FracBits < minFracBits || q.FracBits > maxFracBits {
 		return nil, workers.BadRequestf("fixed point with %d fractional bits (want %d to %d)", q.FracBits, minFracBits, maxFracBits)
 	}
+	wt, err := weighting(q.Weighting)
+	if err != nil {
+		return nil, err
+	}
 	mo, err := st.modelObj(r, q.Model)
 	if err != nil {
 		return nil, err
+	}
+	user := r.User()
+	rec := st.record(mo, user.Name)
+	restricted := workers.CanRead(user, mo) != nil
+	minContrib := st.minContributors()
+	if restricted {
+		// A model the requester may not read leaves only as the share of
+		// an aggregate of an approved training, once.
+		switch {
+		case rec == nil || rec.request == "":
+			return nil, workers.Deniedf("model %s is computed from data user %q may not read and was not trained on worker %s in an approved round: "+
+				"only a model trained by fl.train under its owners' approval is aggregated", mo.ID, user.Name, st.h.WorkerID())
+		case rec.round != "" || rec.summed:
+			return nil, workers.Deniedf("model %s was already shared for secure aggregation; each round's model is aggregated once (train a new round)", mo.ID)
+		case wt != rec.weighting:
+			return nil, workers.Deniedf("model %s was trained under request %s, approved with weighting %q, not %q", mo.ID, rec.request, rec.weighting, wt)
+		}
+		var outside []string
+		for _, p := range q.Participants {
+			if !inFederation(p, rec.fed) {
+				outside = append(outside, p.Worker)
+			}
+		}
+		if len(outside) > 0 {
+			return nil, workers.Deniedf("participants %s are not in the federation request %s was approved for on worker %s (%s): its owner did not accept them as fellow contributors",
+				strings.Join(outside, ", "), rec.request, st.h.WorkerID(), partyNames(rec.fed))
+		}
+		if n < minContrib {
+			return nil, workers.Deniedf("a round of %d participants cannot reach the %d contributors worker %s requires for a model trained on data user %q may not read",
+				n, minContrib, st.h.WorkerID(), user.Name)
+		}
+	}
+	weight := 1.0
+	if wt == WeightSamples {
+		if rec == nil || rec.samples == 0 {
+			return nil, workers.BadRequestf("model %s was not trained on worker %s in this round, so it has no sample count to be weighed by (use weighting %q)", mo.ID, st.h.WorkerID(), WeightEqual)
+		}
+		weight = float64(rec.samples)
+	}
+	if q.Loss && (rec == nil || rec.steps == 0) {
+		return nil, workers.BadRequestf("model %s was not trained on worker %s in this round: it has no loss to aggregate", mo.ID, st.h.WorkerID())
 	}
 	m, spec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 	if err != nil {
@@ -231,33 +332,54 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 	}
 	layout := sha256.New()
 	layout.Write(spec)
+	if q.Loss {
+		vec = append(vec, rec.lossSum/float64(rec.steps))
+		names = append(names, NameLoss)
+		shapes = append(shapes, []int{})
+		fmt.Fprintf(layout, "\x00loss")
+	}
+	var extraIDs []string
 	for _, id := range q.Extras {
 		o, err := st.tensorObj(r, id, "extra")
 		if err != nil {
 			return nil, err
 		}
+		if err := workers.CanRead(user, o); err != nil {
+			return nil, fmt.Errorf("extra: %w; only tensors you may read are aggregated as extras (the round's loss: Loss)", err)
+		}
 		if o.Tensor.Size() > maxExtraElems {
 			return nil, workers.BadRequestf("extra %s has %d elements, at most %d", id, o.Tensor.Size(), maxExtraElems)
 		}
 		vec = append(vec, o.Tensor.Data()...)
-		names = append(names, "extra:"+id)
+		names = append(names, ExtraPrefix+id)
 		shapes = append(shapes, o.Tensor.Shape())
 		fmt.Fprintf(layout, "\x00extra%v", o.Tensor.Shape())
+		extraIDs = append(extraIDs, id)
 	}
-	lay := hex.EncodeToString(layout.Sum(nil))
-	w := q.Weights[q.Index]
 	for i := range vec {
-		vec[i] *= w
+		vec[i] *= weight
 	}
+	vec = append(vec, weight)
+	names = append(names, NameWeight)
+	shapes = append(shapes, []int{})
+	fmt.Fprintf(layout, "\x00weight")
+	lay := hex.EncodeToString(layout.Sum(nil))
 	enc, err := EncodeFixed(vec, q.FracBits)
 	if err != nil {
 		return nil, workers.BadRequestf("model %s: %v", mo.ID, err)
 	}
-	digest := roundDigest(&q)
+	digest := roundDigest(&q, wt)
+	rs := &flRound{user: user.Name, index: q.Index, n: n, digest: digest, layout: lay, length: len(enc), created: time.Now(),
+		parts: q.Participants, model: mo.ID, restricted: restricted, minContrib: minContrib}
+	attest := ""
+	if restricted {
+		rs.plan, rs.fed, attest = rec.plan, rec.fed, rec.plan
+	}
 
+	key := roundKey(user.Name, q.Round)
 	st.mu.Lock()
 	st.expireRounds()
-	if _, dup := st.rounds[q.Round]; dup {
+	if _, dup := st.rounds[key]; dup {
 		st.mu.Unlock()
 		return nil, workers.BadRequestf("round %s was already shared on this worker", q.Round)
 	}
@@ -265,8 +387,15 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 		st.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d secure-aggregation rounds open on this worker; finish or abort some", workers.ErrTooLarge, len(st.rounds))
 	}
-	st.rounds[q.Round] = &flRound{user: r.User().Name, index: q.Index, n: n, digest: digest,
-		layout: lay, length: len(enc), created: time.Now()}
+	if restricted {
+		cur := st.trained[mo.ID]
+		if cur == nil || cur.created != mo.Created || cur.round != "" || cur.summed {
+			st.mu.Unlock()
+			return nil, workers.Deniedf("model %s was already shared for secure aggregation; each round's model is aggregated once", mo.ID)
+		}
+		cur.round = q.Round
+	}
+	st.rounds[key] = rs
 	st.mu.Unlock()
 
 	// Own share: v minus every peer's random mask.
@@ -277,81 +406,139 @@ func (st *flState) share(ctx context.Context, r *workers.Request) (any, error) {
 			continue
 		}
 		if _, err := rand.Read(rnd); err != nil {
-			st.dropRound(q.Round)
+			st.dropRound(key, rs)
 			return nil, fmt.Errorf("%w: randomness: %v", workers.ErrInternal, err)
 		}
-		mask, _ := RingFromBytes(rnd)
+		mk, _ := RingFromBytes(rnd)
 		for k := range own {
-			own[k] -= mask[k]
+			own[k] -= mk[k]
 		}
-		blob, err := serde.EncodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
-			From: q.Index, To: j, Data: rnd})
-		if err != nil {
-			st.dropRound(q.Round)
-			return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
-		}
-		obj := &store.Object{ID: ShareID(q.Round, q.Index, j), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
-			Private: true, Description: "secure-aggregation share from " + st.h.WorkerID(),
-			Provenance: store.Provenance{Source: "send"}}
-		if err := st.sendShare(ctx, r, p, obj); err != nil {
-			st.dropRound(q.Round)
+		mq := &MaskRequest{Round: q.Round, From: q.Index, To: j, Digest: digest, Layout: lay, Plan: attest, Data: rnd}
+		if err := st.sendMask(ctx, r, p, mq); err != nil {
+			st.dropRound(key, rs)
 			return nil, err
 		}
 	}
-	blob, err := serde.EncodeBody(&shareBlob{Version: 1, Round: q.Round, Digest: digest, Layout: lay,
-		From: q.Index, To: q.Index, Data: RingBytes(own)})
-	if err != nil {
-		st.dropRound(q.Round)
-		return nil, fmt.Errorf("%w: %v", workers.ErrInternal, err)
-	}
-	mine := &store.Object{ID: ShareID(q.Round, q.Index, q.Index), Kind: store.KindBlob, Blob: blob, Tags: []string{TagShare},
-		Private: true, Owner: r.User().Name, Description: "secure-aggregation share from " + st.h.WorkerID(),
-		Provenance: store.Provenance{Source: "op", Op: "share", Inputs: append([]string{mo.ID}, q.Extras...)},
-		Created:    time.Now().UnixNano()}
-	if err := st.h.Store().Put(mine); err != nil {
-		st.dropRound(q.Round)
-		return nil, err
-	}
-	r.Touch(mo.ID)
+	st.mu.Lock()
+	rs.own = own
+	st.mu.Unlock()
+	r.Touch(append([]string{mo.ID}, extraIDs...)...)
 	r.Note("round", q.Round, "participants", n, "elements", len(enc))
 	return &ShareReply{Length: len(enc), Layout: lay, Spec: spec, Names: names, Shapes: shapes}, nil
 }
 
-// sendShare stores a share on a peer through the grant it issued for the
-// round. The error names the peer: it is the one that did not take it.
-func (st *flState) sendShare(ctx context.Context, r *workers.Request, p Participant, o *store.Object) error {
+// sendMask sends a mask to a peer through the grant it issued for it.
+// The error names the peer: it is the one that did not take it.
+func (st *Service) sendMask(ctx context.Context, r *workers.Request, p Participant, q *MaskRequest) error {
 	t := p.Target
 	if t.Worker != p.Worker || t.Addr == "" || len(t.Grants) == 0 {
-		return workers.BadRequestf("participant %s: needs an address and a put grant", p.Worker)
+		return workers.BadRequestf("participant %s: needs an address and a grant", p.Worker)
 	}
 	c, err := st.h.Dial(ctx, &t, r, false)
 	if err != nil {
-		return fmt.Errorf("send share to participant %s: %w", p.Worker, err)
+		return fmt.Errorf("send mask to participant %s: %w", p.Worker, err)
 	}
 	defer c.Close()
-	var rep workers.InfoReply
-	if err := c.Call(ctx, workers.MsgPut, &workers.PutRequest{Object: o}, &rep); err != nil {
-		return fmt.Errorf("%w: send share to participant %s: %v", workers.ErrPeer, p.Worker, err)
+	if err := c.Call(ctx, MsgMask, q, nil); err != nil {
+		return fmt.Errorf("%w: send mask to participant %s: %v", workers.ErrPeer, p.Worker, err)
 	}
 	return nil
 }
 
-func (st *flState) dropRound(round string) {
+// mask takes another participant's mask: only from a worker holding a
+// grant this round's user issued for exactly this mask, and it keeps
+// what the link proved about the sender.
+func (st *Service) mask(_ context.Context, r *workers.Request) (any, error) {
+	if !r.Session.ViaGrant() {
+		return nil, workers.Deniedf("%s is sent by a participating worker under a grant, not by a user", r.Type)
+	}
+	var q MaskRequest
+	if err := r.Decode(&q); err != nil {
+		return nil, err
+	}
+	if err := validRound(q.Round); err != nil {
+		return nil, err
+	}
+	if q.From < 0 || q.To < 0 || q.From >= maxPeers || q.To >= maxPeers || q.From == q.To {
+		return nil, workers.BadRequestf("mask from participant %d to %d", q.From, q.To)
+	}
+	if !r.Session.GrantAllows(store.GrantPut, ShareID(q.Round, q.From, q.To)) {
+		return nil, workers.Deniedf("no grant for the mask of participant %d to %d in round %s", q.From, q.To, q.Round)
+	}
+	if len(q.Digest) != sha256.Size || len(q.Data)/8 > maxShareElems || len(q.Plan) > 64 || len(q.Layout) > 128 {
+		return nil, workers.BadRequestf("malformed mask")
+	}
+	data, err := RingFromBytes(q.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: mask: %v", workers.ErrBadRequest, err)
+	}
+	key := roundKey(r.User().Name, q.Round)
 	st.mu.Lock()
-	delete(st.rounds, round)
-	st.mu.Unlock()
+	defer st.mu.Unlock()
+	st.expireRounds()
+	ms := st.masks[key]
+	if ms == nil {
+		if len(st.masks) >= maxRounds {
+			return nil, fmt.Errorf("%w: masks of %d secure-aggregation rounds held on this worker", workers.ErrTooLarge, len(st.masks))
+		}
+		ms = &maskSet{created: time.Now(), byFrom: map[int]*mask{}}
+		st.masks[key] = ms
+	}
+	if _, dup := ms.byFrom[q.From]; dup {
+		return nil, workers.BadRequestf("round %s: participant %d's mask arrived twice", q.Round, q.From)
+	}
+	ms.byFrom[q.From] = &mask{from: q.From, peer: r.Session.Peer(), plan: q.Plan, q: &MaskRequest{Round: q.Round, From: q.From, To: q.To,
+		Digest: q.Digest, Layout: q.Layout, Plan: q.Plan}, data: data}
+	r.Note("round", q.Round, "from", q.From)
+	return struct{}{}, nil
 }
 
-// expireRounds forgets rounds left open too long; st.mu is held.
-func (st *flState) expireRounds() {
-	for k, rs := range st.rounds {
-		if time.Since(rs.created) > roundLifetime {
-			delete(st.rounds, k)
+// ShareID names the mask participant from sends participant to in round
+// (what the receiver's one-use grant allows).
+func ShareID(round string, from, to int) string {
+	return "sa-" + round + "-" + strconv.Itoa(from) + "-" + strconv.Itoa(to)
+}
+
+// dropRound forgets a round that failed before its sum: the model may be
+// shared again.
+func (st *Service) dropRound(key string, rs *flRound) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.forget(key, rs, false)
+}
+
+// forget removes a round and its masks; st.mu is held. summed says this
+// worker returned its sum, which spends the model.
+func (st *Service) forget(key string, rs *flRound, summed bool) {
+	delete(st.rounds, key)
+	delete(st.masks, key)
+	if rs == nil || !rs.restricted {
+		return
+	}
+	if cur := st.trained[rs.model]; cur != nil && cur.round != "" && roundKey(cur.user, cur.round) == key {
+		if summed {
+			cur.summed = true
+		} else {
+			cur.round = ""
 		}
 	}
 }
 
-func (st *flState) sum(_ context.Context, r *workers.Request) (any, error) {
+// expireRounds forgets rounds and masks left too long; st.mu is held.
+func (st *Service) expireRounds() {
+	for k, rs := range st.rounds {
+		if time.Since(rs.created) > roundLifetime {
+			st.forget(k, rs, false)
+		}
+	}
+	for k, ms := range st.masks {
+		if time.Since(ms.created) > roundLifetime {
+			delete(st.masks, k)
+		}
+	}
+}
+
+func (st *Service) sum(_ context.Context, r *workers.Request) (any, error) {
 	var q SumRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -359,76 +546,103 @@ func (st *flState) sum(_ context.Context, r *workers.Request) (any, error) {
 	if err := validRound(q.Round); err != nil {
 		return nil, err
 	}
-	// Claim the round first: a round is summed once, even under
-	// concurrent requests.
+	key := roundKey(r.User().Name, q.Round)
+	// Claim the round: a round is summed once, even under concurrent
+	// requests, and only by the user who opened it.
 	st.mu.Lock()
-	rs := st.rounds[q.Round]
-	if rs != nil && rs.user == r.User().Name {
-		delete(st.rounds, q.Round)
+	rs := st.rounds[key]
+	var ms *maskSet
+	if rs != nil {
+		if rs.own == nil {
+			st.mu.Unlock()
+			return nil, workers.BadRequestf("round %s is still being shared on this worker", q.Round)
+		}
+		ms = st.masks[key]
+		delete(st.rounds, key)
+		delete(st.masks, key)
 	}
 	st.mu.Unlock()
 	if rs == nil {
-		return nil, fmt.Errorf("%w: no open secure-aggregation round %s on this worker (never shared, already summed, or aborted)", store.ErrNotFound, q.Round)
+		return nil, fmt.Errorf("%w: no open secure-aggregation round %s of user %q on this worker (never shared, already summed, or aborted)", store.ErrNotFound, q.Round, r.User().Name)
 	}
-	if rs.user != r.User().Name {
-		return nil, workers.Deniedf("round %s belongs to user %q", q.Round, rs.user)
+	discard := func(err error) (any, error) {
+		st.mu.Lock()
+		st.forget(key, rs, false)
+		st.mu.Unlock()
+		return nil, err
 	}
-	objStore := st.h.Store()
-	// Every share must be there before any is used: never a partial sum.
-	objs := make([]*store.Object, rs.n)
+	// Every mask must be there, from the worker listed, before any is
+	// used: never a partial sum.
+	acc := slices.Clone(rs.own)
+	contributors := []string{}
+	if rs.restricted {
+		contributors = append(contributors, rs.parts[rs.index].Worker)
+	}
+	var notCounted []string
 	for i := 0; i < rs.n; i++ {
-		id := ShareID(q.Round, i, rs.index)
-		o, err := objStore.Get(id)
-		if err != nil {
-			st.discard(q.Round, rs)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("%w: round %s: the share of participant %d has not arrived; the round is discarded", store.ErrNotFound, q.Round, i)
+		if i == rs.index {
+			continue
+		}
+		p := rs.parts[i]
+		var m *mask
+		if ms != nil {
+			m = ms.byFrom[i]
+		}
+		if m == nil {
+			return discard(fmt.Errorf("%w: round %s: the mask of participant %d (%s) has not arrived; the round is discarded", store.ErrNotFound, q.Round, i, p.Worker))
+		}
+		if !m.peer.Unverified && !provenBy(m.peer, p) {
+			return discard(workers.Deniedf("round %s: participant %d is listed as worker %s (%s), but its mask came from %s; the round is discarded",
+				q.Round, i, p.Worker, orNone(p.Target.Fingerprint), m.peer))
+		}
+		switch {
+		case m.q.To != rs.index:
+			return discard(workers.BadRequestf("round %s: participant %d's mask is for participant %d; the round is discarded", q.Round, i, m.q.To))
+		case string(m.q.Digest) != string(rs.digest):
+			return discard(workers.BadRequestf("round %s: participant %d's mask was made for another participant list, weighting or precision; the round is discarded", q.Round, i))
+		case m.q.Layout != rs.layout || len(m.data) != rs.length:
+			return discard(workers.BadRequestf("round %s: participant %d's mask was made from a model of another architecture (or other extras); the round is discarded", q.Round, i))
+		}
+		if rs.restricted {
+			switch {
+			case m.plan == "":
+				notCounted = append(notCounted, p.Worker+" (did not train on data the user may not read in an approved round)")
+			case m.plan != rs.plan:
+				notCounted = append(notCounted, p.Worker+" (trained under another configuration)")
+			case !approvedPeer(m.peer, p, rs.fed):
+				notCounted = append(notCounted, p.Worker+" (its link did not prove it is the approved worker)")
+			default:
+				contributors = append(contributors, p.Worker)
 			}
-			return nil, err
-		}
-		objs[i] = o
-	}
-	acc := make([]uint64, rs.length)
-	for i, o := range objs {
-		sb, v, err := decodeShare(o.Blob, st.h.Limits())
-		if err == nil && (sb.Round != q.Round || sb.From != i || sb.To != rs.index) {
-			err = fmt.Errorf("share is for round %s from %d to %d", sb.Round, sb.From, sb.To)
-		}
-		if err == nil && string(sb.Digest) != string(rs.digest) {
-			err = errors.New("share was made for another participant list, weights or precision")
-		}
-		if err == nil && (sb.Layout != rs.layout || len(v) != rs.length) {
-			err = errors.New("share was made from a model of another architecture")
-		}
-		if err != nil {
-			st.discard(q.Round, rs)
-			return nil, workers.BadRequestf("round %s, share of participant %d: %v; the round is discarded", q.Round, i, err)
 		}
 		for k := range acc {
-			acc[k] += v[k]
+			acc[k] += m.data[k]
 		}
 	}
-	st.discard(q.Round, rs)
-	r.Note("round", q.Round, "elements", rs.length)
+	if rs.restricted && len(contributors) < rs.minContrib {
+		msg := fmt.Sprintf("worker %s: round %s has %d contributor(s) whose data user %q may not read, from distinct approved workers (%s); this worker's owner requires at least %d (gomplab worker --fl-min-contributors)",
+			st.h.WorkerID(), q.Round, len(contributors), r.User().Name, strings.Join(contributors, ", "), rs.minContrib)
+		if len(notCounted) > 0 {
+			msg += "; not counted: " + strings.Join(notCounted, ", ")
+		}
+		return discard(workers.Deniedf("%s; the round is discarded and nothing was returned", msg))
+	}
+	st.mu.Lock()
+	st.forget(key, rs, true)
+	st.mu.Unlock()
+	r.Touch(rs.model)
+	r.Note("round", q.Round, "elements", rs.length, "contributors", len(contributors))
 	return &SumReply{Sum: RingBytes(acc)}, nil
 }
 
-// discard deletes the shares a participant holds for a round.
-func (st *flState) discard(round string, rs *flRound) {
-	for _, id := range shareIDsTo(round, rs) {
-		_ = st.h.Store().Delete(id)
+func orNone(s string) string {
+	if s == "" {
+		return "no certificate named"
 	}
+	return s
 }
 
-func shareIDsTo(round string, rs *flRound) []string {
-	ids := make([]string, rs.n)
-	for i := range ids {
-		ids[i] = ShareID(round, i, rs.index)
-	}
-	return ids
-}
-
-func (st *flState) abort(_ context.Context, r *workers.Request) (any, error) {
+func (st *Service) abort(_ context.Context, r *workers.Request) (any, error) {
 	var q AbortRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -436,34 +650,25 @@ func (st *flState) abort(_ context.Context, r *workers.Request) (any, error) {
 	if err := validRound(q.Round); err != nil {
 		return nil, err
 	}
-	st.mu.Lock()
-	rs := st.rounds[q.Round]
-	if rs != nil && rs.user != r.User().Name && !r.User().Has(workers.PermAdmin) {
-		st.mu.Unlock()
-		return nil, workers.Deniedf("round %s belongs to user %q", q.Round, rs.user)
-	}
-	delete(st.rounds, q.Round)
-	st.mu.Unlock()
-	// Shares that arrived before this worker shared (or without it ever
-	// sharing) are discarded too, by their ids; only the round's owner
-	// or an admin can do that, since the objects are theirs.
+	admin := r.User().Has(workers.PermAdmin)
 	n := 0
-	infos, err := st.h.Store().Search(TagShare)
-	if err != nil {
-		return nil, err
+	mine := func(k string) bool {
+		return k == roundKey(r.User().Name, q.Round) || admin && strings.HasSuffix(k, "\x00"+q.Round)
 	}
-	prefix := "sa-" + q.Round + "-"
-	for _, in := range infos {
-		if !strings.HasPrefix(in.ID, prefix) {
-			continue
+	st.mu.Lock()
+	for k, ms := range st.masks {
+		if mine(k) {
+			n += len(ms.byFrom)
+			delete(st.masks, k)
 		}
-		if in.Owner != r.User().Name && !r.User().Has(workers.PermAdmin) {
-			continue
-		}
-		if st.h.Store().Delete(in.ID) == nil {
+	}
+	for k, rs := range st.rounds {
+		if mine(k) {
+			st.forget(k, rs, false)
 			n++
 		}
 	}
+	st.mu.Unlock()
 	r.Note("round", q.Round, "discarded", n)
 	return &AbortReply{Discarded: n}, nil
 }

@@ -22,31 +22,61 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
 // Register adds the federated-learning message types to h, with their
-// state (live models and open secure-aggregation rounds), which lives as
-// long as h.
-func Register(h *workers.Handler) {
-	st := &flState{h: h, live: map[string]*flLive{}, rounds: map[string]*flRound{}}
+// state (live models, training records and open secure-aggregation
+// rounds), which lives as long as h. book is the worker's code requests:
+// training on data the requester may not read runs only under its
+// owners' approval (approval.go).
+func Register(h *workers.Handler, book *approvals.Book) *Service {
+	st := &Service{h: h, book: book, live: map[string]*flLive{}, rounds: map[string]*flRound{},
+		masks: map[string]*maskSet{}, trained: map[string]*trainRec{}}
 	h.Handle(MsgBatch, st.batch)
 	h.Handle(MsgTrain, st.train)
 	h.Handle(MsgAverage, st.average)
 	h.Handle(MsgShare, st.share)
+	h.Handle(MsgMask, st.mask)
 	h.Handle(MsgSum, st.sum)
 	h.Handle(MsgAbort, st.abort)
+	return st
 }
 
-// flState is one handler's federated-learning state: live models with
-// their optimizers, and open secure-aggregation rounds. It lives in memory:
-// a restarted daemon starts optimizers afresh and fails open rounds.
-type flState struct {
-	h *workers.Handler
+// Service is one handler's federated-learning state: live models with
+// their optimizers, what it trained for whom, and open secure-aggregation
+// rounds. It lives in memory: a restarted daemon starts optimizers
+// afresh, forgets its training records (those models no longer count as
+// trained) and fails open rounds.
+type Service struct {
+	h    *workers.Handler
+	book *approvals.Book
 
-	mu     sync.Mutex
-	live   map[string]*flLive
-	rounds map[string]*flRound
+	mu      sync.Mutex
+	opts    Options
+	live    map[string]*flLive
+	rounds  map[string]*flRound
+	masks   map[string]*maskSet
+	trained map[string]*trainRec
+}
+
+// Configure sets the worker's federated-learning options (gomplab
+// worker --fl-min-contributors).
+func (st *Service) Configure(o Options) error {
+	if o.MinContributors != 0 && o.MinContributors < 2 {
+		return fmt.Errorf("federated learning: a round needs at least 2 contributors, not %d (alone, an aggregate is the model)", o.MinContributors)
+	}
+	st.mu.Lock()
+	st.opts = o
+	st.mu.Unlock()
+	return nil
+}
+
+func (st *Service) minContributors() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return max(st.opts.MinContributors, DefaultMinContributors)
 }
 
 // flLive is a model kept decoded between training requests, with its
@@ -83,7 +113,7 @@ func decodeFL(r *workers.Request, q any) error {
 	return r.Decode(q)
 }
 
-func (st *flState) tensorObj(r *workers.Request, id, what string) (*store.Object, error) {
+func (st *Service) tensorObj(r *workers.Request, id, what string) (*store.Object, error) {
 	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -94,7 +124,7 @@ func (st *flState) tensorObj(r *workers.Request, id, what string) (*store.Object
 	return o, nil
 }
 
-func (st *flState) modelObj(r *workers.Request, id string) (*store.Object, error) {
+func (st *Service) modelObj(r *workers.Request, id string) (*store.Object, error) {
 	o, err := st.h.Lookup(r, id, store.GrantUse)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -105,7 +135,7 @@ func (st *flState) modelObj(r *workers.Request, id string) (*store.Object, error
 	return o, nil
 }
 
-func (st *flState) batch(_ context.Context, r *workers.Request) (any, error) {
+func (st *Service) batch(_ context.Context, r *workers.Request) (any, error) {
 	var q BatchRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -218,7 +248,7 @@ func newOptimizer(c OptimizerConfig, params []*nn.Variable) nn.Optimizer {
 }
 
 // liveFor returns the live entry for key, locked.
-func (st *flState) liveFor(key string) *flLive {
+func (st *Service) liveFor(key string) *flLive {
 	st.mu.Lock()
 	e := st.live[key]
 	if e == nil {
@@ -241,7 +271,7 @@ func (st *flState) liveFor(key string) *flLive {
 	return e
 }
 
-func (st *flState) train(ctx context.Context, r *workers.Request) (any, error) {
+func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 	var q TrainRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -286,6 +316,66 @@ func (st *flState) train(ctx context.Context, r *workers.Request) (any, error) {
 		}
 		batches[i] = pair{x, y}
 		inputs = append(inputs, x.ID, y.ID)
+	}
+	// What the requester may not read needs the owners' approval of the
+	// training (approval.go), and a model is trained for one round, then
+	// aggregated once.
+	user := r.User()
+	rec := st.record(mo, user.Name)
+	if rec != nil && (rec.round != "" || rec.summed) {
+		return nil, workers.Deniedf("model %s was shared for secure aggregation after its training; send the new global model to train the next round", mo.ID)
+	}
+	var loads []approvals.Load
+	restricted := false
+	if workers.CanRead(user, mo) != nil {
+		restricted = true
+		if rec == nil || rec.request == "" {
+			loads = append(loads, approvals.Load{Object: mo.ID, Kind: approvals.LoadModel})
+		}
+	}
+	for _, b := range batches {
+		for _, o := range []*store.Object{b.x, b.y} {
+			if workers.CanRead(user, o) != nil {
+				restricted = true
+				if l := (approvals.Load{Object: rootOf(o), Kind: approvals.LoadTensor}); !slices.Contains(loads, l) {
+					loads = append(loads, l)
+				}
+			}
+		}
+	}
+	var reqID, plan string
+	prevSteps := 0
+	if rec != nil {
+		prevSteps = rec.steps
+	}
+	if restricted {
+		roundStart := rec == nil || rec.request == ""
+		if roundStart {
+			prevSteps = 0
+		}
+		if p := q.Plan; p != nil {
+			for i, b := range batches {
+				if n := b.x.Tensor.Dim(0); n != p.BatchSize {
+					return nil, workers.Deniedf("batch %d has %d samples, but the training plan's batches have exactly %d (cut batches of that size: syft.LoaderOptions{BatchSize: %d, DropLast: true})",
+						i, n, p.BatchSize, p.BatchSize)
+				}
+			}
+			if prevSteps+len(batches) > p.LocalSteps {
+				return nil, workers.Deniedf("model %s: %d steps in this round, but the training plan allows %d per round; send the new global model for the next round",
+					mo.ID, prevSteps+len(batches), p.LocalSteps)
+			}
+		}
+		_, archSpec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
+		if err != nil {
+			return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
+		}
+		if reqID, plan, err = st.approval(r, &q, archSpec, loads, roundStart); err != nil {
+			return nil, err
+		}
+		if !roundStart && rec.request != reqID {
+			return nil, workers.Deniedf("model %s: this round was approved as request %s, and this step asks for request %s (another configuration); finish the round, or send the model again to start one under the new request",
+				mo.ID, rec.request, reqID)
+		}
 	}
 	key := q.Optimizer.Key
 	if key == "" {
@@ -367,18 +457,54 @@ func (st *flState) train(ctx context.Context, r *workers.Request) (any, error) {
 		return nil, err
 	}
 	e.objID, e.created = nm.ID, nm.Created
+	lossSum := 0.0
+	for _, l := range losses {
+		lossSum += l
+	}
+	nr := &trainRec{user: user.Name, created: nm.Created, request: reqID, plan: plan, samples: samples, steps: len(batches), lossSum: lossSum}
+	if restricted && q.Plan != nil {
+		nr.weighting, _ = weighting(q.Plan.Weighting)
+		nr.fed = slices.Clone(q.Plan.Federation)
+	}
+	if rec != nil && rec.request == reqID {
+		nr.samples += rec.samples
+		nr.steps = prevSteps + len(batches)
+		nr.lossSum += rec.lossSum
+	}
+	st.keepRecord(nm.ID, nr)
 	r.Touch(nm.ID, lo.ID)
 	r.Note("steps", len(batches), "samples", samples)
+	if reqID != "" {
+		r.Note("request", reqID)
+	}
 	if err := st.h.Store().Put(lo); err != nil {
 		return nil, err
 	}
-	return &TrainReply{Model: nm.Info(), Loss: lo.Info(), Samples: samples}, nil
+	return &TrainReply{Model: nm.Info(), Loss: lo.Info(), Samples: samples, Request: reqID}, nil
+}
+
+// keepRecord records a model's training, dropping the oldest record when
+// there are too many.
+func (st *Service) keepRecord(id string, rec *trainRec) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.trained[id]; !ok && len(st.trained) >= maxRecords {
+		var oldK string
+		var old int64
+		for k, v := range st.trained {
+			if oldK == "" || v.created < old {
+				oldK, old = k, v.created
+			}
+		}
+		delete(st.trained, oldK)
+	}
+	st.trained[id] = rec
 }
 
 // replace swaps a stored object for a new version under the same id.
 // Stores hold immutable records, so it is a delete and a put; if the put
 // fails the old version is put back.
-func (st *flState) replace(old, nu *store.Object) error {
+func (st *Service) replace(old, nu *store.Object) error {
 	s := st.h.Store()
 	if err := s.Delete(old.ID); err != nil {
 		return err
@@ -404,7 +530,7 @@ func checkWeights(w []float64, n int) error {
 	return nil
 }
 
-func (st *flState) average(_ context.Context, r *workers.Request) (any, error) {
+func (st *Service) average(_ context.Context, r *workers.Request) (any, error) {
 	var q AverageRequest
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
@@ -437,6 +563,12 @@ func (st *flState) average(_ context.Context, r *workers.Request) (any, error) {
 			if err := workers.CanRemove(r.Session, o); err != nil {
 				return nil, err
 			}
+		}
+		if err := workers.CanRead(r.User(), o); err != nil {
+			// Weights chosen by the client over models it may not read
+			// would isolate one of them: such models are averaged only by
+			// secure aggregation, weighted by the workers.
+			return nil, fmt.Errorf("average: %w; models trained on data you may not read are averaged only by secure aggregation (syft.SecureAggregate)", err)
 		}
 		m, spec, err := modelcodec.DecodeWithSpec(o.Blob, st.h.Limits())
 		if err != nil {
