@@ -123,16 +123,23 @@ func RawJob(src, entry string, args ...any) sandbox.Job {
 // StartRaw sends cl a job.start for j: the refusal (an error, or the
 // reply's refusal), or nil if the worker started the party.
 func StartRaw(e *Evidence, cl *workers.Client, j sandbox.Job) error {
+	_, err := StartRawAt(e, cl, j)
+	return err
+}
+
+// StartRawAt is StartRaw that also returns where the job's parties meet
+// (rank 0's rendezvous, which the other ranks' job.start name).
+func StartRawAt(e *Evidence, cl *workers.Client, j sandbox.Job) (string, error) {
 	var rep jobs.StartReply
 	err := cl.Call(context.Background(), jobs.MsgStart, &jobs.StartRequest{Job: j, MasterHost: "127.0.0.1"}, &rep)
 	e.AddText("job.start reply", rep)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if rep.Refused != nil {
-		return rep.Refused
+		return "", rep.Refused
 	}
-	return nil
+	return rep.MasterAddr, nil
 }
 
 // WaitRaw collects job id's result from cl (job.wait until it is done),

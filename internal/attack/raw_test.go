@@ -32,6 +32,34 @@ func revealRequest(t *testing.T, c *Cluster, tag, note string) (*approvals.Reque
 		Recipients: []string{mpc.RecipientRequester}, Note: note}, args
 }
 
+// ruleBind is what joining another user's job waits for.
+const ruleBind = "issue 11 Deliver 1/8: the ranks of a job are bound to one submitter (a per-job secret the orchestrator gives every rank, bound into the party credentials); job ids are not secrets (unassigned: syft partyLink, workers/jobs secure, sandbox Link.apply, mpc/comm)"
+
+// joinAs: vic starts rank 0 of a job on alice decrypting vic's tensor
+// (vic may read it), with the parties pinned to alice and bob; user then
+// starts rank 1 on bob with the same job id, rendezvous and identities
+// (as if the id had been seen), and collects rank 1's result. For vic
+// (the control) that is vic's own job.
+func joinAs(c *Cluster, user string) func(t *testing.T, e *Evidence) error {
+	return func(t *testing.T, e *Evidence) error {
+		j := RawJob(srcReveal, "Reveal", tagVic)
+		j.WorldSize = 2
+		j.Link = sandbox.Link{Identities: []string{c.Daemons["alice"].Fingerprint, c.Daemons["bob"].Fingerprint}}
+		vic := c.Raw("alice", "vic")
+		addr, err := StartRawAt(NewEvidence(), vic, j)
+		if err != nil {
+			t.Fatalf("vic's rank 0: %v", err)
+		}
+		defer WaitRaw(NewEvidence(), vic, j.ID)
+		j.Rank, j.MasterAddr = 1, addr
+		cl := c.Raw("bob", user)
+		if err := StartRaw(e, cl, j); err != nil {
+			return err
+		}
+		return WaitRaw(e, cl, j.ID)
+	}
+}
+
 // TestRawMessageAttacks: hand-made protocol messages below syft: job.start
 // with a forged rank, world size, identity or no link authentication, or
 // on a grant session; job.wait and job.cancel of another user's job;
@@ -145,6 +173,9 @@ func TestRawMessageAttacks(t *testing.T) {
 				return c.Raw("alice", Attacker).Call(ctx, jobs.MsgCancel, &jobs.CancelRequest{JobID: vicJob}, &struct{}{})
 			},
 			Control: vicCollects},
+		{Name: "join another user's job as its rank 1", Refusal: "", Pending: ruleBind,
+			Attack:  joinAs(c, Attacker),
+			Control: joinAs(c, "vic")},
 		{Name: "request.show of another user's request (its secret arguments)", Refusal: "not found",
 			Attack: func(t *testing.T, e *Evidence) error {
 				var rep approvals.SubmitReply
