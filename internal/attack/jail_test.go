@@ -161,6 +161,37 @@ func TestJailAttacks(t *testing.T) {
 	return c, nil`))},
 		{Name: "import the worker's store package", Refusal: `import "github.com/gomplab/gomplab/workers/store" is not allowed`,
 			Attack: raw(steal([]string{"github.com/gomplab/gomplab/workers/store"}, "", `	return store.NewID(), nil`))},
+		{Name: "decrypt in a package-level initializer, before the party is set up", Refusal: "runs only inside an MPC job",
+			Attack: raw(RawJob(`package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+var stolen, _ = func() (any, error) {
+	x, err := mpc.Load("`+tagA+`", 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.GetPlainText()
+}()
+
+func Steal(tag string) (any, error) { return stolen, nil }
+`, "Steal", tagA))},
+		{Name: "decrypt in func init, before the party is set up", Refusal: "runs only inside an MPC job",
+			Attack: raw(RawJob(`package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+var stolen any
+
+func init() {
+	x, err := mpc.Load("`+tagA+`", 0)
+	if err == nil {
+		stolen, _ = x.GetPlainText()
+	}
+}
+
+func Steal(tag string) (any, error) { return stolen, nil }
+`, "Steal", tagA))},
 		{Name: "source injected through the program's file name", Refusal: "program file name",
 			Attack: raw(inject)},
 		{Name: "source injected through the entry name", Refusal: "is not a Go identifier",
