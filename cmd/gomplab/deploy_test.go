@@ -223,4 +223,3 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 }
-
