@@ -52,6 +52,11 @@ EXPECTED = {
     "03-federated-learning": ["progress bar", "PNG plot"],
     "04-encrypted-inference": ["job table", "PNG plot"],
     "05-access-control": ["PNG plot"],
+    "06-introduction": ["tensor table"],
+    "07-encrypted-tensors": ["tensor table"],
+    "08-inside-encrypted-tensors": [],
+    "09-encrypted-networks-under-the-hood": [],
+    "10-training-encrypted-networks": ["progress bar", "PNG plot"],
 }
 # Every kind must be checked somewhere.
 assert set(k for v in EXPECTED.values() for k in v) == set(RICH)
