@@ -7,9 +7,10 @@ FUZZTIME ?= 5s
 # and daemons) run again under the race detector; install has none.
 # examples/accesscontrol is left out: it takes minutes under -race, and
 # syft, workers and mpc's race runs cover the same code; so are
-# examples/mnist, tfe and cifar, whose tests train networks and classify
-# images by the thousand (they skip under -race, see internal/race).
-RACE_PKGS = $(filter-out %/examples/accesscontrol %/examples/mnist %/examples/tfe %/examples/cifar,$(shell $(GO) list ./tensor/... ./serde/... ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... ./cmd/... ./examples/... 2>/dev/null))
+# examples/mnist, tfe, cifar and resnet, whose tests train networks and classify
+# images by the thousand or run ResNet-18 (they skip under -race, see
+# internal/race).
+RACE_PKGS = $(filter-out %/examples/accesscontrol %/examples/mnist %/examples/tfe %/examples/cifar %/examples/resnet,$(shell $(GO) list ./tensor/... ./serde/... ./mpc/... ./syft/... ./workers/... ./sandbox/... ./kernel/... ./cmd/... ./examples/... 2>/dev/null))
 
 .PHONY: build test unit race fuzz multihost bench lint demo clean accuracy
 
