@@ -108,6 +108,8 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 		// A CSV header: one "load FILE" prefix, and the flag to use.
 		{[]string{"worker", "load", "--data", dir, "--tag", "t", "--file", headed}, "if the first line is a header, add --header", "load " + headed + ": load"},
 		{[]string{"worker", "load", "--data", dir, "--tag", "m", "--file", notONNX}, "not an ONNX model", ""},
+		// A federated round of one contributor would release a model.
+		{[]string{"worker", "--data", dir, "--listen", "127.0.0.1:0", "--fl-min-contributors", "1"}, "--fl-min-contributors 1: a federated round needs at least 2", ""},
 		// -v is --verbose where it exists, not --version.
 		{[]string{"-v"}, "unknown shorthand flag: 'v'", ""},
 	} {

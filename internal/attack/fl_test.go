@@ -471,3 +471,45 @@ func TestFederatedContributorAttacks(t *testing.T) {
 			Attack: withUser(withoutCarol, Attacker), Control: withUser(withoutCarol, workers.OwnerUser)},
 	})
 }
+
+// TestFederatedMinContributorsFlag: workers started with
+// --fl-min-contributors 3 refuse a training whose federation has two
+// workers (the default allows it: TestFederatedAttacks), before any
+// approval, and so before any model could be released.
+func TestFederatedMinContributorsFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker daemons")
+	}
+	c := Start(t, Options{Args: []string{"--fl-min-contributors", "3"}})
+	canary := NewCanary(6, 4)
+	c.Plant("alice", canary.Tensor(), tagFLX)
+	c.Plant("alice", tensor.MustNew([]float64{1}, 1, 1), tagFLY)
+	m := c.Mark()
+	e := NewEvidence()
+	w := c.Connect("alice", Attacker)
+	mp, err := syft.SendModel(zeroModel(t), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := one(w, tagFLX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := one(w, tagFLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mp.Train(x, y, flPlan(c, 0.5, "alice", "bob"))
+	if err == nil || !strings.Contains(err.Error(), "worker alice needs at least 3 contributors per round") {
+		t.Fatalf("a federation of 2 on workers requiring 3: %v", err)
+	}
+	e.Refused("train", err)
+	owner := c.Connect("alice", workers.OwnerUser)
+	if reqs, err := syft.TrainingRequests(owner); err != nil || len(reqs) != 0 {
+		t.Errorf("a plan that can never run was filed for the owner: %v %v", reqs, err)
+	}
+	c.Collect(e, m)
+	if hits := e.Find(canary); len(hits) > 0 {
+		t.Errorf("the canary leaked:\n  %s", strings.Join(hits, "\n  "))
+	}
+}

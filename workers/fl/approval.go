@@ -3,7 +3,6 @@ package fl
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -317,6 +316,3 @@ func loadNames(ls []approvals.Load) string {
 	}
 	return strings.Join(out, ", ")
 }
-
-// errNotTrained says a model has no training record for its user.
-var errNotTrained = errors.New("not trained on this worker in the current round")
