@@ -128,15 +128,19 @@ func (e *DropoutError) Unwrap() error { return e.Err }
 // orchestrator (this process) and every worker learn only the average,
 // never one model.
 //
-// Each worker encodes its model's parameters in fixed point in Z_2^64,
-// splits them into one uniformly random additive share per participant
-// (crypto/rand), and stores each share directly on its participant,
-// worker to worker, through a one-round grant; each participant then
-// returns only the sum of the shares it holds, and this process adds the
-// sums and decodes the average. A worker's update therefore never
-// travels in the clear: not to this process, not to another worker.
-// Models trained on private data may be aggregated this way (it is the
-// only way they leave their workers).
+// Each worker weighs its model by its own weight (opts.Weighting: never a
+// weight this process chose), encodes it in fixed point in Z_2^64, splits
+// it into one uniformly random additive share per participant
+// (crypto/rand), and sends each share's mask directly to its participant,
+// worker to worker over TLS under a one-use grant; each participant then
+// returns only the sum of what it holds, and this process adds the sums
+// and decodes the average. A worker's update therefore never travels in
+// the clear: not to this process, not to another worker. Models trained
+// on data this user may not read may be aggregated this way only (it is
+// the only way they leave their workers), under their owners' approval of
+// the training, in a round with enough contributors of the approved
+// federation (docs/privacy.md): otherwise the workers refuse, wrapping
+// workers.ErrPermission, and nothing is decoded.
 //
 // All models must have the same architecture and be on distinct workers.
 func SecureAggregate(models []*ModelPointer, opts SecureAggOptions) (*AggregateResult, error) {

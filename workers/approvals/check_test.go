@@ -446,7 +446,7 @@ func TestTrainRequestProvider(t *testing.T) {
 	if err := w.call(workers.OwnerUser, MsgShow, &ShowRequest{ID: v.ID}, &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"provider: none", "never one participant's model", "stays on this worker"} {
+	for _, want := range []string{"provider: none", "never one participant's model", "stay on this worker, private", "one share of a secure aggregate"} {
 		if !strings.Contains(rep.Review, want) {
 			t.Errorf("review lacks %q:\n%s", want, rep.Review)
 		}

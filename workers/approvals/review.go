@@ -52,8 +52,8 @@ func (b *Book) Review(rec *Record) string {
 	reviewRecipients(&w, r, rec.Requester)
 	w.WriteString("\n")
 	if r.Kind == KindTrain {
-		fmt.Fprintf(&w, "saves: each round's trained model stays on this worker, private, and leaves it only averaged as the\n"+
-			"  configuration says; it is deleted once averaged\n")
+		fmt.Fprintf(&w, "saves: each round's trained model and its losses stay on this worker, private; the model leaves it only\n"+
+			"  as one share of a secure aggregate with enough contributors of the federation above, once\n")
 	} else {
 		fmt.Fprintf(&w, "saves: what a party that computed on private data saves (mpc.Save) is stored as private, readable only by\n"+
 			"  the owners of the worker that stores it and its read-private users, recorded as computed from the owners' data,\n"+
