@@ -35,6 +35,15 @@ type Config struct {
 	Limits serde.Limits
 	// MaxResultElements bounds the result of one op (0: Limits.MaxElements).
 	MaxResultElements int
+	// MaxOpBytes bounds the memory one op may take, estimated from its
+	// operands' shapes before it runs: result, intermediates and storing
+	// it (0: no bound, as for a virtual worker, whose memory is its
+	// user's own; a daemon sets DefaultMaxOpBytes). Every user's ops are
+	// held to it.
+	MaxOpBytes int64
+	// MaxOpBytesInFlight bounds the estimated memory of the ops running
+	// at once, all users together; more wait (0: MaxOpBytes).
+	MaxOpBytesInFlight int64
 	// RequestTimeout caps how long one request may run, whatever deadline
 	// the client asked for (0: one minute).
 	RequestTimeout time.Duration
@@ -109,6 +118,8 @@ type Handler struct {
 	peers  map[string]*Client // cached peer sessions by address and grants
 
 	kindChecks map[store.Kind]func(blob []byte, lim serde.Limits) error
+
+	opBudget *opBudget // nil when ops are not bounded
 }
 
 // NewHandler returns a Handler with the built-in message types registered.
@@ -133,6 +144,13 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cfg.MaxAuthFailures = 3
 	}
 	h := &Handler{cfg: cfg, routes: map[string]HandlerFunc{}, peers: map[string]*Client{}}
+	if cfg.MaxOpBytes > 0 {
+		if cfg.MaxOpBytesInFlight <= 0 {
+			cfg.MaxOpBytesInFlight = cfg.MaxOpBytes
+		}
+		h.cfg.MaxOpBytesInFlight = cfg.MaxOpBytesInFlight
+		h.opBudget = newOpBudget(cfg.MaxOpBytesInFlight)
+	}
 	h.Handle(MsgPing, h.ping)
 	h.Handle(MsgPut, h.put)
 	h.Handle(MsgGet, h.get)

@@ -68,6 +68,23 @@ func broadcastSize(shapes [][]int, _ OpParams) (int, error) {
 
 func sameSize(shapes [][]int, _ OpParams) (int, error) { return tensor.Numel(shapes[0]), nil }
 
+// reduceSize is the size of a reduction's result: one element over
+// everything, or the operand without the dimension Dim.
+func reduceSize(shapes [][]int, p OpParams) (int, error) {
+	s := shapes[0]
+	if p.Dim == nil {
+		return 1, nil
+	}
+	d := *p.Dim
+	if d < 0 {
+		d += len(s)
+	}
+	if d < 0 || d >= len(s) || s[d] == 0 {
+		return tensor.Numel(s), nil // the op reports the bad dimension
+	}
+	return tensor.Numel(s) / s[d], nil
+}
+
 func matmulSize(shapes [][]int, _ OpParams) (int, error) {
 	a, b := shapes[0], shapes[1]
 	if len(a) == 0 || len(b) == 0 {
@@ -158,7 +175,7 @@ func init() {
 	}
 	for _, r := range reductions {
 		all, dim := r.all, r.dim
-		register(&OpSpec{Name: r.name, Arity: 1, Doc: r.doc, outSize: sameSize,
+		register(&OpSpec{Name: r.name, Arity: 1, Doc: r.doc, outSize: reduceSize,
 			run: func(a []*tensor.Tensor, p OpParams) *tensor.Tensor {
 				if p.Dim == nil {
 					return tensor.Scalar(all(a[0]))

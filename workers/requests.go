@@ -448,6 +448,19 @@ func (h *Handler) op(ctx context.Context, r *Request) (any, error) {
 		args[i] = objs[i].Tensor
 	}
 	private, allowed := PrivacyOf(objs...)
+	shapes := make([][]int, len(args))
+	for i, a := range args {
+		shapes[i] = a.Shape()
+	}
+	est, release, err := h.admitOp(ctx, q.Op, shapes, q.Params)
+	if err != nil {
+		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrDeadline) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	defer release()
+	r.Note("estimate_bytes", est.Total())
 	out, err := runOp(spec, args, q.Params, h.MaxResult())
 	if err != nil {
 		if strings.Contains(err.Error(), "exceeds the worker's limit") {

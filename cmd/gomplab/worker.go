@@ -43,6 +43,7 @@ func workerCmd() *cobra.Command {
 		maxJobsPerUser, jobQueue                       int
 		bounds                                         = daemon.DefaultBounds
 		flMinContributors                              int
+		quotas                                         daemon.Quotas
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -90,11 +91,12 @@ and exits; acknowledged writes are already on disk.`,
 			d, err := daemon.Start(daemon.Config{
 				Dir: data, Listen: listen, InsecureLoopback: insecure,
 				CertFile: certFile, KeyFile: keyFile, UsersFile: usersFile, Log: log,
-				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout, Bounds: bounds,
+				Limits: serde.Limits{MaxBytes: maxMessage}, RequestTimeout: requestTimeout, Bounds: bounds, Quotas: quotas,
 			})
 			if err != nil {
 				return err
 			}
+			applyMemoryLimit(quotas, log)
 			// MPC parties run as `gomplab party` child processes under
 			// resource limits.
 			exe, err := os.Executable()
@@ -145,6 +147,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.IntVar(&flMinContributors, "fl-min-contributors", fl.DefaultMinContributors, "fewest contributors a federated round needs before this worker releases its share of a model trained on data the requester may not read (at least 2): approved workers, each trained on such data")
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	addBoundsFlags(f, &bounds)
+	addQuotaFlags(f, &quotas)
 	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
 	cmd.AddCommand(workerStoreCmds()...)
 	return cmd

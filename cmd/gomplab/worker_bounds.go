@@ -1,6 +1,11 @@
 package main
 
 import (
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/daemon"
 	"github.com/spf13/pflag"
 )
@@ -17,4 +22,28 @@ func addBoundsFlags(f *pflag.FlagSet, b *daemon.Bounds) {
 	f.DurationVar(&b.LogInterval, "log-interval", b.LogInterval, "window of --log-burst")
 	f.Int64Var(&b.AccessLogMaxBytes, "access-log-max", b.AccessLogMaxBytes, "size in bytes at which access.log rotates to access.log.1")
 	f.IntVar(&b.AccessLogKeep, "access-log-keep", b.AccessLogKeep, "rotated access logs kept (access.log.1 ... .N)")
+}
+
+// addQuotaFlags adds the flags of what one authenticated user may take
+// (docs/deploy.md, "Bounded resources") to f, bound to q.
+func addQuotaFlags(f *pflag.FlagSet, q *daemon.Quotas) {
+	f.Int64Var(&q.OpBytes, "max-op-memory", workers.DefaultMaxOpBytes, "memory in bytes one op may take (result, intermediates and storing it, estimated from the shapes before it runs; -1: no bound)")
+	f.Int64Var(&q.OpBytesInFlight, "max-op-memory-in-flight", 0, "memory in bytes the ops running at once may take together; more wait (0: --max-op-memory)")
+	f.Int64Var(&q.StoreBytesPerUser, "max-store-per-user", 0, "bytes one user's objects may take in the store (0: no bound)")
+	f.Int64Var(&q.StoreCacheBytes, "store-cache", daemon.DefaultStoreCacheBytes, "bytes of decoded objects the store keeps in memory")
+	f.Int64Var(&q.MemoryLimit, "memory-limit", 0, "soft memory limit of the daemon in bytes, kept by the garbage collector (0: 32 MiB + --max-op-memory-in-flight + --store-cache; -1: none; GOMEMLIMIT overrides)")
+}
+
+// applyMemoryLimit sets the process's soft memory limit for quotas q,
+// unless GOMEMLIMIT does or q says none, and logs it.
+func applyMemoryLimit(q daemon.Quotas, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" || q.MemoryLimit < 0 {
+		return
+	}
+	limit := q.MemoryLimit
+	if limit == 0 {
+		limit = daemon.MemoryLimitFor(q)
+	}
+	debug.SetMemoryLimit(limit)
+	log.Info("memory", "soft_limit", limit, "max_op_memory", q.OpBytes, "store_cache", q.StoreCacheBytes)
 }

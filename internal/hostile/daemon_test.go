@@ -212,6 +212,20 @@ func (p *proc) idle(t *testing.T) int64 {
 	return rss
 }
 
+// status returns lines of the daemon's /proc status (for logs).
+func (p *proc) status(keys ...string) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range keys {
+			if strings.HasPrefix(line, k+":") {
+				out = append(out, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // checkBound fails t when the peak is more than rssLimit above idle.
 func checkBound(t *testing.T, what string, idle, peak, hwm int64) {
 	t.Helper()

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/gomplab/gomplab/serde"
+	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // tlsConn opens a raw TLS connection to d, as a hostile client would:
@@ -183,5 +186,46 @@ func TestAccessLogRotates(t *testing.T) {
 	}
 	if _, err := os.Stat(d.dir.AccessLogPath() + ".3"); err == nil {
 		t.Error("access.log.3 kept beyond --access-log-keep 2")
+	}
+}
+
+// TestStoreQuota: a user's objects may take only --max-store-per-user
+// bytes of the store; freeing them makes room again, and other users are
+// not affected.
+func TestStoreQuota(t *testing.T) {
+	d, me := daemonForTest(t, Config{Quotas: Quotas{StoreBytesPerUser: 100 << 10}})
+	c := dialTest(t, d, me)
+	ctx := context.Background()
+	put := func(c *workers.Client, id string) error {
+		o := &store.Object{ID: id, Kind: store.KindTensor, Tensor: tensor.Ones(1000)} // about 8 KB
+		return c.Call(ctx, workers.MsgPut, &workers.PutRequest{Object: o}, nil)
+	}
+	n := 0
+	var err error
+	for ; n < 100; n++ {
+		if err = put(c, fmt.Sprintf("t%d", n)); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, store.ErrQuota) || n < 10 || n > 13 {
+		t.Fatalf("after %d puts of 8 KB under a 100 KiB quota: %v", n, err)
+	}
+	for _, want := range []string{"user me stores", "may store 102400", "--max-store-per-user"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("quota error %q lacks %q", err, want)
+		}
+	}
+	if err := c.Call(ctx, workers.MsgFree, &workers.FreeRequest{IDs: []string{"t0"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(c, "again"); err != nil {
+		t.Fatalf("put after a free: %v", err)
+	}
+	owner, err := d.dir.OwnerToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := put(dialTest(t, d, owner), "owners"); err != nil {
+		t.Fatalf("another user's put: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -56,7 +57,44 @@ type Quotas struct {
 	// StoreBytesPerUser bounds the bytes one user's objects take in the
 	// store (0: no bound).
 	StoreBytesPerUser int64
+	// OpBytes bounds the memory one op may take, estimated before it
+	// runs (0: workers.DefaultMaxOpBytes; negative: no bound); OpBytesInFlight bounds the ops
+	// running at once (0: OpBytes). See workers.Config.
+	OpBytes, OpBytesInFlight int64
+	// StoreCacheBytes bounds the decoded objects the store keeps in
+	// memory (0: DefaultStoreCacheBytes).
+	StoreCacheBytes int64
+	// MemoryLimit is the Go runtime's soft memory limit for the daemon's
+	// process (runtime/debug.SetMemoryLimit), which `gomplab worker`
+	// sets: the garbage collector keeps the heap under it, and returns
+	// freed memory to the system, instead of letting it grow to twice
+	// what is live (0: MemoryLimitFor; negative: none).
+	MemoryLimit int64
 }
+
+// MemoryLimitFor is the default soft memory limit for quotas q: what the
+// ops running at once and the store cache may hold, and 32 MiB for the
+// rest of the daemon.
+func MemoryLimitFor(q Quotas) int64 {
+	op := q.OpBytes
+	if op == 0 {
+		op = workers.DefaultMaxOpBytes
+	}
+	inFlight := q.OpBytesInFlight
+	if inFlight <= 0 {
+		inFlight = max(op, 0)
+	}
+	cache := q.StoreCacheBytes
+	if cache <= 0 {
+		cache = DefaultStoreCacheBytes
+	}
+	return 32<<20 + inFlight + cache
+}
+
+// DefaultStoreCacheBytes is a daemon's store cache: small enough that
+// the daemon stays within a couple of hundred megabytes of its idle size
+// whatever its users read.
+const DefaultStoreCacheBytes = 32 << 20
 
 // Bounds are the resources clients may take, before and after they
 // authenticate (docs/deploy.md, "Bounded resources").
@@ -189,6 +227,10 @@ func Start(cfg Config) (*Daemon, error) {
 	}
 	reportDamage(cfg.Log, bs)
 	bs.SetQuota(cfg.Quotas.StoreBytesPerUser)
+	if cfg.Quotas.StoreCacheBytes <= 0 {
+		cfg.Quotas.StoreCacheBytes = DefaultStoreCacheBytes
+	}
+	bs.SetCacheBytes(cfg.Quotas.StoreCacheBytes)
 	af, err := logfile.Open(dir.AccessLogPath(), bounds.AccessLogMaxBytes, bounds.AccessLogKeep)
 	if err != nil {
 		bs.Close()
@@ -202,12 +244,14 @@ func Start(cfg Config) (*Daemon, error) {
 		Users:    users,
 		AccessLog: slog.New(lograte.New(slog.NewJSONHandler(af, nil), bounds.LogBurst, bounds.LogInterval).
 			Only(func(l slog.Level, msg string) bool { return msg == "refused" })).With("worker", dir.WorkerID),
-		MaxAuthFailures: bounds.MaxAuthFailures,
-		Log:             cfg.Log,
-		Limits:          cfg.Limits,
-		RequestTimeout:  cfg.RequestTimeout,
-		Dial:            workers.PeerDialer(&cert),
-		Certificate:     &cert,
+		MaxAuthFailures:    bounds.MaxAuthFailures,
+		MaxOpBytes:         cmp.Or(cfg.Quotas.OpBytes, workers.DefaultMaxOpBytes),
+		MaxOpBytesInFlight: cfg.Quotas.OpBytesInFlight,
+		Log:                cfg.Log,
+		Limits:             cfg.Limits,
+		RequestTimeout:     cfg.RequestTimeout,
+		Dial:               workers.PeerDialer(&cert),
+		Certificate:        &cert,
 	})
 	if err != nil {
 		d.closeFiles()

@@ -204,7 +204,9 @@ func (s *BoltStore) init(existed, readOnly bool) (err error) {
 			return fmt.Errorf("open store %s: %w", s.path, err)
 		}
 	}
-	return s.verify()
+	err = s.verify()
+	s.dropMapped() // verify read every record
+	return err
 }
 
 // sealLegacy seals every value of a store written before checksums.
@@ -307,6 +309,10 @@ func (s *BoltStore) SetQuota(bytesPerOwner int64) {
 	s.mu.Unlock()
 }
 
+// SetCacheBytes bounds the decoded objects kept in memory (the default is
+// DefaultStoreCacheBytes); call it before the store is used.
+func (s *BoltStore) SetCacheBytes(n int64) { s.cache = newObjectCache(n) }
+
 // Usage returns the bytes owner's objects take in the file.
 func (s *BoltStore) Usage(owner string) int64 {
 	s.mu.Lock()
@@ -392,9 +398,16 @@ func (s *BoltStore) Put(o *Object) (err error) {
 	if err == nil {
 		s.addUsage(o.Owner, size)
 		s.cache.add(o, epoch)
+		if size >= dropMappedBytes {
+			s.dropMapped()
+		}
 	}
 	return err
 }
+
+// dropMappedBytes is the size of an object past which writing or removing
+// it drops the file's pages from memory (dropMapped).
+const dropMappedBytes = 1 << 20
 
 // decodeStored checks and decodes the value of object id.
 func decodeStored(id string, b []byte) (*Object, error) {
@@ -446,6 +459,9 @@ func (s *BoltStore) Get(id string) (o *Object, err error) {
 		return nil, err
 	}
 	s.cache.add(o, epoch)
+	if valueBytes(o) >= dropMappedBytes {
+		s.dropMapped()
+	}
 	return o, nil
 }
 
@@ -520,6 +536,9 @@ func (s *BoltStore) Take(id string) (o *Object, err error) {
 	s.cache.remove(id)
 	if err == nil {
 		s.addUsage(o.Owner, -size)
+		if size >= dropMappedBytes {
+			s.dropMapped()
+		}
 	}
 	return o, err
 }
@@ -537,6 +556,9 @@ func (s *BoltStore) Delete(id string) (err error) {
 	s.cache.remove(id)
 	if err == nil {
 		s.addUsage(o.Owner, -size)
+		if size >= dropMappedBytes {
+			s.dropMapped()
+		}
 	}
 	return err
 }
@@ -615,6 +637,7 @@ func (s *BoltStore) Clear(owner string) (n int, err error) {
 		s.addUsage(o, -n)
 	}
 	s.cache.remove(ids...)
+	s.dropMapped()
 	return len(ids), nil
 }
 
