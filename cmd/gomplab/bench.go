@@ -59,6 +59,7 @@ type partyReport struct {
 	Bytes   int64     `json:"bytes"`                 // sent during one repetition
 	Rounds  int64     `json:"rounds"`
 	MaxErr  float64   `json:"max_abs_error"`
+	PeakRSS int64     `json:"peak_rss_bytes,omitempty"` // peak resident memory during the timed repetitions (bench nn)
 	// Offline phase (dealer-free provider): preprocessing the requests of
 	// one repetition, timed and counted apart from it.
 	OfflineSeconds []float64 `json:"offline_seconds,omitempty"`

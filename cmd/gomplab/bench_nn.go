@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,13 +34,19 @@ type nnRef struct {
 // returns its max abs error against the same computation in plaintext.
 type nnWorkload struct {
 	name  string
-	ref   nnRef
+	ref   nnRef // zero: CrypTen has no stored figure
 	setup func(p *mpc.Party) (step func() error, check func() (float64, error), err error)
+	// resnet marks the rows that need --resnet's files; they run one
+	// timed repetition, without a warm-up (minutes each on two cores).
+	resnet int // batch size, 0 for the other rows
+	tol    float64
 }
 
 var nnWorkloads = []nnWorkload{
-	{name: "LeNet inference, batch 64", ref: nnRef{3.92, 640_525_248, 123, 1.7e-4}, setup: lenetInference},
-	{name: "logistic regression 100->1 as CrypTen's (Linear+Sigmoid, BCELoss, lr 0.5), 1 epoch, batch 100", ref: nnRef{2.41, 3_456_080, 930, 1.2e-3}, setup: logregEpoch},
+	{name: "LeNet inference, batch 64", ref: nnRef{3.92, 640_525_248, 123, 1.7e-4}, setup: lenetInference, tol: 1e-3},
+	{name: "logistic regression 100->1 as CrypTen's (Linear+Sigmoid, BCELoss, lr 0.5), 1 epoch, batch 100", ref: nnRef{2.41, 3_456_080, 930, 1.2e-3}, setup: logregEpoch, tol: 2e-3},
+	{name: "ResNet-18 inference, 3x224x224, batch 1", setup: resnetInference(1), resnet: 1, tol: 0.05},
+	{name: "ResNet-18 inference, 3x224x224, batch 8", setup: resnetInference(8), resnet: 8, tol: 0.05},
 }
 
 // benchLeNet is the network of the LeNet row: CrypTen's TFE network B.
@@ -162,7 +170,12 @@ func benchNNParty(p *mpc.Party) (any, error) {
 	// offline phase).
 	offline := os.Getenv(mpc.EnvProvider) == mpc.ProviderDealerFree
 	var reqs []provider.Request
-	for i := -1; i < reps; i++ {
+	first := -1 // the warm-up, which the dealer-free provider needs to record its requests
+	if nnWorkloads[row].resnet > 0 && !offline {
+		first = 0
+	}
+	resetPeakRSS()
+	for i := first; i < reps; i++ {
 		if err := comm.Barrier(mpc.CommOf(p)); err != nil {
 			return nil, err
 		}
@@ -188,6 +201,7 @@ func benchNNParty(p *mpc.Party) (any, error) {
 			rep.Bytes, rep.Rounds = d.BytesSent, d.Rounds
 		}
 	}
+	rep.PeakRSS = peakRSS()
 	if rep.MaxErr, err = check(); err != nil {
 		return nil, err
 	}
@@ -207,6 +221,7 @@ type nnResult struct {
 	Bytes        int64   `json:"bytes_per_party"`
 	Rounds       int64   `json:"rounds"`
 	MaxErr       float64 `json:"max_abs_error"`
+	PeakRSS      []int64 `json:"peak_rss_bytes_per_party,omitempty"`
 	CrypTen      nnRef   `json:"crypten"`
 	Speedup      float64 `json:"speedup"`
 	Error        string  `json:"error,omitempty"`
@@ -216,9 +231,10 @@ func init() {
 	var asJSON bool
 	var parties, reps int
 	var set benchSetting
+	var resnetDir, only string
 	cmd := &cobra.Command{
 		Use:   "nn",
-		Short: "Benchmark encrypted neural networks: LeNet inference and logistic-regression training",
+		Short: "Benchmark encrypted neural networks: LeNet and ResNet-18 inference, logistic-regression training",
 		Long: `Runs the two neural-network workloads of CrypTen's reference figures with
 parties as separate processes over loopback TCP (trusted-first-party
 provider, 16-bit fixed point): LeNet inference on a batch of 64 encrypted
@@ -228,7 +244,15 @@ the median time at the slower party (triple generation included), bytes sent
 and rounds per party in one repetition, and the max abs error against the
 same computation in plaintext (logits; trained weights), beside CrypTen's
 stored figures (trusted first party) and the speedup against them.
---provider and --delay as for bench mpc.`,
+--provider and --delay as for bench mpc.
+
+With --resnet DIR it also runs torchvision's ResNet-18 at ImageNet size
+(3x224x224) at batch 1 and 8, the model shared by party 0 and the images
+encrypted by party 1, one timed repetition each (no warm-up). DIR is what
+examples/resnet/export_resnet18.py writes (seeded random weights, exported
+by PyTorch; nothing is downloaded). Every row also reports each party's
+peak resident memory during its timed repetitions. --only runs the rows
+whose name contains a string (--only ResNet).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkSetting(set, parties, reps); err != nil {
@@ -240,7 +264,21 @@ stored figures (trusted first party) and the speedup against them.
 			}
 			var results []nnResult
 			for i, w := range nnWorkloads {
-				r := runNNWorkload(i, w, set, parties, reps)
+				if !strings.Contains(w.name, only) {
+					continue
+				}
+				if w.resnet > 0 {
+					if resnetDir == "" {
+						if only != "" {
+							return fmt.Errorf("--only %q: the ResNet-18 rows need --resnet DIR: %s", only, resnetHowTo)
+						}
+						continue
+					}
+					if err := checkResNetDir(resnetDir, w.resnet); err != nil {
+						return err
+					}
+				}
+				r := runNNWorkload(i, w, set, parties, reps, resnetDir)
 				r.LoadAverage = load
 				results = append(results, r)
 				if !asJSON {
@@ -258,21 +296,35 @@ stored figures (trusted first party) and the speedup against them.
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	cmd.Flags().IntVar(&parties, "parties", 2, "number of party processes")
-	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per workload (after one warm-up)")
+	cmd.Flags().IntVar(&reps, "reps", 5, "timed repetitions per workload (after one warm-up; the ResNet-18 rows run one)")
+	cmd.Flags().StringVar(&resnetDir, "resnet", "", "folder from examples/resnet/export_resnet18.py: also run the ResNet-18 rows")
+	cmd.Flags().StringVar(&only, "only", "", "run only the rows whose name contains this")
 	settingFlags(cmd, &set)
 	benchCmd.AddCommand(cmd)
 }
 
-func runNNWorkload(i int, w nnWorkload, set benchSetting, parties, reps int) nnResult {
+func runNNWorkload(i int, w nnWorkload, set benchSetting, parties, reps int, resnetDir string) nnResult {
+	var env []string
+	if w.resnet > 0 {
+		reps = 1
+		abs, err := filepath.Abs(resnetDir)
+		if err != nil {
+			return nnResult{Workload: w.name, Error: err.Error()}
+		}
+		env = append(env, envBenchResNet+"="+abs)
+	}
 	r := nnResult{Workload: w.name, benchSetting: set, Parties: parties, Reps: reps, CrypTen: w.ref}
-	reports, err := runBenchParties("bench-nn", set, parties, i, reps, nil)
+	reports, err := runBenchParties("bench-nn", set, parties, i, reps, env)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
 	_, r.Median, r.Bytes, r.Rounds, r.MaxErr = slowestParty(reports)
+	for _, rep := range reports {
+		r.PeakRSS = append(r.PeakRSS, rep.PeakRSS)
+	}
 	r.Offline, r.OfflineBytes = offlinePhase(reports)
-	if r.Median > 0 {
+	if r.Median > 0 && w.ref.Seconds > 0 {
 		r.Speedup = w.ref.Seconds / r.Median
 	}
 	return r
@@ -281,7 +333,7 @@ func runNNWorkload(i int, w nnWorkload, set benchSetting, parties, reps int) nnR
 func printNNTable(out io.Writer, results []nnResult) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	offline := len(results) > 0 && results[0].Provider == mpc.ProviderDealerFree
-	head := "workload\tmedian s\tbytes/party\trounds\tmax abs err\t"
+	head := "workload\tmedian s\tbytes/party\trounds\tmax abs err\tpeak MB/party\t"
 	if offline {
 		head += "offline s\toffline bytes/party\t"
 	}
@@ -291,9 +343,17 @@ func printNNTable(out io.Writer, results []nnResult) {
 			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t", r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr)
+		var peaks []string
+		for _, b := range r.PeakRSS {
+			peaks = append(peaks, fmt.Sprintf("%.0f", float64(b)/(1<<20)))
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%d\t%d\t%.2g\t%s\t", r.Workload, r.Median, r.Bytes, r.Rounds, r.MaxErr, strings.Join(peaks, " / "))
 		if offline {
 			fmt.Fprintf(tw, "%.4f\t%d\t", r.Offline, r.OfflineBytes)
+		}
+		if r.CrypTen.Seconds == 0 {
+			fmt.Fprintf(tw, "-\t-\t-\t-\t-\t\n")
+			continue
 		}
 		fmt.Fprintf(tw, "%.2f\t%d\t%d\t%.2g\t%.1fx\t\n",
 			r.CrypTen.Seconds, r.CrypTen.Bytes, r.CrypTen.Rounds, r.CrypTen.Error, r.Speedup)
