@@ -49,8 +49,12 @@ func (l *Link) apply(cfg *comm.Config) error {
 			return fmt.Errorf("the party's credential: %v", err)
 		}
 		cfg.Identities, cfg.Key, cfg.Credential = l.Identities, k, c
-	}
-	if len(l.Secret) > 0 {
+		if len(l.Secret) > 0 {
+			// The secret binds the ranks to one submitter: it is in the
+			// job id the credentials name (comm.BindJob).
+			cfg.JobID = comm.BindJob(cfg.JobID, l.Secret)
+		}
+	} else if len(l.Secret) > 0 {
 		cfg.Secret = l.Secret
 	}
 	ports, err := comm.ParsePortRange(l.Ports)

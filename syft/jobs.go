@@ -449,19 +449,21 @@ func (j *Job) validate() (*jobRun, error) {
 // partyLink says how the parties authenticate each other: when this
 // orchestrator has pinned every worker's certificate, each rank is bound
 // to its worker (each worker signs its own party's credential, so no one,
-// this orchestrator included, can take a rank's place); otherwise (a
-// worker reached without TLS, on loopback) the parties share a fresh job
-// secret, which each worker gets over its session with this process.
+// this orchestrator included, can take a rank's place), and every rank to
+// this job by a fresh job secret the credentials name (comm.BindJob), so
+// that no one else can start a rank of it; otherwise (a worker reached
+// without TLS, on loopback) the parties share the job secret, which each
+// worker gets over its session with this process.
 func partyLink(ws []Worker) sandbox.Link {
+	secret := make([]byte, 32)
+	rand.Read(secret)
 	ids := make([]string, len(ws))
 	for i, w := range ws {
 		if ids[i] = w.link().identity; ids[i] == "" {
-			secret := make([]byte, 32)
-			rand.Read(secret)
 			return sandbox.Link{Secret: secret}
 		}
 	}
-	return sandbox.Link{Identities: ids}
+	return sandbox.Link{Identities: ids, Secret: secret}
 }
 
 // payload checks and encodes what the parties run (the function's source,

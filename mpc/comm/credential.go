@@ -331,3 +331,24 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// BindJob is the job id the parties of a pinned job use (in their
+// credentials, the rendezvous and every link) when the orchestrator also
+// gave them a job secret: the job's id followed by a digest of the id and
+// the secret. A job id is not a secret (results and errors name it), so
+// pinned identities alone say which worker holds each rank, not that
+// every rank was started by the same submitter: anyone with an account on
+// a worker could start a rank of someone else's job there, and the
+// worker would sign its credential. Bound to the secret, which only the
+// job's orchestrator knows, such a party names another job and is
+// refused at the rendezvous.
+func BindJob(job string, secret []byte) string {
+	h := sha256.New()
+	h.Write([]byte("gomplab job binding v1\x00"))
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(job)))
+	h.Write(n[:])
+	h.Write([]byte(job))
+	h.Write(secret)
+	return job + "~" + hex.EncodeToString(h.Sum(nil)[:16])
+}

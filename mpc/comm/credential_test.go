@@ -247,3 +247,17 @@ func FuzzParsePartyKey(f *testing.F) {
 		}
 	})
 }
+
+// TestBindJob: the bound id depends on the job and on the secret, keeps
+// the job's id readable, and fits the bounds on job ids.
+func TestBindJob(t *testing.T) {
+	a := BindJob("j1", []byte("0123456789abcdef"))
+	for _, other := range []string{BindJob("j1", []byte("0123456789abcdeg")), BindJob("j2", []byte("0123456789abcdef"))} {
+		if other == a {
+			t.Fatalf("BindJob collides: %s", a)
+		}
+	}
+	if a != BindJob("j1", []byte("0123456789abcdef")) || !strings.HasPrefix(a, "j1~") || len(a) != len("j1~")+32 {
+		t.Fatalf("BindJob(j1) = %q", a)
+	}
+}

@@ -281,9 +281,11 @@ func (t *Table) admit(j *sandbox.Job) (Options, error) {
 
 // secure checks how the job authenticates its parties and fills in this
 // party's side: with pinned identities, this worker must be the one the
-// job names for the party's rank, and it mints the party's key and signs
-// its credential (the worker's own key stays here); with a job secret,
-// the secret must be long enough. A job with neither is refused: party
+// job names for the party's rank, the job must carry the secret that
+// binds its ranks to its orchestrator, and the worker mints the party's
+// key and signs its credential for the job bound to that secret
+// (comm.BindJob; the worker's own key stays here); with a job secret
+// alone, the secret must be long enough. A job with neither is refused: party
 // links are always authenticated. The party also gets this worker's
 // advertised host, port range and peer timeout.
 func (t *Table) secure(j *sandbox.Job, o Options) error {
@@ -308,11 +310,15 @@ func (t *Table) secure(j *sandbox.Job, o Options) error {
 			return workers.BadRequestf("job %s lists worker %s for rank %d, but this worker (%s) is %s",
 				j.ID, l.Identities[j.Rank], j.Rank, t.h.WorkerID(), own)
 		}
+		if len(l.Secret) < comm.MinSecret {
+			return workers.BadRequestf("job %s names its parties' identities but no job secret of at least %d bytes binding its ranks together (job ids are not secrets: without it anyone could start a rank of this job); update the orchestrator",
+				j.ID, comm.MinSecret)
+		}
 		key, err := comm.NewPartyKey()
 		if err != nil {
 			return err
 		}
-		cred, err := comm.SignCredential(*me, j.ID, j.Rank, key)
+		cred, err := comm.SignCredential(*me, comm.BindJob(j.ID, l.Secret), j.Rank, key)
 		if err != nil {
 			return err
 		}
@@ -322,7 +328,6 @@ func (t *Table) secure(j *sandbox.Job, o Options) error {
 		if l.Credential, err = cred.MarshalBinary(); err != nil {
 			return err
 		}
-		l.Secret = nil
 	case len(l.Secret) > 0:
 		if len(l.Secret) < comm.MinSecret {
 			return workers.BadRequestf("job %s: a job secret of %d bytes; at least %d", j.ID, len(l.Secret), comm.MinSecret)

@@ -111,6 +111,7 @@ func TestStartValidates(t *testing.T) {
 		{"identities count", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{w.fingerprint()}} }), "names 1 identities for 2 parties"},
 		{"bad identity", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{"x", w.fingerprint()}} }), "identity of rank 0"},
 		{"another worker named", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{w.fingerprint(), other}} }), "lists worker " + other + " for rank 1"},
+		{"identities without a secret", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{other, w.fingerprint()}} }), "no job secret"},
 		{"master address", job(func(j *sandbox.Job) { j.Rank = 0; j.MasterAddr = "no-port" }), "master address"},
 	}
 	for _, tc := range cases {
@@ -135,7 +136,8 @@ func TestStartSignsCredential(t *testing.T) {
 	peer := comm.Fingerprint(testIdentity(t).Certificate[0])
 	forged, _ := comm.NewPartyKey()
 	forgedPEM, _ := forged.MarshalPEM()
-	j := waitJob("jc", sandbox.Link{Identities: []string{peer, w.fingerprint()}, Key: forgedPEM, Credential: []byte("forged")})
+	secret := []byte("the orchestrator's job secret")
+	j := waitJob("jc", sandbox.Link{Identities: []string{peer, w.fingerprint()}, Key: forgedPEM, Credential: []byte("forged"), Secret: secret})
 	if err := w.t.secure(&j, w.t.opts); err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +153,19 @@ func TestStartSignsCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cred.Verify("jc", 1, w.fingerprint(), partyCertDER(t, l.Key)); err != nil {
+	// The credential names the job bound to its secret: a rank started
+	// by someone without the secret names another job.
+	bound := comm.BindJob("jc", secret)
+	if err := cred.Verify(bound, 1, w.fingerprint(), partyCertDER(t, l.Key)); err != nil {
 		t.Errorf("the credential does not verify for the party's key: %v", err)
 	}
-	if cred.Job != "jc" || cred.Rank != 1 || comm.Fingerprint(cred.Worker) != w.fingerprint() {
+	if err := cred.Verify("jc", 1, w.fingerprint(), partyCertDER(t, l.Key)); err == nil {
+		t.Error("the credential verifies for the unbound job id")
+	}
+	if string(l.Secret) != string(secret) {
+		t.Error("the job secret was not passed on to the party")
+	}
+	if cred.Job != bound || cred.Rank != 1 || comm.Fingerprint(cred.Worker) != w.fingerprint() {
 		t.Errorf("credential for job %q rank %d by %s", cred.Job, cred.Rank, comm.Fingerprint(cred.Worker))
 	}
 	if l.Advertise != "10.1.2.3" || l.Ports != "7200-7209" || l.PeerTimeoutMS != 3000 {
