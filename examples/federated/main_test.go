@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/gomplab/gomplab/internal/race"
 )
 
 // TestFederatedMatchesCentralized: the program's federated model ends
@@ -53,8 +55,8 @@ func TestFederatedMatchesCentralized(t *testing.T) {
 // within 2 points of the centralized one on 2,000 MNIST test images, and
 // the accuracy of both is printed every 50 rounds.
 func TestMNIST(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains classifiers")
+	if testing.Short() || race.Enabled {
+		t.Skip("trains on 6,000 MNIST images: skipped under -short and -race")
 	}
 	var out bytes.Buffer
 	res, err := run(&out, config{data: "mnist", every: 50, workers: 2, train: 6000, test: 2000, rounds: 200, local: 2, batch: 32, hidden: 32, lr: 0.1, seed: 1})
