@@ -311,7 +311,11 @@ func runNNWorkload(i int, w nnWorkload, set benchSetting, parties, reps int, res
 		if err != nil {
 			return nnResult{Workload: w.name, Error: err.Error()}
 		}
-		env = append(env, envBenchResNet+"="+abs)
+		// A party's local work on a batch of 8 (a convolution over 8 x
+		// 64 x 112 x 112 outputs) can keep it from reading for longer
+		// than the default 10 s on a loaded machine, which its peer
+		// would report as frozen.
+		env = append(env, envBenchResNet+"="+abs, comm.EnvPeerTimeout+"=5m")
 	}
 	r := nnResult{Workload: w.name, benchSetting: set, Parties: parties, Reps: reps, CrypTen: w.ref}
 	reports, err := runBenchParties("bench-nn", set, parties, i, reps, env)

@@ -58,7 +58,7 @@ func readSklearnCSV(name string, classes int) (x, y *tensor.Tensor, err error) {
 	}
 	head := strings.Split(strings.TrimSpace(sc.Text()), ",")
 	if len(head) < 2 {
-		return nil, nil, fmt.Errorf("%s: header %q: want samples,features,names...", path, sc.Text())
+		return nil, nil, fmt.Errorf("%s: header %q: want samples,features,class names", path, sc.Text())
 	}
 	n, err1 := strconv.Atoi(head[0])
 	d, err2 := strconv.Atoi(head[1])
