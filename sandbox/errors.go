@@ -99,12 +99,21 @@ type Error struct {
 	Line int    `msgpack:"line,omitempty"`
 	Col  int    `msgpack:"col,omitempty"`
 	Msg  string `msgpack:"msg"`
+	// Dealer marks a failure of the job's dealer (the worker dealing its
+	// correlated randomness, rank WorldSize), which runs no user code.
+	Dealer bool `msgpack:"dealer,omitempty"`
 }
 
 // Error formats the error as "rank 1 (bob): cell[3]:7: panic: ...".
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.Rank >= 0 {
+	if e.Dealer {
+		b.WriteString("dealer")
+		if e.Worker != "" {
+			fmt.Fprintf(&b, " (%s)", e.Worker)
+		}
+		b.WriteString(": ")
+	} else if e.Rank >= 0 {
 		fmt.Fprintf(&b, "rank %d", e.Rank)
 		if e.Worker != "" {
 			fmt.Fprintf(&b, " (%s)", e.Worker)
@@ -170,7 +179,7 @@ func (j *Job) Fail(phase Phase, k Kind, err error) *Error {
 	if !errors.As(err, &e) {
 		e = errorf(k, "%v", err)
 	}
-	e.Rank, e.Worker = j.Rank, j.Worker
+	e.Rank, e.Worker, e.Dealer = j.Rank, j.Worker, j.IsDealer()
 	if e.Phase == "" {
 		e.Phase = phase
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -63,16 +64,40 @@ func (j *Job) validate() error {
 	switch {
 	case j.WorldSize < 1 || j.WorldSize > 64:
 		return fmt.Errorf("world size %d out of range [1,64]", j.WorldSize)
-	case j.Rank < 0 || j.Rank >= j.WorldSize:
-		return fmt.Errorf("rank %d out of range for %d parties", j.Rank, j.WorldSize)
+	case j.Rank < 0 || j.Rank > j.WorldSize || (j.Rank == j.WorldSize && j.Provider != mpc.ProviderDealer):
+		return fmt.Errorf("rank %d out of range for %d parties (rank %d is the dealer, under provider %q only)",
+			j.Rank, j.WorldSize, j.WorldSize, mpc.ProviderDealer)
 	case j.TimeoutMS <= 0:
 		return fmt.Errorf("no timeout set")
 	case j.SetupTimeoutMS < 0:
 		return fmt.Errorf("negative setup timeout (%d ms)", j.SetupTimeoutMS)
-	case j.Program.Entry == "" && len(j.Plan) == 0:
+	case j.Program.Entry == "" && len(j.Plan) == 0 && !j.IsDealer():
 		return fmt.Errorf("no entry function and no plan")
 	}
-	return nil
+	return CheckProvider(j.Provider, j.WorldSize)
+}
+
+// IsDealer reports whether this is the dealer's part of the job: rank
+// WorldSize under the dealer provider, which deals randomness and runs no
+// code (RunDealer).
+func (j *Job) IsDealer() bool { return j.Provider == mpc.ProviderDealer && j.Rank == j.WorldSize }
+
+// CheckProvider checks that a job of n parties can run with the provider
+// named name: one of "" (the trusted first party), mpc.ProviderTFP,
+// mpc.ProviderDealer or mpc.ProviderDealerFree, the last for two parties
+// only. Orchestrators and workers check it before anything starts.
+func CheckProvider(name string, n int) error {
+	switch name {
+	case "", mpc.ProviderTFP, mpc.ProviderDealer:
+		return nil
+	case mpc.ProviderDealerFree:
+		if n != 2 {
+			return fmt.Errorf("the dealer-free provider runs exactly 2 parties, not %d: name a dealer worker for %d parties", n, n)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown provider %s: want %q (trusted first party), %q (a dealer worker) or %q (two parties, no dealer)",
+		strconv.QuoteToASCII(clipText(name, 32)), mpc.ProviderTFP, mpc.ProviderDealer, mpc.ProviderDealerFree)
 }
 
 // Result is what one party reports: its value (encoded with
@@ -301,8 +326,29 @@ func startParty(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, 
 		setupCtx, c = context.WithTimeout(ctx, time.Duration(job.SetupTimeoutMS)*time.Millisecond)
 		defer c()
 	}
+	prov, err := mpc.ProviderOption(job.Provider)
+	if err != nil {
+		return nil, errorf(KindSetup, "%v", err)
+	}
+	c, err := dialMesh(ctx, setupCtx, job, rv, opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := mpc.NewParty(c, append([]mpc.Option{mpc.WithStore(store), prov}, opts.Restriction.options()...)...)
+	if err != nil {
+		c.Close()
+		return nil, errorf(KindPeer, "starting the party: %v", err)
+	}
+	opts.Restriction.apply(p)
+	return p, nil
+}
+
+// dialMesh joins the job's mesh within setupCtx (the TTP's place
+// included when the job has a dealer) and wraps the communicator as opts
+// say.
+func dialMesh(ctx, setupCtx context.Context, job Job, rv *comm.Rendezvous, opts PartyOptions) (comm.Comm, error) {
 	cfg := comm.Config{Rank: job.Rank, Size: job.WorldSize, MasterAddr: job.MasterAddr,
-		JobID: job.ID, Rendezvous: rv}
+		JobID: job.ID, Rendezvous: rv, TTP: job.Provider == mpc.ProviderDealer}
 	if err := job.Link.apply(&cfg); err != nil {
 		return nil, errorf(KindSetup, "the party's link settings: %v", err)
 	}
@@ -320,13 +366,7 @@ func startParty(ctx context.Context, job Job, rv *comm.Rendezvous, store Store, 
 	if opts.Observe != nil {
 		c = opts.Observe(job.Rank, c)
 	}
-	p, err := mpc.NewParty(c, append([]mpc.Option{mpc.WithStore(store)}, opts.Restriction.options()...)...)
-	if err != nil {
-		c.Close()
-		return nil, errorf(KindPeer, "starting the party: %v", err)
-	}
-	opts.Restriction.apply(p)
-	return p, nil
+	return c, nil
 }
 
 // run calls the entry function (or runs the plan) on party p and records

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"html"
 	"net"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/sandbox"
@@ -63,20 +67,63 @@ const DefaultJobTimeout = 5 * time.Minute
 //	results, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", product)
 //
 // (ExampleRunMultiWorkers runs this on two virtual workers.)
+//
+// Options among args (WithDealer, WithProvider) set the job's provider
+// instead of being shipped:
+//
+//	syft.RunMultiWorkers([]syft.Worker{alice, bob}, "", product, syft.WithDealer(carol))
 func RunMultiWorkers(ws []Worker, masterAddr string, fn any, args ...any) (*Results, error) {
 	f, err := FuncOf(fn)
 	if err != nil {
 		return nil, err
 	}
-	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: f, Args: args}
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: f}
+	j.Args = j.apply(args)
 	return j.Run(context.Background())
 }
 
 // RunSource is RunMultiWorkers for source text: entry names the function
 // to run in src, a Go file with its imports.
 func RunSource(ws []Worker, masterAddr, src, entry string, args ...any) (*Results, error) {
-	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: SourceFunc(src, entry), Args: args}
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Func: SourceFunc(src, entry)}
+	j.Args = j.apply(args)
 	return j.Run(context.Background())
+}
+
+// JobOption sets a setting of a Job in the short forms (RunMultiWorkers,
+// RunSource, RunPlan): given among the arguments, it is applied to the
+// job and not shipped.
+type JobOption func(*Job)
+
+// WithDealer makes w the job's dealer (provider "dealer"): PySyft's
+// crypto_provider. w deals every party's correlated randomness over
+// authenticated links, computes nothing and loads nothing; no party
+// learns another's masks, so no owner's worker sees another's inputs,
+// as long as w colludes with none of them.
+func WithDealer(w Worker) JobOption {
+	return func(j *Job) { j.Provider, j.Dealer = mpc.ProviderDealer, w }
+}
+
+// WithProvider names the job's provider: mpc.ProviderTFP,
+// mpc.ProviderDealer (with WithDealer) or mpc.ProviderDealerFree. Naming
+// "tfp" says that rank 0's worker may see every party's inputs.
+func WithProvider(name string) JobOption {
+	return func(j *Job) { j.Provider = name }
+}
+
+// apply applies the JobOptions among args and returns the others.
+func (j *Job) apply(args []any) []any {
+	var rest []any
+	for _, a := range args {
+		if o, ok := a.(JobOption); ok {
+			if o != nil {
+				o(j)
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return rest
 }
 
 // Job is the long form of RunMultiWorkers, with every setting.
@@ -119,6 +166,9 @@ type Results struct {
 	// "dealer-free"), and Dealer the dealer worker's id under "dealer".
 	Provider string
 	Dealer   string
+	// DealerRank is the dealer's outcome under "dealer": its traffic and
+	// time, or its failure (it returns no value).
+	DealerRank *RankResult
 	// Ranks[i] is rank i's result.
 	Ranks []RankResult
 	// Elapsed is the orchestrator's wall time, submission to last result.
@@ -168,10 +218,11 @@ func (r *Results) Tensor(rank int) *tensor.Tensor {
 	return t
 }
 
-// Err joins the ranks' failures into a *JobError, or returns nil.
+// Err joins the ranks' failures (the dealer's included) into a
+// *JobError, or returns nil.
 func (r *Results) Err() error {
 	je := &JobError{JobID: r.JobID}
-	for _, rr := range r.Ranks {
+	for _, rr := range r.endpoints() {
 		if rr.Err != nil {
 			je.Ranks = append(je.Ranks, rr.Err)
 		}
@@ -214,19 +265,40 @@ func (e *JobError) Error() string {
 // Unwrap returns the ranks' errors, for errors.Is and errors.As.
 func (e *JobError) Unwrap() []error { return e.Ranks }
 
-// Stats sums the traffic of every rank.
+// Stats sums the traffic of every rank, the dealer's included.
 func (r *Results) Stats() comm.Counts {
 	var c comm.Counts
-	for _, rr := range r.Ranks {
+	for _, rr := range r.endpoints() {
 		c = c.Add(rr.Stats)
 	}
 	return c
 }
 
+// endpoints are the ranks' results and the dealer's, in rank order.
+func (r *Results) endpoints() []RankResult {
+	if r.DealerRank == nil {
+		return r.Ranks
+	}
+	return append(append([]RankResult(nil), r.Ranks...), *r.DealerRank)
+}
+
+// providerText says which provider ran, for String and HTML.
+func (r *Results) providerText() string {
+	switch r.Provider {
+	case mpc.ProviderDealer:
+		return fmt.Sprintf("dealer %s (no party saw another's masks)", r.Dealer)
+	case mpc.ProviderDealerFree:
+		return "dealer-free (no party saw another's masks)"
+	case "", mpc.ProviderTFP:
+		return "trusted first party (rank 0's worker knew every mask)"
+	}
+	return r.Provider
+}
+
 // String renders the results as a table: one line per rank.
 func (r *Results) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "job %s: %d ranks in %v\n", r.JobID, len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "job %s: %d ranks in %v, provider %s\n", r.JobID, len(r.Ranks), r.Elapsed.Round(time.Millisecond), r.providerText())
 	for _, rr := range r.Ranks {
 		fmt.Fprintf(&b, "rank %d (%s):", rr.Rank, rr.Worker)
 		if rr.Err != nil {
@@ -243,6 +315,14 @@ func (r *Results) String() string {
 		fmt.Fprintf(&b, "  sent %s in %d messages, %d rounds, %v\n", byteSize(rr.Stats.BytesSent),
 			rr.Stats.Messages, rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
 	}
+	if d := r.DealerRank; d != nil {
+		fmt.Fprintf(&b, "dealer (%s):", d.Worker)
+		if d.Err != nil {
+			fmt.Fprintf(&b, " error: %v\n", d.Err)
+		} else {
+			fmt.Fprintf(&b, " sent %s in %d messages, %v\n", byteSize(d.Stats.BytesSent), d.Stats.Messages, d.Elapsed.Round(time.Microsecond))
+		}
+	}
 	return strings.TrimRight(b.String(), "\n")
 }
 
@@ -250,8 +330,8 @@ func (r *Results) String() string {
 // (tensors as tables), traffic and time, and errors in red.
 func (r *Results) HTML() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<div class="gomplab-results"><p>job <code>%s</code>: %d ranks in %v</p>`,
-		html.EscapeString(r.JobID), len(r.Ranks), r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, `<div class="gomplab-results"><p>job <code>%s</code>: %d ranks in %v, provider %s</p>`,
+		html.EscapeString(r.JobID), len(r.Ranks), r.Elapsed.Round(time.Millisecond), html.EscapeString(r.providerText()))
 	b.WriteString(`<table><thead><tr><th>rank</th><th>worker</th><th>value</th><th>sent</th><th>rounds</th><th>time</th></tr></thead><tbody>`)
 	for _, rr := range r.Ranks {
 		fmt.Fprintf(&b, "<tr><td>%d</td><td>%s</td>", rr.Rank, html.EscapeString(rr.Worker))
@@ -261,6 +341,15 @@ func (r *Results) HTML() string {
 		}
 		fmt.Fprintf(&b, "<td>%s</td><td>%s</td><td>%d</td><td>%v</td></tr>", valueHTML(rr.Value),
 			byteSize(rr.Stats.BytesSent), rr.Stats.Rounds, rr.Elapsed.Round(time.Microsecond))
+	}
+	if d := r.DealerRank; d != nil {
+		fmt.Fprintf(&b, "<tr><td>dealer</td><td>%s</td>", html.EscapeString(d.Worker))
+		if d.Err != nil {
+			fmt.Fprintf(&b, `<td colspan="4" style="color:#b00"><pre>%s</pre></td></tr>`, html.EscapeString(d.Err.Error()))
+		} else {
+			fmt.Fprintf(&b, "<td>(deals only)</td><td>%s</td><td>%d</td><td>%v</td></tr>",
+				byteSize(d.Stats.BytesSent), d.Stats.Rounds, d.Elapsed.Round(time.Microsecond))
+		}
 	}
 	b.WriteString("</tbody></table></div>")
 	return b.String()
@@ -397,7 +486,8 @@ type jobRun struct {
 	shared  sandbox.Job // what every rank's job holds; MasterAddr once known
 	host    string      // where rank 0's worker binds the rendezvous
 	timeout time.Duration
-	started []bool // by rank; each written by its own goroutine
+	ends    []Worker // the workers by rank, the dealer's last
+	started []bool   // by rank; each written by its own goroutine
 }
 
 // validate checks the job before any worker is contacted and prepares
@@ -419,7 +509,18 @@ func (j *Job) validate() (*jobRun, error) {
 		}
 		seen[w.ID()] = i
 	}
-	o := &jobRun{j: j, started: make([]bool, len(j.Workers)), timeout: j.Timeout}
+	prov, err := j.provider()
+	if err != nil {
+		return nil, err
+	}
+	ends := slices.Clone(j.Workers)
+	if prov == mpc.ProviderDealer {
+		if k, dup := seen[j.Dealer.ID()]; dup {
+			return nil, fmt.Errorf("syft: worker %s is both rank %d and the dealer; the dealer must be a worker of none of the parties (it would see its own party's masks and the others')", j.Dealer.ID(), k)
+		}
+		ends = append(ends, j.Dealer)
+	}
+	o := &jobRun{j: j, ends: ends, started: make([]bool, len(ends)), timeout: j.Timeout}
 	if err := o.payload(); err != nil {
 		return nil, err
 	}
@@ -436,14 +537,56 @@ func (j *Job) validate() (*jobRun, error) {
 		return nil, err
 	}
 	o.host = host
-	o.res = &Results{JobID: newJobID(), Ranks: make([]RankResult, len(j.Workers))}
+	o.res = &Results{JobID: newJobID(), Ranks: make([]RankResult, len(j.Workers)), Provider: prov}
 	for i, w := range j.Workers {
 		o.res.Ranks[i] = RankResult{Rank: i, Worker: w.ID()}
 	}
+	if prov == mpc.ProviderDealer {
+		o.res.Dealer = j.Dealer.ID()
+		o.res.DealerRank = &RankResult{Rank: len(j.Workers), Worker: j.Dealer.ID()}
+	}
 	o.shared.ID, o.shared.WorldSize, o.shared.MasterAddr = o.res.JobID, len(j.Workers), fixed
 	o.shared.TimeoutMS, o.shared.SetupTimeoutMS = o.timeout.Milliseconds(), setup.Milliseconds()
-	o.shared.Link = partyLink(j.Workers)
+	o.shared.Link = partyLink(ends)
+	o.shared.Provider = prov
 	return o, nil
+}
+
+// provider decides the job's provider (docs/privacy.md, "Who deals the
+// randomness"): the one the job names, checked against its parties and
+// dealer; or, when it names none, the trusted first party for a single
+// party, the dealer when one is given, the dealer-free provider for two
+// parties, and for more an error asking for a dealer. The trusted first
+// party among several workers is never a default: it shows every party's
+// inputs to rank 0's worker, so the request must say so (and the owners
+// approve exactly that).
+func (j *Job) provider() (string, error) {
+	n := len(j.Workers)
+	prov := j.Provider
+	if prov == "" {
+		switch {
+		case n == 1:
+			prov = mpc.ProviderTFP
+		case j.Dealer != nil:
+			prov = mpc.ProviderDealer
+		case n == 2:
+			prov = mpc.ProviderDealerFree
+		default:
+			return "", fmt.Errorf("syft: a job of %d parties names no provider, and only 2 parties can go without a dealer: "+
+				"name a dealer worker (syft.Job.Dealer or syft.WithDealer: a worker of none of the parties' owners, PySyft's crypto_provider), "+
+				"or Provider %q if every owner of the data it loads agrees that rank 0's worker sees all inputs", n, mpc.ProviderTFP)
+		}
+	}
+	if err := sandbox.CheckProvider(prov, n); err != nil {
+		return "", fmt.Errorf("syft: %v", err)
+	}
+	switch {
+	case prov == mpc.ProviderDealer && j.Dealer == nil:
+		return "", errors.New("syft: provider dealer needs a dealer worker: set syft.Job.Dealer (or use syft.WithDealer)")
+	case prov != mpc.ProviderDealer && j.Dealer != nil:
+		return "", fmt.Errorf("syft: a dealer worker (%s) is given but the provider is %q: use provider %q, or no dealer", j.Dealer.ID(), prov, mpc.ProviderDealer)
+	}
+	return prov, nil
 }
 
 // partyLink says how the parties authenticate each other: when this
@@ -496,17 +639,25 @@ func (o *jobRun) payload() error {
 	return nil
 }
 
-// job is rank's part of the job.
+// job is rank's part of the job (rank len(Workers) is the dealer's).
 func (o *jobRun) job(rank int) sandbox.Job {
 	sj := o.shared
-	sj.Rank, sj.Worker = rank, o.j.Workers[rank].ID()
+	sj.Rank, sj.Worker = rank, o.ends[rank].ID()
 	return sj
+}
+
+// result is rank's result (rank len(Workers): the dealer's).
+func (o *jobRun) result(rank int) *RankResult {
+	if rank == len(o.res.Ranks) {
+		return o.res.DealerRank
+	}
+	return &o.res.Ranks[rank]
 }
 
 // fail records rank's failure in phase (see sandbox.Job.Fail).
 func (o *jobRun) fail(rank int, phase sandbox.Phase, k sandbox.Kind, err error) {
 	sj := o.job(rank)
-	o.res.Ranks[rank].Err = sj.Fail(phase, k, err)
+	o.result(rank).Err = sj.Fail(phase, k, err)
 }
 
 // start starts rank 0's party, whose worker binds the rendezvous, then
@@ -519,7 +670,7 @@ func (o *jobRun) start() bool {
 	}
 	o.shared.MasterAddr = addr
 	var wg sync.WaitGroup
-	for i := 1; i < len(o.j.Workers); i++ {
+	for i := 1; i < len(o.ends); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -547,7 +698,7 @@ func (o *jobRun) start() bool {
 func (o *jobRun) startRank(rank int, host string) (string, bool) {
 	var rep jobs.StartReply
 	req := &jobs.StartRequest{Job: o.job(rank), MasterHost: host}
-	if err := o.j.Workers[rank].link().call(jobs.MsgStart, req, &rep); err != nil {
+	if err := o.ends[rank].link().call(jobs.MsgStart, req, &rep); err != nil {
 		o.fail(rank, sandbox.PhaseStart, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
 		return "", false
 	}
@@ -568,7 +719,7 @@ func (o *jobRun) cancelStarted() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = o.j.Workers[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: o.res.JobID}, nil)
+				_ = o.ends[i].link().call(jobs.MsgCancel, &jobs.CancelRequest{JobID: o.res.JobID}, nil)
 			}()
 		}
 	}
@@ -588,15 +739,15 @@ func (o *jobRun) collect(ctx context.Context) {
 		r    *sandbox.Result
 		err  error
 	}
-	n := len(o.j.Workers)
+	n := len(o.ends)
 	reports := make(chan report, n)
 	heard := make([]atomic.Int64, n) // when each rank's worker last answered
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	for i := range o.j.Workers {
+	for i := range o.ends {
 		heard[i].Store(time.Now().UnixNano())
 		go func() {
-			r, err := waitRank(ctx, o.j.Workers[i], o.res.JobID, &heard[i])
+			r, err := waitRank(ctx, o.ends[i], o.res.JobID, &heard[i])
 			reports <- report{i, r, err}
 		}()
 	}
@@ -709,10 +860,15 @@ func waitRank(ctx context.Context, w Worker, id string, heard *atomic.Int64) (*s
 // fill decodes rank's result: its value, or its failure, stamped as this
 // rank's whatever the worker said.
 func (o *jobRun) fill(rank int, r *sandbox.Result) {
-	rr := &o.res.Ranks[rank]
+	rr := o.result(rank)
 	rr.Stats, rr.ByOp, rr.Output = r.Stats, r.ByOp, r.Output
 	rr.Elapsed = time.Duration(r.ElapsedNS)
 	if r.Err != nil {
+		if d := o.res.DealerRank; d != nil && rank != d.Rank {
+			// A party names its peers by rank; say which is the dealer.
+			re := regexp.MustCompile(`\bparty ` + strconv.Itoa(d.Rank) + `\b`)
+			r.Err.Msg = re.ReplaceAllString(r.Err.Msg, "${0} (the dealer, "+d.Worker+")")
+		}
 		o.fail(rank, sandbox.PhaseRun, r.Err.Kind, r.Err)
 		return
 	}

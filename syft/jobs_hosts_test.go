@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/workers/jobs"
 )
@@ -40,7 +41,7 @@ func TestMasterAddressForms(t *testing.T) {
 				"127.0.0.1:" + strconv.Itoa(freePort(t)), "0.0.0.0:" + strconv.Itoa(freePort(t)), "127.0.0.1:0"}
 			for _, addr := range forms {
 				t.Run(fmt.Sprintf("%q", addr), func(t *testing.T) {
-					res, err := syft.RunMultiWorkers(g.ws, addr, jobProduct)
+					res, err := syft.RunMultiWorkers(g.ws, addr, jobProduct, tfpBeyond2(g.ws))
 					checkProduct(t, g, res, err)
 				})
 			}
@@ -71,7 +72,8 @@ func TestUnreachableParty(t *testing.T) {
 	g := daemonJobGrid(t, 3, true)
 	// Worker 2 advertises TEST-NET-1, where nothing answers.
 	g.daemons[2].Jobs().Configure(jobs.Options{Child: partyChild(t), Advertise: "192.0.2.1"})
-	j := &syft.Job{Workers: g.ws, Func: syft.SourceFunc(productSrc, "product"), Timeout: time.Minute, SetupTimeout: 40 * time.Second}
+	j := &syft.Job{Workers: g.ws, Func: syft.SourceFunc(productSrc, "product"), Timeout: time.Minute, SetupTimeout: 40 * time.Second,
+		Provider: mpc.ProviderTFP}
 	start := time.Now()
 	res, err := j.Run(context.Background())
 	took := time.Since(start)

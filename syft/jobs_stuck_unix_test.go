@@ -39,7 +39,7 @@ func TestStuckPeerNamed(t *testing.T) {
 	var res *syft.Results
 	go func() {
 		defer close(done)
-		j := &syft.Job{Workers: g.ws, Func: syft.SourceFunc(loopSrc, "loop"), Timeout: time.Minute}
+		j := &syft.Job{Workers: g.ws, Func: syft.SourceFunc(loopSrc, "loop"), Timeout: time.Minute, Provider: tfpName(g.ws)}
 		res, _ = j.Run(context.Background())
 	}()
 	time.Sleep(2 * time.Second)

@@ -189,11 +189,11 @@ func TestJobsSameResults(t *testing.T) {
 		for _, n := range []int{2, 3} {
 			t.Run(fmt.Sprintf("%s/%d", gr.name, n), func(t *testing.T) {
 				g := gr.mk(t, n)
-				res, err := syft.RunMultiWorkers(g.ws, "127.0.0.1", jobProduct)
+				res, err := syft.RunMultiWorkers(g.ws, "127.0.0.1", jobProduct, tfpBeyond2(g.ws))
 				checkProduct(t, g, res, err)
 
 				pub := tensor.FromSlice([]float64{0.5, 0.5, 0.5, 0.5})
-				res, err = syft.RunMultiWorkers(g.ws, "127.0.0.1", jobScaledSum, 1, pub, "hello")
+				res, err = syft.RunMultiWorkers(g.ws, "127.0.0.1", jobScaledSum, 1, pub, "hello", tfpBeyond2(g.ws))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -110,12 +110,14 @@ func (pp *PlanPointer) Call(args ...*Pointer) ([]*Pointer, error) {
 // does: every party runs the plan's operations over CrypTensors, loading
 // tagged tensors from its own worker (Builder.Load), and each rank's value
 // is the list of the plan's outputs, decrypted. args are the plan's
-// inputs, public tensors every party receives. Workers refuse a plan with
-// an operation outside the allow-list before anything runs.
+// inputs, public tensors every party receives; JobOptions among them
+// (WithDealer, WithProvider) choose the provider. Workers refuse a plan
+// with an operation outside the allow-list before anything runs.
 func RunPlan(ws []Worker, masterAddr string, p *Plan, args ...any) (*Results, error) {
 	if p == nil {
 		return nil, errors.New("syft: RunPlan: nil plan")
 	}
-	j := &Job{Workers: ws, MasterAddr: masterAddr, Plan: p, Args: args}
+	j := &Job{Workers: ws, MasterAddr: masterAddr, Plan: p}
+	j.Args = j.apply(args)
 	return j.Run(context.Background())
 }

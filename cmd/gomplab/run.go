@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
@@ -41,11 +42,12 @@ func init() { rootCmd.AddCommand(newRunCmd()) }
 // newRunCmd builds the run command (fresh flags each time, for tests).
 func newRunCmd() *cobra.Command {
 	var (
-		entry   string
-		parties int
-		loads   []string
-		timeout time.Duration
-		header  bool
+		entry    string
+		parties  int
+		loads    []string
+		timeout  time.Duration
+		header   bool
+		provider string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE.go",
@@ -55,7 +57,9 @@ synchronized MPC parties, each on its own in-process worker and inside the
 jail, exactly as syft.RunMultiWorkers runs it on real workers: the file may
 import only what the jail allows, and mpc.Load(tag, src) reads rank src's
 worker. --load puts a private .npy or .csv file on a rank's worker under a
-tag first (--header when the CSV files start with a header line). Each
+tag first (--header when the CSV files start with a header line); every
+party runs on this machine with your data, so rank 0 deals the randomness
+(--provider tfp) unless you ask for dealer-free (2 parties). Each
 rank's result is printed, with time, bytes and rounds; a failure is
 printed once, naming the file and line, with the ranks it happened on.
 
@@ -92,7 +96,7 @@ Example (files in examples/run):
 			defer cancel()
 			fn := syft.SourceFunc(string(src), entry)
 			fn.File = filepath.Base(args[0]) // errors name the user's file
-			job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: fn, Timeout: timeout}
+			job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: fn, Timeout: timeout, Provider: provider}
 			res, err := job.Run(ctx)
 			var je *syft.JobError
 			if errors.As(err, &je) {
@@ -118,6 +122,7 @@ Example (files in examples/run):
 	cmd.Flags().StringArrayVar(&loads, "load", nil, "RANK:TAG=FILE: load a .npy or .csv file, private, on rank RANK's worker under TAG (repeatable)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "deadline for the whole job")
 	cmd.Flags().BoolVar(&header, "header", false, "the --load CSV files start with a header line")
+	cmd.Flags().StringVar(&provider, "provider", mpc.ProviderTFP, "who deals the randomness: tfp (rank 0: every party's data is yours here), dealer-free (2 parties)")
 	return cmd
 }
 

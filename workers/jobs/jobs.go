@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/modelcodec"
@@ -184,11 +185,14 @@ func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
 		return nil, err
 	}
 	j := &q.Job
-	if refused, err := t.check(r, j); refused != nil || err != nil {
-		if err != nil {
-			return nil, err
+	// The dealer runs no code: there is nothing to check but what it is.
+	if !j.IsDealer() {
+		if refused, err := t.check(r, j); refused != nil || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return &StartReply{Refused: refused}, nil
 		}
-		return &StartReply{Refused: refused}, nil
 	}
 	opts, err := t.admit(j)
 	if err != nil {
@@ -233,7 +237,7 @@ func (t *Table) decodeStart(r *workers.Request) (*StartRequest, error) {
 		return nil, workers.BadRequestf("job %s: %v", j.ID, err)
 	}
 	j.Worker = t.h.WorkerID()
-	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry)
+	r.Note("job", j.ID, "rank", j.Rank, "world_size", j.WorldSize, "entry", j.Program.Entry, "provider", j.Provider)
 	return &q, nil
 }
 
@@ -293,8 +297,9 @@ func (t *Table) secure(j *sandbox.Job, o Options) error {
 	l.Key, l.Credential = nil, nil // only this worker sets them
 	switch {
 	case len(l.Identities) > 0:
-		if len(l.Identities) != j.WorldSize {
-			return workers.BadRequestf("job %s names %d identities for %d parties", j.ID, len(l.Identities), j.WorldSize)
+		if want := endpoints(j); len(l.Identities) != want {
+			return workers.BadRequestf("job %s names %d identities for %d parties (want %d: one per rank, the dealer's last)",
+				j.ID, len(l.Identities), j.WorldSize, want)
 		}
 		for r, id := range l.Identities {
 			if err := comm.CheckFingerprint(id); err != nil {
@@ -342,6 +347,15 @@ func (t *Table) secure(j *sandbox.Job, o Options) error {
 	}
 	l.PeerTimeoutMS = o.PeerTimeout.Milliseconds()
 	return nil
+}
+
+// endpoints is the number of ranks in j's mesh: its parties, and its
+// dealer under the dealer provider.
+func endpoints(j *sandbox.Job) int {
+	if j.Provider == mpc.ProviderDealer {
+		return j.WorldSize + 1
+	}
+	return j.WorldSize
 }
 
 // bindRendezvous binds rank 0's rendezvous and puts the address the
@@ -412,7 +426,8 @@ func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options)
 	x.cancel = cancel
 	st := &jobStore{h: t.h, job: j.ID, rank: j.Rank, user: x.user}
 	t.h.AccessLog().Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
-		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "child", opts.Child != nil)
+		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "provider", j.Provider,
+		"dealer", j.IsDealer(), "child", opts.Child != nil && !j.IsDealer())
 	go func() {
 		defer cancel()
 		t.collect(x, t.runQueued(pctx, x, j, rv, st, opts), opts)
@@ -457,14 +472,19 @@ func (t *Table) runQueued(ctx context.Context, x *job, j sandbox.Job, rv *comm.R
 }
 
 // runParty runs the party as opts say: in a child process under
-// resource limits, or in this process.
+// resource limits, or in this process. The dealer's part runs in this
+// process whatever opts say: it runs no user code and loads nothing
+// (sandbox.RunDealer), and takes a party slot like any party.
 func runParty(ctx context.Context, j sandbox.Job, rv *comm.Rendezvous, st *jobStore, opts Options) sandbox.Result {
-	if opts.Child != nil {
-		return sandbox.RunChild(ctx, j, rv, st, *opts.Child)
-	}
 	var po sandbox.PartyOptions
 	if opts.Observe != nil {
 		po.Observe = func(rank int, c comm.Comm) comm.Comm { return opts.Observe(j.ID, rank, c) }
+	}
+	if j.IsDealer() {
+		return sandbox.RunDealer(ctx, j, po)
+	}
+	if opts.Child != nil {
+		return sandbox.RunChild(ctx, j, rv, st, *opts.Child)
 	}
 	return sandbox.RunJobWith(ctx, j, rv, st, po)
 }
