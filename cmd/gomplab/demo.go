@@ -245,8 +245,9 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	for _, r := range res.Ranks {
 		slowest, rounds = max(slowest, r.Elapsed), max(rounds, r.Stats.Rounds)
 	}
-	p("encrypted inference: %v in the parties, %v from submission to results; %s sent in all, %d messages, %d rounds\n\n",
+	p("encrypted inference: %v in the parties, %v from submission to results; %s sent in all, %d messages, %d rounds\n",
 		slowest.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), megabytes(st.BytesSent), st.Messages, rounds)
+	p("provider: %s (two owners and no dealer named: neither worker learns the other's masks, so neither can recover\nthe other's inputs from what its party receives; docs/privacy.md)\n\n", res.Provider)
 	if same != c.infer {
 		return fmt.Errorf("encrypted labels differ from plaintext inference on %d images", c.infer-same)
 	}

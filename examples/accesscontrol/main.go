@@ -21,8 +21,14 @@
 //
 //	go run ./examples/accesscontrol [-train 1000] [-epochs 10] [-gomplab bin/gomplab]
 //
-// By default alice and bob are virtual workers in this process; with
-// -gomplab they are two `gomplab worker` daemons started on loopback.
+// A third worker, carol, deals the correlated randomness (PySyft's
+// crypto_provider, syft.WithDealer): it runs no code and sees no data, and
+// neither alice's nor bob's worker learns the other's masks, so neither
+// can recover the other's inputs from what its party receives
+// (docs/privacy.md).
+//
+// By default alice, bob and carol are virtual workers in this process;
+// with -gomplab they are `gomplab worker` daemons started on loopback.
 package main
 
 import (
@@ -89,9 +95,11 @@ func main() {
 
 // grid is alice and bob as their owners see them (to store data) and as
 // the data scientist does (to run jobs: no permission to read private
-// data).
+// data), and carol, the dealer of every job, as the data scientist sees
+// it.
 type grid struct {
 	owners, scientist []syft.Worker
+	dealer            syft.Worker
 	close             func()
 }
 
@@ -99,16 +107,20 @@ type grid struct {
 func newGrid(bin string) (*grid, error) {
 	g := &grid{close: func() {}}
 	if bin == "" {
-		for _, id := range []string{"alice", "bob"} {
+		for _, id := range []string{"alice", "bob", "carol"} {
 			w := syft.NewVirtualWorker(id)
-			g.owners = append(g.owners, w.Owner())
-			g.scientist = append(g.scientist, w)
 			prev := g.close
 			g.close = func() { w.Shutdown(); prev() }
+			if id == "carol" {
+				g.dealer = w
+				break
+			}
+			g.owners = append(g.owners, w.Owner())
+			g.scientist = append(g.scientist, w)
 		}
 		return g, nil
 	}
-	for _, id := range []string{"alice", "bob"} {
+	for _, id := range []string{"alice", "bob", "carol"} {
 		d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: bin, Users: []string{"scientist"}})
 		if err != nil {
 			g.close()
@@ -126,9 +138,13 @@ func newGrid(bin string) (*grid, error) {
 			g.close()
 			return nil, err
 		}
+		g.close = func() { owner.Close(); w.Close(); d.Stop(); prev() }
+		if id == "carol" {
+			g.dealer = w
+			break
+		}
 		g.owners = append(g.owners, owner)
 		g.scientist = append(g.scientist, w)
-		g.close = func() { owner.Close(); w.Close(); d.Stop(); prev() }
 	}
 	return g, nil
 }
@@ -284,7 +300,7 @@ func runTraining(g *grid, i int, d *data, c config) (*trainOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", s.job, c.epochs, c.batch, c.lr)
+	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", s.job, c.epochs, c.batch, c.lr, syft.WithDealer(g.dealer))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
@@ -320,7 +336,7 @@ func runTraining(g *grid, i int, d *data, c config) (*trainOutcome, error) {
 // plaintext inference (which only someone holding both the model and the
 // data could run: here, the program checking the demo).
 func runHiding(g *grid, d *data, c config) (*hidingOutcome, error) {
-	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer)
+	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer, syft.WithDealer(g.dealer))
 	if err != nil {
 		return nil, fmt.Errorf("model hiding: %w", err)
 	}

@@ -61,7 +61,7 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 	t.Helper()
 	g := &grid{close: func() {}}
 	var recs []*recorded
-	for _, id := range []string{"alice", "bob"} {
+	for _, id := range []string{"alice", "bob", "carol"} {
 		r := &recorded{dir: filepath.Join(t.TempDir(), id), received: &recording.Buffer{}, log: &recording.Buffer{}}
 		res, err := daemon.InitDataDir(r.dir, id, nil)
 		if err != nil {
@@ -118,6 +118,10 @@ func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { owner.Close(); sci.Close() })
+		if id == "carol" {
+			g.dealer = sci // the dealer of every job: no data, no party
+			break
+		}
 		g.owners = append(g.owners, owner)
 		g.scientist = append(g.scientist, sci)
 		recs = append(recs, r)
@@ -333,7 +337,7 @@ func BenchmarkModelHiding(b *testing.B) {
 			}
 			var res *syft.Results
 			for b.Loop() {
-				if res, err = syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer); err != nil {
+				if res, err = syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer, syft.WithDealer(g.dealer)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
@@ -66,10 +67,12 @@ func product(n, rounds int) (any, error) {
 }
 `
 
-// runJob runs productSrc on the named workers.
+// runJob runs productSrc on the named workers, with the trusted first
+// party: the hosts' data is the test's own, and the faults it injects are
+// the parties' (a job of three parties must name its provider).
 func runJob(names []string, rounds int, timeout time.Duration) (*syft.Results, error) {
 	j := &syft.Job{Workers: cl.workers(names...), Func: syft.SourceFunc(productSrc, "product"),
-		Args: []any{len(names), rounds}, Timeout: timeout}
+		Args: []any{len(names), rounds}, Timeout: timeout, Provider: mpc.ProviderTFP}
 	return j.Run(context.Background())
 }
 
@@ -176,7 +179,7 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	shift := tensor.FromSlice([]float64{1, 1, 1, 1})
-	res, err := syft.RunPlan(cl.workers("alice", "bob", "carol"), "", p, shift)
+	res, err := syft.RunPlan(cl.workers("alice", "bob", "carol"), "", p, shift, syft.WithProvider(mpc.ProviderTFP))
 	if err != nil {
 		t.Fatal(err)
 	}
