@@ -13,6 +13,8 @@ import (
 func init() {
 	Symbols["github.com/gomplab/gomplab/syft/syft"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"AbortRound":             reflect.ValueOf(syft.AbortRound),
+		"ApproveTraining":        reflect.ValueOf(syft.ApproveTraining),
 		"AsPrivate":              reflect.ValueOf(syft.AsPrivate),
 		"AverageOn":              reflect.ValueOf(syft.AverageOn),
 		"Connect":                reflect.ValueOf(syft.Connect),
@@ -24,6 +26,7 @@ func init() {
 		"Federate":               reflect.ValueOf(syft.Federate),
 		"FederateWith":           reflect.ValueOf(syft.FederateWith),
 		"FederatedFromTags":      reflect.ValueOf(syft.FederatedFromTags),
+		"Federation":             reflect.ValueOf(syft.Federation),
 		"FlushFrees":             reflect.ValueOf(syft.FlushFrees),
 		"Func2Plan":              reflect.ValueOf(syft.Func2Plan),
 		"FuncOf":                 reflect.ValueOf(syft.FuncOf),
@@ -36,6 +39,7 @@ func init() {
 		"PhaseShare":             reflect.ValueOf(constant.MakeFromLiteral("\"share\"", token.STRING, 0)),
 		"PhaseSum":               reflect.ValueOf(constant.MakeFromLiteral("\"sum\"", token.STRING, 0)),
 		"RegisterSourceResolver": reflect.ValueOf(syft.RegisterSourceResolver),
+		"ReviewTraining":         reflect.ValueOf(syft.ReviewTraining),
 		"RunMultiWorkers":        reflect.ValueOf(syft.RunMultiWorkers),
 		"RunPlan":                reflect.ValueOf(syft.RunPlan),
 		"RunSource":              reflect.ValueOf(syft.RunSource),
@@ -48,6 +52,7 @@ func init() {
 		"SendPlan":               reflect.ValueOf(syft.SendPlan),
 		"SourceFunc":             reflect.ValueOf(syft.SourceFunc),
 		"StartLocalDaemon":       reflect.ValueOf(syft.StartLocalDaemon),
+		"TrainingRequests":       reflect.ValueOf(syft.TrainingRequests),
 		"WithDealer":             reflect.ValueOf(syft.WithDealer),
 		"WithDescription":        reflect.ValueOf(syft.WithDescription),
 		"WithID":                 reflect.ValueOf(syft.WithID),
@@ -90,6 +95,7 @@ func init() {
 		"SendOption":          reflect.ValueOf((*syft.SendOption)(nil)),
 		"SourceResolver":      reflect.ValueOf((*syft.SourceResolver)(nil)),
 		"TrainConfig":         reflect.ValueOf((*syft.TrainConfig)(nil)),
+		"TrainPlan":           reflect.ValueOf((*syft.TrainPlan)(nil)),
 		"VirtualWorker":       reflect.ValueOf((*syft.VirtualWorker)(nil)),
 		"Worker":              reflect.ValueOf((*syft.Worker)(nil)),
 
