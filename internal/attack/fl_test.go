@@ -309,6 +309,48 @@ func TestFederatedAttacks(t *testing.T) {
 			defer z.Free()
 			return syft.SecureAggregate([]*syft.ModelPointer{ma, mb}, syft.SecureAggOptions{Extras: [][]*syft.Pointer{{x}, {z}}})
 		}))
+	add("secure aggregation where bob trained from another model than alice (one his data cannot move)", "another starting model",
+		func(t *testing.T, e *Evidence, user string) error {
+			ma, mb, err := w.train(t, user, approved, false)
+			for _, m := range []*syft.ModelPointer{ma, mb} {
+				if m != nil {
+					defer m.Free()
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("training (not the attack): %w", err)
+			}
+			// bob trains from weights of the attacker's choosing.
+			wb := c.Connect("bob", user)
+			other := zeroModel(t)
+			sd, _ := other.StateDict()
+			sd["bias"] = tensor.FromSlice([]float64{1})
+			if err := other.LoadStateDict(sd); err != nil {
+				t.Fatal(err)
+			}
+			mb2, err := syft.SendModel(other, wb)
+			if err != nil {
+				return err
+			}
+			defer mb2.Free()
+			x, _ := one(wb, tagFLBX)
+			y, _ := one(wb, tagFLBY)
+			if x != nil && y != nil {
+				if _, err := mb2.Train(x, y, approved); err != nil {
+					return fmt.Errorf("training (not the attack): %w", err)
+				}
+			}
+			if user == workers.OwnerUser {
+				// The owners' control: the equal average against bob's
+				// untrained zero model.
+				mb2 = mb
+			}
+			res, err := syft.SecureAggregate([]*syft.ModelPointer{ma, mb2}, syft.SecureAggOptions{})
+			if res != nil {
+				addModel(e, "aggregate", res.Model, 2)
+			}
+			return err
+		})
 	add("average on a secure worker of one's choosing (AverageOn)", "", func(t *testing.T, e *Evidence, user string) error {
 		ma, mb, err := w.train(t, user, approved, false)
 		if mb != nil {

@@ -2,11 +2,14 @@ package fl
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
+	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
@@ -213,9 +216,11 @@ type trainRec struct {
 	user    string
 	created int64 // the model object's creation stamp after the last step
 	// request is the approved request the training ran under ("" when
-	// the requester may read everything it used), plan its planID.
+	// the requester may read everything it used), plan its planID, start
+	// the startDigest of the model the round began from.
 	request   string
 	plan      string
+	start     string
 	weighting string
 	fed       []approvals.Party
 	samples   int
@@ -247,12 +252,57 @@ func (st *Service) record(o *store.Object, user string) *trainRec {
 }
 
 // rootOf is the data a batch was cut from (the dataset the owners
-// approve), or the object itself.
-func rootOf(o *store.Object) string {
-	if o.Provenance.Source == "op" && o.Provenance.Op == "batch" && len(o.Provenance.Inputs) == 1 {
-		return o.Provenance.Inputs[0]
+// approve), following batches of batches that this worker cut (fl.batch
+// records them: a provenance a client wrote into an object it stored
+// proves nothing), or the object itself.
+func (st *Service) rootOf(o *store.Object) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id := o.ID
+	for range 16 {
+		src, ok := st.batches[id]
+		if !ok {
+			break
+		}
+		id = src
 	}
-	return o.ID
+	return id
+}
+
+// maxBatchRecords bounds the batches a worker remembers cutting (oldest
+// forgotten: such a batch then stands for itself in a request).
+const maxBatchRecords = 1 << 16
+
+// keepBatch records that this worker cut batch id from src.
+func (st *Service) keepBatch(id, src string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.batches) >= maxBatchRecords {
+		old := st.batchOrder[0]
+		st.batchOrder = st.batchOrder[1:]
+		delete(st.batches, old)
+	}
+	st.batches[id] = src
+	st.batchOrder = append(st.batchOrder, id)
+}
+
+// startDigest names the weights a round starts from: contributors count
+// each other only when they trained the same model (a requester sending
+// one worker a model its data cannot move would make that worker's
+// update known).
+func startDigest(m *nn.Model, spec []byte) (string, error) {
+	v, _, _, err := modelVector(m)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(spec)
+	var b [8]byte
+	for _, x := range v {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(x))
+		h.Write(b[:])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // approval applies the owners' rule to a training request that reads

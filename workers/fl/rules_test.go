@@ -187,7 +187,9 @@ func TestFederatedTrainingRules(t *testing.T) {
 	if _, err := fh.train(bob, m, plan, 0.1, batch(bob, 2, 3), batch(bob, 0, 1)); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "allows 2 per round") {
 		t.Fatalf("3 steps in a round of 2: %v", err)
 	}
-	if _, err := fh.train(bob, m, plan, 0.1, batch(bob, 2, 3)); err != nil {
+	// A batch of a batch still trains on the approved data set.
+	b1 := batch(bob, 0, 1, 2, 3)
+	if _, err := fh.train(bob, m, plan, 0.1, fh.batch(t, bob, b1.Data, b1.Target, 2, 3)); err != nil {
 		t.Fatal(err)
 	}
 	// A changed configuration is a new request.
@@ -230,6 +232,24 @@ func TestFederatedTrainingRules(t *testing.T) {
 		t.Fatalf("training on the requester's data: %v (request %q)", err, rep.Request)
 	}
 	mD := fh.putModel(t, dave, 5)
+	// alice again, from another starting model than bob's.
+	mA2 := fh.putModel(t, alice, 7)
+	if _, err := fh.train(alice, mA2, plan, 0.1, batch(alice, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// A private tensor the requester stored claiming to be a batch of
+	// bob's data set: its provenance proves nothing, so it is a load of
+	// its own that bob's owner never approved.
+	var forged workers.InfoReply
+	fo := &store.Object{Kind: store.KindTensor, Tensor: tensor.Zeros(2, 2), Private: true,
+		Provenance: store.Provenance{Source: "op", Op: "batch", Inputs: []string{data[bob][0]}}}
+	if err := fh.c[bob].Call(t.Context(), workers.MsgPut, &workers.PutRequest{Object: fo}, &forged); err != nil {
+		t.Fatal(err)
+	}
+	_, err = fh.train(bob, fh.putModel(t, bob, 1), plan, 0.1, BatchRef{Data: forged.Info.ID, Target: batch(bob, 0, 1).Target})
+	if id := refusedID(t, err, "pending"); id == idBob || !strings.Contains(err.Error(), forged.Info.ID) {
+		t.Fatalf("trained on a forged batch under request %s: %v", id, err)
+	}
 
 	// Refused rounds: none returns bob's model.
 	for _, tc := range []struct {
@@ -243,6 +263,7 @@ func TestFederatedTrainingRules(t *testing.T) {
 		{"one contributor", []int{bob, carol}, []string{m, mC}, ShareRequest{}, "1 contributor(s)"},
 		{"outside the federation", []int{bob, dave}, []string{m, mD}, ShareRequest{}, "not in the federation"},
 		{"a copy of the trained model", []int{bob, alice}, []string{cp.Info.ID, mA}, ShareRequest{}, "not trained"},
+		{"another starting model", []int{bob, alice}, []string{m, mA2}, ShareRequest{}, "another starting model"},
 		{"another weighting than approved", []int{bob, alice}, []string{m, mA}, ShareRequest{Weighting: WeightSamples}, "approved with weighting"},
 		{"an extra the requester may not read", []int{bob, alice}, []string{m, mA}, ShareRequest{Extras: []string{data[bob][0]}}, "may read"},
 	} {

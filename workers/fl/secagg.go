@@ -373,7 +373,10 @@ func (st *Service) share(ctx context.Context, r *workers.Request) (any, error) {
 		parts: q.Participants, model: mo.ID, restricted: restricted, minContrib: minContrib}
 	attest := ""
 	if restricted {
-		rs.plan, rs.fed, attest = rec.plan, rec.fed, rec.plan
+		// The attestation: the approved training and the model the round
+		// started from, which every contributor must share.
+		attest = rec.plan + "/" + rec.start
+		rs.plan, rs.fed = attest, rec.fed
 	}
 
 	key := roundKey(user.Name, q.Round)
@@ -465,7 +468,7 @@ func (st *Service) mask(_ context.Context, r *workers.Request) (any, error) {
 	if !r.Session.GrantAllows(store.GrantPut, ShareID(q.Round, q.From, q.To)) {
 		return nil, workers.Deniedf("no grant for the mask of participant %d to %d in round %s", q.From, q.To, q.Round)
 	}
-	if len(q.Digest) != sha256.Size || len(q.Data)/8 > maxShareElems || len(q.Plan) > 64 || len(q.Layout) > 128 {
+	if len(q.Digest) != sha256.Size || len(q.Data)/8 > maxShareElems || len(q.Plan) > 128 || len(q.Layout) > 128 {
 		return nil, workers.BadRequestf("malformed mask")
 	}
 	data, err := RingFromBytes(q.Data)
@@ -608,7 +611,7 @@ func (st *Service) sum(_ context.Context, r *workers.Request) (any, error) {
 			case m.plan == "":
 				notCounted = append(notCounted, p.Worker+" (did not train on data the user may not read in an approved round)")
 			case m.plan != rs.plan:
-				notCounted = append(notCounted, p.Worker+" (trained under another configuration)")
+				notCounted = append(notCounted, p.Worker+" (trained under another configuration, or from another starting model)")
 			case !approvedPeer(m.peer, p, rs.fed):
 				notCounted = append(notCounted, p.Worker+" (its link did not prove it is the approved worker)")
 			default:

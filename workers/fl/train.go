@@ -33,7 +33,7 @@ import (
 // owners' approval (approval.go).
 func Register(h *workers.Handler, book *approvals.Book) *Service {
 	st := &Service{h: h, book: book, live: map[string]*flLive{}, rounds: map[string]*flRound{},
-		masks: map[string]*maskSet{}, trained: map[string]*trainRec{}}
+		masks: map[string]*maskSet{}, trained: map[string]*trainRec{}, batches: map[string]string{}}
 	h.Handle(MsgBatch, st.batch)
 	h.Handle(MsgTrain, st.train)
 	h.Handle(MsgAverage, st.average)
@@ -59,6 +59,10 @@ type Service struct {
 	rounds  map[string]*flRound
 	masks   map[string]*maskSet
 	trained map[string]*trainRec
+	// batches maps the batches fl.batch cut to their sources, oldest
+	// first in batchOrder.
+	batches    map[string]string
+	batchOrder []string
 }
 
 // Configure sets the worker's federated-learning options (gomplab
@@ -190,6 +194,8 @@ func (st *Service) batch(_ context.Context, r *workers.Request) (any, error) {
 		_ = st.h.Store().Delete(d.ID)
 		return nil, err
 	}
+	st.keepBatch(d.ID, data.ID)
+	st.keepBatch(t.ID, tgt.ID)
 	return &BatchReply{Data: d.Info(), Target: t.Info()}, nil
 }
 
@@ -337,13 +343,13 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 		for _, o := range []*store.Object{b.x, b.y} {
 			if workers.CanRead(user, o) != nil {
 				restricted = true
-				if l := (approvals.Load{Object: rootOf(o), Kind: approvals.LoadTensor}); !slices.Contains(loads, l) {
+				if l := (approvals.Load{Object: st.rootOf(o), Kind: approvals.LoadTensor}); !slices.Contains(loads, l) {
 					loads = append(loads, l)
 				}
 			}
 		}
 	}
-	var reqID, plan string
+	var reqID, plan, start string
 	prevSteps := 0
 	if rec != nil {
 		prevSteps = rec.steps
@@ -365,12 +371,19 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 					mo.ID, prevSteps+len(batches), p.LocalSteps)
 			}
 		}
-		_, archSpec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
+		m0, archSpec, err := modelcodec.DecodeWithSpec(mo.Blob, st.h.Limits())
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
 		}
 		if reqID, plan, err = st.approval(r, &q, archSpec, loads, roundStart); err != nil {
 			return nil, err
+		}
+		if roundStart {
+			if start, err = startDigest(m0, archSpec); err != nil {
+				return nil, fmt.Errorf("%w: model %s: %v", workers.ErrInternal, mo.ID, err)
+			}
+		} else {
+			start = rec.start
 		}
 		if !roundStart && rec.request != reqID {
 			return nil, workers.Deniedf("model %s: this round was approved as request %s, and this step asks for request %s (another configuration); finish the round, or send the model again to start one under the new request",
@@ -461,7 +474,7 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 	for _, l := range losses {
 		lossSum += l
 	}
-	nr := &trainRec{user: user.Name, created: nm.Created, request: reqID, plan: plan, samples: samples, steps: len(batches), lossSum: lossSum}
+	nr := &trainRec{user: user.Name, created: nm.Created, request: reqID, plan: plan, start: start, samples: samples, steps: len(batches), lossSum: lossSum}
 	if restricted && q.Plan != nil {
 		nr.weighting, _ = weighting(q.Plan.Weighting)
 		nr.fed = slices.Clone(q.Plan.Federation)
