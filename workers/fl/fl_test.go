@@ -36,6 +36,9 @@ func TestFixedPointRoundTrip(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
 				}
+				if strings.Contains(err.Error(), "2.7487") || strings.Contains(err.Error(), "274877906944") {
+					t.Fatalf("the error carries the value: %v", err)
+				}
 				return
 			}
 			if err != nil {

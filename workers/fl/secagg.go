@@ -75,7 +75,9 @@ func EncodeFixed(xs []float64, fracBits int) ([]uint64, error) {
 	for i, x := range xs {
 		v := math.Round(x * scale)
 		if !(math.Abs(v) < 1<<62) {
-			return nil, fmt.Errorf("element %d (%g) cannot be encoded in 64-bit fixed point with %d fractional bits (|x| must be below 2^%d)", i, x, fracBits, 62-fracBits)
+			// The value itself stays out of the error: it may be a
+			// parameter of a model trained on private data.
+			return nil, fmt.Errorf("element %d cannot be encoded in 64-bit fixed point with %d fractional bits (|x| must be below 2^%d, and finite)", i, fracBits, 62-fracBits)
 		}
 		out[i] = uint64(int64(v))
 	}
@@ -129,8 +131,9 @@ type flRound struct {
 	own     []uint64
 	parts   []Participant
 	// model is the object shared; restricted says the user may not read
-	// it, and then fed, plan and minContrib are what the approval and
-	// this worker's configuration require of the round.
+	// it, and then plan (the attestation contributors must share: the
+	// approved training and the starting model), fed and minContrib are
+	// what the approval and this worker's configuration require.
 	model      string
 	restricted bool
 	plan       string
