@@ -207,7 +207,12 @@ func fingerprintText(fp string) string {
 
 // reviewParties prints the parties, the provider and the dealer.
 func reviewParties(w *strings.Builder, r *Request, me string) {
-	w.WriteString("parties (each runs the code above; links are authenticated to these certificates):\n")
+	if r.Kind == KindTrain {
+		w.WriteString("federation (the workers whose models this worker's may be averaged with; each must prove its certificate,\n" +
+			"  and counts as a contributor only if it trained on data the requester may not read under the same configuration):\n")
+	} else {
+		w.WriteString("parties (each runs the code above; links are authenticated to these certificates):\n")
+	}
 	for i, p := range r.Parties {
 		self := ""
 		if p.Worker == me {

@@ -170,7 +170,7 @@ func TestFederatedTrainingRules(t *testing.T) {
 	if err := fh.own[bob].Call(t.Context(), approvals.MsgShow, &approvals.ShowRequest{ID: idBob}, &show); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"loss: mse", "learning rate 0.1", "batches of exactly 2 samples, 2 steps per round, at most 6 rounds", "weighted equally", data[bob][0]} {
+	for _, want := range []string{"loss: mse", "learning rate 0.1", "batches of exactly 2 samples, 2 steps per round, at most 6 rounds", "weighted equally", "federation (the workers whose models", data[bob][0]} {
 		if !strings.Contains(show.Review, want) {
 			t.Errorf("the review does not show %q:\n%s", want, show.Review)
 		}
