@@ -351,3 +351,58 @@ func startKillableDaemonPID(t *testing.T, id string) (syft.Worker, func(), int) 
 	t.Cleanup(func() { w.Close() })
 	return w, kill, cmd.Process.Pid
 }
+
+// jobCosts runs a small workload on public inputs (x from rank 0, w from
+// rank 1): 4096 products, 4096 ReLUs and a 64x128 by 128x64 product.
+func jobCosts(x, w *tensor.Tensor) (any, error) {
+	a := mpc.Encrypt(x, 0)
+	b := mpc.Encrypt(w, 1)
+	p := a.Mul(b).Relu()
+	m := a.Reshape(64, 64).MatMul(b.Reshape(64, 64))
+	if _, err := p.GetPlainText(); err != nil {
+		return nil, err
+	}
+	return m.SumAll().GetPlainText()
+}
+
+// TestProviderCosts: the same job between two daemons over TLS under
+// each provider. The dealer costs the parties no more rounds than the
+// trusted first party beyond the first request of each matrix shape, and
+// moves its randomness itself; the dealer-free parties move theirs.
+// Figures are logged (reported in docs/privacy.md).
+func TestProviderCosts(t *testing.T) {
+	g := daemonJobGrid(t, 2, false)
+	d, tok := startDaemon(t, "dealer")
+	dealer := connectB(t, d, tok["me"])
+	x := tensor.NewRNG(1).Uniform(-4, 4, 4096)
+	w := tensor.NewRNG(2).Uniform(-4, 4, 4096)
+	rounds := map[string]int64{}
+	for _, c := range []struct {
+		prov   string
+		dealer syft.Worker
+	}{{mpc.ProviderTFP, nil}, {mpc.ProviderDealer, dealer}, {mpc.ProviderDealerFree, nil}} {
+		job := &syft.Job{Workers: g.ws, MasterAddr: "127.0.0.1", Func: mustFunc(t, jobCosts), Args: []any{x, w},
+			Provider: c.prov, Dealer: c.dealer}
+		res, err := job.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tensor.Scalar(tensor.MatMul(x.Reshape(64, 64), w.Reshape(64, 64)).SumAll())
+		if got := res.Tensor(0); got == nil || !tensor.AllClose(got, want, 1e-3, 1) {
+			t.Fatalf("%s: %v, want %v", c.prov, res.Value(0), want)
+		}
+		r0, r1 := res.Ranks[0].Stats, res.Ranks[1].Stats
+		rounds[c.prov] = max(r0.Rounds, r1.Rounds)
+		line := fmt.Sprintf("%-11s rank 0 sent %8d B, rank 1 %8d B, %d rounds", c.prov, r0.BytesSent, r1.BytesSent, rounds[c.prov])
+		if dr := res.DealerRank; dr != nil {
+			line += fmt.Sprintf("; the dealer sent %d B in %d messages", dr.Stats.BytesSent, dr.Stats.Messages)
+			if dr.Stats.BytesSent == 0 {
+				t.Errorf("the dealer sent nothing")
+			}
+		}
+		t.Log(line)
+	}
+	if rounds[mpc.ProviderDealer] > rounds[mpc.ProviderTFP]+2 {
+		t.Errorf("the dealer costs %d rounds, the trusted first party %d", rounds[mpc.ProviderDealer], rounds[mpc.ProviderTFP])
+	}
+}

@@ -113,6 +113,17 @@ func TestStartValidates(t *testing.T) {
 		{"another worker named", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{w.fingerprint(), other}} }), "lists worker " + other + " for rank 1"},
 		{"identities without a secret", job(func(j *sandbox.Job) { j.Link = sandbox.Link{Identities: []string{other, w.fingerprint()}} }), "no job secret"},
 		{"master address", job(func(j *sandbox.Job) { j.Rank = 0; j.MasterAddr = "no-port" }), "master address"},
+		{"unknown provider", job(func(j *sandbox.Job) { j.Provider = "rank0" }), `unknown provider "rank0"`},
+		{"dealer-free for 3", job(func(j *sandbox.Job) { j.Provider = "dealer-free"; j.WorldSize = 3 }), "exactly 2 parties, not 3"},
+		{"dealer rank without a dealer", job(func(j *sandbox.Job) { j.Rank = 2 }), "rank 2 is the dealer, under provider \"dealer\" only"},
+		{"dealer without its identity", job(func(j *sandbox.Job) {
+			j.Provider = "dealer"
+			j.Link = sandbox.Link{Identities: []string{other, w.fingerprint()}, Secret: secretLink.Secret}
+		}), "names 2 identities for 2 parties (want 3: one per rank, the dealer's last)"},
+		{"another dealer named", job(func(j *sandbox.Job) {
+			j.Provider, j.Rank = "dealer", 2
+			j.Link = sandbox.Link{Identities: []string{w.fingerprint(), other, other}, Secret: secretLink.Secret}
+		}), "lists worker " + other + " for rank 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,5 +311,36 @@ func TestSlots(t *testing.T) {
 	wg.Wait()
 	if r, q := s.counts(); r != 0 || q != 0 {
 		t.Fatalf("%d running, %d waiting after all left", r, q)
+	}
+}
+
+// The dealer's part of a job (rank WorldSize under provider "dealer")
+// runs no code: the worker checks it is the dealer the job names, signs
+// its credential, takes a party slot and runs it in process even when
+// parties run as child processes; it is reported as the dealer's.
+func TestStartDealer(t *testing.T) {
+	w := newTestWorker(t, Options{MaxJobs: 1, Child: &sandbox.ChildOptions{Command: []string{"/nonexistent"}}})
+	peer := comm.Fingerprint(testIdentity(t).Certificate[0])
+	j := sandbox.Job{ID: "jd", Rank: 2, WorldSize: 2, Provider: "dealer", MasterAddr: "127.0.0.1:1", TimeoutMS: 60000, SetupTimeoutMS: 300,
+		Link: sandbox.Link{Identities: []string{peer, peer, w.fingerprint()}, Secret: secretLink.Secret}}
+	var rep StartReply
+	if err := w.c.Call(t.Context(), MsgStart, &StartRequest{Job: j}, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refused != nil || rep.MasterAddr != "127.0.0.1:1" {
+		t.Fatalf("reply %+v", rep)
+	}
+	var wrep WaitReply
+	if err := w.c.Call(t.Context(), MsgWait, &WaitRequest{JobID: "jd", WaitMS: 5000}, &wrep); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody is at the rendezvous: the dealer fails joining the mesh, as
+	// the dealer, not as a party process that could not start.
+	e := wrep.Result.Err
+	if !wrep.Done || e == nil || !e.Dealer || e.Rank != 2 || e.Phase != sandbox.PhaseStart || !strings.HasPrefix(e.Error(), "dealer (w): ") {
+		t.Fatalf("result %+v (%v)", wrep.Result, e)
+	}
+	if r, q := w.t.slots.counts(); r != 0 || q != 0 {
+		t.Errorf("the dealer kept its slot: %d running, %d waiting", r, q)
 	}
 }
