@@ -3,7 +3,8 @@
 // jail's own tables (sandbox.GomplabSymbols: cells and jobs compile
 // against the very same symbols, generated once), and the packages only
 // notebooks import, generated here: syft (workers, pointers, jobs),
-// mpc/nn/onnx (importing models) and mpc/nn/dataset (synthetic data).
+// mpc/nn/onnx (importing models), mpc/nn/dataset (synthetic and real data
+// sets) and mpc/nn/zoo (the networks of CrypTen's examples).
 //
 // Run `go generate ./kernel/symbols ./sandbox/internal/pkgsyms` after
 // changing an exported API; each package's TestSymbolsUpToDate fails until
@@ -17,7 +18,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox"
 )
 
-//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/syft github.com/gomplab/gomplab/mpc/nn/onnx github.com/gomplab/gomplab/mpc/nn/dataset
+//go:generate yaegi extract -name symbols github.com/gomplab/gomplab/syft github.com/gomplab/gomplab/mpc/nn/onnx github.com/gomplab/gomplab/mpc/nn/dataset github.com/gomplab/gomplab/mpc/nn/zoo
 
 // Symbols maps "<import path>/<package name>" to the package's exported
 // identifiers, in the form interp.Interpreter.Use expects.
@@ -33,6 +34,7 @@ var Generated = []string{
 	"github.com/gomplab/gomplab/syft",
 	"github.com/gomplab/gomplab/mpc/nn/onnx",
 	"github.com/gomplab/gomplab/mpc/nn/dataset",
+	"github.com/gomplab/gomplab/mpc/nn/zoo",
 }
 
 func init() {
