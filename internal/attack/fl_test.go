@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gomplab/gomplab/mpc/nn"
@@ -57,7 +58,7 @@ func newFLWorld(t *testing.T) *flWorld {
 		c.Plant("bob", tensor.MustNew([]float64{1}, 1, 1), tagFLBY)
 		// The attacker's first round is refused on both workers, which
 		// file the request; each owner approves it.
-		if _, _, err := w.train(t, Attacker, flPlan(c, 0.5, "alice", "bob"), true); err == nil {
+		if _, _, _, err := w.train(t, Attacker, flPlan(c, 0.5, "alice", "bob"), true); err == nil {
 			t.Error("the first round of an unapproved training ran")
 		}
 		approvePending(t, c, "alice", "bob")
@@ -118,16 +119,32 @@ func one(w syft.Worker, tag string) (*syft.Pointer, error) {
 	return ps[0], nil
 }
 
-// train sends a zero model to alice as user and trains it one step on
-// alice's private sample with cfg; it sends another zero model to bob,
-// trained on bob's private sample when bobTrains.
-func (w *flWorld) train(t *testing.T, user string, cfg syft.TrainConfig, bobTrains bool) (onAlice, onBob *syft.ModelPointer, err error) {
-	wa, wb := w.c.Connect("alice", user), w.c.Connect("bob", user)
-	if onAlice, err = syft.SendModel(zeroModel(t), wa); err != nil {
-		return nil, nil, err
+// flStarts numbers the rounds' starting models: a worker trains an
+// approved round from given weights once.
+var flStarts atomic.Int64
+
+// startModel is a linear model from 4 features to 1 with zero weights
+// and bias -k: one SGD step at lr on a sample x with target 1 makes the
+// weights 2 lr (1+k) x.
+func startModel(t *testing.T, k float64) *nn.Model {
+	m := nn.NewModel(nn.NewLinear(4, 1, nil))
+	if err := m.LoadStateDict(map[string]*tensor.Tensor{"weight": tensor.Zeros(1, 4), "bias": tensor.FromSlice([]float64{-k})}); err != nil {
+		t.Fatal(err)
 	}
-	if onBob, err = syft.SendModel(zeroModel(t), wb); err != nil {
-		return nil, nil, err
+	return m
+}
+
+// train sends a fresh starting model (startModel, k) to alice as user and
+// trains it one step on alice's private sample with cfg; it sends the same
+// model to bob, trained on bob's private sample when bobTrains.
+func (w *flWorld) train(t *testing.T, user string, cfg syft.TrainConfig, bobTrains bool) (onAlice, onBob *syft.ModelPointer, k float64, err error) {
+	k = float64(flStarts.Add(1))
+	wa, wb := w.c.Connect("alice", user), w.c.Connect("bob", user)
+	if onAlice, err = syft.SendModel(startModel(t, k), wa); err != nil {
+		return nil, nil, k, err
+	}
+	if onBob, err = syft.SendModel(startModel(t, k), wb); err != nil {
+		return nil, nil, k, err
 	}
 	step := func(mp *syft.ModelPointer, wk syft.Worker, tx, ty string) error {
 		x, err := one(wk, tx)
@@ -148,7 +165,7 @@ func (w *flWorld) train(t *testing.T, user string, cfg syft.TrainConfig, bobTrai
 	if bobTrains {
 		err = errors.Join(err, step(onBob, wb, tagFLBX, tagFLBY))
 	}
-	return onAlice, onBob, err
+	return onAlice, onBob, k, err
 }
 
 // addModel records a model's weights, and each times scale (undoing an
@@ -229,7 +246,7 @@ func TestFederatedAttacks(t *testing.T) {
 	// (scaled by 1/(2 lr): the sample).
 	getTrained := func(cfg syft.TrainConfig) func(t *testing.T, e *Evidence, user string) error {
 		return func(t *testing.T, e *Evidence, user string) error {
-			ma, mb, err := w.train(t, user, cfg, false)
+			ma, mb, k, err := w.train(t, user, cfg, false)
 			for _, m := range []*syft.ModelPointer{ma, mb} {
 				if m != nil {
 					defer m.Free()
@@ -239,7 +256,7 @@ func TestFederatedAttacks(t *testing.T) {
 				return err
 			}
 			m, err := ma.GetCopy()
-			addModel(e, "trained model", m, 1/(2*cfg.Optimizer.LR))
+			addModel(e, "trained model", m, 1/(2*cfg.Optimizer.LR*(1+k)))
 			return err
 		}
 	}
@@ -250,12 +267,43 @@ func TestFederatedAttacks(t *testing.T) {
 	add("train on another owner's private data without the owners' approval", "is pending", getTrained(flPlan(c, 0.3, "alice", "bob")))
 	add("change the approved configuration (learning rate 1 instead of 1/2)", "is pending", getTrained(flPlan(c, 1, "alice", "bob")))
 
+	add("a second round from the same starting weights (the same update, to be averaged with other partners)", "from these exact weights",
+		func(t *testing.T, e *Evidence, user string) error {
+			k := float64(flStarts.Add(1))
+			wa := c.Connect("alice", user)
+			x, err := one(wa, tagFLX)
+			if err != nil {
+				return err
+			}
+			y, err := one(wa, tagFLY)
+			if err != nil {
+				return err
+			}
+			var last *syft.ModelPointer
+			for round := 0; round < 2; round++ {
+				mp, err := syft.SendModel(startModel(t, k), wa)
+				if err != nil {
+					return err
+				}
+				defer mp.Free()
+				if _, err := mp.Train(x, y, approved); err != nil {
+					if round == 0 {
+						return fmt.Errorf("training (not the attack): %w", err)
+					}
+					return err
+				}
+				last = mp
+			}
+			m, err := last.GetCopy()
+			addModel(e, "trained model", m, 1/(2*approved.Optimizer.LR*(1+k)))
+			return err
+		})
 	// aggregate trains on alice under the approved plan (and on bob when
 	// bobTrains), then aggregates with how; the result doubled is the
 	// sample when bob's model stayed zero.
 	aggregate := func(bobTrains bool, how func(ma, mb *syft.ModelPointer, user string) (*syft.AggregateResult, error)) func(t *testing.T, e *Evidence, user string) error {
 		return func(t *testing.T, e *Evidence, user string) error {
-			ma, mb, err := w.train(t, user, approved, bobTrains)
+			ma, mb, k, err := w.train(t, user, approved, bobTrains)
 			for _, m := range []*syft.ModelPointer{ma, mb} {
 				if m != nil {
 					defer m.Free()
@@ -266,7 +314,7 @@ func TestFederatedAttacks(t *testing.T) {
 			}
 			res, err := how(ma, mb, user)
 			if res != nil {
-				addModel(e, "aggregate", res.Model, 2)
+				addModel(e, "aggregate", res.Model, 1/(approved.Optimizer.LR*(1+k)))
 				for _, x := range res.Extras {
 					e.AddTensor("aggregated extra", x)
 					e.AddTensor("aggregated extra doubled", x.MulScalar(2))
@@ -311,7 +359,7 @@ func TestFederatedAttacks(t *testing.T) {
 		}))
 	add("secure aggregation where bob trained from another model than alice (one his data cannot move)", "another starting model",
 		func(t *testing.T, e *Evidence, user string) error {
-			ma, mb, err := w.train(t, user, approved, false)
+			ma, mb, k, err := w.train(t, user, approved, false)
 			for _, m := range []*syft.ModelPointer{ma, mb} {
 				if m != nil {
 					defer m.Free()
@@ -322,12 +370,7 @@ func TestFederatedAttacks(t *testing.T) {
 			}
 			// bob trains from weights of the attacker's choosing.
 			wb := c.Connect("bob", user)
-			other := zeroModel(t)
-			sd, _ := other.StateDict()
-			sd["bias"] = tensor.FromSlice([]float64{1})
-			if err := other.LoadStateDict(sd); err != nil {
-				t.Fatal(err)
-			}
+			other := startModel(t, -float64(flStarts.Add(1)))
 			mb2, err := syft.SendModel(other, wb)
 			if err != nil {
 				return err
@@ -347,12 +390,12 @@ func TestFederatedAttacks(t *testing.T) {
 			}
 			res, err := syft.SecureAggregate([]*syft.ModelPointer{ma, mb2}, syft.SecureAggOptions{})
 			if res != nil {
-				addModel(e, "aggregate", res.Model, 2)
+				addModel(e, "aggregate", res.Model, 1/(approved.Optimizer.LR*(1+k)))
 			}
 			return err
 		})
 	add("average on a secure worker of one's choosing (AverageOn)", "", func(t *testing.T, e *Evidence, user string) error {
-		ma, mb, err := w.train(t, user, approved, false)
+		ma, mb, k, err := w.train(t, user, approved, false)
 		if mb != nil {
 			defer mb.Free()
 		}
@@ -366,7 +409,7 @@ func TestFederatedAttacks(t *testing.T) {
 		}
 		defer avg.Free()
 		m, err := avg.GetCopy()
-		addModel(e, "average", m, 2)
+		addModel(e, "average", m, 1/(approved.Optimizer.LR*(1+k)))
 		return err
 	})
 	add("cut a batch of another owner's private data set, then get it", "", func(t *testing.T, e *Evidence, user string) error {
@@ -400,7 +443,7 @@ func TestFederatedAttacks(t *testing.T) {
 		c := c.For(t)
 		m := c.Mark()
 		e := NewEvidence()
-		ma, mb, err := w.train(t, Attacker, approved, true)
+		ma, mb, k, err := w.train(t, Attacker, approved, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,15 +453,15 @@ func TestFederatedAttacks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the approved round was refused: %v", err)
 		}
-		addModel(e, "aggregate", res.Model, 2)
+		addModel(e, "aggregate", res.Model, 1/(approved.Optimizer.LR*(1+k)))
 		c.Collect(e, m)
 		if hits := e.Find(w.canary); len(hits) > 0 {
 			t.Errorf("the canary leaked from an approved round:\n  %s", strings.Join(hits, "\n  "))
 		}
 		sd, _ := res.Model.StateDict()
-		for k, v := range sd["weight"].Data() {
-			if want := (w.canary.Values[k] + w.bobX[k]) / 2; mathAbs(v-want) > 1e-4*(1+mathAbs(want)) {
-				t.Errorf("weight %d: %g, want the average %g", k, v, want)
+		for i, v := range sd["weight"].Data() {
+			if want := (1 + k) * (w.canary.Values[i] + w.bobX[i]) / 2; mathAbs(v-want) > 1e-4*(1+mathAbs(want)) {
+				t.Errorf("weight %d: %g, want the average %g", i, v, want)
 			}
 		}
 		if res.Weight != 2 {

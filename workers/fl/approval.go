@@ -286,6 +286,34 @@ func (st *Service) keepBatch(id, src string) {
 	st.batchOrder = append(st.batchOrder, id)
 }
 
+// maxStartRecords bounds the starting weights a worker remembers.
+const maxStartRecords = 1 << 16
+
+// seenStart reports whether user's approved training reqID already
+// started a round from weights start.
+func (st *Service) seenStart(user, reqID, start string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.starts[user+"\x00"+reqID+"\x00"+start]
+}
+
+// keepStart records that user's approved training reqID started a round
+// from weights start.
+func (st *Service) keepStart(user, reqID, start string) {
+	k := user + "\x00" + reqID + "\x00" + start
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.starts[k] {
+		return
+	}
+	if len(st.starts) >= maxStartRecords {
+		delete(st.starts, st.startOrder[0])
+		st.startOrder = st.startOrder[1:]
+	}
+	st.starts[k] = true
+	st.startOrder = append(st.startOrder, k)
+}
+
 // startDigest names the weights a round starts from: contributors count
 // each other only when they trained the same model (a requester sending
 // one worker a model its data cannot move would make that worker's
@@ -308,9 +336,10 @@ func startDigest(m *nn.Model, spec []byte) (string, error) {
 // approval applies the owners' rule to a training request that reads
 // data the requester may not read: it builds the request the owners
 // approve (filing it as pending the first time), and refuses unless it is
-// approved here. roundStart counts a round against the approval. It
-// returns the request id and its plan id.
-func (st *Service) approval(r *workers.Request, q *TrainRequest, archSpec []byte, loads []approvals.Load, roundStart bool) (id, plan string, err error) {
+// approved here. roundStart counts a round against the approval, after
+// pre (if set) accepted the request's id. It returns the request id and
+// its plan id.
+func (st *Service) approval(r *workers.Request, q *TrainRequest, archSpec []byte, loads []approvals.Load, roundStart bool, pre func(id string) error) (id, plan string, err error) {
 	me := st.h.WorkerID()
 	if q.Plan == nil {
 		return "", "", workers.Deniedf("training on worker %s reads data user %q may not read (%s): it needs a training plan the data's owners approve "+
@@ -337,6 +366,12 @@ func (st *Service) approval(r *workers.Request, q *TrainRequest, archSpec []byte
 		Note: "federated training (filed by worker " + me + " when fl.train first read data the requester may not read)"}
 	if st.book == nil {
 		return "", "", fmt.Errorf("%w: worker %s keeps no code requests, so training on private data cannot be approved", workers.ErrUnavailable, me)
+	}
+	if pre != nil {
+		// Checks of the request's own that must not count a round.
+		if err := pre(req.ID()); err != nil {
+			return "", "", err
+		}
 	}
 	query := approvals.Query{Request: req, User: r.User(), Run: roundStart}
 	v, err := st.book.Check(query)

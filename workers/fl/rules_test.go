@@ -232,6 +232,11 @@ func TestFederatedTrainingRules(t *testing.T) {
 		t.Fatalf("training on the requester's data: %v (request %q)", err, rep.Request)
 	}
 	mD := fh.putModel(t, dave, 5)
+	// A round from the same weights again is refused: the same update
+	// averaged with other partners would be told apart.
+	if _, err := fh.train(alice, fh.putModel(t, alice, 1), plan, 0.1, batch(alice, 0, 1)); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "from these exact weights") {
+		t.Fatalf("a second round from the same weights: %v", err)
+	}
 	// alice again, from another starting model than bob's.
 	mA2 := fh.putModel(t, alice, 7)
 	if _, err := fh.train(alice, mA2, plan, 0.1, batch(alice, 0, 1)); err != nil {

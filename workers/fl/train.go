@@ -33,7 +33,8 @@ import (
 // owners' approval (approval.go).
 func Register(h *workers.Handler, book *approvals.Book) *Service {
 	st := &Service{h: h, book: book, live: map[string]*flLive{}, rounds: map[string]*flRound{},
-		masks: map[string]*maskSet{}, trained: map[string]*trainRec{}, batches: map[string]string{}}
+		masks: map[string]*maskSet{}, trained: map[string]*trainRec{}, batches: map[string]string{},
+		starts: map[string]bool{}}
 	h.Handle(MsgBatch, st.batch)
 	h.Handle(MsgTrain, st.train)
 	h.Handle(MsgAverage, st.average)
@@ -63,6 +64,10 @@ type Service struct {
 	// first in batchOrder.
 	batches    map[string]string
 	batchOrder []string
+	// starts are the weights approved rounds started from, by user and
+	// request, oldest first in startOrder.
+	starts     map[string]bool
+	startOrder []string
 }
 
 // Configure sets the worker's federated-learning options (gomplab
@@ -375,13 +380,27 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: model %s: %v", workers.ErrBadRequest, mo.ID, err)
 		}
-		if reqID, plan, err = st.approval(r, &q, archSpec, loads, roundStart); err != nil {
-			return nil, err
-		}
+		var pre func(string) error
 		if roundStart {
 			if start, err = startDigest(m0, archSpec); err != nil {
 				return nil, fmt.Errorf("%w: model %s: %v", workers.ErrInternal, mo.ID, err)
 			}
+			pre = func(id string) error {
+				if st.seenStart(user.Name, id, start) {
+					// The same weights on the same data would give the
+					// same update again, and averaged with other partners
+					// the updates could be told apart.
+					return workers.Deniedf("model %s: worker %s already trained a round of request %s from these exact weights; a round starts from new weights (the last round's average)",
+						mo.ID, st.h.WorkerID(), id)
+				}
+				return nil
+			}
+		}
+		if reqID, plan, err = st.approval(r, &q, archSpec, loads, roundStart, pre); err != nil {
+			return nil, err
+		}
+		if roundStart {
+			st.keepStart(user.Name, reqID, start)
 		} else {
 			start = rec.start
 		}
