@@ -79,7 +79,7 @@ func dealerFor(t *testing.T, name string) *syft.VirtualWorker {
 // matmul as plaintext does, on virtual workers and on TLS daemons (their
 // parties in process and as child processes); the dealer's traffic is
 // reported, the results name the provider, and the dealer's worker ran
-// no party of its own. With 3 parties and a dealer too.
+// no party of its own. With 3 parties and a dealer too, and for a plan.
 func TestDealerWorker(t *testing.T) {
 	for _, gr := range jobGrids {
 		for _, n := range []int{2, 3} {
@@ -111,6 +111,24 @@ func TestDealerWorker(t *testing.T) {
 				checkOps(t, g, res, err)
 				if res.Provider != mpc.ProviderDealer {
 					t.Errorf("long form: provider %q", res.Provider)
+				}
+				pl, err := syft.Func2Plan("dealt", func(b *syft.PlanBuilder, shift *syft.Placeholder) []*syft.Placeholder {
+					a := b.Load("crypten_data", 0, 4)
+					c := b.Load("crypten_data", 1, 4)
+					return []*syft.Placeholder{a.Mul(c).Sub(shift).Relu()}
+				}, []int{4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				shift := tensor.Full(100, 4)
+				res, err = syft.RunPlan(g.ws, "127.0.0.1", pl, shift, syft.WithDealer(dealer))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := g.data[0].Mul(g.data[1]).Sub(shift).Relu()
+				outs, _ := res.Value(0).([]any)
+				if len(outs) != 1 || !tensor.AllClose(outs[0].(*tensor.Tensor), want, 1e-3, 1e-2) || res.Provider != mpc.ProviderDealer {
+					t.Errorf("plan: %v (provider %q), want %v", res.Value(0), res.Provider, want)
 				}
 			})
 		}
