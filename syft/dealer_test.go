@@ -224,9 +224,9 @@ func jobLongMul(n int) (any, error) {
 }
 
 // TestDealerFails: a dealer daemon killed (SIGKILL) or frozen (SIGSTOP)
-// in the middle of a job makes it fail with an error that names the
-// dealer, within the peers' timeout; the parties' workers serve the next
-// job.
+// in the middle of a job, or down before it, makes it fail with an error
+// that names the dealer, within the peers' timeout; the parties' workers
+// serve the next job.
 func TestDealerFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts daemon processes")
@@ -235,7 +235,7 @@ func TestDealerFails(t *testing.T) {
 	for _, d := range g.daemons {
 		d.Jobs().Configure(jobs.Options{PeerTimeout: 3 * time.Second})
 	}
-	for _, how := range []string{"killed", "frozen"} {
+	for _, how := range []string{"killed", "frozen", "down"} {
 		t.Run(how, func(t *testing.T) {
 			dealer, kill, pid := startKillableDaemonPID(t, "dealer")
 			var once sync.Once
@@ -249,7 +249,11 @@ func TestDealerFails(t *testing.T) {
 					t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
 				})
 			}
-			time.AfterFunc(1500*time.Millisecond, hit)
+			if how == "down" {
+				kill() // before the job: it cannot start there
+			} else {
+				time.AfterFunc(1500*time.Millisecond, hit)
+			}
 			start := time.Now()
 			job := &syft.Job{Workers: g.ws, MasterAddr: "127.0.0.1", Func: mustFunc(t, jobLongMul), Args: []any{1 << 20},
 				Dealer: dealer, Timeout: 2 * time.Minute}

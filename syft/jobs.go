@@ -231,14 +231,21 @@ func (r *Results) Err() error {
 		return nil
 	}
 	// The cause first: ranks that failed on their own before those that
-	// failed because a peer did.
+	// failed because a peer did or were cancelled because one could not
+	// start.
 	sort.SliceStable(je.Ranks, func(i, j int) bool {
-		return !isKind(je.Ranks[i], sandbox.KindPeer) && isKind(je.Ranks[j], sandbox.KindPeer)
+		return !caused(je.Ranks[i]) && caused(je.Ranks[j])
 	})
 	return je
 }
 
 func isKind(err error, k sandbox.Kind) bool { return sandbox.KindOf(err) == k }
+
+// caused reports a failure caused by another rank's: a peer's, or a
+// cancellation because another rank could not start.
+func caused(err error) bool {
+	return isKind(err, sandbox.KindPeer) || isKind(err, sandbox.KindCanceled)
+}
 
 // JobError reports the failed ranks of a job.
 type JobError struct {
@@ -654,6 +661,14 @@ func (o *jobRun) result(rank int) *RankResult {
 	return &o.res.Ranks[rank]
 }
 
+// who names rank in messages: "rank 1", or "the dealer (carol)".
+func (o *jobRun) who(rank int) string {
+	if rank == len(o.res.Ranks) {
+		return fmt.Sprintf("the dealer (%s)", o.ends[rank].ID())
+	}
+	return fmt.Sprintf("rank %d", rank)
+}
+
 // fail records rank's failure in phase (see sandbox.Job.Fail).
 func (o *jobRun) fail(rank int, phase sandbox.Phase, k sandbox.Kind, err error) {
 	sj := o.job(rank)
@@ -683,7 +698,7 @@ func (o *jobRun) start() bool {
 			o.cancelStarted()
 			for k := range o.started {
 				if o.started[k] {
-					o.fail(k, sandbox.PhaseStart, sandbox.KindCanceled, fmt.Errorf("cancelled: rank %d could not start", i))
+					o.fail(k, sandbox.PhaseStart, sandbox.KindCanceled, fmt.Errorf("cancelled: %s could not start", o.who(i)))
 				}
 			}
 			return false
@@ -784,7 +799,7 @@ func (o *jobRun) collect(ctx context.Context) {
 		// Give up on the ranks still pending.
 		for r := range pending {
 			o.fail(r, sandbox.PhaseCollect, sandbox.KindUnavailable,
-				fmt.Errorf("did not report after rank %d failed (its worker stopped answering, or its party is stuck); cancelled", firstFailed))
+				fmt.Errorf("did not report after %s failed (its worker stopped answering, or its party is stuck); cancelled", o.who(firstFailed)))
 		}
 		go o.cancelStarted()
 		return
@@ -866,7 +881,7 @@ func (o *jobRun) fill(rank int, r *sandbox.Result) {
 	if r.Err != nil {
 		if d := o.res.DealerRank; d != nil && rank != d.Rank {
 			// A party names its peers by rank; say which is the dealer.
-			re := regexp.MustCompile(`\bparty ` + strconv.Itoa(d.Rank) + `\b`)
+			re := regexp.MustCompile(`\b(party|rank) ` + strconv.Itoa(d.Rank) + `\b`)
 			r.Err.Msg = re.ReplaceAllString(r.Err.Msg, "${0} (the dealer, "+d.Worker+")")
 		}
 		o.fail(rank, sandbox.PhaseRun, r.Err.Kind, r.Err)
