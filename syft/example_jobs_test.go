@@ -1,6 +1,7 @@
 package syft_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -34,7 +35,30 @@ func ExampleRunMultiWorkers() {
 	a.Keep()
 	b.Keep()
 
-	results, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", exampleProduct)
+	// The data scientist ("me", who may read neither) submits the job:
+	// both owners must approve it before it runs.
+	f, err := syft.FuncOf(exampleProduct)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	job := &syft.Job{Workers: []syft.Worker{alice, bob}, MasterAddr: "127.0.0.1", Func: f}
+	st, err := syft.Submit(job)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("alice:", st.Verdicts[0].Status, "bob:", st.Verdicts[1].Status)
+
+	// Each owner reviews the request (syft.ShowRequest: the exact source,
+	// what it loads, who learns the result) and approves it.
+	for _, owner := range []*syft.VirtualWorker{alice.Owner(), bob.Owner()} {
+		if _, err := syft.Approve(owner, st.ID, "me"); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	results, err := job.Run(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -43,6 +67,7 @@ func ExampleRunMultiWorkers() {
 		fmt.Printf("rank %d (%s): %.1f\n", r.Rank, r.Worker, r.Value.(*tensor.Tensor).Data())
 	}
 	// Output:
+	// alice: pending bob: pending
 	// rank 0 (alice): [4.0 10.0 18.0]
 	// rank 1 (bob): [4.0 10.0 18.0]
 }

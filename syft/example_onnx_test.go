@@ -1,6 +1,7 @@
 package syft_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -56,7 +57,26 @@ func ExampleSendONNX() {
 	p, _ := syft.Send(images, bob.Owner(), syft.WithTags("images"), syft.AsPrivate())
 	p.Keep()
 
-	res, err := syft.RunMultiWorkers([]syft.Worker{alice, bob}, "127.0.0.1", exampleClassify)
+	// Both owners approve the data scientist's request before it runs.
+	f, err := syft.FuncOf(exampleClassify)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	job := &syft.Job{Workers: []syft.Worker{alice, bob}, MasterAddr: "127.0.0.1", Func: f,
+		Note: "classify bob's images with alice's model"}
+	st, err := syft.Submit(job)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, owner := range []*syft.VirtualWorker{alice.Owner(), bob.Owner()} {
+		if _, err := syft.Approve(owner, st.ID, "me"); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	res, err := job.Run(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -23,6 +23,8 @@ import (
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/jobs"
 )
 
@@ -157,6 +159,20 @@ type Job struct {
 	// provider (PySyft's crypto_provider). It runs no user code and
 	// loads nothing; it must not be one of Workers.
 	Dealer Worker
+	// Loads declares data the job reads beyond what its source shows
+	// (mpc.Load and nn.LoadModel calls with constant tags and ranks are
+	// found by themselves): tags computed at run time. A load of data
+	// the requester may not read that the request does not declare is
+	// refused.
+	Loads []Load
+	// Recipients are who may learn decrypted values when the job computes
+	// on data its requester may not read: "requester" (results come
+	// back), "all-parties" (values opened to every party, so to every
+	// party's owner), "party:R". Empty: all-parties and requester. The
+	// owners approve them with the rest of the request.
+	Recipients []string
+	// Note is free text for the owners who review the request.
+	Note string
 }
 
 // Results are what the ranks of a job returned.
@@ -476,6 +492,35 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every worker sees the request, and its owners' decision is known,
+	// before any party starts.
+	st, errs := o.submit()
+	failed := false
+	for rank, err := range errs {
+		if err != nil && rank < len(o.res.Ranks) {
+			k := sandbox.KindUnavailable
+			if errors.Is(err, workers.ErrBadRequest) {
+				k = sandbox.KindSetup // e.g. a declared tag that names nothing
+			}
+			o.fail(rank, sandbox.PhaseStart, k, err)
+			failed = true
+		} else if err != nil {
+			return o.res, fmt.Errorf("syft: %w", err) // the dealer
+		}
+	}
+	if failed {
+		for rank, err := range errs[:len(o.res.Ranks)] {
+			if err == nil {
+				o.fail(rank, sandbox.PhaseStart, sandbox.KindCanceled, errors.New("cancelled: another rank's worker could not be asked about the job's request; nothing was started"))
+			}
+		}
+		o.res.Elapsed = time.Since(start)
+		return o.res, o.res.Err()
+	}
+	if err := st.Err(); err != nil {
+		o.res.Elapsed = time.Since(start)
+		return o.res, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout+10*time.Second)
 	defer cancel()
 	if o.start() {
@@ -495,6 +540,9 @@ type jobRun struct {
 	timeout time.Duration
 	ends    []Worker // the workers by rank, the dealer's last
 	started []bool   // by rank; each written by its own goroutine
+	// req is the code request the job runs under (requests.go): every
+	// worker checks it before its party starts.
+	req *approvals.Request
 }
 
 // validate checks the job before any worker is contacted and prepares
@@ -554,8 +602,15 @@ func (j *Job) validate() (*jobRun, error) {
 	}
 	o.shared.ID, o.shared.WorldSize, o.shared.MasterAddr = o.res.JobID, len(j.Workers), fixed
 	o.shared.TimeoutMS, o.shared.SetupTimeoutMS = o.timeout.Milliseconds(), setup.Milliseconds()
-	o.shared.Link = partyLink(ends)
 	o.shared.Provider = prov
+	if err := o.buildRequest(); err != nil {
+		return nil, err
+	}
+	ids := slices.Clone(o.req.Parties)
+	if o.req.Dealer != nil {
+		ids = append(ids, *o.req.Dealer)
+	}
+	o.shared.Link = partyLink(ids)
 	return o, nil
 }
 
@@ -596,20 +651,24 @@ func (j *Job) provider() (string, error) {
 	return prov, nil
 }
 
-// partyLink says how the parties authenticate each other: when this
-// orchestrator has pinned every worker's certificate, each rank is bound
-// to its worker (each worker signs its own party's credential, so no one,
-// this orchestrator included, can take a rank's place), and every rank to
-// this job by a fresh job secret the credentials name (comm.BindJob), so
-// that no one else can start a rank of it; otherwise (a worker reached
-// without TLS, on loopback) the parties share the job secret, which each
-// worker gets over its session with this process.
-func partyLink(ws []Worker) sandbox.Link {
+// partyLink says how the parties authenticate each other: each rank (the
+// dealer's too) is bound to its worker's certificate (each worker signs
+// its own party's credential, so no one, this orchestrator included, can
+// take a rank's place), by the fingerprint this orchestrator pinned or,
+// for a worker reached without TLS on loopback, the one it reported (a
+// false report makes the job fail: the worker's credential would not
+// match); and every rank to this job by a fresh job secret the
+// credentials name (comm.BindJob), so that no one else can start a rank
+// of it. Only when a worker has no certificate at all do the parties
+// share the job secret alone, which each worker gets over its session
+// with this process; such a job cannot compute on private data its
+// requester may not read (the workers refuse it).
+func partyLink(parties []approvals.Party) sandbox.Link {
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	ids := make([]string, len(ws))
-	for i, w := range ws {
-		if ids[i] = w.link().identity; ids[i] == "" {
+	ids := make([]string, len(parties))
+	for i, p := range parties {
+		if ids[i] = p.Fingerprint; ids[i] == "" {
 			return sandbox.Link{Secret: secret}
 		}
 	}
@@ -712,7 +771,7 @@ func (o *jobRun) start() bool {
 // replied with.
 func (o *jobRun) startRank(rank int, host string) (string, bool) {
 	var rep jobs.StartReply
-	req := &jobs.StartRequest{Job: o.job(rank), MasterHost: host}
+	req := &jobs.StartRequest{Job: o.job(rank), MasterHost: host, Request: o.req}
 	if err := o.ends[rank].link().call(jobs.MsgStart, req, &rep); err != nil {
 		o.fail(rank, sandbox.PhaseStart, sandbox.KindUnavailable, fmt.Errorf("starting the party: %w", err))
 		return "", false

@@ -11,7 +11,7 @@ import (
 // stage puts a private tensor tagged tag on w, as its data owner.
 func stage(t *testing.T, w *VirtualWorker, tag string, x *tensor.Tensor) {
 	t.Helper()
-	p, err := Send(x, w.Owner(), WithTags(tag), AsPrivate())
+	p, err := Send(x, w.Owner(), WithTags(tag), AsPrivate(DefaultUser)) // readable by "me": see stageTensor
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,9 +101,13 @@ type jobGrid struct {
 
 var jobData = [][]float64{{42, 53, 3, 2}, {101, 32, 29, 2}, {1, 2, 3, 4}}
 
+// stageTensor stores x as the owner's private data under tag, readable
+// by the data scientist "me": the tests of jobs' mechanics run as a user
+// who may read the data (requests_test.go tests jobs on data the
+// requester may not read, which need the owners' approval).
 func stageTensor(t testing.TB, owner syft.Worker, tag string, x *tensor.Tensor) {
 	t.Helper()
-	p, err := syft.Send(x, owner, syft.WithTags(tag), syft.AsPrivate())
+	p, err := syft.Send(x, owner, syft.WithTags(tag), syft.AsPrivate(syft.DefaultUser))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +476,7 @@ func TestJobModelByTag(t *testing.T) {
 			} else {
 				owner = g.owners[0]
 			}
-			mp, err := syft.SendModel(model, owner, syft.WithTags("crypten_model"), syft.AsPrivate())
+			mp, err := syft.SendModel(model, owner, syft.WithTags("crypten_model"), syft.AsPrivate(syft.DefaultUser))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox/plan"
+	"github.com/gomplab/gomplab/workers/approvals"
+	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/plans"
 	"github.com/gomplab/gomplab/workers/store"
 )
@@ -46,6 +49,17 @@ type PlanPointer struct {
 	p       *Pointer
 	name    string
 	outputs int
+	enc     []byte // the plan as sent
+	// Note is free text for the owners who review a Call's request.
+	Note string
+}
+
+// blob is the plan's encoding, as its worker stores it.
+func (pp *PlanPointer) blob() ([]byte, error) {
+	if pp.enc == nil {
+		return nil, fmt.Errorf("syft: plan %q: this pointer does not know the plan's bytes (send it with SendPlan)", pp.name)
+	}
+	return pp.enc, nil
 }
 
 // SendPlan stores a copy of p on w and returns an owning pointer to it.
@@ -67,7 +81,7 @@ func SendPlan(p *Plan, w Worker, opts ...SendOption) (*PlanPointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PlanPointer{p: ptr, name: p.Name, outputs: len(p.Outputs)}, nil
+	return &PlanPointer{p: ptr, name: p.Name, outputs: len(p.Outputs), enc: blob}, nil
 }
 
 // Pointer is the underlying object pointer.
@@ -78,13 +92,63 @@ func (pp *PlanPointer) String() string { return fmt.Sprintf("Plan(%s)%s", pp.nam
 
 // Call runs the plan on its worker with the tensors args point to (which
 // must be on the same worker) and returns owning pointers to its outputs.
-// Outputs computed from private inputs are private.
+// Outputs computed from private inputs are private. On inputs the caller
+// may not read, the run needs the worker's owners' approval: Call
+// submits its request (CallRequest) first and, until an owner approves
+// it, returns an *ApprovalError naming the inputs, their owners and the
+// request id; approved, the outputs are private data of the inputs'
+// owners that the caller may read (the request's recipient).
 func (pp *PlanPointer) Call(args ...*Pointer) ([]*Pointer, error) {
+	c, err := pp.prepare(args)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.submit()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	var rep plans.RunReply
+	if err := c.l.call(plans.MsgRun, &plans.RunRequest{PlanID: c.plan, Args: c.ids, Request: c.req}, &rep); err != nil {
+		return nil, fmt.Errorf("run plan %q on %s: %w", pp.name, c.l.id, err)
+	}
+	out := make([]*Pointer, len(rep.Results))
+	for i, r := range rep.Results {
+		out[i] = newPointer(c.l, r, true)
+	}
+	return out, nil
+}
+
+// SubmitCall submits the request of Call(args...) to the plan's worker
+// without running it, for its owners to review and approve.
+func (pp *PlanPointer) SubmitCall(args ...*Pointer) (*RequestStatus, error) {
+	c, err := pp.prepare(args)
+	if err != nil {
+		return nil, err
+	}
+	return c.submit()
+}
+
+// planCall is one Call between its steps.
+type planCall struct {
+	name string
+	l    *link
+	plan string
+	ids  []string
+	req  *approvals.Request
+}
+
+// prepare checks Call's arguments and builds its request: the plan's
+// bytes, the plan's worker as the one party, each input as a load of its
+// object id, the requester as the recipient.
+func (pp *PlanPointer) prepare(args []*Pointer) (*planCall, error) {
 	l, in, err := pp.p.snapshot("Call")
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(args))
+	c := &planCall{name: pp.name, l: l, plan: in.ID, ids: make([]string, len(args))}
 	for i, a := range args {
 		al, ain, err := a.snapshot("Call")
 		if err != nil {
@@ -93,17 +157,36 @@ func (pp *PlanPointer) Call(args ...*Pointer) ([]*Pointer, error) {
 		if al.id != l.id {
 			return nil, fmt.Errorf("plan %q argument %d is on worker %s, the plan on %s: send the plan there, or move the tensor", pp.name, i, al.id, l.id)
 		}
-		ids[i] = ain.ID
+		c.ids[i] = ain.ID
 	}
-	var rep plans.RunReply
-	if err := l.call(plans.MsgRun, &plans.RunRequest{PlanID: in.ID, Args: ids}, &rep); err != nil {
-		return nil, fmt.Errorf("run plan %q on %s: %w", pp.name, l.id, err)
+	blob, err := pp.blob()
+	if err != nil {
+		return nil, err
 	}
-	out := make([]*Pointer, len(rep.Results))
-	for i, r := range rep.Results {
-		out[i] = newPointer(l, r, true)
+	fp, err := l.fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("syft: %w", err)
 	}
-	return out, nil
+	r := &approvals.Request{Kind: approvals.KindPlan, Plan: blob, ArgsHash: approvals.ArgsDigest(nil),
+		Parties: []approvals.Party{{Worker: l.id, Fingerprint: fp}}, Provider: jobs.DefaultProvider,
+		Recipients: []string{mpc.RecipientRequester}, Note: pp.Note}
+	for _, id := range c.ids {
+		r.Loads = append(r.Loads, approvals.Load{Rank: 0, Object: id, Kind: approvals.LoadTensor})
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("syft: plan %q: the call's request: %w", pp.name, err)
+	}
+	c.req = r.Canonical()
+	return c, nil
+}
+
+// submit asks the plan's worker about the call's request.
+func (c *planCall) submit() (*RequestStatus, error) {
+	var rep approvals.SubmitReply
+	if err := c.l.call(approvals.MsgSubmit, &approvals.SubmitRequest{Request: *c.req}, &rep); err != nil {
+		return nil, fmt.Errorf("syft: plan %q: submitting its request to %s: %w", c.name, c.l.id, err)
+	}
+	return &RequestStatus{ID: c.req.ID(), Request: c.req, Verdicts: []Verdict{rep.Verdict}}, nil
 }
 
 // RunPlan runs p as an MPC job, one party per worker as RunMultiWorkers

@@ -50,6 +50,11 @@ type link struct {
 	// client has pinned it (a TLS session, or a virtual worker's own):
 	// MPC jobs then bind each rank to its worker.
 	identity string
+	// reported is the fingerprint the worker reports itself, asked once
+	// when identity is empty (requests name every party by one).
+	fpOnce   sync.Once
+	reported string
+	fpErr    error
 }
 
 func (l *link) ctx() (context.Context, context.CancelFunc) {

@@ -60,6 +60,10 @@ type PingReply struct {
 	Worker  string `msgpack:"worker"`
 	User    string `msgpack:"user"`
 	Objects int    `msgpack:"objects"`
+	// Fingerprint is the worker's certificate fingerprint, as it says
+	// itself: what a client that did not pin it names the worker by in a
+	// code request (docs/privacy.md).
+	Fingerprint string `msgpack:"fingerprint,omitempty"`
 }
 
 // PutRequest stores an object. Owner and Created are set by the worker;

@@ -29,7 +29,7 @@ func (h *Handler) ping(_ context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PingReply{Worker: h.cfg.WorkerID, User: r.User().Name, Objects: len(all)}, nil
+	return &PingReply{Worker: h.cfg.WorkerID, User: r.User().Name, Objects: len(all), Fingerprint: h.Fingerprint()}, nil
 }
 
 func (h *Handler) put(_ context.Context, r *Request) (any, error) {

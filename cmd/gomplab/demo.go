@@ -83,7 +83,9 @@ neither ships a Go function to both workers (syft.RunSource, the form of
 syft.RunMultiWorkers for source text): alice's
 party shares the model's architecture and secret-shares its weights, bob's
 party secret-shares the images, and the two classify the first images
-under encryption, revealing only the labels. The demo prints them, checks
+under encryption, revealing only the labels. The job is a code request:
+both owners review and approve it (as gomplab worker requests approve does)
+before any party starts. The demo prints the labels, checks
 them against plaintext inference, reports time, bytes and rounds, and
 stops the workers.
 
@@ -206,7 +208,39 @@ func runDemo(ctx context.Context, w io.Writer, c demoConfig) (err error) {
 	p("  bob: %s\n  GetCopy: %v\n\n", ptrs[0], firstLine(gerr))
 
 	p("it ships this function to both (alice is rank 0, bob rank 1) with syft.RunSource\n(syft.RunMultiWorkers takes the function itself, from a Go file or a notebook cell):\n\n%s\n", indentLines(demoJob[strings.Index(demoJob, "func infer"):], "    "))
-	job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(demoJob, "infer"), Args: []any{c.infer}}
+	job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(demoJob, "infer"), Args: []any{c.infer},
+		Note: "classify bob's first images with alice's model; only the labels are revealed"}
+
+	// The job computes on data the orchestrator may not read: it is a
+	// code request that both owners must approve before any party starts.
+	req, err := syft.Submit(job)
+	if err != nil {
+		return err
+	}
+	p("the job is a code request that both owners must approve before any party starts:\n  request %s: alice %s, bob %s\n",
+		req.ID, req.Verdicts[0].Status, req.Verdicts[1].Status)
+	for _, d := range ds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		owner, err := d.Connect(d.OwnerToken)
+		if err != nil {
+			return err
+		}
+		defer owner.Close()
+		rv, err := syft.ShowRequest(owner, req.ID)
+		if err != nil {
+			return err
+		}
+		sum, err := syft.Approve(owner, req.ID, "scientist", syft.Limits{Runs: 1})
+		if err != nil {
+			return fmt.Errorf("%s's owner approves: %w", d.ID, err)
+		}
+		p("  %s's owner reviews it (%d lines: the source, what it loads, who learns what) and approves one run,\n"+
+			"    as `gomplab worker requests approve %s --data DIR --runs 1` does on %s's machine: %s\n",
+			d.ID, strings.Count(rv.Review, "\n"), req.ID, d.ID, sum.Status)
+	}
+	p("\n")
 	res, err := job.Run(ctx) // RunSource, cancelled by an interrupt
 	if err != nil {
 		return err

@@ -57,9 +57,11 @@ synchronized MPC parties, each on its own in-process worker and inside the
 jail, exactly as syft.RunMultiWorkers runs it on real workers: the file may
 import only what the jail allows, and mpc.Load(tag, src) reads rank src's
 worker. --load puts a private .npy or .csv file on a rank's worker under a
-tag first (--header when the CSV files start with a header line); every
-party runs on this machine with your data, so rank 0 deals the randomness
-(--provider tfp) unless you ask for dealer-free (2 parties). Each
+tag first (--header when the CSV files start with a header line),
+readable by the job's user: you hold the files, so no owner needs to
+approve the job (on other owners' workers they would, docs/privacy.md);
+every party runs on this machine with your data, so rank 0 deals the
+randomness (--provider tfp) unless you ask for dealer-free (2 parties). Each
 rank's result is printed, with time, bytes and rounds; a failure is
 printed once, naming the file and line, with the ranks it happened on.
 
@@ -139,7 +141,10 @@ func loadPrivate(w *syft.VirtualWorker, l runLoad, header bool) error {
 	if err != nil {
 		return fmt.Errorf("--load %d:%s=%s: %w", l.Rank, l.Tag, l.File, err)
 	}
-	p, err := syft.Send(t, w.Owner(), syft.WithTags(l.Tag), syft.AsPrivate())
+	// Private, and readable by the job's user: whoever runs this command
+	// holds the file, so the job needs no owner's approval (on other
+	// owners' workers it would: docs/privacy.md).
+	p, err := syft.Send(t, w.Owner(), syft.WithTags(l.Tag), syft.AsPrivate(syft.DefaultUser))
 	if err != nil {
 		return fmt.Errorf("--load %d:%s=%s: %w", l.Rank, l.Tag, l.File, err)
 	}

@@ -59,7 +59,7 @@ func TestRunCommand(t *testing.T) {
 			[]string{"rank 0 (party0): [  4.  10. -18.]", "rank 1 (party1): [  4.  10. -18.]", "rounds"}},
 		{"three parties", []string{"-n", "3", "--load", "0:x=" + a, "--load", "1:x=" + b, "--entry", "product", prog}, "",
 			[]string{"rank 2 (party2): [", "-18"}},
-		{"tag missing", []string{"--entry", "product", prog}, "no object tagged [x]", nil},
+		{"tag missing", []string{"--entry", "product", prog}, `no object tagged ["x"]`, nil},
 		{"forbidden import", []string{forbidden}, `import "os" is not allowed`, nil},
 		{"bad load flag", []string{"--load", "x=" + a, prog}, "want RANK:TAG=FILE", nil},
 		{"load rank too high", []string{"--load", "2:x=" + a, prog}, "there are 2 parties", nil},

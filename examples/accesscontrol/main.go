@@ -32,6 +32,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
@@ -100,12 +102,16 @@ func main() {
 type grid struct {
 	owners, scientist []syft.Worker
 	dealer            syft.Worker
-	close             func()
+	// user is the data scientist's name on the workers, whose requests
+	// the owners approve; log, when set, shows the owners' decisions.
+	user  string
+	log   io.Writer
+	close func()
 }
 
 // newGrid starts alice and bob: virtual workers, or daemons of bin.
 func newGrid(bin string) (*grid, error) {
-	g := &grid{close: func() {}}
+	g := &grid{user: syft.DefaultUser, close: func() {}}
 	if bin == "" {
 		for _, id := range []string{"alice", "bob", "carol"} {
 			w := syft.NewVirtualWorker(id)
@@ -120,6 +126,7 @@ func newGrid(bin string) (*grid, error) {
 		}
 		return g, nil
 	}
+	g.user = "scientist"
 	for _, id := range []string{"alice", "bob", "carol"} {
 		d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: bin, Users: []string{"scientist"}})
 		if err != nil {
@@ -300,7 +307,7 @@ func runTraining(g *grid, i int, d *data, c config) (*trainOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", s.job, c.epochs, c.batch, c.lr, syft.WithDealer(g.dealer))
+	res, err := g.approvedRun(s.job, c.epochs, c.batch, c.lr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
@@ -336,7 +343,7 @@ func runTraining(g *grid, i int, d *data, c config) (*trainOutcome, error) {
 // plaintext inference (which only someone holding both the model and the
 // data could run: here, the program checking the demo).
 func runHiding(g *grid, d *data, c config) (*hidingOutcome, error) {
-	res, err := syft.RunMultiWorkers(g.scientist, "127.0.0.1", modelHiding, c.infer, syft.WithDealer(g.dealer))
+	res, err := g.approvedRun(modelHiding, c.infer)
 	if err != nil {
 		return nil, fmt.Errorf("model hiding: %w", err)
 	}
@@ -370,6 +377,41 @@ func runHiding(g *grid, d *data, c config) (*hidingOutcome, error) {
 	return o, nil
 }
 
+// approvedRun runs fn on the grid as the data scientist, once both owners
+// have approved it: the scientist submits the job's code request, each
+// owner reviews it on their own worker (syft.ShowRequest: the exact
+// source, what it loads, who learns the results) and approves one run
+// (syft.Approve; on a daemon's machine, gomplab worker requests
+// approve), and the job then runs with no further step.
+func (g *grid) approvedRun(fn any, args ...any) (*syft.Results, error) {
+	f, err := syft.FuncOf(fn)
+	if err != nil {
+		return nil, err
+	}
+	job := &syft.Job{Workers: g.scientist, MasterAddr: "127.0.0.1", Func: f, Args: args, Dealer: g.dealer}
+	st, err := syft.Submit(job)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range g.owners {
+		if st.Verdicts[i].OK() {
+			continue // nothing of this owner's that the scientist may not read
+		}
+		rv, err := syft.ShowRequest(o, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := syft.Approve(o, st.ID, g.user, syft.Limits{Runs: 1}); err != nil {
+			return nil, err
+		}
+		if g.log != nil {
+			fmt.Fprintf(g.log, "%s's owner reviews request %s (%d lines: the source, what it loads here, who learns what) and approves one run\n",
+				st.Verdicts[i].Worker, st.ID, strings.Count(rv.Review, "\n"))
+		}
+	}
+	return job.Run(context.Background())
+}
+
 // traffic is a job's bytes sent by all parties together, and its rounds:
 // the sequential exchanges each party waited for (its latency cost).
 func traffic(res *syft.Results) (bytes, rounds int64) {
@@ -390,6 +432,7 @@ func run(w io.Writer, g *grid, c config) (*outcome, error) {
 	if err := stage(g.owners, d); err != nil {
 		return nil, err
 	}
+	g.log = w
 	out := &outcome{}
 	for i, s := range scenarios {
 		fmt.Fprintf(w, "\n== %s ==\n", s.name)

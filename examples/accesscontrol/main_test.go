@@ -59,7 +59,7 @@ type recorded struct {
 // are recorded).
 func daemonGrid(t testing.TB, o daemonOpts) (*grid, []*recorded) {
 	t.Helper()
-	g := &grid{close: func() {}}
+	g := &grid{user: "scientist", close: func() {}}
 	var recs []*recorded
 	for _, id := range []string{"alice", "bob", "carol"} {
 		r := &recorded{dir: filepath.Join(t.TempDir(), id), received: &recording.Buffer{}, log: &recording.Buffer{}}

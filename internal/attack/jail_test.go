@@ -161,7 +161,10 @@ func TestJailAttacks(t *testing.T) {
 	return c, nil`))},
 		{Name: "import the worker's store package", Refusal: `import "github.com/gomplab/gomplab/workers/store" is not allowed`,
 			Attack: raw(steal([]string{"github.com/gomplab/gomplab/workers/store"}, "", `	return store.NewID(), nil`))},
-		{Name: "decrypt in a package-level initializer, before the party is set up", Refusal: "runs only inside an MPC job",
+		// A raw job.start without a request whose source loads private
+		// data by a constant tag is refused before the party starts (the
+		// jail's own refusal of a load outside the job is sandbox's test).
+		{Name: "decrypt in a package-level initializer, before the party is set up", Refusal: "carries no request",
 			Attack: raw(RawJob(`package job
 
 import "github.com/gomplab/gomplab/mpc"
@@ -176,7 +179,7 @@ var stolen, _ = func() (any, error) {
 
 func Steal(tag string) (any, error) { return stolen, nil }
 `, "Steal", tagA))},
-		{Name: "decrypt in func init, before the party is set up", Refusal: "runs only inside an MPC job",
+		{Name: "decrypt in func init, before the party is set up", Refusal: "carries no request",
 			Attack: raw(RawJob(`package job
 
 import "github.com/gomplab/gomplab/mpc"

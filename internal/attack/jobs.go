@@ -54,7 +54,12 @@ func Pending() []string {
 // syft as a data scientist would, and records in e every rank's value,
 // printed output and error. It returns the job's error: the refusal.
 func RunJob(e *Evidence, ws []syft.Worker, src, entry string, args ...any) error {
-	j := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(src, entry), Args: args, Timeout: 60 * time.Second}
+	return RunSyftJob(e, &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(src, entry), Args: args, Timeout: 60 * time.Second})
+}
+
+// RunSyftJob is RunJob for a job built by the caller (declared loads,
+// recipients, a note: what a request binds).
+func RunSyftJob(e *Evidence, j *syft.Job) error {
 	res, err := j.Run(context.Background())
 	e.AddErr("job error", err)
 	if res != nil {

@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox"
@@ -120,13 +121,18 @@ func TestRawMessageAttacks(t *testing.T) {
 	}
 	// The attacker's own request to decrypt alice's tensor, limited to
 	// one run so that an approval given in the control is used up there.
+	// revealJob is the attacker's job revealing tag, declaring its load
+	// (the tag is an argument, which a request's inference cannot see).
+	revealJob := func(tag string) *syft.Job {
+		return &syft.Job{Workers: dw.attackers(), MasterAddr: "127.0.0.1", Func: syft.SourceFunc(srcReveal, "Reveal"),
+			Args: []any{tag}, Loads: []syft.Load{{Rank: 0, Tag: tag}}, Timeout: 60 * time.Second}
+	}
 	attackerRequest := func(t *testing.T) string {
-		req, args := revealRequest(t, c, tagA, "")
-		var rep approvals.SubmitReply
-		if err := c.Raw("alice", Attacker).Call(ctx, approvals.MsgSubmit, &approvals.SubmitRequest{Request: *req, Args: args}, &rep); err != nil {
+		st, err := syft.Submit(revealJob(tagA))
+		if err != nil {
 			t.Fatalf("submitting: %v", err)
 		}
-		return rep.Verdict.ID
+		return st.ID
 	}
 
 	cases := []Case{
@@ -224,7 +230,7 @@ func TestRawMessageAttacks(t *testing.T) {
 				if err := c.Raw("alice", workers.OwnerUser).Call(ctx, approvals.MsgApprove, &approvals.ApproveRequest{ID: id, Requester: Attacker, Limits: approvals.Limits{Runs: 1}}, &rep); err != nil {
 					return err
 				}
-				return RunJob(e, dw.attackers(), srcReveal, "Reveal", tagA)
+				return RunSyftJob(e, revealJob(tagA))
 			}},
 	}
 	c.Run(t, dw.canary, cases)

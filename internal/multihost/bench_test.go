@@ -96,19 +96,19 @@ func stageBench(b *testing.B) {
 	rng := tensor.NewRNG(3)
 	for _, n := range cl.names {
 		x := rng.Uniform(-1, 1, 1_000_000)
-		p, err := syft.Send(x, cl.hosts[n].owner, syft.WithTags("mh_big"), syft.AsPrivate())
+		p, err := syft.Send(x, cl.hosts[n].owner, syft.WithTags("mh_big"), syft.AsPrivate("ds"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		p.Keep()
 	}
-	mp, err := syft.SendModel(leNet(rng), cl.hosts["alice"].owner, syft.WithTags("mh_lenet"), syft.AsPrivate())
+	mp, err := syft.SendModel(leNet(rng), cl.hosts["alice"].owner, syft.WithTags("mh_lenet"), syft.AsPrivate("ds"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	mp.Pointer().Keep()
 	imgs := rng.Uniform(0, 1, 64, 1, 28, 28)
-	p, err := syft.Send(imgs, cl.hosts["bob"].owner, syft.WithTags("mh_images"), syft.AsPrivate())
+	p, err := syft.Send(imgs, cl.hosts["bob"].owner, syft.WithTags("mh_images"), syft.AsPrivate("ds"))
 	if err != nil {
 		b.Fatal(err)
 	}

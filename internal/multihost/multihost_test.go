@@ -142,7 +142,7 @@ func TestModelHiding(t *testing.T) {
 	staged(t)
 	rng := tensor.NewRNG(11)
 	model := nn.NewModel(nn.NewSequential(nn.NewLinear(4, 3, rng), nn.NewReLU(), nn.NewLinear(3, 2, rng)))
-	mp, err := syft.SendModel(model, cl.hosts["alice"].owner, syft.WithTags("mh_model"), syft.AsPrivate())
+	mp, err := syft.SendModel(model, cl.hosts["alice"].owner, syft.WithTags("mh_model"), syft.AsPrivate("ds"))
 	if err != nil {
 		t.Fatal(err)
 	}

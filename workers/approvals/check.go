@@ -97,7 +97,7 @@ func (e *RefusalError) Unwrap() error { return workers.ErrPermission }
 // worker: the command line (DIR standing for the worker's data directory)
 // and the Go call on an owner's session.
 func ApproveCommand(id string) string {
-	return fmt.Sprintf("gomplab worker requests approve %s --data DIR (or, on an owner's session, w.Approve(ctx, %q, syft.Approval{}))", id, id)
+	return fmt.Sprintf("gomplab worker requests approve %s --data DIR (or, on an owner's session, syft.Approve(w, %q, requester))", id, id)
 }
 
 // MaxPendingPerUser bounds the requests awaiting a decision that one
@@ -407,4 +407,19 @@ func (b *Book) lookAt(id, user string, write bool, fn func(*Record) (bool, error
 	}
 	_, err = fn(rec)
 	return err
+}
+
+// DataOwners names the owners of a private input for what is computed
+// from it: the owners it was itself computed from (store.Object.
+// DataOwners), "worker/owner" for an owner's object, or the worker's
+// owners ("worker") for an object the requester derived from private data
+// of the worker without recording whose (a remote op's result).
+func DataOwners(worker, requester string, o *store.Object) []string {
+	switch {
+	case len(o.DataOwners) > 0:
+		return o.DataOwners
+	case o.Owner == requester:
+		return []string{worker}
+	}
+	return []string{worker + "/" + o.Owner}
 }

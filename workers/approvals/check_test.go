@@ -165,7 +165,7 @@ func TestCheck(t *testing.T) {
 		{name: "read-private user", user: "auditor", req: job(nil, at0("data")), want: StatusAllowed},
 		{name: "owner's own data", user: workers.OwnerUser, req: job(nil, at0("data")), want: StatusAllowed},
 		{name: "private data, never submitted", user: "ds", req: job(nil, at0("data")), want: StatusPending, restricted: true,
-			mention: []string{"o-data", `"data"`, "owned by owner", "gomplab worker requests approve r-", "w.Approve"}},
+			mention: []string{"o-data", `"data"`, "owned by owner", "gomplab worker requests approve r-", "syft.Approve"}},
 		{name: "stranger's object under the same tag is invisible", user: "ds", req: job(nil, at0("data")), want: StatusPending, restricted: true,
 			mention: []string{"o-data"}},
 		{name: "approved", user: "ds", req: job(nil, at0("data")), want: StatusApproved, restricted: true,
@@ -453,5 +453,21 @@ func TestTrainRequestProvider(t *testing.T) {
 	}
 	if strings.Contains(rep.Review, "WARNING") {
 		t.Errorf("review of a train request warns about a provider:\n%s", rep.Review)
+	}
+}
+
+// TestReviewLine: a review shows source as written, tabs as spaces, and
+// escapes what could hide or reorder text.
+func TestReviewLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"\treturn a.Mul(b) // \"x\"":         `    return a.Mul(b) // "x"`,
+		"x := 1 // \u202egnp.exe":            `x := 1 // \u202egnp.exe`,
+		"s := \"caf\xc3\xa9\" + \"\xff\"":    `s := "café" + "\xff"`,
+		"a\rb\x00c\u2066":                    `a\u000db\u0000c\u2066`,
+		"zero\u200bwidth \ufeffbom, ünïcode": `zero\u200bwidth \ufeffbom, ünïcode`,
+	} {
+		if got := reviewLine(in); got != want {
+			t.Errorf("reviewLine(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox/plan"
@@ -90,7 +91,7 @@ func (b *Book) reviewCode(w *strings.Builder, r *Request) {
 		fmt.Fprintf(w, "code: function %s, from %s (%d lines, sha256 %s)\n", r.Program.Entry, file,
 			strings.Count(r.Program.Source, "\n")+1, hex.EncodeToString(sum[:8]))
 		for i, line := range strings.Split(strings.TrimRight(r.Program.Source, "\n"), "\n") {
-			fmt.Fprintf(w, "%5d  %s\n", i+1, strconv.Quote(line)[1:len(strconv.Quote(line))-1])
+			fmt.Fprintf(w, "%5d  %s\n", i+1, reviewLine(line))
 		}
 	case KindPlan:
 		sum := sha256.Sum256(r.Plan)
@@ -300,4 +301,27 @@ func reviewLimits(w *strings.Builder, rec *Record) {
 		fmt.Fprintf(w, ", argument %d in [%g, %g]", a.Index, a.Lo, a.Hi)
 	}
 	w.WriteString("\n")
+}
+
+// reviewLine renders a source line for an owner to read exactly: tabs as
+// four spaces, and every character that could hide or reorder text
+// (controls, bidirectional overrides, invalid UTF-8) escaped.
+func reviewLine(line string) string {
+	var b strings.Builder
+	for len(line) > 0 {
+		c, n := utf8.DecodeRuneInString(line)
+		switch {
+		case c == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, line[0])
+		case c == '\t':
+			b.WriteString("    ")
+		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '\u2028' || c == '\u2029' ||
+			(c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069') || c == '\ufeff' || c == '\u200b':
+			fmt.Fprintf(&b, `\u%04x`, c)
+		default:
+			b.WriteRune(c)
+		}
+		line = line[n:]
+	}
+	return b.String()
 }

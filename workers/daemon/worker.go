@@ -38,8 +38,8 @@ func NewWorker(cfg workers.Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{Handler: h, Approvals: book, Jobs: jobs.Register(h, jobs.Options{})}
-	plans.Register(h)
+	w := &Worker{Handler: h, Approvals: book, Jobs: jobs.Register(h, book, jobs.Options{})}
+	plans.Register(h, book)
 	w.FL = fl.Register(h, book)
 	return w, nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -47,6 +49,12 @@ type StartRequest struct {
 	// MasterHost is the host rank 0's worker binds the rendezvous on when
 	// Job.MasterAddr is empty (port 0: the system picks a free one).
 	MasterHost string `msgpack:"master_host,omitempty"`
+	// Request is the code request the job runs under (syft builds it and
+	// submits it to every worker first): the worker checks the job is
+	// exactly that request and that the owners of the private data it
+	// loads here approved it (docs/privacy.md). A job without one may
+	// load only data its user may read.
+	Request *approvals.Request `msgpack:"request,omitempty"`
 }
 
 // StartReply says where the job's parties meet, or why this worker
@@ -107,6 +115,9 @@ type Options struct {
 	// Observe, for in-process parties only, wraps each party's
 	// communicator: an auditor (or a test) sees every MPC message.
 	Observe func(job string, rank int, c comm.Comm) comm.Comm
+
+	// restriction is the gate's decision about one party (set per job).
+	restriction sandbox.Restriction
 }
 
 func (o Options) withDefaults() Options {
@@ -136,9 +147,11 @@ const maxWait = 5 * time.Second
 
 // Register adds the job message types to h, running parties as o
 // says, and returns the table of h's parties (Configure changes o later,
-// Close stops them).
-func Register(h *workers.Handler, o Options) *Table {
-	t := &Table{h: h, opts: o.withDefaults(), jobs: map[string]*job{}, slots: newSlots()}
+// Close stops them). Every job passes book's check before its party
+// starts (a nil book: only jobs that carry no request, loading data
+// their users may read).
+func Register(h *workers.Handler, book *approvals.Book, o Options) *Table {
+	t := &Table{h: h, book: book, opts: o.withDefaults(), jobs: map[string]*job{}, slots: newSlots()}
 	h.Handle(MsgStart, t.start)
 	h.Handle(MsgWait, t.wait)
 	h.Handle(MsgCancel, t.cancel)
@@ -156,6 +169,7 @@ func (t *Table) Configure(o Options) {
 // Table is a worker's running and finished-but-uncollected parties.
 type Table struct {
 	h     *workers.Handler
+	book  *approvals.Book
 	mu    sync.Mutex
 	opts  Options
 	jobs  map[string]*job // by job id
@@ -201,6 +215,10 @@ func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
 	if err := t.secure(j, opts); err != nil {
 		return nil, err
 	}
+	pm, err := t.gate(r, j, q.Request)
+	if err != nil {
+		return nil, err
+	}
 	slot, err := t.slots.enter(r.User().Name, opts, t.h.WorkerID())
 	if err != nil {
 		return nil, err
@@ -215,7 +233,7 @@ func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
 		t.slots.release(slot, opts)
 		return nil, err
 	}
-	t.launch(x, *j, rv, opts)
+	t.launch(x, *j, rv, opts, pm)
 	return &StartReply{MasterAddr: j.MasterAddr}, nil
 }
 
@@ -421,13 +439,26 @@ func (t *Table) register(j *sandbox.Job, user string, rv *comm.Rendezvous, slot 
 // launch runs the party on a goroutine of its own, which x tracks: x.done
 // closes when the party has finished and its result is in x, and
 // x.cancel stops it.
-func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options) {
+func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options, pm *permit) {
 	pctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
-	st := &jobStore{h: t.h, job: j.ID, rank: j.Rank, user: x.user}
+	st := &jobStore{h: t.h, job: j.ID, rank: j.Rank, user: x.user, permit: pm}
+	if pm.req != nil {
+		st.parties = pm.req.Parties
+	}
+	if opts.Child != nil {
+		co := *opts.Child
+		co.Restriction = pm.restriction
+		opts.Child = &co
+	}
+	opts.restriction = pm.restriction
+	request := ""
+	if pm.verdict != nil {
+		request = pm.verdict.ID
+	}
 	t.h.AccessLog().Info("job started", "job", j.ID, "user", x.user, "rank", j.Rank,
 		"world_size", j.WorldSize, "entry", j.Program.Entry, "master", j.MasterAddr, "provider", j.Provider,
-		"dealer", j.IsDealer(), "child", opts.Child != nil && !j.IsDealer())
+		"dealer", j.IsDealer(), "child", opts.Child != nil && !j.IsDealer(), "request", request, "restricted", pm.restriction.Restricted)
 	go func() {
 		defer cancel()
 		t.collect(x, t.runQueued(pctx, x, j, rv, st, opts), opts)
@@ -476,7 +507,7 @@ func (t *Table) runQueued(ctx context.Context, x *job, j sandbox.Job, rv *comm.R
 // process whatever opts say: it runs no user code and loads nothing
 // (sandbox.RunDealer), and takes a party slot like any party.
 func runParty(ctx context.Context, j sandbox.Job, rv *comm.Rendezvous, st *jobStore, opts Options) sandbox.Result {
-	var po sandbox.PartyOptions
+	po := sandbox.PartyOptions{Restriction: opts.restriction}
 	if opts.Observe != nil {
 		po.Observe = func(rank int, c comm.Comm) comm.Comm { return opts.Observe(j.ID, rank, c) }
 	}
@@ -604,98 +635,163 @@ func (t *Table) Close() {
 	}
 }
 
-// jobStore is a party's view of its worker's store: tensors by tag, for
-// mpc.Load (which secret-shares them) and mpc.Save. Every access is
-// written to the access log, without values.
+// jobStore is a party's view of its worker's store: tensors and models
+// by tag, resolved in the requester's namespace (Handler.Resolve), for
+// mpc.Load and nn.LoadModel (which secret-share them), and mpc.Save. It
+// hands out data the requester may not read only as the job's permit
+// allows (the request declares the load here and the check approved it),
+// and says so (mpc.TaggedStore, nn.TaggedModelStore), so that the party
+// runs under the approval's reveal policy. Every access is written to
+// the access log, without values.
 type jobStore struct {
-	h    *workers.Handler
-	job  string
-	rank int
-	user string
+	h      *workers.Handler
+	job    string
+	rank   int
+	user   string
+	permit *permit
+	// parties are the request's parties, whose workers' owners own what
+	// a party restricted by another rank's data computes from.
+	parties []approvals.Party
 
 	mu      sync.Mutex
 	loaded  []string
 	private bool
+	owners  []string // DataOwners of what the party saves
 }
 
-// Load implements sandbox.Store: the one tensor carrying tag. Private
-// tensors may be loaded: the party secret-shares them, so they leave the
-// worker only as shares (what the job's code then decrypts is its own
-// business, as with any MPC function).
+// Load implements sandbox.Store: the one tensor carrying tag.
 func (s *jobStore) Load(tag string) (*tensor.Tensor, error) {
-	o, log, err := s.tagged("job load", tag, "a tensor this worker holds", func(o *store.Object) bool {
+	t, _, err := s.LoadTagged(tag)
+	return t, err
+}
+
+// LoadTagged implements mpc.TaggedStore: the one tensor carrying tag in
+// the requester's namespace, and whether it is restricted (private data
+// the requester may not read, loaded under an approval).
+func (s *jobStore) LoadTagged(tag string) (*tensor.Tensor, bool, error) {
+	o, restricted, log, err := s.tagged("job load", tag, approvals.LoadTensor, "a tensor this worker holds", func(o *store.Object) bool {
 		return o.Kind == store.KindTensor && o.Tensor != nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.loadedObject(o)
-	log("ok", "object", o.ID, "shape", o.Tensor.Shape(), "private", o.Private)
-	return o.Tensor, nil
+	log("ok", "object", o.ID, "shape", o.Tensor.Shape(), "private", o.Private, "restricted", restricted)
+	return o.Tensor, restricted, nil
 }
 
 // LoadModel implements sandbox.ModelStore: the one model carrying tag
 // (architecture and weights), for nn.LoadModel, which shares it with the
 // other parties as an architecture plus secret-shared weights.
 func (s *jobStore) LoadModel(tag string) (*nn.Model, error) {
-	o, log, err := s.tagged("job load model", tag, "a model", func(o *store.Object) bool { return o.Kind == store.KindModel })
+	m, _, err := s.LoadModelTagged(tag)
+	return m, err
+}
+
+// LoadModelTagged implements nn.TaggedModelStore.
+func (s *jobStore) LoadModelTagged(tag string) (*nn.Model, bool, error) {
+	o, restricted, log, err := s.tagged("job load model", tag, approvals.LoadModel, "a model", func(o *store.Object) bool { return o.Kind == store.KindModel })
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m, err := modelcodec.Decode(o.Blob, s.h.Limits())
 	if err != nil {
 		log("error", "object", o.ID, "err", err.Error())
-		return nil, err
+		return nil, false, err
 	}
 	s.loadedObject(o)
-	log("ok", "object", o.ID, "params", m.NumParams(), "private", o.Private)
-	return m, nil
+	log("ok", "object", o.ID, "params", m.NumParams(), "private", o.Private, "restricted", restricted)
+	return m, restricted, nil
 }
 
-// tagged finds the one object carrying tag for a load (the access-log
-// event), refusing one that kindOK rejects as not being want. It returns
-// the function that writes this load's access-log record; failures are
+// tagged finds the one object carrying tag in the requester's namespace
+// for a load (the access-log event) of kind, refusing one that kindOK
+// rejects as not being want, and one the party may not load (see
+// permit.mayLoad). It returns whether the object is restricted and the
+// function that writes this load's access-log record; failures are
 // logged before they are returned.
-func (s *jobStore) tagged(event, tag, want string, kindOK func(*store.Object) bool) (*store.Object, func(outcome string, kv ...any), error) {
+func (s *jobStore) tagged(event, tag, kind, want string, kindOK func(*store.Object) bool) (*store.Object, bool, func(outcome string, kv ...any), error) {
 	log := func(outcome string, kv ...any) {
 		s.h.AccessLog().Info(event, append([]any{"job", s.job, "user", s.user, "rank", s.rank,
 			"tag", tag, "outcome", outcome}, kv...)...)
 	}
 	if err := store.ValidateTag(tag); err != nil {
 		log("error", "err", err.Error())
-		return nil, nil, err
+		return nil, false, nil, err
 	}
-	o, err := store.GetTagged(s.h.Store(), tag)
+	pm := s.permit
+	if pm == nil || pm.user == nil {
+		err := fmt.Errorf("job %s: the party's store has no user", s.job)
+		log("error", "err", err.Error())
+		return nil, false, nil, err
+	}
+	o, err := s.h.Resolve(pm.user, tag)
 	if err != nil {
 		log("error", "err", err.Error())
-		return nil, nil, err
+		return nil, false, nil, err
 	}
 	if !kindOK(o) {
 		err := fmt.Errorf("object %s tagged %q is a %s, not %s", o.ID, tag, o.Kind, want)
 		log("error", "object", o.ID, "err", err.Error())
-		return nil, nil, err
+		return nil, false, nil, err
 	}
-	return o, log, nil
+	restricted, err := pm.mayLoad(s.h.WorkerID(), s.job, s.rank, o, tag, kind)
+	if err != nil {
+		log("refused", "object", o.ID, "owner", o.Owner)
+		return nil, false, nil, err
+	}
+	return o, restricted, log, nil
 }
 
-// loadedObject records a load, for the provenance and privacy of what
-// the party saves.
+// loadedObject records a load, for the provenance, privacy and data
+// owners of what the party saves.
 func (s *jobStore) loadedObject(o *store.Object) {
 	s.mu.Lock()
 	s.loaded = append(s.loaded, o.ID)
-	s.private = s.private || o.Private
+	if o.Private {
+		s.private = true
+		s.addOwners(approvals.DataOwners(s.h.WorkerID(), s.user, o)...)
+	}
 	s.mu.Unlock()
 }
 
-// Save implements sandbox.Store: a new tensor object tagged tag, owned
-// by the job's user, private if the party loaded any private object.
-func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
+func (s *jobStore) addOwners(names ...string) {
+	for _, n := range names {
+		if !slices.Contains(s.owners, n) {
+			s.owners = append(s.owners, n)
+		}
+	}
+}
+
+// Save implements sandbox.Store (an unrestricted party's save).
+func (s *jobStore) Save(tag string, t *tensor.Tensor) error { return s.SaveTagged(tag, t, false) }
+
+// SaveTagged implements mpc.TaggedStore: a new tensor object tagged tag.
+// What a party that loaded private data (here, or, restricted, at another
+// rank) saves is private, readable by no one but the worker's owners and
+// read-private users, and names the owners of every private input
+// (DataOwners): the owners of the private objects it loaded here, and for
+// data loaded elsewhere the workers of the request's other parties.
+func (s *jobStore) SaveTagged(tag string, t *tensor.Tensor, restricted bool) error {
 	if err := store.ValidateTag(tag); err != nil {
 		return err
 	}
 	s.mu.Lock()
+	private := s.private || restricted
+	if restricted {
+		for i, p := range s.parties {
+			if i != s.rank {
+				s.addOwners(p.Worker)
+			}
+		}
+	}
+	var owners []string
+	if private {
+		owners = slices.Clone(s.owners)
+		slices.Sort(owners)
+	}
 	o := &store.Object{ID: store.NewID(), Kind: store.KindTensor, Tags: []string{tag}, Owner: s.user,
-		Private: s.private, Tensor: t, Created: time.Now().UnixNano(),
+		Private: private, DataOwners: owners, Tensor: t, Created: time.Now().UnixNano(),
 		Provenance:  store.Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
 		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
 	s.mu.Unlock()
@@ -708,6 +804,6 @@ func (s *jobStore) Save(tag string, t *tensor.Tensor) error {
 		outcome = err.Error()
 	}
 	s.h.AccessLog().Info("job save", "job", s.job, "user", s.user, "rank", s.rank, "tag", tag,
-		"object", o.ID, "shape", t.Shape(), "private", o.Private, "outcome", outcome)
+		"object", o.ID, "shape", t.Shape(), "private", o.Private, "data_owners", o.DataOwners, "outcome", outcome)
 	return err
 }

@@ -36,7 +36,8 @@ func TestJobLoadsONNXModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := &jobStore{h: h, job: "j", user: workers.OwnerUser}
+	js := &jobStore{h: h, job: "j", user: workers.OwnerUser,
+		permit: &permit{user: &workers.User{Name: workers.OwnerUser, Perms: []string{workers.PermAdmin}}}}
 	m, err := js.LoadModel("crypten_model")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestStartRefusesForbidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := Register(h, Options{})
+	tbl := Register(h, nil, Options{})
 	defer tbl.Close()
 	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
 	if err != nil {

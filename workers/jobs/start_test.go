@@ -65,7 +65,7 @@ func newTestWorker(t *testing.T, o Options) *testWorker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := Register(h, o)
+	tbl := Register(h, nil, o)
 	t.Cleanup(tbl.Close)
 	c, err := workers.NewClient(t.Context(), workers.NewSessionTransport(h, "me"), workers.Credentials{Token: tok}, workers.ClientOptions{})
 	if err != nil {

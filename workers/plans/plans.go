@@ -7,13 +7,18 @@
 package plans
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/sandbox/plan"
 	"github.com/gomplab/gomplab/serde"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -26,6 +31,12 @@ type RunRequest struct {
 	PlanID    string   `msgpack:"plan_id"`
 	Args      []string `msgpack:"args"`
 	ResultIDs []string `msgpack:"result_ids,omitempty"`
+	// Request is the code request the run is under (syft submits it
+	// first): needed when an input is data the user may not read, and
+	// then approved by this worker's owners (docs/privacy.md). It names
+	// the plan's bytes, this worker as its one party, and every input as
+	// a load of its object id at rank 0.
+	Request *approvals.Request `msgpack:"request,omitempty"`
 }
 
 // RunReply describes the stored outputs.
@@ -35,11 +46,16 @@ type RunReply struct {
 
 // Register adds the plan message types to h, and the check that
 // refuses a malformed plan, or one with an operation outside the
-// allow-list, when it is stored.
-func Register(h *workers.Handler) {
-	h.Handle(MsgRun, planRun)
+// allow-list, when it is stored. A run on data its user may not read
+// needs a request book approved (a nil book refuses every such run).
+func Register(h *workers.Handler, book *approvals.Book) {
+	r := &runner{book: book}
+	h.Handle(MsgRun, r.planRun)
 	h.CheckKind(store.KindPlan, validatePlanBlob)
 }
+
+// runner runs plans where their inputs are.
+type runner struct{ book *approvals.Book }
 
 // validatePlanBlob refuses, on arrival, a plan object whose blob is not a
 // valid plan: malformed, or holding an operation outside the allow-list.
@@ -50,7 +66,7 @@ func validatePlanBlob(b []byte, lim serde.Limits) error {
 	return nil
 }
 
-func planRun(_ context.Context, r *workers.Request) (any, error) {
+func (pr *runner) planRun(_ context.Context, r *workers.Request) (any, error) {
 	h := r.Handler
 	var q RunRequest
 	if err := r.Decode(&q); err != nil {
@@ -98,6 +114,18 @@ func planRun(_ context.Context, r *workers.Request) (any, error) {
 		inputs = append(inputs, o.ID)
 	}
 	private, allowed := workers.PrivacyOf(ins...)
+	owners, err := pr.gate(r, po, ins, q.Request)
+	if err != nil {
+		return nil, err
+	}
+	if owners != nil {
+		// Restricted inputs, approved: the outputs are the data owners';
+		// the requester reads them only when the approval names them.
+		private, allowed = true, nil
+		if slices.Contains(q.Request.Recipients, mpc.RecipientRequester) {
+			allowed = []string{r.User().Name}
+		}
+	}
 	tensors := make([]*tensor.Tensor, len(ins))
 	for i, o := range ins {
 		tensors[i] = o.Tensor
@@ -115,6 +143,7 @@ func planRun(_ context.Context, r *workers.Request) (any, error) {
 	for i, t := range outs {
 		res := workers.OpResult(r, q.ResultIDs[i], "plan:"+p.Name, inputs)
 		res.Kind, res.Tensor, res.Private, res.AllowedUsers = store.KindTensor, t, private, allowed
+		res.DataOwners = owners
 		r.Touch(res.ID)
 		if err := h.Store().Put(res); err != nil {
 			return nil, err
@@ -122,4 +151,62 @@ func planRun(_ context.Context, r *workers.Request) (any, error) {
 		rep.Results = append(rep.Results, res.Info())
 	}
 	return rep, nil
+}
+
+// gate refuses, before the plan runs, a run on inputs r's user may not
+// read unless it carries a request that is exactly this run (the plan's
+// bytes, this worker as the one party, every input declared as a load of
+// its object id) and this worker's owners approved it; a run is counted.
+// It returns the owners of the restricted inputs (nil when there are
+// none), whom the outputs are recorded as computed from.
+func (pr *runner) gate(r *workers.Request, po *store.Object, ins []*store.Object, req *approvals.Request) ([]string, error) {
+	h, u := r.Handler, r.User()
+	var restricted []*store.Object
+	for _, o := range ins {
+		if workers.CanRead(u, o) != nil {
+			restricted = append(restricted, o)
+		}
+	}
+	if len(restricted) == 0 {
+		return nil, nil
+	}
+	if req == nil {
+		o := restricted[0]
+		return nil, fmt.Errorf("%w: plan %s on worker %s: input tensor %s (owner %s) is private data user %s may not read, and the run carries no request: "+
+			"submit one (syft's PlanPointer.Call and Submit do) and ask the worker's owner to approve it (gomplab worker requests approve ID)",
+			workers.ErrPermission, po.ID, h.WorkerID(), o.ID, o.Owner, u.Name)
+	}
+	if pr.book == nil {
+		return nil, fmt.Errorf("%w: worker %s keeps no book of requests", workers.ErrUnavailable, h.WorkerID())
+	}
+	if req.Kind != approvals.KindPlan || !bytes.Equal(req.Plan, po.Blob) {
+		return nil, workers.BadRequestf("request %s is not for plan %s", req.ID(), po.ID)
+	}
+	if len(req.Parties) != 1 {
+		return nil, workers.BadRequestf("request %s names %d parties; a plan run where its inputs are has one, this worker", req.ID(), len(req.Parties))
+	}
+	for _, o := range ins {
+		if !slices.Contains(req.Loads, approvals.Load{Rank: 0, Object: o.ID, Kind: approvals.LoadTensor}) {
+			return nil, workers.BadRequestf("request %s does not declare input %s", req.ID(), o.ID)
+		}
+	}
+	v, err := pr.book.Check(approvals.Query{Request: req, User: u, Run: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Err(); err != nil {
+		h.AccessLog().Info("plan refused", "plan", po.ID, "user", u.Name, "request", v.ID, "status", string(v.Status))
+		return nil, err
+	}
+	var owners []string
+	for _, o := range restricted {
+		for _, n := range approvals.DataOwners(h.WorkerID(), u.Name, o) {
+			if !slices.Contains(owners, n) {
+				owners = append(owners, n)
+			}
+		}
+	}
+	slices.Sort(owners)
+	r.Note("request", v.ID, "data_owners", strings.Join(owners, ","))
+	return owners, nil
 }
