@@ -212,7 +212,10 @@ func (fl *file) run(visit Visit) error {
 		r.problem("the file is %d bytes, but its meta page (transaction %d) says %d pages of %d bytes (%d bytes): it was truncated",
 			fl.size, m.TxID, r.Metas[cur].HWM, m.PageSize, need)
 	}
-	w := &walker{fl: fl, visit: visit, reached: map[uint64]bool{0: true, 1: true}}
+	// Every element of a sound file is stored once, in 16 bytes or more:
+	// more elements than that means inline buckets that contain
+	// themselves, which a walk would otherwise follow without end.
+	w := &walker{fl: fl, visit: visit, reached: map[uint64]bool{0: true, 1: true}, budget: fl.size/elemSize + 64}
 	free, flPages := fl.freelist(m)
 	w.free = free
 	for _, id := range flPages {
@@ -439,6 +442,8 @@ type walker struct {
 	visit   Visit
 	reached map[uint64]bool
 	free    map[uint64]bool
+	budget  int64 // elements left to visit
+	spent   bool  // the budget ran out (reported once)
 }
 
 // claim marks the pages of a page (with its overflow) reached.
@@ -503,6 +508,13 @@ func (w *walker) nodes(b []byte, id uint64, path [][]byte, depth int, lo, hi []b
 	}
 	var prev []byte
 	for i := 0; i < count; i++ {
+		if w.budget--; w.budget < 0 {
+			if !w.spent {
+				w.spent = true
+				r.problem("%s: more elements than the file can hold (buckets nested in themselves)", what)
+			}
+			return nil
+		}
 		e := pageHeader + i*elemSize
 		var key, val []byte
 		var child uint64
