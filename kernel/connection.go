@@ -46,6 +46,11 @@ func ParseConnectionInfo(b []byte) (*ConnectionInfo, error) {
 	if ci.IP == "" {
 		return nil, fmt.Errorf("connection file: no ip")
 	}
+	for _, p := range []int{ci.ShellPort, ci.ControlPort, ci.IOPubPort, ci.StdinPort, ci.HBPort} {
+		if p < 0 || p > 65535 {
+			return nil, fmt.Errorf("connection file: port %d out of range", p)
+		}
+	}
 	if ci.SignatureScheme != "" && ci.SignatureScheme != "hmac-sha256" {
 		return nil, fmt.Errorf("connection file: unsupported signature scheme %q (only hmac-sha256)", ci.SignatureScheme)
 	}

@@ -73,20 +73,37 @@ func LoadUsers(path string) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
-	var list []*User
-	if err := json.Unmarshal(b, &list); err != nil {
+	u, err := parseUsers(b)
+	if err != nil {
 		return nil, fmt.Errorf("load users %s: %w", path, err)
 	}
-	u := &Users{path: path, byName: map[string]*User{}, checked: time.Now()}
+	u.path, u.checked = path, time.Now()
 	if fi, err := os.Stat(path); err == nil {
 		u.loaded = fi
 	}
+	return u, nil
+}
+
+// parseUsers decodes a user table file: a JSON list of users with valid,
+// distinct names and hex SHA-256 token hashes.
+func parseUsers(b []byte) (*Users, error) {
+	var list []*User
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, err
+	}
+	u := &Users{byName: map[string]*User{}}
 	for _, x := range list {
-		if err := ValidateName(x.Name); err != nil {
-			return nil, fmt.Errorf("load users %s: %w", path, err)
+		if x == nil {
+			return nil, errors.New("a user entry is null")
 		}
-		if len(x.TokenHash) != 64 {
-			return nil, fmt.Errorf("load users %s: user %q: bad token hash", path, x.Name)
+		if err := ValidateName(x.Name); err != nil {
+			return nil, err
+		}
+		if _, err := hex.DecodeString(x.TokenHash); err != nil || len(x.TokenHash) != 64 {
+			return nil, fmt.Errorf("user %q: bad token hash", x.Name)
+		}
+		if u.byName[x.Name] != nil {
+			return nil, fmt.Errorf("user %q listed twice", x.Name)
 		}
 		u.byName[x.Name] = x
 	}

@@ -39,9 +39,27 @@ const (
 // Pinned identities are not configured from the environment: set
 // Config.Identities, Key and Credential afterwards.
 func EnvConfig() (Config, error) {
+	cfg, fd, err := envConfig(os.LookupEnv)
+	if err != nil || fd < 0 {
+		return cfg, err
+	}
+	if cfg.Rendezvous, err = RendezvousFromFile(os.NewFile(uintptr(fd), "rendezvous")); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// envConfig decodes a party's configuration from the variables lookup
+// finds, and the descriptor of rank 0's inherited rendezvous listener
+// (-1 when there is none).
+func envConfig(lookup func(string) (string, bool)) (Config, int, error) {
 	var cfg Config
+	getenv := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
 	atoi := func(name string) (int, error) {
-		v, ok := os.LookupEnv(name)
+		v, ok := lookup(name)
 		if !ok {
 			return 0, fmt.Errorf("comm: environment variable %s is not set", name)
 		}
@@ -53,51 +71,57 @@ func EnvConfig() (Config, error) {
 	}
 	var err error
 	if cfg.Rank, err = atoi(EnvRank); err != nil {
-		return cfg, err
+		return cfg, -1, err
 	}
 	if cfg.Size, err = atoi(EnvWorldSize); err != nil {
-		return cfg, err
+		return cfg, -1, err
 	}
-	cfg.MasterAddr = os.Getenv(EnvMasterAddr)
-	if port := os.Getenv(EnvMasterPort); port != "" {
+	cfg.MasterAddr = getenv(EnvMasterAddr)
+	if port := getenv(EnvMasterPort); port != "" {
 		cfg.MasterAddr = net.JoinHostPort(cfg.MasterAddr, port)
 	}
 	if cfg.MasterAddr == "" {
-		return cfg, fmt.Errorf("comm: environment variable %s is not set", EnvMasterAddr)
+		return cfg, -1, fmt.Errorf("comm: environment variable %s is not set", EnvMasterAddr)
 	}
-	cfg.JobID = os.Getenv(EnvJobID)
-	switch v := os.Getenv(EnvTTP); v {
+	cfg.JobID = getenv(EnvJobID)
+	switch v := getenv(EnvTTP); v {
 	case "", "0", "false":
 	case "1", "true":
 		cfg.TTP = true
 	default:
-		return cfg, fmt.Errorf("comm: %s=%q: want 0 or 1", EnvTTP, v)
+		return cfg, -1, fmt.Errorf("comm: %s=%q: want 0 or 1", EnvTTP, v)
 	}
-	if v := os.Getenv(EnvTimeout); v != "" {
+	// With a trusted third party, the dealer is the extra rank Size.
+	top := cfg.Size
+	if cfg.TTP {
+		top++
+	}
+	if cfg.Size < 1 || cfg.Size > maxParties || cfg.Rank < 0 || cfg.Rank >= top {
+		return cfg, -1, fmt.Errorf("comm: rank %d of a world of %d (with the dealer: %v): want 0 <= rank < size <= %d", cfg.Rank, cfg.Size, cfg.TTP, maxParties)
+	}
+	if v := getenv(EnvTimeout); v != "" {
 		if cfg.Timeout, err = time.ParseDuration(v); err != nil {
-			return cfg, fmt.Errorf("comm: %s=%q: %v", EnvTimeout, v, err)
+			return cfg, -1, fmt.Errorf("comm: %s=%q: %v", EnvTimeout, v, err)
 		}
 	}
-	if v := os.Getenv(EnvPeerTimeout); v != "" {
+	if v := getenv(EnvPeerTimeout); v != "" {
 		if cfg.PeerTimeout, err = time.ParseDuration(v); err != nil {
-			return cfg, fmt.Errorf("comm: %s=%q: %v", EnvPeerTimeout, v, err)
+			return cfg, -1, fmt.Errorf("comm: %s=%q: %v", EnvPeerTimeout, v, err)
 		}
 	}
-	if v := os.Getenv(EnvSecret); v != "" {
+	if v := getenv(EnvSecret); v != "" {
 		if cfg.Secret, err = hex.DecodeString(v); err != nil || len(cfg.Secret) < MinSecret {
-			return cfg, fmt.Errorf("comm: %s: want at least %d bytes in hex", EnvSecret, MinSecret)
+			return cfg, -1, fmt.Errorf("comm: %s: want at least %d bytes in hex", EnvSecret, MinSecret)
 		}
 	}
-	if v := os.Getenv(EnvMasterFD); v != "" && cfg.Rank == 0 {
+	if v := getenv(EnvMasterFD); v != "" && cfg.Rank == 0 {
 		fd, err := strconv.Atoi(v)
 		if err != nil || fd < 3 {
-			return cfg, fmt.Errorf("comm: %s=%q: not an inherited descriptor", EnvMasterFD, v)
+			return cfg, -1, fmt.Errorf("comm: %s=%q: not an inherited descriptor", EnvMasterFD, v)
 		}
-		if cfg.Rendezvous, err = RendezvousFromFile(os.NewFile(uintptr(fd), "rendezvous")); err != nil {
-			return cfg, err
-		}
+		return cfg, fd, nil
 	}
-	return cfg, nil
+	return cfg, -1, nil
 }
 
 // DialEnv joins the mesh described by the environment (see EnvConfig).

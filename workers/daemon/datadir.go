@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,13 +180,35 @@ func (d *DataDir) WriteDaemonInfo(info Info) error {
 
 // ReadDaemonInfo returns the recorded daemon address, if any.
 func (d *DataDir) ReadDaemonInfo() (Info, error) {
-	var info Info
 	b, err := os.ReadFile(filepath.Join(d.Path, fileDaemon))
 	if err != nil {
-		return info, err
+		return Info{}, err
 	}
-	err = json.Unmarshal(b, &info)
-	return info, err
+	info, err := parseDaemonInfo(b)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w (a daemon that crashed leaves it; remove it)", filepath.Join(d.Path, fileDaemon), err)
+	}
+	return info, nil
+}
+
+// parseDaemonInfo decodes daemon.json: an address of the form host:port
+// with a port, and a process id.
+func parseDaemonInfo(b []byte) (Info, error) {
+	var info Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return Info{}, fmt.Errorf("bad daemon record: %w", err)
+	}
+	host, port, err := net.SplitHostPort(info.Addr)
+	if err != nil {
+		return Info{}, fmt.Errorf("bad daemon record: address %.80q: %v", info.Addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 || strings.ContainsAny(host, "/ ") {
+		return Info{}, fmt.Errorf("bad daemon record: address %.80q", info.Addr)
+	}
+	if info.PID < 0 {
+		return Info{}, fmt.Errorf("bad daemon record: pid %d", info.PID)
+	}
+	return info, nil
 }
 
 // RemoveDaemonInfo forgets the daemon address.
