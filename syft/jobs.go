@@ -497,19 +497,17 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 	st, errs := o.submit()
 	failed := false
 	for rank, err := range errs {
-		if err != nil && rank < len(o.res.Ranks) {
+		if err != nil {
 			k := sandbox.KindUnavailable
 			if errors.Is(err, workers.ErrBadRequest) {
 				k = sandbox.KindSetup // e.g. a declared tag that names nothing
 			}
 			o.fail(rank, sandbox.PhaseStart, k, err)
 			failed = true
-		} else if err != nil {
-			return o.res, fmt.Errorf("syft: %w", err) // the dealer
 		}
 	}
 	if failed {
-		for rank, err := range errs[:len(o.res.Ranks)] {
+		for rank, err := range errs {
 			if err == nil {
 				o.fail(rank, sandbox.PhaseStart, sandbox.KindCanceled, errors.New("cancelled: another rank's worker could not be asked about the job's request; nothing was started"))
 			}

@@ -326,13 +326,10 @@ func (o *jobRun) buildRequest() error {
 }
 
 // submit sends the request to every worker the job involves (the
-// parties, then the dealer) at once and gathers their verdicts; errs[i]
-// is worker i's failure to answer.
+// parties, then the dealer: o.ends) at once and gathers their verdicts;
+// errs[i] is worker i's failure to answer.
 func (o *jobRun) submit() (*RequestStatus, []error) {
-	ws := append([]Worker{}, o.j.Workers...)
-	if o.j.Dealer != nil {
-		ws = append(ws, o.j.Dealer)
-	}
+	ws := o.ends // the parties in rank order, then the dealer
 	st := &RequestStatus{ID: o.req.ID(), Request: o.req, Verdicts: make([]Verdict, len(ws))}
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
