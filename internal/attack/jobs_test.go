@@ -14,13 +14,6 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
-// The rules the pending attacks wait for (see skipPending): which helper
-// is closing which path.
-const (
-	ruleJobs  = "issue 11 Deliver 1: jobs load private data only for a reader or under an approval (gate)"
-	rulePlans = "issue 11 Deliver 1: MPC plans load private data only for a reader or under an approval (gate)"
-)
-
 // Tags of the data world's planted objects.
 const (
 	tagA     = "att-alice"  // alice's owner's private tensor
@@ -350,64 +343,64 @@ func TestJobAttacks(t *testing.T) {
 	}
 	cases := []Case{
 		{
-			Name: "load another owner's private tensor and decrypt it", Pending: ruleJobs, Refusal: tagA,
+			Name: "load another owner's private tensor and decrypt it", Refusal: tagA,
 			Attack:  job(srcReveal, "Reveal", dw.attackers, tagA),
 			Control: job(srcReveal, "Reveal", dw.owners, tagA),
 		},
 		{
-			Name: "decrypt alone in a job of world size 1", Pending: ruleJobs, Refusal: tagA,
+			Name: "decrypt alone in a job of world size 1", Refusal: tagA,
 			Attack:  job(srcReveal, "Reveal", alone("alice", Attacker), tagA),
 			Control: job(srcReveal, "Reveal", alone("alice", workers.OwnerUser), tagA),
 		},
 		{
-			Name: "reveal to one rank only (GetPlainTextTo)", Pending: ruleJobs, Refusal: tagA,
+			Name: "reveal to one rank only (GetPlainTextTo)", Refusal: tagA,
 			Attack:  job(srcRevealTo1, "RevealTo1", dw.attackers, tagA),
 			Control: job(srcRevealTo1, "RevealTo1", dw.owners, tagA),
 		},
 		{
-			Name: "return the encrypted tensor for the requester to combine", Pending: ruleJobs, Refusal: tagA,
+			Name: "return the encrypted tensor for the requester to combine", Refusal: tagA,
 			Attack:  job(srcEncrypted, "Encrypted", dw.attackers, tagA),
 			Control: job(srcEncrypted, "Encrypted", dw.owners, tagA),
 		},
 		{
-			Name: "decrypt a derived value (2x+1) and undo it", Pending: ruleJobs, Refusal: tagA,
+			Name: "decrypt a derived value (2x+1) and undo it", Refusal: tagA,
 			Attack:  affine(dw.attackers),
 			Control: affine(dw.owners),
 		},
 		{
-			Name: "a panic carrying the decrypted values", Pending: ruleJobs, Refusal: tagA,
+			Name: "a panic carrying the decrypted values", Refusal: tagA,
 			Attack:  job(srcPanic, "Panic", dw.attackers, tagA),
 			Control: failing(job(srcPanic, "Panic", dw.owners, tagA)),
 		},
 		{
-			Name: "an error text carrying the decrypted values", Pending: ruleJobs, Refusal: tagA,
+			Name: "an error text carrying the decrypted values", Refusal: tagA,
 			Attack:  job(srcErrorText, "ErrorText", dw.attackers, tagA),
 			Control: failing(job(srcErrorText, "ErrorText", dw.owners, tagA)),
 		},
 		{
-			Name: "print the decrypted values (party output)", Pending: ruleJobs, Refusal: tagA,
+			Name: "print the decrypted values (party output)", Refusal: tagA,
 			Attack:  job(srcPrint, "Print", dw.attackers, tagA),
 			Control: job(srcPrint, "Print", dw.owners, tagA),
 		},
 		{
-			Name: "save the decrypted values at rank 1, then read them (GetCopy by the job's user and another)", Pending: ruleJobs, Refusal: tagA,
+			Name: "save the decrypted values at rank 1, then read them (GetCopy by the job's user and another)", Refusal: tagA,
 			Attack:  saveThenRead(dw.attackers, "vic"),
 			Control: saveThenRead(dw.owners, workers.OwnerUser),
 		},
 		{
-			Name: "load another owner's private model and decrypt its weights", Pending: ruleJobs, Refusal: tagModel,
+			Name: "load another owner's private model and decrypt its weights", Refusal: tagModel,
 			Attack:  job(srcModel, "Model", dw.attackers, tagModel),
 			Control: job(srcModel, "Model", dw.owners, tagModel),
 		},
 		{
-			Name: "load another user's private tensor by its tag", Pending: ruleJobs, Refusal: tagVic,
+			Name: "load another user's private tensor by its tag", Refusal: tagVic,
 			Attack: job(srcReveal, "Reveal", dw.attackers, tagVic),
 			Control: job(srcReveal, "Reveal", func() []syft.Worker {
 				return []syft.Worker{c.Connect("alice", "vic"), c.Connect("bob", "vic")}
 			}, tagVic),
 		},
 		{
-			Name: "print a CrypTensor's fields (its share) at world size 1", Pending: ruleJobs, Refusal: tagA,
+			Name: "print a CrypTensor's fields (its share) at world size 1", Refusal: tagA,
 			Attack: func(t *testing.T, e *Evidence) error {
 				err := runRaw(c, e, "alice", Attacker, RawJob(srcDump, "Dump", tagA))
 				undoFixedIn(e)
@@ -420,7 +413,7 @@ func TestJobAttacks(t *testing.T) {
 			},
 		},
 		{
-			Name: "decrypt through a method value of an interface", Pending: ruleJobs, Refusal: tagA,
+			Name: "decrypt through a method value of an interface", Refusal: tagA,
 			Attack:  job(srcMethodValue, "MethodValue", dw.attackers, tagA),
 			Control: job(srcMethodValue, "MethodValue", dw.owners, tagA),
 		},
@@ -493,7 +486,7 @@ func TestPlanAttacks(t *testing.T) {
 	}
 	c.Run(t, dw.canary, []Case{
 		{
-			Name: "RunPlan loading another owner's private tensor", Pending: rulePlans, Refusal: tagA,
+			Name: "RunPlan loading another owner's private tensor", Refusal: tagA,
 			Attack:  runPlan(dw.attackers),
 			Control: runPlan(dw.owners),
 		},

@@ -248,7 +248,7 @@ func TestTagHijack(t *testing.T) {
 	c := dw.c
 	var decoy *syft.Pointer
 	c.Run(t, dw.canary, []Case{{
-		Name: "a decoy under the owner's tag", Pending: ruleJobs, Refusal: "ambiguous",
+		Name: "a decoy under the owner's tag", Refusal: "ambiguous",
 		Attack: func(t *testing.T, e *Evidence) error {
 			p, err := syft.Send(tensor.Zeros(1, 4), c.Connect("alice", Attacker), syft.WithTags(tagA))
 			if err != nil {

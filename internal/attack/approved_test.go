@@ -1,0 +1,247 @@
+package attack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/store"
+)
+
+const (
+	srcShape = `package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+func Reveal(tag string) (any, error) {
+	x, err := mpc.Load(tag, 0)
+	if err != nil {
+		return nil, err
+	}
+	return int64(x.Size()), nil
+}
+`
+	srcScaled = `package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+func Scaled(tag string, k float64) (any, error) {
+	x, err := mpc.Load(tag, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Mul(k).GetPlainText()
+}
+`
+	srcBoth = `package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+func Both(a, b string) (any, error) {
+	x, err := mpc.Load(a, 0)
+	if err != nil {
+		return nil, err
+	}
+	y, err := mpc.Load(b, 1)
+	if err != nil {
+		return nil, err
+	}
+	return x.Add(y.Mul(0)).GetPlainText()
+}
+`
+)
+
+// approvalWorld builds the jobs of the approval attacks: every one runs
+// on alice and bob, loads alice's private tensor at rank 0 (declared),
+// and carries a note naming its case, so that each case's requests are
+// its own.
+type approvalWorld struct {
+	*dataWorld
+}
+
+func (w *approvalWorld) job(user, note string, recipients []string, src, entry string, args ...any) *syft.Job {
+	return &syft.Job{Workers: []syft.Worker{w.c.Connect("alice", user), w.c.Connect("bob", user)}, MasterAddr: "127.0.0.1",
+		Func: syft.SourceFunc(src, entry), Args: args, Timeout: 60 * time.Second,
+		Loads:      []syft.Load{{Rank: 0, Tag: tagA, Kind: "tensor"}},
+		Recipients: recipients, Note: "attack: " + note}
+}
+
+// approve submits j and has the owners of every worker where it is
+// pending approve it for user within limits; it returns the request id.
+func (w *approvalWorld) approve(t *testing.T, j *syft.Job, user string, limits syft.Limits) string {
+	st, err := syft.Submit(j)
+	if err != nil {
+		t.Fatalf("submitting: %v", err)
+	}
+	for _, v := range st.Verdicts {
+		if v.Status != syft.StatusPending {
+			continue
+		}
+		if _, err := syft.Approve(w.c.Connect(v.Worker, workers.OwnerUser), st.ID, user, limits); err != nil {
+			t.Fatalf("approving %s on %s: %v", st.ID, v.Worker, err)
+		}
+	}
+	return st.ID
+}
+
+// TestApprovalAttacks: what an approval binds. Each attack runs a job
+// that differs from the one the owners approved (its source, arguments,
+// recipients, requester, runs, expiry, the workers that approved), and
+// must be refused; each control has the owners approve exactly the job
+// that runs, which then obtains the canary.
+func TestApprovalAttacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker daemons")
+	}
+	w := &approvalWorld{dataWorld: newDataWorld(t)}
+	c := w.c
+	everyone := []string{mpc.RecipientAllParties, mpc.RecipientRequester}
+	approvedRun := func(note string, recipients []string, src, entry string, args ...any) func(t *testing.T, e *Evidence) error {
+		return func(t *testing.T, e *Evidence) error {
+			j := w.job(Attacker, note, recipients, src, entry, args...)
+			w.approve(t, j, Attacker, syft.Limits{Runs: 1})
+			return RunSyftJob(e, w.job(Attacker, note, recipients, src, entry, args...))
+		}
+	}
+
+	// A one-run approval used before the attack.
+	usedNote := "used up " + store.NewID()
+	w.approve(t, w.job(Attacker, usedNote, everyone, srcReveal, "Reveal", tagA), Attacker, syft.Limits{Runs: 1})
+	if err := RunSyftJob(NewEvidence(), w.job(Attacker, usedNote, everyone, srcReveal, "Reveal", tagA)); err != nil {
+		t.Fatalf("the approved run: %v", err)
+	}
+	// An approval that expires before the attack.
+	expiredNote := "expired " + store.NewID()
+	w.approve(t, w.job(Attacker, expiredNote, everyone, srcReveal, "Reveal", tagA), Attacker,
+		syft.Limits{Expires: time.Now().Add(time.Second).UnixNano()})
+	time.Sleep(1200 * time.Millisecond)
+
+	cases := []Case{
+		{Name: "run another source than the approved one", Refusal: "not approved",
+			Attack: func(t *testing.T, e *Evidence) error {
+				w.approve(t, w.job(Attacker, "other source", everyone, srcShape, "Reveal", tagA), Attacker, syft.Limits{})
+				return RunSyftJob(e, w.job(Attacker, "other source", everyone, srcReveal, "Reveal", tagA))
+			},
+			Control: approvedRun("other source", everyone, srcReveal, "Reveal", tagA)},
+		{Name: "run with other arguments than the approved ones", Refusal: "not approved",
+			Attack: func(t *testing.T, e *Evidence) error {
+				w.approve(t, w.job(Attacker, "other args", everyone, srcScaled, "Scaled", tagA, 0.0), Attacker, syft.Limits{})
+				return RunSyftJob(e, w.job(Attacker, "other args", everyone, srcScaled, "Scaled", tagA, 1.0))
+			},
+			Control: approvedRun("other args", everyone, srcScaled, "Scaled", tagA, 1.0)},
+		{Name: "return the values when the approval opens them to the parties only", Refusal: "not approved",
+			Attack:  approvedRun("parties only", []string{mpc.RecipientAllParties}, srcReveal, "Reveal", tagA),
+			Control: approvedRun("parties and requester", everyone, srcReveal, "Reveal", tagA)},
+		{Name: "reveal to party 1 when the approval names party 0", Refusal: "not approved",
+			Attack:  approvedRun("party 0", []string{mpc.RecipientPartyPrefix + "0", mpc.RecipientRequester}, srcRevealTo1, "RevealTo1", tagA),
+			Control: approvedRun("party 1", []string{mpc.RecipientPartyPrefix + "1", mpc.RecipientRequester}, srcRevealTo1, "RevealTo1", tagA)},
+		{Name: "run again an approval of one run, used up", Refusal: "exhausted",
+			Attack: func(t *testing.T, e *Evidence) error {
+				return RunSyftJob(e, w.job(Attacker, usedNote, everyone, srcReveal, "Reveal", tagA))
+			},
+			Control: approvedRun("used up, approved again", everyone, srcReveal, "Reveal", tagA)},
+		{Name: "run an expired approval", Refusal: "expired",
+			Attack: func(t *testing.T, e *Evidence) error {
+				return RunSyftJob(e, w.job(Attacker, expiredNote, everyone, srcReveal, "Reveal", tagA))
+			},
+			Control: approvedRun("not expired", everyone, srcReveal, "Reveal", tagA)},
+		{Name: "run another requester's approved request", Refusal: "not approved",
+			Attack: func(t *testing.T, e *Evidence) error {
+				w.approve(t, w.job("vic", "vic's", everyone, srcReveal, "Reveal", tagA), "vic", syft.Limits{})
+				return RunSyftJob(e, w.job(Attacker, "vic's", everyone, srcReveal, "Reveal", tagA))
+			},
+			Control: func(t *testing.T, e *Evidence) error {
+				return RunSyftJob(e, w.job("vic", "vic's", everyone, srcReveal, "Reveal", tagA))
+			}},
+		{Name: "run a denied request", Refusal: "denied",
+			Attack: func(t *testing.T, e *Evidence) error {
+				j := w.job(Attacker, "denied", everyone, srcReveal, "Reveal", tagA)
+				st, err := syft.Submit(j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := syft.Deny(c.Connect("alice", workers.OwnerUser), st.ID, Attacker, "no"); err != nil {
+					t.Fatal(err)
+				}
+				return RunSyftJob(e, w.job(Attacker, "denied", everyone, srcReveal, "Reveal", tagA))
+			},
+			Control: approvedRun("not denied", everyone, srcReveal, "Reveal", tagA)},
+		{Name: "load a second owner's data with only the first owner's approval", Refusal: tagB,
+			Attack: func(t *testing.T, e *Evidence) error {
+				j := w.job(Attacker, "two owners", everyone, srcBoth, "Both", tagA, tagB)
+				j.Loads = append(j.Loads, syft.Load{Rank: 1, Tag: tagB, Kind: "tensor"})
+				st, err := syft.Submit(j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := syft.Approve(c.Connect("alice", workers.OwnerUser), st.ID, Attacker); err != nil {
+					t.Fatal(err)
+				}
+				j = w.job(Attacker, "two owners", everyone, srcBoth, "Both", tagA, tagB)
+				j.Loads = append(j.Loads, syft.Load{Rank: 1, Tag: tagB, Kind: "tensor"})
+				return RunSyftJob(e, j)
+			},
+			Control: func(t *testing.T, e *Evidence) error {
+				mk := func() *syft.Job {
+					j := w.job(Attacker, "two owners approved", everyone, srcBoth, "Both", tagA, tagB)
+					j.Loads = append(j.Loads, syft.Load{Rank: 1, Tag: tagB, Kind: "tensor"})
+					return j
+				}
+				w.approve(t, mk(), Attacker, syft.Limits{Runs: 1})
+				return RunSyftJob(e, mk())
+			}},
+		{Name: "an approved job saves the decrypted values, the requester reads them", Refusal: "private",
+			Attack: func(t *testing.T, e *Evidence) error {
+				loot := tagLoot + "-" + store.NewID()[:8]
+				if err := approvedRun("save "+loot, everyone, srcSave, "SaveLoot", tagA, loot)(t, e); err != nil {
+					return err
+				}
+				ps, err := c.Connect("bob", Attacker).Search(loot)
+				if err != nil {
+					return err
+				}
+				if len(ps) != 1 {
+					return fmt.Errorf("the attacker finds %d objects tagged %s", len(ps), loot)
+				}
+				v, err := ps[0].GetCopy()
+				e.AddTensor("saved", v)
+				return err
+			},
+			// The control: bob's owner, who custodies what is stored on
+			// bob, reads what the job saved there (found by listing: a
+			// tag resolves only in its user's namespace).
+			Control: func(t *testing.T, e *Evidence) error {
+				loot := tagLoot + "-" + store.NewID()[:8]
+				if err := approvedRun("save "+loot, everyone, srcSave, "SaveLoot", tagA, loot)(t, e); err != nil {
+					return err
+				}
+				owner := c.Raw("bob", workers.OwnerUser)
+				var all workers.SearchReply
+				if err := owner.Call(context.Background(), workers.MsgSearch, &workers.SearchRequest{}, &all); err != nil {
+					return err
+				}
+				n := 0
+				for _, in := range all.Objects {
+					if !slices.Contains(in.Tags, loot) {
+						continue
+					}
+					n++
+					var got workers.GetReply
+					if err := owner.Call(context.Background(), workers.MsgGet, &workers.GetRequest{ID: in.ID, Keep: true}, &got); err != nil {
+						return err
+					}
+					e.AddTensor("saved", got.Object.Tensor)
+				}
+				if n == 0 {
+					return fmt.Errorf("nothing tagged %s on bob", loot)
+				}
+				return nil
+			}},
+	}
+	c.Run(t, w.canary, cases)
+}
