@@ -51,6 +51,11 @@ type FedAvgConfig struct {
 	// 100): part of the plan the data's owners approve when the data is
 	// theirs to protect (TrainPlan), and a limit their workers enforce.
 	Rounds int
+	// WorkerBatches has each worker draw its LocalSteps batches of the
+	// loader's batch size at random from its part (TrainSampled) instead
+	// of the loader cutting them: the plan says so (fl.SampleWorker), and
+	// the requester never chooses which samples a round trains on.
+	WorkerBatches bool
 }
 
 // RoundStats describes one round of federated averaging.
@@ -116,12 +121,23 @@ func NewFedAvg(model *nn.Model, cfg FedAvgConfig) (*FedAvg, error) {
 		}
 		cfg.Train.Plan = &TrainPlan{Federation: Federation(cfg.Loader.Dataset().Workers()...), BatchSize: cfg.Loader.Options().BatchSize,
 			LocalSteps: steps, Rounds: cfg.Rounds, Weighting: wt}
+		if cfg.WorkerBatches {
+			cfg.Train.Plan.Sampling = fl.SampleWorker
+		}
 	}
 	if cfg.Train.Optimizer.Key == "" {
 		// One optimizer state per worker for the whole training.
 		cfg.Train.Optimizer.Key = NewOptimizer(cfg.Train.Optimizer.Name, cfg.Train.Optimizer.LR).Key
 	}
 	return &FedAvg{cfg: cfg, model: model, iters: map[string]*BatchIter{}, gone: map[string]bool{}}, nil
+}
+
+// localSteps is the number of steps a worker trains per round.
+func (f *FedAvg) localSteps(p *DatasetPart) int {
+	if f.cfg.LocalSteps > 0 {
+		return f.cfg.LocalSteps
+	}
+	return f.cfg.Loader.WorkerLen(p)
 }
 
 // Model is the current global model.
@@ -183,11 +199,10 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 	batches := make([][]*Batch, len(parts))
 	for i, p := range parts {
 		res[i] = &localResult{part: p}
-		k := f.cfg.LocalSteps
-		if k == 0 {
-			k = f.cfg.Loader.WorkerLen(p)
+		if f.cfg.WorkerBatches {
+			continue // the worker draws them
 		}
-		batches[i], res[i].err = f.nextBatches(p, k)
+		batches[i], res[i].err = f.nextBatches(p, f.localSteps(p))
 	}
 	var wg sync.WaitGroup
 	for i, r := range res {
@@ -200,6 +215,12 @@ func (f *FedAvg) Round() (*RoundStats, error) {
 			defer freeBatches(batches[i])
 			r.model, r.err = SendModel(f.model, r.part.Worker)
 			if r.err != nil {
+				return
+			}
+			if f.cfg.WorkerBatches {
+				k := f.localSteps(r.part)
+				r.loss, r.err = r.model.TrainSampled(r.part.Data, r.part.Targets, k, f.cfg.Train)
+				r.samples = k * f.cfg.Train.Plan.BatchSize
 				return
 			}
 			r.loss, r.err = r.model.TrainSteps(batches[i], f.cfg.Train)

@@ -143,3 +143,76 @@ func err2text(_ *syft.ModelPointer, err error) string {
 	}
 	return err.Error()
 }
+
+// FedAvg with worker-drawn batches on the owners' private data: refused
+// until each owner approves a plan saying the workers draw the samples,
+// then rounds run and the loss falls.
+func TestFedAvgWorkerBatchesPrivate(t *testing.T) {
+	ws := virtualWorkers(t, "bob", "alice")
+	r := tensor.NewRNG(11)
+	w := r.Normal(0, 1, 3, 1)
+	for _, wk := range ws {
+		owner := wk.(*syft.VirtualWorker).Owner()
+		x := r.Normal(0, 1, 40, 3)
+		for _, d := range []struct {
+			t   *tensor.Tensor
+			tag string
+		}{{x, "#x"}, {tensor.MatMul(x, w), "#y"}} {
+			p, err := syft.Send(d.t, owner, syft.WithTags(d.tag), syft.AsPrivate())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Keep()
+		}
+	}
+	fd, err := syft.FederatedFromTags("#x", "#y", ws...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := syft.NewFederatedDataLoader(fd, syft.LoaderOptions{BatchSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, err := syft.NewFedAvg(nn.NewModel(nn.NewLinear(3, 1, tensor.NewRNG(1))), syft.FedAvgConfig{Loader: loader, LocalSteps: 3, Rounds: 20,
+		WorkerBatches: true, Weighted: true, Train: syft.TrainConfig{Loss: "mse", Optimizer: syft.Optimizer{LR: 0.05}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fa.Round(); !errors.Is(err, workers.ErrPermission) || strings.Count(err.Error(), "is pending") != 2 {
+		t.Fatalf("the first round before approval: %v", err)
+	}
+	for _, wk := range ws {
+		owner := wk.(*syft.VirtualWorker).Owner()
+		reqs, err := syft.TrainingRequests(owner)
+		if err != nil || len(reqs) != 1 {
+			t.Fatalf("requests on %s: %v %v", wk.ID(), reqs, err)
+		}
+		review, err := syft.ReviewTraining(owner, reqs[0].ID)
+		if err != nil || !strings.Contains(review, "drawn at random by this worker") || !strings.Contains(review, "batches of exactly 8 samples, 3 steps per round, at most 20 rounds") {
+			t.Fatalf("review: %v\n%s", err, review)
+		}
+		if err := syft.ApproveTraining(owner, reqs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, last float64
+	for round := 1; round <= 20; round++ {
+		st, err := fa.Round()
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if st.Samples != 2*3*8 {
+			t.Fatalf("round %d trained on %d samples, want 48", round, st.Samples)
+		}
+		if round == 1 {
+			first = st.Loss
+		}
+		last = st.Loss
+	}
+	if !(last < first/2) {
+		t.Errorf("loss %g after 20 rounds, from %g", last, first)
+	}
+	if _, err := fa.Round(); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "20 approved rounds are used up") {
+		t.Fatalf("a 21st round of 20: %v", err)
+	}
+}

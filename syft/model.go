@@ -227,6 +227,43 @@ func (mp *ModelPointer) TrainSteps(batches []*Batch, cfg TrainConfig) (*Pointer,
 	return newPointer(l, rep.Loss, true), nil
 }
 
+// TrainSampled runs steps training steps on the worker, each on
+// cfg.Plan.BatchSize samples the worker draws at random from the data set
+// (data and targets, on the model's worker): the requester does not
+// choose them. The plan must say so (Sampling: fl.SampleWorker); for data
+// the requester may not read, the owners approve that plan. It returns a
+// pointer to the losses, as TrainSteps.
+func (mp *ModelPointer) TrainSampled(data, targets *Pointer, steps int, cfg TrainConfig) (*Pointer, error) {
+	l, in, err := mp.p.snapshot("Train")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Plan == nil || cfg.Plan.Sampling != fl.SampleWorker {
+		return nil, fmt.Errorf("syft: TrainSampled: the training plan must have the worker draw the samples (TrainPlan.Sampling %q)", fl.SampleWorker)
+	}
+	dl, din, err := data.snapshot("Train")
+	if err != nil {
+		return nil, err
+	}
+	tl, tin, err := targets.snapshot("Train")
+	if err != nil {
+		return nil, err
+	}
+	if dl.peer.Addr != l.peer.Addr || tl.peer.Addr != l.peer.Addr {
+		return nil, fmt.Errorf("syft: TrainSampled: the data set is on %s/%s but the model is on %s; send the model where the data is", dl.id, tl.id, l.id)
+	}
+	q := fl.TrainRequest{Model: in.ID, Loss: cfg.Loss, Optimizer: cfg.Optimizer, Plan: cfg.Plan,
+		Sample: &fl.SampleRequest{Data: din.ID, Target: tin.ID, Steps: steps}}
+	var rep fl.TrainReply
+	if err := l.call(fl.MsgTrain, &q, &rep); err != nil {
+		return nil, fmt.Errorf("train model %s on %s: %w", in.ID, l.id, err)
+	}
+	mp.p.st.mu.Lock()
+	mp.p.st.info = rep.Model
+	mp.p.st.mu.Unlock()
+	return newPointer(l, rep.Loss, true), nil
+}
+
 // AverageOn averages models on a secure worker, the tutorial's pattern:
 // each model is moved there (worker to worker), averaged there (weighted by
 // weights, equal when nil), and the inputs deleted; the result stays on

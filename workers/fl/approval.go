@@ -74,6 +74,28 @@ type TrainPlan struct {
 	// Weighting is how secure aggregation weighs the models: WeightEqual
 	// (default) or WeightSamples.
 	Weighting string `msgpack:"weighting,omitempty"`
+	// Sampling says who picks each step's samples: SampleRequester
+	// (default: the client cuts batches with fl.batch and names them) or
+	// SampleWorker (the worker draws them at random from the data set,
+	// TrainRequest.Sample: the requester cannot make two rounds train on
+	// the same samples).
+	Sampling string `msgpack:"sampling,omitempty"`
+}
+
+// Samplings of a training plan.
+const (
+	SampleRequester = "requester"
+	SampleWorker    = "worker"
+)
+
+func sampling(s string) (string, error) {
+	switch s {
+	case "", SampleRequester:
+		return SampleRequester, nil
+	case SampleWorker:
+		return SampleWorker, nil
+	}
+	return "", workers.BadRequestf("unknown sampling %q (want %s or %s)", s, SampleRequester, SampleWorker)
 }
 
 // TrainSpec is the training configuration an approval binds: the
@@ -91,6 +113,7 @@ type TrainSpec struct {
 	LocalSteps int    `msgpack:"local_steps"`
 	Rounds     int    `msgpack:"rounds"`
 	Weighting  string `msgpack:"weighting"`
+	Sampling   string `msgpack:"sampling,omitempty"`
 }
 
 // Bounds of a training plan.
@@ -111,6 +134,9 @@ func (p *TrainPlan) validate(me string, minContrib int) error {
 		return workers.BadRequestf("training plan: %d rounds (want 1 to %d)", p.Rounds, maxPlanRounds)
 	}
 	if _, err := weighting(p.Weighting); err != nil {
+		return err
+	}
+	if _, err := sampling(p.Sampling); err != nil {
 		return err
 	}
 	in := false
@@ -182,6 +208,11 @@ func DescribeTrain(b []byte) (string, error) {
 	}
 	fmt.Fprintf(&w, "optimizer: %s, learning rate %g, momentum %g, weight decay %g\n", name, o.LR, o.Momentum, o.WeightDecay)
 	fmt.Fprintf(&w, "batches of exactly %d samples, %d steps per round, at most %d rounds\n", s.BatchSize, s.LocalSteps, s.Rounds)
+	if s.Sampling == SampleWorker {
+		w.WriteString("samples of each step: drawn at random by this worker from the data set (the requester does not choose them)\n")
+	} else {
+		w.WriteString("samples of each step: chosen by the requester (batches cut from the data set by index)\n")
+	}
 	fmt.Fprintf(&w, "aggregation: secure aggregation only, weighted %s, with the other workers of the federation\n", map[string]string{
 		WeightEqual: "equally", WeightSamples: "by the samples each worker trained on"}[s.Weighting])
 	w.WriteString("each round's starting weights are chosen by the requester (the previous round's average)")
@@ -197,8 +228,15 @@ func specOf(archSpec []byte, q *TrainRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	sm, err := sampling(q.Plan.Sampling)
+	if err != nil {
+		return nil, err
+	}
+	if sm == SampleRequester {
+		sm = "" // the encoding of plans from before sampling existed
+	}
 	return EncodeSpec(&TrainSpec{Version: 1, Architecture: hex.EncodeToString(sum[:]), Spec: archSpec, Loss: q.Loss,
-		Optimizer: opt, BatchSize: q.Plan.BatchSize, LocalSteps: q.Plan.LocalSteps, Rounds: q.Plan.Rounds, Weighting: wt})
+		Optimizer: opt, BatchSize: q.Plan.BatchSize, LocalSteps: q.Plan.LocalSteps, Rounds: q.Plan.Rounds, Weighting: wt, Sampling: sm})
 }
 
 // planID names an approved training without what each worker loads: it

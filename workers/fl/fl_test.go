@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 
@@ -314,5 +315,33 @@ func TestFederatedRefusesGrantSessions(t *testing.T) {
 		if err := c.Call(t.Context(), typ, &MaskRequest{Round: "r", From: 1, To: 0, Digest: make([]byte, 32)}, nil); !errors.Is(err, workers.ErrPermission) {
 			t.Errorf("%s through a grant for something else: %v", typ, err)
 		}
+	}
+}
+
+// Drawn batches are distinct samples, and every sample is drawn about
+// equally often.
+func TestDrawIndices(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	const n, size, draws = 10, 4, 20000
+	count := make([]int, n)
+	for range draws {
+		idx := drawIndices(rng, n, size)
+		seen := map[int]bool{}
+		for _, i := range idx {
+			if i < 0 || i >= n || seen[i] {
+				t.Fatalf("draw %v: not %d distinct indices below %d", idx, size, n)
+			}
+			seen[i] = true
+			count[i]++
+		}
+	}
+	want := float64(draws*size) / n
+	for i, c := range count {
+		if math.Abs(float64(c)-want) > 0.05*want {
+			t.Errorf("sample %d drawn %d times, want about %.0f", i, c, want)
+		}
+	}
+	if got := drawIndices(rng, 3, 3); len(got) != 3 {
+		t.Errorf("all of 3: %v", got)
 	}
 }

@@ -80,6 +80,18 @@ type TrainRequest struct {
 	// the requester may not read needs one, approved by the data's owners
 	// (approval.go).
 	Plan *TrainPlan `msgpack:"plan,omitempty"`
+	// Sample, instead of Batches, has the worker draw the steps' samples
+	// itself, at random, from a data set (a plan with SampleWorker).
+	Sample *SampleRequest `msgpack:"sample,omitempty"`
+}
+
+// SampleRequest names a stored data set (data and targets with the same
+// number of samples) and the number of steps: the worker draws each
+// step's Plan.BatchSize distinct samples from it with crypto/rand.
+type SampleRequest struct {
+	Data   string `msgpack:"data"`
+	Target string `msgpack:"target"`
+	Steps  int    `msgpack:"steps"`
 }
 
 // TrainReply describes the updated model and the stored losses.

@@ -387,3 +387,57 @@ func TestFederatedSampleWeightsAndRounds(t *testing.T) {
 		}
 	}
 }
+
+// A plan with worker-drawn samples: the worker draws each step's batch
+// from the approved data set; batches the requester cut are refused.
+func TestFederatedWorkerSampling(t *testing.T) {
+	fh := newFLHarness(t, "bob", "alice")
+	plan := &TrainPlan{Federation: []approvals.Party{{Worker: "bob"}, {Worker: "alice"}}, BatchSize: 2, LocalSteps: 3, Rounds: 5, Sampling: SampleWorker}
+	x, y := fh.putPrivate(t, 0, 30)
+	sample := func(model string, steps int, p *TrainPlan) (*TrainReply, error) {
+		var rep TrainReply
+		err := fh.c[0].Call(t.Context(), MsgTrain, &TrainRequest{Model: model, Loss: "mse", Optimizer: OptimizerConfig{LR: 0.1}, Plan: p,
+			Sample: &SampleRequest{Data: x, Target: y, Steps: steps}}, &rep)
+		return &rep, err
+	}
+	m := fh.putModel(t, 0, 1)
+	_, err := sample(m, 2, plan)
+	id := refusedID(t, err, "pending")
+	var show approvals.ShowReply
+	if err := fh.own[0].Call(t.Context(), approvals.MsgShow, &approvals.ShowRequest{ID: id}, &show); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(show.Review, "drawn at random by this worker") {
+		t.Errorf("the review does not say who draws the samples:\n%s", show.Review)
+	}
+	fh.approve(t, 0, id)
+	rep, err := sample(m, 2, plan)
+	if err != nil || rep.Samples != 4 || rep.Request != id {
+		t.Fatalf("drawn samples: %v (samples %d, request %q)", err, rep.Samples, rep.Request)
+	}
+	if _, err := sample(m, 2, plan); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "allows 3 per round") {
+		t.Fatalf("4 steps in a round of 3: %v", err)
+	}
+	// Batches the requester cut are refused under this plan.
+	m2 := fh.putModel(t, 0, 2)
+	if _, err := fh.train(0, m2, plan, 0.1, fh.batch(t, 0, x, y, 0, 1)); !errors.Is(err, workers.ErrPermission) || !strings.Contains(err.Error(), "draw each step's samples") {
+		t.Fatalf("requester batches under a worker-sampling plan: %v", err)
+	}
+	// A plan where the requester chooses cannot send a sample request,
+	// nor one without a plan, nor batches and a sample at once.
+	req := *plan
+	req.Sampling = SampleRequester
+	for _, tc := range []struct {
+		q    TrainRequest
+		want string
+	}{
+		{TrainRequest{Model: m2, Loss: "mse", Optimizer: OptimizerConfig{LR: 0.1}, Plan: &req, Sample: &SampleRequest{Data: x, Target: y, Steps: 1}}, "requester choose"},
+		{TrainRequest{Model: m2, Loss: "mse", Optimizer: OptimizerConfig{LR: 0.1}, Sample: &SampleRequest{Data: x, Target: y, Steps: 1}}, "need a training plan"},
+		{TrainRequest{Model: m2, Loss: "mse", Optimizer: OptimizerConfig{LR: 0.1}, Plan: plan, Batches: []BatchRef{{Data: x, Target: y}}, Sample: &SampleRequest{Data: x, Target: y, Steps: 1}}, "not both"},
+		{TrainRequest{Model: m2, Loss: "mse", Optimizer: OptimizerConfig{LR: 0.1}, Plan: plan, Sample: &SampleRequest{Data: x, Target: y, Steps: 0}}, "1 to"},
+	} {
+		if err := fh.c[0].Call(t.Context(), MsgTrain, &tc.q, &TrainReply{}); !errors.Is(err, workers.ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.q.Sample, err, tc.want)
+		}
+	}
+}

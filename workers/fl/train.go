@@ -11,9 +11,11 @@ package fl
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -287,7 +289,25 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 	if err := decodeFL(r, &q); err != nil {
 		return nil, err
 	}
-	if len(q.Batches) == 0 || len(q.Batches) > maxTrainBatches {
+	if q.Sample != nil {
+		if len(q.Batches) > 0 {
+			return nil, workers.BadRequestf("train on batches or on samples the worker draws, not both")
+		}
+		if q.Sample.Steps < 1 || q.Sample.Steps > maxTrainBatches {
+			return nil, workers.BadRequestf("train %d steps on drawn samples (want 1 to %d)", q.Sample.Steps, maxTrainBatches)
+		}
+		if q.Plan == nil {
+			return nil, workers.BadRequestf("samples drawn by the worker need a training plan (its batch size)")
+		}
+		if sm, err := sampling(q.Plan.Sampling); err != nil {
+			return nil, err
+		} else if sm != SampleWorker {
+			return nil, workers.BadRequestf("the training plan has the requester choose the samples (sampling %q): send batches, or a plan with sampling %q", sm, SampleWorker)
+		}
+		if q.Plan.BatchSize < 1 || q.Plan.BatchSize > maxPlanBatch {
+			return nil, workers.BadRequestf("training plan: batch size %d (want 1 to %d)", q.Plan.BatchSize, maxPlanBatch)
+		}
+	} else if len(q.Batches) == 0 || len(q.Batches) > maxTrainBatches {
 		return nil, workers.BadRequestf("train on %d batches (want 1 to %d)", len(q.Batches), maxTrainBatches)
 	}
 	lossFn, ok := lossFuncs[q.Loss]
@@ -310,9 +330,14 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 	if err := workers.CanRemove(r.Session, mo); err != nil {
 		return nil, err
 	}
-	type pair struct{ x, y *store.Object }
 	batches := make([]pair, len(q.Batches))
 	inputs := []string{}
+	if q.Sample != nil {
+		var err error
+		if batches, inputs, err = st.drawBatches(r, q.Sample, q.Plan.BatchSize); err != nil {
+			return nil, err
+		}
+	}
 	for i, b := range q.Batches {
 		x, err := st.tensorObj(r, b.Data, fmt.Sprintf("batch %d data", i))
 		if err != nil {
@@ -365,6 +390,9 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 			prevSteps = 0
 		}
 		if p := q.Plan; p != nil {
+			if sm, _ := sampling(p.Sampling); sm == SampleWorker && q.Sample == nil {
+				return nil, workers.Deniedf("the training plan has worker %s draw each step's samples: send a sample request (syft: ModelPointer.TrainSampled), not batches", st.h.WorkerID())
+			}
 			for i, b := range batches {
 				if n := b.x.Tensor.Dim(0); n != p.BatchSize {
 					return nil, workers.Deniedf("batch %d has %d samples, but the training plan's batches have exactly %d (cut batches of that size: syft.LoaderOptions{BatchSize: %d, DropLast: true})",
@@ -513,6 +541,70 @@ func (st *Service) train(ctx context.Context, r *workers.Request) (any, error) {
 		return nil, err
 	}
 	return &TrainReply{Model: nm.Info(), Loss: lo.Info(), Samples: samples, Request: reqID}, nil
+}
+
+// pair is one step's data and targets.
+type pair struct{ x, y *store.Object }
+
+// drawBatches draws steps batches of size rows from the data set q names,
+// each of distinct samples chosen with crypto/rand: the requester does
+// not choose them. The batches stand for the data set (their ids are its
+// ids) and are as private as it.
+func (st *Service) drawBatches(r *workers.Request, q *SampleRequest, size int) ([]pair, []string, error) {
+	x, err := st.tensorObj(r, q.Data, "sample data")
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err := st.tensorObj(r, q.Target, "sample targets")
+	if err != nil {
+		return nil, nil, err
+	}
+	if x.Tensor.Dims() == 0 || y.Tensor.Dims() == 0 || x.Tensor.Dim(0) != y.Tensor.Dim(0) {
+		return nil, nil, workers.BadRequestf("sample: data %v and targets %v must have the same number of samples", x.Tensor.Shape(), y.Tensor.Shape())
+	}
+	n := x.Tensor.Dim(0)
+	if n < size {
+		return nil, nil, workers.BadRequestf("sample: the data set has %d samples, fewer than a batch of %d", n, size)
+	}
+	if size*(x.Tensor.Size()/n) > st.h.MaxResult() || size*(y.Tensor.Size()/n) > st.h.MaxResult() {
+		return nil, nil, fmt.Errorf("%w: batch of %d samples exceeds the worker's limit", workers.ErrTooLarge, size)
+	}
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: randomness: %v", workers.ErrInternal, err)
+	}
+	rng := mrand.New(mrand.NewChaCha8(seed))
+	sub := func(o *store.Object, idx []int) *store.Object {
+		c := *o
+		c.Tensor = o.Tensor.IndexSelect(0, idx)
+		return &c
+	}
+	out := make([]pair, q.Steps)
+	for i := range out {
+		idx := drawIndices(rng, n, size)
+		out[i] = pair{sub(x, idx), sub(y, idx)}
+	}
+	return out, []string{x.ID, y.ID}, nil
+}
+
+// drawIndices draws size distinct indices below n, uniformly: a partial
+// Fisher-Yates shuffle kept in a map, O(size).
+func drawIndices(rng *mrand.Rand, n, size int) []int {
+	idx := make([]int, 0, size)
+	moved := map[int]int{}
+	at := func(i int) int {
+		if v, ok := moved[i]; ok {
+			return v
+		}
+		return i
+	}
+	for k := 0; k < size; k++ {
+		j := k + rng.IntN(n-k)
+		vj, vk := at(j), at(k)
+		moved[j] = vk
+		idx = append(idx, vj)
+	}
+	return idx
 }
 
 // keepRecord records a model's training, dropping the oldest record when
