@@ -5,7 +5,9 @@
 // images, both private; a data scientist ships one function to both
 // workers, in which alice's party secret-shares the model's weights (the
 // other side learns only the architecture) and bob's party the images;
-// only bob learns the logits.
+// only bob learns the logits. A third worker, carol, deals the correlated
+// randomness (syft.WithDealer, PySyft's crypto_provider): it sees no data,
+// and neither owner's worker learns the other's masks.
 //
 // The model is not downloaded: export_resnet18.py, beside this file,
 // builds ResNet-18 with torchvision's initialization from a seed (and
@@ -24,6 +26,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +38,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
 	"github.com/gomplab/gomplab/syft"
@@ -160,9 +164,14 @@ func run(w io.Writer, c config) (*outcome, error) {
 	fmt.Fprintf(w, "plaintext inference in Go: %v; max abs difference from PyTorch's logits %.2e\n", time.Since(start).Round(time.Millisecond), o.TorchError)
 
 	// The workers, their owners' data, and the scientist's jobs.
-	aliceW, bobW := syft.NewVirtualWorker("alice"), syft.NewVirtualWorker("bob")
+	aliceW, bobW, carol := syft.NewVirtualWorker("alice"), syft.NewVirtualWorker("bob"), syft.NewVirtualWorker("carol")
 	defer aliceW.Shutdown()
 	defer bobW.Shutdown()
+	defer carol.Shutdown()
+	fn, err := syft.FuncOf(classify)
+	if err != nil {
+		return nil, err
+	}
 	mp, err := syft.SendONNX(modelFile, aliceW.Owner(), syft.WithTags(tagModel), syft.AsPrivate())
 	if err != nil {
 		return nil, fmt.Errorf("alice's owner stores the model: %w", err)
@@ -173,12 +182,16 @@ func run(w io.Writer, c config) (*outcome, error) {
 		return nil, fmt.Errorf("bob's owner stores the images: %w", err)
 	}
 	ip.Keep()
-	fmt.Fprintf(w, "alice holds the model (%s), bob %d images; encrypted inference, %d image(s) per job\n", tagModel, c.images, c.batch)
+	fmt.Fprintf(w, "alice holds the model (%s), bob %d images, carol deals; encrypted inference, %d image(s) per job\n", tagModel, c.images, c.batch)
 	var parts []*tensor.Tensor
 	start = time.Now()
 	for from := 0; from < c.images; from += c.batch {
 		n := min(c.batch, c.images-from)
-		res, err := syft.RunMultiWorkers([]syft.Worker{aliceW, bobW}, "127.0.0.1", classify, from, n)
+		// A job of 8 images takes minutes on a loaded 2-core machine: past
+		// the default deadline of 5.
+		job := &syft.Job{Workers: []syft.Worker{aliceW, bobW}, MasterAddr: "127.0.0.1", Func: fn, Args: []any{from, n},
+			Timeout: 10*time.Minute + time.Duration(n)*2*time.Minute, Provider: mpc.ProviderDealer, Dealer: carol}
+		res, err := job.Run(context.Background())
 		if err != nil {
 			return nil, fmt.Errorf("images %d..%d: %w", from, from+n, err)
 		}

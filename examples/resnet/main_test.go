@@ -15,6 +15,7 @@ import (
 // PyTorch's logits) within 0.05 on every logit, and the top-1 label
 // equals plaintext's for each image whose margin exceeds twice the error
 // (run fails otherwise; here the one image has a margin of about 0.5).
+// Carol, a third worker, deals the randomness.
 func TestResNet18(t *testing.T) {
 	if race.Enabled {
 		t.Skip("ResNet-18 under encryption: too slow under -race")
