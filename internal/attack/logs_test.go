@@ -1,10 +1,14 @@
 package attack
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/jobs"
+	"github.com/gomplab/gomplab/workers/store"
 )
 
 // TestNoValuesInLogs: no log record carries values (issue 11, Deliver 6),
@@ -40,5 +44,66 @@ func TestNoValuesInLogs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+const srcFill = `package job
+
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+func Fill(n int, prefix string) (any, error) {
+	for i := 0; i < n; i++ {
+		if err := mpc.Save(fmt.Sprintf("%s-%d", prefix, i), tensor.Zeros(1)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+`
+
+// TestSaveQuota: mpc.Save has a per-job quota (issue 11, Deliver 6): a
+// job of the attacker's, on its own worker sessions, that saves past it
+// fails naming the quota; within it, the saves are stored.
+func TestSaveQuota(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts worker daemons")
+	}
+	c := Shared(t)
+	n := int(jobs.DefaultSaveQuota.Count)
+	for _, tc := range []struct {
+		saves int
+		fails bool
+	}{{n + 1, true}, {3, false}} {
+		prefix := "att-fill-" + store.NewID()[:8]
+		err := RunJob(NewEvidence(), []syft.Worker{c.Connect("alice", Attacker)}, srcFill, "Fill", tc.saves, prefix)
+		stored := 0
+		var free []string
+		infos, lerr := c.Connect("alice", Attacker).List()
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		for _, in := range infos {
+			for _, tag := range in.Tags {
+				if strings.HasPrefix(tag, prefix+"-") {
+					stored++
+					free = append(free, in.ID)
+				}
+			}
+		}
+		var rep workers.FreeReply
+		c.Raw("alice", Attacker).Call(context.Background(), workers.MsgFree, &workers.FreeRequest{IDs: free}, &rep)
+		switch {
+		case tc.fails && (err == nil || !strings.Contains(err.Error(), "save quota")):
+			t.Errorf("%d saves: %v, want a failure naming the save quota", tc.saves, err)
+		case tc.fails && stored > n:
+			t.Errorf("%d saves: %d stored, past the quota of %d", tc.saves, stored, n)
+		case !tc.fails && (err != nil || stored != tc.saves):
+			t.Errorf("%d saves: %d stored, %v", tc.saves, stored, err)
+		}
 	}
 }

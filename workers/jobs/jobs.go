@@ -115,6 +115,11 @@ type Options struct {
 	// Observe, for in-process parties only, wraps each party's
 	// communicator: an auditor (or a test) sees every MPC message.
 	Observe func(job string, rank int, c comm.Comm) comm.Comm
+	// SaveQuota bounds what one party may store with mpc.Save over its
+	// job (zero: DefaultSaveQuota): a save beyond it fails with an error
+	// saying so, which the job sees, so that a job cannot fill the
+	// worker's store or carry out more than its owners expect.
+	SaveQuota mpc.SaveQuota
 
 	// restriction is the gate's decision about one party (set per job).
 	restriction sandbox.Restriction
@@ -139,8 +144,15 @@ func (o Options) withDefaults() Options {
 	if o.Keep <= 0 {
 		o.Keep = 10 * time.Minute
 	}
+	if o.SaveQuota.Count <= 0 && o.SaveQuota.Bytes <= 0 {
+		o.SaveQuota = DefaultSaveQuota
+	}
 	return o
 }
+
+// DefaultSaveQuota is the saves one party of a job may make unless the
+// worker says otherwise (Options.SaveQuota): 64 saves, 64 MiB in all.
+var DefaultSaveQuota = mpc.SaveQuota{Count: 64, Bytes: 64 << 20}
 
 // maxWait bounds one MsgWait, well under clients' request timeouts.
 const maxWait = 5 * time.Second
@@ -446,12 +458,15 @@ func (t *Table) launch(x *job, j sandbox.Job, rv *comm.Rendezvous, opts Options,
 	if pm.req != nil {
 		st.parties = pm.req.Parties
 	}
+	restriction := pm.restriction
+	quota := opts.SaveQuota
+	restriction.SaveQuota = &quota
 	if opts.Child != nil {
 		co := *opts.Child
-		co.Restriction = pm.restriction
+		co.Restriction = restriction
 		opts.Child = &co
 	}
-	opts.restriction = pm.restriction
+	opts.restriction = restriction
 	request := ""
 	if pm.verdict != nil {
 		request = pm.verdict.ID
