@@ -148,7 +148,7 @@ and exits; acknowledged writes are already on disk.`,
 	f.DurationVar(&partyCPU, "party-cpu", 0, "CPU time limit of each MPC party process (0: twice the job's timeout plus 10s)")
 	addBoundsFlags(f, &bounds)
 	addQuotaFlags(f, &quotas)
-	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd())
+	cmd.AddCommand(workerInitCmd(), workerLoadCmd(), workerUserCmd(), workerListCmd(), workerInfoCmd(), workerRequestsCmd())
 	cmd.AddCommand(workerStoreCmds()...)
 	return cmd
 }

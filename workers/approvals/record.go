@@ -46,7 +46,7 @@ type ArgRange struct {
 	Hi    float64 `msgpack:"hi"`
 }
 
-// String is the range as `gomplab worker requests approve --arg-range`
+// String is the range as `gomplab worker requests approve --arg`
 // takes it: "I=LO:HI".
 func (a ArgRange) String() string {
 	return fmt.Sprintf("%d=%s:%s", a.Index, strconv.FormatFloat(a.Lo, 'g', -1, 64), strconv.FormatFloat(a.Hi, 'g', -1, 64))

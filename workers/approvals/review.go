@@ -62,7 +62,7 @@ func (b *Book) Review(rec *Record) string {
 	}
 	reviewLimits(&w, rec)
 	w.WriteString("\n")
-	fmt.Fprintf(&w, "to approve: gomplab worker requests approve %s --data DIR [--runs N] [--expires 24h] [--arg-range I=LO:HI]\n", rec.ID)
+	fmt.Fprintf(&w, "to approve: gomplab worker requests approve %s --data DIR [--runs N] [--expires 24h] [--arg I=LO:HI]\n", rec.ID)
 	fmt.Fprintf(&w, "to deny:    gomplab worker requests deny %s --data DIR --reason TEXT\n", rec.ID)
 	return w.String()
 }
