@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/jobs"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -87,6 +89,52 @@ func (w *approvalWorld) approve(t *testing.T, j *syft.Job, user string, limits s
 		}
 	}
 	return st.ID
+}
+
+// undoScale records every derived value divided by k (a job revealing
+// k·x).
+func undoScale(e *Evidence, k float64) {
+	e.mu.Lock()
+	var vals []float64
+	for _, vs := range e.derived {
+		vals = append(vals, vs...)
+	}
+	e.mu.Unlock()
+	for _, v := range vals {
+		e.Derived("divided by the scale", v/k)
+	}
+}
+
+// rawApproved: the owners approve the attacker's world-size-1 job on
+// alice revealing alice's tensor (srcReveal, its load declared, pinned to
+// alice); then a raw job.start carries that request with the program
+// src (entry), below syft, which would build the matching request.
+func rawApproved(w *approvalWorld, src, entry string) func(t *testing.T, e *Evidence) error {
+	return func(t *testing.T, e *Evidence) error {
+		c := w.c
+		j := &syft.Job{Workers: []syft.Worker{c.Connect("alice", Attacker)}, MasterAddr: "127.0.0.1",
+			Func: syft.SourceFunc(srcReveal, "Reveal"), Args: []any{tagA}, Timeout: 60 * time.Second,
+			Loads: []syft.Load{{Rank: 0, Tag: tagA, Kind: "tensor"}}, Note: "attack: raw start " + entry}
+		w.approve(t, j, Attacker, syft.Limits{Runs: 1})
+		st, err := syft.Submit(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rj := RawJob(src, entry, tagA)
+		rj.Link.Identities = []string{c.Daemons["alice"].Fingerprint}
+		rj.Provider = st.Request.Provider
+		cl := c.Raw("alice", Attacker)
+		var rep jobs.StartReply
+		err = cl.Call(context.Background(), jobs.MsgStart, &jobs.StartRequest{Job: rj, MasterHost: "127.0.0.1", Request: st.Request}, &rep)
+		e.AddText("job.start reply", rep)
+		if err != nil {
+			return err
+		}
+		if rep.Refused != nil {
+			return rep.Refused
+		}
+		return WaitRaw(e, cl, rj.ID)
+	}
 }
 
 // TestApprovalAttacks: what an approval binds. Each attack runs a job
@@ -194,6 +242,58 @@ func TestApprovalAttacks(t *testing.T) {
 				}
 				w.approve(t, mk(), Attacker, syft.Limits{Runs: 1})
 				return RunSyftJob(e, mk())
+			}},
+		{Name: "run with an argument outside the approved range", Refusal: "not approved",
+			Attack: func(t *testing.T, e *Evidence) error {
+				w.approve(t, w.job(Attacker, "range", everyone, srcScaled, "Scaled", tagA, 1.0), Attacker,
+					syft.Limits{ArgRanges: []syft.ArgRange{{Index: 1, Lo: 0.5, Hi: 1}}})
+				err := RunSyftJob(e, w.job(Attacker, "range", everyone, srcScaled, "Scaled", tagA, 2.0))
+				undoScale(e, 2)
+				return err
+			},
+			Control: func(t *testing.T, e *Evidence) error {
+				err := RunSyftJob(e, w.job(Attacker, "range", everyone, srcScaled, "Scaled", tagA, 0.75))
+				undoScale(e, 0.75)
+				return err
+			}},
+		{Name: "job.start carrying an approved request with another program", Refusal: "does not match request",
+			Attack:  rawApproved(w, srcAffine, "Affine"),
+			Control: rawApproved(w, srcReveal, "Reveal")},
+		{Name: "move or copy an approved job's saved result to read it", Refusal: "",
+			Attack: func(t *testing.T, e *Evidence) error {
+				loot := tagLoot + "-" + store.NewID()[:8]
+				if err := approvedRun("save "+loot, everyone, srcSave, "SaveLoot", tagA, loot)(t, e); err != nil {
+					return err
+				}
+				ps, err := c.Connect("bob", Attacker).Search(loot)
+				if err != nil || len(ps) != 1 {
+					return fmt.Errorf("the attacker finds %d objects tagged %s: %v", len(ps), loot, err)
+				}
+				var errs []error
+				if cp, err := ps[0].Copy(); err != nil {
+					errs = append(errs, err)
+				} else {
+					v, err := cp.GetCopy()
+					e.AddTensor("copy", v)
+					errs = append(errs, err)
+					cp.Free()
+				}
+				if mv, err := ps[0].Move(c.Connect("alice", Attacker)); err != nil {
+					errs = append(errs, err)
+				} else {
+					v, err := mv.GetCopy()
+					e.AddTensor("moved", v)
+					errs = append(errs, err)
+				}
+				for _, err := range errs {
+					if err == nil {
+						return nil
+					}
+				}
+				return errors.Join(errs...)
+			},
+			Control: func(t *testing.T, e *Evidence) error {
+				return approvedRun("save control", everyone, srcReveal, "Reveal", tagA)(t, e)
 			}},
 		{Name: "an approved job saves the decrypted values, the requester reads them", Refusal: "private",
 			Attack: func(t *testing.T, e *Evidence) error {
