@@ -7,11 +7,15 @@
 // the learned models. Only the chosen arm of each step is revealed: that
 // is the action the system must take.
 //
-// The learner is epsilon-greedy ridge regression: per arm k it keeps the
-// inverse of A_k = λI + Σ x xᵀ (updated by Sherman–Morrison, one encrypted
-// reciprocal per step), b_k = Σ r x and the weights w_k = A_k⁻¹ b_k; it
-// plays argmax_k w_k·x, or with probability ε (public coins) an arm at
-// random. The same learner then runs in plaintext on the same contexts,
+// The learner is ridge regression per arm: for arm k it keeps the inverse
+// of A_k = λI + Σ x xᵀ (updated by Sherman–Morrison, one encrypted
+// reciprocal per step), b_k = Σ r x and the weights w_k = A_k⁻¹ b_k. The
+// two policies of CrypTen's example choose the arm: epsilon-greedy plays
+// argmax_k w_k·x, or with probability ε (public coins) an arm at random;
+// LinUCB plays argmax_k w_k·x + α·sqrt(xᵀ A_k⁻¹ x), the estimate plus
+// an upper confidence bonus that shrinks as the arm is tried in x's
+// direction (its square root is taken of the bonus scaled into sqrt's
+// accurate range). The same learner then runs in plaintext on the same contexts,
 // rewards and coins, once taking the encrypted run's actions (to measure
 // the fixed-point drift of the weights and how often the encrypted choice
 // differs from plaintext's), and once on its own (to compare the reward
@@ -22,7 +26,7 @@
 //
 // Usage:
 //
-//	go run ./examples/bandits [-steps 500] [-arms 5] [-features 10] [-epsilon 0.1] [-parties 2]
+//	go run ./examples/bandits [-policy epsilon-greedy|linucb] [-steps 500] [-arms 5] [-features 10] [-epsilon 0.1] [-alpha 0.5] [-parties 2]
 package main
 
 import (
@@ -39,20 +43,23 @@ import (
 )
 
 type config struct {
+	policy                         string // "epsilon-greedy" or "linucb"
 	steps, arms, features, parties int
-	epsilon, lambda, noise         float64
+	epsilon, alpha, lambda, noise  float64
 	seed                           uint64
 }
 
-var defaults = config{steps: 500, arms: 5, features: 10, parties: 2, epsilon: 0.1, lambda: 1, noise: 0.1, seed: 1}
+var defaults = config{policy: "epsilon-greedy", steps: 500, arms: 5, features: 10, parties: 2, epsilon: 0.1, alpha: 0.5, lambda: 1, noise: 0.1, seed: 1}
 
 func main() {
 	c := defaults
+	flag.StringVar(&c.policy, "policy", c.policy, "epsilon-greedy or linucb")
 	flag.IntVar(&c.steps, "steps", c.steps, "contexts to act on")
 	flag.IntVar(&c.arms, "arms", c.arms, "arms (actions)")
 	flag.IntVar(&c.features, "features", c.features, "context features")
 	flag.IntVar(&c.parties, "parties", c.parties, "MPC parties (party 0 holds the contexts, party 1 the rewards)")
-	flag.Float64Var(&c.epsilon, "epsilon", c.epsilon, "exploration probability")
+	flag.Float64Var(&c.epsilon, "epsilon", c.epsilon, "exploration probability (epsilon-greedy)")
+	flag.Float64Var(&c.alpha, "alpha", c.alpha, "weight of the confidence bonus (linucb)")
 	flag.Float64Var(&c.lambda, "lambda", c.lambda, "ridge regularization")
 	flag.Float64Var(&c.noise, "noise", c.noise, "reward noise (standard deviation)")
 	flag.Uint64Var(&c.seed, "seed", c.seed, "random seed")
@@ -80,7 +87,7 @@ func newWorld(c config) *world {
 	w := &world{contexts: x, rewards: rewards, explore: make([]int, c.steps)}
 	for t := range w.explore {
 		w.explore[t] = -1
-		if r.Float64() < c.epsilon {
+		if c.policy != "linucb" && r.Float64() < c.epsilon {
 			w.explore[t] = r.Intn(c.arms)
 		}
 	}
@@ -128,6 +135,18 @@ func (l *learner) update(k int, x, r *nn.Variable) {
 	l.w[k] = l.ainv[k].MatMul(l.b[k]).T()
 }
 
+// bonus returns LinUCB's α·sqrt(xᵀ A_k⁻¹ x) for every arm, (K, 1). The
+// quadratic forms lie in (0, 1/λ]; scaled by 100λ they fall in sqrt's
+// accurate range [0.1, 100] down to 10⁻³/λ, far below any bonus that
+// decides a choice.
+func (l *learner) bonus(c config, x *nn.Variable) *nn.Variable {
+	k := len(l.ainv)
+	u := nn.Concat(0, l.ainv...).MatMul(x).Reshape(k, c.features) // row k: (A_k⁻¹ x)ᵀ
+	q := u.Mul(x.Reshape(1, c.features)).Sum(1).Reshape(k, 1)     // xᵀ A_k⁻¹ x
+	scale := 100 * c.lambda
+	return q.MulScalar(scale).Sqrt().MulScalar(c.alpha / math.Sqrt(scale))
+}
+
 // play runs the learner over the world on party p (nil: plaintext). With
 // follow set, it takes those actions instead of its own (plaintext only).
 func play(p *mpc.Party, c config, wd *world, follow []int) (*trace, error) {
@@ -142,6 +161,9 @@ func play(p *mpc.Party, c config, wd *world, follow []int) (*trace, error) {
 			x = x.Encrypt(p, 0) // party 0's context
 		}
 		scores := nn.Concat(0, l.w...).MatMul(x) // (K, 1)
+		if c.policy == "linucb" {
+			scores = scores.Add(l.bonus(c, x))
+		}
 		var action int
 		switch {
 		case follow != nil:
@@ -198,6 +220,8 @@ func margin(v []float64) float64 {
 
 // outcome compares the encrypted run with plaintext.
 type outcome struct {
+	policy             string
+	alpha              float64
 	Enc, Replay, Plain *trace
 	WeightError        float64 // encrypted against the replay's weights
 	Greedy, Differ     int     // greedy steps; those where the replay would have chosen otherwise
@@ -211,9 +235,16 @@ type outcome struct {
 // scores can lie from plaintext's: each score w_k·x moves by at most
 // |Δw_k|₂·|x| ≤ √d·max|Δw| (|x| = 1), two scores twice that, plus 1e-3 for
 // the rounding of the products. The weights' error grows over the run, so
-// the final one bounds every step's.
+// the final one bounds every step's. LinUCB's bonus adds its own error:
+// A⁻¹'s drift is of the weights' order, sqrt's error on the scaled form
+// below 10⁻³ (docs/mpc.md), so α·(√d·max|Δw| + 10⁻²) bounds it with room.
 func (o *outcome) differenceBound() float64 {
-	return 2*math.Sqrt(float64(o.Enc.Weights.Shape()[1]))*o.WeightError + 1e-3
+	d := math.Sqrt(float64(o.Enc.Weights.Shape()[1])) * o.WeightError
+	b := 2*d + 1e-3
+	if o.policy == "linucb" {
+		b += 2 * o.alpha * (d + 1e-2)
+	}
+	return b
 }
 
 func run(w io.Writer, c config) (*outcome, error) {
@@ -224,14 +255,21 @@ func run(w io.Writer, c config) (*outcome, error) {
 	if c.lambda < 0.5 {
 		return nil, fmt.Errorf("-lambda %g: want at least 0.5 (A⁻¹ starts at I/λ and its fixed-point range ends there)", c.lambda)
 	}
+	if c.policy != "epsilon-greedy" && c.policy != "linucb" {
+		return nil, fmt.Errorf("-policy %q: want epsilon-greedy or linucb", c.policy)
+	}
 	wd := newWorld(c)
-	fmt.Fprintf(w, "contextual bandit: %d arms, %d features, %d steps, epsilon %.2f; party 0 holds the contexts, party 1 the rewards, %d parties\n",
-		c.arms, c.features, c.steps, c.epsilon, c.parties)
+	what := fmt.Sprintf("epsilon-greedy (epsilon %.2f)", c.epsilon)
+	if c.policy == "linucb" {
+		what = fmt.Sprintf("LinUCB (alpha %.2f)", c.alpha)
+	}
+	fmt.Fprintf(w, "contextual bandit, %s: %d arms, %d features, %d steps; party 0 holds the contexts, party 1 the rewards, %d parties\n",
+		what, c.arms, c.features, c.steps, c.parties)
 	res, err := mpc.RunLocal(c.parties, func(p *mpc.Party) (any, error) { return play(p, c, wd, nil) })
 	if err != nil {
 		return nil, err
 	}
-	o := &outcome{Enc: res[0].Value.(*trace), Bytes: res[0].Stats.BytesSent, Rounds: res[0].Stats.Rounds, Elapsed: res[0].Elapsed}
+	o := &outcome{policy: c.policy, alpha: c.alpha, Enc: res[0].Value.(*trace), Bytes: res[0].Stats.BytesSent, Rounds: res[0].Stats.Rounds, Elapsed: res[0].Elapsed}
 	if o.Replay, err = play(nil, c, wd, o.Enc.Actions); err != nil {
 		return nil, err
 	}
@@ -257,7 +295,7 @@ func run(w io.Writer, c config) (*outcome, error) {
 	fmt.Fprintf(w, "  party 0: %v, %d bytes sent, %d rounds (%d per step)\n", o.Elapsed.Round(time.Millisecond), o.Bytes, o.Rounds, o.Rounds/int64(c.steps))
 	fmt.Fprintf(w, "reward collected: encrypted %.2f, plaintext %.2f, best arm every time %.2f\n", o.Enc.Reward, o.Plain.Reward, o.Oracle)
 	fmt.Fprintf(w, "learned weights: encrypted within %.2e of plaintext fed the same actions\n", o.WeightError)
-	fmt.Fprintf(w, "greedy choices: %d; plaintext would have chosen otherwise at %d, of which %d had a score margin above %.1e\n",
+	fmt.Fprintf(w, "choices by the policy (not by a coin): %d; plaintext would have chosen otherwise at %d, of which %d had a score margin above %.1e\n",
 		o.Greedy, o.Differ, o.DifferWide, o.differenceBound())
 	return o, nil
 }
