@@ -153,34 +153,49 @@ func TestDealerFreeJob(t *testing.T) {
 	}
 }
 
+// jobLoad0 loads rank 0's tensor and sums it.
+func jobLoad0() (any, error) {
+	x, err := mpc.Load("crypten_data", 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.SumAll().GetPlainText()
+}
+
 // TestProviderChoice: what a job runs with when it names no provider, and
 // the clear refusals of what cannot run, before any worker is contacted.
 func TestProviderChoice(t *testing.T) {
 	g := virtualJobGrid(t, 3)
 	dealer := dealerFor(t, "dealer")
-	f := mustFunc(t, jobEmpty)
+	loads, public := mustFunc(t, jobLoad0), mustFunc(t, jobEmpty)
 	cases := []struct {
 		name     string
 		job      syft.Job
 		provider string
 		err      string
 	}{
-		{"one party", syft.Job{Workers: g.ws[:1]}, mpc.ProviderTFP, ""},
-		{"two parties", syft.Job{Workers: g.ws[:2]}, mpc.ProviderDealerFree, ""},
-		{"a dealer", syft.Job{Workers: g.ws[:2], Dealer: dealer}, mpc.ProviderDealer, ""},
-		{"three with a dealer", syft.Job{Workers: g.ws, Dealer: dealer}, mpc.ProviderDealer, ""},
-		{"tfp by request", syft.Job{Workers: g.ws, Provider: mpc.ProviderTFP}, mpc.ProviderTFP, ""},
-		{"three, no dealer", syft.Job{Workers: g.ws}, "", "name a dealer worker (syft.Job.Dealer"},
-		{"dealer-free for three", syft.Job{Workers: g.ws, Provider: mpc.ProviderDealerFree}, "", "exactly 2 parties, not 3"},
-		{"unknown", syft.Job{Workers: g.ws[:2], Provider: "rank0"}, "", `unknown provider "rank0"`},
-		{"dealer without one", syft.Job{Workers: g.ws[:2], Provider: mpc.ProviderDealer}, "", "needs a dealer worker"},
-		{"dealer under tfp", syft.Job{Workers: g.ws[:2], Provider: mpc.ProviderTFP, Dealer: dealer}, "", "a dealer worker (dealer) is given"},
-		{"a party as dealer", syft.Job{Workers: g.ws[:2], Dealer: g.ws[1]}, "", "is both rank 1 and the dealer"},
+		{"one party", syft.Job{Workers: g.ws[:1], Func: loads}, mpc.ProviderTFP, ""},
+		{"two parties", syft.Job{Workers: g.ws[:2], Func: loads}, mpc.ProviderDealerFree, ""},
+		{"two parties, public data", syft.Job{Workers: g.ws[:2], Func: public}, mpc.ProviderTFP, ""},
+		{"three parties, public data", syft.Job{Workers: g.ws, Func: public}, mpc.ProviderTFP, ""},
+		{"a dealer", syft.Job{Workers: g.ws[:2], Func: loads, Dealer: dealer}, mpc.ProviderDealer, ""},
+		{"a dealer, public data", syft.Job{Workers: g.ws[:2], Func: public, Dealer: dealer}, mpc.ProviderDealer, ""},
+		{"three with a dealer", syft.Job{Workers: g.ws, Func: loads, Dealer: dealer}, mpc.ProviderDealer, ""},
+		{"tfp by request", syft.Job{Workers: g.ws, Func: loads, Provider: mpc.ProviderTFP}, mpc.ProviderTFP, ""},
+		{"three, no dealer", syft.Job{Workers: g.ws, Func: loads}, "", "name a dealer worker (syft.Job.Dealer"},
+		{"a tag computed at run time", syft.Job{Workers: g.ws, Func: syft.SourceFunc(
+			"package main\nimport \"github.com/gomplab/gomplab/mpc\"\nfunc f(tag string) { mpc.Load(tag, 1) }\n", "f"), Args: []any{"x"}},
+			"", "name a dealer worker"},
+		{"dealer-free for three", syft.Job{Workers: g.ws, Func: loads, Provider: mpc.ProviderDealerFree}, "", "exactly 2 parties, not 3"},
+		{"unknown", syft.Job{Workers: g.ws[:2], Func: loads, Provider: "rank0"}, "", `unknown provider "rank0"`},
+		{"dealer without one", syft.Job{Workers: g.ws[:2], Func: loads, Provider: mpc.ProviderDealer}, "", "needs a dealer worker"},
+		{"dealer under tfp", syft.Job{Workers: g.ws[:2], Func: loads, Provider: mpc.ProviderTFP, Dealer: dealer}, "", "a dealer worker (dealer) is given"},
+		{"a party as dealer", syft.Job{Workers: g.ws[:2], Func: loads, Dealer: g.ws[1]}, "", "is both rank 1 and the dealer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			j := c.job
-			j.Func, j.MasterAddr = f, "127.0.0.1"
+			j.MasterAddr = "127.0.0.1"
 			res, err := j.Run(t.Context())
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) || res != nil {

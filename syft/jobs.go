@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"html"
 	"net"
 	"regexp"
@@ -612,11 +615,45 @@ func (j *Job) validate() (*jobRun, error) {
 	return o, nil
 }
 
+// loadsData reports whether the job may load stored data: it declares
+// loads, its plan has a load, or its source names a loading function
+// (Load, LoadModel, LoadEncryptedModel: called or not, whatever its tag,
+// so a tag computed at run time counts too). A job that loads nothing
+// computes on its public arguments alone.
+func (j *Job) loadsData() bool {
+	if len(j.Loads) > 0 {
+		return true
+	}
+	if j.Plan != nil {
+		b, err := j.Plan.Encode()
+		return err != nil || len(approvals.PlanLoads(b, len(j.Workers))) > 0
+	}
+	if j.Func == nil {
+		return true
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "job.go", j.Func.Program.Source, parser.SkipObjectResolution)
+	if err != nil {
+		return true
+	}
+	loads := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			switch sel.Sel.Name {
+			case "Load", "LoadModel", "LoadEncryptedModel":
+				loads = true
+			}
+		}
+		return !loads
+	})
+	return loads
+}
+
 // provider decides the job's provider (docs/privacy.md, "Who deals the
 // randomness"): the one the job names, checked against its parties and
 // dealer; or, when it names none, the trusted first party for a single
-// party, the dealer when one is given, the dealer-free provider for two
-// parties, and for more an error asking for a dealer. The trusted first
+// party, the dealer when one is given, the trusted first party for a job
+// that loads no data (public inputs only), the dealer-free provider for
+// two parties, and for more an error asking for a dealer. The trusted first
 // party among several workers is never a default: it shows every party's
 // inputs to rank 0's worker, so the request must say so (and the owners
 // approve exactly that).
@@ -629,6 +666,8 @@ func (j *Job) provider() (string, error) {
 			prov = mpc.ProviderTFP
 		case j.Dealer != nil:
 			prov = mpc.ProviderDealer
+		case !j.loadsData():
+			prov = mpc.ProviderTFP // public inputs only: no one's to protect
 		case n == 2:
 			prov = mpc.ProviderDealerFree
 		default:
