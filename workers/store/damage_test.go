@@ -343,3 +343,51 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestQuotaConcurrent: puts that share commits (bbolt's Batch) never take
+// an owner past the quota, and the bytes counted match what is stored,
+// also after a reopen.
+func TestQuotaConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := OpenBoltStore(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := func(id string) *Object {
+		return &Object{ID: id, Kind: KindTensor, Owner: "u", Tensor: tensor.Ones(100), Provenance: Provenance{Source: "send"}}
+	}
+	if err := s.Put(one("probe")); err != nil {
+		t.Fatal(err)
+	}
+	size := s.Usage("u")
+	s.SetQuota(10*size + size/2)
+	done := make(chan error, 40)
+	for i := range 40 {
+		go func() { done <- s.Put(one(fmt.Sprintf("p%04d", i))) }() // ids as long as "probe": objects of one size
+	}
+	ok, refused := 0, 0
+	for range 40 {
+		switch err := <-done; {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrQuota):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 9 || s.Usage("u") != 10*size {
+		t.Fatalf("%d puts stored (%d refused), usage %d: want 9 and %d", ok, refused, s.Usage("u"), 10*size)
+	}
+	if err := s.Delete("probe"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenBoltStore(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Usage("u"); got != 9*size {
+		t.Fatalf("usage after reopen %d, want %d", got, 9*size)
+	}
+}

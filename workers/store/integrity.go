@@ -89,6 +89,8 @@ func describe(bucket, key []byte) string {
 		return "a grant"
 	case string(bucketFormat):
 		return "the store's format mark"
+	case string(bucketUsage):
+		return fmt.Sprintf("the bytes stored by %q", bytes.TrimPrefix(key, []byte("u:")))
 	}
 	return fmt.Sprintf("record %s/%q", strings.TrimPrefix(string(bucket), recordBucketPrefix), key)
 }

@@ -128,7 +128,7 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("salvage into %s: %w", dst, err)
 	}
-	out.db.NoSync = true
+	out.db.NoSync, out.db.MaxBatchDelay = true, 0
 	rep := &SalvageReport{}
 	known := map[string]bool{}     // object ids named anywhere
 	saved := map[string]bool{}     // object ids salvaged
