@@ -111,6 +111,25 @@ func TestEncryptedJobs(t *testing.T) {
 	}
 }
 
+// A job between alice and bob with carol's worker as its dealer, each in
+// its own container: the dealer's links cross the network like the
+// parties', and the job names the provider that ran.
+func TestDealerAcrossHosts(t *testing.T) {
+	staged(t)
+	names := []string{"alice", "bob"}
+	j := &syft.Job{Workers: cl.workers(names...), Func: syft.SourceFunc(productSrc, "product"),
+		Args: []any{2, 0}, Timeout: time.Minute, Dealer: cl.workers("carol")[0]}
+	res, err := j.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProduct(t, res, names)
+	if res.Provider != mpc.ProviderDealer || res.DealerRank == nil || res.DealerRank.Worker != "carol" || res.DealerRank.Stats.BytesSent == 0 {
+		t.Fatalf("provider %q, dealer %+v", res.Provider, res.DealerRank)
+	}
+	t.Logf("%v with dealer carol: %v; the dealer sent %d B", names, res.Elapsed, res.DealerRank.Stats.BytesSent)
+}
+
 const inferSrc = `package main
 
 import (
