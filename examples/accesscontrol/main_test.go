@@ -157,8 +157,11 @@ var grids = []struct {
 // loss falls, and the test accuracies agree.
 func checkTraining(t *testing.T, o *trainOutcome) {
 	t.Helper()
+	// Each run draws fresh masks (a dealer worker's on daemons), and
+	// truncation's one-unit errors compound over the epochs: 2e-2 on a
+	// loss near 1, with the accuracy checked below.
 	for e := range o.PlainLosses {
-		if d := math.Abs(o.Losses[e] - o.PlainLosses[e]); d > 1e-2 {
+		if d := math.Abs(o.Losses[e] - o.PlainLosses[e]); d > 2e-2 {
 			t.Errorf("%s, epoch %d: encrypted loss %.4f, plaintext %.4f", o.Name, e+1, o.Losses[e], o.PlainLosses[e])
 		}
 	}
