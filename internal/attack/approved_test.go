@@ -262,7 +262,7 @@ func TestApprovalAttacks(t *testing.T) {
 		{Name: "job.start carrying an approved request with another program", Refusal: "does not match request",
 			Attack:  rawApproved(w, srcAffine, "Affine"),
 			Control: rawApproved(w, srcReveal, "Reveal")},
-		{Name: "move or copy an approved job's saved result to read it", Refusal: "",
+		{Name: "move or copy an approved job's saved result to read it", Refusal: "is computed from private data",
 			Attack: func(t *testing.T, e *Evidence) error {
 				loot := tagLoot + "-" + store.NewID()[:8]
 				if err := approvedRun("save "+loot, everyone, srcSave, "SaveLoot", tagA, loot)(t, e); err != nil {

@@ -648,7 +648,8 @@ type Case struct {
 	// Control is the same, approved or run by the data's owner: it must
 	// obtain the canary (recorded in e).
 	Control func(t *testing.T, e *Evidence) error
-	// Refusal is a part of the refusal's text (what it names).
+	// Refusal is a part of the refusal's text (what it names); every
+	// case names one.
 	Refusal string
 	// Pending names the rule, still being built, without which the attack
 	// finds a leak: the case is skipped saying so (PendingEnv runs it).
@@ -662,6 +663,9 @@ func (c *Cluster) Run(t *testing.T, canary Canary, cases []Case) {
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			skipPending(t, tc.Pending)
+			if tc.Refusal == "" {
+				t.Fatal("the case names no refusal text: every attack must get a clear refusal, naming what it refused")
+			}
 			c := c.For(t)
 			m := c.Mark()
 			e := NewEvidence()

@@ -260,7 +260,7 @@ func TestFederatedAttacks(t *testing.T) {
 			return err
 		}
 	}
-	add("train under the approved plan, then get the locally trained model", "", getTrained(approved))
+	add("train under the approved plan, then get the locally trained model", "computed from private data", getTrained(approved))
 	noPlan := approved
 	noPlan.Plan = nil
 	add("train on another owner's private data without a training plan", "training plan", getTrained(noPlan))
@@ -394,7 +394,7 @@ func TestFederatedAttacks(t *testing.T) {
 			}
 			return err
 		})
-	add("average on a secure worker of one's choosing (AverageOn)", "", func(t *testing.T, e *Evidence, user string) error {
+	add("average on a secure worker of one's choosing (AverageOn)", "computed from private data", func(t *testing.T, e *Evidence, user string) error {
 		ma, mb, k, err := w.train(t, user, approved, false)
 		if mb != nil {
 			defer mb.Free()
@@ -412,7 +412,7 @@ func TestFederatedAttacks(t *testing.T) {
 		addModel(e, "average", m, 1/(approved.Optimizer.LR*(1+k)))
 		return err
 	})
-	add("cut a batch of another owner's private data set, then get it", "", func(t *testing.T, e *Evidence, user string) error {
+	add("cut a batch of another owner's private data set, then get it", "computed from private data", func(t *testing.T, e *Evidence, user string) error {
 		wa := c.Connect("alice", user)
 		xs, err := one(wa, tagFLX)
 		if err != nil {

@@ -627,7 +627,7 @@ func TestPointerDataAttacks(t *testing.T) {
 		}
 		return read(e, "copied result", cp, err)
 	})
-	add("move another owner's private tensor", "", func(t *testing.T, e *Evidence, user string) error {
+	add("move another owner's private tensor", "may not remove it", func(t *testing.T, e *Evidence, user string) error {
 		if user == workers.OwnerUser {
 			// The owner moves a copy of its own (the planted one stays).
 			cp, err := find(t, user).Copy()
@@ -665,7 +665,7 @@ func TestPointerDataAttacks(t *testing.T) {
 				return err
 			},
 			Control: ownerReads},
-		Case{Name: "grant another worker get on another owner's private tensor, and use it", Refusal: "",
+		Case{Name: "grant another worker get on another owner's private tensor, and use it", Refusal: "is private",
 			Attack: func(t *testing.T, e *Evidence) error {
 				var g workers.GrantReply
 				err := c.Raw("alice", Attacker).Call(ctx, workers.MsgGrant, &workers.GrantRequest{Actions: []string{store.GrantUse, store.GrantGet},
