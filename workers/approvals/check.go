@@ -189,6 +189,13 @@ func (b *Book) resolve(r *Request, rank int, user *workers.User) ([]Object, erro
 		} else {
 			o, err = b.h.Resolve(user, l.Tag)
 		}
+		if err != nil && l.Tag != "" && errors.Is(err, store.ErrNotFound) {
+			// Nothing in the requester's namespace carries the tag: the
+			// load reads nothing, and fails where the job makes it (an
+			// object stored there later needs this check again at the
+			// job's start).
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("request %s loads %s at rank %d (worker %s): %w", r.ID(), loadName(l), rank, b.h.WorkerID(), err)
 		}

@@ -13,9 +13,10 @@ import (
 
 // InferLoads returns the loads a job's source declares: every call of
 // mpc.Load(tag, rank), nn.LoadModel(tag, rank),
-// nn.LoadEncryptedModel(p, tag, rank) or a Load(tag, rank) method (a
-// party's) whose tag is a string literal or a string constant of the
-// file. A rank that is not an integer literal or constant counts at every
+// nn.LoadEncryptedModel(p, tag, rank), a Load(tag, rank) method (a
+// party's), or a function of the file's own named load or loadModel (a
+// helper wrapping one, as notebooks write them) whose tag is a string
+// literal or a string constant of the file. A rank that is not an integer literal or constant counts at every
 // one of the parties ranks. Tags computed at run time cannot be inferred:
 // the requester declares them (syft.Job.Loads); a load that was not
 // declared is refused at run time unless the requester may read the
@@ -34,16 +35,23 @@ func InferLoads(src string, parties int) []Load {
 		if !ok {
 			return true
 		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok {
+		var name string
+		switch fn := call.Fun.(type) {
+		case *ast.SelectorExpr:
+			name = fn.Sel.Name
+		case *ast.Ident:
+			// A helper of the file's own wrapping a load, as notebooks
+			// write them: load("crypten_data", 0).
+			name = fn.Name
+		default:
 			return true
 		}
 		var kind string
 		args := call.Args
-		switch sel.Sel.Name {
-		case "Load":
+		switch name {
+		case "Load", "load":
 			kind = LoadTensor
-		case "LoadModel":
+		case "LoadModel", "loadModel":
 			kind = LoadModel
 		case "LoadEncryptedModel":
 			kind = LoadModel
