@@ -3,7 +3,6 @@ package hostile
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -250,5 +249,3 @@ func (p *proc) stillServes(t *testing.T) {
 		t.Fatalf("after the test, ping: %v", err)
 	}
 }
-
-var errStop = errors.New("stop")
