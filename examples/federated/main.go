@@ -165,7 +165,8 @@ func run(w io.Writer, c config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := syft.FedAvgConfig{Loader: loader, LocalSteps: c.local, Rounds: c.rounds,
+	// With private data, each owner's worker draws its own batches.
+	cfg := syft.FedAvgConfig{Loader: loader, LocalSteps: c.local, Rounds: c.rounds, WorkerBatches: c.private,
 		Train: syft.TrainConfig{Loss: "cross_entropy", Optimizer: syft.Optimizer{Name: "sgd", LR: c.lr}}}
 	if c.secureWorker {
 		sw := syft.NewVirtualWorker("secure")
