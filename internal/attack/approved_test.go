@@ -137,9 +137,6 @@ func rawApproved(w *approvalWorld, src, entry string) func(t *testing.T, e *Evid
 	}
 }
 
-// ruleSameRequest is what mixedRequests waits for.
-const ruleSameRequest = "issue 11 Deliver 2: every rank of a job runs under the same request (gate: workers/jobs checks each rank's own request only, and a rank that loads nothing here is allowed under a request naming other recipients; binding the request id into the party credentials' job id, as comm.BindJob binds the secret, would make such a rank name another job)"
-
 // mixedRequests: the owners approve the attacker's two-party job
 // revealing alice's tensor with recipients approved; then the attacker
 // starts the job below syft, rank 0 on alice carrying the approved
@@ -236,7 +233,7 @@ func TestApprovalAttacks(t *testing.T) {
 		{Name: "return the encrypted tensor (for the requester to combine) when the approval opens values to the parties only", Refusal: "not approved",
 			Attack:  approvedRun("encrypted, parties only", []string{mpc.RecipientAllParties}, srcEncrypted, "Encrypted", tagA),
 			Control: approvedRun("encrypted, requester", everyone, srcEncrypted, "Encrypted", tagA)},
-		{Name: "rank 1 carries the approved request with the requester added to its recipients", Refusal: "does not match", Pending: ruleSameRequest,
+		{Name: "rank 1 carries the approved request with the requester added to its recipients", Refusal: "does not match",
 			Attack:  mixedRequests(w, "mixed", []string{mpc.RecipientAllParties}, everyone),
 			Control: mixedRequests(w, "mixed control", everyone, everyone)},
 		{Name: "reveal to party 1 when the approval names party 0", Refusal: "not approved",

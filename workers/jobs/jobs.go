@@ -9,6 +9,7 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -224,7 +225,7 @@ func (t *Table) start(_ context.Context, r *workers.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.secure(j, opts); err != nil {
+	if err := t.secure(j, opts, q.Request); err != nil {
 		return nil, err
 	}
 	pm, err := t.gate(r, j, q.Request)
@@ -322,9 +323,17 @@ func (t *Table) admit(j *sandbox.Job) (Options, error) {
 // alone, the secret must be long enough. A job with neither is refused: party
 // links are always authenticated. The party also gets this worker's
 // advertised host, port range and peer timeout.
-func (t *Table) secure(j *sandbox.Job, o Options) error {
+func (t *Table) secure(j *sandbox.Job, o Options, req *approvals.Request) error {
 	l := &j.Link
 	l.Key, l.Credential = nil, nil // only this worker sets them
+	if len(l.Secret) > 0 {
+		// Every rank runs under the request its own job.start carries,
+		// and each worker checks only its own; so the secret the ranks
+		// are bound by becomes the secret and the request together: a
+		// rank sent another request (its recipients widened where it
+		// loads nothing and needs no approval) names another job.
+		l.Secret = requestSecret(l.Secret, req)
+	}
 	switch {
 	case len(l.Identities) > 0:
 		if want := endpoints(j); len(l.Identities) != want {
@@ -386,6 +395,21 @@ func endpoints(j *sandbox.Job) int {
 		return j.WorldSize + 1
 	}
 	return j.WorldSize
+}
+
+// requestSecret is the job secret a party's links use: the
+// orchestrator's secret bound to the id of the request the job.start
+// carried (none: the secret itself).
+func requestSecret(secret []byte, req *approvals.Request) []byte {
+	if req == nil {
+		return secret
+	}
+	h := sha256.New()
+	h.Write([]byte("gomplab job request binding v1\x00"))
+	h.Write([]byte(req.ID()))
+	h.Write([]byte{0})
+	h.Write(secret)
+	return h.Sum(nil)
 }
 
 // bindRendezvous binds rank 0's rendezvous and puts the address the

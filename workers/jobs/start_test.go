@@ -18,6 +18,7 @@ import (
 	"github.com/gomplab/gomplab/mpc/comm"
 	"github.com/gomplab/gomplab/sandbox"
 	"github.com/gomplab/gomplab/workers"
+	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
 
@@ -149,7 +150,7 @@ func TestStartSignsCredential(t *testing.T) {
 	forgedPEM, _ := forged.MarshalPEM()
 	secret := []byte("the orchestrator's job secret")
 	j := waitJob("jc", sandbox.Link{Identities: []string{peer, w.fingerprint()}, Key: forgedPEM, Credential: []byte("forged"), Secret: secret})
-	if err := w.t.secure(&j, w.t.opts); err != nil {
+	if err := w.t.secure(&j, w.t.opts, nil); err != nil {
 		t.Fatal(err)
 	}
 	l := j.Link
@@ -342,5 +343,24 @@ func TestStartDealer(t *testing.T) {
 	}
 	if r, q := w.t.slots.counts(); r != 0 || q != 0 {
 		t.Errorf("the dealer kept its slot: %d running, %d waiting", r, q)
+	}
+}
+
+// The secret a party's links use binds the request its job.start
+// carried: ranks sent different requests (or one none) name different
+// jobs and never meet.
+func TestRequestSecret(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a := &approvals.Request{Kind: approvals.KindJob, Recipients: []string{"all-parties"}}
+	b := &approvals.Request{Kind: approvals.KindJob, Recipients: []string{"all-parties", "requester"}}
+	sa, sb, none := requestSecret(secret, a), requestSecret(secret, b), requestSecret(secret, nil)
+	if string(none) != string(secret) {
+		t.Error("a job without a request changed its secret")
+	}
+	if string(sa) == string(sb) || string(sa) == string(secret) || len(sa) < comm.MinSecret {
+		t.Errorf("request secrets %x, %x from %x", sa, sb, secret)
+	}
+	if string(requestSecret(secret, a)) != string(sa) {
+		t.Error("the request secret is not a function of the secret and the request")
 	}
 }
