@@ -21,7 +21,11 @@
 //
 // Usage:
 //
-//	go run ./examples/resnet [-images 1] [-batch 1] [-seed 1] [-model DIR] [-daemons]
+//	go run ./examples/resnet [-images 1] [-batch 1] [-seed 1] [-model DIR] [-gomplab bin/gomplab]
+//
+// By default alice, bob and carol are virtual workers in this process;
+// with -gomplab they are `gomplab worker` daemons on loopback (TLS), each
+// party a child process.
 package main
 
 import (
@@ -36,6 +40,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gomplab/gomplab/mpc"
@@ -50,6 +55,72 @@ type config struct {
 	seed          uint64
 	dir           string // holds resnet18.onnx, images.npy and logits.npy; "" exports to a temporary folder
 	python        string
+	gomplab       string // a gomplab binary: run the workers as daemons of it ("": virtual workers)
+	grid          *grid  // the workers to use (tests); nil: newGrid(gomplab)
+}
+
+// grid is alice and bob as their owners see them (to store the model and
+// the images) and as the data scientist does (to run jobs, with no right
+// to read either), and carol, the dealer, as the scientist sees her.
+type grid struct {
+	owners, scientist []syft.Worker
+	dealer            syft.Worker
+	user              string // the scientist's user name on the workers
+	close             func()
+}
+
+// newGrid starts alice, bob and carol: virtual workers, or daemons of
+// the gomplab binary bin (TLS on loopback, each party a child process).
+func newGrid(bin string) (*grid, error) {
+	var closers []func()
+	g := &grid{user: syft.DefaultUser, close: func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}}
+	if bin != "" {
+		g.user = "scientist"
+	}
+	for _, id := range []string{"alice", "bob", "carol"} {
+		var owner, sci syft.Worker
+		if bin == "" {
+			v := syft.NewVirtualWorker(id)
+			owner, sci = v.Owner(), v
+			closers = append(closers, v.Shutdown)
+		} else {
+			d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: bin, Users: []string{"scientist"},
+				// ResNet-18's activations need more than the default
+				// address space; and a party busy with a large local
+				// convolution on a loaded machine can leave its peer's
+				// messages unread past the default 10 s peer timeout.
+				Args: []string{"--party-memory", "32768", "--peer-timeout", "5m"}})
+			if err != nil {
+				g.close()
+				return nil, err
+			}
+			closers = append(closers, func() { d.Stop() })
+			o, err := d.Connect(d.OwnerToken)
+			if err != nil {
+				g.close()
+				return nil, err
+			}
+			closers = append(closers, func() { o.Close() })
+			w, err := d.Connect(d.Tokens["scientist"])
+			if err != nil {
+				g.close()
+				return nil, err
+			}
+			closers = append(closers, func() { w.Close() })
+			owner, sci = o, w
+		}
+		if id == "carol" {
+			g.dealer = sci
+			continue
+		}
+		g.owners = append(g.owners, owner)
+		g.scientist = append(g.scientist, sci)
+	}
+	return g, nil
 }
 
 var defaults = config{images: 1, batch: 1, seed: 1, python: "/usr/bin/python3"}
@@ -61,6 +132,7 @@ func main() {
 	flag.Uint64Var(&c.seed, "seed", c.seed, "seed of the weights and images")
 	flag.StringVar(&c.dir, "model", "", "folder with resnet18.onnx, images.npy and logits.npy from export_resnet18.py (default: export them now)")
 	flag.StringVar(&c.python, "python", c.python, "Python with torch, torchvision and onnx")
+	flag.StringVar(&c.gomplab, "gomplab", "", "run alice, bob and carol as daemons of this gomplab binary (default: virtual workers)")
 	flag.Parse()
 	if _, err := run(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "resnet:", err)
@@ -164,20 +236,23 @@ func run(w io.Writer, c config) (*outcome, error) {
 	fmt.Fprintf(w, "plaintext inference in Go: %v; max abs difference from PyTorch's logits %.2e\n", time.Since(start).Round(time.Millisecond), o.TorchError)
 
 	// The workers, their owners' data, and the scientist's jobs.
-	aliceW, bobW, carol := syft.NewVirtualWorker("alice"), syft.NewVirtualWorker("bob"), syft.NewVirtualWorker("carol")
-	defer aliceW.Shutdown()
-	defer bobW.Shutdown()
-	defer carol.Shutdown()
+	g := c.grid
+	if g == nil {
+		if g, err = newGrid(c.gomplab); err != nil {
+			return nil, err
+		}
+		defer g.close()
+	}
 	fn, err := syft.FuncOf(classify)
 	if err != nil {
 		return nil, err
 	}
-	mp, err := syft.SendONNX(modelFile, aliceW.Owner(), syft.WithTags(tagModel), syft.AsPrivate())
+	mp, err := syft.SendONNX(modelFile, g.owners[alice], syft.WithTags(tagModel), syft.AsPrivate())
 	if err != nil {
 		return nil, fmt.Errorf("alice's owner stores the model: %w", err)
 	}
 	mp.Pointer().Keep()
-	ip, err := syft.Send(images, bobW.Owner(), syft.WithTags(tagImages), syft.AsPrivate())
+	ip, err := syft.Send(images, g.owners[bob], syft.WithTags(tagImages), syft.AsPrivate())
 	if err != nil {
 		return nil, fmt.Errorf("bob's owner stores the images: %w", err)
 	}
@@ -189,9 +264,9 @@ func run(w io.Writer, c config) (*outcome, error) {
 		n := min(c.batch, c.images-from)
 		// A job of 8 images takes minutes on a loaded 2-core machine: past
 		// the default deadline of 5.
-		job := &syft.Job{Workers: []syft.Worker{aliceW, bobW}, MasterAddr: "127.0.0.1", Func: fn, Args: []any{from, n},
-			Timeout: 10*time.Minute + time.Duration(n)*2*time.Minute, Provider: mpc.ProviderDealer, Dealer: carol}
-		res, err := job.Run(context.Background())
+		job := &syft.Job{Workers: g.scientist, MasterAddr: "127.0.0.1", Func: fn, Args: []any{from, n},
+			Timeout: 10*time.Minute + time.Duration(n)*2*time.Minute, Provider: mpc.ProviderDealer, Dealer: g.dealer}
+		res, err := g.approvedRun(w, job)
 		if err != nil {
 			return nil, fmt.Errorf("images %d..%d: %w", from, from+n, err)
 		}
@@ -237,6 +312,32 @@ func run(w io.Writer, c config) (*outcome, error) {
 		return o, fmt.Errorf("the top-1 label differs from plaintext's on %d images whose margin exceeds twice the max logit error", o.Checked-o.Agreed)
 	}
 	return o, nil
+}
+
+// approvedRun runs job as the data scientist once the owners have
+// approved it: the scientist submits the job's code request, each owner
+// whose private data it loads reviews it on their own worker (the exact
+// source, what it loads there, who learns what: syft.ShowRequest) and
+// approves one run (syft.Approve), and the job runs.
+func (g *grid) approvedRun(w io.Writer, job *syft.Job) (*syft.Results, error) {
+	st, err := syft.Submit(job)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range g.owners {
+		if st.Verdicts[i].OK() {
+			continue // nothing of this owner's that the scientist may not read
+		}
+		rv, err := syft.ShowRequest(o, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := syft.Approve(o, st.ID, g.user, syft.Limits{Runs: 1}); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "  %s's owner reviews request %s (%d lines) and approves one run\n", st.Verdicts[i].Worker, st.ID, strings.Count(rv.Review, "\n"))
+	}
+	return job.Run(context.Background())
 }
 
 // margin is the gap between the two largest values of v.
