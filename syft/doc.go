@@ -22,8 +22,8 @@
 // return new pointers; Get brings a value back and removes it from the
 // worker; Move sends it to another worker directly, worker to worker;
 // Pointer.Send gives a worker a pointer to an object on a third worker,
-// resolved whenever it is used. Search finds tagged objects on one worker
-// or across a grid of workers.
+// resolved whenever it is used. Search finds objects by tag or id on one
+// worker or across a grid of workers.
 //
 // Private data stays put: a data owner marks objects private, and a
 // private object (or anything computed from it) can be computed on but not

@@ -86,7 +86,7 @@ func (w *RemoteWorker) ID() string { return w.l.id }
 func (w *RemoteWorker) User() string { return w.l.c.User() }
 
 // Search implements Worker.
-func (w *RemoteWorker) Search(tags ...string) ([]*Pointer, error) { return w.l.search(tags) }
+func (w *RemoteWorker) Search(terms ...string) ([]*Pointer, error) { return w.l.search(terms) }
 
 // List implements Worker.
 func (w *RemoteWorker) List() ([]ObjectInfo, error) { return w.l.list() }

@@ -306,6 +306,49 @@ func TestSearchAndList(t *testing.T) {
 				}
 			}
 		}
+		// By id, as PySyft's search: alone, with the object's tags, and
+		// never another user's object (only what the user may use).
+		byID := p(syft.Send(vec(4), g.bob, syft.WithTags("#fun", "#id")))
+		other := p(syft.Send(vec(5), g.alice, syft.WithTags("#id")))
+		owners := p(syft.Send(vec(6), g.bobOwner, syft.WithTags("#owned")))
+		for _, c := range []struct {
+			name  string
+			w     syft.Worker
+			terms []string
+			want  []string
+		}{
+			{"id", g.bob, []string{byID.ID()}, []string{byID.ID()}},
+			{"id and its tags", g.bob, []string{"#fun", byID.ID(), "#id"}, []string{byID.ID()}},
+			{"id and a tag it lacks", g.bob, []string{byID.ID(), "#boston"}, nil},
+			{"id on another worker", g.bob, []string{other.ID()}, nil},
+			{"the worker owner's object", g.bob, []string{owners.ID()}, []string{owners.ID()}},
+			{"another user's object", g.aliceEve, []string{other.ID()}, nil},
+			{"another user's tag", g.aliceEve, []string{"#id"}, nil},
+			{"unknown id", g.bob, []string{"0123456789abcdef"}, nil},
+		} {
+			got, err := c.w.Search(c.terms...)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			var ids []string
+			for _, q := range got {
+				ids = append(ids, q.ID())
+				if q.Owns() {
+					t.Errorf("%s: search pointer %v owns its object", c.name, q)
+				}
+			}
+			if !slices.Equal(ids, c.want) {
+				t.Errorf("%s: Search(%v) found %v, want %v", c.name, c.terms, ids, c.want)
+			}
+		}
+		found := must[[]*syft.Pointer](t)(syft.Search([]syft.Worker{g.bob, g.alice}, other.ID()))
+		if len(found) != 1 || found[0].Location().ID() != "alice" {
+			t.Errorf("grid search by id found %v, want alice's object", found)
+		}
+		got4, err := found[0].GetCopy()
+		wantTensor(t, got4, err, vec(5))
+		runtime.KeepAlive(byID)
+		runtime.KeepAlive(owners)
 		res := must[[]*syft.Pointer](t)(g.bob.Search("#boston"))
 		if in := res[0].Info(); in.Description != "one" || !slices.Equal(in.Tags, []string{"#fun", "#boston"}) {
 			t.Errorf("search info = %+v", in)

@@ -162,7 +162,7 @@ func (w *VirtualWorker) AddUser(name string, perms ...string) (*VirtualWorker, e
 }
 
 // Search implements Worker.
-func (w *VirtualWorker) Search(tags ...string) ([]*Pointer, error) { return w.l.search(tags) }
+func (w *VirtualWorker) Search(terms ...string) ([]*Pointer, error) { return w.l.search(terms) }
 
 // List implements Worker.
 func (w *VirtualWorker) List() ([]ObjectInfo, error) { return w.l.list() }

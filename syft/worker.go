@@ -23,10 +23,13 @@ type ObjectInfo = store.Info
 type Worker interface {
 	// ID is the worker's id ("bob").
 	ID() string
-	// Search returns pointers to the objects carrying all of tags (all
-	// objects when none are given). The pointers do not own the objects:
-	// dropping them never frees anything.
-	Search(tags ...string) ([]*Pointer, error)
+	// Search returns pointers to the objects that every one of terms
+	// matches, a term matching an object's id or one of its tags, as
+	// PySyft's search did; only objects the user may use are found (its
+	// own, the worker owners', those naming it among their allowed users).
+	// With no terms it returns every object. The pointers do not own the
+	// objects: dropping them never frees anything.
+	Search(terms ...string) ([]*Pointer, error)
 	// List describes every object on the worker, without values.
 	List() ([]ObjectInfo, error)
 	// Clear deletes the caller's objects on the worker (every object when
@@ -109,8 +112,9 @@ func (l *link) grant(req workers.GrantRequest) (string, error) {
 	return rep.Token, nil
 }
 
-// Search finds the objects carrying all of tags across a grid of workers,
-// in the order of the workers given. A worker that fails makes Search fail,
+// Search finds the objects that all of terms match (each an object's id
+// or one of its tags, as Worker.Search) across a grid of workers, in the
+// order of the workers given. A worker that fails makes Search fail,
 // naming it; use each worker's Search to tolerate failures.
 func Search(ws []Worker, tags ...string) ([]*Pointer, error) {
 	var out []*Pointer

@@ -19,8 +19,9 @@ const (
 	MsgInfo = "info"
 	// MsgFree deletes objects.
 	MsgFree = "free"
-	// MsgSearch lists objects carrying all the given tags (all objects
-	// when none are given), without values.
+	// MsgSearch lists the objects every given term (an id or a tag)
+	// matches, among those the user may use (all objects when none are
+	// given), without values.
 	MsgSearch = "search"
 	// MsgClear deletes the caller's objects (everyone's for admins).
 	MsgClear = "clear"
@@ -112,7 +113,9 @@ type FreeReply struct {
 	Missing []string `msgpack:"missing,omitempty"`
 }
 
-// SearchRequest lists objects carrying every tag (AND).
+// SearchRequest lists the objects in the user's namespace that every term
+// matches (AND), a term matching an object's id or one of its tags (Find);
+// no terms list every object.
 type SearchRequest struct {
 	Tags []string `msgpack:"tags,omitempty"`
 }

@@ -1,8 +1,10 @@
 package workers
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gomplab/gomplab/workers/store"
 )
@@ -13,9 +15,9 @@ import (
 // their AllowedUsers. Another user's object under the same tag is
 // invisible to a lookup by tag, so storing one can neither make a job's
 // load ambiguous nor take its place. Jobs' and plans' loads, federated
-// datasets and search by tag all resolve tags here (Resolve, InNamespace);
-// listing every object (a search without tags) is not a lookup and shows
-// everything, as before.
+// datasets and search by tag or id all resolve here (Resolve, Find,
+// InNamespace); listing every object (a search without terms) is not a
+// lookup and shows everything, as before.
 
 // InNamespace reports whether the object described by in is in u's
 // namespace on this worker.
@@ -47,6 +49,54 @@ func (h *Handler) SearchNamespace(u *User, tags ...string) ([]store.Info, error)
 		return nil, err
 	}
 	return slices.DeleteFunc(found, func(in store.Info) bool { return !h.InNamespace(u, in) }), nil
+}
+
+// Find returns the metadata of the objects in u's namespace that every
+// term matches, a term matching an object's id or one of its tags, as
+// PySyft's search matched both (at least one term). An id names one
+// object, so an object found by id must carry every other term as a tag.
+// Another user's object is not found by its id either: ids are listed to
+// everyone, but only the objects a user may use are found.
+func (h *Handler) Find(u *User, terms ...string) ([]store.Info, error) {
+	found, err := h.SearchNamespace(u, terms...)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range terms {
+		if store.ValidateID(id) != nil || slices.ContainsFunc(found, func(in store.Info) bool { return in.ID == id }) {
+			continue
+		}
+		o, err := h.cfg.Store.Get(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("search for object %s: %w", id, err)
+		}
+		in := o.Info()
+		if !h.InNamespace(u, in) {
+			continue
+		}
+		tagged := true
+		for j, t := range terms {
+			if j != i && !slices.Contains(in.Tags, t) {
+				tagged = false
+			}
+		}
+		if tagged {
+			found = append(found, in)
+		}
+	}
+	slices.SortStableFunc(found, func(a, b store.Info) int {
+		if a.Created != b.Created {
+			if a.Created < b.Created {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return found, nil
 }
 
 // Resolve returns the one object in u's namespace carrying all of tags:

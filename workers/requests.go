@@ -321,8 +321,8 @@ func (h *Handler) search(_ context.Context, r *Request) (any, error) {
 	var infos []store.Info
 	var err error
 	if len(q.Tags) > 0 {
-		// A lookup by tag: only among the objects this user may use.
-		infos, err = h.SearchNamespace(r.User(), q.Tags...)
+		// A lookup by tag or id: only among the objects this user may use.
+		infos, err = h.Find(r.User(), q.Tags...)
 	} else {
 		infos, err = h.cfg.Store.Search()
 	}
