@@ -231,10 +231,84 @@ func (r *Results) Values() []any {
 	return out
 }
 
-// Tensor returns rank's value as a tensor, or nil if it is not one.
+// Tensor returns rank's tensor: its value when the rank returned a
+// tensor, or the one output of a one-output plan (RunPlan's value is the
+// list of the plan's outputs). It is nil when the rank failed, is out of
+// range, or returned anything else (several outputs, a number); Tensors
+// and Output say which, with an error, and return several outputs.
 func (r *Results) Tensor(rank int) *tensor.Tensor {
-	t, _ := r.Value(rank).(*tensor.Tensor)
-	return t
+	ts, err := r.Tensors(rank)
+	if err != nil || len(ts) != 1 {
+		return nil
+	}
+	return ts[0]
+}
+
+// Tensors returns rank's tensors: the one it returned, or every element of
+// the list it returned (RunPlan: the plan's outputs, in order). Anything
+// else is an error naming the rank, its worker and what it holds: the
+// rank's failure, a rank out of range, or a value (or element) that is not
+// a tensor.
+func (r *Results) Tensors(rank int) ([]*tensor.Tensor, error) {
+	if r == nil || rank < 0 || rank >= len(r.Ranks) {
+		n := 0
+		if r != nil {
+			n = len(r.Ranks)
+		}
+		return nil, fmt.Errorf("syft: results: no rank %d (the job had %d)", rank, n)
+	}
+	rr := &r.Ranks[rank]
+	if rr.Err != nil {
+		return nil, fmt.Errorf("syft: results: rank %d (%s) failed: %w", rank, rr.Worker, rr.Err)
+	}
+	switch v := rr.Value.(type) {
+	case *tensor.Tensor:
+		if v == nil {
+			break
+		}
+		return []*tensor.Tensor{v}, nil
+	case []any:
+		out := make([]*tensor.Tensor, len(v))
+		for i, e := range v {
+			t, ok := e.(*tensor.Tensor)
+			if !ok || t == nil {
+				return nil, fmt.Errorf("syft: results: rank %d (%s) returned a list whose element %d is %s, not a tensor", rank, rr.Worker, i, describeValue(e))
+			}
+			out[i] = t
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("syft: results: rank %d (%s) returned %s, not a tensor or a list of tensors", rank, rr.Worker, describeValue(rr.Value))
+}
+
+// Output returns output i of rank's value: of a plan's outputs
+// (RunPlan) or of a returned list; output 0 of a single tensor is that
+// tensor. An index past the outputs is an error saying how many there are.
+func (r *Results) Output(rank, i int) (*tensor.Tensor, error) {
+	ts, err := r.Tensors(rank)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= len(ts) {
+		return nil, fmt.Errorf("syft: results: rank %d has %d outputs, no output %d", rank, len(ts), i)
+	}
+	return ts[i], nil
+}
+
+// describeValue names a returned value's kind for errors, never its
+// content (results may be private data's derivatives).
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "nothing"
+	case []any:
+		return fmt.Sprintf("a list of %d values", len(v))
+	case map[string]any:
+		return fmt.Sprintf("a map of %d values", len(v))
+	case *tensor.Tensor:
+		return "a nil tensor"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // Err joins the ranks' failures (the dealer's included) into a

@@ -2,6 +2,8 @@ package syft_test
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -128,7 +130,96 @@ func TestRunPlan(t *testing.T) {
 				if got, _ := outs[0].(*tensor.Tensor); got == nil || !tensor.AllClose(got, want, 1e-3, 0.1) {
 					t.Errorf("rank %d: %v, want %v", r, outs[0], want)
 				}
+				// The accessors read the plan's list of outputs.
+				ts, err := res.Tensors(r)
+				if err != nil || len(ts) != 2 || !tensor.AllClose(ts[0], want, 1e-3, 0.1) {
+					t.Errorf("rank %d: Tensors = %v, %v", r, ts, err)
+				}
+				sum, err := res.Output(r, 1)
+				if err != nil || sum.Size() != 1 || math.Abs(sum.Data()[0]-want.SumAll()) > 0.1 {
+					t.Errorf("rank %d: Output(1) = %v, %v, want %v", r, sum, err, want.SumAll())
+				}
+				if _, err := res.Output(r, 2); err == nil || !strings.Contains(err.Error(), "has 2 outputs") {
+					t.Errorf("rank %d: Output(2): %v", r, err)
+				}
+				if got := res.Tensor(r); got != nil {
+					t.Errorf("rank %d: Tensor of two outputs = %v, want nil (Tensors returns both)", r, got)
+				}
+			}
+			// A one-output plan's output is what Tensor returns.
+			one, err := syft.Func2Plan("one output", func(b *syft.PlanBuilder, shift *syft.Placeholder) *syft.Placeholder {
+				return b.Load("crypten_data", 0, 4).Reshape(1, 4).MatMul(b.State("w", planW)).Add(shift)
+			}, []int{1, 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = syft.RunPlan(g.ws, "127.0.0.1", one, shift)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = tensor.MatMul(g.data[0].Reshape(1, 4), planW).Add(shift)
+			for r := range g.ws {
+				if got := res.Tensor(r); got == nil || !tensor.AllClose(got, want, 1e-3, 0.1) {
+					t.Errorf("rank %d: Tensor of a one-output plan = %v, want %v", r, got, want)
+				}
 			}
 		})
+	}
+}
+
+// TestResultsAccessors: every shape of a rank's value, and what Tensor,
+// Tensors and Output make of it; an error names the rank and worker and
+// never shows a value.
+func TestResultsAccessors(t *testing.T) {
+	a, b := tensor.FromSlice([]float64{1, 2}), tensor.FromSlice([]float64{3})
+	res := &syft.Results{Ranks: []syft.RankResult{
+		{Rank: 0, Worker: "w0", Value: a},
+		{Rank: 1, Worker: "w1", Value: []any{a, b}},
+		{Rank: 2, Worker: "w2", Value: []any{a}},
+		{Rank: 3, Worker: "w3", Value: []any{a, 42.5}},
+		{Rank: 4, Worker: "w4", Value: 42.5},
+		{Rank: 5, Worker: "w5", Err: errors.New("boom")},
+		{Rank: 6, Worker: "w6"},
+	}}
+	for _, c := range []struct {
+		rank    int
+		n       int    // len(Tensors)
+		tensor  bool   // Tensor non-nil
+		wantErr string // in Tensors' error
+	}{
+		{0, 1, true, ""},
+		{1, 2, false, ""},
+		{2, 1, true, ""},
+		{3, 0, false, "rank 3 (w3) returned a list whose element 1 is a float64"},
+		{4, 0, false, "rank 4 (w4) returned a float64, not a tensor"},
+		{5, 0, false, "rank 5 (w5) failed: boom"},
+		{6, 0, false, "rank 6 (w6) returned nothing"},
+		{7, 0, false, "no rank 7 (the job had 7)"},
+		{-1, 0, false, "no rank -1"},
+	} {
+		ts, err := res.Tensors(c.rank)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("rank %d: Tensors error %v, want %q", c.rank, err, c.wantErr)
+			}
+			if strings.Contains(fmt.Sprint(err), "42.5") {
+				t.Errorf("rank %d: error shows a value: %v", c.rank, err)
+			}
+		} else if err != nil || len(ts) != c.n {
+			t.Errorf("rank %d: Tensors = %d tensors, %v; want %d", c.rank, len(ts), err, c.n)
+		}
+		if got := res.Tensor(c.rank); (got != nil) != c.tensor {
+			t.Errorf("rank %d: Tensor = %v, want non-nil %v", c.rank, got, c.tensor)
+		}
+	}
+	if got, err := res.Output(1, 1); err != nil || got != b {
+		t.Errorf("Output(1, 1) = %v, %v", got, err)
+	}
+	if got, err := res.Output(0, 0); err != nil || got != a {
+		t.Errorf("Output(0, 0) = %v, %v", got, err)
+	}
+	var none *syft.Results
+	if _, err := none.Tensors(0); err == nil {
+		t.Error("Tensors of nil results: no error")
 	}
 }

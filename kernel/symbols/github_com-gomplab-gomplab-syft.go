@@ -132,7 +132,7 @@ type _github_com_gomplab_gomplab_syft_Worker struct {
 	WClose  func() error
 	WID     func() string
 	WList   func() ([]store.Info, error)
-	WSearch func(tags ...string) ([]*syft.Pointer, error)
+	WSearch func(terms ...string) ([]*syft.Pointer, error)
 }
 
 func (W _github_com_gomplab_gomplab_syft_Worker) Clear() (int, error) {
@@ -147,6 +147,6 @@ func (W _github_com_gomplab_gomplab_syft_Worker) ID() string {
 func (W _github_com_gomplab_gomplab_syft_Worker) List() ([]store.Info, error) {
 	return W.WList()
 }
-func (W _github_com_gomplab_gomplab_syft_Worker) Search(tags ...string) ([]*syft.Pointer, error) {
-	return W.WSearch(tags...)
+func (W _github_com_gomplab_gomplab_syft_Worker) Search(terms ...string) ([]*syft.Pointer, error) {
+	return W.WSearch(terms...)
 }
