@@ -74,7 +74,14 @@ func TestBoundsBeforeAuthentication(t *testing.T) {
 		var hdr [4]byte
 		binary.BigEndian.PutUint32(hdr[:], 1<<30)
 		c.Write(hdr[:])
-		closedWithin(t, c, time.Second, "1 GiB frame announced")
+		// Refused for its size (not for the time it takes), with a reply
+		// that says so.
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		reply, err := serde.ReadFrame(c, 1<<20)
+		if err != nil || !bytes.Contains(reply, []byte("before authentication only an auth request of at most 65536 bytes")) {
+			t.Fatalf("reply to a 1 GiB frame: %q, %v", reply, err)
+		}
+		closedWithin(t, c, 5*time.Second, "1 GiB frame announced")
 	})
 	t.Run("half-sent frame", func(t *testing.T) {
 		c := tlsConn(t, d)
@@ -149,9 +156,25 @@ func TestBoundsBeforeAuthentication(t *testing.T) {
 		for _, c := range conns {
 			c.Close()
 		}
-		// Once they are gone, a client gets in again.
-		time.Sleep(200 * time.Millisecond)
-		dialTest(t, d, me).Call(context.Background(), workers.MsgPing, struct{}{}, nil)
+		// Once they are gone (the daemon notices within a moment, longer
+		// on a loaded machine), a client gets in again.
+		ctx := context.Background()
+		for until := time.Now().Add(10 * time.Second); time.Now().Before(until); time.Sleep(100 * time.Millisecond) {
+			var tr workers.Transport
+			if tr, err = workers.DialTransport(ctx, d.Addr(), workers.DialOptions{Fingerprint: d.Fingerprint()}); err != nil {
+				continue
+			}
+			var c *workers.Client
+			if c, err = workers.NewClient(ctx, tr, workers.Credentials{Token: me}, workers.ClientOptions{Timeout: 5 * time.Second}); err != nil {
+				continue
+			}
+			err = c.Call(ctx, workers.MsgPing, struct{}{}, nil)
+			c.Close()
+			break
+		}
+		if err != nil {
+			t.Fatalf("after the connections over the cap closed, a user is still refused: %v", err)
+		}
 	})
 	// Log: the flood above wrote at most a burst of refusals per kind.
 	b, err := os.ReadFile(d.dir.AccessLogPath())
