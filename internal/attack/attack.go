@@ -425,11 +425,26 @@ func (c Canary) Encodings() map[string][]byte {
 		// Text: the shortest form, and the forms with 4 and 6 decimals
 		// (fmt's %v of a float32, %g's six significant digits, %.4f).
 		for _, s := range []string{name, strconv.FormatFloat(v, 'f', 4, 64), strconv.FormatFloat(v, 'g', 6, 64),
-			strconv.FormatFloat(float64(float32(v)), 'g', -1, 32)} {
+			strconv.FormatFloat(float64(float32(v)), 'g', -1, 32), printlnFloat(v)} {
 			out["text "+s] = []byte(s)
 		}
 	}
 	return out
+}
+
+// printlnFloat is v as the builtin println prints it: a sign, six
+// decimals and a three-digit exponent ("+5.509975e+003").
+func printlnFloat(v float64) string {
+	m, e, _ := strings.Cut(strconv.FormatFloat(v, 'e', 6, 64), "e")
+	if !strings.HasPrefix(m, "-") {
+		m = "+" + m
+	}
+	exp, _ := strconv.Atoi(e)
+	sign := "+"
+	if exp < 0 {
+		sign, exp = "-", -exp
+	}
+	return fmt.Sprintf("%se%s%03d", m, sign, exp)
 }
 
 // Evidence is everything one attack could have obtained or left behind:

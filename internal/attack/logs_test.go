@@ -11,6 +11,27 @@ import (
 	"github.com/gomplab/gomplab/workers/store"
 )
 
+const srcPrintln = `package job
+
+import "github.com/gomplab/gomplab/mpc"
+
+func Println(tag string) (any, error) {
+	x, err := mpc.Load(tag, 0)
+	if err != nil {
+		return nil, err
+	}
+	t, err := x.GetPlainText()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range t.Data() {
+		println(v)
+		print(v, "\n")
+	}
+	return t, nil
+}
+`
+
 // TestNoValuesInLogs: no log record carries values (issue 11, Deliver 6),
 // not even those of a job allowed to decrypt them. The data's owner runs
 // jobs that put the decrypted canary into their failure (a panic, an
@@ -27,6 +48,7 @@ func TestNoValuesInLogs(t *testing.T) {
 		{"panic", srcPanic, "Panic"},
 		{"error text", srcErrorText, "ErrorText"},
 		{"printed output", srcPrint, "Print"},
+		{"builtin println (standard error)", srcPrintln, "Println"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := c.For(t)
