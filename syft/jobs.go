@@ -590,6 +590,7 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 			}
 		}
 		o.res.Elapsed = time.Since(start)
+		o.explainReleased()
 		return o.res, o.res.Err()
 	}
 	if err := st.Err(); err != nil {
@@ -603,7 +604,32 @@ func (j *Job) Run(ctx context.Context) (*Results, error) {
 		o.combine()
 	}
 	o.res.Elapsed = time.Since(start)
+	o.explainReleased()
 	return o.res, o.res.Err()
+}
+
+// explainReleased adds to each rank's "no object tagged" failure which
+// object under that tag this program's garbage-collected owning pointers
+// freed on the rank's worker, and how to keep it (Pointer.Keep): without
+// it, a tensor sent and never used again in Go disappears before the job
+// that loads it by tag, with no hint why.
+func (o *jobRun) explainReleased() {
+	for rank := range o.res.Ranks {
+		rr := &o.res.Ranks[rank]
+		if rr.Err == nil || rank >= len(o.ends) {
+			continue
+		}
+		hint := o.ends[rank].link().rec.releasedFor(rr.Err.Error())
+		if hint == "" {
+			continue
+		}
+		var se *sandbox.Error
+		if errors.As(rr.Err, &se) {
+			se.Msg += hint
+		} else {
+			rr.Err = fmt.Errorf("%w%s", rr.Err, hint)
+		}
+	}
 }
 
 // jobRun is one run of a Job between its phases.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -538,4 +539,75 @@ func TestJobErrorLineFromGoFile(t *testing.T) {
 		t.Fatalf("error %#v, want a panic at jobs_test.go:%d on rank 1", se, line)
 	}
 	t.Log(err)
+}
+
+// TestReleasedPointerNamed: a tensor sent for a job and never used again
+// in Go is freed when its owning pointer is collected; the job that loads
+// it by tag then fails, and the error names the freed object and says how
+// to keep it.
+func TestReleasedPointerNamed(t *testing.T) {
+	const src = `package main
+
+import "github.com/gomplab/gomplab/mpc"
+
+func f() (any, error) {
+	x, err := mpc.Load("#released", 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.GetPlainText()
+}
+`
+	for _, gr := range jobGrids[:2] {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 1)
+			w := g.ws[0]
+			id := func() string {
+				p, err := syft.Send(tensor.FromSlice([]float64{1, 2}), w, syft.WithTags("#released"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p.ID() // the pointer's last use
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for holds(t, w, id) {
+				if time.Now().After(deadline) {
+					t.Fatal("dropped owning pointer's object was not reclaimed")
+				}
+				runtime.GC()
+				if err := syft.FlushFrees(w); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			_, err := syft.RunSource(g.ws, "127.0.0.1", src, "f")
+			if err == nil {
+				t.Fatal("the job found a freed object")
+			}
+			for _, want := range []string{"no object tagged", id, "Keep()", "garbage collected"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			// Kept, the object outlives its pointer and the job finds it.
+			func() {
+				p, err := syft.Send(tensor.FromSlice([]float64{3, 4}), w, syft.WithTags("#released"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Keep()
+			}()
+			runtime.GC()
+			if err := syft.FlushFrees(w); err != nil {
+				t.Fatal(err)
+			}
+			res, err := syft.RunSource(g.ws, "127.0.0.1", src, "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Tensor(0); got == nil || !tensor.AllClose(got, tensor.FromSlice([]float64{3, 4}), 1e-3, 1e-3) {
+				t.Fatalf("kept object: %v", got)
+			}
+		})
+	}
 }

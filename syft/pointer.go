@@ -44,10 +44,10 @@ func newPointer(l *link, info store.Info, owns bool) *Pointer {
 // reclaim runs after an owning pointer became unreachable.
 func reclaim(st *ptrState) {
 	st.mu.Lock()
-	l, id, owns, gone := st.l, st.info.ID, st.owns, st.gone
+	l, in, owns, gone := st.l, st.info, st.owns, st.gone
 	st.mu.Unlock()
 	if owns && gone == "" {
-		l.rec.enqueue(id)
+		l.rec.enqueue(in.ID, in.Tags)
 	}
 }
 

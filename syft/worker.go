@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,20 +137,40 @@ type reclaimer struct {
 	l       *link
 	mu      sync.Mutex
 	pending []string
-	wake    chan struct{}
-	done    chan struct{}
-	once    sync.Once
-	started bool
+	// released remembers the last maxReleased objects freed this way, so
+	// that a job failing to find one by tag can say what happened to it
+	// (released).
+	released []releasedObject
+	wake     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	started  bool
 }
 
 func newReclaimer(l *link) *reclaimer {
 	return &reclaimer{l: l, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
+// releasedObject is an object freed because its owning pointer was
+// garbage collected.
+type releasedObject struct {
+	id   string
+	tags []string
+}
+
+// maxReleased bounds the objects a reclaimer remembers.
+const maxReleased = 256
+
 // enqueue is called from runtime cleanups: it must not block.
-func (r *reclaimer) enqueue(id string) {
+func (r *reclaimer) enqueue(id string, tags []string) {
 	r.mu.Lock()
 	r.pending = append(r.pending, id)
+	if len(tags) > 0 {
+		if len(r.released) == maxReleased {
+			r.released = slices.Delete(r.released, 0, 1)
+		}
+		r.released = append(r.released, releasedObject{id: id, tags: tags})
+	}
 	if !r.started {
 		r.started = true
 		go r.run()
@@ -190,6 +213,30 @@ func (r *reclaimer) flush() error {
 		return nil
 	}
 	return r.l.call(workers.MsgFree, &workers.FreeRequest{IDs: batch}, nil)
+}
+
+// releasedFor explains an error of this worker that found no object by a
+// tag: for each object this session freed because its owning pointer was
+// garbage collected and that carried a tag the error names (quoted, as
+// the workers quote tags), newest first, a sentence naming it and saying
+// how to keep it. It returns "" when the error is another or names none.
+func (r *reclaimer) releasedFor(errText string) string {
+	if !strings.Contains(errText, "no object tagged") {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for i := len(r.released) - 1; i >= 0; i-- {
+		o := r.released[i]
+		for _, t := range o.tags {
+			if strings.Contains(errText, strconv.Quote(t)) {
+				fmt.Fprintf(&b, "; object %s tagged %q on %s was freed when the owning pointer to it (from Send) was garbage collected after its last use in this program: keep it with ptr.Keep() (then Free it when done), or keep the pointer in use until the job ran (runtime.KeepAlive(ptr)), and send it again", o.id, t, r.l.id)
+				break
+			}
+		}
+	}
+	return b.String()
 }
 
 // FlushFrees sends the frees queued for garbage-collected pointers to w
