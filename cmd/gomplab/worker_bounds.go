@@ -44,6 +44,9 @@ func applyMemoryLimit(q daemon.Quotas, log *slog.Logger) {
 	if limit == 0 {
 		limit = daemon.MemoryLimitFor(q)
 	}
+	if limit < 0 {
+		return
+	}
 	debug.SetMemoryLimit(limit)
 	log.Info("memory", "soft_limit", limit, "max_op_memory", q.OpBytes, "store_cache", q.StoreCacheBytes)
 }

@@ -252,3 +252,20 @@ func TestStoreQuota(t *testing.T) {
 		t.Fatalf("another user's put: %v", err)
 	}
 }
+
+func TestMemoryLimitFor(t *testing.T) {
+	cases := []struct {
+		q    Quotas
+		want int64
+	}{
+		{Quotas{}, 32<<20 + workers.DefaultMaxOpBytes + DefaultStoreCacheBytes},
+		{Quotas{OpBytes: 100 << 20, OpBytesInFlight: 300 << 20, StoreCacheBytes: 1 << 20}, 32<<20 + 300<<20 + 1<<20},
+		{Quotas{OpBytes: 100 << 20}, 32<<20 + 100<<20 + DefaultStoreCacheBytes},
+		{Quotas{OpBytes: -1}, -1},
+	}
+	for _, c := range cases {
+		if got := MemoryLimitFor(c.q); got != c.want {
+			t.Errorf("MemoryLimitFor(%+v) = %d, want %d", c.q, got, c.want)
+		}
+	}
+}

@@ -74,11 +74,14 @@ type Quotas struct {
 
 // MemoryLimitFor is the default soft memory limit for quotas q: what the
 // ops running at once and the store cache may hold, and 32 MiB for the
-// rest of the daemon.
+// rest of the daemon; -1 (none) when ops are not bounded.
 func MemoryLimitFor(q Quotas) int64 {
 	op := q.OpBytes
 	if op == 0 {
 		op = workers.DefaultMaxOpBytes
+	}
+	if op < 0 {
+		return -1 // ops unbounded: no limit would hold them
 	}
 	inFlight := q.OpBytesInFlight
 	if inFlight <= 0 {
