@@ -43,7 +43,8 @@ multihost:
 ## plaintext; the program fails when they disagree), encrypted training of
 ## a perceptron on MNIST, federated averaging on MNIST against centralized
 ## training, logistic regression and the SVM on scikit-learn's breast
-## cancer set.
+## cancer set; TFE's networks A, B and C on all of MNIST, the CIFAR LeNet,
+## and ResNet-18 on 8 images (needs python3-torchvision).
 accuracy:
 	$(GO) run ./examples/mnist -train 60000 -test 10000
 	$(GO) run ./examples/mlp -data mnist -train 10000 -test 10000 -hidden 32 -epochs 3 -lr 0.1
@@ -51,6 +52,9 @@ accuracy:
 	$(GO) run ./examples/logreg -data breast-cancer
 	$(GO) run ./examples/logreg -data breast-cancer -optim adam
 	$(GO) run ./examples/svm -data breast-cancer -margin 1 -l2 0.01
+	$(GO) run ./examples/tfe -train 60000 -test 10000
+	$(GO) run ./examples/cifar -train 10000 -test 2000
+	$(GO) run ./examples/resnet -images 8
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

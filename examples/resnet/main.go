@@ -23,9 +23,9 @@
 //
 //	go run ./examples/resnet [-images 1] [-batch 1] [-seed 1] [-model DIR] [-gomplab bin/gomplab]
 //
-// By default alice, bob and carol are virtual workers in this process;
-// with -gomplab they are `gomplab worker` daemons on loopback (TLS), each
-// party a child process.
+// By default alice, bob and carol are worker daemons in this process (TLS
+// on loopback); with -gomplab they are `gomplab worker` daemons of that
+// binary, each party a child process.
 package main
 
 import (
@@ -48,6 +48,8 @@ import (
 	"github.com/gomplab/gomplab/mpc/nn/onnx"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/daemon"
+	"github.com/gomplab/gomplab/workers/jobs"
 )
 
 type config struct {
@@ -55,8 +57,7 @@ type config struct {
 	seed          uint64
 	dir           string // holds resnet18.onnx, images.npy and logits.npy; "" exports to a temporary folder
 	python        string
-	gomplab       string // a gomplab binary: run the workers as daemons of it ("": virtual workers)
-	grid          *grid  // the workers to use (tests); nil: newGrid(gomplab)
+	gomplab       string // a gomplab binary: run the workers as daemons of it ("": daemons in this process)
 }
 
 // grid is alice and bob as their owners see them (to store the model and
@@ -69,50 +70,79 @@ type grid struct {
 	close             func()
 }
 
-// newGrid starts alice, bob and carol: virtual workers, or daemons of
-// the gomplab binary bin (TLS on loopback, each party a child process).
+// peerTimeout is how long a party waits on a silent peer: a party busy
+// with one of ResNet-18's large convolutions on a loaded machine can leave
+// its peer's messages unread past the default 10 s.
+const peerTimeout = 5 * time.Minute
+
+// newGrid starts alice, bob and carol, each with a user "scientist":
+// worker daemons in this process (TLS on loopback, parties in process), or
+// with bin `gomplab worker` daemons of that binary (each party a child
+// process, its address space raised for ResNet-18's activations).
 func newGrid(bin string) (*grid, error) {
 	var closers []func()
-	g := &grid{user: syft.DefaultUser, close: func() {
+	g := &grid{user: "scientist", close: func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}}
-	if bin != "" {
-		g.user = "scientist"
+	fail := func(err error) (*grid, error) {
+		g.close()
+		return nil, err
 	}
 	for _, id := range []string{"alice", "bob", "carol"} {
-		var owner, sci syft.Worker
+		var addr, fingerprint, ownerTok, sciTok string
 		if bin == "" {
-			v := syft.NewVirtualWorker(id)
-			owner, sci = v.Owner(), v
-			closers = append(closers, v.Shutdown)
-		} else {
-			d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: bin, Users: []string{"scientist"},
-				// ResNet-18's activations need more than the default
-				// address space; and a party busy with a large local
-				// convolution on a loaded machine can leave its peer's
-				// messages unread past the default 10 s peer timeout.
-				Args: []string{"--party-memory", "32768", "--peer-timeout", "5m"}})
+			parent, err := os.MkdirTemp("", "gomplab-resnet-worker-")
 			if err != nil {
-				g.close()
-				return nil, err
+				return fail(err)
+			}
+			closers = append(closers, func() { os.RemoveAll(parent) })
+			dir := filepath.Join(parent, id)
+			res, err := daemon.InitDataDir(dir, id, nil)
+			if err != nil {
+				return fail(err)
+			}
+			users, err := res.Dir.Users()
+			if err != nil {
+				return fail(err)
+			}
+			if sciTok, err = users.Add(g.user); err != nil {
+				return fail(err)
+			}
+			d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
+			if err != nil {
+				return fail(err)
+			}
+			closers = append(closers, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				d.Shutdown(ctx)
+			})
+			d.Jobs().Configure(jobs.Options{PeerTimeout: peerTimeout})
+			addr, fingerprint, ownerTok = d.Addr(), d.Fingerprint(), res.OwnerToken
+		} else {
+			d, err := syft.StartLocalDaemon(id, syft.DaemonOptions{Binary: bin, Users: []string{g.user},
+				Args: []string{"--party-memory", "32768", "--peer-timeout", peerTimeout.String()}})
+			if err != nil {
+				return fail(err)
 			}
 			closers = append(closers, func() { d.Stop() })
-			o, err := d.Connect(d.OwnerToken)
-			if err != nil {
-				g.close()
-				return nil, err
-			}
-			closers = append(closers, func() { o.Close() })
-			w, err := d.Connect(d.Tokens["scientist"])
-			if err != nil {
-				g.close()
-				return nil, err
-			}
-			closers = append(closers, func() { w.Close() })
-			owner, sci = o, w
+			addr, fingerprint, ownerTok, sciTok = d.Addr, d.Fingerprint, d.OwnerToken, d.Tokens[g.user]
 		}
+		opts := syft.Options{Fingerprint: fingerprint, Timeout: 60 * time.Second}
+		opts.Token = ownerTok
+		owner, err := syft.Connect(addr, opts)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { owner.Close() })
+		opts.Token = sciTok
+		sci, err := syft.Connect(addr, opts)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { sci.Close() })
 		if id == "carol" {
 			g.dealer = sci
 			continue
@@ -132,7 +162,7 @@ func main() {
 	flag.Uint64Var(&c.seed, "seed", c.seed, "seed of the weights and images")
 	flag.StringVar(&c.dir, "model", "", "folder with resnet18.onnx, images.npy and logits.npy from export_resnet18.py (default: export them now)")
 	flag.StringVar(&c.python, "python", c.python, "Python with torch, torchvision and onnx")
-	flag.StringVar(&c.gomplab, "gomplab", "", "run alice, bob and carol as daemons of this gomplab binary (default: virtual workers)")
+	flag.StringVar(&c.gomplab, "gomplab", "", "run alice, bob and carol as daemons of this gomplab binary, parties as child processes (default: daemons in this process)")
 	flag.Parse()
 	if _, err := run(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "resnet:", err)
@@ -236,13 +266,11 @@ func run(w io.Writer, c config) (*outcome, error) {
 	fmt.Fprintf(w, "plaintext inference in Go: %v; max abs difference from PyTorch's logits %.2e\n", time.Since(start).Round(time.Millisecond), o.TorchError)
 
 	// The workers, their owners' data, and the scientist's jobs.
-	g := c.grid
-	if g == nil {
-		if g, err = newGrid(c.gomplab); err != nil {
-			return nil, err
-		}
-		defer g.close()
+	g, err := newGrid(c.gomplab)
+	if err != nil {
+		return nil, err
 	}
+	defer g.close()
 	fn, err := syft.FuncOf(classify)
 	if err != nil {
 		return nil, err

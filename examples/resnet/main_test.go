@@ -2,71 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/gomplab/gomplab/internal/race"
-	"github.com/gomplab/gomplab/syft"
-	"github.com/gomplab/gomplab/workers/daemon"
-	"github.com/gomplab/gomplab/workers/jobs"
 )
-
-// daemonGrid starts alice, bob and carol as worker daemons in this process
-// (TLS on loopback, parties in process), each with a user "scientist".
-// Their parties wait up to 5 minutes on a silent peer: on a loaded 2-core
-// machine a party busy with one of ResNet-18's large convolutions can
-// leave its peer's messages unread past the default 10 s.
-func daemonGrid(t *testing.T) *grid {
-	t.Helper()
-	g := &grid{user: "scientist", close: func() {}}
-	for _, id := range []string{"alice", "bob", "carol"} {
-		dir := filepath.Join(t.TempDir(), id)
-		res, err := daemon.InitDataDir(dir, id, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		users, err := res.Dir.Users()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := users.Add("scientist")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := daemon.Start(daemon.Config{Dir: dir, Listen: "127.0.0.1:0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			d.Shutdown(ctx)
-		})
-		d.Jobs().Configure(jobs.Options{PeerTimeout: 5 * time.Minute})
-		opts := syft.Options{Fingerprint: d.Fingerprint(), Timeout: 60 * time.Second}
-		opts.Token = res.OwnerToken
-		owner, err := syft.Connect(d.Addr(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Token = tok
-		sci, err := syft.Connect(d.Addr(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { owner.Close(); sci.Close() })
-		if id == "carol" {
-			g.dealer = sci
-			continue
-		}
-		g.owners = append(g.owners, owner)
-		g.scientist = append(g.scientist, sci)
-	}
-	return g
-}
 
 // TestResNet18 is CrypTen's mpc_imagenet as CI runs it: ResNet-18 with
 // seeded random weights exported by PyTorch at 224x224, alice holding the
@@ -88,9 +28,7 @@ func TestResNet18(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	c := defaults
-	c.grid = daemonGrid(t)
-	o, err := run(&out, c)
+	o, err := run(&out, defaults)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
