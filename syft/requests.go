@@ -348,3 +348,21 @@ func (o *jobRun) submit() (*RequestStatus, []error) {
 	wg.Wait()
 	return st, errs
 }
+
+// WithRecipients names who may learn decrypted values (Job.Recipients),
+// among the arguments of RunMultiWorkers, RunSource or RunPlan.
+func WithRecipients(rs ...string) JobOption {
+	return func(j *Job) { j.Recipients = append([]string{}, rs...) }
+}
+
+// WithNote gives the owners who review the job's request a note
+// (Job.Note).
+func WithNote(note string) JobOption {
+	return func(j *Job) { j.Note = note }
+}
+
+// WithLoads declares loads the job's source does not show (Job.Loads):
+// tags computed at run time.
+func WithLoads(ls ...Load) JobOption {
+	return func(j *Job) { j.Loads = append(j.Loads, ls...) }
+}

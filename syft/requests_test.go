@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
 	"github.com/gomplab/gomplab/workers"
@@ -392,4 +393,52 @@ func TestPlanGate(t *testing.T) {
 		t.Fatalf("second Call of one approved run: %v", err)
 	}
 	noCanary(t, "alice's access log", alice.accessLog(t))
+}
+
+// gateDynamic loads a tag given as an argument: its load must be declared.
+func gateDynamic(tag string) (any, error) {
+	x, err := mpc.Load(tag, 0)
+	if err != nil {
+		return nil, err
+	}
+	return x.Mul(2).GetPlainText()
+}
+
+// TestJobOptionsBindTheRequest: WithLoads, WithRecipients and WithNote
+// among RunMultiWorkers' arguments make the same request as the Job's
+// fields, so an approval of the submitted job lets the short form run;
+// without the declared load, the tag computed at run time is refused at
+// the load, naming the request and what to declare.
+func TestJobOptionsBindTheRequest(t *testing.T) {
+	alice := syft.NewVirtualWorker("alice")
+	t.Cleanup(alice.Shutdown)
+	p, err := syft.Send(tensor.FromSlice([]float64{canaries[0][0]}), alice.Owner(), syft.WithTags("dyn"), syft.AsPrivate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Keep()
+	ws := []syft.Worker{alice}
+	f, err := syft.FuncOf(gateDynamic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &syft.Job{Workers: ws, MasterAddr: "127.0.0.1", Func: f, Args: []any{"dyn"},
+		Loads: []syft.Load{{Rank: 0, Tag: "dyn"}}, Recipients: []string{"all-parties", "requester"}, Note: "twice"}
+	st, err := syft.Submit(job)
+	if err != nil || st.Verdicts[0].Status != syft.StatusPending {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	if _, err := syft.Approve(alice.Owner(), st.ID, syft.DefaultUser); err != nil {
+		t.Fatal(err)
+	}
+	res, err := syft.RunMultiWorkers(ws, "127.0.0.1", gateDynamic, "dyn",
+		syft.WithLoads(syft.Load{Rank: 0, Tag: "dyn"}), syft.WithRecipients("requester", "all-parties"), syft.WithNote("twice"))
+	if err != nil || !tensor.AllClose(res.Tensor(0), tensor.FromSlice([]float64{2 * canaries[0][0]}), 0, 1e-2) {
+		t.Fatalf("the short form of the approved job: %v %v", res, err)
+	}
+	_, err = syft.RunMultiWorkers(ws, "127.0.0.1", gateDynamic, "dyn")
+	if err == nil || !strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), "does not declare loading it") {
+		t.Fatalf("the undeclared load: %v", err)
+	}
+	noCanary(t, "the undeclared load's error", err.Error())
 }

@@ -69,7 +69,10 @@ func init() {
 		"WithDealer":             reflect.ValueOf(syft.WithDealer),
 		"WithDescription":        reflect.ValueOf(syft.WithDescription),
 		"WithID":                 reflect.ValueOf(syft.WithID),
+		"WithLoads":              reflect.ValueOf(syft.WithLoads),
+		"WithNote":               reflect.ValueOf(syft.WithNote),
 		"WithProvider":           reflect.ValueOf(syft.WithProvider),
+		"WithRecipients":         reflect.ValueOf(syft.WithRecipients),
 		"WithTags":               reflect.ValueOf(syft.WithTags),
 
 		// type definitions
