@@ -119,17 +119,47 @@ func (h *Handler) admitOp(ctx context.Context, op string, shapes [][]int, p OpPa
 	if err != nil {
 		return m, nil, err
 	}
+	release, err = h.admit(ctx, op, shapes, m)
+	return m, release, err
+}
+
+// AdmitStep holds one step of a computation that runs on this worker
+// outside the op request (a plan's operation, sandbox/plan.Check) to the
+// bound of ops: it is refused when the memory of computing it (its
+// result and intermediates; storing the computation's outputs is not
+// counted here) is over --max-op-memory, and otherwise waits for room
+// among the ops running. An operation the op table does not know is
+// estimated as large as its operands together.
+func (h *Handler) AdmitStep(ctx context.Context, op string, shapes [][]int) (release func(), err error) {
+	var m OpMemory
+	if _, ok := LookupOp(op); ok {
+		if m, err = EstimateOp(op, shapes, OpParams{}); err != nil {
+			return func() {}, nil // the operation reports its own error
+		}
+	} else {
+		for _, s := range shapes {
+			if s != nil {
+				m.Result += 8 * int64(tensor.Numel(s))
+			}
+		}
+	}
+	m.Store = 0
+	return h.admit(ctx, op, shapes, m)
+}
+
+// admit refuses an estimate over the limit, or waits for room.
+func (h *Handler) admit(ctx context.Context, op string, shapes [][]int, m OpMemory) (release func(), err error) {
 	if max := h.cfg.MaxOpBytes; max > 0 && m.Total() > max {
-		return m, nil, fmt.Errorf("%w: op %s on shapes %s needs about %s (result %s, intermediates %s, storing the result %s), more than the %s one op may take on this worker (its owner sets --max-op-memory); split the computation into smaller pieces",
+		return nil, fmt.Errorf("%w: op %s on shapes %s needs about %s (result %s, intermediates %s, storing the result %s), more than the %s one op may take on this worker (its owner sets --max-op-memory); split the computation into smaller pieces",
 			ErrTooLarge, op, shapesString(shapes), bytesString(m.Total()), bytesString(m.Result), bytesString(m.Intermediate), bytesString(m.Store), bytesString(max))
 	}
 	if h.opBudget == nil {
-		return m, func() {}, nil
+		return func() {}, nil
 	}
 	if err := h.opBudget.acquire(ctx, m.Total()); err != nil {
-		return m, nil, fmt.Errorf("%w: op %s: %v", ErrDeadline, op, err)
+		return nil, fmt.Errorf("%w: op %s: %v", ErrDeadline, op, err)
 	}
-	return m, func() { h.opBudget.release(m.Total()) }, nil
+	return func() { h.opBudget.release(m.Total()) }, nil
 }
 
 func shapesString(shapes [][]int) string {

@@ -11,7 +11,19 @@ import (
 // Run executes the plan over plaintext tensors, one per input, and
 // returns its outputs. Load actions fail: they need an MPC party.
 func (p *Plan) Run(inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
-	vals, err := p.exec(nil, inputs)
+	return p.RunChecked(nil, inputs...)
+}
+
+// Check is called before each operation of a plan with the operation's
+// name and the shapes of its operands (nil for a scalar): an error stops
+// the plan before the operation runs; release, if not nil, is called once
+// it has. A worker uses it to refuse an operation over its memory bound,
+// and to count the operation among those running.
+type Check func(op string, shapes [][]int) (release func(), err error)
+
+// RunChecked is Run with check called before each operation.
+func (p *Plan) RunChecked(check Check, inputs ...*tensor.Tensor) ([]*tensor.Tensor, error) {
+	vals, err := p.exec(nil, inputs, check)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +48,7 @@ func (p *Plan) RunParty(party *mpc.Party, inputs ...*tensor.Tensor) ([]*tensor.T
 	if party == nil {
 		return nil, errors.New("plan: RunParty needs a party")
 	}
-	vals, err := p.exec(party, inputs)
+	vals, err := p.exec(party, inputs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +69,7 @@ func (p *Plan) RunParty(party *mpc.Party, inputs ...*tensor.Tensor) ([]*tensor.T
 }
 
 // exec runs every action and returns all values.
-func (p *Plan) exec(party *mpc.Party, inputs []*tensor.Tensor) ([]any, error) {
+func (p *Plan) exec(party *mpc.Party, inputs []*tensor.Tensor, check Check) ([]any, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -76,7 +88,25 @@ func (p *Plan) exec(party *mpc.Party, inputs []*tensor.Tensor) ([]any, error) {
 			vals = append(vals, p.State[a.Ints[0]].Tensor)
 			continue
 		}
+		var release func()
+		if check != nil && a.Op != "load" {
+			shapes := make([][]int, len(a.Args))
+			for j, g := range a.Args {
+				if g.Scalar == nil && g.Value >= 0 && g.Value < len(vals) {
+					if t, ok := vals[g.Value].(*tensor.Tensor); ok {
+						shapes[j] = t.Shape()
+					}
+				}
+			}
+			var err error
+			if release, err = check(a.Op, shapes); err != nil {
+				return nil, fmt.Errorf("plan %q: action %d (%s): %w", p.Name, i, a.Op, err)
+			}
+		}
 		v, err := step(party, a, vals)
+		if release != nil {
+			release()
+		}
 		if err != nil {
 			return nil, fmt.Errorf("plan %q: action %d (%s): %w", p.Name, i, a.Op, err)
 		}

@@ -9,6 +9,7 @@ package plans
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func validatePlanBlob(b []byte, lim serde.Limits) error {
 	return nil
 }
 
-func (pr *runner) planRun(_ context.Context, r *workers.Request) (any, error) {
+func (pr *runner) planRun(ctx context.Context, r *workers.Request) (any, error) {
 	h := r.Handler
 	var q RunRequest
 	if err := r.Decode(&q); err != nil {
@@ -130,7 +131,13 @@ func (pr *runner) planRun(_ context.Context, r *workers.Request) (any, error) {
 	for i, o := range ins {
 		tensors[i] = o.Tensor
 	}
-	outs, err := p.Run(tensors...)
+	// Each operation is held to the worker's memory bound for ops.
+	outs, err := p.RunChecked(func(op string, shapes [][]int) (func(), error) {
+		return h.AdmitStep(ctx, op, shapes)
+	}, tensors...)
+	if errors.Is(err, workers.ErrTooLarge) || errors.Is(err, workers.ErrDeadline) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", workers.ErrBadRequest, err)
 	}
