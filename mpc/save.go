@@ -14,7 +14,11 @@ import (
 // (WithSaveQuota) would be exceeded. A restricted party (see Restricted)
 // saves only into a TaggedStore, telling it the result derives from
 // restricted data.
-func (p *Party) Save(tag string, x *tensor.Tensor) error {
+func (p *Party) Save(tag string, x *tensor.Tensor) error { return p.save(tag, x, false) }
+
+// save is Save, of a share's words (SaveShare) when share is set: those
+// go only into a ShareStore.
+func (p *Party) save(tag string, x *tensor.Tensor, share bool) error {
 	if p.g.stopped != nil {
 		return fmt.Errorf("mpc: save %q: %w", tag, p.g.stopped)
 	}
@@ -30,14 +34,22 @@ func (p *Party) Save(tag string, x *tensor.Tensor) error {
 			tag, size, q.Count, q.Bytes, p.g.saved.Count, p.g.saved.Bytes)
 	}
 	var err error
-	switch s := p.store.(type) {
-	case TaggedStore:
-		err = s.SaveTagged(tag, x, p.g.restricted)
-	default:
-		if p.g.restricted {
-			return fmt.Errorf("mpc: save %q: this party computed on private data, and its store cannot record a result as private; not saved", tag)
+	if share {
+		s, ok := p.store.(ShareStore)
+		if !ok {
+			return fmt.Errorf("mpc: save %q: party %d's store cannot keep shares", tag, p.rank)
 		}
-		err = s.Save(tag, x)
+		err = s.SaveShareTagged(tag, x, p.g.restricted)
+	} else {
+		switch s := p.store.(type) {
+		case TaggedStore:
+			err = s.SaveTagged(tag, x, p.g.restricted)
+		default:
+			if p.g.restricted {
+				return fmt.Errorf("mpc: save %q: this party computed on private data, and its store cannot record a result as private; not saved", tag)
+			}
+			err = s.Save(tag, x)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("mpc: save %q: %w", tag, err)

@@ -63,6 +63,16 @@ func partyFuncs(get func() *mpc.Party, s Store) map[string]reflect.Value {
 		"Save": reflect.ValueOf(func(tag string, x *tensor.Tensor) error {
 			return need().Save(tag, x)
 		}),
+		// LoadShare reads this party's share stored under tag in its own
+		// worker (a shared pointer's, syft.Share) as a CrypTensor.
+		"LoadShare": reflect.ValueOf(func(tag string) (*mpc.CrypTensor, error) {
+			return need().LoadShare(tag)
+		}),
+		// SaveShare stores this party's share of x under tag in its own
+		// worker, private (syft's shared pointers).
+		"SaveShare": reflect.ValueOf(func(tag string, x *mpc.CrypTensor) error {
+			return need().SaveShare(tag, x)
+		}),
 		// Default returns the party itself, for APIs that take one
 		// (nn's Model.Encrypt).
 		"Default": reflect.ValueOf(func() *mpc.Party { return need() }),

@@ -252,7 +252,12 @@ func answerStore(store Store, r Restriction, m *childMsg) *childMsg {
 			}
 		}
 	case msgSave:
+		shares, isShares := store.(mpc.ShareStore)
 		switch {
+		case m.Share && isShares:
+			err = shares.SaveShareTagged(m.Tag, m.Tensor, m.Restricted)
+		case m.Share:
+			err = errors.New("this worker's store cannot keep shares")
 		case isTagged:
 			err = tagged.SaveTagged(m.Tag, m.Tensor, m.Restricted)
 		case m.Restricted:
@@ -529,6 +534,12 @@ func (s *pipeStore) LoadModelTagged(tag string) (*nn.Model, bool, error) {
 // Save implements Store.
 func (s *pipeStore) Save(tag string, t *tensor.Tensor) error {
 	return s.SaveTagged(tag, t, false)
+}
+
+// SaveShareTagged implements mpc.ShareStore over the pipe.
+func (s *pipeStore) SaveShareTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	_, err := s.call(&childMsg{Type: msgSave, Tag: tag, Tensor: t, Restricted: restricted, Share: true})
+	return err
 }
 
 // SaveTagged implements mpc.TaggedStore: the worker learns whether the

@@ -27,7 +27,7 @@ var deniedSymbols = map[string][]string{
 		// Host-only access to what job code must never hold: raw shares,
 		// the communicator (wire bytes), the store (plaintext), and
 		// wrapping chosen words as a share.
-		"ShareOf", "BinShareOf", "WideShareOf", "FromShares", "CombineShares", "CommOf", "StoreOf", "SetStore",
+		"ShareOf", "BinShareOf", "WideShareOf", "FromShares", "CombineShares", "SplitShares", "CommOf", "StoreOf", "SetStore",
 		// Restriction and quotas are the worker's: the jail neither reads
 		// nor changes them, nor broadcasts announcements of its own.
 		"Announce", "Restricted", "Restrict", "ReturnAllowed", "HasRevealPolicy",

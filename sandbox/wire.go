@@ -44,6 +44,9 @@ type childMsg struct {
 	// Restriction is the worker's decision about the party (job).
 	Restriction *Restriction `msgpack:"restriction,omitempty"`
 	// Restricted says a loaded object is restricted (reply), or that the
+	// Share marks a save of a share's words (mpc.SaveShare), kept by the
+	// worker's mpc.ShareStore.
+	Share bool `msgpack:"share,omitempty"`
 	// saving party is (save).
 	Restricted bool `msgpack:"restricted,omitempty"`
 	// Rendezvous says the job message came with rank 0's bound

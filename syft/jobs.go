@@ -739,7 +739,7 @@ func (j *Job) loadsData() bool {
 	ast.Inspect(f, func(n ast.Node) bool {
 		if sel, ok := n.(*ast.SelectorExpr); ok {
 			switch sel.Sel.Name {
-			case "Load", "LoadModel", "LoadEncryptedModel":
+			case "Load", "LoadShare", "LoadModel", "LoadEncryptedModel":
 				loads = true
 			}
 		}

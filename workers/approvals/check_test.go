@@ -401,13 +401,14 @@ func f(k int) (any, error) {
 	_ = load("helper", 1)
 	_ = loadModel("helper_model", 0)
 	_ = loader("not a load", 0)
+	s, _ := mpc.LoadShare("share/x")
 	return nil, nil
 }
 `
 	got := InferLoads(src, 2)
 	want := []Load{
-		{0, "crypten_data", "", LoadTensor}, {0, "crypten_model", "", LoadModel}, {0, "everywhere", "", LoadTensor}, {0, "helper_model", "", LoadModel},
-		{1, "enc", "", LoadModel}, {1, "everywhere", "", LoadTensor}, {1, "helper", "", LoadTensor}, {1, "images", "", LoadTensor}, {1, "method", "", LoadTensor},
+		{0, "crypten_data", "", LoadTensor}, {0, "crypten_model", "", LoadModel}, {0, "everywhere", "", LoadTensor}, {0, "helper_model", "", LoadModel}, {0, "share/x", "", LoadTensor},
+		{1, "enc", "", LoadModel}, {1, "everywhere", "", LoadTensor}, {1, "helper", "", LoadTensor}, {1, "images", "", LoadTensor}, {1, "method", "", LoadTensor}, {1, "share/x", "", LoadTensor},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)

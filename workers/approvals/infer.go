@@ -12,7 +12,7 @@ import (
 )
 
 // InferLoads returns the loads a job's source declares: every call of
-// mpc.Load(tag, rank), nn.LoadModel(tag, rank),
+// mpc.Load(tag, rank), mpc.LoadShare(tag) (at every rank), nn.LoadModel(tag, rank),
 // nn.LoadEncryptedModel(p, tag, rank), a Load(tag, rank) method (a
 // party's), or a function of the file's own named load or loadModel (a
 // helper wrapping one, as notebooks write them) whose tag is a string
@@ -51,6 +51,17 @@ func InferLoads(src string, parties int) []Load {
 		switch name {
 		case "Load", "load":
 			kind = LoadTensor
+		case "LoadShare":
+			// Every party loads its own share: a load at every rank.
+			if len(args) != 1 {
+				return true
+			}
+			if tag, ok := stringValue(args[0], strs); ok {
+				for r := 0; r < parties; r++ {
+					seen[Load{Rank: r, Tag: tag, Kind: LoadTensor}] = true
+				}
+			}
+			return true
 		case "LoadModel", "loadModel":
 			kind = LoadModel
 		case "LoadEncryptedModel":

@@ -812,6 +812,19 @@ func (s *jobStore) Save(tag string, t *tensor.Tensor) error { return s.SaveTagge
 // (DataOwners): the owners of the private objects it loaded here, and for
 // data loaded elsewhere the workers of the request's other parties.
 func (s *jobStore) SaveTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	return s.save(tag, t, restricted, false)
+}
+
+// SaveShareTagged implements mpc.ShareStore: the party's share of a
+// shared tensor (mpc.SaveShare), always private so that no listing shows
+// its words: readable by the job's user alone when the party computed on
+// nothing restricted (the user could compute it anyway), else private
+// data of the loaded data's owners, as SaveTagged's results.
+func (s *jobStore) SaveShareTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	return s.save(tag, t, restricted, true)
+}
+
+func (s *jobStore) save(tag string, t *tensor.Tensor, restricted, share bool) error {
 	if err := store.ValidateTag(tag); err != nil {
 		return err
 	}
@@ -833,6 +846,15 @@ func (s *jobStore) SaveTagged(tag string, t *tensor.Tensor, restricted bool) err
 		Private: private, DataOwners: owners, Tensor: t, Created: time.Now().UnixNano(),
 		Provenance:  store.Provenance{Source: "job", Op: s.job, Inputs: append([]string{}, s.loaded...)},
 		Description: fmt.Sprintf("saved by MPC job %s (rank %d)", s.job, s.rank)}
+	if share {
+		o.Description = fmt.Sprintf("rank %d's share of a shared tensor, saved by MPC job %s", s.rank, s.job)
+		// Restricted is whether any party loaded data the user may not
+		// read; if none did, the user may read every input, so the share.
+		o.Private = true
+		if !restricted {
+			o.AllowedUsers = []string{s.user}
+		}
+	}
 	s.mu.Unlock()
 	if err := o.Validate(); err != nil {
 		return err

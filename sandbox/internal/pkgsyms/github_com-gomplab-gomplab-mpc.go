@@ -40,6 +40,7 @@ func init() {
 		"Input":                reflect.ValueOf(mpc.Input),
 		"Le":                   reflect.ValueOf(mpc.Le),
 		"Load":                 reflect.ValueOf(mpc.Load),
+		"LoadShare":            reflect.ValueOf(mpc.LoadShare),
 		"Lt":                   reflect.ValueOf(mpc.Lt),
 		"MatMul":               reflect.ValueOf(mpc.MatMul),
 		"MaxErrorText":         reflect.ValueOf(constant.MakeFromLiteral("1024", token.INT, 0)),
@@ -64,9 +65,11 @@ func init() {
 		"RunLocal":             reflect.ValueOf(mpc.RunLocal),
 		"RunProcesses":         reflect.ValueOf(mpc.RunProcesses),
 		"Save":                 reflect.ValueOf(mpc.Save),
+		"SaveShare":            reflect.ValueOf(mpc.SaveShare),
 		"SetDefault":           reflect.ValueOf(mpc.SetDefault),
 		"SetStore":             reflect.ValueOf(mpc.SetStore),
 		"ShareOf":              reflect.ValueOf(mpc.ShareOf),
+		"SplitShares":          reflect.ValueOf(mpc.SplitShares),
 		"Stack":                reflect.ValueOf(mpc.Stack),
 		"StoreOf":              reflect.ValueOf(mpc.StoreOf),
 		"Sub":                  reflect.ValueOf(mpc.Sub),
@@ -96,6 +99,7 @@ func init() {
 		"Result":         reflect.ValueOf((*mpc.Result)(nil)),
 		"RevealPolicy":   reflect.ValueOf((*mpc.RevealPolicy)(nil)),
 		"SaveQuota":      reflect.ValueOf((*mpc.SaveQuota)(nil)),
+		"ShareStore":     reflect.ValueOf((*mpc.ShareStore)(nil)),
 		"Store":          reflect.ValueOf((*mpc.Store)(nil)),
 		"TaggedStore":    reflect.ValueOf((*mpc.TaggedStore)(nil)),
 		"Traffic":        reflect.ValueOf((*mpc.Traffic)(nil)),
@@ -103,6 +107,7 @@ func init() {
 
 		// interface wrapper definitions
 		"_Preprocessor": reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Preprocessor)(nil)),
+		"_ShareStore":   reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_ShareStore)(nil)),
 		"_Store":        reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_Store)(nil)),
 		"_TaggedStore":  reflect.ValueOf((*_github_com_gomplab_gomplab_mpc_TaggedStore)(nil)),
 	}
@@ -116,6 +121,16 @@ type _github_com_gomplab_gomplab_mpc_Preprocessor struct {
 
 func (W _github_com_gomplab_gomplab_mpc_Preprocessor) Preprocess(reqs ...provider.Request) error {
 	return W.WPreprocess(reqs...)
+}
+
+// _github_com_gomplab_gomplab_mpc_ShareStore is an interface wrapper for ShareStore type
+type _github_com_gomplab_gomplab_mpc_ShareStore struct {
+	IValue           interface{}
+	WSaveShareTagged func(tag string, t *tensor.Tensor, restricted bool) error
+}
+
+func (W _github_com_gomplab_gomplab_mpc_ShareStore) SaveShareTagged(tag string, t *tensor.Tensor, restricted bool) error {
+	return W.WSaveShareTagged(tag, t, restricted)
 }
 
 // _github_com_gomplab_gomplab_mpc_Store is an interface wrapper for Store type

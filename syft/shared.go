@@ -1,0 +1,285 @@
+package syft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers/approvals"
+	"github.com/gomplab/gomplab/workers/store"
+)
+
+// This file is shared tensors on pointers (PySyft 0.2's
+// x.fix_precision().share(alice, bob, crypto_provider=carol)): a tensor
+// additively secret-shared across workers, each worker holding its share
+// between operations, and every operation an MPC job among those
+// workers' parties (jobs.go): the same engine, links, gate and approvals
+// as any job (docs/shared-pointers.md).
+
+// sharePrecision is the fixed-point precision of shared pointers: the
+// parties' default (mpc.Config.Precision).
+const sharePrecision = 16
+
+// SharedPointer is a tensor secret-shared across workers: each worker
+// holds one additive share (over Z_2^64, in fixed point) under the
+// pointer's tag, as a private object. No worker alone learns anything of
+// the value. Operations (Add, Sub, Mul, MatMul) run as MPC jobs among the
+// workers' parties and leave their result shared on the same workers; Get
+// reconstructs the value where the user may read the shares. Not safe for
+// concurrent use while an operation runs.
+type SharedPointer struct {
+	ws     []Worker
+	shares []*Pointer // shares[i] on ws[i], owning
+	tag    string
+	shape  []int
+	opts   []JobOption
+}
+
+// Share secret-shares t across ws (at least two distinct workers), PySyft's
+// t.fix_precision().share(ws...): t is encoded in fixed point and split
+// into random additive shares in this process, and each worker receives
+// only its own share, stored private to this session's user, so no
+// worker (and no other user) sees t. opts (WithDealer, WithProvider)
+// choose who deals the randomness of the operations on it (the default is
+// as for jobs: dealer-free for two workers; more need WithDealer).
+func Share(t *tensor.Tensor, ws []Worker, opts ...JobOption) (*SharedPointer, error) {
+	if t == nil {
+		return nil, errors.New("syft: Share of a nil tensor")
+	}
+	if err := checkShareWorkers(ws); err != nil {
+		return nil, err
+	}
+	words, err := mpc.SplitShares(t, sharePrecision, len(ws))
+	if err != nil {
+		return nil, fmt.Errorf("syft: Share: %w", err)
+	}
+	sp := &SharedPointer{ws: slices.Clone(ws), tag: "share/" + store.NewID(), shape: t.Shape(), opts: opts}
+	for i, w := range ws {
+		vals := make([]float64, len(words[i]))
+		for j, u := range words[i] {
+			vals[j] = math.Float64frombits(u)
+		}
+		st, err := tensor.New(vals, t.Shape()...)
+		if err != nil {
+			sp.Free()
+			return nil, fmt.Errorf("syft: Share: %w", err)
+		}
+		p, err := Send(st, w, WithTags(sp.tag), AsPrivate(w.link().c.User()),
+			WithDescription(fmt.Sprintf("share %d of %d of a shared tensor", i, len(ws))))
+		if err != nil {
+			sp.Free()
+			return nil, fmt.Errorf("syft: Share: share %d: %w", i, err)
+		}
+		sp.shares = append(sp.shares, p)
+	}
+	return sp, nil
+}
+
+func checkShareWorkers(ws []Worker) error {
+	if len(ws) < 2 {
+		return fmt.Errorf("syft: Share needs at least two workers, got %d (one worker would hold the whole value)", len(ws))
+	}
+	seen := map[string]bool{}
+	for i, w := range ws {
+		if w == nil {
+			return fmt.Errorf("syft: Share: worker %d is nil", i)
+		}
+		if seen[w.ID()] {
+			return fmt.Errorf("syft: Share: worker %s given twice: each share needs its own worker", w.ID())
+		}
+		seen[w.ID()] = true
+	}
+	return nil
+}
+
+// Shape is the shared tensor's shape.
+func (sp *SharedPointer) Shape() []int { return slices.Clone(sp.shape) }
+
+// Workers are the workers holding the shares, in rank order.
+func (sp *SharedPointer) Workers() []Worker { return slices.Clone(sp.ws) }
+
+// Tag is the tag the shares are stored under on every worker.
+func (sp *SharedPointer) Tag() string { return sp.tag }
+
+// Shares are the pointers to the shares, shares[i] on Workers()[i].
+func (sp *SharedPointer) Shares() []*Pointer { return slices.Clone(sp.shares) }
+
+// String describes the pointer the way PySyft printed a shared tensor.
+func (sp *SharedPointer) String() string {
+	ids := make([]string, len(sp.ws))
+	for i, w := range sp.ws {
+		ids[i] = w.ID()
+	}
+	return fmt.Sprintf("(SharedPointer %s shape %v on %v)", sp.tag, sp.shape, ids)
+}
+
+// Get reconstructs the value from every worker's share and frees the
+// shares. It needs read access to every share: shares sent with Share, or
+// computed from them alone, are the user's; shares computed from private
+// data belong to that data's owners and are refused (an error wrapping
+// workers.ErrPermission), and stay on the workers.
+func (sp *SharedPointer) Get() (*tensor.Tensor, error) {
+	t, err := sp.GetCopy()
+	if err != nil {
+		return nil, err
+	}
+	return t, sp.Free()
+}
+
+// GetCopy is Get that leaves the shares on the workers.
+func (sp *SharedPointer) GetCopy() (*tensor.Tensor, error) {
+	words := make([][]uint64, len(sp.shares))
+	for i, p := range sp.shares {
+		st, err := p.GetCopy()
+		if err != nil {
+			return nil, fmt.Errorf("syft: get shared %s: share %d on %s: %w", sp.tag, i, sp.ws[i].ID(), err)
+		}
+		words[i] = make([]uint64, st.Size())
+		for j, v := range st.Data() {
+			words[i][j] = math.Float64bits(v)
+		}
+	}
+	t, err := mpc.CombineShares(sharePrecision, sp.shape, words...)
+	if err != nil {
+		return nil, fmt.Errorf("syft: get shared %s: %w", sp.tag, err)
+	}
+	return t, nil
+}
+
+// Free deletes every share from its worker; the pointer is dead after.
+func (sp *SharedPointer) Free() error {
+	var errs []error
+	for _, p := range sp.shares {
+		if err := p.Free(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Keep leaves the shares on their workers when the pointer is collected.
+func (sp *SharedPointer) Keep() *SharedPointer {
+	for _, p := range sp.shares {
+		p.Keep()
+	}
+	return sp
+}
+
+// Add returns the shared sum (local on every party: no round).
+func (sp *SharedPointer) Add(b *SharedPointer) (*SharedPointer, error) { return sp.binary("add", b) }
+
+// Sub returns the shared difference (local on every party).
+func (sp *SharedPointer) Sub(b *SharedPointer) (*SharedPointer, error) { return sp.binary("sub", b) }
+
+// Mul returns the shared elementwise product (Beaver multiplication, with
+// randomness from the pointer's provider).
+func (sp *SharedPointer) Mul(b *SharedPointer) (*SharedPointer, error) { return sp.binary("mul", b) }
+
+// MatMul returns the shared matrix product.
+func (sp *SharedPointer) MatMul(b *SharedPointer) (*SharedPointer, error) {
+	return sp.binary("matmul", b)
+}
+
+// sharedOpSrc is the job every operation runs: each party loads its own
+// shares, computes over CrypTensors, and stores its share of the result
+// (mpc.SaveShare: private; the user's, or the data owners' if a share
+// came from private data). It returns nothing: no value is opened.
+const sharedOpSrc = `package main
+
+import (
+	"fmt"
+
+	"github.com/gomplab/gomplab/mpc"
+)
+
+func sharedOp(op, a, b, out string) (any, error) {
+	x, err := mpc.LoadShare(a)
+	if err != nil {
+		return nil, err
+	}
+	y, err := mpc.LoadShare(b)
+	if err != nil {
+		return nil, err
+	}
+	var z *mpc.CrypTensor
+	switch op {
+	case "add":
+		z = x.Add(y)
+	case "sub":
+		z = x.Sub(y)
+	case "mul":
+		z = x.Mul(y)
+	case "matmul":
+		z = x.MatMul(y)
+	default:
+		return nil, fmt.Errorf("unknown shared operation %q", op)
+	}
+	return z.Shape(), mpc.SaveShare(out, z)
+}
+`
+
+// binary runs op on sp and b as one MPC job among sp's workers.
+func (sp *SharedPointer) binary(op string, b *SharedPointer) (*SharedPointer, error) {
+	if b == nil {
+		return nil, fmt.Errorf("syft: shared %s: nil operand", op)
+	}
+	if len(b.ws) != len(sp.ws) {
+		return nil, fmt.Errorf("syft: shared %s: operands shared across %d and %d workers: share both across the same workers", op, len(sp.ws), len(b.ws))
+	}
+	for i := range sp.ws {
+		if sp.ws[i].ID() != b.ws[i].ID() {
+			return nil, fmt.Errorf("syft: shared %s: share %d is on %s and %s: share both across the same workers, in the same order", op, i, sp.ws[i].ID(), b.ws[i].ID())
+		}
+	}
+	out := "share/" + store.NewID()
+	j := &Job{Workers: sp.ws, Func: SourceFunc(sharedOpSrc, "sharedOp"),
+		Note: fmt.Sprintf("shared %s of %s and %s into %s", op, sp.tag, b.tag, out)}
+	for _, o := range sp.opts {
+		o(j)
+	}
+	j.Args = []any{op, sp.tag, b.tag, out}
+	for r := range sp.ws {
+		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor},
+			approvals.Load{Rank: r, Tag: b.tag, Kind: approvals.LoadTensor})
+	}
+	res, err := j.Run(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
+	}
+	shape, err := intShape(res.Value(0))
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
+	}
+	r := &SharedPointer{ws: sp.ws, tag: out, shape: shape, opts: sp.opts}
+	for _, w := range sp.ws {
+		found, err := w.link().search([]string{out})
+		if err != nil || len(found) != 1 {
+			r.Free()
+			return nil, fmt.Errorf("syft: shared %s: the result's share on %s: found %d (%v)", op, w.ID(), len(found), err)
+		}
+		in := found[0].Info()
+		r.shares = append(r.shares, newPointer(w.link(), in, true))
+	}
+	return r, nil
+}
+
+// intShape reads the shape a party returned ([]any of int64).
+func intShape(v any) ([]int, error) {
+	xs, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("the parties returned %s, not the result's shape", describeValue(v))
+	}
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		n, ok := x.(int64)
+		if !ok {
+			return nil, fmt.Errorf("the parties returned a shape holding %s", describeValue(x))
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package syft_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gomplab/gomplab/syft"
+	"github.com/gomplab/gomplab/tensor"
+)
+
+// TestSharedPointers reproduces PySyft 0.2's SMPC tests on pointers
+// (test_additive_shared.py: share/get, add, sub, mul, matmul), each
+// compared with plaintext, on virtual workers and daemons (parties in
+// process and as child processes): each operation is an MPC job among the
+// workers' parties, the shares staying on the workers in between.
+func TestSharedPointers(t *testing.T) {
+	x := tensor.MustNew([]float64{1.5, -2, 3.25, 0.5}, 2, 2)
+	y := tensor.MustNew([]float64{-0.5, 4, 2, -1.25}, 2, 2)
+	for _, gr := range jobGrids {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 2)
+			xs, err := syft.Share(x, g.ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ys, err := syft.Share(y, g.ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each worker holds one private share, which alone is not x.
+			for i, p := range xs.Shares() {
+				if !p.Private() || p.Location().ID() != g.ws[i].ID() {
+					t.Errorf("share %d: %v, want a private object on %s", i, p, g.ws[i].ID())
+				}
+			}
+			got, err := xs.GetCopy()
+			if err != nil || !tensor.AllClose(got, x, 0, 1e-4) {
+				t.Fatalf("share/get round trip: %v, %v; want %v", got, err, x)
+			}
+			for _, c := range []struct {
+				name string
+				op   func(a, b *syft.SharedPointer) (*syft.SharedPointer, error)
+				want *tensor.Tensor
+			}{
+				{"add", (*syft.SharedPointer).Add, x.Add(y)},
+				{"sub", (*syft.SharedPointer).Sub, x.Sub(y)},
+				{"mul", (*syft.SharedPointer).Mul, x.Mul(y)},
+				{"matmul", (*syft.SharedPointer).MatMul, tensor.MatMul(x, y)},
+			} {
+				z, err := c.op(xs, ys)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if sh := z.Shape(); len(sh) != 2 || sh[0] != 2 || sh[1] != 2 {
+					t.Errorf("%s: shape %v", c.name, sh)
+				}
+				got, err := z.Get()
+				if err != nil || !tensor.AllClose(got, c.want, 0, 1e-3) {
+					t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
+				}
+			}
+			// A chain: (x*y)+x, the intermediate shared on the workers.
+			xy, err := xs.Mul(ys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z, err := xy.Add(xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = z.Get()
+			if err != nil || !tensor.AllClose(got, x.Mul(y).Add(x), 0, 1e-3) {
+				t.Errorf("(x*y)+x: %v, %v", got, err)
+			}
+			if err := xs.Free(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := xs.Add(ys); err == nil || !strings.Contains(err.Error(), "no object tagged") {
+				t.Errorf("add of freed shares: %v", err)
+			}
+		})
+	}
+}
+
+// TestShareRefused: bad input is refused with a clear error before
+// anything is sent.
+func TestShareRefused(t *testing.T) {
+	w0, w1 := syft.NewVirtualWorker("w0"), syft.NewVirtualWorker("w1")
+	defer w0.Shutdown()
+	defer w1.Shutdown()
+	x := tensor.FromSlice([]float64{1})
+	for _, c := range []struct {
+		name string
+		ws   []syft.Worker
+		x    *tensor.Tensor
+		want string
+	}{
+		{"one worker", []syft.Worker{w0}, x, "at least two workers"},
+		{"twice", []syft.Worker{w0, w0}, x, "given twice"},
+		{"nil worker", []syft.Worker{w0, nil}, x, "worker 1 is nil"},
+		{"nil tensor", []syft.Worker{w0, w1}, nil, "nil tensor"},
+	} {
+		if _, err := syft.Share(c.x, c.ws); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
