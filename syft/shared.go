@@ -79,6 +79,35 @@ func Share(t *tensor.Tensor, ws []Worker, opts ...JobOption) (*SharedPointer, er
 	return sp, nil
 }
 
+// SharedOf is the shared tensor whose shares a job stored under tag with
+// mpc.SaveShare, one on each of ws (in the job's rank order), as a
+// SharedPointer to compute on or Get. Its pointers do not own the shares
+// (Free deletes them). opts choose the provider of its operations, as
+// Share's.
+func SharedOf(tag string, ws []Worker, opts ...JobOption) (*SharedPointer, error) {
+	if err := checkShareWorkers(ws); err != nil {
+		return nil, err
+	}
+	sp := &SharedPointer{ws: slices.Clone(ws), tag: tag, opts: opts}
+	for i, w := range ws {
+		found, err := w.Search(tag)
+		if err != nil {
+			return nil, fmt.Errorf("syft: SharedOf %q: %s: %w", tag, w.ID(), err)
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("syft: SharedOf %q: %d objects tagged so on %s that you may use, want exactly one share", tag, len(found), w.ID())
+		}
+		sh := found[0].Shape()
+		if i == 0 {
+			sp.shape = sh
+		} else if !slices.Equal(sh, sp.shape) {
+			return nil, fmt.Errorf("syft: SharedOf %q: the share on %s has shape %v, on %s %v: not shares of one tensor", tag, w.ID(), sh, ws[0].ID(), sp.shape)
+		}
+		sp.shares = append(sp.shares, found[0])
+	}
+	return sp, nil
+}
+
 func checkShareWorkers(ws []Worker) error {
 	if len(ws) < 2 {
 		return fmt.Errorf("syft: Share needs at least two workers, got %d (one worker would hold the whole value)", len(ws))

@@ -1,11 +1,15 @@
 package syft_test
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomplab/gomplab/syft"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 )
 
 // TestSharedPointers reproduces PySyft 0.2's SMPC tests on pointers
@@ -103,5 +107,74 @@ func TestShareRefused(t *testing.T) {
 		if _, err := syft.Share(c.x, c.ws); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+const gateShareSum = `package main
+
+import "github.com/gomplab/gomplab/mpc"
+
+func shareSum() (any, error) {
+	a, err := mpc.Load("secret", 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := mpc.Load("secret", 1)
+	if err != nil {
+		return nil, err
+	}
+	return nil, mpc.SaveShare("share/sum", a.Add(b))
+}
+`
+
+// TestSharedPrivateGated: shares computed from private data follow the
+// gate. Saving them needs the owners' approval like any job loading
+// private data; once saved they are private data of those owners: the
+// requester can neither read them (Get is refused, no canary in any error)
+// nor compute on them without a new approval.
+func TestSharedPrivateGated(t *testing.T) {
+	alice, bob := startGateDaemon(t, "alice", canaries[0]), startGateDaemon(t, "bob", canaries[1])
+	me := []syft.Worker{alice.me, bob.me}
+	job := &syft.Job{Workers: me, MasterAddr: "127.0.0.1", Func: syft.SourceFunc(gateShareSum, "shareSum"), Timeout: time.Minute}
+	_, err := job.Run(t.Context())
+	var ae *syft.ApprovalError
+	if !errors.As(err, &ae) {
+		t.Fatalf("unapproved share of private data: %v", err)
+	}
+	for _, w := range []*gateDaemon{alice, bob} {
+		if _, err := syft.Approve(w.owner, ae.ID, "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := job.Run(t.Context()); err != nil {
+		t.Fatalf("approved: %v", err)
+	}
+	sp, err := syft.SharedOf("share/sum", me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range sp.Shares() {
+		in := p.Info()
+		if !in.Private || len(in.DataOwners) == 0 || slices.Contains(in.AllowedUsers, "me") {
+			t.Errorf("share %d: %+v: want private data of the owners, not readable by me", i, in)
+		}
+	}
+	var texts []string
+	if _, err := sp.GetCopy(); !errors.Is(err, workers.ErrPermission) {
+		t.Fatalf("Get of shares of private data: %v", err)
+	} else {
+		texts = append(texts, err.Error())
+	}
+	_, err = sp.Add(sp)
+	if !errors.As(err, &ae) {
+		t.Fatalf("computing on shares of private data without approval: %v", err)
+	}
+	texts = append(texts, err.Error())
+	for _, s := range texts {
+		noCanary(t, "a refusal", s)
+	}
+	// The eve session finds nothing: the shares are not in her namespace.
+	if found, err := alice.eve.Search("share/sum"); err != nil || len(found) != 0 {
+		t.Errorf("eve found %v, %v", found, err)
 	}
 }

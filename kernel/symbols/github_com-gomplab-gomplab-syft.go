@@ -56,6 +56,7 @@ func init() {
 		"SendONNX":               reflect.ValueOf(syft.SendONNX),
 		"SendPlan":               reflect.ValueOf(syft.SendPlan),
 		"Share":                  reflect.ValueOf(syft.Share),
+		"SharedOf":               reflect.ValueOf(syft.SharedOf),
 		"ShowRequest":            reflect.ValueOf(syft.ShowRequest),
 		"SourceFunc":             reflect.ValueOf(syft.SourceFunc),
 		"StartLocalDaemon":       reflect.ValueOf(syft.StartLocalDaemon),
