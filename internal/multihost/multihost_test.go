@@ -235,6 +235,7 @@ func fault(t *testing.T, victim string, bound time.Duration, apply, heal func())
 	time.Sleep(4 * time.Second) // the job is under way
 	start := time.Now()
 	apply()
+	t.Logf("applying the fault took %v", time.Since(start).Round(10*time.Millisecond))
 	var o outcome
 	select {
 	case o = <-done:
