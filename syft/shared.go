@@ -213,6 +213,30 @@ func (sp *SharedPointer) MatMul(b *SharedPointer) (*SharedPointer, error) {
 	return sp.binary("matmul", b)
 }
 
+// Lt returns the shared 0/1 result of sp < b, elementwise (the
+// comparison protocols of package mpc; nothing is opened).
+func (sp *SharedPointer) Lt(b *SharedPointer) (*SharedPointer, error) { return sp.binary("lt", b) }
+
+// Le returns the shared 0/1 result of sp <= b.
+func (sp *SharedPointer) Le(b *SharedPointer) (*SharedPointer, error) { return sp.binary("le", b) }
+
+// Gt returns the shared 0/1 result of sp > b.
+func (sp *SharedPointer) Gt(b *SharedPointer) (*SharedPointer, error) { return sp.binary("gt", b) }
+
+// Ge returns the shared 0/1 result of sp >= b.
+func (sp *SharedPointer) Ge(b *SharedPointer) (*SharedPointer, error) { return sp.binary("ge", b) }
+
+// Eq returns the shared 0/1 result of sp == b (equal fixed-point
+// encodings).
+func (sp *SharedPointer) Eq(b *SharedPointer) (*SharedPointer, error) { return sp.binary("eq", b) }
+
+// Relu returns the shared max(sp, 0).
+func (sp *SharedPointer) Relu() (*SharedPointer, error) { return sp.unary("relu") }
+
+// Sigmoid returns the shared logistic function of sp (mpc's
+// approximation).
+func (sp *SharedPointer) Sigmoid() (*SharedPointer, error) { return sp.unary("sigmoid") }
+
 // sharedOpSrc is the job every operation runs: each party loads its own
 // shares, computes over CrypTensors, and stores its share of the result
 // (mpc.SaveShare: private; the user's, or the data owners' if a share
@@ -230,11 +254,20 @@ func sharedOp(op, a, b, out string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var z *mpc.CrypTensor
+	switch op {
+	case "relu":
+		z = x.Relu()
+	case "sigmoid":
+		z = x.Sigmoid()
+	}
+	if z != nil {
+		return z.Shape(), mpc.SaveShare(out, z)
+	}
 	y, err := mpc.LoadShare(b)
 	if err != nil {
 		return nil, err
 	}
-	var z *mpc.CrypTensor
 	switch op {
 	case "add":
 		z = x.Add(y)
@@ -244,6 +277,16 @@ func sharedOp(op, a, b, out string) (any, error) {
 		z = x.Mul(y)
 	case "matmul":
 		z = x.MatMul(y)
+	case "lt":
+		z = x.Lt(y)
+	case "le":
+		z = x.Le(y)
+	case "gt":
+		z = x.Gt(y)
+	case "ge":
+		z = x.Ge(y)
+	case "eq":
+		z = x.Eq(y)
 	default:
 		return nil, fmt.Errorf("unknown shared operation %q", op)
 	}
@@ -251,10 +294,22 @@ func sharedOp(op, a, b, out string) (any, error) {
 }
 `
 
+// unary runs op on sp as one MPC job among sp's workers.
+func (sp *SharedPointer) unary(op string) (*SharedPointer, error) { return sp.run(op, nil) }
+
 // binary runs op on sp and b as one MPC job among sp's workers.
 func (sp *SharedPointer) binary(op string, b *SharedPointer) (*SharedPointer, error) {
 	if b == nil {
 		return nil, fmt.Errorf("syft: shared %s: nil operand", op)
+	}
+	return sp.run(op, b)
+}
+
+// run runs op on sp (and b, for a binary op) as one MPC job among sp's
+// workers and returns the shared result.
+func (sp *SharedPointer) run(op string, b *SharedPointer) (*SharedPointer, error) {
+	if b == nil {
+		b = &SharedPointer{ws: sp.ws, tag: ""}
 	}
 	if len(b.ws) != len(sp.ws) {
 		return nil, fmt.Errorf("syft: shared %s: operands shared across %d and %d workers: share both across the same workers", op, len(sp.ws), len(b.ws))
@@ -265,15 +320,21 @@ func (sp *SharedPointer) binary(op string, b *SharedPointer) (*SharedPointer, er
 		}
 	}
 	out := "share/" + store.NewID()
+	operands := sp.tag
+	if b.tag != "" {
+		operands += " and " + b.tag
+	}
 	j := &Job{Workers: sp.ws, Func: SourceFunc(sharedOpSrc, "sharedOp"),
-		Note: fmt.Sprintf("shared %s of %s and %s into %s", op, sp.tag, b.tag, out)}
+		Note: fmt.Sprintf("shared %s of %s into %s", op, operands, out)}
 	for _, o := range sp.opts {
 		o(j)
 	}
 	j.Args = []any{op, sp.tag, b.tag, out}
 	for r := range sp.ws {
-		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor},
-			approvals.Load{Rank: r, Tag: b.tag, Kind: approvals.LoadTensor})
+		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor})
+		if b.tag != "" {
+			j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: b.tag, Kind: approvals.LoadTensor})
+		}
 	}
 	res, err := j.Run(context.Background())
 	if err != nil {

@@ -41,15 +41,30 @@ func TestSharedPointers(t *testing.T) {
 			if err != nil || !tensor.AllClose(got, x, 0, 1e-4) {
 				t.Fatalf("share/get round trip: %v, %v; want %v", got, err, x)
 			}
+			unary := func(f func(*syft.SharedPointer) (*syft.SharedPointer, error)) func(a, b *syft.SharedPointer) (*syft.SharedPointer, error) {
+				return func(a, _ *syft.SharedPointer) (*syft.SharedPointer, error) { return f(a) }
+			}
+			same := func(f func(a, b *syft.SharedPointer) (*syft.SharedPointer, error)) func(a, b *syft.SharedPointer) (*syft.SharedPointer, error) {
+				return func(a, _ *syft.SharedPointer) (*syft.SharedPointer, error) { return f(a, a) }
+			}
 			for _, c := range []struct {
 				name string
 				op   func(a, b *syft.SharedPointer) (*syft.SharedPointer, error)
 				want *tensor.Tensor
+				tol  float64
 			}{
-				{"add", (*syft.SharedPointer).Add, x.Add(y)},
-				{"sub", (*syft.SharedPointer).Sub, x.Sub(y)},
-				{"mul", (*syft.SharedPointer).Mul, x.Mul(y)},
-				{"matmul", (*syft.SharedPointer).MatMul, tensor.MatMul(x, y)},
+				{"add", (*syft.SharedPointer).Add, x.Add(y), 1e-3},
+				{"sub", (*syft.SharedPointer).Sub, x.Sub(y), 1e-3},
+				{"mul", (*syft.SharedPointer).Mul, x.Mul(y), 1e-3},
+				{"matmul", (*syft.SharedPointer).MatMul, tensor.MatMul(x, y), 1e-3},
+				{"lt", (*syft.SharedPointer).Lt, x.Lt(y), 0},
+				{"le", (*syft.SharedPointer).Le, x.Le(y), 0},
+				{"gt", (*syft.SharedPointer).Gt, x.Gt(y), 0},
+				{"ge", (*syft.SharedPointer).Ge, x.Ge(y), 0},
+				{"eq", (*syft.SharedPointer).Eq, x.Eq(y), 0},
+				{"eq itself", same((*syft.SharedPointer).Eq), x.Eq(x), 0},
+				{"relu", unary((*syft.SharedPointer).Relu), x.Relu(), 1e-3},
+				{"sigmoid", unary((*syft.SharedPointer).Sigmoid), x.Sigmoid(), 2e-2},
 			} {
 				z, err := c.op(xs, ys)
 				if err != nil {
@@ -59,7 +74,7 @@ func TestSharedPointers(t *testing.T) {
 					t.Errorf("%s: shape %v", c.name, sh)
 				}
 				got, err := z.Get()
-				if err != nil || !tensor.AllClose(got, c.want, 0, 1e-3) {
+				if err != nil || !tensor.AllClose(got, c.want, 0, c.tol+1e-9) {
 					t.Errorf("%s: %v, %v; want %v", c.name, got, err, c.want)
 				}
 			}
