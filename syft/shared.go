@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomplab/gomplab/mpc"
 	"github.com/gomplab/gomplab/tensor"
+	"github.com/gomplab/gomplab/workers"
 	"github.com/gomplab/gomplab/workers/approvals"
 	"github.com/gomplab/gomplab/workers/store"
 )
@@ -147,10 +148,11 @@ func (sp *SharedPointer) String() string {
 }
 
 // Get reconstructs the value from every worker's share and frees the
-// shares. It needs read access to every share: shares sent with Share, or
-// computed from them alone, are the user's; shares computed from private
-// data belong to that data's owners and are refused (an error wrapping
-// workers.ErrPermission), and stay on the workers.
+// shares. Shares sent with Share, or computed from them alone, are the
+// user's: Get fetches and adds them. Shares computed from private data
+// belong to that data's owners: Get then runs a job revealing the value
+// to the requester alone, which needs every owner's approval (until then
+// it returns the *ApprovalError naming the request; the shares stay).
 func (sp *SharedPointer) Get() (*tensor.Tensor, error) {
 	t, err := sp.GetCopy()
 	if err != nil {
@@ -164,6 +166,9 @@ func (sp *SharedPointer) GetCopy() (*tensor.Tensor, error) {
 	words := make([][]uint64, len(sp.shares))
 	for i, p := range sp.shares {
 		st, err := p.GetCopy()
+		if errors.Is(err, workers.ErrPermission) {
+			return sp.reveal(err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("syft: get shared %s: share %d on %s: %w", sp.tag, i, sp.ws[i].ID(), err)
 		}
@@ -174,6 +179,33 @@ func (sp *SharedPointer) GetCopy() (*tensor.Tensor, error) {
 	}
 	t, err := mpc.CombineShares(sharePrecision, sp.shape, words...)
 	if err != nil {
+		return nil, fmt.Errorf("syft: get shared %s: %w", sp.tag, err)
+	}
+	return t, nil
+}
+
+// reveal reconstructs shares the user may not read, as a job whose
+// parties load them and return the CrypTensor to the requester alone:
+// it runs only once every owner of the data approved exactly that
+// (recipient: the requester); until then its *ApprovalError, joined with
+// denied (why the shares could not be read), says whom to ask.
+func (sp *SharedPointer) reveal(denied error) (*tensor.Tensor, error) {
+	j := &Job{Workers: sp.ws, Func: SourceFunc(sharedOpSrc, "sharedReveal"), Args: []any{sp.tag},
+		Recipients: []string{mpc.RecipientRequester}, Note: "reveal shared " + sp.tag + " to the requester"}
+	for _, o := range sp.opts {
+		o(j)
+	}
+	j.Args = []any{sp.tag}
+	for r := range sp.ws {
+		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor})
+	}
+	res, err := j.Run(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("syft: get shared %s: the shares derive from data you may not read (%v), so its owners must approve revealing it to you: %w", sp.tag, denied, err)
+	}
+	t := res.Tensor(0)
+	if t == nil {
+		_, err := res.Tensors(0)
 		return nil, fmt.Errorf("syft: get shared %s: %w", sp.tag, err)
 	}
 	return t, nil
@@ -248,6 +280,10 @@ import (
 
 	"github.com/gomplab/gomplab/mpc"
 )
+
+func sharedReveal(a string) (any, error) {
+	return mpc.LoadShare(a)
+}
 
 func sharedOp(op, a, b, out string) (any, error) {
 	x, err := mpc.LoadShare(a)

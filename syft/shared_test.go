@@ -174,12 +174,18 @@ func TestSharedPrivateGated(t *testing.T) {
 			t.Errorf("share %d: %+v: want private data of the owners, not readable by me", i, in)
 		}
 	}
-	var texts []string
-	if _, err := sp.GetCopy(); !errors.Is(err, workers.ErrPermission) {
-		t.Fatalf("Get of shares of private data: %v", err)
-	} else {
-		texts = append(texts, err.Error())
+	// The shares themselves are refused to me; Get asks the owners to
+	// approve revealing the value to me, and nothing is revealed before.
+	if _, err := sp.Shares()[0].GetCopy(); !errors.Is(err, workers.ErrPermission) {
+		t.Fatalf("get of a share of private data: %v", err)
 	}
+	var texts []string
+	_, err = sp.GetCopy()
+	var reveal *syft.ApprovalError
+	if !errors.As(err, &reveal) || !strings.Contains(err.Error(), "approve") {
+		t.Fatalf("Get of shares of private data: %v", err)
+	}
+	texts = append(texts, err.Error())
 	_, err = sp.Add(sp)
 	if !errors.As(err, &ae) {
 		t.Fatalf("computing on shares of private data without approval: %v", err)
@@ -187,6 +193,18 @@ func TestSharedPrivateGated(t *testing.T) {
 	texts = append(texts, err.Error())
 	for _, s := range texts {
 		noCanary(t, "a refusal", s)
+	}
+	// The positive control: approved by both owners, Get reveals the sum
+	// to me, so the refusals above would have shown it had it leaked.
+	for _, w := range []*gateDaemon{alice, bob} {
+		if _, err := syft.Approve(w.owner, reveal.ID, "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := sp.GetCopy()
+	want := tensor.FromSlice(canaries[0]).Add(tensor.FromSlice(canaries[1]))
+	if err != nil || !tensor.AllClose(got, want, 0, 1e-2) {
+		t.Fatalf("approved Get: %v, %v; want %v", got, err, want)
 	}
 	// The eve session finds nothing: the shares are not in her namespace.
 	if found, err := alice.eve.Search("share/sum"); err != nil || len(found) != 0 {
