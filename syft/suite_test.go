@@ -576,3 +576,61 @@ func TestReclaim(t *testing.T) {
 		}
 	})
 }
+
+// TestMultiPointer: one tensor sent to two workers, an operation on every
+// copy, the results gathered and summed (PySyft's MultiPointerTensor).
+func TestMultiPointer(t *testing.T) {
+	runSuite(t, "multipointer", func(t *testing.T, g grid) {
+		x, y := vec(1, 2), vec(10, 20)
+		mx, err := syft.SendAll(x, []syft.Worker{g.bob, g.alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		my, err := syft.SendAll(y, []syft.Worker{g.alice, g.bob}) // order does not matter
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := mx.Pointers()
+		if len(ps) != 2 || ps[0].Location().ID() != "bob" || ps[1].Location().ID() != "alice" {
+			t.Fatalf("pointers %v", mx)
+		}
+		s, err := mx.Add(my)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetCopy()
+		if err != nil || len(got) != 2 || !tensor.Equal(got[0], vec(11, 22)) || !tensor.Equal(got[1], vec(11, 22)) {
+			t.Fatalf("gathered %v, %v", got, err)
+		}
+		p, err := s.Mul(mx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := p.Sum()
+		wantTensor(t, sum, err, vec(22, 88))
+		if holds(t, g.bob, p.Pointers()[0].ID()) {
+			t.Error("Sum left the results on the workers")
+		}
+		one, err := syft.SendAll(x, []syft.Worker{g.bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mx.Add(one); err == nil || !strings.Contains(err.Error(), "same workers") {
+			t.Errorf("operands on different workers: %v", err)
+		}
+		if _, err := syft.NewMultiPointer(ps[0], ps[0]); err == nil || !strings.Contains(err.Error(), "one per worker") {
+			t.Errorf("two pointers on one worker: %v", err)
+		}
+		// A private tensor on one worker: gathering it is refused.
+		priv := must[*syft.Pointer](t)(syft.Send(vec(5), g.bobOwner, syft.AsPrivate()))
+		found := must[[]*syft.Pointer](t)(g.bob.Search(priv.ID()))
+		mp, err := syft.NewMultiPointer(found[0], ps[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mp.GetCopy(); !errors.Is(err, workers.ErrPermission) {
+			t.Errorf("gathering a private tensor: %v", err)
+		}
+		runtime.KeepAlive(priv)
+	})
+}
