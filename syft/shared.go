@@ -109,6 +109,62 @@ func SharedOf(tag string, ws []Worker, opts ...JobOption) (*SharedPointer, error
 	return sp, nil
 }
 
+// Share secret-shares the tensor p points to across ws, which must
+// include p's worker (PySyft's ptr.share(alice, bob)): one MPC job in
+// which p's worker loads it by its tag (its first; a pointer without a
+// tag cannot be shared this way: send it WithTags) and secret-shares it,
+// each party keeping its share. The tensor never leaves its worker except
+// as shares. On data the user may not read the job needs its owners'
+// approval, like any job, and the shares are theirs (docs/privacy.md).
+func (p *Pointer) Share(ws []Worker, opts ...JobOption) (*SharedPointer, error) {
+	l, in, err := p.snapshot("Share")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShareWorkers(ws); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) == 0 {
+		return nil, fmt.Errorf("syft: Share of %s:%s: the object has no tag; jobs load by tag, so send it WithTags", l.id, in.ID)
+	}
+	src := slices.IndexFunc(ws, func(w Worker) bool { return w.ID() == l.id })
+	if src < 0 {
+		return nil, fmt.Errorf("syft: Share of %s:%s: its worker %s is not among the workers to share across", l.id, in.ID, l.id)
+	}
+	out := "share/" + store.NewID()
+	j := &Job{Workers: ws, Func: SourceFunc(sharedOpSrc, "sharedFrom"), Args: []any{in.Tags[0], src, out},
+		Loads: []approvals.Load{{Rank: src, Tag: in.Tags[0], Kind: approvals.LoadTensor}},
+		Note:  fmt.Sprintf("share %s:%s (tagged %q) across the parties into %s", l.id, in.ID, in.Tags[0], out)}
+	for _, o := range opts {
+		o(j)
+	}
+	j.Args = []any{in.Tags[0], src, out}
+	res, err := j.Run(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("syft: Share of %s:%s: %w", l.id, in.ID, err)
+	}
+	shape, err := intShape(res.Value(0))
+	if err != nil {
+		return nil, fmt.Errorf("syft: Share of %s:%s: %w", l.id, in.ID, err)
+	}
+	return collectShares(ws, out, shape, opts)
+}
+
+// collectShares finds the shares a job saved under tag, one per worker,
+// as an owning SharedPointer.
+func collectShares(ws []Worker, tag string, shape []int, opts []JobOption) (*SharedPointer, error) {
+	r := &SharedPointer{ws: slices.Clone(ws), tag: tag, shape: shape, opts: opts}
+	for _, w := range ws {
+		found, err := w.link().search([]string{tag})
+		if err != nil || len(found) != 1 {
+			r.Free()
+			return nil, fmt.Errorf("the share under %s on %s: found %d (%v)", tag, w.ID(), len(found), err)
+		}
+		r.shares = append(r.shares, newPointer(w.link(), found[0].Info(), true))
+	}
+	return r, nil
+}
+
 func checkShareWorkers(ws []Worker) error {
 	if len(ws) < 2 {
 		return fmt.Errorf("syft: Share needs at least two workers, got %d (one worker would hold the whole value)", len(ws))
@@ -281,6 +337,14 @@ import (
 	"github.com/gomplab/gomplab/mpc"
 )
 
+func sharedFrom(tag string, src int, out string) (any, error) {
+	x, err := mpc.Load(tag, src)
+	if err != nil {
+		return nil, err
+	}
+	return x.Shape(), mpc.SaveShare(out, x)
+}
+
 func sharedReveal(a string) (any, error) {
 	return mpc.LoadShare(a)
 }
@@ -380,15 +444,9 @@ func (sp *SharedPointer) run(op string, b *SharedPointer) (*SharedPointer, error
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
-	r := &SharedPointer{ws: sp.ws, tag: out, shape: shape, opts: sp.opts}
-	for _, w := range sp.ws {
-		found, err := w.link().search([]string{out})
-		if err != nil || len(found) != 1 {
-			r.Free()
-			return nil, fmt.Errorf("syft: shared %s: the result's share on %s: found %d (%v)", op, w.ID(), len(found), err)
-		}
-		in := found[0].Info()
-		r.shares = append(r.shares, newPointer(w.link(), in, true))
+	r, err := collectShares(sp.ws, out, shape, sp.opts)
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
 	return r, nil
 }

@@ -91,6 +91,27 @@ func TestSharedPointers(t *testing.T) {
 			if err != nil || !tensor.AllClose(got, x.Mul(y).Add(x), 0, 1e-3) {
 				t.Errorf("(x*y)+x: %v, %v", got, err)
 			}
+			// A pointer shared where it is: its worker secret-shares it.
+			px, err := syft.Send(x, g.ws[1], syft.WithTags("#to-share"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := px.Share(g.ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ps.Add(ys); err != nil {
+				t.Fatal(err)
+			} else if v, err := got.Get(); err != nil || !tensor.AllClose(v, x.Add(y), 0, 1e-3) {
+				t.Errorf("ptr.Share then add: %v, %v", v, err)
+			}
+			untagged, err := syft.Send(x, g.ws[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := untagged.Share(g.ws); err == nil || !strings.Contains(err.Error(), "WithTags") {
+				t.Errorf("sharing an untagged pointer: %v", err)
+			}
 			if err := xs.Free(); err != nil {
 				t.Fatal(err)
 			}
@@ -205,6 +226,17 @@ func TestSharedPrivateGated(t *testing.T) {
 	want := tensor.FromSlice(canaries[0]).Add(tensor.FromSlice(canaries[1]))
 	if err != nil || !tensor.AllClose(got, want, 0, 1e-2) {
 		t.Fatalf("approved Get: %v, %v; want %v", got, err, want)
+	}
+	// Sharing a pointer to private data is a job like any other: it needs
+	// the owner's approval.
+	secret, err := alice.me.Search("secret")
+	if err != nil || len(secret) != 1 {
+		t.Fatalf("search secret: %v %v", secret, err)
+	}
+	if _, err := secret[0].Share(me); !errors.As(err, &ae) {
+		t.Fatalf("ptr.Share of private data without approval: %v", err)
+	} else {
+		noCanary(t, "ptr.Share's refusal", err.Error())
 	}
 	// The eve session finds nothing: the shares are not in her namespace.
 	if found, err := alice.eve.Search("share/sum"); err != nil || len(found) != 0 {
