@@ -26,6 +26,7 @@ func FuzzChildMessage(f *testing.F) {
 			Restriction: &Restriction{Policy: &mpc.RevealPolicy{Request: "r-1", Recipients: []string{"requester", "party:1"}}, SaveQuota: &mpc.SaveQuota{Count: 2, Bytes: 64}, Restricted: true}},
 		{Type: msgReply, Seq: 4, Tensor: tensor.Ones(2), Restricted: true},
 		{Type: msgSave, Seq: 5, Tag: "y", Tensor: tensor.Ones(1), Restricted: true},
+		{Type: msgSave, Seq: 6, Tag: "share/z", Tensor: tensor.Ones(2), Restricted: true, Share: true},
 		{Type: msgResult, Result: &Result{Rank: 1, Err: &Error{Kind: KindPanic, Msg: "x", Line: 3}}},
 	}
 	for _, m := range seeds {
