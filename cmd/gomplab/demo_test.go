@@ -64,7 +64,7 @@ func TestDemoCommand(t *testing.T) {
 		regexp.MustCompile(`bob's owner reviews it .*\n.*: approved`),
 		regexp.MustCompile(`labels of bob's first 100 images:\n(  (\d )+\d\n){4}`),
 		regexp.MustCompile(`equal to plaintext inference: true \(100 of 100\); correct: (9\d|100) of 100`),
-		regexp.MustCompile(`encrypted inference: [0-9.]+m?s in the parties, [0-9.]+m?s from submission to results; [0-9.]+ MB sent in all, \d+ messages, \d+ rounds`),
+		regexp.MustCompile(`encrypted inference: [0-9.hmµs]+ in the parties, [0-9.hmµs]+ from submission to results; [0-9.]+ MB sent in all, \d+ messages, \d+ rounds`),
 		regexp.MustCompile(`alice and bob stopped`),
 	} {
 		if !want.MatchString(got) {
