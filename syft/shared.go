@@ -318,6 +318,58 @@ func (sp *SharedPointer) Ge(b *SharedPointer) (*SharedPointer, error) { return s
 // encodings).
 func (sp *SharedPointer) Eq(b *SharedPointer) (*SharedPointer, error) { return sp.binary("eq", b) }
 
+// AddPublic returns sp + k for a public tensor k (broadcast as tensors
+// do; a scalar is tensor.Scalar), which every party receives in the clear.
+func (sp *SharedPointer) AddPublic(k *tensor.Tensor) (*SharedPointer, error) {
+	return sp.public("add", k)
+}
+
+// SubPublic returns sp - k for a public tensor k.
+func (sp *SharedPointer) SubPublic(k *tensor.Tensor) (*SharedPointer, error) {
+	return sp.public("sub", k)
+}
+
+// MulPublic returns sp * k, elementwise, for a public tensor k (a
+// learning rate, a mask).
+func (sp *SharedPointer) MulPublic(k *tensor.Tensor) (*SharedPointer, error) {
+	return sp.public("mul", k)
+}
+
+// MatMulPublic returns sp @ k for a public matrix k (public weights).
+func (sp *SharedPointer) MatMulPublic(k *tensor.Tensor) (*SharedPointer, error) {
+	return sp.public("matmul", k)
+}
+
+// public runs op on sp and the public tensor k as one MPC job.
+func (sp *SharedPointer) public(op string, k *tensor.Tensor) (*SharedPointer, error) {
+	if k == nil {
+		return nil, fmt.Errorf("syft: shared %s: nil public tensor", op)
+	}
+	out := "share/" + store.NewID()
+	j := &Job{Workers: sp.ws, Func: SourceFunc(sharedOpSrc, "sharedPublic"),
+		Note: fmt.Sprintf("shared %s of %s and a public tensor into %s", op, sp.tag, out)}
+	for _, o := range sp.opts {
+		o(j)
+	}
+	j.Args = []any{op, sp.tag, k, out}
+	for r := range sp.ws {
+		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor})
+	}
+	res, err := j.Run(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
+	}
+	shape, err := intShape(res.Value(0))
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
+	}
+	r, err := collectShares(sp.ws, out, shape, sp.opts)
+	if err != nil {
+		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
+	}
+	return r, nil
+}
+
 // Relu returns the shared max(sp, 0).
 func (sp *SharedPointer) Relu() (*SharedPointer, error) { return sp.unary("relu") }
 
@@ -335,6 +387,7 @@ import (
 	"fmt"
 
 	"github.com/gomplab/gomplab/mpc"
+	"github.com/gomplab/gomplab/tensor"
 )
 
 func sharedFrom(tag string, src int, out string) (any, error) {
@@ -343,6 +396,27 @@ func sharedFrom(tag string, src int, out string) (any, error) {
 		return nil, err
 	}
 	return x.Shape(), mpc.SaveShare(out, x)
+}
+
+func sharedPublic(op, a string, k *tensor.Tensor, out string) (any, error) {
+	x, err := mpc.LoadShare(a)
+	if err != nil {
+		return nil, err
+	}
+	var z *mpc.CrypTensor
+	switch op {
+	case "add":
+		z = x.Add(k)
+	case "sub":
+		z = x.Sub(k)
+	case "mul":
+		z = x.Mul(k)
+	case "matmul":
+		z = x.MatMul(k)
+	default:
+		return nil, fmt.Errorf("unknown shared operation %q with a public tensor", op)
+	}
+	return z.Shape(), mpc.SaveShare(out, z)
 }
 
 func sharedReveal(a string) (any, error) {

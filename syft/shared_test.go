@@ -44,6 +44,9 @@ func TestSharedPointers(t *testing.T) {
 			unary := func(f func(*syft.SharedPointer) (*syft.SharedPointer, error)) func(a, b *syft.SharedPointer) (*syft.SharedPointer, error) {
 				return func(a, _ *syft.SharedPointer) (*syft.SharedPointer, error) { return f(a) }
 			}
+			pub := func(f func(*syft.SharedPointer, *tensor.Tensor) (*syft.SharedPointer, error), k *tensor.Tensor) func(a, b *syft.SharedPointer) (*syft.SharedPointer, error) {
+				return func(a, _ *syft.SharedPointer) (*syft.SharedPointer, error) { return f(a, k) }
+			}
 			same := func(f func(a, b *syft.SharedPointer) (*syft.SharedPointer, error)) func(a, b *syft.SharedPointer) (*syft.SharedPointer, error) {
 				return func(a, _ *syft.SharedPointer) (*syft.SharedPointer, error) { return f(a, a) }
 			}
@@ -64,6 +67,10 @@ func TestSharedPointers(t *testing.T) {
 				{"eq", (*syft.SharedPointer).Eq, x.Eq(y), 0},
 				{"eq itself", same((*syft.SharedPointer).Eq), x.Eq(x), 0},
 				{"relu", unary((*syft.SharedPointer).Relu), x.Relu(), 1e-3},
+				{"add public", pub((*syft.SharedPointer).AddPublic, y), x.Add(y), 1e-3},
+				{"sub public", pub((*syft.SharedPointer).SubPublic, y), x.Sub(y), 1e-3},
+				{"mul public scalar", pub((*syft.SharedPointer).MulPublic, tensor.Scalar(0.25)), x.Mul(tensor.Scalar(0.25)), 1e-3},
+				{"matmul public", pub((*syft.SharedPointer).MatMulPublic, y), tensor.MatMul(x, y), 1e-3},
 				{"sigmoid", unary((*syft.SharedPointer).Sigmoid), x.Sigmoid(), 2e-2},
 			} {
 				z, err := c.op(xs, ys)
