@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 
 	"github.com/gomplab/gomplab/mpc"
@@ -140,6 +141,7 @@ func (p *Pointer) Share(ws []Worker, opts ...JobOption) (*SharedPointer, error) 
 	}
 	j.Args = []any{in.Tags[0], src, out}
 	res, err := j.Run(context.Background())
+	runtime.KeepAlive(p)
 	if err != nil {
 		return nil, fmt.Errorf("syft: Share of %s:%s: %w", l.id, in.ID, err)
 	}
@@ -256,6 +258,7 @@ func (sp *SharedPointer) reveal(denied error) (*tensor.Tensor, error) {
 		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor})
 	}
 	res, err := j.Run(context.Background())
+	runtime.KeepAlive(sp)
 	if err != nil {
 		return nil, fmt.Errorf("syft: get shared %s: the shares derive from data you may not read (%v), so its owners must approve revealing it to you: %w", sp.tag, denied, err)
 	}
@@ -356,6 +359,7 @@ func (sp *SharedPointer) public(op string, k *tensor.Tensor) (*SharedPointer, er
 		j.Loads = append(j.Loads, approvals.Load{Rank: r, Tag: sp.tag, Kind: approvals.LoadTensor})
 	}
 	res, err := j.Run(context.Background())
+	runtime.KeepAlive(sp)
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
@@ -511,6 +515,10 @@ func (sp *SharedPointer) run(op string, b *SharedPointer) (*SharedPointer, error
 		}
 	}
 	res, err := j.Run(context.Background())
+	// The operands' shares must outlive the job: their owning pointers
+	// free them when collected.
+	runtime.KeepAlive(sp)
+	runtime.KeepAlive(b)
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}

@@ -250,3 +250,73 @@ func TestSharedPrivateGated(t *testing.T) {
 		t.Errorf("eve found %v, %v", found, err)
 	}
 }
+
+// TestSharedLogisticRegression trains a logistic regression on shared
+// pointers (PySyft's tutorial: data, labels and weights shared, every step
+// an MPC job), and compares it with the same steps in plaintext.
+func TestSharedLogisticRegression(t *testing.T) {
+	X := tensor.MustNew([]float64{
+		1, 2, 1, 1.5, 1.8, 1, 2, 2.2, 1, 1.2, 1.6, 1,
+		-1, -2, 1, -1.5, -1.2, 1, -2, -1.6, 1, -1.3, -2.2, 1,
+	}, 8, 3)
+	Y := tensor.MustNew([]float64{1, 1, 1, 1, 0, 0, 0, 0}, 8, 1)
+	Xt := X.Transpose(1, 0)
+	lr := tensor.Scalar(0.1)
+	const steps = 4
+	// Plaintext reference.
+	w := tensor.Zeros(3, 1)
+	for range steps {
+		p := tensor.MatMul(X, w).Sigmoid()
+		w = w.Sub(tensor.MatMul(Xt, p.Sub(Y)).Mul(lr))
+	}
+	for _, gr := range jobGrids[:2] {
+		t.Run(gr.name, func(t *testing.T) {
+			g := gr.mk(t, 2)
+			share := func(x *tensor.Tensor) *syft.SharedPointer {
+				s, err := syft.Share(x, g.ws)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			xs, xts, ys, ws := share(X), share(Xt), share(Y), share(tensor.Zeros(3, 1))
+			step := func() error {
+				z, err := xs.MatMul(ws)
+				if err != nil {
+					return err
+				}
+				p, err := z.Sigmoid()
+				if err != nil {
+					return err
+				}
+				e, err := p.Sub(ys)
+				if err != nil {
+					return err
+				}
+				gr, err := xts.MatMul(e)
+				if err != nil {
+					return err
+				}
+				d, err := gr.MulPublic(lr)
+				if err != nil {
+					return err
+				}
+				ws, err = ws.Sub(d)
+				return err
+			}
+			for i := range steps {
+				if err := step(); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+			}
+			got, err := ws.Get()
+			if err != nil || !tensor.AllClose(got, w, 0, 0.05) {
+				t.Fatalf("shared weights %v, %v; plaintext %v", got, err, w)
+			}
+			pred := tensor.MatMul(X, got).Gt(tensor.Scalar(0))
+			if !tensor.Equal(pred, Y) {
+				t.Errorf("trained model predicts %v, want %v", pred.Data(), Y.Data())
+			}
+		})
+	}
+}
