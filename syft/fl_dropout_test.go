@@ -1,17 +1,13 @@
 package syft_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gomplab/gomplab/mpc/nn"
 	"github.com/gomplab/gomplab/syft"
@@ -159,61 +155,7 @@ func TestFLHelperDaemon(t *testing.T) {
 // session with it and a function that kills the process (SIGKILL).
 func startKillableDaemon(t *testing.T, id string) (syft.Worker, func()) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), id)
-	res, err := daemon.InitDataDir(dir, id, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := res.Dir.Users()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := users.Add("me")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFLHelperDaemon$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "GOMPLAB_FL_HELPER_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-	}
-	t.Cleanup(kill)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-				addr <- a
-				return
-			}
-		}
-		close(addr)
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case <-time.After(30 * time.Second):
-		t.Fatal("helper daemon did not start")
-	}
-	if a == "" {
-		t.Fatal("helper daemon failed to start")
-	}
-	w, err := syft.Connect(a, syft.Options{Token: tok, Fingerprint: res.Fingerprint, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	w, kill, _ := startKillableDaemonPID(t, id)
 	return w, kill
 }
 

@@ -145,11 +145,21 @@ func (p *Pointer) Share(ws []Worker, opts ...JobOption) (*SharedPointer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("syft: Share of %s:%s: %w", l.id, in.ID, err)
 	}
-	shape, err := intShape(res.Value(0))
+	r, err := resultShares(res, ws, out, opts)
 	if err != nil {
 		return nil, fmt.Errorf("syft: Share of %s:%s: %w", l.id, in.ID, err)
 	}
-	return collectShares(ws, out, shape, opts)
+	return r, nil
+}
+
+// resultShares collects the shares a sharing job saved under tag, with
+// the shape its rank 0 returned.
+func resultShares(res *Results, ws []Worker, tag string, opts []JobOption) (*SharedPointer, error) {
+	shape, err := intShape(res.Value(0))
+	if err != nil {
+		return nil, err
+	}
+	return collectShares(ws, tag, shape, opts)
 }
 
 // collectShares finds the shares a job saved under tag, one per worker,
@@ -363,11 +373,7 @@ func (sp *SharedPointer) public(op string, k *tensor.Tensor) (*SharedPointer, er
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
-	shape, err := intShape(res.Value(0))
-	if err != nil {
-		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
-	}
-	r, err := collectShares(sp.ws, out, shape, sp.opts)
+	r, err := resultShares(res, sp.ws, out, sp.opts)
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
@@ -522,11 +528,7 @@ func (sp *SharedPointer) run(op string, b *SharedPointer) (*SharedPointer, error
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
-	shape, err := intShape(res.Value(0))
-	if err != nil {
-		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
-	}
-	r, err := collectShares(sp.ws, out, shape, sp.opts)
+	r, err := resultShares(res, sp.ws, out, sp.opts)
 	if err != nil {
 		return nil, fmt.Errorf("syft: shared %s: %w", op, err)
 	}
